@@ -1,0 +1,47 @@
+"""The dlhw command line. One module per command; this file only wires them.
+
+Importing this package must not import TensorFlow (a test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from typing_extensions import Annotated
+
+from dlhw import __version__
+from dlhw.cli import config_cmds, run as run_cmd
+from dlhw.cli.common import EXTRA_ARGS
+
+app = typer.Typer(
+    name="dlhw",
+    help="Run deep-learning experiments from YAML configs: train, sweep, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlhw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = False,
+) -> None:
+    """dlhw: YAML in, trained Keras model and a complete run folder out."""
+
+
+app.command("run", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(run_cmd.run)
+app.command("validate", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.validate)
+app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.show)
+
+
+def main() -> None:
+    app()

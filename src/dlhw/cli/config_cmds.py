@@ -1,0 +1,34 @@
+"""dlhw validate / dlhw show: check a config, print it with every default filled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typing_extensions import Annotated
+
+from dlhw.cli.common import EXTRA_ARGS, DebugOpt, SetOpt, cli_errors, overrides
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)]
+
+
+def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: DebugOpt = False) -> None:
+    """Check CONFIG (and --set overrides) without training; exit 2 on the first problem."""
+    with cli_errors(debug):
+        from dlhw.config import load_config
+
+        cfg = load_config(config, overrides(sets, ctx.args))
+        stages = cfg.stages()
+        plan = ", ".join(f"{s.name} {s.epochs} epochs" for s in stages)
+        typer.echo(f"{config}: ok ({cfg.task}, {cfg.dataset.source} data, {cfg.model.type} model; {plan})")
+
+
+def show(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: DebugOpt = False) -> None:
+    """Print the resolved config as YAML, every default filled in."""
+    with cli_errors(debug):
+        import yaml
+
+        from dlhw.config import load_config
+
+        cfg = load_config(config, overrides(sets, ctx.args))
+        typer.echo(yaml.safe_dump(cfg.dump(), sort_keys=False).rstrip())

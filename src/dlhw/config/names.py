@@ -1,0 +1,34 @@
+"""Names the config accepts, kept as plain data so validation needs no TensorFlow.
+
+The registries that build these things (dlhw.models, dlhw.training.optimizers,
+dlhw.data) are checked against these tuples by the test suite.
+"""
+
+DATASET_SOURCES = ("csv", "image_folder", "keras", "sklearn")
+
+ACTIVATIONS = (
+    "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu",
+    "softplus", "softsign", "leaky_relu", "relu6", "exponential", "hard_sigmoid", "mish",
+    "log_softmax",
+)
+
+INITIALIZERS = (
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+    "random_uniform", "random_normal", "truncated_normal", "orthogonal", "zeros", "ones",
+)
+
+OPTIMIZERS = ("adagrad", "adam", "adamw", "rmsprop", "sgd")
+
+LOSSES = (
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "mse", "mae", "masked_euclidean",
+)
+
+BACKBONES = (
+    "densenet121", "densenet169", "densenet201",
+    "resnet50", "resnet101", "resnet152",
+    "resnet50v2", "resnet101v2", "resnet152v2",
+    "mobilenet_v2",
+    "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "vgg16", "vgg19",
+)

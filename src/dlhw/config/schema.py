@@ -1,0 +1,341 @@
+"""The experiment config: one pydantic model per section.
+
+This module is the public contract of ../shared/CONFIG.md. Unknown keys are
+errors (the loader adds "did you mean"); every field carries a one-line
+description that ``dlhw show --explain`` and the docs reuse. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, List, Literal, Optional, Tuple, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
+from dlhw.errors import did_you_mean
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are refused, assignment is validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_name(value: Optional[str], choices: tuple[str, ...], what: str) -> Optional[str]:
+    if value is None:
+        return value
+    if str(value).lower() not in choices:
+        raise ValueError(
+            f"unknown {what} '{value}'{did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
+        )
+    return str(value).lower()
+
+
+def _activation(v: Optional[str]) -> Optional[str]:
+    return _check_name(v, ACTIVATIONS, "activation")
+
+
+# --------------------------------------------------------------------- dataset
+class SplitConfig(Section):
+    train: float = Field(0.7, ge=0, le=1, description="Fraction of samples used for training.")
+    val: float = Field(0.15, ge=0, le=1, description="Fraction used for validation (early stopping, model choice).")
+    test: float = Field(0.15, ge=0, le=1, description="Fraction held out for the final test metrics.")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> "SplitConfig":
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"split fractions must sum to 1; received train={self.train} + val={self.val} "
+                f"+ test={self.test} = {total:g}"
+            )
+        if self.train <= 0:
+            raise ValueError("split.train must be > 0")
+        return self
+
+
+class DatasetConfig(Section):
+    source: str = Field("sklearn", description="Where data comes from: sklearn | csv | image_folder | keras.")
+    name: Optional[str] = Field(None, description="sklearn: digits, iris, wine, breast_cancer; keras: mnist, fashion_mnist, cifar10, cifar100, reuters, imdb.")
+    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test).")
+    target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column (a list of columns for multilabel / regression).")
+    features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
+    image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] images are resized to.")
+    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder: rgb (3 channels) or grayscale (1).")
+    num_words: int = Field(1000, gt=0, description="reuters / imdb: length of the multi-hot vector (most frequent words).")
+    classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only; the others form the unseen set.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
+    max_samples: Optional[int] = Field(None, gt=0, description="Keep at most this many samples (stratified), for quick trials.")
+    augment: bool = Field(False, description="image_folder: random flips during training.")
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        return _check_name(v, DATASET_SOURCES, "dataset source")  # type: ignore[return-value]
+
+    @field_validator("image_size")
+    @classmethod
+    def _size(cls, v: Tuple[int, int]) -> Tuple[int, int]:
+        if min(v) < 8:
+            raise ValueError(f"image_size must be at least 8x8; received {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _needs(self) -> "DatasetConfig":
+        if self.source in ("sklearn", "keras") and not self.name:
+            raise ValueError(f"dataset.name is required for source '{self.source}'")
+        if self.source in ("csv", "image_folder") and not self.path:
+            raise ValueError(f"dataset.path is required for source '{self.source}'")
+        if self.source == "csv" and not self.target:
+            raise ValueError("dataset.target (the label column) is required for source 'csv'")
+        return self
+
+
+# ---------------------------------------------------------------------- models
+class OutputConfig(Section):
+    units: Optional[int] = Field(None, gt=0, description="Output units; default follows the task and the classes.")
+    activation: Optional[str] = Field(None, description="Output activation; default sigmoid (2 classes), softmax (more), linear (regression).")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+
+class DenseLayerConfig(Section):
+    units: int = Field(..., gt=0, description="Number of units.")
+    activation: str = Field("relu", description="Activation function name.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the layer.")
+    batch_norm: bool = Field(False, description="BatchNormalization after the dense layer.")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+
+class MLPModel(Section):
+    type: Literal["mlp"] = "mlp"
+    layers: List[DenseLayerConfig] = Field(default_factory=lambda: [DenseLayerConfig(units=128)], description="Hidden layers, input to output.")
+    kernel_initializer: str = Field("glorot_uniform", description="Initializer of every dense kernel, e.g. random_uniform, he_normal.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+
+class ConvBlock(Section):
+    type: Literal["conv"] = "conv"
+    filters: int = Field(..., gt=0, description="Number of filters.")
+    kernel: int = Field(3, gt=0, description="Square kernel size.")
+    activation: str = Field("relu", description="Activation after the convolution.")
+    padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
+    batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
+    pool: Optional[int] = Field(None, gt=0, description="Max-pool size after the block; none for no pooling.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block.")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+
+class InceptionBlock(Section):
+    type: Literal["inception"] = "inception"
+    b1: int = Field(..., gt=0, description="Filters of the 1x1 branch.")
+    b3_reduce: int = Field(..., gt=0, description="1x1 filters before the 3x3 branch.")
+    b3: int = Field(..., gt=0, description="Filters of the 3x3 branch.")
+    b5_reduce: int = Field(..., gt=0, description="1x1 filters before the 5x5 branch.")
+    b5: int = Field(..., gt=0, description="Filters of the 5x5 branch.")
+    pool_proj: int = Field(..., gt=0, description="1x1 filters after the 3x3 max-pool branch.")
+    batch_norm: bool = Field(True, description="BatchNormalization in every branch.")
+    pool: Optional[int] = Field(None, gt=0, description="Max-pool size after the block.")
+
+
+CNNBlockConfig = Annotated[Union[ConvBlock, InceptionBlock], Field(discriminator="type")]
+
+
+class CNNModel(Section):
+    type: Literal["cnn"] = "cnn"
+    api: Literal["sequential", "functional"] = Field("functional", description="Keras API used to build the same graph.")
+    rescale: Optional[float] = Field(None, description="Multiply inputs by this first (1/255 for raw pixels).")
+    blocks: List[CNNBlockConfig] = Field(..., min_length=1, description="Convolution and inception blocks, in order.")
+    global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How feature maps become a vector.")
+    dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
+    kernel_initializer: str = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+
+class BackboneSpec(Section):
+    name: str = Field(..., description="A keras.applications backbone, see `dlhw list backbones`.")
+    weights: Optional[str] = Field("imagenet", description="imagenet, null (random) or a path to a .weights.h5 / .h5 file.")
+    pooling: Literal["flatten", "avg", "max"] = Field("avg", description="How the last feature map becomes a vector.")
+    trainable: bool = Field(False, description="Train the backbone's weights too (false: frozen feature extractor).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check_name(v, BACKBONES, "backbone")  # type: ignore[return-value]
+
+
+class HeadLayerConfig(Section):
+    type: Literal["dense", "batch_norm", "dropout"] = Field("dense", description="Layer kind.")
+    units: Optional[int] = Field(None, gt=0, description="dense: number of units.")
+    activation: Optional[str] = Field(None, description="dense: activation (default none, as in Keras).")
+    use_bias: bool = Field(True, description="dense: use a bias vector.")
+    rate: float = Field(0.5, ge=0, lt=1, description="dropout: rate.")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+    @model_validator(mode="after")
+    def _units(self) -> "HeadLayerConfig":
+        if self.type == "dense" and self.units is None:
+            raise ValueError("a dense head layer needs units")
+        return self
+
+
+class UnfreezeConfig(Section):
+    from_layer: Optional[int] = Field(None, ge=0, description="Unfreeze backbone layers from this index on.")
+    last_layers: Optional[int] = Field(None, gt=0, description="Unfreeze the last N backbone layers.")
+    from_block: Optional[str] = Field(None, description="Unfreeze from the first layer whose name starts with this (e.g. conv5).")
+
+    @model_validator(mode="after")
+    def _one(self) -> "UnfreezeConfig":
+        given = [k for k in ("from_layer", "last_layers", "from_block") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of from_layer, last_layers, from_block; received {given or 'none'}")
+        return self
+
+
+class ClassifierConfig(Section):
+    type: Literal["svm", "logistic"] = Field("svm", description="scikit-learn classifier fitted on backbone features.")
+    kernel: Literal["linear", "poly", "rbf", "sigmoid"] = Field("rbf", description="svm: kernel.")
+    C: float = Field(1.0, gt=0, description="Inverse regularisation strength.")
+    degree: int = Field(3, gt=0, description="svm poly: degree.")
+    gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm: kernel coefficient.")
+    max_iter: int = Field(1000, gt=0, description="logistic: maximum iterations.")
+
+
+class BackboneModel(Section):
+    type: Literal["backbone"] = "backbone"
+    backbone: BackboneSpec = Field(..., description="The pretrained feature extractor.")
+    head: List[HeadLayerConfig] = Field(default_factory=list, description="Layers between the backbone and the output.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    classifier: Optional[ClassifierConfig] = Field(None, description="Fit a scikit-learn classifier on the features instead of a Keras head.")
+    init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights (S2 d).")
+
+
+ModelConfig = Annotated[Union[MLPModel, CNNModel, BackboneModel], Field(discriminator="type")]
+
+
+# -------------------------------------------------------------------- training
+class ScheduleConfig(Section):
+    type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule.")
+    decay_steps: int = Field(1000, gt=0, description="exponential / cosine: steps per decay period.")
+    decay_rate: float = Field(0.96, gt=0, description="exponential: factor per decay period.")
+    alpha: float = Field(0.0, ge=0, description="cosine: final learning rate as a fraction of the initial one.")
+    factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this.")
+    patience: int = Field(3, ge=0, description="reduce_on_plateau: epochs without improvement.")
+    monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched.")
+    min_lr: float = Field(0.0, ge=0, description="reduce_on_plateau: lower bound.")
+
+
+class OptimizerConfig(Section):
+    type: str = Field("adam", description="sgd | adam | adamw | rmsprop | adagrad.")
+    learning_rate: float = Field(0.001, gt=0, description="Initial learning rate.")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop: momentum.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
+    weight_decay: Optional[float] = Field(None, ge=0, description="Decoupled weight decay (adamw default 0.004).")
+    clipnorm: Optional[float] = Field(None, gt=0, description="Clip each gradient to this norm.")
+    schedule: Optional[ScheduleConfig] = Field(None, description="Optional learning-rate schedule.")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        return _check_name(v, OPTIMIZERS, "optimizer")  # type: ignore[return-value]
+
+
+class EarlyStoppingConfig(Section):
+    monitor: str = Field("val_loss", description="Quantity to watch, e.g. val_loss or val_accuracy.")
+    patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    restore_best_weights: bool = Field(True, description="Go back to the best epoch's weights when stopping.")
+
+
+class StageConfig(Section):
+    name: str = Field(..., description="Stage name, shown in history.csv and on the curves.")
+    epochs: int = Field(..., gt=0, description="Epochs in this stage.")
+    optimizer: Optional[OptimizerConfig] = Field(None, description="Optimizer for this stage; default training.optimizer.")
+    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Early stopping for this stage.")
+    unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on.")
+
+
+class TrainingConfig(Section):
+    epochs: int = Field(20, gt=0, description="Epochs (when no stages are given).")
+    batch_size: int = Field(32, gt=0, description="Mini-batch size.")
+    loss: Optional[str] = Field(None, description="Loss; inferred from the task and output when omitted.")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
+    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
+    stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
+    shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
+    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/.")
+    checkpoint: bool = Field(True, description="Save a checkpoint each epoch (last and best) for --resume.")
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: Optional[str]) -> Optional[str]:
+        return _check_name(v, LOSSES, "loss")
+
+    @model_validator(mode="after")
+    def _stages(self) -> "TrainingConfig":
+        if self.stages is not None:
+            if not self.stages:
+                raise ValueError("training.stages must list at least one stage")
+            names = [s.name for s in self.stages]
+            if len(set(names)) != len(names):
+                raise ValueError(f"stage names must be unique; received {names}")
+        return self
+
+
+class OpenSetConfig(Section):
+    method: Literal["distance", "max_prob"] = Field("distance", description="distance to the nearest class centre, or max probability.")
+    percentile: float = Field(95.0, gt=0, le=100, description="Threshold percentile fitted on validation data of known classes.")
+
+
+class EvaluationConfig(Section):
+    open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
+    samples: int = Field(16, ge=0, description="Images in samples.png (image data only).")
+
+
+class ExperimentConfig(Section):
+    name: str = Field("experiment", min_length=1, description="Run-name prefix.")
+    seed: int = Field(0, ge=0, description="Seeds Python, NumPy and TensorFlow; same seed, same results.")
+    task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts.")
+    dataset: DatasetConfig = Field(..., description="The data.")
+    model: ModelConfig = Field(default_factory=MLPModel, description="The network.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation.")
+    cache: Literal["auto", "off"] = Field("auto", description="Feature cache for frozen backbones.")
+
+    @model_validator(mode="after")
+    def _cross(self) -> "ExperimentConfig":
+        if self.evaluation.open_set is not None and not self.dataset.classes:
+            raise ValueError("evaluation.open_set needs dataset.classes (the known classes)")
+        return self
+
+    def stages(self) -> List[StageConfig]:
+        """The training plan as stages; a config without stages is one stage called 'train'."""
+        if self.training.stages:
+            return list(self.training.stages)
+        return [
+            StageConfig(
+                name="train",
+                epochs=self.training.epochs,
+                optimizer=self.training.optimizer,
+                early_stopping=self.training.early_stopping,
+            )
+        ]
+
+    def dump(self) -> dict[str, Any]:
+        """The resolved config as plain data (every default filled)."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,171 @@
+"""The Dataset value every source returns, and the seeded stratified split.
+
+A Dataset holds train / val / test splits either as NumPy arrays (tabular data,
+small image sets from Keras or scikit-learn) or as image file lists streamed
+through tf.data (image folders, never loaded whole). Labels are integer class
+indices for classification, multi-hot rows for multilabel and float rows for
+regression; the loss decides the encoding later (dlhw.models.outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Split:
+    """One split: arrays ``x`` or image ``files``, and labels ``y``."""
+
+    y: np.ndarray
+    x: Optional[np.ndarray] = None
+    files: Optional[List[str]] = None
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+    def take(self, idx: np.ndarray) -> "Split":
+        return Split(
+            y=self.y[idx],
+            x=None if self.x is None else self.x[idx],
+            files=None if self.files is None else [self.files[i] for i in idx],
+        )
+
+
+@dataclass
+class Dataset:
+    """Everything downstream needs to know about the data."""
+
+    splits: Dict[str, Split]
+    class_names: List[str]
+    input_shape: tuple
+    task: str = "classification"
+    fingerprint: str = ""
+    unseen: Optional[Split] = None
+    unseen_names: List[str] = field(default_factory=list)
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_images(self) -> bool:
+        return self.splits["train"].files is not None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_targets(self) -> int:
+        y = self.splits["train"].y
+        return 1 if y.ndim == 1 else int(y.shape[1])
+
+    def counts(self) -> Dict[str, Dict[str, int]]:
+        """Samples per class per split (classification), or per split."""
+        out: Dict[str, Dict[str, int]] = {}
+        for name, s in self.splits.items():
+            if self.task == "classification":
+                c = np.bincount(s.y.astype(int), minlength=self.num_classes)
+                out[name] = {cn: int(n) for cn, n in zip(self.class_names, c)}
+            else:
+                out[name] = {"samples": len(s)}
+        return out
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of arrays, strings and numbers."""
+    h = hashlib.sha1()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(str(p.dtype).encode() + str(p.shape).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(repr(p).encode())
+    return h.hexdigest()[:16]
+
+
+def stratified_indices(
+    y: np.ndarray, fractions: Sequence[float], seed: int, stratify: bool = True
+) -> List[np.ndarray]:
+    """Split range(len(y)) into len(fractions) seeded parts, per class when ``stratify``.
+
+    Each class contributes round(n * fraction) samples to every split after the
+    first; the first split (train) takes the rest, and always keeps at least one
+    sample of each class.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    groups = [np.arange(n)]
+    if stratify:
+        labels = y.astype(int)
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    parts: List[List[int]] = [[] for _ in fractions]
+    for g in groups:
+        g = rng.permutation(g)
+        start = 0
+        sizes = [int(round(len(g) * f)) for f in fractions[1:]]
+        while sum(sizes) > len(g) - 1 and any(sizes):
+            sizes[int(np.argmax(sizes))] -= 1
+        ends = [len(g) - sum(sizes)] + sizes
+        for k, size in enumerate(ends):
+            parts[k].extend(g[start:start + size].tolist())
+            start += size
+    return [rng.permutation(np.array(p, dtype=int)) for p in parts]
+
+
+def split_arrays(
+    whole: Split, fractions: Dict[str, float], seed: int, stratify: bool
+) -> Dict[str, Split]:
+    """train / val / test Splits of one Split, seeded and (optionally) stratified."""
+    idx = stratified_indices(whole.y, [fractions[s] for s in SPLITS], seed, stratify)
+    return {name: whole.take(i) for name, i in zip(SPLITS, idx)}
+
+
+def subsample(whole: Split, n: int, seed: int, stratify: bool) -> Split:
+    """At most n samples, keeping class proportions."""
+    if len(whole) <= n:
+        return whole
+    keep, _ = stratified_indices(whole.y, [n / len(whole), 1 - n / len(whole)], seed, stratify)
+    return whole.take(np.sort(keep))
+
+
+def select_classes(
+    splits: Dict[str, Split], class_names: List[str], wanted: Sequence[Any], key: str = "dataset.classes"
+) -> tuple[Dict[str, Split], List[str], Split, List[str]]:
+    """Keep the ``wanted`` classes (remapped to 0..k-1); the rest become the unseen set.
+
+    Returns (known splits, known names, unseen split with labels indexing
+    ``unseen_names``, unseen_names).
+    """
+    from dlhw.errors import ConfigError, did_you_mean
+
+    wanted_names = [str(w) for w in wanted]
+    missing = [w for w in wanted_names if w not in class_names]
+    if missing:
+        raise ConfigError(
+            f"{key}: class {missing[0]!r} is not in the data{did_you_mean(missing[0], class_names)}; "
+            f"classes are: {', '.join(class_names[:30])}"
+        )
+    if len(set(wanted_names)) < 2:
+        raise ConfigError(f"{key}: keep at least 2 classes; received {list(wanted)}")
+    known_idx = [class_names.index(w) for w in class_names if w in wanted_names]
+    unseen_idx = [i for i in range(len(class_names)) if i not in known_idx]
+    remap = {old: new for new, old in enumerate(known_idx)}
+    uremap = {old: new for new, old in enumerate(unseen_idx)}
+    known: Dict[str, Split] = {}
+    unseen_parts: List[Split] = []
+    for name, s in splits.items():
+        labels = s.y.astype(int)
+        mask = np.isin(labels, known_idx)
+        k = s.take(np.flatnonzero(mask))
+        k.y = np.array([remap[v] for v in k.y.astype(int)], dtype=np.int64)
+        known[name] = k
+        if name == "test":  # unseen samples come from the held-out split only
+            u = s.take(np.flatnonzero(~mask))
+            u.y = np.array([uremap[v] for v in u.y.astype(int)], dtype=np.int64)
+            unseen_parts.append(u)
+    unseen = unseen_parts[0]
+    return known, [class_names[i] for i in known_idx], unseen, [class_names[i] for i in unseen_idx]

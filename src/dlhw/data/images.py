@@ -1,0 +1,165 @@
+"""Image folders: one sub-folder per class, or train/ val/ test/ already split.
+
+Files are listed and checked (unreadable ones are skipped with a warning naming
+each), split by class with the run's seed, and streamed through tf.data in
+batches: the folder is never loaded into memory whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from dlhw.console import warn
+from dlhw.data.dataset import SPLITS, Dataset, Split, split_arrays, subsample
+from dlhw.errors import ConfigError, DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
+
+
+def _readable(path: Path) -> str | None:
+    """None when PIL can open and verify the file, else the reason it cannot."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return None
+    except Exception as exc:  # PIL raises many kinds for broken files
+        return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
+def list_class_folder(root: Path, class_names: List[str] | None = None) -> Tuple[List[str], List[int], List[str]]:
+    """(files, labels, class_names) of a folder with one sub-folder per class."""
+    subdirs = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if class_names is None:
+        if not subdirs:
+            raise DataError(f"{root}: no class sub-folders found; expected one folder per class (e.g. {root}/cats/*.jpg)")
+        class_names = subdirs
+    else:
+        extra = [d for d in subdirs if d not in class_names]
+        if extra:
+            raise DataError(f"{root}: class folder '{extra[0]}' does not exist in the train split")
+    files: List[str] = []
+    labels: List[int] = []
+    skipped = 0
+    for label, name in enumerate(class_names):
+        folder = root / name
+        if not folder.is_dir():
+            continue
+        found = 0
+        for entry in sorted(folder.rglob("*")):
+            if entry.is_dir() or entry.name.startswith("."):
+                continue
+            if entry.suffix.lower() not in IMAGE_EXTENSIONS:
+                warn(f"skipping {entry}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
+                skipped += 1
+                continue
+            reason = _readable(entry)
+            if reason:
+                warn(f"skipping {entry}: unreadable image ({reason})")
+                skipped += 1
+                continue
+            files.append(str(entry))
+            labels.append(label)
+            found += 1
+        if found == 0:
+            raise DataError(f"{folder}: class folder has no readable images")
+    return files, labels, class_names
+
+
+def _folder_fingerprint(files: List[str], extra: tuple) -> str:
+    h = hashlib.sha1(repr(extra).encode())
+    for f in files:
+        st = os.stat(f)
+        h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_image_folder(cfg, task: str, seed: int) -> Dataset:
+    from dlhw.data.dataset import select_classes
+
+    root = Path(cfg.path)
+    if not root.exists():
+        raise DataError(f"dataset.path: image folder not found: {root}")
+    if not root.is_dir():
+        raise DataError(f"dataset.path: {root} is a file; source 'image_folder' needs a folder of class sub-folders")
+    if task != "classification":
+        raise ConfigError(f"task: image folders hold classes; received task={task}")
+    present = {d.name.lower(): d for d in root.iterdir() if d.is_dir()}
+    presplit = "train" in present
+    if presplit:
+        files, labels, names = list_class_folder(present["train"])
+        splits = {"train": Split(y=np.array(labels, dtype=np.int64), files=files)}
+        for split in ("val", "test"):
+            folder = next((present[n] for n in SPLIT_DIRS[split] if n in present), None)
+            if folder is None:
+                splits[split] = Split(y=np.zeros(0, dtype=np.int64), files=[])
+                continue
+            f, lab, _ = list_class_folder(folder, names)
+            splits[split] = Split(y=np.array(lab, dtype=np.int64), files=f)
+        if len(splits["val"]) == 0:  # carve validation out of train
+            frac = cfg.split.val / max(cfg.split.train + cfg.split.val, 1e-9)
+            parts = split_arrays(splits["train"], {"train": 1 - frac, "val": frac, "test": 0.0}, seed, True)
+            splits["train"], splits["val"] = parts["train"], parts["val"]
+        all_files = [f for s in splits.values() for f in s.files]
+    else:
+        files, labels, names = list_class_folder(root)
+        whole = Split(y=np.array(labels, dtype=np.int64), files=files)
+        if cfg.max_samples:
+            whole = subsample(whole, cfg.max_samples, seed, True)
+        splits = split_arrays(whole, cfg.split.model_dump(), seed, True)
+        all_files = whole.files
+    if len(names) < 2:
+        raise DataError(f"{root}: found a single class folder ('{names[0]}'); classification needs at least 2")
+    unseen, unseen_names = None, []
+    if cfg.classes:
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
+    for name in SPLITS:
+        if len(splits[name]) == 0 and name != "test":
+            raise DataError(f"{root}: the {name} split is empty; add images or change dataset.split")
+    channels = 3 if cfg.color_mode == "rgb" else 1
+    h, w = cfg.image_size
+    return Dataset(
+        splits=splits,
+        class_names=names,
+        input_shape=(h, w, channels),
+        task=task,
+        fingerprint=_folder_fingerprint(sorted(all_files), (h, w, channels, cfg.classes, cfg.max_samples, seed)),
+        unseen=unseen,
+        unseen_names=unseen_names,
+        meta={"source": "image_folder", "path": str(root), "image_size": [h, w], "channels": channels},
+    )
+
+
+def decode_image(path, image_size: Tuple[int, int], channels: int):
+    """A float32 HxWxC tensor in 0..255 from an image file path tensor."""
+    import tensorflow as tf
+
+    raw = tf.io.read_file(path)
+    img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+    img = tf.image.resize(img, image_size)
+    img.set_shape((image_size[0], image_size[1], channels))
+    return img
+
+
+def tf_images(files: List[str], y: np.ndarray | None, image_size, channels: int, batch_size: int,
+              shuffle: bool = False, seed: int = 0):
+    """A batched, prefetched tf.data pipeline over image files (labels optional)."""
+    import tensorflow as tf
+
+    size = tuple(int(v) for v in image_size)
+    paths = tf.constant(list(files), dtype=tf.string)
+    ds = tf.data.Dataset.from_tensor_slices(paths if y is None else (paths, y))
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if y is None:
+        ds = ds.map(lambda p: decode_image(p, size, channels), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda p, t: (decode_image(p, size, channels), t), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

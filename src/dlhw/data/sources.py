@@ -1,0 +1,268 @@
+"""Data sources: scikit-learn toy sets, CSV files and Keras's downloadable sets.
+
+Each source is a registered function ``(cfg: DatasetConfig, task, seed) -> Dataset``.
+Image folders live in dlhw.data.images. Heavy imports stay inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from dlhw.data.dataset import SPLITS, Dataset, Split, fingerprint, split_arrays, subsample
+from dlhw.errors import ConfigError, DataError, did_you_mean
+from dlhw.registry import Registry, lazy
+
+SOURCES: Registry = Registry("dataset.source")
+SOURCES.register("image_folder", lazy("dlhw.data.images", "load_image_folder"))
+
+SKLEARN_SETS = ("breast_cancer", "digits", "iris", "wine")
+KERAS_SETS = ("cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters")
+
+
+def _standardize(splits: Dict[str, Split], meta: Dict[str, Any]) -> None:
+    """Scale features to zero mean, unit variance using train statistics only."""
+    x = splits["train"].x
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std[std == 0] = 1.0
+    for s in splits.values():
+        s.x = ((s.x - mean) / std).astype(np.float32)
+    meta["standardize"] = {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def _finish(whole: Split, names: List[str], cfg, task: str, seed: int, meta: Dict[str, Any],
+            scale: bool = True) -> Dataset:
+    stratify = task == "classification"
+    if cfg.max_samples:
+        whole = subsample(whole, cfg.max_samples, seed, stratify)
+    splits = split_arrays(whole, cfg.split.model_dump(), seed, stratify)
+    return _build(splits, names, cfg, task, meta, scale, whole)
+
+
+def _build(splits, names, cfg, task, meta, scale, whole) -> Dataset:
+    from dlhw.data.dataset import select_classes
+
+    unseen, unseen_names = None, []
+    if cfg.classes:
+        if task != "classification":
+            raise ConfigError(f"dataset.classes: only for classification; task is {task}")
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
+    if scale:
+        _standardize(splits, meta)
+        if unseen is not None:
+            st = meta["standardize"]
+            unseen.x = ((unseen.x - np.array(st["mean"])) / np.array(st["std"])).astype(np.float32)
+    for name in SPLITS:
+        if len(splits[name]) == 0 and (name == "train" or cfg.split.model_dump()[name] > 0):
+            raise DataError(f"dataset.split: the {name} split is empty; use more data or larger fractions")
+    return Dataset(
+        splits=splits,
+        class_names=names,
+        input_shape=tuple(splits["train"].x.shape[1:]),
+        task=task,
+        fingerprint=fingerprint(whole.x, whole.y, cfg.classes, cfg.max_samples),
+        unseen=unseen,
+        unseen_names=unseen_names,
+        meta=meta,
+    )
+
+
+# --------------------------------------------------------------------- sklearn
+@SOURCES.register("sklearn")
+def load_sklearn(cfg, task: str, seed: int) -> Dataset:
+    import sklearn.datasets as skd
+
+    if cfg.name not in SKLEARN_SETS:
+        raise ConfigError(
+            f"dataset.name: unknown sklearn dataset '{cfg.name}'{did_you_mean(cfg.name, SKLEARN_SETS)}; "
+            f"choose one of: {', '.join(SKLEARN_SETS)}"
+        )
+    bunch = getattr(skd, f"load_{cfg.name}")()
+    x = np.asarray(bunch.data, dtype=np.float32)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    names = [str(n) for n in getattr(bunch, "target_names", np.unique(y))]
+    if task != "classification":
+        raise ConfigError(f"task: sklearn dataset '{cfg.name}' is a classification set; received task={task}")
+    meta = {"source": "sklearn", "name": cfg.name, "feature_names": [str(f) for f in getattr(bunch, "feature_names", [])]}
+    return _finish(Split(y=y, x=x), names, cfg, task, seed, meta)
+
+
+# ------------------------------------------------------------------------- csv
+def _numeric_or_error(col, name: str, path: Path):
+    import pandas as pd
+
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: column '{name}' is numeric but row {row + 2} holds {col.iloc[row]!r}; "
+            f"fix the cell or remove the column"
+        )
+    return converted
+
+
+@SOURCES.register("csv")
+def load_csv(cfg, task: str, seed: int) -> Dataset:
+    import pandas as pd
+
+    path = Path(cfg.path)
+    if not path.exists():
+        raise DataError(f"dataset.path: CSV file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"dataset.path: {path} is a folder; source 'csv' needs a .csv file")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many kinds
+        raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    if df.empty:
+        raise DataError(f"{path}: the CSV has no data rows")
+    targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
+    columns = [str(c) for c in df.columns]
+    for t in targets:
+        if t not in columns:
+            raise ConfigError(
+                f"dataset.target: column '{t}' is not in {path}{did_you_mean(t, columns)}; columns: {', '.join(columns)}"
+            )
+    features = cfg.features or [c for c in columns if c not in targets]
+    for f in features:
+        if f not in columns:
+            raise ConfigError(f"dataset.features: column '{f}' is not in {path}{did_you_mean(f, columns)}")
+    if not features:
+        raise ConfigError(f"dataset.features: {path} has no feature columns besides the target")
+    for c in features + targets:
+        n_missing = int(df[c].isna().sum())
+        if n_missing:
+            rows = (np.flatnonzero(df[c].isna().to_numpy())[:3] + 2).tolist()
+            raise DataError(
+                f"{path}: column '{c}' has {n_missing} empty/NaN cell(s) (lines {rows}); fill or drop them"
+            )
+
+    # Features: numeric columns as they are, text columns one-hot (categories from the data).
+    numeric, categorical = [], {}
+    for c in features:
+        col = df[c]
+        if col.dtype == object or str(col.dtype).startswith(("string", "str", "category")):
+            as_num = pd.to_numeric(col, errors="coerce")
+            if as_num.notna().mean() >= 0.9:  # mostly numbers with a stray word: a data error
+                _numeric_or_error(col, c, path)
+            categorical[c] = sorted(col.astype(str).unique().tolist())
+        else:
+            numeric.append(c)
+    blocks = [df[numeric].to_numpy(dtype=np.float32)] if numeric else []
+    for c, cats in categorical.items():
+        blocks.append((df[c].astype(str).to_numpy()[:, None] == np.array(cats)[None, :]).astype(np.float32))
+    x = np.concatenate(blocks, axis=1)
+
+    if task == "classification":
+        if len(targets) != 1:
+            raise ConfigError(f"dataset.target: classification takes one label column; received {targets}")
+        col = df[targets[0]]
+        values = sorted(col.unique().tolist(), key=lambda v: (isinstance(v, str), v))
+        names = [str(v) for v in values]
+        lookup = {v: i for i, v in enumerate(values)}
+        y = col.map(lookup).to_numpy(dtype=np.int64)
+        if len(names) < 2:
+            raise DataError(f"{path}: target column '{targets[0]}' has a single value ({names[0]}); need 2 or more classes")
+    else:
+        y = np.stack([_numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
+        if task == "multilabel" and not np.isin(y, (0, 1)).all():
+            raise DataError(f"{path}: multilabel targets {targets} must hold only 0 and 1")
+        names = targets if task == "multilabel" else []
+    n_num = len(numeric)
+    meta = {
+        "source": "csv", "path": str(path), "features": features, "targets": targets,
+        "numeric": numeric, "categorical": categorical,
+    }
+    ds = _finish(Split(y=y, x=x), names, cfg, task, seed, meta, scale=False)
+    # Standardise numeric columns only (one-hot columns stay 0/1), fitted on train.
+    if n_num:
+        tr = ds.splits["train"].x[:, :n_num]
+        mean, std = tr.mean(axis=0), tr.std(axis=0)
+        std[std == 0] = 1.0
+        parts = list(ds.splits.values()) + ([ds.unseen] if ds.unseen is not None else [])
+        for s in parts:
+            s.x[:, :n_num] = (s.x[:, :n_num] - mean) / std
+        meta["standardize"] = {"columns": numeric, "mean": mean.tolist(), "std": std.tolist()}
+    return ds
+
+
+# ----------------------------------------------------------------------- keras
+KERAS_FILES = {
+    "mnist": "mnist.npz",
+    "fashion_mnist": "fashion-mnist/ (train-images-idx3-ubyte.gz and 3 more)",
+    "cifar10": "cifar-10-batches-py/ (from cifar-10-python.tar.gz)",
+    "cifar100": "cifar-100-python/ (from cifar-100-python.tar.gz)",
+    "reuters": "reuters.npz",
+    "imdb": "imdb.npz",
+}
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded datasets (KERAS_HOME or ~/.keras)."""
+    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(base) / "datasets"
+
+
+def multi_hot(sequences, num_words: int) -> np.ndarray:
+    out = np.zeros((len(sequences), num_words), dtype=np.float32)
+    for i, seq in enumerate(sequences):
+        idx = np.asarray(seq, dtype=np.int64)
+        out[i, idx[idx < num_words]] = 1.0
+    return out
+
+
+@SOURCES.register("keras")
+def load_keras(cfg, task: str, seed: int) -> Dataset:
+    if cfg.name not in KERAS_SETS:
+        raise ConfigError(
+            f"dataset.name: unknown keras dataset '{cfg.name}'{did_you_mean(cfg.name, KERAS_SETS)}; "
+            f"choose one of: {', '.join(KERAS_SETS)}"
+        )
+    import keras
+
+    module = getattr(keras.datasets, cfg.name)
+    try:
+        if cfg.name in ("reuters", "imdb"):
+            (xtr, ytr), (xte, yte) = module.load_data(num_words=cfg.num_words)
+        else:
+            (xtr, ytr), (xte, yte) = module.load_data()
+    except Exception as exc:
+        raise DataError(
+            f"dataset.name: could not load keras dataset '{cfg.name}' ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120] if str(exc) else 'download failed'}). Offline? Place "
+            f"{KERAS_FILES[cfg.name]} in {keras_cache_dir()}"
+        ) from None
+    if cfg.name in ("reuters", "imdb"):
+        xtr, xte = multi_hot(xtr, cfg.num_words), multi_hot(xte, cfg.num_words)
+    else:
+        xtr = xtr.astype(np.float32) / 255.0
+        xte = xte.astype(np.float32) / 255.0
+        if xtr.ndim == 3:
+            xtr, xte = xtr[..., None], xte[..., None]
+    ytr, yte = np.asarray(ytr).ravel().astype(np.int64), np.asarray(yte).ravel().astype(np.int64)
+    n = int(max(ytr.max(), yte.max())) + 1
+    names = {"fashion_mnist": FASHION, "cifar10": CIFAR10, "imdb": ["negative", "positive"]}.get(
+        cfg.name, [str(i) for i in range(n)]
+    )
+    stratify = True
+    train_whole = Split(y=ytr, x=xtr)
+    if cfg.max_samples:
+        train_whole = subsample(train_whole, cfg.max_samples, seed, stratify)
+        test_n = max(1, int(round(cfg.max_samples * cfg.split.test / max(cfg.split.train + cfg.split.val, 1e-9))))
+        test = subsample(Split(y=yte, x=xte), test_n, seed, stratify)
+    else:
+        test = Split(y=yte, x=xte)
+    # The official test set stays the test set; validation comes out of the training set.
+    val_frac = cfg.split.val / max(cfg.split.train + cfg.split.val, 1e-9)
+    parts = split_arrays(train_whole, {"train": 1 - val_frac, "val": val_frac, "test": 0.0}, seed, stratify)
+    splits = {"train": parts["train"], "val": parts["val"], "test": test}
+    meta = {"source": "keras", "name": cfg.name, "split_note": "test is the dataset's official test set"}
+    whole = Split(y=np.concatenate([train_whole.y, test.y]), x=train_whole.x[:1])
+    return _build(splits, names, cfg, task, meta, False, whole)

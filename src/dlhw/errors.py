@@ -1,0 +1,54 @@
+"""One error family for everything a user can get wrong.
+
+Every error carries a one-line message (file, key path, what is wrong, what
+was received) and the process exit code the CLI should use. The CLI prints the
+message without a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class DlhwError(Exception):
+    """Base class: a problem the user can fix. ``exit_code`` is used by the CLI."""
+
+    exit_code = 1
+
+
+class ConfigError(DlhwError, ValueError):
+    """A bad config file, key, value or command-line usage (exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(DlhwError):
+    """Missing or unusable data: a path, an empty class folder, a bad CSV (exit 2)."""
+
+    exit_code = 2
+
+
+class TrainingError(DlhwError):
+    """Training could not finish (exit 1)."""
+
+    exit_code = 1
+
+
+class DivergedError(TrainingError):
+    """The loss became NaN or infinite."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def unknown_name(key: str, received: str, choices: Iterable[str]) -> ConfigError:
+    """A ConfigError for a name that is not one of ``choices``."""
+    choices = sorted(str(c) for c in choices)
+    return ConfigError(
+        f"{key}: unknown name '{received}'{did_you_mean(received, choices)}; "
+        f"choose one of: {', '.join(choices)}"
+    )

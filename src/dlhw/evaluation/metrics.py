@@ -1,0 +1,109 @@
+"""Metrics from scikit-learn on the model's predictions, per split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from dlhw.models.outputs import encode_labels, scores_to_proba
+
+
+@dataclass
+class Predictions:
+    """Raw outputs and derived class probabilities of one split."""
+
+    y: np.ndarray
+    raw: np.ndarray
+    proba: np.ndarray
+
+    @property
+    def pred(self) -> np.ndarray:
+        return self.proba.argmax(axis=1)
+
+
+def predict_raw(model, dataset, split: str, batch_size: int) -> np.ndarray:
+    """Raw model outputs for a split (arrays or streamed images)."""
+    s = dataset.splits[split] if isinstance(split, str) else split
+    if len(s) == 0:
+        return np.zeros((0, 1), dtype=np.float32)
+    if s.files is None:
+        return np.asarray(model.predict(s.x, batch_size=max(batch_size, 256), verbose=0))
+    from dlhw.data.images import tf_images
+
+    meta = dataset.meta
+    ds = tf_images(s.files, None, meta["image_size"], meta["channels"], batch_size)
+    return np.asarray(model.predict(ds, verbose=0))
+
+
+def predictions(raw: np.ndarray, y: np.ndarray, spec) -> Predictions:
+    return Predictions(y=y, raw=raw, proba=scores_to_proba(raw, spec))
+
+
+def _auc(y: np.ndarray, proba: np.ndarray) -> Optional[float]:
+    """Binary AUC, or the macro one-vs-rest AUC over classes present; None if undefined."""
+    from sklearn.metrics import roc_auc_score
+
+    classes = np.unique(y)
+    if len(classes) < 2:
+        return None
+    if proba.shape[1] == 2:
+        return float(roc_auc_score(y, proba[:, 1]))
+    scores = [roc_auc_score(y == c, proba[:, c]) for c in classes]
+    return float(np.mean(scores))
+
+
+def split_metrics(p: Predictions, spec, loss_fn) -> Dict[str, Any]:
+    """loss plus the task's metrics for one split's predictions."""
+    from sklearn import metrics as skm
+
+    if len(p.y) == 0:
+        return {"samples": 0}
+    y_enc = encode_labels(p.y, spec)
+    loss = float(np.mean(np.asarray(loss_fn(y_enc, p.raw))))
+    out: Dict[str, Any] = {"samples": int(len(p.y)), "loss": loss}
+    if spec.encoding == "target":
+        y, yp = p.y.astype(np.float64), p.raw.astype(np.float64)
+        mask = ~np.isnan(y)
+        err = (yp - np.nan_to_num(y))[mask]
+        out["mse"] = float(np.mean(err ** 2))
+        out["mae"] = float(np.mean(np.abs(err)))
+        out["rmse"] = float(np.sqrt(out["mse"]))
+        out["r2"] = float(skm.r2_score(y[mask.all(axis=1)], yp[mask.all(axis=1)])) if mask.all(axis=1).sum() > 1 else None
+        return out
+    if spec.encoding == "multihot":
+        pred = (p.proba >= 0.5).astype(int)
+        y = p.y.astype(int)
+        out["accuracy"] = float((pred == y).mean())
+        out["subset_accuracy"] = float((pred == y).all(axis=1).mean())
+        out["precision_macro"] = float(skm.precision_score(y, pred, average="macro", zero_division=0))
+        out["recall_macro"] = float(skm.recall_score(y, pred, average="macro", zero_division=0))
+        out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
+        try:
+            out["auc"] = float(skm.roc_auc_score(y, p.proba, average="macro"))
+        except ValueError:
+            out["auc"] = None
+        return out
+    y, pred = p.y.astype(int), p.pred
+    labels = list(range(spec.num_classes))
+    out["accuracy"] = float(skm.accuracy_score(y, pred))
+    out["precision_macro"] = float(skm.precision_score(y, pred, labels=labels, average="macro", zero_division=0))
+    out["recall_macro"] = float(skm.recall_score(y, pred, labels=labels, average="macro", zero_division=0))
+    out["f1_macro"] = float(skm.f1_score(y, pred, labels=labels, average="macro", zero_division=0))
+    out["auc"] = _auc(y, p.proba)
+    return out
+
+
+def confusion(p: Predictions, num_classes: int) -> np.ndarray:
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(p.y.astype(int), p.pred, labels=list(range(num_classes)))
+
+
+def write_confusion_csv(cm: np.ndarray, names: List[str], path) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(cm, index=[f"true:{n}" for n in names], columns=[f"pred:{n}" for n in names])
+    df.index.name = "true\\pred"
+    df.to_csv(path)

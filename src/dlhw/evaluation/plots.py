@@ -1,0 +1,143 @@
+"""Figures a person reads: learning curves, confusion matrix, ROC.
+
+Uses Matplotlib's object API with the Agg canvas (no pyplot state, no display),
+so it is safe in worker processes and threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+def _figure(w: float, h: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> None:
+    import os
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+
+
+def stage_boundaries(history: Sequence[dict]) -> List[tuple]:
+    """(epoch where a stage ends, next stage name) for every stage change."""
+    out = []
+    for prev, row in zip(history, history[1:]):
+        if row["stage"] != prev["stage"]:
+            out.append((prev["epoch"] + 0.5, row["stage"]))
+    return out
+
+
+def plot_curves(history: Sequence[dict], path: Path, title: str, metric: str = "accuracy") -> None:
+    """Loss and ``metric`` per epoch, train and val, stage boundaries dashed."""
+    fig = _figure(11, 4.2)
+    axes = fig.subplots(1, 2)
+    epochs = [r["epoch"] for r in history]
+    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], metric, metric)):
+        for prefix, style, name in (("", "-", "train"), ("val_", "--", "val")):
+            values = [r.get(prefix + key, np.nan) for r in history]
+            if not np.all(np.isnan(np.asarray(values, dtype=float))):
+                ax.plot(epochs, values, style, marker="o" if len(epochs) < 30 else None, ms=3, label=name)
+        for x, stage in stage_boundaries(history):
+            ax.axvline(x, color="grey", ls=":", lw=1)
+            ax.annotate(stage, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="grey")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} per epoch")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, names: Sequence[str], path: Path, title: str) -> None:
+    """Counts with class names on both axes (numbers drawn up to 30 classes)."""
+    n = len(names)
+    size = min(4 + 0.45 * n, 20)
+    fig = _figure(size + 1.2, size)
+    ax = fig.subplots()
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
+    ax.set_xticks(range(n), [str(s) for s in names], rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center",
+                  fontsize=8 if n > 20 else 10)
+    ax.set_yticks(range(n), [str(s) for s in names], fontsize=8 if n > 20 else 10)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if n <= 30:
+        thresh = cm.max() / 2 if cm.size else 0
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8 if n > 12 else 10,
+                        color="white" if cm[i, j] > thresh else "black")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_roc(y: np.ndarray, proba: np.ndarray, names: Sequence[str], path: Path, title: str) -> Optional[float]:
+    """Binary ROC, or one-vs-rest curves (up to 10 named, plus the macro average)."""
+    from sklearn.metrics import auc, roc_curve
+
+    fig = _figure(6, 5.2)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
+    result = None
+    if proba.shape[1] == 2:
+        fpr, tpr, _ = roc_curve(y, proba[:, 1])
+        result = auc(fpr, tpr)
+        ax.plot(fpr, tpr, lw=2, label=f"{names[1]} vs {names[0]} (AUC {result:.3f})")
+    else:
+        grid = np.linspace(0, 1, 201)
+        tprs = []
+        for c in range(proba.shape[1]):
+            if (y == c).all() or not (y == c).any():
+                continue
+            fpr, tpr, _ = roc_curve(y == c, proba[:, c])
+            tprs.append(np.interp(grid, fpr, tpr))
+            if c < 10:
+                ax.plot(fpr, tpr, lw=1, alpha=0.8, label=f"{names[c]} (AUC {auc(fpr, tpr):.3f})")
+        if tprs:
+            mean = np.mean(tprs, axis=0)
+            result = auc(grid, mean)
+            ax.plot(grid, mean, color="black", lw=2.5, label=f"macro average (AUC {result:.3f})")
+        if proba.shape[1] > 10:
+            ax.text(0.98, 0.02, f"first 10 of {proba.shape[1]} classes named", ha="right", transform=ax.transAxes,
+                    fontsize=8, color="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(fontsize=7 if proba.shape[1] > 5 else 9, loc="lower right")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+    return result
+
+
+def plot_regression(y: np.ndarray, pred: np.ndarray, path: Path, title: str) -> None:
+    """Predicted against true values, all targets, with the identity line."""
+    fig = _figure(5.5, 5)
+    ax = fig.subplots()
+    y, pred = np.asarray(y, float).reshape(len(y), -1), np.asarray(pred, float).reshape(len(pred), -1)
+    mask = ~np.isnan(y)
+    ax.scatter(y[mask], pred[mask], s=8, alpha=0.6)
+    lo, hi = np.nanmin(y), np.nanmax(y)
+    ax.plot([lo, hi], [lo, hi], color="grey", ls=":")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _save(fig, path)

@@ -1,0 +1,83 @@
+"""Custom Keras layers and losses, registered so model.keras loads in safe mode."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="dlhw")
+class InceptionBlock(layers.Layer):
+    """GoogLeNet-style block (S3): parallel 1x1, 1x1->3x3, 1x1->5x5 and 3x3 pool->1x1
+    branches, each conv followed by BatchNormalization and ReLU, concatenated on channels.
+
+    One layer, so a Sequential and a Functional model that use it have the same
+    layers, shapes and parameter counts.
+    """
+
+    def __init__(self, b1, b3_reduce, b3, b5_reduce, b5, pool_proj, batch_norm=True,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.config_ = dict(b1=b1, b3_reduce=b3_reduce, b3=b3, b5_reduce=b5_reduce, b5=b5,
+                            pool_proj=pool_proj, batch_norm=batch_norm,
+                            kernel_initializer=kernel_initializer)
+
+        def conv(filters, size, name):
+            seq = [layers.Conv2D(filters, size, padding="same", use_bias=not batch_norm,
+                                 kernel_initializer=kernel_initializer, name=f"{name}_conv")]
+            if batch_norm:
+                seq.append(layers.BatchNormalization(name=f"{name}_bn"))
+            seq.append(layers.Activation("relu", name=f"{name}_relu"))
+            return seq
+
+        self.branch1 = conv(b1, 1, "b1")
+        self.branch3 = conv(b3_reduce, 1, "b3r") + conv(b3, 3, "b3")
+        self.branch5 = conv(b5_reduce, 1, "b5r") + conv(b5, 5, "b5")
+        self.branch_pool = [layers.MaxPooling2D(3, strides=1, padding="same", name="pool")] + conv(pool_proj, 1, "pp")
+        self.concat = layers.Concatenate(axis=-1)
+
+    def build(self, input_shape):
+        for branch in (self.branch1, self.branch3, self.branch5, self.branch_pool):
+            shape = input_shape
+            for layer in branch:
+                layer.build(shape)
+                shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        outs = []
+        for branch in (self.branch1, self.branch3, self.branch5, self.branch_pool):
+            y = x
+            for layer in branch:
+                y = layer(y, training=training) if isinstance(layer, layers.BatchNormalization) else layer(y)
+            outs.append(y)
+        return self.concat(outs)
+
+    def compute_output_shape(self, input_shape):
+        c = self.config_
+        return tuple(input_shape[:-1]) + (c["b1"] + c["b3"] + c["b5"] + c["pool_proj"],)
+
+    def get_config(self):
+        return {**super().get_config(), **self.config_}
+
+
+@keras.saving.register_keras_serializable(package="dlhw")
+class MaskedEuclideanLoss(keras.losses.Loss):
+    """Mean Euclidean distance between predicted and true 2-D points, ignoring
+    points whose true coordinates are NaN (missing landmarks, S4).
+
+    Targets are rows of 2*K values (x1, y1, x2, y2, ...).
+    """
+
+    def __init__(self, name="masked_euclidean", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        shape = ops.shape(y_pred)
+        t = ops.reshape(y_true, (shape[0], -1, 2))
+        p = ops.reshape(y_pred, (shape[0], -1, 2))
+        valid = ops.cast(ops.all(ops.logical_not(ops.isnan(t)), axis=-1), y_pred.dtype)
+        t = ops.where(ops.isnan(t), p, t)
+        dist = ops.sqrt(ops.sum(ops.square(t - p), axis=-1) + 1e-12) * valid
+        return ops.sum(dist, axis=-1) / ops.maximum(ops.sum(valid, axis=-1), 1.0)

@@ -1,0 +1,157 @@
+"""Output layer, loss and label encoding, resolved together.
+
+The task, the number of classes and what the user wrote decide the output
+units and activation, the loss, whether the loss takes logits, how labels are
+encoded and which accuracy is reported. Every S4 pairing (sigmoid+BCE,
+softmax+CE, sigmoid+MSE, softmax+MSE, linear+MSE on one-hot targets) resolves;
+pairings that cannot train are refused here, before anything is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from dlhw.errors import ConfigError
+
+CE_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    units: int
+    activation: str
+    loss: str
+    from_logits: bool
+    encoding: str  # index | binary | onehot | multihot | target
+    accuracy: str  # binary | sparse_categorical | categorical | none
+    num_classes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_output(cfg, dataset) -> OutputSpec:
+    """The OutputSpec for a validated config and its Dataset."""
+    out = cfg.model.output
+    loss = cfg.training.loss
+    task = cfg.task
+    if task == "regression":
+        units = out.units or dataset.num_targets
+        if units != dataset.num_targets:
+            raise ConfigError(f"model.output.units: {units} does not match the {dataset.num_targets} regression targets")
+        act = out.activation or "linear"
+        loss = loss or "mse"
+        if loss in CE_LOSSES:
+            raise ConfigError(f"training.loss: {loss} is for classification; received task=regression (use mse, mae or masked_euclidean)")
+        return OutputSpec(units, act, loss, False, "target", "none", 0)
+    if task == "multilabel":
+        units = out.units or dataset.num_targets
+        if units != dataset.num_targets:
+            raise ConfigError(f"model.output.units: {units} does not match the {dataset.num_targets} labels")
+        act = out.activation or "sigmoid"
+        loss = loss or "binary_crossentropy"
+        if loss in ("sparse_categorical_crossentropy", "masked_euclidean"):
+            raise ConfigError(f"training.loss: {loss} cannot train multilabel targets; use binary_crossentropy or mse")
+        return OutputSpec(units, act, loss, act == "linear" and loss in CE_LOSSES, "multihot", "binary", units)
+
+    k = dataset.num_classes
+    act = out.activation
+    units = out.units
+    if units is None:
+        units = 1 if (k == 2 and act in (None, "sigmoid", "linear") and loss not in ("sparse_categorical_crossentropy", "categorical_crossentropy")) else k
+    if act is None:
+        act = "sigmoid" if units == 1 else "softmax"
+    if units == 1 and k > 2:
+        raise ConfigError(f"model.output.units: 1 output unit cannot tell {k} classes apart; use units: {k} (or omit it)")
+    if units not in (1, k):
+        raise ConfigError(f"model.output.units: {units} does not match the {k} classes; use {k} (or omit it)")
+    if units == 1 and act == "softmax":
+        raise ConfigError("model.output.activation: softmax over 1 unit always outputs 1.0; use sigmoid, or units: 2")
+    if loss is None:
+        loss = "binary_crossentropy" if (units == 1 or act == "sigmoid") else "sparse_categorical_crossentropy"
+    if loss == "masked_euclidean":
+        raise ConfigError("training.loss: masked_euclidean is a regression loss; received task=classification")
+    if units == 1 and loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        raise ConfigError(f"training.loss: {loss} needs one output unit per class; received units=1 (use binary_crossentropy)")
+    if loss == "sparse_categorical_crossentropy":
+        encoding, accuracy = "index", "sparse_categorical"
+    elif units == 1:
+        encoding, accuracy = "binary", "binary"
+    else:
+        encoding, accuracy = "onehot", "categorical"
+    from_logits = act == "linear" and loss in CE_LOSSES
+    return OutputSpec(units, act, loss, from_logits, encoding, accuracy, k)
+
+
+def encode_labels(y: np.ndarray, spec: OutputSpec) -> np.ndarray:
+    """Labels in the form the loss expects."""
+    if spec.encoding == "index":
+        return y.astype(np.int64)
+    if spec.encoding == "binary":
+        return y.astype(np.float32).reshape(-1, 1)
+    if spec.encoding == "onehot":
+        return np.eye(spec.num_classes, dtype=np.float32)[y.astype(int)]
+    return y.astype(np.float32)
+
+
+def scores_to_proba(raw: np.ndarray, spec: OutputSpec) -> np.ndarray:
+    """Class probabilities (N x K) from raw model outputs, for any output kind."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if spec.encoding in ("target",):
+        return raw
+    if spec.from_logits:
+        if spec.units == 1 or spec.encoding == "multihot":
+            raw = 1.0 / (1.0 + np.exp(-raw))
+        else:
+            z = raw - raw.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            raw = e / e.sum(axis=1, keepdims=True)
+    if spec.encoding == "multihot":
+        return raw
+    if spec.units == 1:
+        p = np.clip(raw.reshape(-1), 0.0, 1.0)
+        return np.stack([1 - p, p], axis=1)
+    if spec.from_logits or spec.activation == "softmax":
+        return raw
+    # sigmoid or linear outputs trained with MSE / BCE: normalise the scores
+    clipped = np.clip(raw, 0.0, None)
+    sums = clipped.sum(axis=1, keepdims=True)
+    safe = np.where(sums > 0, sums, 1.0)
+    return np.where(sums > 0, clipped / safe, 1.0 / raw.shape[1])
+
+
+def make_loss(spec: OutputSpec):
+    """The Keras loss object for ``spec`` (imports Keras)."""
+    import keras
+
+    if spec.loss == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(from_logits=spec.from_logits)
+    if spec.loss == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(from_logits=spec.from_logits)
+    if spec.loss == "sparse_categorical_crossentropy":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=spec.from_logits)
+    if spec.loss == "mse":
+        return keras.losses.MeanSquaredError()
+    if spec.loss == "mae":
+        return keras.losses.MeanAbsoluteError()
+    if spec.loss == "masked_euclidean":
+        from dlhw.models.layers import MaskedEuclideanLoss
+
+        return MaskedEuclideanLoss()
+    raise ConfigError(f"training.loss: unknown loss '{spec.loss}'")
+
+
+def make_metrics(spec: OutputSpec) -> list:
+    """The accuracy metric (named 'accuracy') that matches the encoding."""
+    import keras
+
+    if spec.accuracy == "binary":
+        return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if spec.from_logits else 0.5)]
+    if spec.accuracy == "sparse_categorical":
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if spec.accuracy == "categorical":
+        return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.MeanAbsoluteError(name="mae")]

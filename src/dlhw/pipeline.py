@@ -1,0 +1,173 @@
+"""config -> data -> model -> training -> run folder: one experiment, end to end.
+
+Data and model problems are found before the run folder exists (a bad path
+leaves nothing behind). Once training starts, status.json always says where
+the run stands; results (metrics.json, model.keras, plots) are written
+atomically and only for a run that finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from dlhw.console import info, take_warnings
+from dlhw.errors import ConfigError, DivergedError
+from dlhw.tfruntime import setup_runtime
+from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, environment, write_json
+
+HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    metrics: Dict[str, Any] = field(default_factory=dict)
+
+
+def load_init_weights(model, run_dir: str) -> int:
+    """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
+    import keras
+
+    path = Path(run_dir) / "model.keras"
+    if not path.exists():
+        raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
+    src = keras.saving.load_model(path, safe_mode=True, compile=False)
+    by_name = {layer.name: layer for layer in _all_layers(src)}
+    copied = 0
+    for layer in _all_layers(model):
+        other = by_name.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        if [tuple(w.shape) for w in layer.weights] == [tuple(w.shape) for w in other.weights]:
+            layer.set_weights(other.get_weights())
+            copied += 1
+    if copied == 0:
+        raise ConfigError(f"model.init_from: no layer of {path} matches this model by name and shape")
+    return copied
+
+
+def _all_layers(model) -> List[Any]:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers") and layer.layers and not hasattr(layer, "config_"):
+            out.extend(_all_layers(layer))
+    return out
+
+
+def write_history(rows: List[dict], path: Path) -> None:
+    extra = sorted({k for r in rows for k in r} - set(HISTORY_COLUMNS))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS + extra, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k, "") for k in HISTORY_COLUMNS + extra})
+    atomic_write_text(path, buf.getvalue())
+
+
+def model_summary(model) -> str:
+    lines: List[str] = []
+    model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=True)
+    return "\n".join(lines) + "\n"
+
+
+def save_model(model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict[str, Any]:
+    """metrics.json, confusion matrix, ROC / regression plot for a trained model."""
+    from dlhw.evaluation import metrics as M
+    from dlhw.evaluation import plots as P
+    from dlhw.models.outputs import make_loss
+    from dlhw.training.trainer import count_params
+
+    loss_fn = make_loss(spec)
+    preds = {}
+    out: Dict[str, Any] = {}
+    for split in ("train", "val", "test"):
+        s = dataset.splits[split]
+        raw = M.predict_raw(model, dataset, split, cfg.training.batch_size)
+        preds[split] = M.predictions(raw, s.y, spec)
+        out[split] = M.split_metrics(preds[split], spec, loss_fn)
+    test = preds["test"] if len(preds["test"].y) else preds["val"]
+    title = run_dir.name
+    if spec.encoding in ("index", "binary", "onehot"):
+        cm = M.confusion(test, spec.num_classes)
+        M.write_confusion_csv(cm, dataset.class_names, run_dir / "confusion_matrix.csv")
+        P.plot_confusion(cm, dataset.class_names, run_dir / "confusion_matrix.png",
+                         f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
+        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / "roc.png", f"{title}: ROC")
+        out["confusion_matrix"] = cm.tolist()
+    elif spec.encoding == "target":
+        P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
+    monitor = (cfg.stages()[-1].early_stopping.monitor if cfg.stages()[-1].early_stopping else "val_loss")
+    out.update({
+        "params": count_params(model),
+        "params_per_stage": result.stage_params,
+        "train_seconds": round(result.train_seconds, 3),
+        "best_epoch": result.best_epoch(monitor),
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "class_names": list(dataset.class_names),
+        "output": spec.as_dict(),
+    })
+    return out
+
+
+def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
+                   device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
+                   debug: bool = False) -> RunOutcome:
+    """Train and evaluate ``cfg``; returns the run folder and its final status."""
+    from dlhw.data import load_dataset
+    from dlhw.evaluation.plots import plot_curves
+    from dlhw.models import build_model
+    from dlhw.training.trainer import Trainer
+
+    used = setup_runtime(device, cfg.seed, threads, debug)
+    dataset = load_dataset(cfg)
+    model, spec = build_model(cfg, dataset)
+    if cfg.model.init_from:
+        load_init_weights(model, cfg.model.init_from)
+    run_dir = create_run_dir(Path(out), name or cfg.name, overwrite)
+    import yaml
+
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.dump(), sort_keys=False))
+    status = RunStatus(run_dir)
+    status.set("running", name=run_dir.name, warnings=take_warnings())
+    try:
+        atomic_write_text(run_dir / "summary.txt", model_summary(model))
+        write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
+        info(f"run folder: {run_dir}")
+        trainer = Trainer(cfg, dataset, model, spec, run_dir, quiet=quiet,
+                          on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]))
+        result = trainer.fit()
+        write_history(result.history, run_dir / "history.csv")
+        metric = "accuracy" if spec.accuracy != "none" else "mae"
+        plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
+        if result.diverged:
+            epoch, batch = result.diverged_at
+            msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"
+            status.set("diverged", error=msg, epochs_run=result.epochs_run)
+            raise DivergedError(f"{run_dir}: {msg}")
+        save_model(model, run_dir / "model.keras")
+        metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir)
+        write_json(run_dir / "metrics.json", metrics)
+        status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
+        return RunOutcome(run_dir, "completed", metrics)
+    except DivergedError:
+        raise
+    except KeyboardInterrupt:
+        status.set("interrupted", error="interrupted by the user")
+        raise
+    except BaseException as exc:
+        status.set("failed", error=f"{type(exc).__name__}: {exc}")
+        raise

@@ -1,0 +1,180 @@
+"""Run folders: safe names, no accidental overwrite, atomic writes, status and env.
+
+Layout (../shared/CONFIG.md): config.yaml, status.json, metrics.json,
+history.csv, curves.png, confusion_matrix.png/.csv, roc.png, summary.txt,
+model.keras, env.json, tb/ (plus checkpoints/ for --resume).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from dlhw.errors import ConfigError
+
+STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def sanitize_name(name: str) -> str:
+    """A folder name that cannot leave its parent: letters, digits, '.', '_', '-' only."""
+    clean = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._-")
+    clean = re.sub(r"\.{2,}", ".", clean)
+    if not clean:
+        raise ConfigError(f"name: '{name}' has no usable characters for a folder name")
+    return clean[:120]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _jsonable(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def create_run_dir(out: Path, name: str, overwrite: bool = False) -> Path:
+    """A new folder ``out/name`` (``name-2``, ``name-3``... if taken, unless overwrite)."""
+    out = Path(out)
+    safe = sanitize_name(name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot create output folder {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise ConfigError(f"--out: output folder {out} is not writable")
+    candidate = out / safe
+    if candidate.exists() and overwrite:
+        shutil.rmtree(candidate)
+    n = 2
+    while True:
+        try:
+            candidate.mkdir()
+            break
+        except FileExistsError:
+            candidate = out / f"{safe}-{n}"
+            n += 1
+        except OSError as exc:
+            raise ConfigError(f"--out: cannot create run folder {candidate}: {exc.strerror}") from None
+    if candidate.resolve().parent != out.resolve():  # belt and braces: never leave --out
+        raise ConfigError(f"name: '{name}' would leave the output folder")
+    return candidate
+
+
+class RunStatus:
+    """status.json: state, times, pid/heartbeat while running, the error when it ends."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "status.json"
+        self.data: Dict[str, Any] = read_json(self.path) or {}
+
+    def set(self, state: str, **extra: Any) -> None:
+        assert state in STATUSES, state
+        self.data.update(extra)
+        self.data["status"] = state
+        self.data.setdefault("started", now())
+        self.data["updated"] = now()
+        if state == "running":
+            self.data["pid"] = os.getpid()
+            self.data["heartbeat"] = now()
+        else:
+            self.data["finished"] = now()
+        write_json(self.path, self.data)
+
+    def heartbeat(self, **extra: Any) -> None:
+        self.data.update(extra)
+        self.data["heartbeat"] = now()
+        write_json(self.path, self.data)
+
+
+def read_status(run_dir: Path) -> Dict[str, Any]:
+    """status.json, with a 'running' run whose process is gone shown as 'stale'."""
+    data = read_json(Path(run_dir) / "status.json") or {"status": "unknown"}
+    if data.get("status") == "running":
+        pid = data.get("pid")
+        alive = False
+        if isinstance(pid, int):
+            try:
+                os.kill(pid, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+        if not alive:
+            data["status"] = "stale"
+    return data
+
+
+def git_commit(cwd: Optional[Path] = None) -> Optional[str]:
+    import subprocess
+
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        return res.stdout.strip() or None if res.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(seed: int, fingerprint: str, device: str) -> Dict[str, Any]:
+    """Versions, devices, seed, git commit and dataset fingerprint, for env.json."""
+    import platform
+    import sys
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("dlhw", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "pydantic"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    import tensorflow as tf
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": versions,
+        "devices": [d.name for d in tf.config.list_physical_devices()],
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "device_used": device,
+        "seed": seed,
+        "git_commit": git_commit(),
+        "dataset_fingerprint": fingerprint,
+        "created": now(),
+    }
+
+

@@ -1,0 +1,58 @@
+"""Importing and configuring TensorFlow: quiet start, device choice, threads, seeds."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from typing import Optional
+
+from dlhw.errors import ConfigError
+
+
+def import_tensorflow(debug: bool = False):
+    """Import TensorFlow with its C++ start-up chatter hidden (shown again if the import fails)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if debug else "3")
+    if debug:
+        import tensorflow as tf
+
+        return tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf
+
+
+def setup_runtime(device: str = "auto", seed: int = 0, threads: Optional[int] = None, debug: bool = False) -> str:
+    """Pick the device, limit threads, seed everything; returns 'gpu' or 'cpu'."""
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    threads = threads or (int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None)
+    tf = import_tensorflow(debug)
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+        except RuntimeError:  # already initialised in this process
+            pass
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise ConfigError("--device gpu: TensorFlow sees no GPU on this machine; use --device auto or cpu")
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return "gpu" if gpus else "cpu"

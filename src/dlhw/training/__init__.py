@@ -1,0 +1,1 @@
+"""Training: optimizers registry, callbacks and the stage-aware Trainer."""

@@ -1,0 +1,145 @@
+"""The trainer: runs the config's stages on a compiled model and records history.
+
+Each stage compiles the model with its own optimizer (after unfreezing backbone
+layers when asked), then fits for its epochs; weights carry over from stage to
+stage and epochs are numbered continuously. History rows carry the stage name.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from dlhw.models.outputs import encode_labels, make_loss, make_metrics
+
+
+@dataclass
+class TrainResult:
+    history: List[Dict[str, Any]] = field(default_factory=list)
+    stage_params: List[Dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    epochs_run: int = 0
+    diverged_at: Optional[tuple] = None
+    stopped_early: List[str] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    def best_epoch(self, monitor: str = "val_loss") -> Optional[int]:
+        """Epoch (1-based, continuous over stages) with the best monitored value."""
+        rows = [r for r in self.history if np.isfinite(r.get(monitor, np.nan))]
+        if not rows:
+            rows = [r for r in self.history if np.isfinite(r.get("loss", np.nan))]
+            monitor = "loss"
+        if not rows:
+            return None
+        pick = max if ("acc" in monitor or "auc" in monitor) else min
+        return int(pick(rows, key=lambda r: r[monitor])["epoch"])
+
+
+def count_params(model) -> Dict[str, int]:
+    trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
+    total = int(sum(np.prod(w.shape) for w in model.weights))
+    return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+
+
+def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: int):
+    """(x, y) arrays or a tf.data pipeline for one split, labels encoded for the loss."""
+    s = dataset.splits[split]
+    y = encode_labels(s.y, spec)
+    if not dataset.is_images:
+        return s.x, y
+    from dlhw.data.images import tf_images
+
+    meta = dataset.meta
+    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed), None
+
+
+class Trainer:
+    """Runs the stages of ``cfg`` on ``model``; see ``fit``."""
+
+    def __init__(self, cfg, dataset, model, spec, run_dir: Path, quiet: bool = False,
+                 on_epoch: Optional[Callable[[dict], None]] = None):
+        self.cfg = cfg
+        self.dataset = dataset
+        self.model = model
+        self.spec = spec
+        self.run_dir = Path(run_dir)
+        self.quiet = quiet
+        self.on_epoch = on_epoch
+
+    def _verbose(self) -> int:
+        if self.quiet:
+            return 0
+        return 1 if sys.stdout.isatty() else 2
+
+    def _callbacks(self, stage, rows: List[dict], guard) -> list:
+        import keras
+
+        from dlhw.training.callbacks import HistoryRecorder, WeightCheckpoint
+
+        t = self.cfg.training
+        cbs: list = [guard, HistoryRecorder(rows, stage.name, self.on_epoch)]
+        es = stage.early_stopping
+        if es is not None:
+            cbs.append(keras.callbacks.EarlyStopping(
+                monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                restore_best_weights=es.restore_best_weights, verbose=0))
+        opt = stage.optimizer or t.optimizer
+        if opt.schedule is not None and opt.schedule.type == "reduce_on_plateau":
+            s = opt.schedule
+            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
+                                                         patience=s.patience, min_lr=s.min_lr, verbose=0))
+        if t.checkpoint:
+            cbs.append(WeightCheckpoint(self.run_dir / "checkpoints", monitor=es.monitor if es else "val_loss"))
+        if t.tensorboard:
+            cbs.append(keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tb"), write_graph=False,
+                                                   update_freq="epoch", profile_batch=0))
+        return cbs
+
+    def fit(self) -> TrainResult:
+        from dlhw.training.optimizers import build_optimizer
+
+        cfg, t = self.cfg, self.cfg.training
+        result = TrainResult()
+        x, y = fit_inputs(self.dataset, "train", self.spec, t.batch_size, t.shuffle, cfg.seed)
+        xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
+        val = None if len(self.dataset.splits["val"]) == 0 else (xv if yv is None else (xv, yv))
+        offset = 0
+        start = time.perf_counter()
+        for stage in cfg.stages():
+            if stage.unfreeze is not None:
+                from dlhw.models.backbones import apply_unfreeze
+
+                apply_unfreeze(self.model, stage.unfreeze)
+            self.model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
+                               loss=make_loss(self.spec), metrics=make_metrics(self.spec))
+            result.stage_params.append({"stage": stage.name, **count_params(self.model)})
+            from dlhw.training.callbacks import NaNGuard
+
+            guard = NaNGuard()
+            rows: List[dict] = []
+            fit_kw: Dict[str, Any] = dict(
+                epochs=offset + stage.epochs, initial_epoch=offset, validation_data=val,
+                callbacks=self._callbacks(stage, rows, guard), verbose=self._verbose(),
+            )
+            if y is None:
+                self.model.fit(x, shuffle=False, **fit_kw)  # tf.data shuffles itself
+            else:
+                self.model.fit(x, y, batch_size=t.batch_size, shuffle=t.shuffle, **fit_kw)
+            result.history.extend(rows)
+            offset += len(rows)
+            if len(rows) < stage.epochs and guard.diverged_at is None:
+                result.stopped_early.append(stage.name)
+            if guard.diverged_at is not None:
+                result.diverged_at = guard.diverged_at
+                break
+        result.train_seconds = time.perf_counter() - start
+        result.epochs_run = offset
+        return result

@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny data the tests make themselves (no network, no downloads)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("DLHW_THREADS", "2")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 12, size: int = 16,
+                      fmt: str = "png", seed: int = 0) -> Path:
+    """One sub-folder per class; each class has its own colour and stripe direction."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for c, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            img = rng.integers(0, 60, size=(size, size, 3)).astype(np.uint8)
+            img[..., c % 3] += 150
+            if c % 2:
+                img[::2, :, :] = 255 - img[::2, :, :]
+            else:
+                img[:, ::2, :] = 255 - img[:, ::2, :]
+            Image.fromarray(img).save(folder / f"{name}_{i:03d}.{fmt}")
+    return root
+
+
+def make_csv(path: Path, n: int = 120, seed: int = 0, classes: int = 3) -> Path:
+    """A numeric + categorical CSV whose label depends on the features."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    b = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], size=n)
+    score = a + 0.5 * b + (color == "red") * 1.0
+    label = np.digitize(score, np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]))
+    df = pd.DataFrame({"a": a, "b": b, "color": color, "label": label})
+    df.to_csv(path, index=False)
+    return Path(path)
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return make_image_folder(tmp_path / "images")
+
+
+@pytest.fixture
+def csv_file(tmp_path) -> Path:
+    return make_csv(tmp_path / "table.csv")
+
+
+@pytest.fixture
+def quickstart() -> Path:
+    return REPO / "configs" / "quickstart.yaml"
+
+
+def tiny_overrides(epochs: int = 2) -> list[str]:
+    """Overrides that make any config train in a second or two."""
+    return [f"training.epochs={epochs}", "training.tensorboard=false"]
