@@ -153,13 +153,17 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         write_history(result.history, run_dir / "history.csv")
         metric = "accuracy" if spec.accuracy != "none" else "mae"
         plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
+        from dlhw.evaluation.diagnostics import diagnose
+
+        findings = diagnose(result.history, result.diverged_at)
         if result.diverged:
             epoch, batch = result.diverged_at
             msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"
-            status.set("diverged", error=msg, epochs_run=result.epochs_run)
+            status.set("diverged", error=msg, epochs_run=result.epochs_run, diagnostics=findings)
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / "model.keras")
         metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir)
+        metrics["diagnostics"] = findings
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)

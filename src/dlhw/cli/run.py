@@ -31,6 +31,10 @@ def print_results(outcome) -> None:
     p = m.get("params", {})
     console.print(f"params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                   f"{m.get('epochs_run')} epochs in {m.get('train_seconds', 0):.1f}s, best epoch {m.get('best_epoch')}")
+    from dlhw.evaluation.diagnostics import format_findings
+
+    for line in format_findings(m.get("diagnostics") or []):
+        console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
     console.print(f"run folder: {outcome.run_dir}")
 
 
