@@ -12,12 +12,14 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 
-def _figure(w: float, h: float):
+def _figure(w: float, h: float, **margins: float):
+    """A figure with fixed margins (constrained layout costs more than drawing a small plot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+    fig = Figure(figsize=(w, h), dpi=100)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(**{"left": 0.08, "right": 0.97, "bottom": 0.12, "top": 0.86, "wspace": 0.25, **margins})
     return fig
 
 
@@ -41,7 +43,7 @@ def stage_boundaries(history: Sequence[dict]) -> List[tuple]:
 
 def plot_curves(history: Sequence[dict], path: Path, title: str, metric: str = "accuracy") -> None:
     """Loss and ``metric`` per epoch, train and val, stage boundaries dashed."""
-    fig = _figure(11, 4.2)
+    fig = _figure(11, 4.2, left=0.065)
     axes = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in history]
     for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], metric, metric)):
@@ -70,7 +72,7 @@ def plot_confusion(cm: np.ndarray, names: Sequence[str], path: Path, title: str)
     """Counts with class names on both axes (numbers drawn up to 30 classes)."""
     n = len(names)
     size = min(4 + 0.45 * n, 20)
-    fig = _figure(size + 1.2, size)
+    fig = _figure(size + 1.2, size, left=0.16, bottom=0.16, top=0.93, right=0.95)
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
@@ -93,7 +95,7 @@ def plot_roc(y: np.ndarray, proba: np.ndarray, names: Sequence[str], path: Path,
     """Binary ROC, or one-vs-rest curves (up to 10 named, plus the macro average)."""
     from sklearn.metrics import auc, roc_curve
 
-    fig = _figure(6, 5.2)
+    fig = _figure(6, 5.2, left=0.12, top=0.92)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
     result = None
@@ -129,7 +131,7 @@ def plot_roc(y: np.ndarray, proba: np.ndarray, names: Sequence[str], path: Path,
 
 def plot_regression(y: np.ndarray, pred: np.ndarray, path: Path, title: str) -> None:
     """Predicted against true values, all targets, with the identity line."""
-    fig = _figure(5.5, 5)
+    fig = _figure(5.5, 5, left=0.14, top=0.92)
     ax = fig.subplots()
     y, pred = np.asarray(y, float).reshape(len(y), -1), np.asarray(pred, float).reshape(len(pred), -1)
     mask = ~np.isnan(y)

@@ -87,3 +87,41 @@ class WeightCheckpoint(keras.callbacks.Callback):
         if score < self.best:
             self.best = score
             self._save("best.weights.h5")
+
+
+class EpochTensorBoard(keras.callbacks.Callback):
+    """TensorBoard scalars once per epoch (tb/train and tb/validation, as Keras lays them out).
+
+    Keras 3's own TensorBoard callback also writes every batch's logs, which
+    costs more than training a small model; this one writes epoch values only.
+    """
+
+    def __init__(self, log_dir: Path):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self._writers = None
+
+    def _get_writers(self):
+        if self._writers is None:
+            import tensorflow as tf
+
+            self._writers = {
+                "train": tf.summary.create_file_writer(str(self.log_dir / "train")),
+                "validation": tf.summary.create_file_writer(str(self.log_dir / "validation")),
+            }
+        return self._writers
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        writers = self._get_writers()
+        logs = dict(logs or {})
+        logs.setdefault("learning_rate", current_lr(self.model))
+        for key, value in logs.items():
+            side, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            with writers[side].as_default():
+                tf.summary.scalar(f"epoch_{name}", float(value), step=epoch)
+
+    def on_train_end(self, logs=None):
+        for w in (self._writers or {}).values():
+            w.flush()

@@ -99,8 +99,9 @@ class Trainer:
         if t.checkpoint:
             cbs.append(WeightCheckpoint(self.run_dir / "checkpoints", monitor=es.monitor if es else "val_loss"))
         if t.tensorboard:
-            cbs.append(keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tb"), write_graph=False,
-                                                   update_freq="epoch", profile_batch=0))
+            from dlhw.training.callbacks import EpochTensorBoard
+
+            cbs.append(EpochTensorBoard(self.run_dir / "tb"))
         return cbs
 
     def fit(self) -> TrainResult:
