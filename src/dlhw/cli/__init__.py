@@ -12,6 +12,7 @@ from typing_extensions import Annotated
 
 from dlhw import __version__
 from dlhw.cli import config_cmds, run as run_cmd
+from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ def main_callback(
 app.command("run", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(run_cmd.run)
 app.command("validate", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.validate)
 app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.show)
+app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(sweep_cmd.sweep)
 
 
 def main() -> None:

@@ -1,0 +1,79 @@
+"""dlhw sweep PATH: run every trial of a folder of configs or a sweep file."""
+
+from __future__ import annotations
+
+import sys
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
+
+
+def print_closing(outcome) -> None:
+    """One row per trial: status, accuracies, time, and why a trial failed."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    def num(v: Any, fmt: str = "{:.4f}") -> str:
+        return fmt.format(v) if isinstance(v, (int, float)) else "-"
+
+    table = Table(title=Text(f"sweep {outcome.sweep_dir.name}: {len(outcome.results) - len(outcome.failed)} ok, "
+                             f"{len(outcome.failed)} failed"))
+    for col in ("trial", "status", "val acc", "test acc", "train s", "why"):
+        table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
+    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red"}
+    for r in outcome.results:
+        table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
+                      num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
+                      Text(r.get("error") or ""))
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(table)
+    console.print(Text(f"run folders and sweep.json: {outcome.sweep_dir}   (compare them: dlhw report {outcome.sweep_dir})"))
+
+
+def sweep(
+    ctx: typer.Context,
+    path: Annotated[Optional[Path], typer.Argument(help="A folder of YAML configs, or a sweep file (base: + grid:).",
+                                                   show_default=False)] = None,
+    out: OutOpt = Path("runs"),
+    sets: SetOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Trials trained at once (processes, each with "
+                                         "its share of CPU threads and one GPU when there are GPUs).")] = 1,
+    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local "
+                                                   "Ray instance).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
+                                          "counts, time estimates); train nothing.")] = False,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run every trial of PATH into OUT/<sweep>/<trial>/ with a sweep.json manifest; skips completed trials."""
+    with cli_errors(debug):
+        from dlhw.errors import ConfigError
+
+        if path is None:
+            raise ConfigError("dlhw sweep: give a folder of configs or a sweep file")
+        check_device(device)
+        from dlhw.sweep import build_plan
+
+        plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated before anything trains
+        if dry_run:
+            from dlhw.sweep.dryrun import plan_rows, print_plan
+
+            print_plan(plan, plan_rows(plan, out, device=device), rerun)
+            return
+        from dlhw.sweep.session import run_sweep
+
+        echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+        outcome = run_sweep(plan, out, workers=workers, executor=executor, address=address, device=device,
+                            rerun=rerun, echo=echo)
+        print_closing(outcome)
+        if outcome.exit_code:
+            raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,90 @@
+"""``dlhw sweep --dry-run``: the plan, parameter counts and time estimates, nothing trained.
+
+Parameter counts need the model built (TensorFlow is imported, no training);
+each distinct dataset section is loaded once. A dataset that cannot be loaded
+here (e.g. a Keras set not downloaded yet) leaves the count as '?' with the
+reason, never an error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from dlhw.errors import DlhwError
+from dlhw.sweep.manifest import estimate_seconds, past_timings, trial_state
+from dlhw.sweep.plan import SweepPlan, describe
+
+
+def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
+    """trial name -> total parameter count, or an error string."""
+    from dlhw.data import load_dataset
+    from dlhw.models import build_model
+    from dlhw.tfruntime import setup_runtime
+    from dlhw.training.trainer import count_params as count
+
+    setup_runtime(device, 0)
+    import keras
+
+    datasets: Dict[str, Any] = {}
+    out: Dict[str, Any] = {}
+    for t in plan.trials:
+        key = json.dumps(t.cfg.dump().get("dataset"), sort_keys=True, default=str)
+        try:
+            if key not in datasets:
+                datasets[key] = load_dataset(t.cfg)
+            model, _ = build_model(t.cfg, datasets[key])
+            out[t.name] = count(model)["total"]
+        except DlhwError as exc:
+            out[t.name] = f"? ({' '.join(str(exc).split())[:80]})"
+        keras.backend.clear_session()
+    return out
+
+
+def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str = "auto") -> List[Dict[str, Any]]:
+    params = count_params(plan, device) if with_params else {}
+    timings = past_timings(Path(out))
+    sweep_dir = Path(out) / plan.name
+    rows = []
+    for t in plan.trials:
+        p = params.get(t.name)
+        rows.append({
+            "name": t.name, "varied": describe(t.varied) or "-", "epochs": t.epochs, "params": p,
+            "estimate": estimate_seconds(t, timings, p if isinstance(p, int) else None),
+            "state": trial_state(t, sweep_dir), "hash": t.hash,
+        })
+    return rows
+
+
+def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from dlhw.sweep.manifest import format_seconds
+
+    table = Table(title=Text(f"sweep {plan.name}: {len(rows)} trials (dry run, nothing trained)"))
+    for col, just in (("#", "right"), ("trial", "left"), ("varied values", "left"), ("epochs", "right"),
+                      ("params", "right"), ("estimate", "right"), ("state", "left")):
+        table.add_column(col, justify=just, overflow="fold")
+    to_run: List[Optional[float]] = []
+    for i, r in enumerate(rows, 1):
+        state = r["state"]
+        will_skip = state == "done" and not rerun
+        if not will_skip:
+            to_run.append(r["estimate"])
+        p = r["params"]
+        table.add_row(str(i), Text(r["name"]), Text(r["varied"]), str(r["epochs"]),
+                      f"{p:,}" if isinstance(p, int) else Text(str(p or "-")),
+                      format_seconds(r["estimate"]),
+                      "completed (skip)" if will_skip else {"new": "to run", "done": "rerun"}.get(state, f"{state}: rerun"))
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(table)
+    known = [e for e in to_run if e is not None]
+    total = f"about {format_seconds(sum(known))} of training" if known else "no estimate yet (no run of this shape so far)"
+    if known and len(known) < len(to_run):
+        total += f" for {len(known)} of them; the other {len(to_run) - len(known)} have no earlier run of their shape"
+    console.print(Text(f"{len(to_run)} to run, {len(rows) - len(to_run)} to skip; {total}"))

@@ -1,0 +1,202 @@
+"""Running a sweep's trials: in this process, in a pool of worker processes, or on Ray.
+
+Every executor calls the same ``run_trial(job)`` and hands its result dict to
+the parent, which alone writes sweep.json. A trial that fails or diverges is
+recorded and the sweep goes on. Worker processes are spawned (never forked:
+TensorFlow does not survive a fork), import TensorFlow once, and are reused
+for many trials; each gets its share of the CPU threads and, when GPUs exist,
+one GPU of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from dlhw.errors import ConfigError, DivergedError, DlhwError
+
+RAY_HINT = 'pip install "dlhw[ray]"'
+
+Job = Dict[str, Any]
+Result = Dict[str, Any]
+
+
+# -------------------------------------------------------------------- devices
+def visible_gpus() -> List[str]:
+    """GPU ids this machine offers, without importing TensorFlow (CUDA_VISIBLE_DEVICES, else nvidia-smi)."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g.strip() for g in env.split(",") if g.strip() and not g.strip().startswith("-")]
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        res = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(res.stdout.splitlines()) if line.startswith("GPU ")]
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+# ---------------------------------------------------------------------- a trial
+def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
+    value = (metrics.get(split) or {}).get(key)
+    return value if isinstance(value, (int, float)) else None
+
+
+def run_trial(job: Job) -> Result:
+    """Validate and train one trial into ``job['out']/job['name']``; never raises for a failed trial."""
+    from dlhw.config import validate
+    from dlhw.console import set_quiet
+    from dlhw.runs import RunStatus
+
+    start = time.time()
+    name = job["name"]
+    run_dir = Path(job["out"]) / name
+    result: Result = {"name": name, "status": "failed", "error": None, "pid": os.getpid()}
+    try:
+        set_quiet(True)
+        cfg = validate(job["raw"], job["source"])
+        from dlhw.pipeline import run_experiment
+
+        outcome = run_experiment(cfg, out=job["out"], name=name, overwrite=True, device=job.get("device", "auto"),
+                                 quiet=True, threads=job.get("threads"))
+        m = outcome.metrics
+        result.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
+                      val_accuracy=_short(m, "val", "accuracy"), test_accuracy=_short(m, "test", "accuracy"),
+                      val_loss=_short(m, "val", "loss"), params=(m.get("params") or {}).get("total"))
+    except KeyboardInterrupt:
+        raise
+    except DivergedError as exc:
+        result.update(status="diverged", error=str(exc).split(": ", 1)[-1])
+    except DlhwError as exc:
+        result.update(error=" ".join(str(exc).split()))
+    except Exception as exc:  # noqa: BLE001 - any failure of one trial is recorded, the sweep goes on
+        result.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
+    finally:
+        _clear_keras()
+    if result["status"] == "failed" and not (run_dir / "status.json").exists():
+        # failed before its run folder existed (bad data path, model error): leave a marked folder
+        run_dir.mkdir(parents=True, exist_ok=True)
+        RunStatus(run_dir).set("failed", name=name, error=result["error"])
+    result["seconds"] = round(time.time() - start, 2)
+    return result
+
+
+def _clear_keras() -> None:
+    import sys
+
+    if "keras" in sys.modules:
+        try:
+            sys.modules["keras"].backend.clear_session()
+        except Exception:  # noqa: BLE001 - best effort between trials
+            pass
+
+
+# ---------------------------------------------------------------- worker pool
+def _worker_init(slots, gpus: List[str], threads: int) -> None:
+    """Runs once per spawned worker: its threads, its GPU, TensorFlow imported up front."""
+    os.environ["DLHW_THREADS"] = str(threads)
+    slot = slots.get()
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    from dlhw.tfruntime import import_tensorflow
+
+    import_tensorflow()
+    import keras  # noqa: F401 - paid once per worker, not once per trial
+
+
+def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    slots = ctx.Queue()
+    for i in range(workers):
+        slots.put(i)
+    threads = threads_per_worker(workers)
+    for job in jobs:
+        job["threads"] = threads
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(slots, gpus, threads))
+    pending = {pool.submit(run_trial, job): job for job in jobs}
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                try:
+                    res = fut.result()
+                except Exception as exc:  # a worker died (killed, out of memory)
+                    res = {"name": job["name"], "status": "failed", "error": f"worker process died: {type(exc).__name__}: {exc}"}
+                on_result(res)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:
+    threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
+    for job in jobs:
+        job.setdefault("threads", threads)
+        on_result(run_trial(job))
+
+
+# -------------------------------------------------------------------------- ray
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(f"--executor ray: Ray is not installed; install it with: {RAY_HINT}") from None
+    return ray
+
+
+def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Callable[[Result], None]) -> None:
+    """Each trial a Ray task; run folders land in the same OUT (a shared filesystem on a real cluster)."""
+    ray = import_ray()
+    started = False
+    if not ray.is_initialized():
+        kwargs: Dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["num_cpus"] = os.cpu_count() or 1
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - a wrong address, a cluster that is down
+            raise ConfigError(f"--address: cannot connect to Ray at {address or 'a new local instance'}: "
+                              f"{' '.join(str(exc).split())[:300]}") from None
+        started = True
+    try:
+        resources = ray.cluster_resources()
+        threads = threads_per_worker(workers) if not address else max(1, int(resources.get("CPU", 1) // max(1, workers)))
+        gpus = 1 if resources.get("GPU", 0) >= 1 else 0
+        task = ray.remote(run_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
+        refs = {}
+        for job in jobs:
+            job["threads"] = threads
+            refs[task.remote(job)] = job
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                job = refs.pop(ref)
+                try:
+                    res = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a task or node died
+                    res = {"name": job["name"], "status": "failed",
+                           "error": f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
+                on_result(res)
+    except KeyboardInterrupt:
+        for ref in list(refs):
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()

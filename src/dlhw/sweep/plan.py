@@ -1,0 +1,294 @@
+"""A sweep's plan: which trials, with which values, under which names.
+
+PATH is a folder (every ``*.yaml`` in it, sorted; each may use ``base:`` and
+may itself be a sweep file) or a sweep file (``base:`` + ``grid:`` of dotted
+keys whose values are lists; optional ``repeats: k`` and ``random: {samples:
+n, seed}``). Every trial is validated here, before anything trains. Names are
+readable (built from the varied values), sanitised, unique and stable: the
+same sweep file gives the same names every time. No heavy imports.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from dlhw.config.loader import SWEEP_KEYS, apply_overrides, load_raw, parse_override, set_path, validate
+from dlhw.errors import ConfigError
+from dlhw.runs import sanitize_name
+
+# Keys that do not change what a trial computes per epoch (for time estimates).
+_SHAPE_IGNORED = ("name", "seed")
+
+
+@dataclass
+class Trial:
+    name: str                      # folder name inside OUT/<sweep>/
+    group: str                     # name without the repeat suffix (repeats share it)
+    varied: Dict[str, Any]         # dotted key -> value, the values that make this trial
+    raw: Dict[str, Any]            # the config as plain data (validated)
+    cfg: Any                       # the validated ExperimentConfig
+    source: str                    # file it came from
+    repeat: int = 0
+    hash: str = ""                 # resolved config hash (name excluded)
+    shape: str = ""                # hash without seed/epochs: same shape, same time per epoch
+
+    @property
+    def epochs(self) -> int:
+        return sum(s.epochs for s in self.cfg.stages())
+
+
+@dataclass
+class SweepPlan:
+    name: str
+    source: str
+    trials: List[Trial] = field(default_factory=list)
+    varied_keys: List[str] = field(default_factory=list)
+    repeats: int = 1
+    overrides: List[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------- hashing
+def config_hash(dump: Dict[str, Any]) -> str:
+    """Hash of a resolved config (``cfg.dump()``), its name left out."""
+    data = {k: v for k, v in dump.items() if k != "name"}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shape_hash(dump: Dict[str, Any]) -> str:
+    """Hash that ignores seed and epoch counts: trials of one shape cost the same per epoch."""
+    data = copy.deepcopy({k: v for k, v in dump.items() if k not in _SHAPE_IGNORED})
+    training = data.get("training") or {}
+    for key in ("epochs", "early_stopping", "tensorboard", "checkpoint"):
+        training.pop(key, None)
+    for stage in training.get("stages") or []:
+        stage.pop("epochs", None)
+        stage.pop("early_stopping", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------- naming
+def _num(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return format(v, "g")
+    return str(v)
+
+
+def format_value(value: Any) -> str:
+    """A short readable form: 0.001, sgd, 3x256 (three layers of 256), 256-512."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "units" in v for v in value):
+        units = [_num(v["units"]) for v in value]
+        extras = sorted({f"{k}{_num(x)}" for v in value for k, x in v.items()
+                         if k not in ("units", "activation") and x not in (0, 0.0, False, None)}
+                        | {str(v["activation"]) for v in value if v.get("activation", "relu") != "relu"})
+        text = f"{len(units)}x{units[0]}" if len(set(units)) == 1 and len(units) > 1 else "-".join(units)
+        return "-".join([text] + extras)
+    if isinstance(value, dict):
+        return "-".join(format_value(v) for v in value.values()) or "none"
+    if isinstance(value, list):
+        return "-".join(format_value(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    return _num(value)
+
+
+def key_labels(keys: Sequence[str]) -> Dict[str, str]:
+    """Shortest unambiguous label per dotted key (the last part, more parts when two clash)."""
+    labels: Dict[str, str] = {}
+    for key in keys:
+        parts = key.split(".")
+        start = 2 if len(parts) > 1 and parts[-1] in ("type", "name") else 1  # optimizer, not type
+        for n in range(start, len(parts) + 1):
+            label = ".".join(parts[-n:])
+            others = [k for k in keys if k != key and ".".join(k.split(".")[-n:]) == label]
+            if not others:
+                break
+        labels[key] = label
+    return labels
+
+
+def trial_name(varied: Dict[str, Any], labels: Dict[str, str]) -> str:
+    if not varied:
+        return "trial"
+    def short(key: str) -> str:
+        parts = labels[key].split(".")
+        return parts[-2] if len(parts) > 1 and parts[-1] in ("type", "name") else parts[-1]
+
+    return sanitize_name("_".join(f"{short(k)}-{format_value(v)}" for k, v in varied.items()))
+
+
+def unique_names(names: List[str]) -> List[str]:
+    seen: Dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
+
+
+# ------------------------------------------------------------------ expansion
+def _grid(raw: Dict[str, Any], source: str) -> Dict[str, List[Any]]:
+    grid = raw.get("grid")
+    if grid is None:
+        return {}
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{source}: grid: expected a mapping of dotted keys to lists of values; received {grid!r}")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}: grid.{key}: expected a non-empty list of values; received {values!r}")
+    return grid
+
+
+def _repeats(raw: Dict[str, Any], source: str) -> int:
+    k = raw.get("repeats", 1)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"{source}: repeats: expected a whole number >= 1; received {k!r}")
+    return k
+
+
+def _combos(raw: Dict[str, Any], grid: Dict[str, List[Any]], source: str) -> List[tuple]:
+    combos = list(itertools.product(*grid.values())) if grid else [()]
+    rnd = raw.get("random")
+    if rnd is None:
+        return combos
+    if not isinstance(rnd, dict) or set(rnd) - {"samples", "seed"} or not isinstance(rnd.get("samples"), int) \
+            or isinstance(rnd.get("samples"), bool) or rnd["samples"] < 1:
+        raise ConfigError(f"{source}: random: expected {{samples: n, seed: s}} with n >= 1; received {rnd!r}")
+    seed = rnd.get("seed", 0)
+    picked = sorted(random.Random(seed).sample(range(len(combos)), min(rnd["samples"], len(combos))))
+    return [combos[i] for i in picked]
+
+
+def _check_sets(sets: List[str], grid_keys: Sequence[str], source: str) -> None:
+    for item in sets:
+        key = parse_override(item)[0]
+        for g in grid_keys:
+            if key == g or key.startswith(g + ".") or g.startswith(key + "."):
+                raise ConfigError(f"--set {key}: {source} varies '{g}' in its grid; drop it from --set or the grid")
+
+
+def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[List[Trial], List[str], int]:
+    """Trials of one YAML file (one trial, or a grid), --set applied under the grid values."""
+    source = str(path)
+    raw = load_raw(path)
+    grid = _grid(raw, source)
+    repeats = _repeats(raw, source)
+    if "random" in raw and not grid:
+        raise ConfigError(f"{source}: random: needs a grid: to sample from")
+    _check_sets(sets, list(grid), source)
+    base = apply_overrides({k: v for k, v in raw.items() if k not in SWEEP_KEYS}, sets)
+    labels = key_labels(list(grid))
+    trials: List[Trial] = []
+    for combo in _combos(raw, grid, source):
+        data = copy.deepcopy(base)
+        varied = dict(zip(grid, combo))
+        for key, value in varied.items():
+            try:
+                set_path(data, key, copy.deepcopy(value))
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: grid.{key}: {exc}") from None
+        group = trial_name(varied, labels)
+        if label_prefix:
+            group = sanitize_name(f"{label_prefix}_{group}" if varied else label_prefix)
+        seed0 = data.get("seed", 0)
+        for r in range(repeats):
+            d = copy.deepcopy(data)
+            if repeats > 1 and isinstance(seed0, int) and not isinstance(seed0, bool):
+                d["seed"] = seed0 + r  # a bad seed is left for validation to report
+            trials.append(Trial(name=group, group=group, varied=dict(varied), raw=d, cfg=None,
+                                source=source, repeat=r))
+    return trials, list(grid), repeats
+
+
+def _flatten(data: Any, prefix: str = "") -> Dict[str, Any]:
+    if isinstance(data, dict) and data:
+        out: Dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def differing_keys(dumps: List[Dict[str, Any]]) -> List[str]:
+    """Dotted keys whose values differ between resolved configs (lists compared whole)."""
+    flats = [_flatten({k: v for k, v in d.items() if k not in ("name", "seed")}) for d in dumps]
+    keys: List[str] = []
+    for f in flats:
+        keys.extend(k for k in f if k not in keys)
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
+
+
+def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
+    """Expand PATH into validated trials; any config error stops here (exit 2)."""
+    p = Path(path)
+    sets = list(sets)
+    if not p.exists():
+        raise ConfigError(f"{p}: sweep file or folder not found")
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+        if not files:
+            raise ConfigError(f"{p}: the folder holds no *.yaml files to sweep")
+        trials, grid_keys, repeats = [], [], 1
+        for f in files:
+            t, g, r = expand_file(f, sets, label_prefix=f.stem)
+            trials += t
+            grid_keys += [k for k in g if k not in grid_keys]
+            repeats = max(repeats, r)
+        name = p.resolve().name
+    else:
+        trials, grid_keys, repeats = expand_file(p, sets)
+        name = p.stem
+    names = unique_names([t.group for t in trials if t.repeat == 0])
+    it = iter(names)
+    group = ""
+    for t in trials:
+        if t.repeat == 0:
+            group = next(it)
+        t.group = group
+        t.name = group if repeats == 1 else f"{group}_seed-{t.raw.get('seed')}"
+        t.raw["name"] = t.name
+        t.cfg = validate(t.raw, f"{t.source} (trial {t.name})")
+        dump = t.cfg.dump()
+        t.hash, t.shape = config_hash(dump), shape_hash(dump)
+    varied_keys = list(grid_keys)
+    if p.is_dir():  # a folder: what differs between its files is what it varies
+        extra = differing_keys([t.cfg.dump() for t in trials])
+        varied_keys += [k for k in extra if k not in varied_keys and not any(k.startswith(g + ".") for g in varied_keys)]
+        for t in trials:
+            flat = _flatten({k: v for k, v in t.cfg.dump().items()})
+            for k in varied_keys:
+                t.varied.setdefault(k, flat.get(k, _get(t.cfg.dump(), k)))
+    if len({t.name for t in trials}) != len(trials):
+        raise ConfigError(f"{p}: two trials share a name; give the files distinct names")
+    return SweepPlan(name=sanitize_name(name), source=str(p), trials=trials, varied_keys=varied_keys,
+                     repeats=repeats, overrides=sets)
+
+
+def _get(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def describe(varied: Dict[str, Any]) -> str:
+    """'layers=3x256, learning_rate=0.001' for tables and legends."""
+    labels = key_labels(list(varied))
+    return ", ".join(f"{labels[k]}={format_value(v)}" for k, v in varied.items())
+
+
+def find_trial(plan: SweepPlan, name: str) -> Optional[Trial]:
+    return next((t for t in plan.trials if t.name == name), None)
