@@ -146,6 +146,12 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     try:
         atomic_write_text(run_dir / "summary.txt", model_summary(model))
         write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
+        from dlhw.data.preprocessing import write_preprocessing
+        from dlhw.evaluation.samples import write_samples
+
+        write_preprocessing(run_dir, cfg, dataset, spec)
+        write_samples(dataset, run_dir / "samples.png", cfg.evaluation.samples, cfg.seed,
+                      f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
         trainer = Trainer(cfg, dataset, model, spec, run_dir, quiet=quiet,
                           on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]))

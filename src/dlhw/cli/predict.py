@@ -1,0 +1,56 @@
+"""dlhw predict RUN INPUT...: a trained run's top-k classes for new images or CSV rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from dlhw.cli.common import DebugOpt, cli_errors
+
+
+def print_table(run: Path, preds) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{run.name}: predictions")
+    table.add_column("input", overflow="fold")
+    if preds and preds[0].values is not None:
+        for name in preds[0].values:
+            table.add_column(name, justify="right")
+        for p in preds:
+            table.add_row(p.input, *[f"{v:.4g}" for v in p.values.values()])
+    else:
+        k = max((len(p.top) for p in preds), default=1)
+        for i in range(k):
+            table.add_column(f"#{i + 1}", justify="left")
+        for p in preds:
+            table.add_row(p.input, *[f"{t['class']}  {t['probability']:.3f}" for t in p.top])
+    Console().print(table)
+
+
+def predict(
+    run: Annotated[Path, typer.Argument(help="A completed run folder (holds model.keras).", show_default=False)],
+    inputs: Annotated[Optional[List[str]], typer.Argument(help="Image files, folders of images, or CSV files "
+                                                             "(the training columns; a target column is ignored).",
+                                                         show_default=False)] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many classes to show per input.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object per input) instead of a table.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Predict the classes (top-k, with probabilities) of new inputs with a trained run."""
+    with cli_errors(debug):
+        from dlhw.console import set_quiet
+        from dlhw.predict import predict_run
+        from dlhw.tfruntime import setup_runtime
+
+        set_quiet(True)
+        setup_runtime("auto", 0, None, debug)
+        preds = predict_run(run, inputs or [], top_k)
+        if as_json:
+            typer.echo(json.dumps([p.as_dict() for p in preds], indent=2))
+        else:
+            print_table(run, preds)

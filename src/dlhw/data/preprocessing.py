@@ -1,0 +1,191 @@
+"""preprocessing.json: what a run's model expects as input, so new data can be fed to it later.
+
+Written into every run folder before training (``write_preprocessing``); read by
+``dlhw predict`` (``load_preprocessing``), which turns CSV rows and image files
+into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
+
+Contents: task, source (and dataset name), class names, input shape, model type
+and output spec; for tabular data the feature columns in order, which are
+numeric, the categories of every text column (one-hot, in this order) and the
+standardisation mean/std fitted on the training split; for images the size,
+channels and the pixel scale applied before the model (1/255 for Keras arrays,
+1 for image folders, whose models rescale themselves).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from dlhw.errors import DataError
+
+FILENAME = "preprocessing.json"
+TARGET_LIKE = ("target", "label", "labels", "class", "y")
+
+
+def describe(cfg, dataset, spec) -> Dict[str, Any]:
+    """The preprocessing record of a run (plain JSON data)."""
+    meta = dataset.meta
+    shape = [int(v) for v in dataset.input_shape]
+    out: Dict[str, Any] = {
+        "format": 1,
+        "task": cfg.task,
+        "source": cfg.dataset.source,
+        "dataset_name": cfg.dataset.name,
+        "class_names": list(dataset.class_names),
+        "input_shape": shape,
+        "model_type": cfg.model.type,
+        "output": spec.as_dict() if spec is not None else None,
+        "standardize": meta.get("standardize"),
+    }
+    if cfg.dataset.source == "csv":
+        out.update(features=meta.get("features"), numeric=meta.get("numeric"),
+                   categorical=meta.get("categorical"), targets=meta.get("targets"))
+    elif cfg.dataset.source == "sklearn":
+        out["features"] = meta.get("feature_names") or None
+    if dataset.is_images:
+        out.update(image_size=list(meta["image_size"]), channels=int(meta["channels"]), pixel_scale=1.0)
+    elif len(shape) == 3:  # image arrays from Keras (mnist, cifar...): scaled to 0..1 by the loader
+        out.update(image_size=shape[:2], channels=shape[2], pixel_scale=1 / 255.0)
+    return out
+
+
+def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
+    from dlhw.runs import write_json
+
+    record = describe(cfg, dataset, spec)
+    write_json(Path(run_dir) / FILENAME, record)
+    return record
+
+
+def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
+    """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
+    path = Path(run_dir) / FILENAME
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.exists():
+        raise DataError(f"{run_dir}: not a run folder (no {FILENAME} and no config.yaml)")
+    from dlhw.config import load_config
+    from dlhw.data import load_dataset
+    from dlhw.models.outputs import resolve_output
+
+    cfg = load_config(cfg_path)
+    dataset = load_dataset(cfg)
+    return describe(cfg, dataset, resolve_output(cfg, dataset))
+
+
+def is_image_run(pre: Dict[str, Any]) -> bool:
+    return "image_size" in pre
+
+
+# ------------------------------------------------------------------ tabular
+def _read_csv(path: Path):
+    import pandas as pd
+
+    try:
+        first = pd.read_csv(path, header=None, nrows=1)
+        headerless = all(_is_number(v) for v in first.iloc[0].tolist())  # no header row: numbers only
+        df = pd.read_csv(path, header=None if headerless else "infer")
+    except Exception as exc:  # pandas raises many kinds
+        raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    if df.empty:
+        raise DataError(f"{path}: the CSV has no data rows")
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(str(text))
+        return True
+    except ValueError:
+        return False
+
+
+def _numeric(df, columns: List[str], path: Path) -> np.ndarray:
+    import pandas as pd
+
+    out = []
+    for c in columns:
+        col = pd.to_numeric(df[c], errors="coerce")
+        bad = col.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{path}: column '{c}' must be numeric but line {row + 2} holds {df[c].iloc[row]!r}")
+        out.append(col.to_numpy(dtype=np.float32))
+    return np.stack(out, axis=1) if out else np.zeros((len(df), 0), np.float32)
+
+
+def _positional_columns(df, n: int, names: List[str] | None, path: Path) -> List[str]:
+    if names and all(c in df.columns for c in names):
+        return list(names)
+    cols = [c for c in df.columns if c.lower() not in TARGET_LIKE]
+    if len(cols) != n:
+        hint = f" ({names[0]} ... {names[-1]})" if names else ""
+        raise DataError(f"{path}: expected {n} feature columns{hint}; received {len(cols)} "
+                        f"({', '.join(cols[:6])}{', ...' if len(cols) > 6 else ''})")
+    return cols
+
+
+def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
+    """(model inputs, row labels) for the rows of a CSV file, transformed as in training."""
+    from dlhw.console import warn
+
+    path = Path(path)
+    if is_image_run(pre):
+        raise DataError(f"{path}: this run was trained on images {pre['input_shape']}; give image files or a folder")
+    df = _read_csv(path)
+    n = int(np.prod(pre["input_shape"]))
+    if pre["source"] == "csv":
+        features = pre["features"]
+        missing = [f for f in features if f not in df.columns]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the run was trained on columns: "
+                            f"{', '.join(features)}")
+        blocks = [_numeric(df, pre["numeric"], path)]
+        for c, cats in (pre.get("categorical") or {}).items():
+            values = df[c].astype(str).to_numpy()
+            unknown = sorted(set(values) - set(cats))
+            if unknown:
+                warn(f"{path}: column '{c}' holds value(s) not seen in training ({', '.join(unknown[:5])}); "
+                     f"they encode as all-zero")
+            blocks.append((values[:, None] == np.array(cats)[None, :]).astype(np.float32))
+        x = np.concatenate(blocks, axis=1)
+        st = pre.get("standardize")
+        if st:
+            k = len(st["mean"])
+            x[:, :k] = (x[:, :k] - np.array(st["mean"], np.float32)) / np.array(st["std"], np.float32)
+    else:
+        cols = _positional_columns(df, n, pre.get("features"), path)
+        x = _numeric(df, cols, path)
+        st = pre.get("standardize")
+        if st:
+            x = (x - np.array(st["mean"], np.float32)) / np.array(st["std"], np.float32)
+    if x.shape[1] != n:
+        raise DataError(f"{path}: the rows encode to {x.shape[1]} values; the model takes {n}")
+    x = x.astype(np.float32).reshape((len(df), *pre["input_shape"]))
+    return x, [f"{path.name}:{i + 1}" for i in range(len(df))]
+
+
+# ------------------------------------------------------------------- images
+def image_inputs(files: List[str], pre: Dict[str, Any], batch_size: int = 32):
+    """A tf.data pipeline (or array) of the image files, resized and scaled as in training."""
+    from dlhw.data.images import _readable, tf_images
+
+    if not is_image_run(pre):
+        shape = pre["input_shape"]
+        raise DataError(f"{files[0]}: this run was trained on tabular data ({int(np.prod(shape))} features); "
+                        f"give a CSV file with the training columns")
+    for f in files:
+        reason = _readable(Path(f))
+        if reason:
+            raise DataError(f"{f}: not a readable image ({reason})")
+    ds = tf_images(files, None, pre["image_size"], pre["channels"], batch_size)
+    scale = float(pre.get("pixel_scale", 1.0))
+    if scale != 1.0:
+        ds = ds.map(lambda x: x * scale)
+    return ds

@@ -1,0 +1,68 @@
+"""samples.png: a grid of random training images, each titled with its label (S3).
+
+Written by every image run (``evaluation.samples`` images, default 16; 0 turns
+it off) and by ``dlhw data preview``. Images are decoded and resized exactly as
+the model sees them (before its own rescaling).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+
+def sample_images(dataset, n: int, seed: int, split: str = "train"):
+    """(images HxWxC in 0..1, labels) of ``n`` random samples of ``split``; None if not image data."""
+    s = dataset.splits[split]
+    if len(s) == 0 or n <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(s), size=min(n, len(s)), replace=False))
+    if s.files is not None:
+        from dlhw.data.images import tf_images
+
+        meta = dataset.meta
+        files = [s.files[i] for i in idx]
+        batches = tf_images(files, None, meta["image_size"], meta["channels"], len(files))
+        images = np.concatenate([np.asarray(b) for b in batches]) / 255.0
+    elif s.x is not None and s.x.ndim == 4:  # Keras image arrays, already 0..1
+        images = s.x[idx].astype(np.float32)
+    else:
+        return None
+    return np.clip(images, 0, 1), s.y[idx]
+
+
+def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
+    """A near-square grid of images with one title each."""
+    from dlhw.evaluation.plots import _figure, _save
+
+    n = len(images)
+    cols = min(n, max(1, math.ceil(math.sqrt(n))))
+    rows = math.ceil(n / cols)
+    fig = _figure(1.9 * cols, 2.0 * rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, img, label in zip(axes, images, titles):
+        if img.shape[-1] == 1:
+            ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(img)
+        ax.set_title(str(label), fontsize=9)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def write_samples(dataset, path: Path, n: int, seed: int, title: str) -> Optional[Path]:
+    """samples.png for an image dataset; returns its path, or None for non-image data."""
+    got = sample_images(dataset, n, seed)
+    if got is None:
+        return None
+    images, y = got
+    names = dataset.class_names
+    titles = [names[int(v)] if names and dataset.task == "classification" else str(v) for v in y]
+    plot_samples(images, titles, Path(path), title)
+    return Path(path)

@@ -1,0 +1,158 @@
+"""Ask a trained run about new inputs: image files, folders of images, or CSV rows.
+
+``predict_run(run_dir, inputs, top_k)`` loads the run's model (model.keras, in
+Keras safe mode) and its preprocessing.json, turns the inputs into model inputs
+the way training did, and returns one result per input: the top-k class names
+with their probabilities (classification, multilabel) or the predicted values
+(regression). Runs with a scikit-learn classifier head (SVM / logistic, S2 c)
+keep that estimator beside model.keras (``classifier.joblib``); model.keras is
+then the feature extractor and the estimator gives the probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from dlhw.errors import ConfigError, DataError
+
+CLASSIFIER_FILES = ("classifier.joblib",)
+
+
+@dataclass
+class Prediction:
+    input: str
+    top: List[Dict[str, Any]] = field(default_factory=list)
+    values: Optional[Dict[str, float]] = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"input": self.input}
+        if self.values is not None:
+            out["values"] = self.values
+        else:
+            out["top"] = self.top
+        return out
+
+
+def collect_inputs(inputs: Sequence[str]) -> Dict[str, List[str]]:
+    """{'images': [...], 'csv': [...]} from files and folders (folders: their images, recursively)."""
+    from dlhw.data.images import IMAGE_EXTENSIONS
+
+    images: List[str] = []
+    tables: List[str] = []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise DataError(f"{p}: input not found")
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*")
+                           if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith("."))
+            if not found:
+                raise DataError(f"{p}: the folder holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            images.extend(found)
+        elif p.suffix.lower() == ".csv":
+            tables.append(str(p))
+        elif p.suffix.lower() in IMAGE_EXTENSIONS:
+            images.append(str(p))
+        else:
+            raise DataError(f"{p}: unsupported input; give image files ({', '.join(IMAGE_EXTENSIONS)}), "
+                            f"a folder of images, or a .csv file")
+    if images and tables:
+        raise DataError(f"{tables[0]}: mix of CSV and image inputs; a run takes one kind")
+    return {"images": images, "csv": tables}
+
+
+def check_run(run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: run folder not found")
+    if not (run_dir / "model.keras").exists():
+        from dlhw.runs import read_status
+
+        state = read_status(run_dir).get("status", "unknown")
+        raise DataError(f"{run_dir}: no model.keras (run status: {state}); only completed runs can predict")
+    return run_dir
+
+
+def load_run_model(run_dir: Path):
+    """(keras model, sklearn classifier or None) of a completed run."""
+    import keras
+
+    import dlhw.models.layers  # noqa: F401  (registers dlhw's custom layers for safe-mode loading)
+
+    model = keras.saving.load_model(Path(run_dir) / "model.keras", safe_mode=True, compile=False)
+    clf = None
+    for name in CLASSIFIER_FILES:
+        if (Path(run_dir) / name).exists():
+            import joblib
+
+            clf = joblib.load(Path(run_dir) / name)
+            break
+    return model, clf
+
+
+def _outputs(model, clf, data) -> np.ndarray:
+    feats = np.asarray(model.predict(data, verbose=0))
+    if clf is None:
+        return feats
+    feats = feats.reshape(len(feats), -1)
+    if hasattr(clf, "predict_proba"):
+        try:
+            return np.asarray(clf.predict_proba(feats))
+        except AttributeError:  # SVC without probability=True
+            pass
+    scores = np.asarray(clf.decision_function(feats))
+    if scores.ndim == 1:
+        scores = np.stack([-scores, scores], axis=1)
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _proba(raw: np.ndarray, pre: Dict[str, Any], clf) -> np.ndarray:
+    if clf is not None:
+        return raw
+    from dlhw.models.outputs import OutputSpec, scores_to_proba
+
+    return scores_to_proba(raw, OutputSpec(**pre["output"]))
+
+
+def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k: int) -> List[Prediction]:
+    """Prediction objects from raw model (or classifier) outputs."""
+    out: List[Prediction] = []
+    if pre["task"] == "regression":
+        names = pre.get("targets") or [f"target_{i}" for i in range(raw.shape[1])]
+        for label, row in zip(labels, np.asarray(raw).reshape(len(labels), -1)):
+            out.append(Prediction(label, values={n: float(v) for n, v in zip(names, row)}))
+        return out
+    proba = _proba(raw, pre, clf)
+    names = pre["class_names"]
+    k = max(1, min(top_k, proba.shape[1]))
+    for label, row in zip(labels, proba):
+        order = np.argsort(-row, kind="stable")[:k]
+        out.append(Prediction(label, top=[{"class": str(names[i]), "probability": float(row[i])} for i in order]))
+    return out
+
+
+def predict_run(run_dir, inputs: Sequence[str], top_k: int = 3) -> List[Prediction]:
+    """Top-k predictions of a completed run for image files / folders / CSV files."""
+    from dlhw.data.preprocessing import csv_inputs, image_inputs, load_preprocessing
+
+    if top_k < 1:
+        raise ConfigError(f"--top-k: must be at least 1; received {top_k}")
+    if not inputs:
+        raise ConfigError("dlhw predict: give at least one INPUT (image file, folder or CSV)")
+    run_dir = check_run(Path(run_dir))
+    pre = load_preprocessing(run_dir)
+    found = collect_inputs(inputs)
+    if found["images"]:
+        data = image_inputs(found["images"], pre)
+        labels = list(found["images"])
+    else:
+        parts = [csv_inputs(Path(p), pre) for p in found["csv"]]
+        data = np.concatenate([x for x, _ in parts])
+        labels = [lab for _, labs in parts for lab in labs]
+    model, clf = load_run_model(run_dir)
+    return results(_outputs(model, clf, data), labels, pre, clf, top_k)
