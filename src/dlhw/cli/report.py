@@ -1,0 +1,33 @@
+"""dlhw report PATH...: one comparison of many runs (report.html, summary.csv, summary.md, charts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from dlhw.cli.common import DebugOpt, QuietOpt, cli_errors
+
+
+def report(
+    paths: Annotated[Optional[List[Path]], typer.Argument(help="Run folders, sweeps, or folders holding them.",
+                                                          show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write report.html, summary.csv, "
+                                                "summary.md and charts/ (default: the first PATH).",
+                                                show_default=False)] = None,
+    metric: Annotated[str, typer.Option("--metric", "-m", help="Sort by this metric, e.g. val_accuracy, "
+                                        "test_f1_macro, val_loss, train_seconds.")] = "val_accuracy",
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare every run under PATH...: a sorted table (terminal too), overlay curves, confusion matrices."""
+    with cli_errors(debug):
+        from dlhw.report import make_report
+        from dlhw.report.table import print_table
+
+        rep = make_report(paths or [], out, metric)
+        if not quiet:
+            print_table(rep.rows, rep.metric, f"{len(rep.records)} runs, sorted by {rep.metric}")
+        print(f"report: {rep.out / 'report.html'}  (also summary.csv, summary.md, {len(rep.charts)} charts)")

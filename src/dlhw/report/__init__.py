@@ -1,0 +1,57 @@
+"""dlhw report: many run folders -> one comparison (table, overlay charts, confusion gallery).
+
+``make_report(paths, out, metric)`` reads every run under ``paths`` (collect),
+builds the sorted table (table), draws the overlays (charts) and writes
+report.html (html), summary.csv and summary.md to ``out``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from dlhw.errors import ConfigError
+
+
+@dataclass
+class Report:
+    out: Path
+    rows: List[Any] = field(default_factory=list)
+    records: List[Any] = field(default_factory=list)
+    charts: List[Dict[str, Any]] = field(default_factory=list)
+    metric: str = "val_accuracy"
+
+    @property
+    def files(self) -> List[Path]:
+        return [self.out / "report.html", self.out / "summary.csv", self.out / "summary.md"] + \
+            [Path(c["path"]) for c in self.charts]
+
+
+def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metric: str = "val_accuracy") -> Report:
+    from dlhw.report import charts as C
+    from dlhw.report import html as H
+    from dlhw.report import table as T
+    from dlhw.report.collect import collect
+    from dlhw.runs import atomic_write_text, now
+
+    if not paths:
+        raise ConfigError("dlhw report: give one or more run folders or sweeps")
+    records = collect(paths)
+    if not records:
+        raise ConfigError(f"{paths[0]}: no run folders found (a run folder holds status.json or metrics.json)")
+    metric = T.check_metric(metric, records)
+    out_dir = Path(out) if out is not None else Path(paths[0])
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
+    rows = T.build_rows(records, metric)
+    charts = C.make_charts(records, out_dir)
+    atomic_write_text(out_dir / "summary.csv", T.to_csv(rows, metric))
+    atomic_write_text(out_dir / "summary.md", T.to_markdown(rows, metric))
+    atomic_write_text(out_dir / "report.html", H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
+    return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
+
+
+__all__ = ["Report", "make_report"]

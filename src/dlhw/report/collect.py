@@ -1,0 +1,183 @@
+"""Find run folders under the given paths and read what each one holds.
+
+A run folder is any folder with a status.json or a metrics.json. A folder
+with a sweep.json is a sweep: its runs take their varied values and repeat
+group from the manifest. Partial, failed, diverged and stale runs are read
+too (they have a status and maybe a history, no metrics). Every file is read
+defensively: a missing or damaged file means "not known", never a crash.
+No heavy imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from dlhw.errors import ConfigError
+from dlhw.runs import read_json, read_status
+
+SKIP_DIRS = {"tb", "checkpoints", "charts", "__pycache__", ".git"}
+MAX_DEPTH = 4
+
+
+@dataclass
+class RunRecord:
+    name: str
+    path: Path
+    status: str
+    sweep: Optional[str] = None          # display name of its sweep (None: a loose run)
+    sweep_key: Optional[str] = None      # the sweep folder, to tell same-named sweeps apart
+    group: str = ""                      # repeats of one trial share a group
+    varied: Dict[str, Any] = field(default_factory=dict)
+    label: str = ""                      # 'layers=3x256, optimizer.type=adam'
+    error: Optional[str] = None
+    metrics: Dict[str, Any] = field(default_factory=dict)
+    diagnostics: List[Dict[str, Any]] = field(default_factory=list)
+    history: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def confusion_png(self) -> Optional[Path]:
+        p = self.path / "confusion_matrix.png"
+        return p if p.exists() else None
+
+
+def is_run_dir(p: Path) -> bool:
+    return (p / "status.json").is_file() or (p / "metrics.json").is_file()
+
+
+def read_history(path: Path) -> List[Dict[str, Any]]:
+    """history.csv rows with numbers as floats (NaN where empty)."""
+    rows: List[Dict[str, Any]] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for raw in csv.DictReader(fh):
+                row: Dict[str, Any] = {}
+                for k, v in raw.items():
+                    if k is None:
+                        continue
+                    try:
+                        row[k] = float(v) if v not in ("", None) else math.nan
+                    except ValueError:
+                        row[k] = v
+                rows.append(row)
+    except (OSError, csv.Error):
+        return []
+    return rows
+
+
+def _diagnostics(*sources: Any) -> List[Dict[str, Any]]:
+    """issue 4's findings, whatever shape they arrive in: a list of dicts/strings or a dict."""
+    for d in sources:
+        if not d:
+            continue
+        if isinstance(d, dict):
+            d = [{"kind": str(k), "message": str(v)} for k, v in d.items()]
+        if isinstance(d, list):
+            out = []
+            for item in d:
+                if isinstance(item, dict):
+                    out.append({"kind": str(item.get("kind", "note")), "message": str(item.get("message", item)),
+                                "epoch": item.get("epoch")})
+                else:
+                    out.append({"kind": "note", "message": str(item)})
+            return out
+    return []
+
+
+def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Optional[str] = None) -> RunRecord:
+    status = read_status(path)
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
+    state = status.get("status", "unknown")
+    if state == "unknown" and metrics:
+        state = "completed"
+    if state == "completed" and metrics is None:
+        state = "partial"
+    rec = RunRecord(name=path.name, path=path, status=state, error=status.get("error"),
+                    metrics=metrics if isinstance(metrics, dict) else {},
+                    history=read_history(path / "history.csv"))
+    rec.diagnostics = _diagnostics(rec.metrics.get("diagnostics"), status.get("diagnostics"))
+    rec.group = rec.name
+    if sweep is not None:
+        rec.sweep = str(sweep.get("name") or path.parent.name)
+        rec.sweep_key = sweep_key
+        entry = next((t for t in sweep.get("trials", []) if isinstance(t, dict) and t.get("name") == path.name), None)
+        if entry:
+            rec.group = str(entry.get("group") or rec.name)
+            rec.varied = dict(entry.get("varied") or {})
+            rec.label = str(entry.get("label") or "")
+            if state in ("unknown",) and entry.get("status"):
+                rec.status = str(entry["status"])
+            rec.error = rec.error or entry.get("error")
+    return rec
+
+
+def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
+    data = read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else None
+    return data if isinstance(data, dict) else None
+
+
+def collect(paths: Sequence[str | Path]) -> List[RunRecord]:
+    """Every run folder under ``paths`` (each path a run, a sweep, or a folder holding them), each once."""
+    seen: set = set()
+    records: List[RunRecord] = []
+
+    def add(run: Path) -> None:
+        key = run.resolve()
+        if key in seen:
+            return
+        seen.add(key)
+        sweep = _sweep_of(run.parent)
+        records.append(read_run(run, sweep, str(run.parent.resolve()) if sweep is not None else None))
+
+    def walk(folder: Path, depth: int) -> None:
+        if is_run_dir(folder):
+            add(folder)
+            return
+        if depth >= MAX_DEPTH:
+            return
+        try:
+            children = sorted(c for c in folder.iterdir() if c.is_dir() and c.name not in SKIP_DIRS
+                              and not c.name.startswith("."))
+        except OSError:
+            return
+        for c in children:
+            walk(c, depth + 1)
+
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise ConfigError(f"{p}: no such run folder or sweep")
+        if not p.is_dir():
+            raise ConfigError(f"{p}: expected a run folder, a sweep folder or a folder of runs; received a file")
+        walk(p, 0)
+    return records
+
+
+def metric_value(rec: RunRecord, key: str) -> Optional[float]:
+    """'val_accuracy' -> metrics['val']['accuracy']; 'params_total', 'train_seconds', 'best_epoch' too."""
+    m = rec.metrics
+    if key in m and not isinstance(m.get(key), dict):
+        v = m.get(key)
+    elif key in ("params_total", "params_trainable"):
+        v = (m.get("params") or {}).get(key.split("_", 1)[1])
+    elif "_" in key and key.split("_", 1)[0] in ("train", "val", "test") and isinstance(m.get(key.split("_", 1)[0]), dict):
+        split, name = key.split("_", 1)
+        v = m[split].get(name)
+    else:
+        v = m.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    return float(v)
+
+
+def available_metrics(records: Sequence[RunRecord]) -> List[str]:
+    names: List[str] = []
+    for r in records:
+        for split in ("train", "val", "test"):
+            for k, v in (r.metrics.get(split) or {}).items():
+                if isinstance(v, (int, float)) and k != "samples" and f"{split}_{k}" not in names:
+                    names.append(f"{split}_{k}")
+    return names + ["params_total", "params_trainable", "train_seconds", "best_epoch", "epochs_run"]
