@@ -12,6 +12,7 @@ from typing_extensions import Annotated
 
 from dlhw import __version__
 from dlhw.cli import config_cmds, run as run_cmd
+from dlhw.cli import predict as predict_cmd
 from dlhw.cli import report as report_cmd
 from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli.common import EXTRA_ARGS
@@ -22,9 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich costs ~90 ms of start-up
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-    rich_markup_mode=None,  # plain click help: rich costs ~90 ms of start-up
 
 
 def _version(value: bool) -> None:
@@ -46,6 +47,7 @@ app.command("validate", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(
 app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.show)
 app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(sweep_cmd.sweep)
 app.command("report", rich_help_panel="Results")(report_cmd.report)
+app.command("predict", rich_help_panel="Results")(predict_cmd.predict)
 
 
 def main() -> None:
