@@ -26,8 +26,8 @@ tr.best td{background:#dcfce7;font-weight:600}
 .s-completed{color:#15803d}.s-failed{color:#b91c1c;font-weight:600}.s-diverged{color:#b45309;font-weight:600}
 .s-stale,.s-interrupted,.s-partial,.s-running,.s-unknown{color:#7c3aed;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px}.charts img{max-width:100%;width:640px;border:1px solid #eee}
-.gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:300px}
-.gallery img{width:300px;border:1px solid #eee}.gallery figcaption{font-size:12px;color:#444;word-break:break-all}
+.gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:400px}
+.gallery img{width:400px;border:1px solid #eee}.gallery figcaption{font-size:12px;color:#444;word-break:break-all}
 ul.problems li{margin:4px 0;font-size:13px}.wrap{overflow-x:auto}code{font-size:12px}
 .diag{font-size:12px;color:#92400e}
 """

@@ -239,7 +239,7 @@ def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
             raise ConfigError(f"{p}: the folder holds no *.yaml files to sweep")
         trials, grid_keys, repeats = [], [], 1
         for f in files:
-            t, g, r = expand_file(f, sets, label_prefix=f.stem)
+            t, g, r = expand_file(f, sets, label_prefix=f.stem if len(files) > 1 else "")
             trials += t
             grid_keys += [k for k in g if k not in grid_keys]
             repeats = max(repeats, r)
