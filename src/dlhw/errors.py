@@ -39,6 +39,12 @@ class DivergedError(TrainingError):
     """The loss became NaN or infinite."""
 
 
+class WriteError(DlhwError):
+    """A file of the run could not be written (disk full, read-only, permissions): exit 1."""
+
+    exit_code = 1
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

@@ -8,6 +8,7 @@ model.keras, env.json, tb/ (plus checkpoints/ for --resume).
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import re
@@ -35,13 +36,39 @@ def sanitize_name(name: str) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temporary file, fsync, rename. On failure (disk full...) the temporary file is
+    removed, the old file (if any) is left as it was, and a one-line WriteError names the file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise write_error(path, exc) from None
+
+
+def write_error(path: Path, exc: OSError):
+    """A one-line WriteError for ``exc`` raised while writing ``path``."""
+    from dlhw.errors import WriteError
+
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = "; free some disk space and resume with --resume" if exc.errno == errno.ENOSPC else ""
+    return WriteError(f"{path}: cannot write: {reason}{hint}")
 
 
 def write_json(path: Path, data: Any) -> None:

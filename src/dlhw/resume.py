@@ -1,0 +1,145 @@
+"""``dlhw run --resume RUN_DIR``: check that a run folder can be continued, then continue it.
+
+A run can be resumed when it stopped before finishing: interrupted (Ctrl-C,
+SIGTERM), failed (disk full, a crash) or stale (killed, the machine slept or
+rebooted). It is refused, with exit 2 and one line saying why, when the folder
+is not a run folder, the run completed, diverged or is still running, or when
+its config or data changed since the checkpoint was written: a resumed run must
+end exactly where the uninterrupted one would have.
+
+No TensorFlow here: every refusal happens before it is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from dlhw.errors import ConfigError
+
+RESUMABLE = ("interrupted", "failed", "stale")
+
+
+def config_hash(cfg) -> str:
+    """A stable hash of the resolved config (every default filled in)."""
+    text = json.dumps(cfg.dump(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
+    """The dotted key path where two plain-data trees first differ, or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            d = first_difference(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+            if d is not None:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}.{i}" if path else str(i))
+            if d is not None:
+                return d
+        return None
+    return None if a == b else (path or "(top level)")
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+def run_config_path(run_dir: str | Path) -> Path:
+    """RUN_DIR/config.yaml after checking that RUN_DIR looks like a run folder."""
+    run = Path(run_dir)
+    if not run.exists():
+        raise ConfigError(f"--resume: run folder not found: {run}")
+    if not run.is_dir():
+        raise ConfigError(f"--resume: {run} is a file; give a run folder (runs/<name>)")
+    missing = [f for f in ("config.yaml", "status.json") if not (run / f).is_file()]
+    if missing:
+        raise ConfigError(f"--resume: {run} is not a run folder (no {' or '.join(missing)}); "
+                          f"give a folder written by `dlhw run`")
+    return run / "config.yaml"
+
+
+@dataclass
+class ResumePlan:
+    """A checked run folder, its checkpoint (None: restart from epoch 1) and what to record."""
+
+    run_dir: Path
+    checkpoint: Optional[Dict[str, Any]]
+    identity: Dict[str, Any]
+    status: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.checkpoint["epoch"]) if self.checkpoint else 0
+
+    def start(self, dataset) -> Path:
+        """Check the data against the checkpoint; clear the old error; return the run folder."""
+        saved = self.identity.get("dataset_fingerprint")
+        if self.checkpoint and saved and saved != dataset.fingerprint:
+            raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
+                              f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
+        self.identity["dataset_fingerprint"] = dataset.fingerprint
+        from dlhw.runs import read_json, write_json
+
+        data = read_json(self.run_dir / "status.json") or {}
+        for key in ("error", "finished"):
+            data.pop(key, None)
+        data["resumes"] = int(data.get("resumes", 0)) + 1
+        data["resumed_from_epoch"] = self.epoch
+        write_json(self.run_dir / "status.json", data)
+        from dlhw.console import info
+
+        info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
+             else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
+        return self.run_dir
+
+
+def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
+    """Refuse (ConfigError, exit 2) a folder that cannot be resumed with ``cfg``; else a ResumePlan."""
+    from dlhw.config import load_config
+    from dlhw.runs import read_status
+    from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+
+    path = run_config_path(run_dir)
+    run = path.parent
+    status = read_status(run)
+    state = status.get("status")
+    if state == "completed":
+        raise ConfigError(f"--resume: {run} already completed; nothing to resume (start a new run to train again)")
+    if state == "running":
+        raise ConfigError(f"--resume: {run} is still running (pid {status.get('pid')}); "
+                          f"stop that process first, or wait for it")
+    if state == "diverged":
+        raise ConfigError(f"--resume: {run} diverged ({status.get('error', 'loss became NaN')}); "
+                          f"resuming would replay the same epochs; start a new run")
+    if state not in RESUMABLE:
+        raise ConfigError(f"--resume: {run}/status.json is unreadable or has status '{state}'; "
+                          f"expected one of: {', '.join(RESUMABLE)}")
+    saved_cfg = load_config(path)
+    diff = first_difference(saved_cfg.dump(), cfg.dump())
+    if diff is not None:
+        raise ConfigError(f"--resume: the config differs from {path} at {diff} "
+                          f"(run: {_lookup(saved_cfg.dump(), diff)!r}, given: {_lookup(cfg.dump(), diff)!r}); "
+                          f"a resumed run must use the run's own config")
+    ckpt_file = checkpoint_path(run)
+    checkpoint = load_checkpoint(ckpt_file) if ckpt_file.exists() else None
+    identity = {"config_hash": config_hash(cfg)}
+    if checkpoint is not None:
+        if checkpoint.get("config_hash") != identity["config_hash"]:
+            raise ConfigError(f"--resume: {path} changed since the checkpoint was written "
+                              f"(config hash {identity['config_hash']}, was {checkpoint.get('config_hash')}); "
+                              f"start a new run with the edited config")
+        identity["dataset_fingerprint"] = checkpoint.get("dataset_fingerprint")
+    return ResumePlan(run, checkpoint, identity, status)

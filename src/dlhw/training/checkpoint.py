@@ -1,0 +1,237 @@
+"""Full training checkpoints for ``dlhw run --resume``: one atomic file per epoch.
+
+``checkpoints/last.ckpt.npz`` holds everything a resumed process needs to carry
+on as if it had never stopped: the model weights, the optimizer variables
+(step counter, learning rate, moments), the stage and epoch reached, the
+history so far, the state of the stateful callbacks (early stopping's wait
+counter, best value and best weights; reduce-on-plateau's counters; the best
+score behind ``best.weights.h5``), Python / NumPy RNG states, and the config
+hash and dataset fingerprint it belongs to. It is written to a temporary file,
+flushed to disk and renamed, so a kill at any moment leaves either the previous
+checkpoint or the new one, never half of one. ``best.weights.h5`` (from
+:class:`~dlhw.training.callbacks.WeightCheckpoint`) keeps the best weights.
+
+Per-epoch randomness comes from :mod:`dlhw.training.epoch_data`, so restoring
+this state and replaying the remaining epochs gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from dlhw.errors import ConfigError
+
+CHECKPOINT = "last.ckpt.npz"
+FORMAT = 1
+# Callback attributes that are configuration or live objects, never state to restore.
+_SKIP = {"model", "params", "validation_data", "verbose", "monitor", "mode", "patience", "min_delta",
+         "baseline", "restore_best_weights", "start_from_epoch", "factor", "min_lr", "cooldown", "folder"}
+
+
+def checkpoint_path(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints" / CHECKPOINT
+
+
+def _stateful(callbacks: list) -> List[Any]:
+    import keras
+
+    from dlhw.training.callbacks import WeightCheckpoint
+
+    kinds = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau, WeightCheckpoint)
+    return [cb for cb in callbacks if isinstance(cb, kinds)]
+
+
+def _scalars(cb) -> Dict[str, Any]:
+    out = {}
+    for k, v in vars(cb).items():
+        if k.startswith("_") or k in _SKIP:
+            continue
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            out[k] = float(v) if isinstance(v, (float, np.floating)) else v
+        elif isinstance(v, np.generic):
+            out[k] = v.item()
+    return out
+
+
+def save_checkpoint(path: Path, state: Dict[str, Any], weights: List[np.ndarray],
+                    optimizer: List[np.ndarray], extra: Dict[str, List[np.ndarray]]) -> None:
+    """Write one checkpoint file atomically (temporary file, fsync, rename)."""
+    arrays: Dict[str, np.ndarray] = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)}
+    arrays.update({f"w{i:05d}": np.asarray(a) for i, a in enumerate(weights)})
+    arrays.update({f"o{i:05d}": np.asarray(a) for i, a in enumerate(optimizer)})
+    for key, values in extra.items():
+        arrays.update({f"x{key}/{i:05d}": np.asarray(a) for i, a in enumerate(values)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    from dlhw.runs import atomic_write_bytes
+
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """The checkpoint's state dict, with 'weights', 'optimizer' and 'extra' arrays added."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            state = json.loads(bytes(z["state"]).decode())
+            weights = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))]
+            opt = [z[k] for k in sorted(k for k in z.files if k.startswith("o"))]
+            extra: Dict[str, List[np.ndarray]] = {}
+            for k in sorted(k for k in z.files if k.startswith("x")):
+                extra.setdefault(k[1:].rsplit("/", 1)[0], []).append(z[k])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
+                          f"start a new run instead of --resume") from None
+    if state.get("format") != FORMAT:
+        raise ConfigError(f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT})")
+    state.update(weights=weights, optimizer=opt, extra=extra)
+    return state
+
+
+class Checkpointer:
+    """Connects the trainer's stage loop to checkpoints: what to skip, restore and save.
+
+    ``resume`` is a loaded checkpoint (``load_checkpoint``) or None for a fresh run.
+    """
+
+    def __init__(self, run_dir: Path, seed: int, stage_names: List[str], enabled: bool = True,
+                 resume: Optional[dict] = None, identity: Optional[Dict[str, Any]] = None):
+        import time
+
+        self.path = checkpoint_path(run_dir)
+        self.seed = int(seed)
+        self.stage_index = {name: i for i, name in enumerate(stage_names)}
+        self.enabled = enabled
+        self.resume = resume
+        self.identity = identity or {}
+        self.seconds_before = float(resume.get("train_seconds", 0.0)) if resume else 0.0
+        self._started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Training seconds so far, over every process that worked on this run."""
+        import time
+
+        return self.seconds_before + time.perf_counter() - self._started
+
+    # ------------------------------------------------------------- restoring
+    def restore_result(self, result) -> int:
+        """Fill ``result`` with the finished stages of the checkpoint; return the epochs they ran."""
+        if self.resume is None:
+            return 0
+        r = self.resume
+        si = r["stage_index"]
+        result.history.extend(row for row in r["history"] if row.get("_stage_index", 0) < si)
+        for row in result.history:
+            row.pop("_stage_index", None)
+        result.stage_params.extend(r["stage_params"][:si])
+        result.stopped_early.extend(r["stopped_early_before"])
+        return len(result.history)
+
+    def skip_stage(self, index: int) -> bool:
+        """True for stages the checkpoint had already finished before its own stage."""
+        return self.resume is not None and index < self.resume["stage_index"]
+
+    def stage_rows(self, index: int) -> List[dict]:
+        """History rows already recorded for stage ``index`` (the checkpoint's stage), else []."""
+        if self.resume is None or index != self.resume["stage_index"]:
+            return []
+        rows = [dict(r) for r in self.resume["history"] if r.get("_stage_index") == index]
+        for r in rows:
+            r.pop("_stage_index", None)
+        return rows
+
+    def stage_stopped(self, index: int) -> bool:
+        return self.resume is not None and index == self.resume["stage_index"] and bool(self.resume["stopped"])
+
+    def restore_model(self, model, fit_model, index: int) -> None:
+        """Weights (of ``model``) and optimizer variables (of ``fit_model``, the model that
+        trains, e.g. a head on cached features) once stage ``index`` is compiled."""
+        if self.resume is None or index != self.resume["stage_index"]:
+            return
+        r = self.resume
+        _assign(model.weights, r["weights"], "model weights")
+        opt = fit_model.optimizer
+        if not opt.built:
+            opt.build(fit_model.trainable_variables)
+        _assign(opt.variables, r["optimizer"], "optimizer variables")
+        from dlhw.training.epoch_data import set_rng_state
+
+        set_rng_state(r.get("rng", {}))
+
+    # ------------------------------------------------------------- callbacks
+    def callbacks(self, index: int, stage, rows: List[dict], others: list, result, model) -> list:
+        """[interrupt check] + others + [per-epoch reseed and checkpoint writer for ``model``]."""
+        from dlhw.training.signals import interrupt_check
+
+        return [interrupt_check()] + others + [_writer(self, index, stage, rows, others, result, model)]
+
+    def tagged_history(self, index: int, result, rows: List[dict]) -> List[dict]:
+        """The history of finished stages plus this stage's rows, each tagged with its stage index."""
+        done = [dict(r, _stage_index=self.stage_index.get(r.get("stage"), 0)) for r in result.history]
+        return done + [dict(r, _stage_index=index) for r in rows]
+
+
+def _assign(variables, arrays: List[np.ndarray], what: str) -> None:
+    if len(variables) != len(arrays) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, arrays)):
+        raise ConfigError(f"checkpoint: the saved {what} do not match this model "
+                          f"({len(arrays)} saved, {len(variables)} expected); was the config changed?")
+    for v, a in zip(variables, arrays):
+        v.assign(a)
+
+
+def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: list, result, full_model):
+    import keras
+
+    from dlhw.training.epoch_data import reseed_epoch, rng_state
+
+    stateful = _stateful(others)
+    restore = owner.resume if (owner.resume is not None and owner.resume["stage_index"] == index) else None
+
+    class CheckpointWriter(keras.callbacks.Callback):
+        """Reseeds each epoch; restores callback state on resume; saves the checkpoint each epoch."""
+
+        def on_train_begin(self, logs=None):
+            if restore is None:
+                return
+            saved = restore.get("callbacks", [])
+            for i, cb in enumerate(stateful):
+                if i < len(saved) and saved[i]["class"] == type(cb).__name__:
+                    for k, v in saved[i]["state"].items():
+                        setattr(cb, k, v)
+                    best = restore["extra"].get(f"cb{i}_best_weights")
+                    if best is not None and hasattr(cb, "best_weights"):
+                        cb.best_weights = [np.array(a) for a in best]
+
+        def on_epoch_begin(self, epoch, logs=None):
+            reseed_epoch(full_model, owner.seed, epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("loss")
+            if not owner.enabled or (loss is not None and not math.isfinite(float(loss))):
+                return
+            extra = {f"cb{i}_best_weights": list(cb.best_weights) for i, cb in enumerate(stateful)
+                     if getattr(cb, "best_weights", None) is not None}
+            state = {
+                "format": FORMAT,
+                **owner.identity,
+                "epoch": epoch + 1,
+                "stage_index": index,
+                "stage": stage.name,
+                "stopped": bool(self.model.stop_training),
+                "history": owner.tagged_history(index, result, rows),
+                "stage_params": result.stage_params,
+                "stopped_early_before": list(result.stopped_early),
+                "train_seconds": owner.elapsed(),
+                "callbacks": [{"class": type(cb).__name__, "state": _scalars(cb)} for cb in stateful],
+                "rng": rng_state(),
+            }
+            save_checkpoint(owner.path, state, [np.asarray(w) for w in full_model.get_weights()],
+                            [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables], extra)
+
+    return CheckpointWriter()

@@ -1,0 +1,154 @@
+"""Randomness that is a pure function of (seed, epoch), so a resumed run replays exactly.
+
+Keras shuffles NumPy inputs and tf.data reshuffles with generators whose state
+depends on how many epochs this *process* has run, and every Dropout /
+RandomFlip layer draws from a ``SeedGenerator`` whose counter advances with each
+batch. A run resumed at epoch k would therefore see different batches and masks
+than the uninterrupted run. Here instead:
+
+- the training batches of epoch e are a stateless permutation seeded by
+  (seed, e), built as one tf.data pipeline over the epochs still to run;
+- at the start of every epoch, Python, NumPy and TensorFlow are reseeded and
+  every SeedGenerator of the model (and Keras' global one) is set to a state
+  derived from (seed, e, its position in the model).
+
+So epoch e does the same thing whether the process started at epoch 1 or at e.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+import numpy as np
+
+_MIX = 0x9E3779B1  # odd constant (golden ratio) to spread nearby seeds apart
+
+
+def epoch_seed(seed: int, epoch: int, salt: int = 0) -> int:
+    """A 31-bit seed for (run seed, 0-based epoch, salt)."""
+    return (int(seed) * 1_000_003 + int(epoch) * _MIX + int(salt) * 7919 + 1) % (2**31 - 1)
+
+
+@dataclass
+class EpochData:
+    """The training batches for epochs ``first`` .. ``last - 1`` and the steps of one epoch."""
+
+    dataset: Any
+    steps: int
+
+
+def _permutation(n: int, seed: int, epoch, shuffle: bool):
+    import tensorflow as tf
+
+    idx = tf.range(n, dtype=tf.int64)
+    if not shuffle:
+        return idx
+    pair = tf.stack([tf.constant(int(seed), tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(idx, seed=pair)
+
+
+def _epochs_of(n: int, batch_size: int, seed: int, first: int, last: int, shuffle: bool, per_epoch):
+    """Epoch ``first``'s batches, then ``first + 1``'s, ...: ``per_epoch(permutation)`` for each."""
+    import tensorflow as tf
+
+    epochs = tf.data.Dataset.range(first, max(first, last))
+    return epochs.flat_map(lambda e: per_epoch(_permutation(n, seed, e, shuffle)))
+
+
+def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: int, seed: int,
+                  first: int, last: int, shuffle: bool = True, files: Optional[List[str]] = None,
+                  image_size=None, channels: int = 3) -> EpochData:
+    """Training batches whose order in epoch e depends only on (seed, e).
+
+    ``x`` / ``y`` are arrays (``y`` may be None for unlabelled data); ``files``
+    replaces ``x`` for image folders (decoded on the fly, never loaded whole).
+    Epochs are 0-based as in Keras (``initial_epoch``); the pipeline holds the
+    batches of epochs ``first`` .. ``last - 1``, fed with ``steps_per_epoch``.
+    """
+    import tensorflow as tf
+
+    n = len(files) if files is not None else len(x)
+    if n == 0:
+        from dlhw.errors import DataError
+
+        raise DataError("the training split is empty; add samples or change dataset.split")
+    steps = math.ceil(n / batch_size)
+    auto = tf.data.AUTOTUNE
+    if files is not None:
+        from dlhw.data.images import decode_image
+
+        size = tuple(int(v) for v in image_size)
+        paths = tf.constant(list(files), dtype=tf.string)
+        labels = None if y is None else tf.constant(y)
+
+        def load(i):
+            img = decode_image(tf.gather(paths, i), size, channels)
+            return img if labels is None else (img, tf.gather(labels, i))
+
+        def per_epoch(perm):
+            return (tf.data.Dataset.from_tensor_slices(perm)
+                    .map(load, num_parallel_calls=auto, deterministic=True).batch(batch_size))
+
+        ds = _epochs_of(n, batch_size, seed, first, last, shuffle, per_epoch)
+    else:
+        index = _epochs_of(n, batch_size, seed, first, last, shuffle,
+                           lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
+        data = (x,) if y is None else (x, y)
+        whole = tf.data.Dataset.from_tensors(data).repeat()
+
+        def grab(i, d):
+            out = tuple(tf.gather(t, i) for t in d)
+            return out[0] if y is None else out
+
+        ds = tf.data.Dataset.zip((index, whole)).map(grab, num_parallel_calls=auto, deterministic=True)
+    return EpochData(ds.prefetch(auto), steps)
+
+
+def seed_generators(model) -> list:
+    """Every keras.random.SeedGenerator owned by the model's layers, in a stable order."""
+    out, seen = [], set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for sg in getattr(layer, "_seed_generators", []) or []:
+            if id(sg) not in seen:
+                seen.add(id(sg))
+                out.append(sg)
+    return out
+
+
+def reseed_epoch(model, seed: int, epoch: int) -> None:
+    """Seed Python, NumPy, TensorFlow and all Keras seed generators for 0-based ``epoch``."""
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+    s = epoch_seed(seed, epoch)
+    random.seed(s)
+    np.random.seed(s)
+    tf.random.set_seed(s)
+    gens = seed_generators(model)
+    glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    if glob is not None:
+        gens.append(glob)
+    for i, sg in enumerate(gens):
+        state = np.array([epoch_seed(seed, epoch, i + 1), 0], dtype=np.dtype(sg.state.dtype))
+        sg.state.assign(state)
+
+
+def rng_state() -> dict:
+    """Python and NumPy global RNG state as JSON-able data (stored in checkpoints)."""
+    py = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": [py[0], list(py[1]), py[2]],
+            "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+
+
+def set_rng_state(state: dict) -> None:
+    py = state.get("python")
+    if py:
+        random.setstate((py[0], tuple(py[1]), py[2]))
+    npy = state.get("numpy")
+    if npy:
+        np.random.set_state((npy[0], np.array(npy[1], dtype=np.uint32), npy[2], npy[3], npy[4]))
