@@ -13,6 +13,7 @@ from typing_extensions import Annotated
 from dlhw import __version__
 from dlhw.cli import config_cmds, run as run_cmd
 from dlhw.cli import predict as predict_cmd
+from dlhw.cli import inspect_cmd
 from dlhw.cli import report as report_cmd
 from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli.common import EXTRA_ARGS
@@ -48,6 +49,7 @@ app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(conf
 app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(sweep_cmd.sweep)
 app.command("report", rich_help_panel="Results")(report_cmd.report)
 app.command("predict", rich_help_panel="Results")(predict_cmd.predict)
+app.command("inspect", rich_help_panel="Results")(inspect_cmd.inspect)
 
 
 def main() -> None:
