@@ -81,3 +81,49 @@ class MaskedEuclideanLoss(keras.losses.Loss):
         t = ops.where(ops.isnan(t), p, t)
         dist = ops.sqrt(ops.sum(ops.square(t - p), axis=-1) + 1e-12) * valid
         return ops.sum(dist, axis=-1) / ops.maximum(ops.sum(valid, axis=-1), 1.0)
+
+
+_IMAGENET_MEAN = {"caffe": (103.939, 116.779, 123.68), "torch": (0.485, 0.456, 0.406)}
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@keras.saving.register_keras_serializable(package="dlhw")
+class ImagePreprocess(layers.Layer):
+    """A backbone's own input preprocessing, as ``keras.applications.*.preprocess_input``
+    does it, for float pixels in 0..255 (channels last):
+
+    - ``caffe`` (ResNet v1, VGG): RGB -> BGR, minus the ImageNet channel means, no scaling;
+    - ``torch`` (DenseNet): /255, minus mean, divided by std per channel;
+    - ``tf`` (ResNet v2, MobileNetV2): scaled to -1..1;
+    - ``none`` (EfficientNet: the model rescales itself).
+
+    Grayscale input (1 channel) is repeated to 3 channels first. A real layer, not a
+    Lambda, so model.keras loads with ``safe_mode=True``.
+    """
+
+    def __init__(self, mode="caffe", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "torch", "tf", "none"):
+            raise ValueError(f"ImagePreprocess mode must be caffe, torch, tf or none; received {mode!r}")
+        self.mode = mode
+
+    def call(self, x):
+        x = ops.cast(x, self.compute_dtype)
+        if x.shape[-1] == 1:
+            x = ops.concatenate([x, x, x], axis=-1)
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor(_IMAGENET_MEAN["torch"], dtype=x.dtype)
+            std = ops.convert_to_tensor(_IMAGENET_STD, dtype=x.dtype)
+            return (x / 255.0 - mean) / std
+        if self.mode == "caffe":
+            x = ops.flip(x, axis=-1)  # RGB -> BGR
+            return x - ops.convert_to_tensor(_IMAGENET_MEAN["caffe"], dtype=x.dtype)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (3,)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

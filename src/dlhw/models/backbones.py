@@ -1,0 +1,260 @@
+"""Pretrained backbones from keras.applications, a head, and unfreezing (S1, S2).
+
+``BACKBONES`` knows, for every name in ``dlhw.config.names.BACKBONES``, the
+constructor, its preprocessing mode, its minimum input size, the ImageNet file
+Keras caches and the layer-name prefixes of its blocks. The model built here is
+
+    image -> [augment_flip] -> preprocess -> <backbone> -> features (pooling) -> head_* -> output
+
+with the backbone as one nested model. Layer indices (``unfreeze.from_layer``) count
+the backbone's own layers, input layer included, as ``base_model.layers[N:]`` does.
+A frozen backbone is called with ``training=False`` and its BatchNormalization
+layers stay frozen when a part is unfrozen (Keras's fine-tuning guide), so their
+statistics never move.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from dlhw.errors import ConfigError
+
+FEATURES_LAYER = "features"
+POOL_LAYERS = {"flatten": "Flatten", "avg": "GlobalAveragePooling2D", "max": "GlobalMaxPooling2D"}
+
+
+@dataclass(frozen=True)
+class BackboneEntry:
+    name: str
+    constructor: str          # attribute of keras.applications
+    preprocessing: str        # caffe | torch | tf | none (ImagePreprocess mode)
+    min_size: int
+    channels: int             # feature channels of the last map
+    blocks: Tuple[str, ...]   # layer-name prefixes usable with unfreeze.from_block
+    weights_file: Callable[[int], str]  # ImageNet notop file name Keras caches, given the image rows
+
+    def feature_size(self, pooling: str, image_size: Tuple[int, int]) -> Optional[int]:
+        """Length of the feature vector, for avg / max pooling (flatten needs a build)."""
+        return self.channels if pooling in ("avg", "max") else None
+
+
+def _tf_kernels(stem: str) -> Callable[[int], str]:
+    return lambda rows: f"{stem}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def _mobilenet_v2_file(rows: int) -> str:
+    rows = rows if rows in (96, 128, 160, 192, 224) else 224
+    return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"
+
+
+_RESNET_BLOCKS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+_DENSENET_BLOCKS = ("conv1", "conv2", "pool2", "conv3", "pool3", "conv4", "pool4", "conv5", "bn")
+_EFFNET_BLOCKS = ("stem", "block1", "block2", "block3", "block4", "block5", "block6", "block7", "top")
+
+
+def _entries() -> Dict[str, BackboneEntry]:
+    e: List[BackboneEntry] = []
+    for n, ch in (("121", 1024), ("169", 1664), ("201", 1920)):
+        e.append(BackboneEntry(f"densenet{n}", f"DenseNet{n}", "torch", 32, ch, _DENSENET_BLOCKS,
+                               _tf_kernels(f"densenet{n}")))
+    for n in ("50", "101", "152"):
+        e.append(BackboneEntry(f"resnet{n}", f"ResNet{n}", "caffe", 32, 2048, _RESNET_BLOCKS,
+                               _tf_kernels(f"resnet{n}")))
+        e.append(BackboneEntry(f"resnet{n}v2", f"ResNet{n}V2", "tf", 32, 2048, _RESNET_BLOCKS + ("post",),
+                               _tf_kernels(f"resnet{n}v2")))
+    e.append(BackboneEntry("mobilenet_v2", "MobileNetV2", "tf", 32, 1280,
+                           ("Conv1", "expanded_conv") + tuple(f"block_{i}" for i in range(1, 17)) + ("Conv_1",),
+                           _mobilenet_v2_file))
+    for b, ch in (("0", 1280), ("1", 1280), ("2", 1408), ("3", 1536)):
+        e.append(BackboneEntry(f"efficientnet_b{b}", f"EfficientNetB{b}", "none", 32, ch, _EFFNET_BLOCKS,
+                               lambda rows, b=b: f"efficientnetb{b}_notop.h5"))
+    for n in ("16", "19"):
+        e.append(BackboneEntry(f"vgg{n}", f"VGG{n}", "caffe", 32, 512,
+                               ("block1", "block2", "block3", "block4", "block5"), _tf_kernels(f"vgg{n}")))
+    return {x.name: x for x in e}
+
+
+BACKBONES: Dict[str, BackboneEntry] = _entries()
+
+
+def get_entry(name: str) -> BackboneEntry:
+    from dlhw.errors import unknown_name
+
+    try:
+        return BACKBONES[str(name).lower()]
+    except KeyError:
+        raise unknown_name("model.backbone.name", name, BACKBONES) from None
+
+
+# ------------------------------------------------------------------- weights
+def keras_models_dir() -> Path:
+    """Where Keras caches ImageNet files: $KERAS_HOME/models or ~/.keras/models
+    (/tmp/.keras/models when that is not writable, as keras.utils.get_file does)."""
+    base = Path(os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras"))))
+    if base.exists() and not os.access(base, os.W_OK):
+        base = Path("/tmp/.keras")
+    return base / "models"
+
+
+def _offline_error(entry: BackboneEntry, rows: int, reason: str) -> ConfigError:
+    file = entry.weights_file(rows)
+    folder = keras_models_dir()
+    return ConfigError(
+        f"model.backbone.weights: the ImageNet weights of {entry.name} are not cached and could not be "
+        f"downloaded ({reason[:160]}); place {file} in {folder} (the Keras cache folder), or use "
+        f"weights: null or a .weights.h5 / .h5 file path; received imagenet"
+    )
+
+
+def make_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Optional[str]):
+    """The keras.applications model without its top, weights loaded (imagenet, None or a file)."""
+    import keras
+
+    ctor = getattr(keras.applications, entry.constructor)
+    kw = dict(include_top=False, input_shape=shape, pooling=None)
+    if weights is None or str(weights).lower() in ("null", "none", "random"):
+        return ctor(weights=None, **kw)
+    if str(weights).lower() == "imagenet":
+        cached = keras_models_dir() / entry.weights_file(shape[0])
+        try:
+            return ctor(weights="imagenet", **kw)
+        except Exception as exc:  # get_file raises a bare Exception on a failed download
+            if cached.exists():
+                raise ConfigError(f"model.backbone.weights: {cached} cannot be loaded ({type(exc).__name__}: "
+                                  f"{str(exc)[:160]}); delete it so Keras downloads it again") from None
+            raise _offline_error(entry, shape[0], f"{type(exc).__name__}: {exc}") from None
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"model.backbone.weights: weights file not found (expected imagenet, null or a "
+                          f".weights.h5 / .h5 file); received {weights}")
+    if not (path.name.endswith(".weights.h5") or path.suffix == ".h5"):
+        raise ConfigError(f"model.backbone.weights: expected a .weights.h5 or .h5 file; received {weights}")
+    model = ctor(weights=None, **kw)
+    try:
+        model.load_weights(str(path))
+    except Exception as exc:
+        raise ConfigError(f"model.backbone.weights: {path} does not fit {entry.name} without its top "
+                          f"({type(exc).__name__}: {str(exc)[:160]}); received {weights}") from None
+    return model
+
+
+# --------------------------------------------------------------------- model
+def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = False):
+    """Backbone + pooling + head + output (or the feature extractor alone for a classifier)."""
+    import keras
+    from keras import layers
+
+    from dlhw.models.layers import ImagePreprocess
+
+    spec = model_cfg.backbone
+    entry = get_entry(spec.name)
+    if len(input_shape) != 3:
+        raise ConfigError(f"model.type: backbone needs image input (height, width, channels); "
+                          f"the data has shape {tuple(input_shape)}")
+    h, w, c = (int(v) for v in input_shape)
+    if min(h, w) < entry.min_size:
+        raise ConfigError(f"dataset.image_size: {entry.name} needs images of at least "
+                          f"{entry.min_size}x{entry.min_size}; received [{h}, {w}]")
+    backbone = make_backbone(entry, (h, w, 3), spec.weights)
+    inputs = keras.Input(shape=(h, w, c), name="image")
+    x = inputs
+    if augment:
+        x = layers.RandomFlip("horizontal", name="augment_flip")(x)
+    x = ImagePreprocess(entry.preprocessing, name="preprocess")(x)
+    if spec.trainable:
+        x = backbone(x)
+    else:
+        backbone.trainable = False
+        x = backbone(x, training=False)  # frozen: BatchNormalization in inference mode
+    x = getattr(layers, POOL_LAYERS[spec.pooling])(name=FEATURES_LAYER)(x)
+    if model_cfg.classifier is not None:
+        return keras.Model(inputs, x, name=f"{entry.name}_features")
+    for i, hl in enumerate(model_cfg.head, start=1):
+        if hl.type == "dense":
+            x = layers.Dense(hl.units, activation=hl.activation, use_bias=hl.use_bias, name=f"head_{i}_dense")(x)
+        elif hl.type == "batch_norm":
+            x = layers.BatchNormalization(name=f"head_{i}_bn")(x)
+        else:
+            x = layers.Dropout(hl.rate, name=f"head_{i}_dropout")(x)
+    outputs = layers.Dense(out_spec.units, activation=out_spec.activation, name="output")(x)
+    return keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
+
+
+def find_backbone(model):
+    """The nested keras.applications model inside a model built here."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            return layer
+    raise ConfigError("unfreeze: only a model.type: backbone model has a backbone to unfreeze")
+
+
+def block_names(backbone) -> List[str]:
+    """Layer-name prefixes (text before the first '_'), in order, once each."""
+    seen: List[str] = []
+    for layer in backbone.layers[1:]:
+        head = layer.name.split("_")[0]
+        if head not in seen:
+            seen.append(head)
+    return seen
+
+
+def unfreeze_start(backbone, ucfg, key: str = "unfreeze") -> int:
+    """The first backbone layer index an UnfreezeConfig makes trainable (ConfigError if out of range)."""
+    layers_ = backbone.layers
+    n = len(layers_)
+    if ucfg.from_layer is not None:
+        if ucfg.from_layer >= n:
+            raise ConfigError(f"{key}.from_layer: {backbone.name} has {n} layers (indices 0-{n - 1}); "
+                              f"received {ucfg.from_layer}")
+        return int(ucfg.from_layer)
+    if ucfg.last_layers is not None:
+        if ucfg.last_layers > n - 1:
+            raise ConfigError(f"{key}.last_layers: {backbone.name} has {n - 1} layers after its input; "
+                              f"received {ucfg.last_layers}")
+        return n - int(ucfg.last_layers)
+    prefix = str(ucfg.from_block)
+    for i, layer in enumerate(layers_):
+        if i > 0 and layer.name.startswith(prefix):
+            return i
+    names = block_names(backbone)
+    from dlhw.errors import did_you_mean
+
+    raise ConfigError(f"{key}.from_block: no {backbone.name} layer name starts with '{prefix}'"
+                      f"{did_you_mean(prefix, names)}; blocks are: {', '.join(names)}; received {prefix}")
+
+
+def apply_unfreeze(model, ucfg, key: str = "unfreeze") -> int:
+    """Make backbone layers from the configured index on trainable, BatchNormalization
+    excepted (it stays frozen, in inference mode). Returns the number of layers unfrozen."""
+    import keras
+
+    backbone = find_backbone(model)
+    start = unfreeze_start(backbone, ucfg, key)
+    backbone.trainable = True
+    count = 0
+    for i, layer in enumerate(backbone.layers):
+        on = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = on
+        count += int(on and bool(layer.weights))
+    return count
+
+
+def check_unfreeze(model, cfg) -> None:
+    """Validate every stage's unfreeze against the built backbone (before a run folder exists)."""
+    if cfg.model.type != "backbone" or not cfg.training.stages:
+        return
+    backbone = None
+    for i, stage in enumerate(cfg.training.stages):
+        if stage.unfreeze is not None:
+            backbone = backbone or find_backbone(model)
+            unfreeze_start(backbone, stage.unfreeze, f"training.stages[{i}].unfreeze")
+
+
+def is_frozen(model) -> bool:
+    """True when no backbone weight is trainable."""
+    return not find_backbone(model).trainable_weights

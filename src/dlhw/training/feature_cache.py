@@ -1,0 +1,295 @@
+"""Frozen-backbone feature cache: pay the backbone's forward pass once, not every epoch.
+
+When the backbone is frozen for a whole stage, no augmentation is on and
+``cache: auto``, the features (the output of the model's ``features`` layer) of
+each split are computed once and stored on disk under a key made of everything
+that decides them: the backbone and its preprocessing, a hash of the backbone's
+actual weights (so imagenet, null with a seed, a weights file and init_from are
+all told apart, and an edited file is a miss), the input shape, the pooling, the
+dataset fingerprint and the split's exact file list. Any change is a new key;
+entries are never overwritten with different content.
+
+The head is trained as a small Keras model that shares its layers with the full
+model, so the full model (backbone + head) ends up with the trained weights and
+model.keras predicts on raw images. Training batches are shuffled exactly as the
+image pipeline shuffles files (same tf.data shuffle, same seed), so cached and
+uncached runs give the same predictions within float tolerance.
+
+Cache folder: ``--cache-dir``, else $DLHW_CACHE_DIR, else $XDG_CACHE_HOME/dlhw
+or ~/.cache/dlhw; entries live in its ``features/`` sub-folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from dlhw.console import info
+
+FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("DLHW_CACHE_DIR"):
+        return Path(os.environ["DLHW_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(base).expanduser() / "dlhw"
+
+
+def weights_digest(layer) -> str:
+    """A hash of a layer's (or model's) weight values, in order."""
+    h = hashlib.blake2b(digest_size=16)
+    for w in layer.weights:
+        a = np.ascontiguousarray(np.asarray(w.numpy() if hasattr(w, "numpy") else w))
+        h.update(f"{w.path}|{a.dtype}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def cache_reason(cfg, model, dataset) -> Optional[str]:
+    """None when a frozen stage may use the cache, else why not (for the log)."""
+    if cfg.model.type != "backbone":
+        return "not a backbone model"
+    if cfg.cache == "off":
+        return "cache: off"
+    if cfg.dataset.augment and dataset.is_images:
+        return "dataset.augment is on (features change every epoch)"
+    from dlhw.models.backbones import is_frozen
+
+    if not is_frozen(model):
+        return "the backbone is trainable"
+    return None
+
+
+class FeaturePlan:
+    """Features of a frozen backbone per split, from the disk cache or computed once."""
+
+    def __init__(self, cfg, model, dataset, cache_dir: Optional[Path] = None):
+        from dlhw.models.backbones import find_backbone
+
+        self.cfg, self.model, self.dataset = cfg, model, dataset
+        self.reason = cache_reason(cfg, model, dataset)
+        self.store = self.reason is None
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.classifier = getattr(cfg.model, "classifier", None) is not None
+        self._features: Dict[str, np.ndarray] = {}
+        self._head = None
+        self._key: Optional[str] = None
+        self._backbone = find_backbone(model)
+        self.events: List[Dict[str, Any]] = []
+        self.seconds = 0.0
+
+    # -------------------------------------------------------------- which stages
+    def stage_uses_cache(self, index: int) -> bool:
+        """Stage ``index`` trains on cached features: cache allowed and nothing unfrozen so far."""
+        if not self.store or self.classifier:
+            return False
+        return all(s.unfreeze is None for s in self.cfg.stages()[: index + 1])
+
+    @property
+    def final_model_frozen(self) -> bool:
+        return self.store and all(s.unfreeze is None for s in self.cfg.stages())
+
+    # ------------------------------------------------------------------ keys
+    def _common_key(self) -> str:
+        if self._key is None:
+            spec = self.cfg.model.backbone
+            from dlhw.models.backbones import get_entry
+
+            parts = {
+                "format": FORMAT,
+                "backbone": spec.name,
+                "preprocessing": get_entry(spec.name).preprocessing,
+                "weights": weights_digest(self._backbone),
+                "input_shape": list(self.dataset.input_shape),
+                "pooling": spec.pooling,
+                "dataset": self.dataset.fingerprint,
+                "keras": _version("keras"),
+            }
+            self._key = json.dumps(parts, sort_keys=True)
+        return self._key
+
+    def split_key(self, split: str) -> str:
+        s = self.dataset.splits[split]
+        h = hashlib.sha256(self._common_key().encode())
+        h.update(split.encode())
+        if s.files is not None:
+            h.update("\n".join(s.files).encode())
+        else:
+            h.update(np.ascontiguousarray(s.x).tobytes())
+        return h.hexdigest()[:32]
+
+    def _path(self, key: str) -> Path:
+        return self.cache_dir / "features" / key[:2] / f"{key}.npy"
+
+    # -------------------------------------------------------------- features
+    def extractor(self):
+        import keras
+
+        from dlhw.models.backbones import FEATURES_LAYER
+
+        return keras.Model(self.model.inputs, self.model.get_layer(FEATURES_LAYER).output, name="feature_extractor")
+
+    def _compute(self, split: str) -> np.ndarray:
+        s = self.dataset.splits[split]
+        bs = self.cfg.training.batch_size
+        ext = self.extractor()
+        if s.files is None:
+            return np.asarray(ext.predict(s.x, batch_size=bs, verbose=0), dtype=np.float32)
+        from dlhw.data.images import tf_images
+
+        meta = self.dataset.meta
+        ds = tf_images(s.files, None, meta["image_size"], meta["channels"], bs)
+        return np.asarray(ext.predict(ds, verbose=0), dtype=np.float32)
+
+    def features(self, split: str) -> np.ndarray:
+        """(N, D) float32 features of a split (cached in memory after the first call)."""
+        if split in self._features:
+            return self._features[split]
+        n = len(self.dataset.splits[split])
+        start = time.perf_counter()
+        if n == 0:
+            feats = np.zeros((0,) + tuple(self.model.get_layer("features").output.shape[1:]), np.float32)
+            self._features[split] = feats
+            return feats
+        event = {"split": split, "samples": n}
+        feats = None
+        if self.store:
+            key = self.split_key(split)
+            path = self._path(key)
+            event["key"] = key
+            if path.exists():
+                try:
+                    feats = np.load(path, allow_pickle=False)
+                    if feats.shape[0] != n:
+                        feats = None
+                except (OSError, ValueError):
+                    feats = None
+            event["hit"] = feats is not None
+            if feats is None:
+                feats = self._compute(split)
+                self._write(path, feats, split, n)
+        else:
+            feats = self._compute(split)
+            event["hit"] = False
+        event["seconds"] = round(time.perf_counter() - start, 3)
+        self.seconds += time.perf_counter() - start
+        self.events.append(event)
+        verb = "read from the cache" if event["hit"] else ("computed and cached" if self.store else "computed")
+        info(f"backbone features, {split}: {feats.shape[0]} x {feats.shape[1]} {verb} ({event['seconds']:.1f}s)")
+        self._features[split] = feats
+        return feats
+
+    def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+            np.save(tmp, feats, allow_pickle=False)
+            os.replace(tmp, path)
+            meta = json.loads(self._common_key())
+            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time())
+            meta_tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
+            meta_tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(meta_tmp, path.with_suffix(".json"))
+        except OSError as exc:  # a read-only cache folder must not fail the run
+            from dlhw.console import warn
+
+            warn(f"feature cache: cannot write {path.parent} ({exc.strerror}); features were not cached")
+
+    # ------------------------------------------------------------------ head
+    def head_model(self):
+        """A Keras model from features to the output, sharing the full model's head layers."""
+        if self._head is None:
+            import keras
+
+            from dlhw.models.backbones import FEATURES_LAYER
+
+            layers = self.model.layers
+            idx = [layer.name for layer in layers].index(FEATURES_LAYER)
+            inp = keras.Input(shape=tuple(self.model.get_layer(FEATURES_LAYER).output.shape[1:]), name="features_in")
+            x = inp
+            for layer in layers[idx + 1:]:
+                x = layer(x)
+            self._head = keras.Model(inp, x, name="head_on_cached_features")
+        return self._head
+
+    def fit_inputs(self, split: str, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+        """Features and labels batched exactly as data.images.tf_images batches the files."""
+        import tensorflow as tf
+
+        feats = self.features(split)
+        ds = tf.data.Dataset.from_tensor_slices((feats, y))
+        if shuffle:
+            ds = ds.shuffle(len(feats), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def fit_data(self, spec, batch_size: int, shuffle: bool, seed: int):
+        """(train, val or None) tf.data pipelines of cached features for Model.fit."""
+        from dlhw.models.outputs import encode_labels
+
+        s = self.dataset.splits
+        train = self.fit_inputs("train", encode_labels(s["train"].y, spec), batch_size, shuffle, seed)
+        val = None
+        if len(s["val"]):
+            val = self.fit_inputs("val", encode_labels(s["val"].y, spec), batch_size, False, seed)
+        return train, val
+
+    def raw_outputs(self, split: str) -> np.ndarray:
+        """The model's raw outputs on a split, through the head on cached features."""
+        feats = self.features(split)
+        if len(feats) == 0:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.asarray(self.head_model().predict(feats, batch_size=max(256, self.cfg.training.batch_size),
+                                                    verbose=0))
+
+    def summary(self) -> Dict[str, Any]:
+        """What metrics.json records about the cache."""
+        return {
+            "used": bool(self.events) and self.store,
+            "reason_off": self.reason,
+            "folder": str(self.cache_dir / "features") if self.store else None,
+            "hits": [e["split"] for e in self.events if e.get("hit")],
+            "misses": [e["split"] for e in self.events if not e.get("hit")],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def pin_checkpoints(callbacks: list, full_model) -> None:
+    """Make weight-saving callbacks save the full model while the head model trains."""
+    from dlhw.training.callbacks import WeightCheckpoint
+
+    for cb in callbacks:
+        if isinstance(cb, WeightCheckpoint):
+            cb.set_model = (lambda m, cb=cb: type(cb).set_model(cb, full_model))
+
+
+def plan_for(cfg, model, dataset, cache_dir=None) -> Optional[FeaturePlan]:
+    """A FeaturePlan for backbone models (None otherwise); checks every stage's unfreeze first."""
+    if cfg.model.type != "backbone":
+        return None
+    from dlhw.models.backbones import check_unfreeze
+
+    check_unfreeze(model, cfg)
+    if getattr(cfg.model, "classifier", None) is not None:
+        from dlhw.models.classical import check_classifier
+
+        check_classifier(cfg)
+    plan = FeaturePlan(cfg, model, dataset, cache_dir)
+    if plan.reason is not None and not plan.classifier:
+        info(f"feature cache not used: {plan.reason}")
+    return plan
+
+
+def _version(pkg: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "?"
