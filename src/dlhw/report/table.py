@@ -207,12 +207,13 @@ def print_table(rows: Sequence[Row], metric: str, title: str) -> None:
     table = Table(title=Text(title))
     for k, n in zip(keys, names):
         right = k not in ("run", "sweep", "status", "diagnostics") and not k.startswith("varied:")
-        table.add_column(Text(n), justify="right" if right else "left", overflow="fold", no_wrap=k in ("run", "diagnostics"))
+        table.add_column(Text(n), justify="right" if right else "left", overflow="fold",
+                         no_wrap=right or k in ("run", "diagnostics"))
     styles = {"failed": "red", "diverged": "yellow", "stale": "magenta", "running": "cyan"}
     for r in rows:
         style = "bold green" if r.best else styles.get(r.status, "")
         table.add_row(*[Text(cell(r, k)) for k in keys], style=style)
-    console = Console(width=None if sys.stdout.isatty() else 200)
+    console = Console(width=None if sys.stdout.isatty() else 400)  # a pipe or file: never wrap cells
     console.print(table)
     for r in rows:
         if r.error:
