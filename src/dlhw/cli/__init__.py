@@ -16,6 +16,7 @@ from dlhw.cli import predict as predict_cmd
 from dlhw.cli import inspect_cmd
 from dlhw.cli import report as report_cmd
 from dlhw.cli import sweep as sweep_cmd
+from dlhw.cli import list_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")
 app.command("report", rich_help_panel="Results")(report_cmd.report)
 app.command("predict", rich_help_panel="Results")(predict_cmd.predict)
 app.command("inspect", rich_help_panel="Results")(inspect_cmd.inspect)
+app.command("list", rich_help_panel="Configs")(list_cmd.list_cmd)
 
 
 def main() -> None:
