@@ -1,7 +1,7 @@
 """samples.png: a grid of random training images, each titled with its label (S3).
 
-Written by every image run (``evaluation.samples`` images, default 16; 0 turns
-it off) and by ``dlhw data preview``. Images are decoded and resized exactly as
+Written by every image run, scikit-learn's 8x8 digits included (``evaluation.samples``
+images, default 16; 0 turns it off) and by ``dlhw data preview``. Images are decoded and resized exactly as
 the model sees them (before its own rescaling).
 """
 
@@ -30,6 +30,10 @@ def sample_images(dataset, n: int, seed: int, split: str = "train"):
         images = np.concatenate([np.asarray(b) for b in batches]) / 255.0
     elif s.x is not None and s.x.ndim == 4:  # Keras image arrays, already 0..1
         images = s.x[idx].astype(np.float32)
+    elif dataset.meta.get("name") == "digits" and s.x is not None and s.x.shape[1] == 64:
+        st = dataset.meta["standardize"]  # scikit-learn's 8x8 digits: undo the scaling, pixels are 0..16
+        pixels = s.x[idx] * np.array(st["std"]) + np.array(st["mean"])
+        images = (pixels / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)
     else:
         return None
     return np.clip(images, 0, 1), s.y[idx]
