@@ -1,0 +1,210 @@
+"""dlhw sweep: plans (grid, random, repeats, folders, names), real tiny sweeps, skip/rerun, failures, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dlhw.cli import app
+from dlhw.errors import ConfigError
+from dlhw.sweep import build_plan
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "name": "tiny", "seed": 0,
+    "dataset": {"source": "sklearn", "name": "digits", "max_samples": 300},
+    "model": {"type": "mlp", "layers": [{"units": 16}]},
+    "training": {"epochs": 1, "batch_size": 64, "tensorboard": False, "checkpoint": False},
+}
+
+
+def write(path: Path, data) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def sweep_file(tmp_path: Path, grid: dict, name: str = "grid.yaml", **extra) -> Path:
+    write(tmp_path / "base.yaml", TINY)
+    return write(tmp_path / name, {"base": "base.yaml", "grid": grid, **extra})
+
+
+# ------------------------------------------------------------------- planning
+def test_grid_expansion_names_hashes_and_repeats(tmp_path):
+    f = sweep_file(tmp_path, {"training.optimizer.type": ["sgd", "adam"],
+                              "model.layers": [[{"units": 256}], [{"units": 256}, {"units": 512}],
+                                               [{"units": 64}] * 3]}, repeats=2)
+    plan = build_plan(f, ["training.epochs=3"])
+    assert plan.name == "grid" and plan.varied_keys == ["training.optimizer.type", "model.layers"]
+    assert len(plan.trials) == 2 * 3 * 2
+    names = [t.name for t in plan.trials]
+    assert names[:4] == ["optimizer-sgd_layers-256_seed-0", "optimizer-sgd_layers-256_seed-1",
+                         "optimizer-sgd_layers-256-512_seed-0", "optimizer-sgd_layers-256-512_seed-1"]
+    assert "optimizer-adam_layers-3x64_seed-1" in names and len(set(names)) == len(names)
+    t = plan.trials[2]
+    assert t.group == "optimizer-sgd_layers-256-512" and t.varied["training.optimizer.type"] == "sgd"
+    assert t.cfg.training.optimizer.type == "sgd" and [l.units for l in t.cfg.model.layers] == [256, 512]
+    assert t.cfg.training.epochs == 3 and [x.cfg.seed for x in plan.trials[:2]] == [0, 1]
+    # stable: the same file gives the same names and hashes; every trial has its own hash
+    again = build_plan(f, ["training.epochs=3"])
+    assert [(x.name, x.hash) for x in again.trials] == [(x.name, x.hash) for x in plan.trials]
+    assert len({x.hash for x in plan.trials}) == len(plan.trials)
+    # repeats differ only in seed: same shape
+    assert plan.trials[0].shape == plan.trials[1].shape and plan.trials[0].hash != plan.trials[1].hash
+
+
+def test_random_sampling_is_seeded_subset(tmp_path):
+    grid = {"training.optimizer.learning_rate": [0.1, 0.01, 0.001], "training.batch_size": [16, 32, 64]}
+    a = build_plan(sweep_file(tmp_path, grid, random={"samples": 4, "seed": 1}))
+    b = build_plan(sweep_file(tmp_path, grid, random={"samples": 4, "seed": 1}))
+    c = build_plan(sweep_file(tmp_path, grid, random={"samples": 4, "seed": 3}))
+    full = build_plan(sweep_file(tmp_path, grid))
+    assert len(a.trials) == 4 and len(full.trials) == 9
+    assert [t.name for t in a.trials] == [t.name for t in b.trials] != [t.name for t in c.trials]
+    assert {t.name for t in a.trials} <= {t.name for t in full.trials}
+    assert "learning_rate-0.001_batch_size-16" in {t.name for t in full.trials}
+
+
+def test_folder_of_configs_with_base(tmp_path):
+    write(tmp_path / "base.yaml", TINY)
+    for units in (8, 32):
+        write(tmp_path / "sweep" / f"units_{units}.yaml", {"base": "../base.yaml", "model": {"layers": [{"units": units}]}})
+    plan = build_plan(tmp_path / "sweep")
+    assert plan.name == "sweep" and [t.name for t in plan.trials] == ["units_32", "units_8"]
+    assert plan.varied_keys == ["model.layers"] and plan.trials[0].varied == {"model.layers": [
+        {"units": 32, "activation": "relu", "dropout": 0.0, "batch_norm": False}]}
+
+
+@pytest.mark.parametrize("grid, extra, words", [
+    ({"training.optimizer.type": ["sgd", "adamm"]}, {}, "did you mean 'adam'"),
+    ({"training.epochs": 3}, {}, "grid.training.epochs: expected a non-empty list"),
+    ({"training.epochs": [1]}, {"repeats": 0}, "repeats: expected a whole number"),
+    ({"training.epochs": [1]}, {"random": {"samples": 0}}, "random: expected"),
+])
+def test_config_errors_found_before_training(tmp_path, grid, extra, words):
+    f = sweep_file(tmp_path, grid, **extra)
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_set_may_not_override_a_grid_key(tmp_path):
+    f = sweep_file(tmp_path, {"training.epochs": [1, 2]})
+    with pytest.raises(ConfigError, match="varies 'training.epochs'"):
+        build_plan(f, ["training.epochs=5"])
+
+
+def test_ray_missing_says_the_install_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    f = sweep_file(tmp_path, {"training.epochs": [1]})
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "runs"), "--executor", "ray"])
+    assert r.exit_code == 2 and 'pip install "dlhw[ray]"' in r.output
+
+
+# ------------------------------------------------------------------ real runs
+def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
+    # the second trial validates but cannot train: 3 output units for the 10 digit classes
+    f = sweep_file(tmp_path, {"model.output.units": [None, 3], "model.layers": [[{"units": 16}]]}, name="e2e.yaml")
+    out = tmp_path / "runs"
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "units-none_layers-16" in r.output and "1,210" in r.output and "no estimate yet" in r.output
+    assert not (out / "e2e").exists()
+
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "1 failed" in r.output and "model.output.units" in r.output and "units-3_layers-16" in r.output
+    sweep_dir = out / "e2e"
+    manifest = json.loads((sweep_dir / "sweep.json").read_text())
+    status = {t["name"]: t for t in manifest["trials"]}
+    assert status["units-none_layers-16"]["status"] == "completed"
+    assert status["units-3_layers-16"]["status"] == "failed" and "does not match" in status["units-3_layers-16"]["error"]
+    assert manifest["varied_keys"] == ["model.output.units", "model.layers"]
+    assert json.loads((sweep_dir / "units-3_layers-16" / "status.json").read_text())["status"] == "failed"
+    good = sweep_dir / "units-none_layers-16"
+    assert (good / "metrics.json").exists() and (good / "history.csv").exists()
+    first_start = json.loads((good / "status.json").read_text())["started"]
+
+    # again: the completed trial is skipped, the failed one tried again (and fails again)
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    assert r.exit_code == 1 and "1 already completed (skipped" in r.output and "unfinished, training it again" in r.output
+    assert json.loads((good / "status.json").read_text())["started"] == first_start
+
+    # a time estimate now exists for that shape
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--dry-run", "--set", "training.epochs=4"])
+    assert r.exit_code == 0 and "no estimate yet" not in r.output and "about" in r.output
+
+    # --rerun trains the completed trial again; a changed config (--set) also re-runs it
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--rerun"])
+    assert r.exit_code == 1 and "skipped" not in r.output
+    assert json.loads((good / "status.json").read_text())["status"] == "completed"
+    assert json.loads((sweep_dir / "sweep.json").read_text())["trials"][0]["skipped"] is False
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--set", "training.batch_size=32"])
+    assert "config changed, training it again" in r.output
+    assert yaml.safe_load((good / "config.yaml").read_text())["training"]["batch_size"] == 32
+
+    # and the report reads the sweep: the failed trial is in the table, marked
+    r = runner.invoke(app, ["report", str(sweep_dir)])
+    assert r.exit_code == 0, r.output
+    page = (sweep_dir / "report.html").read_text()
+    assert "units-3_layers-16" in page and "s-failed" in page
+    assert (sweep_dir / "charts" / "e2e_val_accuracy.png").exists()
+
+
+def test_parallel_workers_use_separate_processes(tmp_path):
+    f = sweep_file(tmp_path, {"model.layers": [[{"units": 8}], [{"units": 12}]]}, name="par.yaml")
+    out = tmp_path / "runs"
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "par" / "sweep.json").read_text())
+    assert [t["status"] for t in manifest["trials"]] == ["completed", "completed"]
+    pids = {t["pid"] for t in manifest["trials"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    for t in manifest["trials"]:
+        assert json.loads((out / "par" / t["name"] / "metrics.json").read_text())["epochs_run"] == 1
+
+
+def test_repo_sweep_configs_plan(monkeypatch):
+    """The shipped S4/S5 sweeps expand and validate; MNIST is one --set away."""
+    sizes = {"mlp_layers": 8, "mlp_neurons": 6, "mlp_optimizers": 4, "reuters_losses": 5}
+    for folder, n in sizes.items():
+        plan = build_plan(REPO / "configs" / folder)
+        assert len(plan.trials) == n and plan.varied_keys
+    mnist = build_plan(REPO / "configs" / "mlp_layers", ["dataset.source=keras", "dataset.name=mnist"])
+    assert all(t.cfg.dataset.name == "mnist" for t in mnist.trials)
+    assert [t.name for t in mnist.trials][:2] == ["layers-3x256", "layers-4x256"]
+    reuters = build_plan(REPO / "configs" / "reuters_losses")
+    pairs = {(t.cfg.model.output.activation, t.cfg.training.loss) for t in reuters.trials}
+    assert pairs == {("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy"),
+                     ("sigmoid", "mse"), ("softmax", "mse"), ("linear", "mse")}
+
+
+def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
+    """S4's five pairings train (in this process, so the stand-in Reuters loader applies)."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    seqs = [list(rng.integers(1, 60, size=rng.integers(4, 12))) for _ in range(160)]
+    labels = np.arange(160) % 4
+
+    def fake(num_words=None, **k):
+        return (np.array(seqs[:120], dtype=object), labels[:120]), (np.array(seqs[120:], dtype=object), labels[120:])
+
+    monkeypatch.setattr(keras.datasets.reuters, "load_data", fake)
+    out = tmp_path / "runs"
+    r = runner.invoke(app, ["sweep", str(REPO / "configs" / "reuters_losses"), "--out", str(out),
+                            "--set", "training.epochs=1", "training.tensorboard=false", "dataset.num_words=60"])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((out / "reuters_losses" / "sweep.json").read_text())
+    assert [t["status"] for t in manifest["trials"]] == ["completed"] * 5
+    m = json.loads((out / "reuters_losses" / "softmax_mse" / "metrics.json").read_text())
+    assert m["output"]["activation"] == "softmax" and m["output"]["loss"] == "mse" and m["output"]["units"] == 4
