@@ -109,6 +109,9 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict
         out["confusion_matrix"] = cm.tolist()
     elif spec.encoding == "target":
         P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
+    from dlhw.evaluation.open_set import evaluate_unseen  # unseen classes / open set (dataset.classes)
+
+    out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size))
     monitor = (cfg.stages()[-1].early_stopping.monitor if cfg.stages()[-1].early_stopping else "val_loss")
     out.update({
         "params": count_params(model),
