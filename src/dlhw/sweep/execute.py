@@ -163,7 +163,10 @@ def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Ca
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        kwargs: Dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        import logging
+
+        kwargs: Dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "logging_level": logging.WARNING}
         if address:
             kwargs["address"] = address
         else:
