@@ -127,3 +127,12 @@ class ImagePreprocess(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="dlhw")
+def masked_mae(y_true, y_pred):
+    """Mean absolute error over the targets that are present (NaN targets ignored)."""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    valid = ops.logical_not(ops.isnan(y_true))
+    err = ops.where(valid, ops.abs(ops.where(valid, y_true, y_pred) - y_pred), ops.zeros_like(y_pred))
+    return ops.sum(err, axis=-1) / ops.maximum(ops.sum(ops.cast(valid, y_pred.dtype), axis=-1), 1.0)

@@ -46,6 +46,13 @@ def resolve_output(cfg, dataset) -> OutputSpec:
         loss = loss or "mse"
         if loss in CE_LOSSES:
             raise ConfigError(f"training.loss: {loss} is for classification; received task=regression (use mse, mae or masked_euclidean)")
+        missing = sum(int(np.isnan(s.y).sum()) for s in dataset.splits.values() if s.y.dtype.kind == "f")
+        if missing and loss != "masked_euclidean":
+            raise ConfigError(f"training.loss: the targets hold {missing} missing (NaN) value(s); only masked_euclidean "
+                              f"ignores them; received {loss} (fill or drop the rows, or use masked_euclidean)")
+        if loss == "masked_euclidean" and units % 2:
+            raise ConfigError(f"training.loss: masked_euclidean needs (x, y) pairs, an even number of targets; "
+                              f"received {units}")
         return OutputSpec(units, act, loss, False, "target", "none", 0)
     if task == "multilabel":
         units = out.units or dataset.num_targets
@@ -154,4 +161,8 @@ def make_metrics(spec: OutputSpec) -> list:
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if spec.accuracy == "categorical":
         return [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    if spec.loss == "masked_euclidean":  # targets may be NaN: a plain MAE would be NaN too
+        from dlhw.models.layers import masked_mae
+
+        return [keras.metrics.MeanMetricWrapper(masked_mae, name="mae")]
     return [keras.metrics.MeanAbsoluteError(name="mae")]
