@@ -1,0 +1,48 @@
+"""S3: the shipped Sequential and Functional small-CNN configs build the same network."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlhw.config import load_config
+from dlhw.data import load_dataset
+from dlhw.models import build_model
+from tests.conftest import REPO, make_image_folder
+
+
+def layer_table(model):
+    return [(layer.name, type(layer).__name__, tuple(layer.output.shape), layer.count_params())
+            for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("cnn") / "images", per_class=5, size=32)
+
+
+def build(name, folder):
+    cfg = load_config(REPO / "configs" / f"{name}.yaml", [f"dataset.path={folder}", "dataset.image_size=[32, 32]"])
+    model, _ = build_model(cfg, load_dataset(cfg))
+    return cfg, model
+
+
+def test_sequential_and_functional_are_the_same_network(folder):
+    seq_cfg, seq = build("small_cnn_sequential", folder)
+    fun_cfg, fun = build("small_cnn_functional", folder)
+    assert (seq_cfg.model.api, fun_cfg.model.api) == ("sequential", "functional")
+    assert type(seq).__name__ == "Sequential" and type(fun).__name__ == "Functional"
+    assert layer_table(seq) == layer_table(fun)
+    assert seq.count_params() == fun.count_params()
+    kinds = [t[1] for t in layer_table(seq)]
+    assert kinds[0] == "Rescaling" and kinds.count("Conv2D") == 3 and kinds.count("BatchNormalization") == 3
+    assert kinds.count("MaxPooling2D") == 3 and kinds[-4:] == ["Flatten", "Dense", "Dropout", "Dense"]
+    assert layer_table(seq)[-1][2] == (None, 1)
+    # 32x32 input, three 2x2 pools: a 4x4x128 map flattened into Dense(128)
+    assert layer_table(seq)[-4][2] == (None, 4 * 4 * 128)
+
+
+def test_inception_config_builds(folder):
+    _, model = build("small_cnn_inception", folder)
+    names = [layer.name for layer in model.layers]
+    assert "inception_2" in names
+    assert tuple(model.get_layer("inception_2").output.shape) == (None, 16, 16, 16 + 32 + 16 + 16)
