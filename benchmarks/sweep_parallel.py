@@ -1,0 +1,74 @@
+"""dlhw sweep --workers 2 vs --workers 1: an 8-trial MLP sweep on scikit-learn digits.
+
+Both sides run the same `dlhw sweep` command line (a fresh process each time,
+so TensorFlow's import is paid on both sides), alternating 1, 2, 1, 2, ...;
+each prints its wall time; the median of each side and the ratio come last.
+Target on a 2-core machine: >= 1.7x.
+
+    python benchmarks/sweep_parallel.py [--repeats 3] [--epochs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SWEEP = """\
+base: {base}
+training:
+  epochs: {epochs}
+  tensorboard: false
+  checkpoint: false
+grid:
+  training.optimizer.learning_rate: [0.002, 0.0015, 0.001, 0.0008, 0.0006, 0.0005, 0.0004, 0.0003]
+"""
+
+
+def dlhw() -> list[str]:
+    exe = Path(sys.executable).with_name("dlhw")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
+
+
+def one(sweep: Path, out: Path, workers: int) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    res = subprocess.run(dlhw() + ["sweep", str(sweep), "--out", str(out), "--workers", str(workers), "--quiet",
+                                   "--device", "cpu"], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if res.returncode != 0:
+        sys.exit(f"dlhw sweep --workers {workers} failed:\n{res.stdout}\n{res.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per side (median reported)")
+    ap.add_argument("--epochs", type=int, default=10, help="epochs per trial")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sweep = tmp / "bench.yaml"
+        sweep.write_text(SWEEP.format(base=REPO / "configs" / "quickstart.yaml", epochs=args.epochs))
+        times: dict[int, list[float]] = {1: [], 2: []}
+        for i in range(args.repeats):
+            for workers in (1, 2):
+                t = one(sweep, tmp / f"runs{workers}", workers)
+                times[workers].append(t)
+                print(f"run {i + 1}: --workers {workers}: {t:6.1f} s", flush=True)
+    m1, m2 = statistics.median(times[1]), statistics.median(times[2])
+    print(f"\n8 trials x {args.epochs} epochs, digits MLP 256-512, median of {args.repeats}:")
+    print(f"  --workers 1: {m1:6.1f} s")
+    print(f"  --workers 2: {m2:6.1f} s")
+    print(f"  speed-up   : {m1 / m2:5.2f}x (target >= 1.7x on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
