@@ -135,8 +135,17 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
 
     # again: the completed trial is skipped, the failed one tried again (and fails again)
     r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
-    assert r.exit_code == 1 and "1 already completed (skipped" in r.output and "unfinished, training it again" in r.output
+    assert r.exit_code == 1 and "1 already completed (skipped" in r.output
+    assert "units-3_layers-16: unfinished (failed), training it again" in r.output
     assert json.loads((good / "status.json").read_text())["started"] == first_start
+
+    # an interrupted trial is picked up again (from its checkpoint where `dlhw run --resume` can)
+    st = json.loads((good / "status.json").read_text())
+    st["status"] = "interrupted"
+    (good / "status.json").write_text(json.dumps(st))
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    assert "units-none_layers-16: unfinished (interrupted), resuming it" in r.output
+    assert json.loads((good / "status.json").read_text())["status"] == "completed"
 
     # a time estimate now exists for that shape
     r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--dry-run", "--set", "training.epochs=4"])

@@ -10,6 +10,7 @@ one GPU of its own.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -65,8 +66,19 @@ def run_trial(job: Job) -> Result:
         cfg = validate(job["raw"], job["source"])
         from dlhw.pipeline import run_experiment
 
-        outcome = run_experiment(cfg, out=job["out"], name=name, overwrite=True, device=job.get("device", "auto"),
-                                 quiet=True, threads=job.get("threads"))
+        kwargs = dict(out=job["out"], name=name, overwrite=True, device=job.get("device", "auto"),
+                      quiet=True, threads=job.get("threads"))
+        outcome = None
+        if job.get("resume") and "resume" in inspect.signature(run_experiment).parameters:
+            try:  # an interrupted or stale trial continues from its last checkpoint
+                outcome = run_experiment(cfg, resume=run_dir, **kwargs)
+                result["resumed"] = True
+            except ConfigError as exc:
+                if not str(exc).startswith("--resume"):
+                    raise
+                result["resumed"] = False  # refused (config or data changed): train it from scratch
+        if outcome is None:
+            outcome = run_experiment(cfg, **kwargs)
         m = outcome.metrics
         result.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
                       val_accuracy=_short(m, "val", "accuracy"), test_accuracy=_short(m, "test", "accuracy"),

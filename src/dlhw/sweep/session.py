@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json
+from dlhw.runs import read_json, read_status
 from dlhw.sweep import execute
 from dlhw.sweep.manifest import Manifest, trial_state
 from dlhw.sweep.plan import SweepPlan
 
 EXECUTORS = ("local", "ray")
+RESUMABLE = ("interrupted", "stale")  # failed and diverged trials train again from scratch
 
 
 @dataclass
@@ -72,10 +73,16 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
             manifest.update(t.name, status="completed", skipped=True,
                             **{k: res[k] for k in ("train_seconds", "val_accuracy", "test_accuracy", "params")})
             continue
-        if state in ("changed", "unfinished"):
-            echo(f"{t.name}: {'config changed' if state == 'changed' else 'unfinished'}, training it again")
+        resume = False
+        if state == "changed":
+            echo(f"{t.name}: config changed, training it again")
+        elif state == "unfinished":
+            previous = read_status(sweep_dir / t.name).get("status", "unknown")
+            resume = previous in RESUMABLE and not rerun
+            echo(f"{t.name}: unfinished ({previous}), " + ("resuming it from its last checkpoint" if resume
+                                                           else "training it again"))
         jobs.append({"name": t.name, "raw": t.raw, "source": f"{t.source} (trial {t.name})",
-                     "out": str(sweep_dir), "device": device})
+                     "out": str(sweep_dir), "device": device, "resume": resume})
     skipped = len(plan.trials) - len(jobs)
     gpus = execute.visible_gpus() if device != "cpu" else []
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
