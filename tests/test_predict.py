@@ -106,3 +106,21 @@ def test_cnn_run_predicts_images_and_folders(tmp_path):
     assert all(abs(sum(t["probability"] for t in p.top) - 1) < 1e-5 for p in preds)
     with pytest.raises(DataError, match="trained on images"):
         predict_run(run, [str(tmp_path / "x.csv")] if (tmp_path / "x.csv").write_text("a\n1\n") else [])
+
+
+def test_backbone_svm_run_predicts_with_its_classifier(tmp_path):
+    """S2 (e): a classifier run (model.keras = feature extractor + classifier.joblib) answers too."""
+    images = make_image_folder(tmp_path / "images", classes=("cat", "dog", "fox"), per_class=6, size=32)
+    cfg = validate({
+        "name": "svm", "dataset": {"source": "image_folder", "path": str(images), "image_size": [32, 32]},
+        "model": {"type": "backbone", "backbone": {"name": "mobilenet_v2", "weights": None, "pooling": "avg"},
+                  "classifier": {"type": "svm", "kernel": "linear"}},
+        "training": {"batch_size": 8, "tensorboard": False}, "evaluation": {"samples": 0}, "cache": "off",
+    })
+    run = run_experiment(cfg, out=tmp_path / "runs", quiet=True).run_dir
+    assert (run / "classifier.joblib").exists()
+    r = runner.invoke(app, ["predict", str(run), str(images / "fox"), "--json", "-k", "2"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert len(data) == 6 and all(len(d["top"]) == 2 for d in data)
+    assert all(t["class"] in ("cat", "dog", "fox") and 0 <= t["probability"] <= 1 for d in data for t in d["top"])

@@ -5,8 +5,9 @@ Keras safe mode) and its preprocessing.json, turns the inputs into model inputs
 the way training did, and returns one result per input: the top-k class names
 with their probabilities (classification, multilabel) or the predicted values
 (regression). Runs with a scikit-learn classifier head (SVM / logistic, S2 c)
-keep that estimator beside model.keras (``classifier.joblib``); model.keras is
-then the feature extractor and the estimator gives the probabilities.
+keep that estimator beside model.keras (``classifier.joblib``, see
+dlhw.models.classical); model.keras is then the feature extractor and the
+estimator gives the class scores.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
-
-CLASSIFIER_FILES = ("classifier.joblib",)
-
 
 @dataclass
 class Prediction:
@@ -78,37 +76,29 @@ def check_run(run_dir: Path) -> Path:
 
 
 def load_run_model(run_dir: Path):
-    """(keras model, sklearn classifier or None) of a completed run."""
+    """(keras model, classifier bundle or None) of a completed run.
+
+    A classifier run (S2 c) keeps its scikit-learn estimator in classifier.joblib
+    (dlhw.models.classical); model.keras is then the feature extractor.
+    """
     import keras
 
     import dlhw.models.layers  # noqa: F401  (registers dlhw's custom layers for safe-mode loading)
+    from dlhw.models.classical import ESTIMATOR_FILE, load_classifier_run
 
-    model = keras.saving.load_model(Path(run_dir) / "model.keras", safe_mode=True, compile=False)
-    clf = None
-    for name in CLASSIFIER_FILES:
-        if (Path(run_dir) / name).exists():
-            import joblib
-
-            clf = joblib.load(Path(run_dir) / name)
-            break
-    return model, clf
+    if (Path(run_dir) / ESTIMATOR_FILE).exists():
+        return load_classifier_run(run_dir)
+    return keras.saving.load_model(Path(run_dir) / "model.keras", safe_mode=True, compile=False), None
 
 
 def _outputs(model, clf, data) -> np.ndarray:
-    feats = np.asarray(model.predict(data, verbose=0))
+    """Raw model outputs, or the classifier's class scores on the model's features."""
+    out = np.asarray(model.predict(data, verbose=0))
     if clf is None:
-        return feats
-    feats = feats.reshape(len(feats), -1)
-    if hasattr(clf, "predict_proba"):
-        try:
-            return np.asarray(clf.predict_proba(feats))
-        except AttributeError:  # SVC without probability=True
-            pass
-    scores = np.asarray(clf.decision_function(feats))
-    if scores.ndim == 1:
-        scores = np.stack([-scores, scores], axis=1)
-    e = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+        return out
+    from dlhw.models.classical import class_scores
+
+    return class_scores(clf["estimator"], out.reshape(len(out), -1), clf["num_classes"])
 
 
 def _proba(raw: np.ndarray, pre: Dict[str, Any], clf) -> np.ndarray:
