@@ -83,8 +83,11 @@ def save_model(model, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict[str, Any]:
-    """metrics.json, confusion matrix, ROC / regression plot for a trained model."""
+def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
+    """metrics.json, confusion matrix, ROC / regression plot for a trained model.
+
+    ``raw_fn(split)`` supplies the raw outputs instead of ``model.predict`` (cached
+    backbone features through the head, or a scikit-learn classifier's scores)."""
     from dlhw.evaluation import metrics as M
     from dlhw.evaluation import plots as P
     from dlhw.models.outputs import make_loss
@@ -95,7 +98,7 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict
     out: Dict[str, Any] = {}
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
-        raw = M.predict_raw(model, dataset, split, cfg.training.batch_size)
+        raw = raw_fn(split) if raw_fn else M.predict_raw(model, dataset, split, cfg.training.batch_size)
         preds[split] = M.predictions(raw, s.y, spec)
         out[split] = M.split_metrics(preds[split], spec, loss_fn)
     test = preds["test"] if len(preds["test"].y) else preds["val"]
@@ -109,9 +112,10 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict
         out["confusion_matrix"] = cm.tolist()
     elif spec.encoding == "target":
         P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
-    from dlhw.evaluation.open_set import evaluate_unseen  # unseen classes / open set (dataset.classes)
+    if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
+        from dlhw.evaluation.open_set import evaluate_unseen
 
-    out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size))
+        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size))
     monitor = (cfg.stages()[-1].early_stopping.monitor if cfg.stages()[-1].early_stopping else "val_loss")
     out.update({
         "params": count_params(model),
@@ -128,24 +132,40 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path) -> Dict
 
 def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
                    device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
-                   debug: bool = False) -> RunOutcome:
-    """Train and evaluate ``cfg``; returns the run folder and its final status."""
+                   debug: bool = False, cache_dir: Optional[str | Path] = None,
+                   resume: Optional[str | Path] = None) -> RunOutcome:
+    """Train and evaluate ``cfg``; returns the run folder and its final status.
+
+    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.resume).
+
+    ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw)."""
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
     from dlhw.training.trainer import Trainer
 
+    from dlhw.resume import config_hash, prepare_resume
+
+    resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
     dataset = load_dataset(cfg)
     model, spec = build_model(cfg, dataset)
     if cfg.model.init_from:
         load_init_weights(model, cfg.model.init_from)
-    run_dir = create_run_dir(Path(out), name or cfg.name, overwrite)
+    from dlhw.training.feature_cache import plan_for
+
+    features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
+    run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite)
+    identity = resumed.identity if resumed else {"config_hash": config_hash(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
+    from dlhw.training.signals import graceful_interrupts
+
+    interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
+    interrupts.__enter__()
     try:
         atomic_write_text(run_dir / "summary.txt", model_summary(model))
         write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
@@ -156,8 +176,15 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         write_samples(dataset, run_dir / "samples.png", cfg.evaluation.samples, cfg.seed,
                       f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
-        trainer = Trainer(cfg, dataset, model, spec, run_dir, quiet=quiet,
-                          on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]))
+        if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
+            from dlhw.models.classical import run_classifier
+
+            metrics = run_classifier(cfg, dataset, model, features, run_dir)
+            status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
+            return RunOutcome(run_dir, "completed", metrics)
+        trainer = Trainer(cfg, dataset, model, spec, run_dir, quiet=quiet, features=features,
+                          on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]),
+                          resume=resumed.checkpoint if resumed else None, identity=identity)
         result = trainer.fit()
         write_history(result.history, run_dir / "history.csv")
         metric = "accuracy" if spec.accuracy != "none" else "mae"
@@ -171,16 +198,21 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
             status.set("diverged", error=msg, epochs_run=result.epochs_run, diagnostics=findings)
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / "model.keras")
-        metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir)
+        cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
+        metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
+        if features is not None:
+            metrics["feature_cache"] = features.summary()
         metrics["diagnostics"] = findings
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:
         raise
-    except KeyboardInterrupt:
-        status.set("interrupted", error="interrupted by the user")
+    except KeyboardInterrupt as exc:
+        status.set("interrupted", error=str(exc) or "interrupted by the user")
         raise
     except BaseException as exc:
         status.set("failed", error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        interrupts.__exit__(None, None, None)

@@ -48,13 +48,23 @@ def run(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run folder of that name.")] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue an unfinished run folder from its "
+                                                   "last checkpoint (CONFIG optional: it must match).",
+                                                   show_default=False)] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Frozen-backbone feature cache folder "
+                                                      "(default $DLHW_CACHE_DIR or ~/.cache/dlhw).",
+                                                      show_default=False)] = None,
 ) -> None:
     """Train CONFIG and write a run folder (metrics, curves, confusion matrix, model)."""
     with cli_errors(debug):
         from dlhw.errors import ConfigError
 
+        if resume is not None and config is None:
+            from dlhw.resume import run_config_path
+
+            config = run_config_path(resume)
         if config is None:
-            raise ConfigError("dlhw run: give a CONFIG file")
+            raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
         check_device(device)
         from dlhw.config import load_config
         from dlhw.console import set_quiet
@@ -62,5 +72,6 @@ def run(
 
         set_quiet(quiet)
         cfg = load_config(config, overrides(sets, ctx.args))
-        outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, device=device, quiet=quiet, debug=debug)
+        outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, device=device, quiet=quiet, debug=debug,
+                                 resume=resume, cache_dir=cache_dir)
         print_results(outcome)

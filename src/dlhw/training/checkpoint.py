@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -85,7 +86,7 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
             extra: Dict[str, List[np.ndarray]] = {}
             for k in sorted(k for k in z.files if k.startswith("x")):
                 extra.setdefault(k[1:].rsplit("/", 1)[0], []).append(z[k])
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
                           f"start a new run instead of --resume") from None
     if state.get("format") != FORMAT:

@@ -65,8 +65,12 @@ class Trainer:
     """Runs the stages of ``cfg`` on ``model``; see ``fit``."""
 
     def __init__(self, cfg, dataset, model, spec, run_dir: Path, quiet: bool = False,
-                 on_epoch: Optional[Callable[[dict], None]] = None):
+                 on_epoch: Optional[Callable[[dict], None]] = None, features=None,
+                 resume: Optional[dict] = None, identity: Optional[dict] = None):
         self.cfg = cfg
+        self.resume = resume  # a loaded checkpoint (training.checkpoint) to continue from
+        self.identity = identity or {}  # config hash and data fingerprint stored in checkpoints
+        self.features = features  # a feature_cache.FeaturePlan: frozen stages train the head on cached features
         self.dataset = dataset
         self.model = model
         self.spec = spec
@@ -105,35 +109,55 @@ class Trainer:
         return cbs
 
     def fit(self) -> TrainResult:
+        from dlhw.training.checkpoint import Checkpointer
+        from dlhw.training.epoch_data import seeded_epochs
         from dlhw.training.optimizers import build_optimizer
 
         cfg, t = self.cfg, self.cfg.training
         result = TrainResult()
-        x, y = fit_inputs(self.dataset, "train", self.spec, t.batch_size, t.shuffle, cfg.seed)
+        train = self.dataset.splits["train"]
         xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
         val = None if len(self.dataset.splits["val"]) == 0 else (xv if yv is None else (xv, yv))
-        offset = 0
-        start = time.perf_counter()
-        for stage in cfg.stages():
+        ckpt = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()], t.checkpoint,
+                            self.resume, self.identity)
+        offset = ckpt.restore_result(result)  # stages a resumed run had finished
+        for index, stage in enumerate(cfg.stages()):
             if stage.unfreeze is not None:
                 from dlhw.models.backbones import apply_unfreeze
 
-                apply_unfreeze(self.model, stage.unfreeze)
-            self.model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
-                               loss=make_loss(self.spec), metrics=make_metrics(self.spec))
+                apply_unfreeze(self.model, stage.unfreeze, f"training.stages[{index}].unfreeze")
+            if ckpt.skip_stage(index):
+                continue
+            cached = self.features is not None and self.features.stage_uses_cache(index)
+            fit_model = self.features.head_model() if cached else self.model
+            fit_model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
+                              loss=make_loss(self.spec), metrics=make_metrics(self.spec))
             result.stage_params.append({"stage": stage.name, **count_params(self.model)})
             from dlhw.training.callbacks import NaNGuard
 
             guard = NaNGuard()
-            rows: List[dict] = []
+            rows: List[dict] = ckpt.stage_rows(index)  # a resumed stage's epochs so far
+            ckpt.restore_model(self.model, fit_model, index)
+            first = offset + len(rows)
+            end = first if ckpt.stage_stopped(index) else offset + stage.epochs
             fit_kw: Dict[str, Any] = dict(
-                epochs=offset + stage.epochs, initial_epoch=offset, validation_data=val,
-                callbacks=self._callbacks(stage, rows, guard), verbose=self._verbose(),
+                epochs=end, initial_epoch=first, validation_data=val, verbose=self._verbose(), shuffle=False,
+                callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard), result, self.model),
             )
-            if y is None:
-                self.model.fit(x, shuffle=False, **fit_kw)  # tf.data shuffles itself
+            # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
+            ys = encode_labels(train.y, self.spec)
+            if cached:  # the same batches as the image pipeline, backbone forward pass done once
+                from dlhw.training.feature_cache import pin_checkpoints
+
+                _, vc = self.features.fit_data(self.spec, t.batch_size, t.shuffle, cfg.seed)
+                pin_checkpoints(fit_kw["callbacks"], self.model)
+                data = seeded_epochs(self.features.features("train"), ys, t.batch_size, cfg.seed, first, end, t.shuffle)
+                fit_model.fit(data.dataset, steps_per_epoch=data.steps, **{**fit_kw, "validation_data": vc})
             else:
-                self.model.fit(x, y, batch_size=t.batch_size, shuffle=t.shuffle, **fit_kw)
+                data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
+                                     image_size=self.dataset.meta.get("image_size"),
+                                     channels=self.dataset.meta.get("channels", 3))
+                self.model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
             result.history.extend(rows)
             offset += len(rows)
             if len(rows) < stage.epochs and guard.diverged_at is None:
@@ -141,6 +165,6 @@ class Trainer:
             if guard.diverged_at is not None:
                 result.diverged_at = guard.diverged_at
                 break
-        result.train_seconds = time.perf_counter() - start
+        result.train_seconds = ckpt.elapsed()
         result.epochs_run = offset
         return result

@@ -1,0 +1,264 @@
+"""Runs that survive: SIGKILL / SIGINT / SIGTERM mid-run, then --resume, equal to an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from dlhw.cli import app
+from dlhw.config import validate
+from dlhw.pipeline import run_experiment
+from dlhw.runs import read_status
+from dlhw.training import signals
+from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+
+DLHW = str(Path(sys.executable).with_name("dlhw"))
+CONFIG = {
+    "name": "survive", "seed": 3,
+    "dataset": {"source": "sklearn", "name": "digits"},
+    "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
+    "training": {"epochs": 4, "batch_size": 64, "tensorboard": False},
+}
+
+
+def without_timings(data):
+    if isinstance(data, dict):
+        return {k: without_timings(v) for k, v in data.items() if "seconds" not in k}
+    if isinstance(data, list):
+        return [without_timings(v) for v in data]
+    return data
+
+
+def metrics(run: Path) -> dict:
+    return without_timings(json.loads((run / "metrics.json").read_text()))
+
+
+def checkpoint_epoch(run: Path) -> int:
+    try:
+        return int(load_checkpoint(checkpoint_path(run))["epoch"])
+    except Exception:  # not written yet
+        return 0
+
+
+def dlhw(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DLHW_THREADS="2")
+    return subprocess.run([DLHW, *args], capture_output=True, text=True, env=env, timeout=300, **kw)
+
+
+def start_and_stop(config: Path, out: Path, name: str, sig: int, at_epoch: int = 2):
+    """Start `dlhw run` in a real process and send ``sig`` once the epoch-``at_epoch`` checkpoint exists."""
+    env = dict(os.environ, DLHW_THREADS="2")
+    proc = subprocess.Popen([DLHW, "run", str(config), "--out", str(out), "--name", name, "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run = out / name
+    deadline = time.time() + 240
+    while checkpoint_epoch(run) < at_epoch:
+        assert proc.poll() is None, f"the run ended before epoch {at_epoch}: {proc.communicate()}"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err, run
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("survive")
+    config = root / "survive.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    res = dlhw("run", str(config), "--out", str(root / "runs"), "--name", "full", "-q")
+    assert res.returncode == 0, res.stderr
+    return config, root / "runs" / "full"
+
+
+def test_sigkill_then_resume_equals_uninterrupted(uninterrupted, tmp_path):
+    config, full = uninterrupted
+    rc, _, run = start_and_stop(config, tmp_path, "killed", signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    assert read_status(run)["status"] == "stale"  # status.json still says running; the pid is gone
+    assert not (run / "metrics.json").exists() and not (run / "model.keras").exists()
+    stopped_at = checkpoint_epoch(run)
+    assert 2 <= stopped_at < 4
+    res = dlhw("run", "--resume", str(run), "-q")
+    assert res.returncode == 0, res.stderr
+    assert metrics(run) == metrics(full)
+    assert (run / "history.csv").read_text() == (full / "history.csv").read_text()
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "completed" and status["resumed_from_epoch"] == stopped_at and "error" not in status
+    # a completed run is not resumed again
+    again = dlhw("run", "--resume", str(run))
+    assert again.returncode == 2 and "already completed" in again.stderr
+
+
+@pytest.mark.slow  # the same path runs in-process in test_resume_across_stages_...
+def test_sigint_stops_after_the_batch_then_resumes_equal(uninterrupted, tmp_path):
+    config, full = uninterrupted
+    rc, err, run = start_and_stop(config, tmp_path, "ctrl_c", signal.SIGINT)
+    assert rc == 130, err
+    assert "interrupted by SIGINT" in err and f"dlhw run --resume {run}" in err
+    assert "Traceback" not in err
+    status = read_status(run)
+    assert status["status"] == "interrupted" and "SIGINT" in status["error"]
+    assert not (run / "metrics.json").exists()
+    assert not list(run.rglob(".*.tmp"))  # no temporary files left behind
+    res = dlhw("run", str(config), "--resume", str(run), "-q")  # CONFIG given: it must match
+    assert res.returncode == 0, res.stderr
+    assert metrics(run) == metrics(full)
+
+
+def test_sigterm_outside_training_exits_143(tmp_path):
+    with signals.graceful_interrupts(tmp_path):
+        with pytest.raises(signals.RunInterrupted) as info:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    assert info.value.exit_code == 143 and "SIGTERM" in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_first_signal_is_deferred_second_interrupts_at_once(tmp_path):
+    with signals.graceful_interrupts(tmp_path) as state:
+        state.deferring = True
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        assert state.requested == signal.SIGINT  # noted, training carries on to the end of the batch
+        with pytest.raises(signals.RunInterrupted) as info:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert info.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+STAGED = {
+    "name": "staged", "seed": 5,
+    "dataset": {"source": "sklearn", "name": "digits"},
+    "model": {"type": "mlp", "layers": [{"units": 24, "dropout": 0.2, "batch_norm": True}]},
+    "training": {"batch_size": 64, "tensorboard": False, "stages": [
+        {"name": "warm", "epochs": 3, "optimizer": {"type": "sgd", "learning_rate": 0.05, "momentum": 0.9}},
+        {"name": "main", "epochs": 8,
+         "optimizer": {"type": "adam", "learning_rate": 0.01,
+                       "schedule": {"type": "reduce_on_plateau", "patience": 1, "factor": 0.5,
+                                    "monitor": "val_accuracy"}},
+         "early_stopping": {"monitor": "val_accuracy", "patience": 2, "restore_best_weights": True}},
+    ]},
+}
+
+
+@pytest.fixture(scope="module")
+def staged_full(tmp_path_factory):
+    return run_experiment(validate(STAGED), out=tmp_path_factory.mktemp("staged"), quiet=True).run_dir
+
+
+@pytest.mark.parametrize("stop_after", [3, 8])
+def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, staged_full, stop_after):
+    """Stop after epoch 3 (the end of a stage) or 8 (early stopping and the plateau schedule mid-count)."""
+    full = staged_full
+    from dlhw.runs import RunStatus
+
+    beat = RunStatus.heartbeat
+
+    def heartbeat(self, **extra):  # a Ctrl-C arriving during epoch stop_after + 1
+        beat(self, **extra)
+        if extra.get("epoch") == stop_after:
+            signals.STATE.requested = signal.SIGINT
+
+    monkeypatch.setattr(RunStatus, "heartbeat", heartbeat)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(validate(STAGED), out=tmp_path / "cut", quiet=True)
+    monkeypatch.setattr(RunStatus, "heartbeat", beat)
+    run = tmp_path / "cut" / "staged"
+    assert read_status(run)["status"] == "interrupted" and checkpoint_epoch(run) == stop_after
+    outcome = run_experiment(validate(yaml.safe_load((run / "config.yaml").read_text())), resume=run, quiet=True)
+    assert metrics(outcome.run_dir) == metrics(full)
+    assert (run / "history.csv").read_text() == (full / "history.csv").read_text()
+    lr = [float(line.split(",")[6]) for line in (run / "history.csv").read_text().splitlines()[1:]]
+    assert min(lr) < 0.005 and metrics(full)["stopped_early"] == ["main"]  # both callbacks acted
+
+
+@pytest.fixture(scope="module")
+def completed_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("done")
+    cfg = validate({**CONFIG, "training": {**CONFIG["training"], "epochs": 1}})
+    return run_experiment(cfg, out=root, quiet=True).run_dir
+
+
+def _interrupted_copy(run: Path, tmp_path: Path, status: str = "interrupted", **extra) -> Path:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    data = json.loads((copy / "status.json").read_text())
+    data.update(status=status, **extra)
+    (copy / "status.json").write_text(json.dumps(data))
+    (copy / "metrics.json").unlink()
+    return copy
+
+
+@pytest.mark.parametrize("case,words", [
+    ("completed", ["already completed", "nothing to resume"]),
+    ("missing", ["run folder not found"]),
+    ("not_a_run", ["is not a run folder", "config.yaml"]),
+    ("a_file", ["is a file"]),
+    ("config_edited", ["changed since the checkpoint", "config hash"]),
+    ("config_given_differs", ["config differs", "training.batch_size", "run: 64, given: 32"]),
+    ("set_differs", ["config differs", "seed"]),
+    ("running", ["still running", "pid"]),
+    ("diverged", ["diverged", "start a new run"]),
+    ("corrupt_checkpoint", ["unreadable checkpoint", "last.ckpt.npz"]),
+])
+def test_resume_refusals(completed_run, tmp_path, case, words):
+    run, args = completed_run, []
+    if case == "missing":
+        run = tmp_path / "nope"
+    elif case == "not_a_run":
+        run = tmp_path / "empty"
+        run.mkdir()
+    elif case == "a_file":
+        run = tmp_path / "file.txt"
+        run.write_text("x")
+    elif case == "config_edited":
+        run = _interrupted_copy(completed_run, tmp_path)
+        text = (run / "config.yaml").read_text().replace("batch_size: 64", "batch_size: 16")
+        (run / "config.yaml").write_text(text)
+    elif case == "config_given_differs":
+        run = _interrupted_copy(completed_run, tmp_path)
+        other = tmp_path / "other.yaml"
+        other.write_text(yaml.safe_dump({**CONFIG, "training": {**CONFIG["training"], "epochs": 1, "batch_size": 32}}))
+        args = [str(other)]
+    elif case == "set_differs":
+        run = _interrupted_copy(completed_run, tmp_path)
+        args = ["--set", "seed=4"]
+    elif case == "running":
+        run = _interrupted_copy(completed_run, tmp_path, status="running", pid=os.getpid())
+    elif case == "diverged":
+        run = _interrupted_copy(completed_run, tmp_path, status="diverged", error="loss became NaN/inf")
+    elif case == "corrupt_checkpoint":
+        run = _interrupted_copy(completed_run, tmp_path)
+        checkpoint_path(run).write_bytes(b"PK\x03\x04 not really")
+    before = {p: p.stat().st_mtime_ns for p in Path(run).rglob("*")} if Path(run).is_dir() else {}
+    res = CliRunner().invoke(app, ["run", *args, "--resume", str(run)])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    for w in words:
+        assert w in text, text
+    assert "Traceback" not in res.output
+    if before:  # a refused resume touches nothing
+        assert {p: p.stat().st_mtime_ns for p in Path(run).rglob("*")} == before
+
+
+def test_checkpoint_holds_the_full_state(completed_run):
+    ck = load_checkpoint(checkpoint_path(completed_run))
+    assert ck["epoch"] == 1 and ck["stage"] == "train" and len(ck["history"]) == 1
+    assert ck["config_hash"] and ck["dataset_fingerprint"] and ck["rng"]["numpy"][0] == "MT19937"
+    assert len(ck["weights"]) == 4  # dense kernel+bias, output kernel+bias
+    train = json.loads((completed_run / "metrics.json").read_text())["train"]["samples"]
+    assert int(ck["optimizer"][0]) == int(np.ceil(train / 64))  # Adam's step counter after one epoch
+    assert len(ck["optimizer"]) > 2  # plus the learning rate and the moment estimates
