@@ -80,6 +80,11 @@ def test_overfitting_from_an_accuracy_gap_alone():
     assert "epoch" not in f[kinds(f).index("overfitting")]
 
 
+def test_a_gap_between_two_low_accuracies_is_underfitting_not_overfitting():
+    h = rows([0.70, 0.69, 0.68], [0.70, 0.70, 0.71], [0.50, 0.55, 0.60], [0.50, 0.48, 0.48])
+    assert kinds(diagnose(h)) == ["underfitting"]
+
+
 def test_underfitting_when_both_accuracies_stay_low():
     h = rows([1.38, 1.2, 1.05, 0.98, 0.95], [1.38, 1.22, 1.08, 1.0, 0.97],
              [0.3, 0.45, 0.5, 0.55, 0.56], [0.3, 0.44, 0.5, 0.53, 0.55])

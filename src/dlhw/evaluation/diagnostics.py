@@ -19,8 +19,9 @@ epoch marks the finding). Kinds and the thresholds that trigger them:
 - ``overfitting``: the validation loss turned up: its last value is more than
   ``VAL_RISE`` = 10 % above its minimum, at least ``VAL_RISE_EPOCHS`` = 2 epochs
   after that minimum, while the training loss kept falling; or, at the end,
-  training accuracy exceeds validation accuracy by more than ``GAP`` = 0.10.
-  Epoch: the epoch with the lowest validation loss (where it turned up).
+  training accuracy exceeds validation accuracy by more than ``GAP`` = 0.10
+  while the training accuracy itself is at least 0.70 (a model that fits
+  nothing does not overfit). Epoch: the epoch with the lowest validation loss.
 - ``underfitting``: the best training accuracy and the best validation
   accuracy of the run are both below ``UNDERFIT_ACCURACY`` = 0.70 (accuracy
   tasks only).
@@ -132,7 +133,7 @@ def _overfitting(history: Sequence[dict]) -> Optional[Dict[str, Any]]:
             reasons.append(f"validation loss turned up after epoch {epochs[b]} ({val[b]:.4g} -> {val[-1]:.4g}) "
                            f"while training loss kept falling")
     tr, va = _num(history[-1].get("accuracy")), _num(history[-1].get("val_accuracy"))
-    if math.isfinite(tr) and math.isfinite(va) and tr - va > GAP:
+    if math.isfinite(tr) and math.isfinite(va) and tr - va > GAP and tr >= UNDERFIT_ACCURACY:
         reasons.append(f"final train accuracy {tr:.3f} vs validation {va:.3f} (gap {tr - va:.3f})")
     if not reasons:
         return None
