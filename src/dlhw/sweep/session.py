@@ -98,7 +98,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         done[0] += 1
         outcome.results.append(res)
         fields = {k: res.get(k) for k in ("status", "error", "train_seconds", "seconds", "val_accuracy",
-                                          "test_accuracy", "params", "best_epoch", "pid")}
+                                          "test_accuracy", "params", "best_epoch", "pid", "resumed")}
         manifest.update(res["name"], **fields)
         note = f"val acc {res['val_accuracy']:.4f}" if isinstance(res.get("val_accuracy"), (int, float)) else (res.get("error") or "")
         echo(f"[{done[0]}/{len(jobs)}] {res['name']}: {res['status']} ({res.get('seconds') or 0:.1f}s) {note}".rstrip())
