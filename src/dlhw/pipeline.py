@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from dlhw.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.tfruntime import setup_runtime
-from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, environment, write_json
+from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
 
 HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
@@ -79,8 +79,14 @@ def model_summary(model) -> str:
 
 def save_model(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # disk full, read-only: one line naming the file, no partial file left
+        tmp.unlink(missing_ok=True)
+        from dlhw.runs import write_error
+
+        raise write_error(path, exc) from None
 
 
 def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
@@ -209,9 +215,11 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     except DivergedError:
         raise
     except KeyboardInterrupt as exc:
+        discard_results(run_dir)
         status.set("interrupted", error=str(exc) or "interrupted by the user")
         raise
     except BaseException as exc:
+        discard_results(run_dir)
         status.set("failed", error=f"{type(exc).__name__}: {exc}")
         raise
     finally:

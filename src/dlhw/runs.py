@@ -122,6 +122,18 @@ def create_run_dir(out: Path, name: str, overwrite: bool = False) -> Path:
     return candidate
 
 
+RESULT_FILES = ("metrics.json", "model.keras")
+
+
+def discard_results(run_dir: Path) -> None:
+    """Remove the files that mark a finished run (a run that ends badly must not look finished)."""
+    for name in RESULT_FILES:
+        try:
+            (Path(run_dir) / name).unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 class RunStatus:
     """status.json: state, times, pid/heartbeat while running, the error when it ends."""
 
