@@ -46,3 +46,13 @@ def test_inception_config_builds(folder):
     names = [layer.name for layer in model.layers]
     assert "inception_2" in names
     assert tuple(model.get_layer("inception_2").output.shape) == (None, 16, 16, 16 + 32 + 16 + 16)
+
+
+def test_summary_lists_parameters_per_layer_off_a_terminal(folder):
+    from dlhw.pipeline import model_summary
+
+    _, model = build("small_cnn_functional", folder)
+    text = model_summary(model)
+    assert "Param #" in text
+    conv_1 = next(line for line in text.splitlines() if "conv_1 (Conv2D)" in line)
+    assert conv_1.rstrip().rstrip("│").strip().endswith("896")  # 3*3*3*32 + 32

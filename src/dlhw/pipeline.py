@@ -73,7 +73,15 @@ def write_history(rows: List[dict], path: Path) -> None:
 
 def model_summary(model) -> str:
     lines: List[str] = []
-    model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=True)
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"  # rich (inside Keras) cuts the Param # column at 80 columns when not on a terminal
+    try:
+        model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=True)
+    finally:
+        if saved is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = saved
     return "\n".join(lines) + "\n"
 
 
