@@ -32,12 +32,12 @@ class RunOutcome:
 
 def load_init_weights(model, run_dir: str) -> int:
     """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
-    import keras
-
     path = Path(run_dir) / "model.keras"
     if not path.exists():
         raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
-    src = keras.saving.load_model(path, safe_mode=True, compile=False)
+    from dlhw.safeload import load_keras_model
+
+    src = load_keras_model(path, "model.init_from")  # safe mode: a model file never runs code
     by_name = {layer.name: layer for layer in _all_layers(src)}
     copied = 0
     for layer in _all_layers(model):

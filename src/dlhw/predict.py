@@ -81,14 +81,14 @@ def load_run_model(run_dir: Path):
     A classifier run (S2 c) keeps its scikit-learn estimator in classifier.joblib
     (dlhw.models.classical); model.keras is then the feature extractor.
     """
-    import keras
-
     import dlhw.models.layers  # noqa: F401  (registers dlhw's custom layers for safe-mode loading)
     from dlhw.models.classical import ESTIMATOR_FILE, load_classifier_run
 
     if (Path(run_dir) / ESTIMATOR_FILE).exists():
         return load_classifier_run(run_dir)
-    return keras.saving.load_model(Path(run_dir) / "model.keras", safe_mode=True, compile=False), None
+    from dlhw.safeload import load_keras_model
+
+    return load_keras_model(Path(run_dir) / "model.keras", "run"), None
 
 
 def _outputs(model, clf, data) -> np.ndarray:
