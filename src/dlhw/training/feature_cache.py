@@ -80,6 +80,7 @@ class FeaturePlan:
         self.classifier = getattr(cfg.model, "classifier", None) is not None
         self._features: Dict[str, np.ndarray] = {}
         self._head = None
+        self._extractor = None
         self._key: Optional[str] = None
         self._backbone = find_backbone(model)
         self.events: List[Dict[str, Any]] = []
@@ -130,61 +131,82 @@ class FeaturePlan:
 
     # -------------------------------------------------------------- features
     def extractor(self):
-        import keras
+        """image -> features, sharing the full model's layers (built once)."""
+        if self._extractor is None:
+            import keras
 
-        from dlhw.models.backbones import FEATURES_LAYER
+            from dlhw.models.backbones import FEATURES_LAYER
 
-        return keras.Model(self.model.inputs, self.model.get_layer(FEATURES_LAYER).output, name="feature_extractor")
+            self._extractor = keras.Model(self.model.inputs, self.model.get_layer(FEATURES_LAYER).output,
+                                          name="feature_extractor")
+        return self._extractor
 
-    def _compute(self, split: str) -> np.ndarray:
-        s = self.dataset.splits[split]
-        bs = self.cfg.training.batch_size
+    def _compute(self, splits: List[str]) -> Dict[str, np.ndarray]:
+        """Features of several splits in one pass. The extractor is called eagerly batch by
+        batch: tracing a 700-layer graph for predict() costs more than a few hundred images."""
         ext = self.extractor()
-        if s.files is None:
-            return np.asarray(ext.predict(s.x, batch_size=bs, verbose=0), dtype=np.float32)
-        from dlhw.data.images import tf_images
+        parts = [self.dataset.splits[s] for s in splits]
+        bs = 64
+        if parts[0].files is None:
+            x = np.concatenate([p.x for p in parts])
+            batches = (x[i:i + bs] for i in range(0, len(x), bs))
+        else:
+            from dlhw.data.images import tf_images
 
-        meta = self.dataset.meta
-        ds = tf_images(s.files, None, meta["image_size"], meta["channels"], bs)
-        return np.asarray(ext.predict(ds, verbose=0), dtype=np.float32)
+            meta = self.dataset.meta
+            batches = tf_images([f for p in parts for f in p.files], None, meta["image_size"], meta["channels"], bs)
+        out = np.concatenate([np.asarray(ext(b, training=False), dtype=np.float32) for b in batches])
+        result, at = {}, 0
+        for name, p in zip(splits, parts):
+            result[name] = out[at:at + len(p)]
+            at += len(p)
+        return result
 
     def features(self, split: str) -> np.ndarray:
-        """(N, D) float32 features of a split (cached in memory after the first call)."""
-        if split in self._features:
-            return self._features[split]
-        n = len(self.dataset.splits[split])
+        """(N, D) float32 features of a split: from memory, the disk cache, or computed
+        (every split missing from the cache is computed in the same pass)."""
+        if split not in self._features:
+            self._load_all()
+        return self._features[split]
+
+    def _load_all(self) -> None:
         start = time.perf_counter()
-        if n == 0:
-            feats = np.zeros((0,) + tuple(self.model.get_layer("features").output.shape[1:]), np.float32)
-            self._features[split] = feats
-            return feats
-        event = {"split": split, "samples": n}
-        feats = None
-        if self.store:
-            key = self.split_key(split)
-            path = self._path(key)
-            event["key"] = key
-            if path.exists():
-                try:
-                    feats = np.load(path, allow_pickle=False)
-                    if feats.shape[0] != n:
-                        feats = None
-                except (OSError, ValueError):
-                    feats = None
-            event["hit"] = feats is not None
+        width = tuple(self.model.get_layer("features").output.shape[1:])
+        missing: List[str] = []
+        events: Dict[str, Dict[str, Any]] = {}
+        for split in ("train", "val", "test"):
+            n = len(self.dataset.splits[split])
+            if n == 0:
+                self._features[split] = np.zeros((0,) + width, np.float32)
+                continue
+            events[split] = {"split": split, "samples": n, "hit": False}
+            feats = None
+            if self.store:
+                key = self.split_key(split)
+                events[split]["key"] = key
+                feats = _read(self._path(key), n)
             if feats is None:
-                feats = self._compute(split)
-                self._write(path, feats, split, n)
-        else:
-            feats = self._compute(split)
-            event["hit"] = False
-        event["seconds"] = round(time.perf_counter() - start, 3)
-        self.seconds += time.perf_counter() - start
-        self.events.append(event)
-        verb = "read from the cache" if event["hit"] else ("computed and cached" if self.store else "computed")
-        info(f"backbone features, {split}: {feats.shape[0]} x {feats.shape[1]} {verb} ({event['seconds']:.1f}s)")
-        self._features[split] = feats
-        return feats
+                missing.append(split)
+            else:
+                events[split]["hit"] = True
+                self._features[split] = feats
+        if missing:
+            for split, feats in self._compute(missing).items():
+                self._features[split] = feats
+                if self.store:
+                    self._write(self._path(events[split]["key"]), feats, split, len(feats))
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
+        for split, event in events.items():
+            event["seconds"] = round(elapsed, 3)
+            self.events.append(event)
+        hits = [s for s, e in events.items() if e["hit"]]
+        width_s = "x".join(str(v) for v in width)
+        if hits:
+            info(f"backbone features ({width_s}) of {', '.join(hits)} read from the cache")
+        if missing:
+            verb = "computed and cached" if self.store else "computed"
+            info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s")
 
     def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
         try:
@@ -245,8 +267,9 @@ class FeaturePlan:
         feats = self.features(split)
         if len(feats) == 0:
             return np.zeros((0, 1), dtype=np.float32)
-        return np.asarray(self.head_model().predict(feats, batch_size=max(256, self.cfg.training.batch_size),
-                                                    verbose=0))
+        head = self.head_model()  # called eagerly: no predict() tracing for a few small matrices
+        return np.concatenate([np.asarray(head(feats[i:i + 1024], training=False))
+                               for i in range(0, len(feats), 1024)])
 
     def summary(self) -> Dict[str, Any]:
         """What metrics.json records about the cache."""
@@ -258,6 +281,17 @@ class FeaturePlan:
             "misses": [e["split"] for e in self.events if not e.get("hit")],
             "seconds": round(self.seconds, 3),
         }
+
+
+def _read(path: Path, n: int) -> Optional[np.ndarray]:
+    """A cached array with n rows, or None (absent, truncated or unreadable: recomputed)."""
+    if not path.exists():
+        return None
+    try:
+        feats = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return feats if feats.ndim >= 2 and feats.shape[0] == n else None
 
 
 def pin_checkpoints(callbacks: list, full_model) -> None:
