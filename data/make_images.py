@@ -1,6 +1,6 @@
 """Generate an image folder of shapes on noisy backgrounds (S1 / S2 / S3 stand-ins).
 
-    python data/make_images.py                              # data/cnn_images/{circle,square}/*.png, 150 each, 128x128
+    python data/make_images.py                              # data/cnn_images/{circle,square}/*.png, 1500 each (S3: 3000 files), 64x64
     python data/make_images.py --out data/two_class --names 0 1 --per-class 200 --size 128
     python data/make_images.py --out data/cars196 --names a b c d e --per-class 60 --size 64
 
@@ -19,8 +19,8 @@ import numpy as np
 
 def draw(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     bg = rng.integers(0, 256, 3)
-    img = np.clip(bg + rng.normal(0, 25, (size, size, 3)), 0, 255)
-    r = rng.uniform(0.15, 0.3) * size
+    img = np.clip(bg + rng.normal(0, 15, (size, size, 3)), 0, 255)
+    r = rng.uniform(0.22, 0.38) * size
     cy, cx = rng.uniform(r, size - r, 2)
     yy, xx = np.mgrid[0:size, 0:size]
     dy, dx = yy - cy, xx - cx
@@ -58,8 +58,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("cnn_images"))
     ap.add_argument("--names", nargs="+", default=["circle", "square"], help="class folder names (2 or more)")
-    ap.add_argument("--per-class", type=int, default=150)
-    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--per-class", type=int, default=1500)
+    ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if len(a.names) < 2:
