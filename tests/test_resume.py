@@ -262,3 +262,48 @@ def test_checkpoint_holds_the_full_state(completed_run):
     train = json.loads((completed_run / "metrics.json").read_text())["train"]["samples"]
     assert int(ck["optimizer"][0]) == int(np.ceil(train / 64))  # Adam's step counter after one epoch
     assert len(ck["optimizer"]) > 2  # plus the learning rate and the moment estimates
+
+
+def _image_config(kind: str, folder: Path) -> dict:
+    data = {"source": "image_folder", "path": str(folder), "image_size": [32, 32] if kind == "backbone" else [16, 16]}
+    if kind == "cnn":
+        model = {"type": "cnn", "rescale": 1 / 255, "dense": [{"units": 8, "dropout": 0.5}],
+                 "blocks": [{"type": "conv", "filters": 4, "batch_norm": True, "pool": 2}]}
+        data["augment"] = True  # RandomFlip draws from its own seed generator
+    else:  # the head trains on cached features of a frozen backbone
+        model = {"type": "backbone", "backbone": {"name": "mobilenet_v2", "weights": None, "pooling": "avg"},
+                 "head": [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dropout", "rate": 0.3}]}
+    return {"name": kind, "seed": 4, "dataset": data, "model": model,
+            "training": {"epochs": 3, "batch_size": 8, "tensorboard": False}}
+
+
+@pytest.mark.parametrize("kind", ["cnn", pytest.param("backbone", marks=pytest.mark.slow)])
+def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
+    from tests.conftest import make_image_folder
+
+    if kind == "backbone":
+        pytest.importorskip("dlhw.models.backbones")
+    folder = make_image_folder(tmp_path / "images", classes=("a", "b", "c"), per_class=8, size=32)
+    raw = _image_config(kind, folder)
+    full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True, cache_dir=tmp_path / "cache").run_dir
+    from dlhw.runs import RunStatus
+
+    beat = RunStatus.heartbeat
+
+    def heartbeat(self, **extra):
+        beat(self, **extra)
+        if extra.get("epoch") == 1:
+            signals.STATE.requested = signal.SIGTERM
+
+    monkeypatch.setattr(RunStatus, "heartbeat", heartbeat)
+    with pytest.raises(KeyboardInterrupt) as info:
+        run_experiment(validate(raw), out=tmp_path / "cut", quiet=True, cache_dir=tmp_path / "cache")
+    assert info.value.exit_code == 143
+    monkeypatch.setattr(RunStatus, "heartbeat", beat)
+    run = tmp_path / "cut" / kind
+    assert checkpoint_epoch(run) == 1
+    run_experiment(validate(raw), resume=run, quiet=True, cache_dir=tmp_path / "cache")
+    cache = [metrics(r).pop("feature_cache", {}) for r in (full, run)]  # hits/misses: bookkeeping, not results
+    assert {k: v for k, v in metrics(run).items() if k != "feature_cache"} == \
+        {k: v for k, v in metrics(full).items() if k != "feature_cache"}
+    assert kind == "cnn" or cache[1]["hits"]  # the resumed backbone run read its features from the cache
