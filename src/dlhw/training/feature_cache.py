@@ -165,16 +165,16 @@ class FeaturePlan:
     def features(self, split: str) -> np.ndarray:
         """(N, D) float32 features of a split: from memory, the disk cache, or computed
         (every split missing from the cache is computed in the same pass)."""
-        if split not in self._features:
-            self._load_all()
+        if split not in self._features:  # training needs train + val; test only for evaluation
+            self._load_all([s for s in ("train", "val", split) if s not in self._features])
         return self._features[split]
 
-    def _load_all(self) -> None:
+    def _load_all(self, splits: List[str]) -> None:
         start = time.perf_counter()
         width = tuple(self.model.get_layer("features").output.shape[1:])
         missing: List[str] = []
         events: Dict[str, Dict[str, Any]] = {}
-        for split in ("train", "val", "test"):
+        for split in dict.fromkeys(splits):
             n = len(self.dataset.splits[split])
             if n == 0:
                 self._features[split] = np.zeros((0,) + width, np.float32)
