@@ -11,6 +11,8 @@ Target on a 2-core machine: >= 1.7x.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,15 +39,22 @@ def dlhw() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
 
 
-def one(sweep: Path, out: Path, workers: int) -> float:
+def one(sweep: Path, out: Path, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process tree) of one sweep."""
     shutil.rmtree(out, ignore_errors=True)
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     res = subprocess.run(dlhw() + ["sweep", str(sweep), "--out", str(out), "--workers", str(workers), "--quiet",
                                    "--device", "cpu"], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if res.returncode != 0:
         sys.exit(f"dlhw sweep --workers {workers} failed:\n{res.stdout}\n{res.stderr}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu0
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def main() -> None:
@@ -60,14 +69,17 @@ def main() -> None:
         times: dict[int, list[float]] = {1: [], 2: []}
         for i in range(args.repeats):
             for workers in (1, 2):
-                t = one(sweep, tmp / f"runs{workers}", workers)
+                t, cpu = one(sweep, tmp / f"runs{workers}", workers)
                 times[workers].append(t)
-                print(f"run {i + 1}: --workers {workers}: {t:6.1f} s", flush=True)
+                print(f"run {i + 1}: --workers {workers}: {t:6.1f} s wall, {cpu:6.1f} s CPU "
+                      f"({cpu / t:.2f} cores busy; load average {os.getloadavg()[0]:.1f})", flush=True)
     m1, m2 = statistics.median(times[1]), statistics.median(times[2])
     print(f"\n8 trials x {args.epochs} epochs, digits MLP 256-512, median of {args.repeats}:")
     print(f"  --workers 1: {m1:6.1f} s")
     print(f"  --workers 2: {m2:6.1f} s")
     print(f"  speed-up   : {m1 / m2:5.2f}x (target >= 1.7x on 2 cores)")
+    print("The cores-busy figures show how much of the machine each side got: a load average above the core "
+          "count means other processes shared it, and the speed-up is then not the one a quiet machine gives.")
 
 
 if __name__ == "__main__":

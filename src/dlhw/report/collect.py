@@ -37,6 +37,7 @@ class RunRecord:
     metrics: Dict[str, Any] = field(default_factory=dict)
     diagnostics: List[Dict[str, Any]] = field(default_factory=list)
     history: List[Dict[str, Any]] = field(default_factory=list)
+    order: int = 10 ** 9                  # position in its sweep's plan (charts and gallery follow it)
 
     @property
     def confusion_png(self) -> Optional[Path]:
@@ -103,8 +104,10 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
     if sweep is not None:
         rec.sweep = str(sweep.get("name") or path.parent.name)
         rec.sweep_key = sweep_key
-        entry = next((t for t in sweep.get("trials", []) if isinstance(t, dict) and t.get("name") == path.name), None)
+        trials = [t for t in sweep.get("trials", []) if isinstance(t, dict)]
+        entry = next((t for t in trials if t.get("name") == path.name), None)
         if entry:
+            rec.order = trials.index(entry)
             rec.group = str(entry.get("group") or rec.name)
             rec.varied = dict(entry.get("varied") or {})
             rec.label = str(entry.get("label") or "")
@@ -153,6 +156,10 @@ def collect(paths: Sequence[str | Path]) -> List[RunRecord]:
         if not p.is_dir():
             raise ConfigError(f"{p}: expected a run folder, a sweep folder or a folder of runs; received a file")
         walk(p, 0)
+    first_seen: Dict[Any, int] = {}
+    for i, r in enumerate(records):
+        first_seen.setdefault(r.sweep_key, i)
+    records.sort(key=lambda r: (first_seen[r.sweep_key], r.order, r.name))
     return records
 
 
