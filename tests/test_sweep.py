@@ -109,6 +109,21 @@ def test_ray_missing_says_the_install_line(tmp_path, monkeypatch):
     assert r.exit_code == 2 and 'pip install "dlhw[ray]"' in r.output
 
 
+def test_a_trial_running_elsewhere_is_left_alone(tmp_path):
+    from dlhw.sweep.session import run_sweep
+
+    plan = build_plan(sweep_file(tmp_path, {"training.epochs": [1]}))
+    busy = tmp_path / "runs" / "grid" / "epochs-1"
+    busy.mkdir(parents=True)
+    (busy / "status.json").write_text(json.dumps({"status": "running", "pid": os.getpid()}))  # a live process
+    lines = []
+    outcome = run_sweep(plan, tmp_path / "runs", rerun=True, echo=lines.append)
+    assert outcome.exit_code == 0 and outcome.results[0]["status"] == "running"
+    assert any("left alone" in line for line in lines)
+    assert json.loads((busy / "status.json").read_text())["status"] == "running"
+    assert json.loads((tmp_path / "runs" / "grid" / "sweep.json").read_text())["trials"][0]["status"] == "running"
+
+
 # ------------------------------------------------------------------ real runs
 def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     # the second trial validates but cannot train: 3 output units for the 10 digit classes

@@ -73,14 +73,15 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
     to_run: List[Optional[float]] = []
     for i, r in enumerate(rows, 1):
         state = r["state"]
-        will_skip = state == "done" and not rerun
+        will_skip = (state == "done" and not rerun) or state == "running"
         if not will_skip:
             to_run.append(r["estimate"])
         p = r["params"]
         table.add_row(str(i), Text(r["name"]), Text(r["varied"]), str(r["epochs"]),
                       f"{p:,}" if isinstance(p, int) else Text(str(p or "-")),
                       format_seconds(r["estimate"]),
-                      "completed (skip)" if will_skip else {"new": "to run", "done": "rerun"}.get(state, f"{state}: rerun"))
+                      "running elsewhere (left alone)" if state == "running" else "completed (skip)" if will_skip
+                      else {"new": "to run", "done": "rerun"}.get(state, f"{state}: rerun"))
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     known = [e for e in to_run if e is not None]

@@ -78,7 +78,8 @@ def read_config_dump(run_dir: Path) -> Optional[Dict[str, Any]]:
 
 
 def trial_state(t: Trial, sweep_dir: Path) -> str:
-    """'done' (completed, same config hash), 'changed' (completed, other config), 'unfinished' or 'new'."""
+    """'done' (completed, same config hash), 'changed' (completed, other config), 'running' (elsewhere),
+    'unfinished' or 'new'."""
     run_dir = Path(sweep_dir) / t.name
     if not run_dir.is_dir():
         return "new"
@@ -87,6 +88,8 @@ def trial_state(t: Trial, sweep_dir: Path) -> str:
     same = dump is not None and config_hash(dump) == t.hash
     if status == "completed" and (run_dir / "metrics.json").exists():
         return "done" if same else "changed"
+    if status == "running":  # its process is alive: another sweep or `dlhw run` is training it now
+        return "running"
     return "unfinished"
 
 

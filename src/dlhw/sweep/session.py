@@ -30,7 +30,7 @@ class SweepOutcome:
 
     @property
     def failed(self) -> List[Dict[str, Any]]:
-        return [r for r in self.results if r["status"] not in ("completed", "skipped")]
+        return [r for r in self.results if r["status"] not in ("completed", "skipped", "running")]
 
     @property
     def exit_code(self) -> int:
@@ -73,6 +73,12 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
             manifest.update(t.name, status="completed", skipped=True,
                             **{k: res[k] for k in ("train_seconds", "val_accuracy", "test_accuracy", "params")})
             continue
+        if state == "running":  # never overwrite a run that is training right now, even with --rerun
+            pid = read_status(sweep_dir / t.name).get("pid")
+            echo(f"{t.name}: being trained by another process (pid {pid}); left alone")
+            outcome.results.append({"name": t.name, "status": "running", "error": f"running elsewhere (pid {pid})"})
+            manifest.update(t.name, status="running", error=f"running elsewhere (pid {pid})")
+            continue
         resume = False
         if state == "changed":
             echo(f"{t.name}: config changed, training it again")
@@ -83,7 +89,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
                                                            else "training it again"))
         jobs.append({"name": t.name, "raw": t.raw, "source": f"{t.source} (trial {t.name})",
                      "out": str(sweep_dir), "device": device, "resume": resume})
-    skipped = len(plan.trials) - len(jobs)
+    skipped = sum(1 for r in outcome.results if r["status"] == "skipped")
     gpus = execute.visible_gpus() if device != "cpu" else []
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
     echo(f"sweep {plan.name}: {len(plan.trials)} trials, {len(jobs)} to run"
