@@ -183,17 +183,20 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert (sweep_dir / "charts" / "e2e_val_accuracy.png").exists()
 
 
-def test_parallel_workers_use_separate_processes(tmp_path):
-    f = sweep_file(tmp_path, {"model.layers": [[{"units": 8}], [{"units": 12}]]}, name="par.yaml")
+def test_parallel_workers_use_separate_processes_and_survive_a_diverged_trial(tmp_path):
+    f = sweep_file(tmp_path, {"training.optimizer": [{"type": "sgd", "learning_rate": 0.01},
+                                                     {"type": "sgd", "learning_rate": 1.0e12}]}, name="par.yaml")
     out = tmp_path / "runs"
     r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 1, r.output
+    assert "diverged" in r.output and "NaN" in r.output and "1 failed" in r.output
     manifest = json.loads((out / "par" / "sweep.json").read_text())
-    assert [t["status"] for t in manifest["trials"]] == ["completed", "completed"]
+    assert [t["status"] for t in manifest["trials"]] == ["completed", "diverged"]
     pids = {t["pid"] for t in manifest["trials"]}
     assert len(pids) == 2 and os.getpid() not in pids
-    for t in manifest["trials"]:
-        assert json.loads((out / "par" / t["name"] / "metrics.json").read_text())["epochs_run"] == 1
+    good, bad = (out / "par" / t["name"] for t in manifest["trials"])
+    assert json.loads((good / "metrics.json").read_text())["epochs_run"] == 1
+    assert json.loads((bad / "status.json").read_text())["status"] == "diverged" and not (bad / "metrics.json").exists()
 
 
 def test_repo_sweep_configs_plan(monkeypatch):
