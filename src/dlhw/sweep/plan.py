@@ -36,6 +36,7 @@ class Trial:
     cfg: Any                       # the validated ExperimentConfig
     source: str                    # file it came from
     repeat: int = 0
+    repeats: int = 1               # how many seeds its file asked for
     hash: str = ""                 # resolved config hash (name excluded)
     shape: str = ""                # hash without seed/epochs: same shape, same time per epoch
 
@@ -205,7 +206,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[Li
             if repeats > 1 and isinstance(seed0, int) and not isinstance(seed0, bool):
                 d["seed"] = seed0 + r  # a bad seed is left for validation to report
             trials.append(Trial(name=group, group=group, varied=dict(varied), raw=d, cfg=None,
-                                source=source, repeat=r))
+                                source=source, repeat=r, repeats=repeats))
     return trials, list(grid), repeats
 
 
@@ -254,7 +255,7 @@ def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
         if t.repeat == 0:
             group = next(it)
         t.group = group
-        t.name = group if repeats == 1 else f"{group}_seed-{t.raw.get('seed')}"
+        t.name = group if t.repeats == 1 else f"{group}_seed-{t.raw.get('seed')}"
         t.raw["name"] = t.name
         t.cfg = validate(t.raw, f"{t.source} (trial {t.name})")
         dump = t.cfg.dump()
