@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from dlhw.report.collect import RunRecord
-from dlhw.report.table import Row, cell, header
+from dlhw.report.table import Row, cell, header, lower_is_better
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}
@@ -44,9 +44,13 @@ def data_uri(path: Path) -> str:
 def _table(rows: Sequence[Row], metric: str) -> str:
     keys, names = header(rows, metric)
     left = {"run", "sweep", "status", "diagnostics"}
-    th = "".join(f'<th class="{"l" if k in left or k.startswith("varied:") else ""}"'
-                 f'{" title=" + chr(34) + esc(k.split(":", 1)[1]) + chr(34) if k.startswith("varied:") else ""}>'
-                 f'{esc(n)}{" ▲" if k == metric else ""}</th>' for k, n in zip(keys, names))
+    heads = []
+    for k, n in zip(keys, names):
+        cls = "l" if k in left or k.startswith("varied:") else ""
+        title = f' title="{esc(k.split(":", 1)[1])}"' if k.startswith("varied:") else ""  # the full dotted key
+        arrow = (" ▼" if lower_is_better(metric) else " ▲") if k == metric else ""
+        heads.append(f'<th class="{cls}"{title}>{esc(n)}{arrow}</th>')
+    th = "".join(heads)
     body = []
     for r in rows:
         tds = []
