@@ -265,7 +265,7 @@ def test_checkpoint_holds_the_full_state(completed_run):
 
 
 def _image_config(kind: str, folder: Path) -> dict:
-    data = {"source": "image_folder", "path": str(folder), "image_size": [32, 32] if kind == "backbone" else [16, 16]}
+    data = {"source": "image_folder", "path": str(folder), "image_size": [16, 16] if kind == "cnn" else [32, 32]}
     if kind == "cnn":
         model = {"type": "cnn", "rescale": 1 / 255, "dense": [{"units": 8, "dropout": 0.5}],
                  "blocks": [{"type": "conv", "filters": 4, "batch_norm": True, "pool": 2}]}
@@ -273,18 +273,24 @@ def _image_config(kind: str, folder: Path) -> dict:
     else:  # the head trains on cached features of a frozen backbone
         model = {"type": "backbone", "backbone": {"name": "mobilenet_v2", "weights": None, "pooling": "avg"},
                  "head": [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dropout", "rate": 0.3}]}
-    return {"name": kind, "seed": 4, "dataset": data, "model": model,
-            "training": {"epochs": 3, "batch_size": 8, "tensorboard": False}}
+    training = {"epochs": 3, "batch_size": 8, "tensorboard": False}
+    if kind == "backbone_staged":  # head on cached features, then fine-tune the last layers
+        training["stages"] = [{"name": "head", "epochs": 1},
+                              {"name": "finetune", "epochs": 2, "unfreeze": {"last_layers": 6},
+                               "optimizer": {"type": "sgd", "learning_rate": 0.001, "momentum": 0.9}}]
+    return {"name": kind, "seed": 4, "dataset": data, "model": model, "training": training}
 
 
-@pytest.mark.parametrize("kind", ["cnn", pytest.param("backbone", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["cnn", pytest.param("backbone", marks=pytest.mark.slow),
+                                  pytest.param("backbone_staged", marks=pytest.mark.slow)])
 def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     from tests.conftest import make_image_folder
 
-    if kind == "backbone":
+    if kind != "cnn":
         pytest.importorskip("dlhw.models.backbones")
     folder = make_image_folder(tmp_path / "images", classes=("a", "b", "c"), per_class=8, size=32)
     raw = _image_config(kind, folder)
+    stop = 2 if kind == "backbone_staged" else 1  # staged: inside fine-tuning, part of the backbone trainable
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True, cache_dir=tmp_path / "cache").run_dir
     from dlhw.runs import RunStatus
 
@@ -292,7 +298,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
 
     def heartbeat(self, **extra):
         beat(self, **extra)
-        if extra.get("epoch") == 1:
+        if extra.get("epoch") == stop:
             signals.STATE.requested = signal.SIGTERM
 
     monkeypatch.setattr(RunStatus, "heartbeat", heartbeat)
@@ -301,9 +307,11 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     assert info.value.exit_code == 143
     monkeypatch.setattr(RunStatus, "heartbeat", beat)
     run = tmp_path / "cut" / kind
-    assert checkpoint_epoch(run) == 1
+    assert checkpoint_epoch(run) == stop
     run_experiment(validate(raw), resume=run, quiet=True, cache_dir=tmp_path / "cache")
     cache = [metrics(r).pop("feature_cache", {}) for r in (full, run)]  # hits/misses: bookkeeping, not results
     assert {k: v for k, v in metrics(run).items() if k != "feature_cache"} == \
         {k: v for k, v in metrics(full).items() if k != "feature_cache"}
-    assert kind == "cnn" or cache[1]["hits"]  # the resumed backbone run read its features from the cache
+    assert kind != "backbone" or cache[1]["hits"]  # the resumed head run read its features from the cache
+    if kind == "backbone_staged":
+        assert [r.split(",")[0] for r in (run / "history.csv").read_text().splitlines()[1:]] == ["head"] + ["finetune"] * 2

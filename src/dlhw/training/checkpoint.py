@@ -11,6 +11,11 @@ flushed to disk and renamed, so a kill at any moment leaves either the previous
 checkpoint or the new one, never half of one. ``best.weights.h5`` (from
 :class:`~dlhw.training.callbacks.WeightCheckpoint`) keeps the best weights.
 
+Only weights that training can change are stored: those of layers that were
+trainable in some stage so far. A frozen backbone's weights never change and are
+rebuilt identically on resume (same config, same seed), so a head trained for
+100 epochs on cached features does not rewrite the whole backbone 100 times.
+
 Per-epoch randomness comes from :mod:`dlhw.training.epoch_data`, so restoring
 this state and replaying the remaining epochs gives bit-identical results.
 """
@@ -112,6 +117,7 @@ class Checkpointer:
         self.resume = resume
         self.identity = identity or {}
         self.seconds_before = float(resume.get("train_seconds", 0.0)) if resume else 0.0
+        self.live = set(resume.get("live", [])) if resume else set()  # weight indices ever trainable
         self._started = time.perf_counter()
 
     def elapsed(self) -> float:
@@ -156,7 +162,10 @@ class Checkpointer:
         if self.resume is None or index != self.resume["stage_index"]:
             return
         r = self.resume
-        _assign(model.weights, r["weights"], "model weights")
+        if len(model.weights) != r["n_weights"]:
+            raise ConfigError(f"checkpoint: {r['n_weights']} model weights saved, this model has "
+                              f"{len(model.weights)}; was the config changed?")
+        _assign([model.weights[i] for i in r["live"]], r["weights"], "model weights")
         opt = fit_model.optimizer
         if not opt.built:
             opt.build(fit_model.trainable_variables)
@@ -176,6 +185,19 @@ class Checkpointer:
         """The history of finished stages plus this stage's rows, each tagged with its stage index."""
         done = [dict(r, _stage_index=self.stage_index.get(r.get("stage"), 0)) for r in result.history]
         return done + [dict(r, _stage_index=index) for r in rows]
+
+
+def live_positions(model) -> set:
+    """Indices into ``model.weights`` that training can change now: trainable variables and
+    every variable of a trainable layer (BatchNormalization's moving statistics)."""
+    ids = {id(v): i for i, v in enumerate(model.weights)}
+    live = set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
+        for v in own:
+            if id(v) in ids and (v.trainable or layer.trainable):
+                live.add(ids[id(v)])
+    return live
 
 
 def _assign(variables, arrays: List[np.ndarray], what: str) -> None:
@@ -198,6 +220,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
         """Reseeds each epoch; restores callback state on resume; saves the checkpoint each epoch."""
 
         def on_train_begin(self, logs=None):
+            owner.live |= live_positions(full_model)
             if restore is None:
                 return
             saved = restore.get("callbacks", [])
@@ -207,7 +230,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                         setattr(cb, k, v)
                     best = restore["extra"].get(f"cb{i}_best_weights")
                     if best is not None and hasattr(cb, "best_weights"):
-                        cb.best_weights = [np.array(a) for a in best]
+                        cb.best_weights = _expand(best, restore["live"], full_model, self.model)
 
         def on_epoch_begin(self, epoch, logs=None):
             reseed_epoch(full_model, owner.seed, epoch)
@@ -216,8 +239,9 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
             loss = (logs or {}).get("loss")
             if not owner.enabled or (loss is not None and not math.isfinite(float(loss))):
                 return
-            extra = {f"cb{i}_best_weights": list(cb.best_weights) for i, cb in enumerate(stateful)
-                     if getattr(cb, "best_weights", None) is not None}
+            live = sorted(owner.live)
+            extra = {f"cb{i}_best_weights": _shrink(cb.best_weights, live, full_model, self.model)
+                     for i, cb in enumerate(stateful) if getattr(cb, "best_weights", None) is not None}
             state = {
                 "format": FORMAT,
                 **owner.identity,
@@ -231,8 +255,28 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "train_seconds": owner.elapsed(),
                 "callbacks": [{"class": type(cb).__name__, "state": _scalars(cb)} for cb in stateful],
                 "rng": rng_state(),
+                "live": live,
+                "n_weights": len(full_model.weights),
             }
-            save_checkpoint(owner.path, state, [np.asarray(w) for w in full_model.get_weights()],
+            weights = full_model.weights
+            save_checkpoint(owner.path, state, [keras.ops.convert_to_numpy(weights[i]) for i in live],
                             [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables], extra)
 
     return CheckpointWriter()
+
+
+def _shrink(values: list, live: List[int], full_model, fit_model) -> list:
+    """A callback's copy of the full model's weights, reduced to the live indices."""
+    if fit_model is full_model and len(values) == len(full_model.weights):
+        return [values[i] for i in live]
+    return list(values)
+
+
+def _expand(saved: list, live: List[int], full_model, fit_model) -> list:
+    """The inverse of ``_shrink``: frozen weights come from the (rebuilt) model itself."""
+    if fit_model is full_model and len(saved) != len(full_model.weights):
+        values = [np.array(v) for v in full_model.get_weights()]
+        for i, a in zip(live, saved):
+            values[i] = np.array(a)
+        return values
+    return [np.array(a) for a in saved]
