@@ -213,6 +213,7 @@ def _interrupted_copy(run: Path, tmp_path: Path, status: str = "interrupted", **
     ("running", ["still running", "pid"]),
     ("diverged", ["diverged", "start a new run"]),
     ("corrupt_checkpoint", ["unreadable checkpoint", "last.ckpt.npz"]),
+    ("with_overwrite", ["--resume continues RUN_DIR in place", "--overwrite"]),
 ])
 def test_resume_refusals(completed_run, tmp_path, case, words):
     run, args = completed_run, []
@@ -240,6 +241,9 @@ def test_resume_refusals(completed_run, tmp_path, case, words):
         run = _interrupted_copy(completed_run, tmp_path, status="running", pid=os.getpid())
     elif case == "diverged":
         run = _interrupted_copy(completed_run, tmp_path, status="diverged", error="loss became NaN/inf")
+    elif case == "with_overwrite":
+        run = _interrupted_copy(completed_run, tmp_path)
+        args = ["--overwrite"]
     elif case == "corrupt_checkpoint":
         run = _interrupted_copy(completed_run, tmp_path)
         checkpoint_path(run).write_bytes(b"PK\x03\x04 not really")

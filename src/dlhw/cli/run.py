@@ -59,6 +59,8 @@ def run(
     with cli_errors(debug):
         from dlhw.errors import ConfigError
 
+        if resume is not None and (overwrite or name):
+            raise ConfigError("--resume continues RUN_DIR in place; --name and --overwrite do not apply to it")
         if resume is not None and config is None:
             from dlhw.resume import run_config_path
 
