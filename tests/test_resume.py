@@ -319,3 +319,17 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     assert kind != "backbone" or cache[1]["hits"]  # the resumed head run read its features from the cache
     if kind == "backbone_staged":
         assert [r.split(",")[0] for r in (run / "history.csv").read_text().splitlines()[1:]] == ["head"] + ["finetune"] * 2
+
+
+def test_status_running_dead_or_reused_pid_is_stale(tmp_path):
+    from dlhw.runs import now
+
+    def status(**data):
+        (tmp_path / "status.json").write_text(json.dumps({"status": "running", **data}))
+        return read_status(tmp_path)["status"]
+
+    assert status(pid=os.getpid(), heartbeat=now()) == "running"
+    assert status(pid=os.getpid(), heartbeat="2000-01-01T00:00:00+00:00") == "stale"  # pid reused since
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert status(pid=dead.pid, heartbeat=now()) == "stale"

@@ -174,9 +174,23 @@ def read_status(run_dir: Path) -> Dict[str, Any]:
                 alive = False
             except PermissionError:
                 alive = True
+        if alive and _started_after(pid, data.get("heartbeat")):
+            alive = False  # the pid was reused (after a reboot, or much later) by another process
         if not alive:
             data["status"] = "stale"
     return data
+
+
+def _started_after(pid: int, stamp: Optional[str]) -> bool:
+    """True when process ``pid`` started after the ISO time ``stamp`` (Linux /proc; else False)."""
+    try:
+        when = _dt.datetime.fromisoformat(str(stamp)).timestamp()
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2
+    except (OSError, ValueError, IndexError, StopIteration, TypeError):
+        return False
 
 
 def git_commit(cwd: Optional[Path] = None) -> Optional[str]:
