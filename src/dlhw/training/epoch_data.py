@@ -50,7 +50,7 @@ def _permutation(n: int, seed: int, epoch, shuffle: bool):
     return tf.random.experimental.stateless_shuffle(idx, seed=pair)
 
 
-def _epochs_of(n: int, batch_size: int, seed: int, first: int, last: int, shuffle: bool, per_epoch):
+def _epochs_of(n: int, seed: int, first: int, last: int, shuffle: bool, per_epoch):
     """Epoch ``first``'s batches, then ``first + 1``'s, ...: ``per_epoch(permutation)`` for each."""
     import tensorflow as tf
 
@@ -92,9 +92,9 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
             return (tf.data.Dataset.from_tensor_slices(perm)
                     .map(load, num_parallel_calls=auto, deterministic=True).batch(batch_size))
 
-        ds = _epochs_of(n, batch_size, seed, first, last, shuffle, per_epoch)
+        ds = _epochs_of(n, seed, first, last, shuffle, per_epoch)
     else:
-        index = _epochs_of(n, batch_size, seed, first, last, shuffle,
+        index = _epochs_of(n, seed, first, last, shuffle,
                            lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
         data = (x,) if y is None else (x, y)
         whole = tf.data.Dataset.from_tensors(data).repeat()

@@ -8,7 +8,6 @@ stage and epochs are numbered continuously. History rows carry the stage name.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
