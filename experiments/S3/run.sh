@@ -12,6 +12,9 @@ dlhw data preview configs/small_cnn_sequential.yaml --out "$OUT" --set dataset.i
 dlhw run configs/small_cnn_sequential.yaml --out "$OUT" --overwrite "${SMALL[@]}"
 dlhw run configs/small_cnn_functional.yaml --out "$OUT" --overwrite "${SMALL[@]}"
 dlhw run configs/small_cnn_inception.yaml --out "$OUT" --overwrite "${SMALL[@]}"
+dlhw predict "$OUT/small_cnn_sequential" data/cnn_images/circle/circle_0000.png data/cnn_images/square/square_0000.png
+dlhw predict "$OUT/small_cnn_functional" data/cnn_images/circle/circle_0000.png data/cnn_images/square/square_0000.png
+dlhw inspect "$OUT/small_cnn_sequential" "$OUT/small_cnn_functional" "$OUT/small_cnn_inception" --activations --samples 64 --out "$OUT"
 for c in lr_too_high lr_too_low batch_gd minibatch_gd; do
   dlhw run configs/s3_diagnostics/$c.yaml --out "$OUT/diagnostics" --overwrite
 done
