@@ -189,6 +189,29 @@ def test_unfreeze_needs_a_backbone():
         apply_unfreeze(plain, UnfreezeConfig(last_layers=1))
 
 
+def test_frozen_backbone_is_reused_within_a_process_with_identical_weights():
+    """A sweep builds the same frozen backbone once; the models are as if built afresh."""
+    import keras
+
+    head = [{"type": "dense", "units": 4, "activation": "relu"}, {"type": "dropout", "rate": 0.5}]
+
+    def build():
+        keras.utils.set_random_seed(7)
+        return build_backbone_model(model_cfg("mobilenet_v2", head=head), (32, 32, 3), BINARY)
+
+    a, b = build(), build()
+    assert find_backbone(a) is find_backbone(b)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):  # head initialised the same way too
+        np.testing.assert_array_equal(wa, wb)
+    apply_unfreeze(b, UnfreezeConfig(last_layers=3))  # b's backbone may now change: not reused again
+    c = build()
+    assert find_backbone(c) is not find_backbone(a)
+    for wa, wc in zip(a.get_weights(), c.get_weights()):
+        np.testing.assert_array_equal(wa, wc)
+    find_backbone(c).layers[1].set_weights([w + 1 for w in find_backbone(c).layers[1].get_weights()])
+    assert find_backbone(build()) is not find_backbone(c)  # weights written into it (init_from): rebuilt
+
+
 # ----------------------------------------------------------------- weights
 def test_weights_file_is_loaded(tmp_path):
     import keras

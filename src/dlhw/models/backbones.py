@@ -15,7 +15,9 @@ statistics never move.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -141,6 +143,59 @@ def make_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Op
     return model
 
 
+# ------------------------------------------------- reuse within a process
+# A sweep of heads over one frozen backbone builds the same backbone for every trial;
+# building a 700-layer keras.applications graph costs seconds. A frozen backbone is
+# therefore kept (the last two) and reused when the next build would be identical: same
+# backbone, input shape, weights (file path, size and mtime) and Python RNG state (which
+# seeds Keras initializers), and its weights unchanged since (a hash is compared: init_from
+# writes into it, unfreezing makes it trainable and ends the reuse).
+_MEMO: "OrderedDict[tuple, tuple]" = OrderedDict()
+_MEMO_SIZE = 2
+
+
+def _weights_identity(weights: Optional[str]) -> str:
+    text = str(weights).lower()
+    if weights is None or text in ("null", "none", "random", "imagenet"):
+        return "imagenet" if text == "imagenet" else "null"
+    path = Path(weights).expanduser()
+    try:
+        st = path.stat()
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:
+        return str(path)
+
+
+def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Optional[str]):
+    """``make_backbone`` for a frozen backbone, reused when an identical one was built in this
+    process. Either way the Python RNG continues from the same state afterwards, so the head
+    is initialised the same whether the backbone was built or reused."""
+    import random
+
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+    from dlhw.training.feature_cache import weights_digest
+
+    rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
+    key = (entry.name, tuple(shape), _weights_identity(weights), rng)
+    backbone = None
+    if key in _MEMO:
+        backbone, digest = _MEMO.pop(key)
+        if backbone.trainable or weights_digest(backbone) != digest:
+            backbone = None  # unfrozen or overwritten since: build afresh
+    if backbone is None:
+        backbone = make_backbone(entry, shape, weights)
+        backbone.trainable = False
+        digest = weights_digest(backbone)
+    _MEMO[key] = (backbone, digest)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    random.seed(int(rng[:15], 16))
+    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+    return backbone
+
+
 # --------------------------------------------------------------------- model
 def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = False):
     """Backbone + pooling + head + output (or the feature extractor alone for a classifier)."""
@@ -158,7 +213,10 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
     if min(h, w) < entry.min_size:
         raise ConfigError(f"dataset.image_size: {entry.name} needs images of at least "
                           f"{entry.min_size}x{entry.min_size}; received [{h}, {w}]")
-    backbone = make_backbone(entry, (h, w, 3), spec.weights)
+    if spec.trainable:
+        backbone = make_backbone(entry, (h, w, 3), spec.weights)
+    else:
+        backbone = frozen_backbone(entry, (h, w, 3), spec.weights)
     inputs = keras.Input(shape=(h, w, c), name="image")
     x = inputs
     if augment:
