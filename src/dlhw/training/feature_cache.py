@@ -11,9 +11,11 @@ entries are never overwritten with different content.
 
 The head is trained as a small Keras model that shares its layers with the full
 model, so the full model (backbone + head) ends up with the trained weights and
-model.keras predicts on raw images. Training batches are shuffled exactly as the
-image pipeline shuffles files (same tf.data shuffle, same seed), so cached and
-uncached runs give the same predictions within float tolerance.
+model.keras predicts on raw images. The trainer feeds the cached features through
+the same seeded per-epoch permutation as image files (training.epoch_data), so
+cached and uncached runs give the same predictions within float tolerance (a
+test checks it). A frozen stage followed by an unfreezing stage: the first trains
+on features, the second on images, starting from the head's trained weights.
 
 Cache folder: ``--cache-dir``, else $DLHW_CACHE_DIR, else $XDG_CACHE_HOME/dlhw
 or ~/.cache/dlhw; entries live in its ``features/`` sub-folder.
@@ -242,7 +244,8 @@ class FeaturePlan:
         return self._head
 
     def fit_inputs(self, split: str, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
-        """Features and labels batched exactly as data.images.tf_images batches the files."""
+        """Features and labels batched as data.images.tf_images batches the files (validation
+        data; the trainer draws training batches from training.epoch_data.seeded_epochs)."""
         import tensorflow as tf
 
         feats = self.features(split)
