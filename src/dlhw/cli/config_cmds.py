@@ -20,6 +20,8 @@ def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: 
         cfg = load_config(config, overrides(sets, ctx.args))
         stages = cfg.stages()
         plan = ", ".join(f"{s.name} {s.epochs} epochs" for s in stages)
+        if getattr(cfg.model, "classifier", None) is not None:  # fitted once, no epochs
+            plan = f"{cfg.model.classifier.type} fitted on {cfg.model.backbone.name} features"
         typer.echo(f"{config}: ok ({cfg.task}, {cfg.dataset.source} data, {cfg.model.type} model; {plan})")
 
 
