@@ -183,6 +183,28 @@ def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, 
     assert min(lr) < 0.005 and metrics(full)["stopped_early"] == ["main"]  # both callbacks acted
 
 
+def test_crash_after_the_last_epoch_resumes_to_the_same_result(tmp_path, monkeypatch, staged_full):
+    """All epochs done, early stopping had stopped the stage, then a crash while evaluating:
+    resume restores the best weights exactly as the uninterrupted run did, and only evaluates."""
+    import dlhw.pipeline
+
+    def crash(*a, **k):
+        raise RuntimeError("simulated crash while evaluating")
+
+    monkeypatch.setattr(dlhw.pipeline, "evaluate_and_write", crash)
+    with pytest.raises(RuntimeError):
+        run_experiment(validate(STAGED), out=tmp_path, quiet=True)
+    run = tmp_path / "staged"
+    status = read_status(run)
+    assert status["status"] == "failed" and "simulated crash" in status["error"]
+    assert not (run / "model.keras").exists()  # saved before the crash, removed: the run did not finish
+    monkeypatch.undo()
+    ck = load_checkpoint(checkpoint_path(run))
+    assert ck["stopped"] and ck["stage"] == "main"
+    run_experiment(validate(STAGED), resume=run, quiet=True)
+    assert metrics(run) == metrics(staged_full)
+
+
 @pytest.fixture(scope="module")
 def completed_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("done")
