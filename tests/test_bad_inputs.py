@@ -309,16 +309,20 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
         assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 1 and (run / "model.keras").exists()
 
 
-def test_disk_full_while_saving_the_model(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method,victim", [("save", "model.keras"), ("save_weights", "last.weights.h5")])
+def test_disk_full_while_keras_writes(tmp_path, monkeypatch, method, victim):
     import keras
 
     def full(self, path, *a, **k):
         Path(path).write_bytes(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(keras.Model, "save", full)
+    monkeypatch.setattr(keras.Model, method, full)
     res = CliRunner().invoke(app, ["run", str(_config(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"])
-    assert res.exit_code == 1 and "model.keras" in res.output and "No space left on device" in res.output, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert res.exit_code == 1 and len(errors) == 1, res.output
+    assert victim in errors[0] and "No space left on device" in errors[0]
     run = tmp_path / "runs" / "bad"
-    assert not (run / "model.keras").exists() and not list(run.glob(".model*"))
+    assert not (run / "model.keras").exists() and not (run / "metrics.json").exists()
+    assert not [p for p in run.rglob(".*") if "tmp" in p.name]
     assert json.loads((run / "status.json").read_text())["status"] == "failed"

@@ -74,8 +74,14 @@ class WeightCheckpoint(keras.callbacks.Callback):
     def _save(self, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{name}.tmp.weights.h5"
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.folder / name)
+        try:
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:  # disk full: one line naming the file, no partial file left
+            tmp.unlink(missing_ok=True)
+            from dlhw.runs import write_error
+
+            raise write_error(self.folder / name, exc) from None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
