@@ -183,7 +183,7 @@ def plot_sparsity(rows: Sequence[LayerSparsity], path: Path, title: str) -> None
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction of outputs equal to 0")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10 if len(title) > 60 else 12)
     if len(runs) > 1:
         ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)
