@@ -117,6 +117,12 @@ def make_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Op
 
     ctor = getattr(keras.applications, entry.constructor)
     kw = dict(include_top=False, input_shape=shape, pooling=None)
+    model = _load(entry, ctor, kw, shape, weights)
+    model._dlhw_name = entry.name  # for messages; Keras names MobileNetV2 'mobilenetv2_1.00_<rows>'
+    return model
+
+
+def _load(entry: BackboneEntry, ctor, kw: dict, shape, weights):
     if weights is None or str(weights).lower() in ("null", "none", "random"):
         return ctor(weights=None, **kw)
     if str(weights).lower() == "imagenet":
@@ -251,8 +257,18 @@ def find_backbone(model):
     raise ConfigError("unfreeze: only a model.type: backbone model has a backbone to unfreeze")
 
 
+def _label(backbone) -> str:
+    """The registry name of a backbone built here (Keras calls MobileNetV2 'mobilenetv2_1.00_32')."""
+    return getattr(backbone, "_dlhw_name", None) or backbone.name
+
+
 def block_names(backbone) -> List[str]:
-    """Layer-name prefixes (text before the first '_'), in order, once each."""
+    """The registry's block prefixes present in the backbone; otherwise layer-name prefixes
+    (text before the first '_'), in order, once each."""
+    entry = BACKBONES.get(_label(backbone))
+    names = [layer.name for layer in backbone.layers[1:]]
+    if entry is not None:
+        return [b for b in entry.blocks if any(n.startswith(b) for n in names)]
     seen: List[str] = []
     for layer in backbone.layers[1:]:
         head = layer.name.split("_")[0]
@@ -267,12 +283,12 @@ def unfreeze_start(backbone, ucfg, key: str = "unfreeze") -> int:
     n = len(layers_)
     if ucfg.from_layer is not None:
         if ucfg.from_layer >= n:
-            raise ConfigError(f"{key}.from_layer: {backbone.name} has {n} layers (indices 0-{n - 1}); "
+            raise ConfigError(f"{key}.from_layer: {_label(backbone)} has {n} layers (indices 0-{n - 1}); "
                               f"received {ucfg.from_layer}")
         return int(ucfg.from_layer)
     if ucfg.last_layers is not None:
         if ucfg.last_layers > n - 1:
-            raise ConfigError(f"{key}.last_layers: {backbone.name} has {n - 1} layers after its input; "
+            raise ConfigError(f"{key}.last_layers: {_label(backbone)} has {n - 1} layers after its input; "
                               f"received {ucfg.last_layers}")
         return n - int(ucfg.last_layers)
     prefix = str(ucfg.from_block)
@@ -282,7 +298,7 @@ def unfreeze_start(backbone, ucfg, key: str = "unfreeze") -> int:
     names = block_names(backbone)
     from dlhw.errors import did_you_mean
 
-    raise ConfigError(f"{key}.from_block: no {backbone.name} layer name starts with '{prefix}'"
+    raise ConfigError(f"{key}.from_block: no {_label(backbone)} layer name starts with '{prefix}'"
                       f"{did_you_mean(prefix, names)}; blocks are: {', '.join(names)}; received {prefix}")
 
 
