@@ -309,7 +309,7 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
         assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 1 and (run / "model.keras").exists()
 
 
-@pytest.mark.parametrize("method,victim", [("save", "model.keras"), ("save_weights", "last.weights.h5")])
+@pytest.mark.parametrize("method,victim", [("save", "model.keras"), ("save_weights", "best.weights.h5")])
 def test_disk_full_while_keras_writes(tmp_path, monkeypatch, method, victim):
     import keras
 

@@ -1,4 +1,4 @@
-"""Figures a person reads: learning curves, confusion matrix, ROC.
+"""Figures a person reads: learning curves, confusion matrix, ROC, predicted vs true.
 
 Uses Matplotlib's object API with the Agg canvas (no pyplot state, no display),
 so it is safe in worker processes and threads.
@@ -11,25 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-
-def _figure(w: float, h: float, **margins: float):
-    """A figure with fixed margins (constrained layout costs more than drawing a small plot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=100)
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(**{"left": 0.08, "right": 0.97, "bottom": 0.12, "top": 0.86, "wspace": 0.25, **margins})
-    return fig
-
-
-def _save(fig, path: Path) -> None:
-    import os
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+from dlhw.evaluation.figure import figure as _figure, save as _save
 
 
 def stage_boundaries(history: Sequence[dict]) -> List[tuple]:

@@ -46,7 +46,8 @@ def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
     n = len(images)
     cols = min(n, max(1, math.ceil(math.sqrt(n))))
     rows = math.ceil(n / cols)
-    fig = _figure(1.9 * cols, 2.0 * rows + 0.4)
+    h = 2.0 * rows + 0.4
+    fig = _figure(1.9 * cols, h, left=0.02, right=0.98, bottom=0.02, top=1 - 0.75 / h, wspace=0.1, hspace=0.3)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax in axes:
         ax.axis("off")

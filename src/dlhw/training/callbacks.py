@@ -61,8 +61,9 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class WeightCheckpoint(keras.callbacks.Callback):
-    """Writes ``last.weights.h5`` every epoch and ``best.weights.h5`` on improvement,
-    each atomically (temporary file, then rename)."""
+    """Writes ``best.weights.h5`` atomically (temporary file, then rename) whenever the
+    monitored value improves. The last epoch's full state lives in ``last.ckpt.npz``
+    (dlhw.training.checkpoint), so it is not written twice."""
 
     def __init__(self, folder: Path, monitor: str = "val_loss"):
         super().__init__()
@@ -85,7 +86,6 @@ class WeightCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self._save("last.weights.h5")
         value = logs.get(self.monitor, logs.get("loss"))
         if value is None or not math.isfinite(float(value)):
             return
