@@ -8,7 +8,7 @@ than the uninterrupted run. Here instead:
 
 - the training batches of epoch e are a stateless permutation seeded by
   (seed, e), built as one tf.data pipeline over the epochs still to run;
-- at the start of every epoch, Python, NumPy and TensorFlow are reseeded and
+- at the start of every epoch, Python and NumPy are reseeded and
   every SeedGenerator of the model (and Keras' global one) is set to a state
   derived from (seed, e, its position in the model).
 
@@ -119,15 +119,17 @@ def seed_generators(model) -> list:
 
 
 def reseed_epoch(model, seed: int, epoch: int) -> None:
-    """Seed Python, NumPy, TensorFlow and all Keras seed generators for 0-based ``epoch``."""
-    import tensorflow as tf
+    """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``."""
     from keras.src.backend.common import global_state
     from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
 
     s = epoch_seed(seed, epoch)
     random.seed(s)
     np.random.seed(s)
-    tf.random.set_seed(s)
+    # Not tf.random.set_seed: it clears TensorFlow's eager kernel caches (TFE_ContextClearCaches),
+    # which made every epoch ~0.1 s slower. Keras 3 layers draw from their SeedGenerators (reset
+    # below) through stateless ops, and batch order uses stateless_shuffle, so the TF global seed
+    # (set once by setup_runtime) drives nothing here; the resume and determinism tests check it.
     gens = seed_generators(model)
     glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
     if glob is not None:
