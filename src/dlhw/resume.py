@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 
 RESUMABLE = ("interrupted", "failed", "stale")
@@ -44,17 +45,6 @@ def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
                 return d
         return None
     return None if a == b else (path or "(top level)")
-
-
-def _lookup(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 def run_config_path(run_dir: str | Path) -> Path:
@@ -131,7 +121,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     diff = first_difference(saved_cfg.dump(), cfg.dump())
     if diff is not None:
         raise ConfigError(f"--resume: the config differs from {path} at {diff} "
-                          f"(run: {_lookup(saved_cfg.dump(), diff)!r}, given: {_lookup(cfg.dump(), diff)!r}); "
+                          f"(run: {get_path(saved_cfg.dump(), diff)!r}, given: {get_path(cfg.dump(), diff)!r}); "
                           f"a resumed run must use the run's own config")
     ckpt_file = checkpoint_path(run)
     checkpoint = load_checkpoint(ckpt_file) if ckpt_file.exists() else None

@@ -154,6 +154,18 @@ def set_path(data: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(f"--set {key}: '{'.'.join(parts[:i])}' is a value, not a section")
 
 
+def get_path(data: Any, key: str) -> Any:
+    """The value at a dotted key in nested dicts/lists ('model.layers.0.units'), or None."""
+    for part in key.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, Any]]) -> dict[str, Any]:
     out = copy.deepcopy(data)
     for item in overrides:

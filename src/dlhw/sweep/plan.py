@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from dlhw.config.loader import SWEEP_KEYS, apply_overrides, load_raw, parse_override, set_path, validate
+from dlhw.config.loader import SWEEP_KEYS, apply_overrides, get_path, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError
 from dlhw.runs import sanitize_name
 
@@ -267,22 +267,11 @@ def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
         for t in trials:
             flat = _flatten({k: v for k, v in t.cfg.dump().items()})
             for k in varied_keys:
-                t.varied.setdefault(k, flat.get(k, _get(t.cfg.dump(), k)))
+                t.varied.setdefault(k, flat.get(k, get_path(t.cfg.dump(), k)))
     if len({t.name for t in trials}) != len(trials):
         raise ConfigError(f"{p}: two trials share a name; give the files distinct names")
     return SweepPlan(name=sanitize_name(name), source=str(p), trials=trials, varied_keys=varied_keys,
                      repeats=repeats, overrides=sets)
-
-
-def _get(data: Any, key: str) -> Any:
-    for part in key.split("."):
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 def describe(varied: Dict[str, Any]) -> str:
