@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -154,8 +155,15 @@ class RunStatus:
             self.data["finished"] = now()
         write_json(self.path, self.data)
 
-    def heartbeat(self, **extra: Any) -> None:
+    def heartbeat(self, min_interval: float = 2.0, **extra: Any) -> None:
+        """Record progress; written at most every ``min_interval`` seconds (each write is an
+        fsync, which would cost more than a short epoch). Liveness comes from the pid."""
+        import time
+
         self.data.update(extra)
+        if time.monotonic() - getattr(self, "_last_beat", -math.inf) < min_interval:
+            return
+        self._last_beat = time.monotonic()
         self.data["heartbeat"] = now()
         write_json(self.path, self.data)
 
