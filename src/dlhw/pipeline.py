@@ -110,9 +110,10 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     loss_fn = make_loss(spec)
     preds = {}
     out: Dict[str, Any] = {}
+    raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
-        raw = raw_fn(split) if raw_fn else M.predict_raw(model, dataset, split, cfg.training.batch_size)
+        raw = raw_fn(split) if raw_fn else raws[split]
         preds[split] = M.predictions(raw, s.y, spec)
         out[split] = M.split_metrics(preds[split], spec, loss_fn)
     test = preds["test"] if len(preds["test"].y) else preds["val"]

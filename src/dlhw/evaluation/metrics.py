@@ -37,6 +37,21 @@ def predict_raw(model, dataset, split: str, batch_size: int) -> np.ndarray:
     return np.asarray(model.predict(ds, verbose=0))
 
 
+def predict_splits(model, dataset, batch_size: int, splits=("train", "val", "test")) -> dict:
+    """Raw outputs per split. Array data goes through one ``predict`` call (each call has
+    its own set-up cost), sliced back into the splits; image splits stream one by one."""
+    if dataset.is_images:
+        return {name: predict_raw(model, dataset, name, batch_size) for name in splits}
+    parts = [dataset.splits[name] for name in splits]
+    sizes = [len(p) for p in parts]
+    if sum(sizes) == 0:
+        return {name: np.zeros((0, 1), dtype=np.float32) for name in splits}
+    x = np.concatenate([p.x for p in parts if len(p)])
+    raw = np.asarray(model.predict(x, batch_size=max(batch_size, 256), verbose=0))
+    bounds = np.cumsum([0] + sizes)
+    return {name: raw[bounds[i]:bounds[i + 1]] for i, name in enumerate(splits)}
+
+
 def predictions(raw: np.ndarray, y: np.ndarray, spec) -> Predictions:
     return Predictions(y=y, raw=raw, proba=scores_to_proba(raw, spec))
 
