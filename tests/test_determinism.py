@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from dlhw.config import validate
 from dlhw.pipeline import run_experiment
@@ -52,7 +51,6 @@ def test_cnn_on_image_folder_twice_identical(tmp_path):
 
 
 def test_backbone_head_twice_identical(tmp_path):
-    pytest.importorskip("dlhw.models.backbones")
     folder = make_image_folder(tmp_path / "images", classes=("a", "b"), per_class=8, size=32)
     raw = {"name": "bb", "seed": 2, "dataset": {"source": "image_folder", "path": str(folder), "image_size": [32, 32]},
            "model": {"type": "backbone",

@@ -312,8 +312,6 @@ def _image_config(kind: str, folder: Path) -> dict:
 def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     from tests.conftest import make_image_folder
 
-    if kind != "cnn":
-        pytest.importorskip("dlhw.models.backbones")
     folder = make_image_folder(tmp_path / "images", classes=("a", "b", "c"), per_class=8, size=32)
     raw = _image_config(kind, folder)
     stop = 2 if kind == "backbone_staged" else 1  # staged: inside fine-tuning, part of the backbone trainable

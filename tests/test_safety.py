@@ -71,7 +71,6 @@ def test_model_file_with_python_code_is_refused(tmp_path):
 
 def test_report_escapes_user_strings(tmp_path):
     """Class names, error messages and config names are user text: the report shows them, never runs them."""
-    pytest.importorskip("dlhw.report")
     from dlhw.config import validate
     from dlhw.pipeline import run_experiment
 

@@ -5,7 +5,6 @@ Importing this package must not import TensorFlow (a test checks it).
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
 from typing_extensions import Annotated

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from typing_extensions import Annotated
 
-from dlhw.cli.common import EXTRA_ARGS, DebugOpt, SetOpt, cli_errors, overrides
+from dlhw.cli.common import DebugOpt, SetOpt, cli_errors, overrides
 
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)]
 

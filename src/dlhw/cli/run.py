@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from dlhw.cli.common import EXTRA_ARGS, DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
+from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
 
 
 def print_results(outcome) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 import typer
 from typing_extensions import Annotated

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.runs import now, read_json, read_status, write_json
-from dlhw.sweep.plan import SweepPlan, Trial, config_hash, describe, format_value, shape_hash
+from dlhw.sweep.plan import SweepPlan, Trial, config_hash, describe, shape_hash
 
 MANIFEST = "sweep.json"
 

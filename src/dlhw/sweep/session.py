@@ -94,7 +94,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
     echo(f"sweep {plan.name}: {len(plan.trials)} trials, {len(jobs)} to run"
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
-         + (f" on {where}" if jobs else "") + (f" via Ray" if executor == "ray" and jobs else ""))
+         + (f" on {where}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
     for job in jobs:
         manifest.update(job["name"], status="queued", error=None, skipped=False)
     done = [0]
