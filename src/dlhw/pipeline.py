@@ -130,7 +130,8 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
         from dlhw.evaluation.open_set import evaluate_unseen
 
-        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size))
+        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,
+                                   known_proba={k: preds[k].proba for k in ("val", "test")}))
     monitor = (cfg.stages()[-1].early_stopping.monitor if cfg.stages()[-1].early_stopping else "val_loss")
     out.update({
         "params": count_params(model),

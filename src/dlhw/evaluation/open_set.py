@@ -81,12 +81,14 @@ def nearest_centre_distance(features: np.ndarray, centres: np.ndarray) -> np.nda
     return np.sqrt(np.maximum(d2, 0)).min(axis=1)
 
 
-def open_set_scores(cfg, dataset, model, spec, batch_size: int) -> Dict[str, np.ndarray]:
-    """Scores for val, test and unseen: nearest-centre distance, or the highest probability."""
+def open_set_scores(cfg, dataset, model, spec, batch_size: int,
+                    proba: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Scores for val, test and unseen: nearest-centre distance, or the highest probability
+    (from ``proba``, the class probabilities of those three parts, already computed)."""
     method = cfg.evaluation.open_set.method
     parts = {"val": dataset.splits["val"], "test": dataset.splits["test"], "unseen": dataset.unseen}
     if method == "max_prob":
-        return {k: _proba(model, dataset, s, spec, batch_size).max(axis=1) for k, s in parts.items()}
+        return {k: proba[k].max(axis=1) for k in parts}
     from dlhw.evaluation.metrics import predict_raw
 
     fm = feature_model(model)
@@ -157,8 +159,12 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
     save(fig, run_dir / "open_set_confusion.png")
 
 
-def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int) -> Dict[str, Any]:
-    """metrics.json entries 'unseen' (and 'open_set' when configured); writes the open-set matrix."""
+def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
+                    known_proba: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
+    """metrics.json entries 'unseen' (and 'open_set' when configured); writes the open-set matrix.
+
+    ``known_proba``: class probabilities of the val and test splits when the caller has
+    them already (dlhw.pipeline does); otherwise they are predicted here."""
     if dataset.unseen is None or len(dataset.unseen) == 0 or spec.encoding not in ("index", "binary", "onehot"):
         return {}
     known, unseen = list(dataset.class_names), list(dataset.unseen_names)
@@ -167,9 +173,12 @@ def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int) -
     if cfg.evaluation.open_set is None:
         return out
     test = dataset.splits["test"]
-    known_pred = _proba(model, dataset, "test", spec, batch_size).argmax(axis=1)
+    proba = {k: (known_proba or {}).get(k) for k in ("val", "test")}
+    proba = {k: v if v is not None else _proba(model, dataset, k, spec, batch_size) for k, v in proba.items()}
+    proba["unseen"] = unseen_proba
+    known_pred = proba["test"].argmax(axis=1)
     unseen_pred = unseen_proba.argmax(axis=1)
-    scores = open_set_scores(cfg, dataset, model, spec, batch_size)
+    scores = open_set_scores(cfg, dataset, model, spec, batch_size, proba)
     threshold = fit_threshold(scores["val"], cfg.evaluation.open_set.method, cfg.evaluation.open_set.percentile)
     metrics, kr, ur = open_set_metrics(cfg, test.y, known_pred, scores["test"], unseen_pred, scores["unseen"], threshold)
     cm = open_set_confusion(test.y, known_pred, kr, dataset.unseen.y, unseen_pred, ur, len(known), len(unseen))
