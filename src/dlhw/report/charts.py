@@ -45,10 +45,9 @@ def legend_label(runs: Sequence[RunRecord]) -> str:
 def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, title: str, ylabel: str,
             path: Path) -> Optional[Path]:
     """One chart with a line per group; None when no run has that column (or its fallback)."""
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from dlhw.evaluation.figure import figure, save
 
     use = column
     if not any(_series(runs, column)[0] for runs in groups.values()):
@@ -57,8 +56,9 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
             return None
         title += f" (no validation split: training {ylabel})"
     many = len(groups) > 8
-    fig, ax = plt.subplots(figsize=(10.5 if many else 8, 4.8), dpi=100)
-    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    fig = figure(10.5 if many else 8, 4.8)
+    ax = fig.subplots()
+    cmap = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     for i, (name, runs) in enumerate(groups.items()):
         epochs, mean, std = _series(runs, use)
         if not epochs:
@@ -78,10 +78,8 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save(fig, path)
     return path
 
 
