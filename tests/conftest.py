@@ -49,6 +49,22 @@ def make_csv(path: Path, n: int = 120, seed: int = 0, classes: int = 3) -> Path:
     return Path(path)
 
 
+def fake_reuters(monkeypatch, n: int, vocab: int, n_test: int, lengths=(3, 9), classes: int = 4) -> None:
+    """Replace keras.datasets.reuters.load_data with n seeded word-index sequences (no download)."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    seqs = [list(rng.integers(1, vocab, size=rng.integers(*lengths))) for _ in range(n)]
+    labels = np.arange(n) % classes
+    cut = n - n_test
+
+    def load_data(num_words=None, **kwargs):
+        return ((np.array(seqs[:cut], dtype=object), labels[:cut]),
+                (np.array(seqs[cut:], dtype=object), labels[cut:]))
+
+    monkeypatch.setattr(keras.datasets.reuters, "load_data", load_data)
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")

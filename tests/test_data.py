@@ -140,16 +140,9 @@ def test_keras_source_offline_message(monkeypatch, tmp_path):
 
 
 def test_keras_reuters_multi_hot(monkeypatch):
-    import keras
+    from tests.conftest import fake_reuters
 
-    rng = np.random.default_rng(0)
-    seqs = [list(rng.integers(1, 50, size=rng.integers(3, 9))) for _ in range(200)]
-    labels = np.arange(200) % 4
-
-    def fake(num_words=None, **k):
-        return (np.array(seqs[:150], dtype=object), labels[:150]), (np.array(seqs[150:], dtype=object), labels[150:])
-
-    monkeypatch.setattr(keras.datasets.reuters, "load_data", fake)
+    fake_reuters(monkeypatch, n=200, vocab=50, n_test=50)
     ds = load_dataset(cfg({"source": "keras", "name": "reuters", "num_words": 30}))
     x = ds.splits["train"].x
     assert x.shape[1] == 30 and set(np.unique(x)) <= {0.0, 1.0}

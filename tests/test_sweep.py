@@ -216,17 +216,9 @@ def test_repo_sweep_configs_plan(monkeypatch):
 
 def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     """S4's five pairings train (in this process, so the stand-in Reuters loader applies)."""
-    import keras
-    import numpy as np
+    from tests.conftest import fake_reuters
 
-    rng = np.random.default_rng(0)
-    seqs = [list(rng.integers(1, 60, size=rng.integers(4, 12))) for _ in range(160)]
-    labels = np.arange(160) % 4
-
-    def fake(num_words=None, **k):
-        return (np.array(seqs[:120], dtype=object), labels[:120]), (np.array(seqs[120:], dtype=object), labels[120:])
-
-    monkeypatch.setattr(keras.datasets.reuters, "load_data", fake)
+    fake_reuters(monkeypatch, n=160, vocab=60, n_test=40, lengths=(4, 12))
     out = tmp_path / "runs"
     r = runner.invoke(app, ["sweep", str(REPO / "configs" / "reuters_losses"), "--out", str(out),
                             "--set", "training.epochs=1", "training.tensorboard=false", "dataset.num_words=60"])
