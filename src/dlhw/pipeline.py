@@ -56,7 +56,7 @@ def _all_layers(model) -> List[Any]:
     out = []
     for layer in model.layers:
         out.append(layer)
-        if hasattr(layer, "layers") and layer.layers and not hasattr(layer, "config_"):
+        if getattr(layer, "layers", None):  # nested models (a backbone inside the full model)
             out.extend(_all_layers(layer))
     return out
 
