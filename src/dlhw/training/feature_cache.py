@@ -243,28 +243,6 @@ class FeaturePlan:
             self._head = keras.Model(inp, x, name="head_on_cached_features")
         return self._head
 
-    def fit_inputs(self, split: str, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
-        """Features and labels batched as data.images.tf_images batches the files (validation
-        data; the trainer draws training batches from training.epoch_data.seeded_epochs)."""
-        import tensorflow as tf
-
-        feats = self.features(split)
-        ds = tf.data.Dataset.from_tensor_slices((feats, y))
-        if shuffle:
-            ds = ds.shuffle(len(feats), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-    def fit_data(self, spec, batch_size: int, shuffle: bool, seed: int):
-        """(train, val or None) tf.data pipelines of cached features for Model.fit."""
-        from dlhw.models.outputs import encode_labels
-
-        s = self.dataset.splits
-        train = self.fit_inputs("train", encode_labels(s["train"].y, spec), batch_size, shuffle, seed)
-        val = None
-        if len(s["val"]):
-            val = self.fit_inputs("val", encode_labels(s["val"].y, spec), batch_size, False, seed)
-        return train, val
-
     def raw_outputs(self, split: str) -> np.ndarray:
         """The model's raw outputs on a split, through the head on cached features."""
         feats = self.features(split)

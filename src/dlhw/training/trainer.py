@@ -145,13 +145,19 @@ class Trainer:
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
+            from dlhw.training.array_fit import fit_arrays
+
             if cached:  # the same batches as the image pipeline, backbone forward pass done once
                 from dlhw.training.feature_cache import pin_checkpoints
 
-                _, vc = self.features.fit_data(self.spec, t.batch_size, t.shuffle, cfg.seed)
                 pin_checkpoints(fit_kw["callbacks"], self.model)
-                data = seeded_epochs(self.features.features("train"), ys, t.batch_size, cfg.seed, first, end, t.shuffle)
-                fit_model.fit(data.dataset, steps_per_epoch=data.steps, **{**fit_kw, "validation_data": vc})
+                y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
+                fit_arrays(fit_model, self.features.features("train"), ys, self.features.features("val"), y_val,
+                           t.batch_size, cfg.seed, first, end, t.shuffle, fit_kw["callbacks"], fit_kw["verbose"])
+            elif isinstance(train.x, np.ndarray) and (val is None or isinstance(xv, np.ndarray)):
+                xv_, yv_ = (xv, yv) if val is not None else (train.x[:0], ys[:0])
+                fit_arrays(self.model, train.x, ys, xv_, yv_, t.batch_size, cfg.seed, first, end, t.shuffle,
+                           fit_kw["callbacks"], fit_kw["verbose"])
             else:
                 data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
                                      image_size=self.dataset.meta.get("image_size"),
