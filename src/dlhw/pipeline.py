@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -71,12 +72,12 @@ def write_history(rows: List[dict], path: Path) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def model_summary(model) -> str:
+def _summary_text(model, expand: bool) -> str:
     lines: List[str] = []
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "200"  # rich (inside Keras) cuts the Param # column at 80 columns when not on a terminal
     try:
-        model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=True)
+        model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=expand)
     finally:
         if saved is None:
             os.environ.pop("COLUMNS", None)
@@ -85,8 +86,31 @@ def model_summary(model) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NESTED_SUMMARIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def model_summary(model) -> str:
+    """The model's summary, then each nested model's own (a backbone's hundreds of layers with
+    their indices for ``unfreeze``). A frozen backbone reused across sweep trials is summarised
+    once: its table is kept while its layers' trainable flags stay the same."""
+    text = _summary_text(model, expand=False)
+    for sub in model.layers:
+        if not getattr(sub, "layers", None):
+            continue
+        flags = tuple(layer.trainable for layer in sub.layers)
+        memo = _NESTED_SUMMARIES.get(sub)
+        if memo is None or memo[0] != flags:
+            memo = (flags, _summary_text(sub, expand=True))
+            _NESTED_SUMMARIES[sub] = memo
+        text += f"\nInside {sub.name} (its layers, in order):\n" + memo[1]
+    return text
+
+
 def save_model(model, path: Path) -> None:
+    from dlhw.keras_saving import prime
+
     tmp = path.with_name(f".{path.stem}.tmp.keras")
+    prime()
     try:
         model.save(tmp)
         os.replace(tmp, path)

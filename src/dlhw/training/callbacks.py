@@ -75,6 +75,9 @@ class WeightCheckpoint(keras.callbacks.Callback):
     def _save(self, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{name}.tmp.weights.h5"
+        from dlhw.keras_saving import prime
+
+        prime()
         try:
             self.model.save_weights(tmp)
             os.replace(tmp, self.folder / name)
