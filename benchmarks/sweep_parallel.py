@@ -60,12 +60,20 @@ def _children_cpu() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per side (median reported)")
-    ap.add_argument("--epochs", type=int, default=10, help="epochs per trial")
+    ap.add_argument("--epochs", type=int, default=10, help="epochs per trial of --lr-sweep")
+    ap.add_argument("--lr-sweep", action="store_true",
+                    help="instead of S5's layers sweep: 8 learning rates of the quickstart MLP, --epochs each, "
+                         "TensorBoard and checkpoints off (the shortest trials: start-up weighs most)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        sweep = tmp / "bench.yaml"
-        sweep.write_text(SWEEP.format(base=REPO / "configs" / "quickstart.yaml", epochs=args.epochs))
+        if args.lr_sweep:
+            sweep = tmp / "bench.yaml"
+            sweep.write_text(SWEEP.format(base=REPO / "configs" / "quickstart.yaml", epochs=args.epochs))
+            what = f"8 learning rates x {args.epochs} epochs, digits MLP 256-512"
+        else:
+            sweep = REPO / "configs" / "mlp_layers" / "mlp_layers.yaml"
+            what = "configs/mlp_layers/ as shipped (S5: 3 to 10 hidden layers of 256, 20 epochs each, digits)"
         times: dict[int, list[float]] = {1: [], 2: []}
         for i in range(args.repeats):
             for workers in (1, 2):
@@ -74,7 +82,7 @@ def main() -> None:
                 print(f"run {i + 1}: --workers {workers}: {t:6.1f} s wall, {cpu:6.1f} s CPU "
                       f"({cpu / t:.2f} cores busy; load average {os.getloadavg()[0]:.1f})", flush=True)
     m1, m2 = statistics.median(times[1]), statistics.median(times[2])
-    print(f"\n8 trials x {args.epochs} epochs, digits MLP 256-512, median of {args.repeats}:")
+    print(f"\n{what}, median of {args.repeats}:")
     print(f"  --workers 1: {m1:6.1f} s")
     print(f"  --workers 2: {m2:6.1f} s")
     print(f"  speed-up   : {m1 / m2:5.2f}x (target >= 1.7x on 2 cores)")

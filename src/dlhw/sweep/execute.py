@@ -127,6 +127,13 @@ def _worker_init(slots, gpus: List[str], threads: int) -> None:
 
     import_tensorflow()
     import keras  # noqa: F401 - paid once per worker, not once per trial
+    import atexit
+
+    from dlhw.fastexit import exit_now
+
+    # Registered after TensorFlow's own exit hooks, so it runs first: when the pool shuts down,
+    # an idle worker ends at once instead of spending ~1.2 s tearing TensorFlow down.
+    atexit.register(exit_now, 0)
 
 
 def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:

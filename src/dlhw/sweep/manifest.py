@@ -137,6 +137,28 @@ def estimate_seconds(t: Trial, timings: List[Dict[str, Any]], params: Optional[i
     return same[len(same) // 2] * t.epochs
 
 
+def _size_proxy(cfg) -> float:
+    """A rough, TensorFlow-free measure of a model's work per sample, to rank trials of one sweep."""
+    m = cfg.model
+    if m.type == "mlp":
+        units = [layer.units for layer in m.layers]
+        return float(sum(units) + sum(a * b for a, b in zip(units, units[1:])))
+    if m.type == "cnn":
+        return float(sum(getattr(b, "filters", 0) or 0 for b in m.blocks) + 1)
+    return 1e9  # a backbone outweighs any small model
+
+
+def longest_first(trials: List[Trial], timings: List[Dict[str, Any]]) -> List[Trial]:
+    """The trials in the order a pool should start them: the longest first, so that no worker is
+    left with a long trial while the others idle at the end (LPT scheduling). Estimates from
+    earlier runs when every trial has one, else epochs x a model-size proxy; ties keep plan order."""
+    est = [estimate_seconds(t, timings) for t in trials]
+    if any(e is None for e in est):
+        est = [t.epochs * _size_proxy(t.cfg) for t in trials]
+    order = sorted(range(len(trials)), key=lambda i: (-est[i], i))
+    return [trials[i] for i in order]
+
+
 def format_seconds(s: Optional[float]) -> str:
     if s is None:
         return "-"

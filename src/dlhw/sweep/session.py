@@ -65,7 +65,12 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
     jobs = []
-    for t in plan.trials:
+    trials = plan.trials
+    if workers > 1 or executor == "ray":  # a pool starts the longest trials first
+        from dlhw.sweep.manifest import longest_first, past_timings
+
+        trials = longest_first(trials, past_timings(Path(out)))
+    for t in trials:
         state = trial_state(t, sweep_dir)
         if state == "done" and not rerun:
             res = _done_result(t.name, sweep_dir / t.name)
