@@ -183,6 +183,22 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert (sweep_dir / "charts" / "e2e_val_accuracy.png").exists()
 
 
+def test_pool_order_is_longest_first(tmp_path):
+    from dlhw.sweep.manifest import longest_first
+
+    f = sweep_file(tmp_path, {"model.layers": [[{"units": 16}], [{"units": 64}] * 3, [{"units": 32}] * 2],
+                              "training.epochs": [1, 4]})
+    plan = build_plan(f, [])
+    size = {t.name: (t.epochs, len(t.cfg.model.layers)) for t in plan.trials}
+    order = [size[t.name] for t in longest_first(plan.trials, [])]
+    assert order == [(4, 3), (1, 3), (4, 2), (1, 2), (4, 1), (1, 1)]  # epochs x size proxy, largest first
+    # once every trial has a measured time per epoch, those decide: here the smallest model was slowest
+    timings = [{"shape": t.shape, "params": None, "data_key": "", "sec_per_epoch": 9.0 if size[t.name][1] == 1 else 1.0}
+               for t in plan.trials]
+    first = longest_first(plan.trials, timings)[0]
+    assert size[first.name] == (4, 1)
+
+
 def test_parallel_workers_use_separate_processes_and_survive_a_diverged_trial(tmp_path):
     f = sweep_file(tmp_path, {"training.optimizer": [{"type": "sgd", "learning_rate": 0.01},
                                                      {"type": "sgd", "learning_rate": 1.0e12}]}, name="par.yaml")
