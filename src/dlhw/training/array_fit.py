@@ -87,6 +87,10 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
     import tensorflow as tf
 
     n, n_val = len(x), len(xv)
+    if n == 0:
+        from dlhw.errors import DataError
+
+        raise DataError("the training split is empty; add samples or change dataset.split")
     x_t, y_t = tf.constant(x), tf.constant(y)
     xv_t, yv_t = tf.constant(xv), tf.constant(yv)
     model._symbolic_build(data_batch=(x[:batch_size], y[:batch_size]))  # metrics, loss, optimizer: built outside the graph
