@@ -10,8 +10,9 @@ import pytest
 from dlhw.fastexit import exit_code
 
 SCRIPT = """
-import sys, logging
+import sys, logging, atexit
 import tensorflow  # the fast exit only applies once TensorFlow is loaded
+atexit.register(lambda: sys.stderr.write("atexit hook ran\\n"))  # e.g. autograph removing its temporary files
 logging.basicConfig(stream=sys.stderr)
 logging.getLogger("x").warning("logged before exit")
 sys.stdout.write("partial line, still buffered")
@@ -29,6 +30,7 @@ def test_exit_now_flushes_and_keeps_the_code(normal):
     res = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
     assert "logged before exit" in res.stderr
+    assert res.stderr.count("atexit hook ran") == 1
     if normal:  # opted out: the call returns and Python exits as usual
         assert res.returncode == 0 and res.stdout.endswith(" / exit_now returned\n")
     else:

@@ -3,8 +3,10 @@
 Once ``dlhw run`` or ``dlhw sweep`` is done, Python's normal shutdown spends
 ~1.2 s (measured on a 2-core machine; a plain Keras script pays the same) tearing
 down TensorFlow's thousands of modules and running its exit hooks, after every
-result is already on disk. :func:`exit_now` flushes the standard streams and the
-logging handlers and ends the process with ``os._exit``: every file dlhw writes
+result is already on disk. That time goes to finalising modules, not to exit
+hooks: :func:`exit_now` runs the ``atexit`` hooks (TensorFlow's autograph removes
+its temporary files there, logging flushes its handlers), flushes the standard
+streams and ends the process with ``os._exit``: every file dlhw writes
 is written atomically and closed before its command returns, TensorBoard writers
 are flushed at the end of training, and a sweep's pool and Ray are shut down
 explicitly.
@@ -25,13 +27,16 @@ def wanted() -> bool:
             and os.environ.get("DLHW_NORMAL_EXIT", "") in ("", "0"))
 
 
-def exit_now(code: int) -> None:
-    """os._exit(code) after flushing, when :func:`wanted`; otherwise return (the caller exits normally)."""
+def exit_now(code: int, run_atexit: bool = True) -> None:
+    """os._exit(code) after the atexit hooks and flushing, when :func:`wanted`; otherwise return
+    (the caller exits normally). ``run_atexit=False`` when called as the first-registered
+    atexit hook itself (sweep workers): every later-registered hook has run by then."""
     if not wanted():
         return
-    import logging
+    if run_atexit:
+        import atexit
 
-    logging.shutdown()
+        atexit._run_exitfuncs()  # CPython's own shutdown step; each hook runs once, then the list is cleared
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
