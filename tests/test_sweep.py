@@ -259,3 +259,22 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     assert manifest["executor"] == "ray" and [t["status"] for t in manifest["trials"]] == ["completed", "completed"]
     assert os.getpid() not in {t["pid"] for t in manifest["trials"]}
     assert (out / "onray" / "layers-12" / "metrics.json").exists()
+
+
+def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path):
+    """Six trials in a `dlhw sweep` process: TensorFlow's retracing warnings (every trial builds a new
+    model) are not shown, and the fast exit still runs autograph's clean-up of its temporary files."""
+    import subprocess
+
+    f = sweep_file(tmp_path, {"model.layers": [[{"units": u}] for u in (4, 5, 6, 7, 8, 9)]}, name="quiet.yaml")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    exe = Path(sys.executable).with_name("dlhw")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
+    res = subprocess.run(cmd + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "TMPDIR": str(tmp), "DLHW_NORMAL_EXIT": ""})
+    assert res.returncode == 0, res.stderr
+    assert "WARNING:tensorflow" not in res.stderr and "retracing" not in res.stderr
+    assert len(list((tmp_path / "runs" / "quiet").glob("*/metrics.json"))) == 6
+    assert list(tmp.glob("__autograph_generated_file*")) == []

@@ -42,6 +42,11 @@ def setup_runtime(device: str = "auto", seed: int = 0, threads: Optional[int] = 
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     threads = threads or (int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None)
     tf = import_tensorflow(debug)
+    if not debug:  # "N out of the last M calls ... triggered tf.function retracing": every trial of a
+        # sweep builds a new model, so its functions are traced anew by design; --debug shows them
+        import logging
+
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
