@@ -90,9 +90,9 @@ _NESTED_SUMMARIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def model_summary(model) -> str:
-    """The model's summary, then each nested model's own (a backbone's hundreds of layers with
-    their indices for ``unfreeze``). A frozen backbone reused across sweep trials is summarised
-    once: its table is kept while its layers' trainable flags stay the same."""
+    """The model's summary, then each nested model's own (a backbone's hundreds of layers, in
+    the order ``unfreeze: {from_layer: N}`` counts them). A frozen backbone reused across sweep
+    trials is summarised once: its table is kept while its layers' trainable flags stay the same."""
     text = _summary_text(model, expand=False)
     for sub in model.layers:
         if not getattr(sub, "layers", None):
