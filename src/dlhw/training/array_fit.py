@@ -31,7 +31,7 @@ import numpy as np
 def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuffle: bool):
     import tensorflow as tf
 
-    from dlhw.training.epoch_data import _permutation
+    from dlhw.training.epoch_data import epoch_permutation
 
     steps = math.ceil(n / batch_size)
     val_steps = math.ceil(n_val / batch_size)
@@ -47,7 +47,7 @@ def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuff
     @tf.function(autograph=False)
     def run(x, y, xv, yv, epoch):
         reset()
-        perm = _permutation(n, seed, epoch, shuffle)
+        perm = epoch_permutation(n, seed, epoch, shuffle)
 
         def cond(i, loss, rows):  # stop after the first batch whose running loss is NaN/inf
             return tf.logical_and(i < steps, tf.math.is_finite(loss))

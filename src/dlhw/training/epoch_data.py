@@ -40,7 +40,7 @@ class EpochData:
     steps: int
 
 
-def _permutation(n: int, seed: int, epoch, shuffle: bool):
+def epoch_permutation(n: int, seed: int, epoch, shuffle: bool):
     import tensorflow as tf
 
     idx = tf.range(n, dtype=tf.int64)
@@ -55,7 +55,7 @@ def _epochs_of(n: int, seed: int, first: int, last: int, shuffle: bool, per_epoc
     import tensorflow as tf
 
     epochs = tf.data.Dataset.range(first, max(first, last))
-    return epochs.flat_map(lambda e: per_epoch(_permutation(n, seed, e, shuffle)))
+    return epochs.flat_map(lambda e: per_epoch(epoch_permutation(n, seed, e, shuffle)))
 
 
 def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: int, seed: int,

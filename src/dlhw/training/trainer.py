@@ -145,18 +145,19 @@ class Trainer:
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
-            from dlhw.training.array_fit import fit_arrays
+            if cached or (isinstance(train.x, np.ndarray) and isinstance(xv, np.ndarray)):
+                # in-memory arrays (tabular data; cached backbone features, the same batches as the
+                # image pipeline with the backbone's forward pass done once): training.array_fit
+                from dlhw.training.array_fit import fit_arrays
 
-            if cached:  # the same batches as the image pipeline, backbone forward pass done once
-                from dlhw.training.feature_cache import pin_checkpoints
+                x, x_val, y_val = train.x, xv, yv
+                if cached:
+                    from dlhw.training.feature_cache import pin_checkpoints
 
-                pin_checkpoints(fit_kw["callbacks"], self.model)
-                y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
-                fit_arrays(fit_model, self.features.features("train"), ys, self.features.features("val"), y_val,
-                           t.batch_size, cfg.seed, first, end, t.shuffle, fit_kw["callbacks"], fit_kw["verbose"])
-            elif isinstance(train.x, np.ndarray) and (val is None or isinstance(xv, np.ndarray)):
-                xv_, yv_ = (xv, yv) if val is not None else (train.x[:0], ys[:0])
-                fit_arrays(self.model, train.x, ys, xv_, yv_, t.batch_size, cfg.seed, first, end, t.shuffle,
+                    pin_checkpoints(fit_kw["callbacks"], self.model)
+                    x, x_val = self.features.features("train"), self.features.features("val")
+                    y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
+                fit_arrays(fit_model, x, ys, x_val, y_val, t.batch_size, cfg.seed, first, end, t.shuffle,
                            fit_kw["callbacks"], fit_kw["verbose"])
             else:
                 data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
