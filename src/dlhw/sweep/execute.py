@@ -14,6 +14,7 @@ import inspect
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -102,8 +103,6 @@ def run_trial(job: Job) -> Result:
 
 
 def _clear_keras() -> None:
-    import sys
-
     if "keras" in sys.modules:
         try:
             # Layer names restart for the next trial. The full gc.collect() (free_memory) costs
@@ -116,9 +115,40 @@ def _clear_keras() -> None:
             pass
 
 
+_STOP = None  # in a worker: the pool's stop event, set by the parent when the sweep is interrupted
+
+
+def _pool_trial(job: Job) -> Result:
+    """run_trial in a worker: an interrupted trial comes back as a result, never as an exception
+    (an exception from a worker crosses the pipe pickled, and the pool treats one it cannot
+    rebuild as a dead worker), and no trial starts once the parent has been interrupted."""
+    from dlhw.training import signals
+
+    base: Result = {"name": job["name"], "status": "interrupted", "pid": os.getpid()}
+    if (_STOP is not None and _STOP.is_set()) or signals.STATE.requested is not None:
+        signals.STATE.requested = None
+        return {**base, "error": "the sweep was interrupted"}
+    try:
+        return run_trial(job)
+    except KeyboardInterrupt as exc:
+        return {**base, "error": " ".join(str(exc).split()) or "interrupted"}
+
+
 # ---------------------------------------------------------------- worker pool
-def _worker_init(slots, gpus: List[str], threads: int) -> None:
-    """Runs once per spawned worker: its threads, its GPU, TensorFlow imported up front."""
+def _worker_init(slots, stop, gpus: List[str], threads: int) -> None:
+    """Runs once per worker: its threads, its GPU, TensorFlow imported up front."""
+    import signal
+
+    global _STOP
+    _STOP = stop
+
+    # Ctrl-C reaches the workers with the parent (one process group). Inside a trial the run's own
+    # handler stops it after the batch and records it as interrupted. Between trials it is only
+    # noted: a KeyboardInterrupt there would kill the worker inside the pool's queue and break
+    # the pool; the parent cancels the trials not yet started.
+    from dlhw.training.signals import note_between_runs
+
+    signal.signal(signal.SIGINT, note_between_runs)
     os.environ["DLHW_THREADS"] = str(threads)
     slot = slots.get()
     if gpus:
@@ -140,16 +170,17 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = mp.get_context("spawn")
-    slots = ctx.Queue()
+    slots, stop = ctx.Queue(), ctx.Event()
     for i in range(workers):
         slots.put(i)
     threads = threads_per_worker(workers)
     for job in jobs:
         job["threads"] = threads
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(slots, gpus, threads))
-    pending = {pool.submit(run_trial, job): job for job in jobs}
+                               initargs=(slots, stop, gpus, threads))
+    stopping = False
     try:
+        pending = {pool.submit(_pool_trial, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -159,10 +190,28 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
                 except Exception as exc:  # a worker died (killed, out of memory)
                     res = {"name": job["name"], "status": "failed", "error": f"worker process died: {type(exc).__name__}: {exc}"}
                 on_result(res)
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:
+        # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
+        # handed to a worker but not started would still run; the stop event makes it decline.
+        stop.set()
+        stopping = True
         raise
-    pool.shutdown(wait=True)
+    finally:
+        _close_pool(pool, cancel=stopping)
+
+
+def _close_pool(pool, cancel: bool) -> None:
+    """Wait for the workers to finish and exit, always before this process exits: at exit,
+    multiprocessing closes its queues first, and a pool still shutting down then waits forever
+    for workers that never receive their stop sentinel. A second Ctrl-C kills the workers
+    (their files are written atomically; their runs show as stale, and resume)."""
+    try:
+        pool.shutdown(wait=True, cancel_futures=cancel)  # one call: a second one would not wait
+    except KeyboardInterrupt:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.kill()
+        pool.shutdown(wait=True)
+        raise
 
 
 def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:

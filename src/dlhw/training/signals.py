@@ -31,6 +31,9 @@ class RunInterrupted(KeyboardInterrupt):
         self.exit_code = 128 + self.signum
         super().__init__(message or f"interrupted by {NAMES.get(signum, f'signal {signum}')}")
 
+    def __reduce__(self):  # rebuilt with its signal number wherever it is unpickled
+        return (type(self), (self.signum, str(self)))
+
 
 class _State:
     requested: Optional[int] = None  # the first signal received, when deferred
@@ -64,7 +67,8 @@ def graceful_interrupts(run_dir=None) -> Iterator[_State]:
         yield STATE
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    STATE.requested, STATE.deferring, STATE.run_dir = None, False, None if run_dir is None else str(run_dir)
+    # a signal noted before the run began (note_between_runs) is kept: training stops as it starts
+    STATE.deferring, STATE.run_dir = False, None if run_dir is None else str(run_dir)
     for s in previous:
         signal.signal(s, _handler)
     try:
@@ -73,6 +77,13 @@ def graceful_interrupts(run_dir=None) -> Iterator[_State]:
         for s, h in previous.items():
             signal.signal(s, h)
         STATE.requested, STATE.deferring, STATE.run_dir = None, False, None
+
+
+def note_between_runs(signum, frame) -> None:
+    """SIGINT handler of a sweep worker between trials: only noted. The worker declines its next
+    trial, or a run already starting stops as training begins (``graceful_interrupts`` keeps it)."""
+    if STATE.requested is None:
+        STATE.requested = signum
 
 
 def raise_if_requested(detail: str = "") -> None:
