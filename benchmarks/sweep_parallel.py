@@ -81,11 +81,15 @@ def main() -> None:
                 times[workers].append(t)
                 print(f"run {i + 1}: --workers {workers}: {t:6.1f} s wall, {cpu:6.1f} s CPU "
                       f"({cpu / t:.2f} cores busy; load average {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"run {i + 1}: speed-up {times[1][-1] / times[2][-1]:.2f}x", flush=True)
     m1, m2 = statistics.median(times[1]), statistics.median(times[2])
+    rounds = [a / b for a, b in zip(times[1], times[2])]
     print(f"\n{what}, median of {args.repeats}:")
     print(f"  --workers 1: {m1:6.1f} s")
     print(f"  --workers 2: {m2:6.1f} s")
     print(f"  speed-up   : {m1 / m2:5.2f}x (target >= 1.7x on 2 cores)")
+    print(f"  per round  : {', '.join(f'{r:.2f}' for r in rounds)} (median {statistics.median(rounds):.2f}x; "
+          f"each round's two sweeps ran back to back, so a slow spell of the machine weighs on both)")
     print("The cores-busy figures show how much of the machine each side got: a load average above the core "
           "count means other processes shared it, and the speed-up is then not the one a quiet machine gives.")
 

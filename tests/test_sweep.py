@@ -261,9 +261,11 @@ def test_ray_executor_on_a_local_instance(tmp_path):
     assert (out / "onray" / "layers-12" / "metrics.json").exists()
 
 
-def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, workers):
     """Six trials in a `dlhw sweep` process: TensorFlow's retracing warnings (every trial builds a new
-    model) are not shown, and the fast exit still runs autograph's clean-up of its temporary files."""
+    model) are not shown, and the fast exit still runs autograph's clean-up of its temporary files.
+    With 2 workers (forked here: Linux, no GPU) the same holds for the workers."""
     import subprocess
 
     f = sweep_file(tmp_path, {"model.layers": [[{"units": u}] for u in (4, 5, 6, 7, 8, 9)]}, name="quiet.yaml")
@@ -271,16 +273,66 @@ def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path):
     tmp.mkdir()
     exe = Path(sys.executable).with_name("dlhw")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
-    res = subprocess.run(cmd + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu"],
+    res = subprocess.run(cmd + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
+                                "--workers", str(workers)],
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "TMPDIR": str(tmp), "DLHW_NORMAL_EXIT": ""})
     assert res.returncode == 0, res.stderr
     assert "WARNING:tensorflow" not in res.stderr and "retracing" not in res.stderr
     assert len(list((tmp_path / "runs" / "quiet").glob("*/metrics.json"))) == 6
     assert list(tmp.glob("__autograph_generated_file*")) == []
+    trials = json.loads((tmp_path / "runs" / "quiet" / "sweep.json").read_text())["trials"]
+    assert len({t["pid"] for t in trials}) == workers
 
 
 # ------------------------------------------------------- worker start, Ctrl-C
+def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
+    from dlhw.sweep import execute
+
+    monkeypatch.setattr(execute, "visible_gpus", lambda: [])
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("DLHW_WORKER_START", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert execute.start_method() == "fork"
+    monkeypatch.setenv("DLHW_WORKER_START", "spawn")
+    assert execute.start_method() == "spawn"
+    monkeypatch.delenv("DLHW_WORKER_START")
+    monkeypatch.setattr(execute, "visible_gpus", lambda: ["0"])
+    assert execute.start_method() == "spawn"
+    monkeypatch.setattr(execute, "visible_gpus", lambda: [])
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert execute.start_method() == "spawn"
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setitem(sys.modules, "tensorflow", object())  # already imported: it may have run ops
+    assert execute.start_method() == "spawn"
+
+
+def _forked_worker(slots, stop, marks: str) -> None:
+    import atexit
+
+    from dlhw.sweep.execute import _worker_init
+
+    _worker_init(slots, stop, [], 1, True)
+    atexit.register(lambda: Path(marks, "own").write_text("ran"))
+
+
+def test_a_forked_worker_runs_its_own_exit_hooks_not_the_parents(tmp_path):
+    import atexit
+    import multiprocessing as mp
+
+    parent = os.getpid()
+    atexit.register(lambda: os.getpid() != parent and Path(tmp_path, "inherited").write_text("ran"))
+    ctx = mp.get_context("fork")
+    slots = ctx.Queue()
+    slots.put(0)
+    proc = ctx.Process(target=_forked_worker, args=(slots, ctx.Event(), str(tmp_path)))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert (tmp_path / "own").read_text() == "ran"  # e.g. autograph removing its temporary files
+    assert not (tmp_path / "inherited").exists()
+
+
 def test_run_interrupted_survives_pickling():
     import pickle
     import signal
