@@ -387,3 +387,26 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
                                   ], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("resuming it from its last checkpoint") == 2
+
+
+def test_a_signal_between_trials_stops_the_next_one(tmp_path):
+    """In a worker, Ctrl-C between trials is only noted: the next trial is declined untouched, and
+    one that is already starting when the signal lands stops as its training begins."""
+    import signal
+
+    from dlhw.sweep.execute import _pool_trial
+    from dlhw.training import signals
+
+    job = {"name": "t", "raw": TINY, "source": "test", "out": str(tmp_path), "device": "cpu", "resume": False}
+    signals.note_between_runs(signal.SIGINT, None)
+    res = _pool_trial(job)
+    assert res["status"] == "interrupted" and not (tmp_path / "t").exists()
+    assert signals.STATE.requested is None  # consumed: the worker's later trials run
+    signals.note_between_runs(signal.SIGINT, None)  # as if it landed after the check above
+    from dlhw.sweep.execute import run_trial
+
+    with pytest.raises(signals.RunInterrupted, match="SIGINT"):
+        run_trial(job)
+    status = json.loads((tmp_path / "t" / "status.json").read_text())
+    assert status["status"] == "interrupted" and signals.STATE.requested is None
+    assert _pool_trial({**job, "name": "u"})["status"] == "completed"
