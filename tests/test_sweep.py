@@ -297,7 +297,8 @@ def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
     monkeypatch.setenv("DLHW_WORKER_START", "spawn")
     assert execute.start_method() == "spawn"
     monkeypatch.delenv("DLHW_WORKER_START")
-    monkeypatch.setattr(execute, "visible_gpus", lambda: ["0"])
+    assert execute.start_method(["0"]) == "spawn"  # the sweep found a GPU
+    monkeypatch.setattr(execute, "visible_gpus", lambda: ["0"])  # --device cpu on a GPU machine
     assert execute.start_method() == "spawn"
     monkeypatch.setattr(execute, "visible_gpus", lambda: [])
     monkeypatch.setattr(sys, "platform", "darwin")

@@ -143,24 +143,28 @@ def _pool_trial(job: Job) -> Result:
 
 
 # ---------------------------------------------------------------- worker pool
-def start_method() -> str:
-    """'fork' where forking after a bare TensorFlow import is safe, else 'spawn' (see the module doc)."""
+def start_method(gpus: List[str] = ()) -> str:
+    """'fork' where forking after a bare TensorFlow import is safe, else 'spawn' (see the module doc).
+    ``gpus``: those the sweep already found; without any, the machine is asked (--device cpu)."""
     if os.environ.get("DLHW_WORKER_START", "").strip().lower() == "spawn":
         return "spawn"
-    if not sys.platform.startswith("linux") or "tensorflow" in sys.modules or visible_gpus():
+    if not sys.platform.startswith("linux") or "tensorflow" in sys.modules or gpus or visible_gpus():
         return "spawn"
     return "fork"
+
+
+def _import_keras() -> None:
+    from dlhw.tfruntime import import_tensorflow
+
+    import_tensorflow()
+    import keras  # noqa: F401
 
 
 def _prepare_fork() -> None:
     """Import TensorFlow and Keras here, once, for the workers forked next to share."""
     import gc
 
-    from dlhw.tfruntime import import_tensorflow
-
-    import_tensorflow()
-    import keras  # noqa: F401
-
+    _import_keras()
     gc.freeze()  # the workers' collector leaves these objects alone, so their pages stay shared
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # nothing buffered is inherited and written twice
@@ -202,20 +206,18 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
         Finalize(None, _run_own_exit_hooks, exitpriority=-100)
         return
     from dlhw.fastexit import exit_now
-    from dlhw.tfruntime import import_tensorflow
 
     # Registered before anything else, so it runs last: once TensorFlow's and autograph's exit
     # hooks have run, an idle worker ends at once instead of spending ~1.2 s on module teardown.
     atexit.register(exit_now, 0, False)
-    import_tensorflow()
-    import keras  # noqa: F401 - paid once per worker, not once per trial
+    _import_keras()  # paid once per worker, not once per trial
 
 
 def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    method = start_method()
+    method = start_method(gpus)
     if method == "fork":
         _prepare_fork()
     ctx = mp.get_context(method)
@@ -227,7 +229,6 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
         job["threads"] = threads
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                initargs=(slots, stop, gpus, threads, method == "fork"))
-    stopping = False
     try:
         pending = {pool.submit(_pool_trial, job): job for job in jobs}
         while pending:
@@ -243,10 +244,9 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
         # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
         # handed to a worker but not started would still run; the stop event makes it decline.
         stop.set()
-        stopping = True
         raise
     finally:
-        _close_pool(pool, cancel=stopping)
+        _close_pool(pool, cancel=stop.is_set())
 
 
 def _close_pool(pool, cancel: bool) -> None:
