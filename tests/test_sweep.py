@@ -17,6 +17,8 @@ from dlhw.sweep import build_plan
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
+_EXE = Path(sys.executable).with_name("dlhw")
+DLHW = [str(_EXE)] if _EXE.exists() else [sys.executable, "-m", "dlhw.cli"]  # the console script, as users run it
 
 TINY = {
     "name": "tiny", "seed": 0,
@@ -271,9 +273,7 @@ def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, w
     f = sweep_file(tmp_path, {"model.layers": [[{"units": u}] for u in (4, 5, 6, 7, 8, 9)]}, name="quiet.yaml")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    exe = Path(sys.executable).with_name("dlhw")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
-    res = subprocess.run(cmd + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
+    res = subprocess.run(DLHW + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
                                 "--workers", str(workers)],
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "TMPDIR": str(tmp), "DLHW_NORMAL_EXIT": ""})
@@ -357,9 +357,7 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
     f = write(tmp_path / "long.yaml", {"base": "base.yaml", "grid": {"training.optimizer.learning_rate":
                                                                     [0.001, 0.002, 0.003, 0.004]}})
     out = tmp_path / "runs"
-    exe = Path(sys.executable).with_name("dlhw")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
-    proc = subprocess.Popen(cmd + ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu", "-q"],
+    proc = subprocess.Popen(DLHW + ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu", "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 240
     while len([p for p in (out / "long").glob("*/checkpoints/last.ckpt.npz")]) < 2:
@@ -384,7 +382,7 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
     started = [d for d in (out / "long").iterdir() if d.is_dir()]
     assert len(started) == 2 and all(json.loads((d / "status.json").read_text())["status"] == "interrupted"
                                      for d in started)
-    again = subprocess.run(cmd + ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu",
+    again = subprocess.run(DLHW + ["sweep", str(f), "--out", str(out), "--workers", "2", "--device", "cpu",
                                   ], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("resuming it from its last checkpoint") == 2

@@ -170,12 +170,6 @@ def _prepare_fork() -> None:
         stream.flush()  # nothing buffered is inherited and written twice
 
 
-def _run_own_exit_hooks() -> None:
-    import atexit
-
-    atexit._run_exitfuncs()
-
-
 def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = False) -> None:
     """Runs once per worker: its threads, its GPU, TensorFlow imported up front."""
     import signal
@@ -203,7 +197,7 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
         from multiprocessing.util import Finalize
 
         atexit._clear()
-        Finalize(None, _run_own_exit_hooks, exitpriority=-100)
+        Finalize(None, atexit._run_exitfuncs, exitpriority=-100)
         return
     from dlhw.fastexit import exit_now
 
