@@ -352,7 +352,7 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
     import subprocess
     import time
 
-    base = {**TINY, "training": {**TINY["training"], "epochs": 400, "checkpoint": True}}
+    base = {**TINY, "training": {**TINY["training"], "epochs": 400, "checkpoint": "every_epoch"}}
     write(tmp_path / "base.yaml", base)
     f = write(tmp_path / "long.yaml", {"base": "base.yaml", "grid": {"training.optimizer.learning_rate":
                                                                     [0.001, 0.002, 0.003, 0.004]}})

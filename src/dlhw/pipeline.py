@@ -206,6 +206,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
     interrupts.__enter__()
+    trainer = None
     try:
         atomic_write_text(run_dir / "summary.txt", model_summary(model))
         write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
@@ -243,16 +244,22 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         if features is not None:
             metrics["feature_cache"] = features.summary()
         metrics["diagnostics"] = findings
+        trainer.close()  # the last checkpoint, written in the background while evaluating
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:
+        trainer.close(raise_errors=False)
         raise
     except KeyboardInterrupt as exc:
+        if trainer is not None:
+            trainer.close(raise_errors=False)
         discard_results(run_dir)
         status.set("interrupted", error=str(exc) or "interrupted by the user")
         raise
     except BaseException as exc:
+        if trainer is not None:
+            trainer.close(raise_errors=False)
         discard_results(run_dir)
         status.set("failed", error=f"{type(exc).__name__}: {exc}")
         raise

@@ -270,6 +270,11 @@ class StageConfig(Section):
     unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on.")
 
 
+class CheckpointEvery(Section):
+    every_seconds: float = Field(..., gt=0, le=10 ** 7, description="Write a checkpoint when this many seconds "
+                                                                    "of training passed since the last one.")
+
+
 class TrainingConfig(Section):
     epochs: int = Field(20, gt=0, description="Epochs (when no stages are given).")
     batch_size: int = Field(32, gt=0, description="Mini-batch size.")
@@ -278,8 +283,23 @@ class TrainingConfig(Section):
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
     stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
-    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/.")
-    checkpoint: bool = Field(True, description="Save a checkpoint each epoch (last and best) for --resume.")
+    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/ (epoch scalars).")
+    checkpoint: Union[Literal["auto", "every_epoch", "off"], CheckpointEvery] = Field(
+        "auto", description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
+                            "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+
+    @field_validator("checkpoint", mode="before")
+    @classmethod
+    def _checkpoint(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # the old spelling: true / false
+            return "auto" if v else "off"
+        if isinstance(v, str):
+            low = v.strip().lower()
+            if low not in ("auto", "every_epoch", "off"):
+                raise ValueError(f"training.checkpoint must be auto, every_epoch, off or {{every_seconds: S}}; "
+                                 f"received '{v[:40]}'")
+            return low
+        return v
 
     @field_validator("loss")
     @classmethod

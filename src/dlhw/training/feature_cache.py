@@ -277,10 +277,10 @@ def _read(path: Path, n: int) -> Optional[np.ndarray]:
 
 def pin_checkpoints(callbacks: list, full_model) -> None:
     """Make weight-saving callbacks save the full model while the head model trains."""
-    from dlhw.training.callbacks import WeightCheckpoint
+    from dlhw.training.callbacks import BestWeights
 
     for cb in callbacks:
-        if isinstance(cb, WeightCheckpoint):
+        if isinstance(cb, BestWeights):
             cb.set_model = (lambda m, cb=cb: type(cb).set_model(cb, full_model))
 
 
