@@ -188,6 +188,9 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
+    from dlhw.data import image_cache
+
+    image_cache.configure(cfg.cache != "off", cache_dir)  # image folders: decoded once, not every epoch
     dataset = load_dataset(cfg)
     model, spec = build_model(cfg, dataset)
     if cfg.model.init_from:

@@ -335,7 +335,7 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=MLPModel, description="The network.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation.")
-    cache: Literal["auto", "off"] = Field("auto", description="Feature cache for frozen backbones.")
+    cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
 
     @model_validator(mode="after")
     def _cross(self) -> "ExperimentConfig":

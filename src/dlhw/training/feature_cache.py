@@ -34,7 +34,7 @@ import numpy as np
 
 from dlhw.console import info
 
-FORMAT = 1
+FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
 
 
 def default_cache_dir() -> Path:
@@ -217,14 +217,16 @@ class FeaturePlan:
             np.save(tmp, feats, allow_pickle=False)
             os.replace(tmp, path)
             meta = json.loads(self._common_key())
-            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time())
+            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
             meta_tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, path.with_suffix(".json"))
         except OSError as exc:  # a read-only cache folder must not fail the run
             from dlhw.console import warn
 
-            warn(f"feature cache: cannot write {path.parent} ({exc.strerror}); features were not cached")
+            for leftover in path.parent.glob(f".{path.stem}.{os.getpid()}.tmp.*") if path.parent.is_dir() else ():
+                leftover.unlink(missing_ok=True)
+            warn(f"feature cache: cannot write {path.parent} ({exc.strerror or exc}); features were not cached")
 
     # ------------------------------------------------------------------ head
     def head_model(self):
@@ -265,14 +267,29 @@ class FeaturePlan:
 
 
 def _read(path: Path, n: int) -> Optional[np.ndarray]:
-    """A cached array with n rows, or None (absent, truncated or unreadable: recomputed)."""
+    """A cached array with n rows, or None: absent, truncated, unreadable or damaged (its CRC32
+    differs from the one recorded when it was written; warned about): recomputed."""
     if not path.exists():
         return None
     try:
         feats = np.load(path, allow_pickle=False)
+        meta = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         return None
-    return feats if feats.ndim >= 2 and feats.shape[0] == n else None
+    if feats.ndim < 2 or feats.shape[0] != n:
+        return None
+    if meta.get("crc32") != _crc(feats):
+        from dlhw.console import warn
+
+        warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
+        return None
+    return feats
+
+
+def _crc(feats: np.ndarray) -> int:
+    import zlib
+
+    return zlib.crc32(memoryview(np.ascontiguousarray(feats)).cast("B"))
 
 
 def pin_checkpoints(callbacks: list, full_model) -> None:

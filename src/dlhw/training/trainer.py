@@ -57,7 +57,8 @@ def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: 
     from dlhw.data.images import tf_images
 
     meta = dataset.meta
-    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed), None
+    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed,
+                     cache=True), None
 
 
 class Trainer:
