@@ -79,6 +79,7 @@ class BestWeights(keras.callbacks.Callback):
         self.best_weights = None
         self.mode_max = "acc" in monitor or "auc" in monitor
         self._live = live
+        self._tracked = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -88,10 +89,18 @@ class BestWeights(keras.callbacks.Callback):
         score = -float(value) if self.mode_max else float(value)
         if score < self.best:
             self.best, self.best_epoch = score, epoch + 1
-            weights = self.model.weights
-            live = set(self._live()) if self._live is not None else set(range(len(weights)))
-            self.best_weights = [keras.ops.convert_to_numpy(w) if i in live else None
-                                 for i, w in enumerate(weights)]
+            if self._tracked is None:  # (index, variable) of the weights training changes, found once
+                weights = self.model.weights
+                live = sorted(self._live()) if self._live is not None else range(len(weights))
+                self._tracked = (len(weights), [(i, weights[i]) for i in live])
+            n, tracked = self._tracked
+            best = [None] * n
+            for i, v in tracked:
+                best[i] = keras.ops.convert_to_numpy(v)
+            self.best_weights = best
+
+    def on_train_begin(self, logs=None):
+        self._tracked = None
 
     def write(self, last_epoch: int) -> None:
         """``best.weights.h5`` when the best epoch is not the last one (atomic; the model's

@@ -256,7 +256,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
     import keras
 
     from dlhw.training.callbacks import BestWeights
-    from dlhw.training.epoch_data import reseed_epoch, rng_state
+    from dlhw.training.epoch_data import reseed_epoch, rng_state, seed_generators
 
     stateful = _stateful(others)
     restore = owner.resume if (owner.resume is not None and owner.resume["stage_index"] == index) else None
@@ -265,9 +265,11 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
         """Reseeds each epoch; restores callback state on resume; saves a checkpoint when due."""
 
         epoch_started = 0.0
+        generators = None
 
         def on_train_begin(self, logs=None):
             owner.live |= live_positions(full_model)
+            self.generators = seed_generators(full_model)  # walked once, not every epoch
             if restore is None:
                 return
             saved = restore.get("callbacks", [])
@@ -285,7 +287,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_started = time.perf_counter()
-            reseed_epoch(full_model, owner.seed, epoch)
+            reseed_epoch(full_model, owner.seed, epoch, self.generators)
 
         def on_epoch_end(self, epoch, logs=None):
             owner.epoch_seconds = time.perf_counter() - self.epoch_started

@@ -131,8 +131,9 @@ def seed_generators(model) -> list:
     return out
 
 
-def reseed_epoch(model, seed: int, epoch: int) -> None:
-    """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``."""
+def reseed_epoch(model, seed: int, epoch: int, generators: Optional[list] = None) -> None:
+    """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``
+    (``generators``: ``seed_generators(model)``, when the caller keeps it between epochs)."""
     from keras.src.backend.common import global_state
     from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
 
@@ -143,7 +144,7 @@ def reseed_epoch(model, seed: int, epoch: int) -> None:
     # which made every epoch ~0.1 s slower. Keras 3 layers draw from their SeedGenerators (reset
     # below) through stateless ops, and batch order uses stateless_shuffle, so the TF global seed
     # (set once by setup_runtime) drives nothing here; the resume and determinism tests check it.
-    gens = seed_generators(model)
+    gens = list(seed_generators(model) if generators is None else generators)
     glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
     if glob is not None:
         gens.append(glob)

@@ -167,8 +167,9 @@ class FeaturePlan:
     def features(self, split: str) -> np.ndarray:
         """(N, D) float32 features of a split: from memory, the disk cache, or computed
         (every split missing from the cache is computed in the same pass)."""
-        if split not in self._features:  # training needs train + val; test only for evaluation
-            self._load_all([s for s in ("train", "val", split) if s not in self._features])
+        if split not in self._features:  # training needs train + val; test for evaluation when it is cached too
+            wanted = ("train", "val", "test") if self.final_model_frozen else ("train", "val", split)
+            self._load_all([s for s in dict.fromkeys(wanted + (split,)) if s not in self._features])
         return self._features[split]
 
     def _load_all(self, splits: List[str]) -> None:

@@ -125,8 +125,15 @@ class Trainer:
         cfg, t = self.cfg, self.cfg.training
         result = TrainResult()
         train = self.dataset.splits["train"]
-        xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
-        val = None if len(self.dataset.splits["val"]) == 0 else (xv if yv is None else (xv, yv))
+        val_memo: Dict[str, Any] = {}
+
+        def val_inputs():  # built when a stage needs them: not for heads on cached features
+            if not val_memo:
+                xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
+                val_memo.update(xv=xv, yv=yv, val=None if len(self.dataset.splits["val"]) == 0
+                                else (xv if yv is None else (xv, yv)))
+            return val_memo["xv"], val_memo["yv"], val_memo["val"]
+
         ckpt = self.checkpointer = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()],
                                                 t.checkpoint, self.resume, self.identity)
         offset = ckpt.restore_result(result)  # stages a resumed run had finished
@@ -149,6 +156,7 @@ class Trainer:
             ckpt.restore_model(self.model, fit_model, index)
             first = offset + len(rows)
             end = first if ckpt.stage_stopped(index) else offset + stage.epochs
+            xv, yv, val = (None, None, None) if cached else val_inputs()
             fit_kw: Dict[str, Any] = dict(
                 epochs=end, initial_epoch=first, validation_data=val, verbose=self._verbose(), shuffle=False,
                 callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard, ckpt), result,
