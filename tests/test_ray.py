@@ -154,7 +154,7 @@ def token_cluster(ray_env, tmp_path):
                 time.sleep(0.5)
         yield port, token
     finally:
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
