@@ -45,8 +45,9 @@ def sweep(
     workers: Annotated[int, typer.Option("--workers", "-j", help="Trials trained at once (processes, each with "
                                          "its share of CPU threads and one GPU when there are GPUs).")] = 1,
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local "
-                                                   "Ray instance).", show_default=False)] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
+                                                   "(default: RAY_ADDRESS, else a private local Ray instance).",
+                                                   show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
@@ -73,7 +74,7 @@ def sweep(
 
         echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
         outcome = run_sweep(plan, out, workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo)
+                            rerun=rerun, echo=echo, debug=debug)
         print_closing(outcome)
         if outcome.exit_code:
             raise typer.Exit(outcome.exit_code)

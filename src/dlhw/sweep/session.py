@@ -48,7 +48,7 @@ def _done_result(name: str, run_dir: Path) -> Dict[str, Any]:
 
 def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
-              echo: Callable[[str], None] = print) -> SweepOutcome:
+              echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
     if workers < 1:
@@ -56,7 +56,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
-        execute.import_ray()  # a missing extra is a usage error, found before anything runs
+        execute.check_address(address)  # a missing extra or a wrong --address: found before anything runs
     sweep_dir = Path(out) / plan.name
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         if not jobs:
             pass
         elif executor == "ray":
-            execute.run_ray(jobs, workers, address, on_result)
+            execute.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:
