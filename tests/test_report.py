@@ -162,3 +162,39 @@ def test_cli_report_terminal_table_and_errors(runs, tmp_path):
     (tmp_path / "empty").mkdir()
     r = runner.invoke(app, ["report", str(tmp_path / "empty")])
     assert r.exit_code == 2 and "no run folders found" in r.output
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+def test_terminal_table_folds_and_never_cuts_a_number(runs, tmp_path, width):
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from dlhw.report.table import header, cell, print_table
+
+    rep = make_report([runs], tmp_path / "out")
+    console = Console(width=width, force_terminal=True, record=True)
+    print_table(rep.rows, rep.metric, "runs", console=console)
+    text = console.export_text()
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    keys, names = header(rep.rows, rep.metric)
+    note = " ".join(text[text.find("not shown at"):].split()) if "not shown at" in text else ""
+    shown = [k for k, n in zip(keys, names) if not note or n not in note.split(":", 1)[1].split("(")[0]]
+    assert "run" in shown and "status" in shown and rep.metric in shown  # the essentials always show
+    for k, n in zip(keys, names):
+        assert n in text  # a header, or named in the note: no column vanishes silently
+        if k in shown and k not in ("run", "sweep", "status", "diagnostics") and not k.startswith("varied:"):
+            for r in rep.rows:
+                assert cell(r, k) in text, (k, cell(r, k))  # every number whole, on one line
+    assert ("not shown at" in text) == (len(shown) < len(keys))
+
+
+def test_a_wide_terminal_shows_one_table_with_every_column(runs, tmp_path):
+    from rich.console import Console
+
+    from dlhw.report.table import print_table
+
+    rep = make_report([runs / "layers"], tmp_path / "out")
+    console = Console(width=240, force_terminal=True, record=True)
+    print_table(rep.rows, rep.metric, "runs", console=console)
+    text = console.export_text()
+    assert "(continued)" not in text and "not shown" not in text and "0.8300 ± 0.0707" in text
