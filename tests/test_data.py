@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -147,3 +149,44 @@ def test_keras_reuters_multi_hot(monkeypatch):
     x = ds.splits["train"].x
     assert x.shape[1] == 30 and set(np.unique(x)) <= {0.0, 1.0}
     assert len(ds.splits["test"]) == 50
+
+
+# ------------------------------------------------ missing data paths (issue 12)
+def test_a_missing_data_path_names_the_config_key_path_and_fix(tmp_path):
+    from dlhw.config import load_config
+
+    cfg_file = tmp_path / "exp.yaml"
+    cfg_file.write_text(f"dataset: {{source: csv, path: {tmp_path / 'none.csv'}, target: label}}\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(load_config(cfg_file))
+    msg = str(err.value)
+    assert msg.startswith(f"{cfg_file}: dataset.path: CSV file not found: {tmp_path / 'none.csv'}; ")
+    assert "data/README.md" in msg and "\n" not in msg
+    with pytest.raises(DataError, match=r"^config: dataset.path: image folder not found: .*nowhere"):
+        load_dataset(cfg({"source": "image_folder", "path": str(tmp_path / "nowhere")}))  # a config from Python
+
+
+def test_every_shipped_data_path_has_a_working_generator_command():
+    import shlex
+
+    import yaml
+
+    from dlhw.data.paths import GENERATORS, fix_for
+
+    repo = Path(__file__).resolve().parents[1]
+    shipped = set()
+    for f in sorted((repo / "configs").rglob("*.yaml")):
+        path = ((yaml.safe_load(f.read_text()) or {}).get("dataset") or {}).get("path")
+        if path:
+            shipped.add(path)
+            assert "make the stand-in with `python data/make_" in fix_for(path), f
+    assert shipped <= set(GENERATORS)
+    readme = (repo / "data" / "README.md").read_text()
+    for path, command in GENERATORS.items():
+        words = shlex.split(command)
+        script = (repo / words[1]).read_text()
+        assert all(w in script for w in words[2:] if w.startswith("--")), command
+        assert command in readme, command  # data/README.md says the same
+        if "--out" in words:
+            assert words[words.index("--out") + 1] == path
+    assert "point dataset.path at your data" in fix_for("elsewhere/mine.csv")
