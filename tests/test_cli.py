@@ -108,3 +108,19 @@ def test_a_missing_shipped_data_folder_names_the_config_and_the_generator(tmp_pa
     assert not (tmp_path / "runs").exists()
     r = runner.invoke(app, ["validate", str(REPO / "configs" / "tabular_mlp.yaml"), "dataset.path=data/phones.csv"])
     assert r.exit_code == 2 and "`python data/make_phones.py`" in r.output
+
+
+def test_sweep_dry_run_on_an_offline_keras_dataset_tries_once_and_exits_2(tmp_path, quickstart, monkeypatch):
+    from tests.test_data import go_offline
+
+    calls = go_offline(tmp_path, monkeypatch)  # a real failed download
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text(f"base: {quickstart}\ndataset: {{source: keras, name: mnist, max_samples: 100}}\n"
+                     "grid:\n  model.layers.0.units: [8, 16, 32, 64]\n  training.optimizer.type: [sgd, adam]\n")
+    r = runner.invoke(app, ["sweep", str(sweep), "--dry-run", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 2, r.output
+    assert len(calls) == 1  # one download attempt for the 8 trials, not 8
+    out = " ".join(r.output.split())
+    assert "8 of 8 trials cannot load their dataset: dataset.name: keras dataset 'mnist'" in out
+    assert "mnist.npz" in out and "? (no data)" in out and "Traceback" not in r.output
+    assert not (tmp_path / "runs").exists()

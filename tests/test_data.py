@@ -190,3 +190,57 @@ def test_every_shipped_data_path_has_a_working_generator_command():
         if "--out" in words:
             assert words[words.index("--out") + 1] == path
     assert "point dataset.path at your data" in fix_for("elsewhere/mine.csv")
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    return go_offline(tmp_path, monkeypatch)
+
+
+def go_offline(tmp_path, monkeypatch) -> list:
+    """A real failed download: an empty Keras cache and every request sent to a closed local port.
+    Returns the list of URLs Keras tries to fetch."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    from keras.src.utils import file_utils
+
+    calls = []
+    real = file_utils.urlretrieve
+
+    def counting(url, *args, **kwargs):
+        calls.append(url)
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(file_utils, "urlretrieve", counting)
+    return calls
+
+
+def test_an_offline_keras_dataset_names_the_file_keras_wants_in_one_line(tmp_path, offline):
+    import socket
+
+    import keras.src.datasets.mnist as mnist_module
+    from keras.src.utils import file_utils
+
+    with pytest.raises(DataError) as err:
+        load_dataset(cfg({"source": "keras", "name": "mnist"}))
+    msg = str(err.value)
+    assert offline == ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"]  # one attempt
+    assert msg.startswith("dataset.name: keras dataset 'mnist' is not in the Keras cache and could not be "
+                          "downloaded (") and "\n" not in msg
+    assert "Connection refused)" in msg  # the reason whole, not cut mid-word
+    assert f"fetch {offline[0]} on a machine with internet and save it as {tmp_path / 'keras' / 'datasets' / 'mnist.npz'}" in msg
+    assert mnist_module.get_file is file_utils.get_file and socket.getdefaulttimeout() is None  # left as found
+
+
+def test_an_archive_keras_dataset_names_the_archive_file_keras_reads():
+    from dlhw.data.sources import keras_download_target
+
+    t = keras_download_target("cifar-10-batches-py-target", "https://x/cifar-10-python.tar.gz", cache_dir="/k",
+                              extract=True)
+    assert t == Path("/k/datasets/cifar-10-batches-py-target_archive")
+    assert keras_download_target(None, "https://x/y/mnist.npz", cache_dir="/k") == Path("/k/datasets/mnist.npz")
+    t = keras_download_target("a.gz", "https://x/a.gz", cache_dir="/k", cache_subdir="datasets/fashion-mnist")
+    assert t == Path("/k/datasets/fashion-mnist/a.gz")
