@@ -235,18 +235,18 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
         from dlhw.evaluation.diagnostics import diagnose
 
-        findings = diagnose(result.history, result.diverged_at)
         if result.diverged:
             epoch, batch = result.diverged_at
             msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"
-            status.set("diverged", error=msg, epochs_run=result.epochs_run, diagnostics=findings)
+            status.set("diverged", error=msg, epochs_run=result.epochs_run,
+                       diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / "model.keras")
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         if features is not None:
             metrics["feature_cache"] = features.summary()
-        metrics["diagnostics"] = findings
+        metrics["diagnostics"] = diagnose(result.history, evaluated=metrics)  # the table's (inference-mode) figures
         trainer.close()  # the last checkpoint, written in the background while evaluating
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])

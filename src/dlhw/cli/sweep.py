@@ -66,9 +66,13 @@ def sweep(
 
         plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated before anything trains
         if dry_run:
-            from dlhw.sweep.dryrun import plan_rows, print_plan
+            from dlhw.sweep.dryrun import data_problem, plan_rows, print_plan
 
-            print_plan(plan, plan_rows(plan, out, device=device), rerun)
+            rows = plan_rows(plan, out, device=device)
+            print_plan(plan, rows, rerun)
+            problem = data_problem(rows)
+            if problem:  # a dataset that cannot be loaded: the sweep would fail, say so with exit 2
+                raise problem
             return
         from dlhw.sweep.session import run_sweep
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, List, Literal, Optional, Tuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
 from dlhw.errors import did_you_mean
@@ -336,6 +336,7 @@ class ExperimentConfig(Section):
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
+    _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
     @model_validator(mode="after")
     def _cross(self) -> "ExperimentConfig":

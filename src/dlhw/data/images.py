@@ -107,7 +107,9 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
 
     root = Path(cfg.path)
     if not root.exists():
-        raise DataError(f"dataset.path: image folder not found: {root}")
+        from dlhw.data.paths import missing_path
+
+        raise missing_path("dataset.path", root, "image folder")
     if not root.is_dir():
         raise DataError(f"dataset.path: {root} is a file; source 'image_folder' needs a folder of class sub-folders")
     if task != "classification":

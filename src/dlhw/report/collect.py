@@ -46,6 +46,15 @@ class RunRecord:
         p = self.path / "confusion_matrix.png"
         return p if p.exists() else None
 
+    @property
+    def confusion_split(self) -> Optional[str]:
+        """The split confusion_matrix.png counts: test, or val for a run without a test split
+        (pipeline.evaluate_and_write); None when metrics.json does not say."""
+        test = self.metrics.get("test")
+        if not isinstance(test, dict) or not isinstance(test.get("samples"), (int, float)):
+            return None
+        return "test" if test["samples"] > 0 else "val"
+
 
 def is_run_dir(p: Path) -> bool:
     return (p / "status.json").is_file() or (p / "metrics.json").is_file()
