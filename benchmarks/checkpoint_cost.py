@@ -1,4 +1,4 @@
-"""What checkpoints cost with the shipped default (`training.checkpoint: auto`) vs `checkpoint: off`.
+"""What checkpoints and TensorBoard logs cost with the shipped defaults vs switched off.
 
 Two runs a user makes, each as a whole `dlhw run` process, the two settings alternating, --repeats
 rounds; medians of the training time (metrics.json's train_seconds) and of the whole process:
@@ -9,8 +9,9 @@ rounds; medians of the training time (metrics.json's train_seconds) and of the w
   written after very short epochs). The feature cache is warmed first, so both sides train only.
 - the quickstart (configs/quickstart.yaml as shipped).
 
-Target: default / off <= 1.05 in training time. `every_epoch` (the old default) is printed beside
-them, labelled, for comparison.
+Variants: the defaults (checkpoint auto, TensorBoard on); checkpoint off; TensorBoard off; and,
+labelled, `checkpoint: every_epoch` (the old default). Targets in training time: defaults /
+checkpoint off <= 1.05; defaults / TensorBoard off <= 1.03.
 
     python benchmarks/checkpoint_cost.py [--repeats 5]
 """
@@ -34,13 +35,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).parent))
 
-POLICIES = ["auto", "off", "every_epoch"]
+VARIANTS = {  # name: (label, --set overrides)
+    "defaults": ("the defaults (checkpoint auto, TensorBoard on)", []),
+    "ckpt_off": ("checkpoint off", ["training.checkpoint=off"]),
+    "tb_off": ("TensorBoard off", ["training.tensorboard=false"]),
+    "every_epoch": ("checkpoint every_epoch (the old default)", ["training.checkpoint=every_epoch"]),
+}
 
 
-def run(config: Path, out: Path, policy: str, env: dict) -> tuple:
+def run(config: Path, out: Path, variant: str, env: dict) -> tuple:
     start = time.perf_counter()
     subprocess.run([str(BIN / "dlhw"), "run", str(config), "--out", str(out), "--quiet", "--name", "r",
-                    "--set", f"training.checkpoint={policy}"], check=True, cwd=ROOT, env=env,
+                    *(["--set", *VARIANTS[variant][1]] if VARIANTS[variant][1] else []), check=True, cwd=ROOT, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     metrics = json.loads((out / "r" / "metrics.json").read_text())
@@ -49,19 +55,22 @@ def run(config: Path, out: Path, policy: str, env: dict) -> tuple:
 
 
 def measure(name: str, config: Path, work: Path, repeats: int, env: dict) -> None:
-    results = {p: [] for p in POLICIES}
+    names = list(VARIANTS)
+    results = {v: [] for v in names}
     for i in range(repeats):
-        order = POLICIES if i % 2 == 0 else list(reversed(POLICIES))
-        for policy in order:
-            results[policy].append(run(config, work / f"{name}_{policy}{i}", policy, env))
-    med = {p: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for p, rs in results.items()}
+        for variant in (names if i % 2 == 0 else list(reversed(names))):
+            results[variant].append(run(config, work / f"{variant}{i}", variant, env))
+    med = {v: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for v, rs in results.items()}
     print(f"\n{name}: median of {repeats} (training seconds / whole process seconds)")
-    for policy in POLICIES:
-        label = {"auto": "auto (the default)", "off": "off", "every_epoch": "every_epoch (the old default)"}[policy]
-        print(f"  checkpoint {label:32s} {med[policy][0]:7.2f} s / {med[policy][1]:6.2f} s")
-    print(f"  ratio default / off: training {med['auto'][0] / med['off'][0]:.3f} (target <= 1.05), "
-          f"whole process {med['auto'][1] / med['off'][1]:.3f}; every_epoch / off: training "
-          f"{med['every_epoch'][0] / med['off'][0]:.3f}", flush=True)
+    for v in names:
+        print(f"  {VARIANTS[v][0]:48s} {med[v][0]:7.2f} s / {med[v][1]:6.2f} s")
+    d = med["defaults"]
+    print(f"  checkpoints: defaults / checkpoint off = {d[0] / med['ckpt_off'][0]:.3f} in training time "
+          f"(target <= 1.05), {d[1] / med['ckpt_off'][1]:.3f} whole process")
+    print(f"  TensorBoard: defaults / TensorBoard off = {d[0] / med['tb_off'][0]:.3f} in training time "
+          f"(target <= 1.03), {d[1] / med['tb_off'][1]:.3f} whole process")
+    print(f"  (the old default, every_epoch / checkpoint off = {med['every_epoch'][0] / med['ckpt_off'][0]:.3f})",
+          flush=True)
 
 
 def main() -> None:
@@ -79,7 +88,7 @@ def main() -> None:
         cfg["name"] = "s1_head"
         config = work / "s1_head.yaml"
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        run(config, work / "warm", "off", env)  # features computed once, then read by every measured run
+        run(config, work / "warm", "ckpt_off", env)  # features computed once, then read by every measured run
         measure("S1 head (4.5 M parameters, 50 epochs on cached features)", config, work, args.repeats, env)
         measure("quickstart", ROOT / "configs" / "quickstart.yaml", work, args.repeats, env)
     finally:
