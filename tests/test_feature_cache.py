@@ -198,3 +198,31 @@ def test_cli_cache_dir_option(tmp_path, folder):
         run = sorted((tmp_path / "runs").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
         assert json.loads((run / "metrics.json").read_text())["feature_cache"]["hits"] == expected
     assert len(list((tmp_path / "cc" / "features").rglob("*.npy"))) == 3
+
+
+def test_concurrent_computations_wait_for_the_first_and_read_its_features(tmp_path, folder):
+    """Two sweep workers missing the same features: the second waits on the first's lock, then
+    reads what it wrote instead of computing the backbone pass again."""
+    import fcntl
+    import hashlib
+    import threading
+
+    cache = tmp_path / "cache"
+    first = plan(config(folder), cache)
+    lock = cache / "features" / f".{hashlib.sha256(first._common_key().encode()).hexdigest()[:16]}.lock"
+    lock.parent.mkdir(parents=True)
+    holder = open(lock, "a")
+    fcntl.flock(holder, fcntl.LOCK_EX)  # as if another worker were computing them now
+    done = threading.Event()
+    computed = []
+    compute = first._compute
+    first._compute = lambda splits: computed.append(splits) or compute(splits)
+    thread = threading.Thread(target=lambda: (first.features("train"), done.set()))
+    thread.start()
+    assert not done.wait(1.0)  # blocked on the lock
+    other = plan(config(folder), cache)  # "the other worker" writes the features, then unlocks
+    other._load_all(["train", "val", "test"])
+    holder.close()
+    thread.join(60)
+    assert done.is_set() and computed == []
+    assert sorted(e["split"] for e in first.events if e["hit"]) == ["test", "train", "val"]

@@ -193,11 +193,22 @@ class FeaturePlan:
             else:
                 events[split]["hit"] = True
                 self._features[split] = feats
-        if missing:
+        if missing and self.store:
+            with self._computing_lock():
+                # a concurrent trial (another sweep worker) may have written them while we waited
+                for split in list(missing):
+                    feats = _read(self._path(events[split]["key"]), events[split]["samples"])
+                    if feats is not None:
+                        events[split]["hit"] = True
+                        self._features[split] = feats
+                        missing.remove(split)
+                if missing:
+                    for split, feats in self._compute(missing).items():
+                        self._features[split] = feats
+                        self._write(self._path(events[split]["key"]), feats, split, len(feats))
+        elif missing:
             for split, feats in self._compute(missing).items():
                 self._features[split] = feats
-                if self.store:
-                    self._write(self._path(events[split]["key"]), feats, split, len(feats))
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
         for split, event in events.items():
@@ -210,6 +221,34 @@ class FeaturePlan:
         if missing:
             verb = "computed and cached" if self.store else "computed"
             info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s")
+
+    def _computing_lock(self):
+        """An exclusive OS lock while this process computes the features of a backbone and
+        data (released by the OS if it dies): concurrent sweep workers compute them once, the
+        others wait and read them. Without fcntl, or a folder that cannot be written: no lock."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def held():
+            fh = None
+            try:
+                import fcntl
+
+                folder = self.cache_dir / "features"
+                folder.mkdir(parents=True, exist_ok=True)
+                fh = open(folder / f".{hashlib.sha256(self._common_key().encode()).hexdigest()[:16]}.lock", "a")
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            except (ImportError, OSError):
+                if fh is not None:
+                    fh.close()
+                fh = None
+            try:
+                yield
+            finally:
+                if fh is not None:
+                    fh.close()  # closing releases the lock
+
+        return held()
 
     def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
         try:
