@@ -326,3 +326,27 @@ def test_batch_size_full_is_a_value(tmp_path, quickstart):
     plan = build_plan(sweep)
     assert [t.cfg.training.batch_size for t in plan.trials] == [32, "full"]
     assert [t.name for t in plan.trials] == ["batch_size-32", "batch_size-full"]
+
+
+def test_batch_size_full_trains_on_the_whole_training_split(tmp_path, quickstart):
+    """--set training.batch_size=full: one batch of the training split's size; the run folder says how many."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from dlhw.cli import app
+
+    sets = ["training.batch_size=full", "training.epochs=1", "model.layers=[{units: 8}]", "training.tensorboard=false",
+            "training.checkpoint=false", "evaluation.samples=0"]
+    res = CliRunner().invoke(app, ["run", str(quickstart), "--out", str(tmp_path / "runs"), "--quiet", "--set", *sets])
+    assert res.exit_code == 0, res.output
+    run = next((tmp_path / "runs").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    from dlhw.data import load_dataset
+
+    train_size = len(load_dataset(load_config(quickstart)).splits["train"])
+    assert train_size > 1000  # digits: 1797 samples, 70 % of them
+    assert metrics["batch_size"] == train_size
+    text = (run / "config.yaml").read_text()
+    assert text.startswith(f"# training.batch_size: full = {train_size} ")
+    assert yaml.safe_load(text)["training"]["batch_size"] == "full"  # the config as written: a rerun stays full-batch
