@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -217,8 +218,18 @@ def test_a_huge_value_at_a_typed_key_is_shown_short():
     msg = str(err.value)
     assert msg.startswith("exp.yaml: training.epochs: ") and len(msg) < 200, msg[:400]
     with pytest.raises(ConfigError) as err:
-        validate({**BASE, "training": {"loss": "q" * 1_000_000}}, "exp.yaml")
-    assert "unknown loss 'qqq" in str(err.value) and len(str(err.value)) < 400
+        validate({**BASE, "training": {"loss": "q" * 4000}}, "exp.yaml")
+    assert "training.loss: unknown loss 'qqq" in str(err.value) and len(str(err.value)) < 400
+    for key in ("name", "training.loss", "dataset.path", "training.early_stopping.monitor"):
+        data = json.loads(json.dumps({**BASE, "dataset": {"source": "csv", "path": "x.csv", "target": "y"}}))
+        node = data
+        for part in key.split(".")[:-1]:
+            node = node.setdefault(part, {})
+        node[key.split(".")[-1]] = "q" * 1_000_000
+        with pytest.raises(ConfigError) as err:
+            validate(data, "exp.yaml")
+        msg = str(err.value)
+        assert msg.startswith(f"exp.yaml: {key}: String should have at most 4096 characters") and len(msg) < 300, msg
 
 
 # ------------------------------------------------------- numbers the schema refuses

@@ -30,12 +30,14 @@ MAX_WORDS = 1_000_000           # reuters / imdb vocabulary
 MAX_LAYER_INDEX = 100_000       # unfreeze: layer counts and indices
 MAX_STEPS = 10**12              # schedule steps, sklearn iterations, max_samples
 MAX_FLOAT = 1e30                # learning rates and other magnitudes: finite, and finite in float32
+MAX_TEXT = 4_096                # any string: names, paths (Linux's PATH_MAX), monitors
 
 
 class Section(BaseModel):
     """Base of every section: unknown keys are refused, assignment is validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False,
+                              str_max_length=MAX_TEXT)
 
 
 def _check_name(value: Optional[str], choices: tuple[str, ...], what: str) -> Optional[str]:
@@ -299,7 +301,7 @@ class StageConfig(Section):
 
 class TrainingConfig(Section):
     epochs: int = Field(20, gt=0, le=MAX_EPOCHS, description="Epochs (when no stages are given).")
-    batch_size: Union[int, Literal["full"]] = Field(32, description="Mini-batch size, or full: the whole training split in one batch (batch gradient descent).")
+    batch_size: Union[Annotated[int, Field(gt=0, le=MAX_BATCH)], Literal["full"]] = Field(32, description="Mini-batch size, or full: the whole training split in one batch (batch gradient descent).")
     loss: Optional[str] = Field(None, description="Loss; inferred from the task and output when omitted.")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
