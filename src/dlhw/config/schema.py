@@ -235,6 +235,7 @@ class ClassifierConfig(Section):
     C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength.")
     degree: int = Field(3, gt=0, le=100, description="svm poly: degree.")
     gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm: kernel coefficient.")
+    max_iter: int = Field(1000, gt=0, le=MAX_STEPS, description="logistic: maximum iterations.")
 
     @field_validator("gamma")
     @classmethod
@@ -242,7 +243,6 @@ class ClassifierConfig(Section):
         if isinstance(v, float) and not 0 < v <= MAX_FLOAT:
             raise ValueError(f"a numeric gamma must be greater than 0 and at most {MAX_FLOAT:g}")
         return v
-    max_iter: int = Field(1000, gt=0, le=MAX_STEPS, description="logistic: maximum iterations.")
 
 
 class BackboneModel(Section):
