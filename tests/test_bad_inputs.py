@@ -108,6 +108,30 @@ def _word(df):
     df.loc[5, "a"] = "twelve"
 
 
+def _cell(column: str, row: int, value) -> Callable:
+    def edit(df):
+        df[column] = df[column].astype(object)
+        df.loc[row, column] = value
+    return edit
+
+
+def _dup_target(t: Path) -> None:
+    import pandas as pd
+
+    df = pd.read_csv(make_csv(t / "data.csv", n=60))
+    df.assign(copy=df["label"]).to_csv(t / "data.csv", index=False, header=["a", "b", "color", "label", "label"])
+
+
+def _bomb(levels: int = 10) -> str:
+    """Billion laughs: each anchor a list of ten aliases of the one before (10**levels values)."""
+    lines = ["    - &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"    - &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]" for k in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+BASE_TEXT = yaml.safe_dump(BASE, sort_keys=False)
+
+
 T = "{tmp}"  # replaced with the test's folder
 CASES = [
     # --- typos at every level
@@ -187,6 +211,14 @@ CASES = [
          prepare=lambda t: (t / "data.csv").write_bytes(b"\x00\x01\x02\xff" * 50)),
     Case("csv_header_only", 2, ["no data rows"], csv_cfg(f"{T}/data.csv"),
          prepare=lambda t: (t / "data.csv").write_text("a,b,label\n")),
+    Case("csv_inf_cell", 2, ["data.csv: column 'a', data row 4 (line 5) holds inf", "finite"], csv_cfg(f"{T}/data.csv"),
+         prepare=lambda t: _csv(t, _cell("a", 3, "inf"))),
+    Case("csv_overflows_float32", 2, ["column 'b', data row 10 (line 11) holds -1e+308", "float32"],
+         csv_cfg(f"{T}/data.csv"), prepare=lambda t: _csv(t, _cell("b", 9, "-1e308"))),
+    Case("csv_duplicate_target_column", 2, ["data.csv: column name 'label' appears twice", "columns 4 and 5"],
+         csv_cfg(f"{T}/data.csv"), prepare=_dup_target),
+    Case("csv_target_in_features", 2, ["dataset.features: 'label' is also the target"],
+         csv_cfg(f"{T}/data.csv", features=["a", "label"]), prepare=_csv),
     # --- labels out of range
     Case("classes_not_in_data", 2, ["dataset.classes", "class '12' is not in the data"], patch(BASE, "dataset.classes", [1, 2, 12])),
     Case("classes_only_one", 2, ["dataset.classes", "at least 2 classes"], patch(BASE, "dataset.classes", [3])),
@@ -202,6 +234,29 @@ CASES = [
     Case("yaml_python_tag", 2, ["YAML tag not allowed", "line 1", "plain data"],
          text=f"name: !!python/object/apply:os.system ['touch {T}/PWNED']\ndataset: {{source: sklearn, name: digits}}\n"),
     Case("yaml_python_name_tag", 2, ["YAML tag not allowed"], text="seed: !!python/name:os.getcwd ''\n"),
+    Case("yaml_alias_bomb", 2, ["config.yaml: line 17, column 57", "aliases expand"],
+         text=BASE_TEXT.replace("epochs: 1", "epochs:\n" + _bomb())),
+    Case("yaml_nested_100k", 2, ["config.yaml: line 1", "nested more than 100 levels"],
+         text="seed: " + "[" * 100_000 + "]" * 100_000 + "\n"),
+    Case("yaml_integer_5000_digits", 2, ["config.yaml: line 1, column 7", "integer of 5000 characters"],
+         text="seed: " + "9" * 5000 + "\n"),
+    Case("config_over_1_mb", 2, ["config.yaml: the file is 2.0 MB", "at most 1 MB"], text="# " + "x" * 2_000_000 + "\n"),
+    Case("set_integer_5000_digits", 2, ["--set seed: an integer of 5000 characters"], BASE,
+         args=["--set", "seed=" + "9" * 5000]),
+    # --- numbers with no business in a config
+    Case("huge_epochs", 2, ["training.epochs", "less than or equal to 1000000", "received 1" + "0" * 30],
+         patch(BASE, "training.epochs", 10**30)),
+    Case("huge_batch_size", 2, ["training.batch_size", "between 1 and 10000000", "'full'"],
+         patch(BASE, "training.batch_size", 10**30)),
+    Case("huge_units", 2, ["model.layers.0.units", "less than or equal to 1000000"], patch(BASE, "model.layers.0.units", 10**30)),
+    Case("huge_seed", 2, ["seed", "less than or equal to 4294967295"], patch(BASE, "seed", 10**30)),
+    Case("lr_inf", 2, ["training.optimizer.learning_rate", "finite number", "received inf"],
+         patch(BASE, "training.optimizer", {"type": "adam", "learning_rate": float("inf")})),
+    # --- sweep files
+    Case("sweep_grid_alias_bomb", 2, ["config.yaml: line", "aliases expand"], command="sweep",
+         text=BASE_TEXT + "grid:\n  seed:\n" + _bomb()),
+    Case("sweep_grid_too_many_trials", 2, ["grid: 100,000 combinations", "more than 10,000 trials", "random:"],
+         command="sweep", text=BASE_TEXT + "grid:\n" + "".join(f"  x{k}: [{', '.join(map(str, range(10)))}]\n" for k in range(5))),
     # --- names and output folders
     Case("name_dotdot", 2, ["name", "no usable characters"], BASE, args=["--name", ".."]),
     Case("name_slashes_only", 2, ["name", "no usable characters"], BASE, args=["--name", "/../"]),

@@ -85,6 +85,58 @@ def test_csv_errors(tmp_path, csv_file):
         load_dataset(cfg({"source": "csv", "path": str(tmp_path / "text.csv"), "target": "label"}))
 
 
+def _csv_with(tmp_path, csv_file, column: str, row: int, value) -> str:
+    import pandas as pd
+
+    df = pd.read_csv(csv_file)
+    df[column] = df[column].astype(object)
+    df.loc[row, column] = value
+    out = tmp_path / f"edited_{column}_{row}.csv"
+    df.to_csv(out, index=False)
+    return str(out)
+
+
+@pytest.mark.parametrize(
+    "column, row, value, shown",
+    [("a", 3, "inf", "inf"), ("b", 7, "-inf", "-inf"), ("a", 0, "1e308", "1e+308"), ("b", 11, "-1e308", "-1e+308"),
+     ("a", 5, "3.5e38", "3.5e+38"), ("b", 2, "9" * 400, "inf"), ("label", 2, "9" * 400, "<an integer of about 400 digits>"), ("label", 9, "inf", "inf")],
+)
+def test_csv_refuses_values_that_are_not_finite_in_float32(tmp_path, csv_file, column, row, value, shown):
+    """An inf (or 1e308, inf once cast to float32) made the column NaN after scaling and the run
+    'completed' with a constant model: refused, naming the column and the row."""
+    path = _csv_with(tmp_path, csv_file, column, row, value)
+    with pytest.raises(DataError) as err:
+        load_dataset(cfg({"source": "csv", "path": path, "target": "label"}))
+    msg = str(err.value)
+    assert f"column '{column}', data row {row + 1} (line {row + 2}) holds {shown}" in msg, msg
+    assert "finite" in msg and "\n" not in msg
+
+
+def test_csv_inf_as_a_word_in_a_text_column_is_a_category(tmp_path, csv_file):
+    path = _csv_with(tmp_path, csv_file, "color", 4, "inf")
+    ds = load_dataset(cfg({"source": "csv", "path": path, "target": "label"}))
+    assert ds.meta["categorical"]["color"] == ["blue", "green", "inf", "red"]
+    assert np.isfinite(ds.splits["train"].x).all()
+
+
+def test_csv_duplicate_column_names_are_refused(tmp_path, csv_file):
+    """pandas renames a second 'label' to 'label.1', which then leaked the target into the features."""
+    import pandas as pd
+
+    df = pd.read_csv(csv_file)
+    dup = tmp_path / "dup.csv"
+    df.assign(extra=df["label"]).to_csv(dup, index=False, header=["a", "b", "color", "label", "label"])
+    with pytest.raises(DataError, match=r"dup.csv: column name 'label' appears twice in the header \(columns 4 and 5\)"):
+        load_dataset(cfg({"source": "csv", "path": str(dup), "target": "label"}))
+    df.to_csv(dup, index=False, header=["a", "a", "color", "label"])
+    with pytest.raises(DataError, match="column name 'a' appears twice"):
+        load_dataset(cfg({"source": "csv", "path": str(dup), "target": "label"}))
+    with pytest.raises(ConfigError, match="dataset.features: 'label' is also the target"):
+        load_dataset(cfg({"source": "csv", "path": str(csv_file), "target": "label", "features": ["a", "label"]}))
+    with pytest.raises(ConfigError, match="dataset.features: column 'a' is listed twice"):
+        load_dataset(cfg({"source": "csv", "path": str(csv_file), "target": "label", "features": ["a", "a"]}))
+
+
 def test_image_folder_lists_splits_and_streams(image_folder):
     from dlhw.data.images import tf_images
 

@@ -51,6 +51,24 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+def shorten(value: object, limit: int = 60) -> str:
+    """A bounded repr for messages: long strings, deep or huge containers and huge ints cut short.
+
+    Never builds the whole repr (a value from a hostile file may expand to gigabytes)."""
+    import reprlib
+
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 4, 6
+    r.maxstring, r.maxother, r.maxlong = limit, limit, 40
+    try:
+        text = r.repr(value)
+    except Exception:  # a value whose repr fails: its type is still worth naming
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def unknown_name(key: str, received: str, choices: Iterable[str]) -> ConfigError:
     """A ConfigError for a name that is not one of ``choices``."""
     choices = sorted(str(c) for c in choices)

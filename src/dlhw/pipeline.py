@@ -170,6 +170,16 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     return out
 
 
+def resolve_batch_size(cfg, dataset):
+    """``cfg`` with ``training.batch_size: full`` made the training split's size (batch gradient
+    descent), as a copy: ``cfg`` itself keeps 'full', so its hash and a --resume compare as written."""
+    if cfg.training.batch_size != "full":
+        return cfg
+    resolved = cfg.model_copy(deep=True)
+    resolved.training.batch_size = max(1, len(dataset.splits["train"]))
+    return resolved
+
+
 def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
                    device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
                    debug: bool = False, cache_dir: Optional[str | Path] = None,
@@ -192,6 +202,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     image_cache.configure(cfg.cache != "off", cache_dir)  # image folders: decoded once, not every epoch
     dataset = load_dataset(cfg)
+    run_cfg = resolve_batch_size(cfg, dataset)  # what trains: batch_size 'full' -> a number
     model, spec = build_model(cfg, dataset)
     if cfg.model.init_from:
         load_init_weights(model, cfg.model.init_from)
@@ -202,7 +213,9 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     identity = resumed.identity if resumed else {"config_hash": config_hash(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(cfg.dump(), sort_keys=False))
+    note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
+                                      f"(the training split's size in this run)\n")
+    atomic_write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
     from dlhw.training.signals import graceful_interrupts
@@ -223,10 +236,10 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
             from dlhw.models.classical import run_classifier
 
-            metrics = run_classifier(cfg, dataset, model, features, run_dir)
+            metrics = run_classifier(run_cfg, dataset, model, features, run_dir)
             status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
             return RunOutcome(run_dir, "completed", metrics)
-        trainer = Trainer(cfg, dataset, model, spec, run_dir, quiet=quiet, features=features,
+        trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features,
                           on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]),
                           resume=resumed.checkpoint if resumed else None, identity=identity)
         result = trainer.fit()
@@ -243,7 +256,8 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / "model.keras")
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
-        metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
+        metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
+        metrics["batch_size"] = run_cfg.training.batch_size
         if features is not None:
             metrics["feature_cache"] = features.summary()
         metrics["diagnostics"] = diagnose(result.history, evaluated=metrics)  # the table's (inference-mode) figures

@@ -1,8 +1,10 @@
 """Read, merge and validate configs; turn every mistake into one clear line.
 
-YAML is read with ``yaml.safe_load`` only (python tags are refused, never
-executed). A config may name a ``base:`` file whose keys it overrides;
-``--set key.path=value`` overrides come last and are validated with the rest.
+YAML is read with a ``yaml.SafeLoader`` only (python tags are refused, never
+executed), and within limits a hand-written config never reaches: the file's
+size, nesting depth, what its aliases expand to, the digits of an integer.
+A config may name a ``base:`` file whose keys it overrides; ``--set
+key.path=value`` overrides come last and are validated with the rest.
 """
 
 from __future__ import annotations
@@ -12,17 +14,103 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from dlhw.errors import ConfigError, did_you_mean
+from dlhw.errors import ConfigError, did_you_mean, shorten
 
 SWEEP_KEYS = ("grid", "random", "repeats")
 
 
 # ------------------------------------------------------------------------ yaml
+MAX_FILE_BYTES = 1_000_000      # a config file; hand-written ones are a few kB
+MAX_DEPTH = 100                 # nested mappings / lists (aliases included); configs use < 10
+MAX_NODES = 1_000_000           # values once aliases are expanded (a 1 MB file without aliases has fewer)
+MAX_CHARS = 10_000_000          # characters of all scalars once aliases are expanded
+MAX_INT_DIGITS = 100            # an integer literal; the schema's bounds are far below this
+
 _LOADER = None
 
 
+class YamlLimitError(ConfigError):
+    """A YAML document over one of the limits above; ``mark`` is where it was found."""
+
+    def __init__(self, problem: str, mark: Any = None):
+        super().__init__(problem)
+        self.problem, self.mark = problem, mark
+
+    def where(self) -> str:
+        return f"line {self.mark.line + 1}, column {self.mark.column + 1}: " if self.mark is not None else ""
+
+
+class _Guard:
+    """Watches the parser's events, before anything is built: depth, alias expansion, long integers.
+
+    Each node's expanded size (values, scalar characters) and height are summed as its events
+    stream by; an anchor remembers its node's, so an alias costs what it expands to without
+    being expanded. A billion-laughs file is refused at the alias that crosses the limit."""
+
+    def __init__(self, loader: Any):
+        self.loader = loader
+        self.stack: list[list[Any]] = []          # open collections: [anchor, nodes, chars, height]
+        self.anchors: dict[str, tuple[int, int, int]] = {}
+        self.open: set[str] = set()
+
+    def see(self, event: Any) -> None:
+        import yaml
+
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(self.stack) >= MAX_DEPTH:
+                raise YamlLimitError(f"nested more than {MAX_DEPTH} levels deep; a config needs far fewer",
+                                     event.start_mark)
+            self.stack.append([event.anchor, 1, 0, 0])
+            if event.anchor:
+                self.open.add(event.anchor)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, nodes, chars, height = self.stack.pop()
+            self._add(anchor, (nodes, chars, height + 1), event.start_mark)
+        elif isinstance(event, yaml.ScalarEvent):
+            self._check_int(event)
+            self._add(event.anchor, (1, len(event.value), 0), event.start_mark)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open:
+                raise YamlLimitError(f"alias *{event.anchor[:40]} refers to a collection that contains "
+                                     f"it (a recursive structure)", event.start_mark)
+            size = self.anchors.get(event.anchor)
+            if size is not None:  # an undefined alias is left to the composer's own error
+                if len(self.stack) + size[2] > MAX_DEPTH:
+                    raise YamlLimitError(f"alias *{event.anchor[:40]} nests the document more than "
+                                         f"{MAX_DEPTH} levels deep", event.start_mark)
+                self._add(None, size, event.start_mark)
+
+    def _add(self, anchor: Any, size: tuple[int, int, int], mark: Any) -> None:
+        if anchor:
+            self.anchors[anchor] = size
+            self.open.discard(anchor)
+        if not self.stack:
+            nodes, chars = size[0], size[1]
+        else:
+            top = self.stack[-1]
+            top[1] += size[0]
+            top[2] += size[1]
+            top[3] = max(top[3], size[2])
+            nodes, chars = top[1], top[2]
+        if nodes > MAX_NODES or chars > MAX_CHARS:
+            raise YamlLimitError(
+                f"aliases expand the document to more than {MAX_NODES:,} values or {MAX_CHARS:,} characters "
+                f"(an alias bomb?)", mark)
+
+    def _check_int(self, event: Any) -> None:
+        if len(event.value) <= MAX_INT_DIGITS:
+            return
+        import yaml
+
+        tag = event.tag if event.tag not in (None, "!") else self.loader.resolve(yaml.ScalarNode, event.value,
+                                                                                 event.implicit)
+        if tag == "tag:yaml.org,2002:int":
+            raise YamlLimitError(f"an integer of {len(event.value)} characters; numbers in a config have at "
+                                 f"most {MAX_INT_DIGITS} digits", event.start_mark)
+
+
 def safe_loader():
-    """yaml.SafeLoader that also reads 1e-4 as a float (YAML 1.1 wants 1.0e-4)."""
+    """yaml.SafeLoader that reads 1e-4 as a float (YAML 1.1 wants 1.0e-4) and enforces the limits."""
     global _LOADER
     if _LOADER is None:
         import re
@@ -30,7 +118,22 @@ def safe_loader():
         import yaml
 
         class Loader(yaml.SafeLoader):
-            pass
+            def __init__(self, stream: Any):
+                super().__init__(stream)
+                self._guard = _Guard(self)
+
+            def get_event(self) -> Any:
+                event = super().get_event()
+                self._guard.see(event)
+                return event
+
+            def construct_object(self, node: Any, deep: bool = False) -> Any:
+                try:
+                    return super().construct_object(node, deep)
+                except (ValueError, TypeError, OverflowError) as exc:  # 2001-13-45, !!float abc
+                    why = str(exc) if len(str(exc)) <= 120 else str(exc)[:117] + "..."
+                    raise YamlLimitError(f"cannot read {shorten(getattr(node, 'value', ''), 40)} as "
+                                         f"{node.tag.rsplit(':', 1)[-1]}: {why}", node.start_mark) from None
 
         Loader.add_implicit_resolver(
             "tag:yaml.org,2002:float",
@@ -58,11 +161,22 @@ def read_yaml(path: str | Path) -> Any:
     if p.is_dir():
         raise ConfigError(f"{p}: is a folder, expected a YAML config file")
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero or a FIFO has no size to stat
+        if len(data) > MAX_FILE_BYTES:
+            size = p.stat().st_size if p.is_file() else 0
+            shown = f"{size / 1e6:.1f} MB" if size else f"more than {MAX_FILE_BYTES // 1_000_000} MB"
+            raise ConfigError(f"{p}: the file is {shown}; a config file may be at most "
+                              f"{MAX_FILE_BYTES // 1_000_000} MB")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the file: {exc}") from None
     try:
         return load_yaml_text(text)
+    except YamlLimitError as exc:
+        raise ConfigError(f"{p}: {exc.where()}{exc.problem}") from None
+    except RecursionError:  # the guard stops nesting long before this; kept as a last line
+        raise ConfigError(f"{p}: nested too deeply to read") from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -99,7 +213,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base is None:
         return data
     if not isinstance(base, str):
-        raise ConfigError(f"{p}: base: expected a file path; received {base!r}")
+        raise ConfigError(f"{p}: base: expected a file path; received {shorten(base)}")
     base_path = (p.parent / base).resolve()
     if base_path in _seen:
         raise ConfigError(f"{p}: base: '{base}' includes itself")
@@ -122,6 +236,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set: empty key in '{text}'")
     try:
         value = load_yaml_text(raw) if raw.strip() else ""
+    except YamlLimitError as exc:
+        raise ConfigError(f"--set {key}: {exc.problem}") from None
     except yaml.YAMLError:
         value = raw
     return key, value
@@ -193,10 +309,13 @@ def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
 
     shown: list[str] = []
     current: list[type] = [ExperimentConfig]
+    leaf = False  # past a field that holds plain values: a str part there names a Union member
     for part in loc:
         if isinstance(part, int):
             shown.append(str(part))
             continue
+        if leaf:
+            continue  # 'float', "literal['scale','auto']": pydantic's union branch, not a key
         tagged = [c for c in current if c.model_fields.get("type") is not None and c.model_fields["type"].default == part]
         if len(current) > 1 and tagged:
             current = tagged
@@ -207,12 +326,12 @@ def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
             current = []
             continue
         current = _models_in(fields[0].annotation)
+        leaf = not current
     return shown, current
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value, 60)  # never the whole repr: a hostile value may expand to gigabytes
 
 
 def format_validation_error(exc: Any, source: str) -> ConfigError:
@@ -226,6 +345,9 @@ def format_validation_error(exc: Any, source: str) -> ConfigError:
     shown, parents = _resolve(loc)
     path = ".".join(shown) or "(top level)"
     msg = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    bound = next((v for k, v in first.get("ctx", {}).items() if k in ("gt", "ge", "lt", "le")), None)
+    if isinstance(bound, float) and abs(bound) >= 1e6:  # 1e+30, not thirty-one digits
+        msg = f"{msg.rsplit(' ', 1)[0]} {bound:g}"
     received = first.get("input")
     if kind == "extra_forbidden":
         _, owners = _resolve(loc[:-1])
@@ -247,10 +369,11 @@ def format_validation_error(exc: Any, source: str) -> ConfigError:
     elif kind == "literal_error":
         expected = str(first.get("ctx", {}).get("expected", ""))
         names = [t.strip(" '") for t in expected.replace(" or ", ",").split(",") if t.strip()]
-        text = f"{msg}{did_you_mean(received, names)}; received {_short(received)}"
+        hint = did_you_mean(received, names) if isinstance(received, str) else ""
+        text = f"{msg}{hint}; received {_short(received)}"
     elif isinstance(received, (dict, list)) and kind.startswith("value_error"):
         text = msg
-    elif f"'{received}'" in msg:
+    elif isinstance(received, str) and len(received) <= 60 and f"'{received}'" in msg:
         text = msg
     else:
         text = f"{msg}; received {_short(received)}"

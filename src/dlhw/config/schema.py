@@ -3,6 +3,10 @@
 This module is the public contract of ../shared/CONFIG.md. Unknown keys are
 errors (the loader adds "did you mean"); every field carries a one-line
 description that ``dlhw show --explain`` and the docs reuse. No TensorFlow here.
+
+Every number has finite bounds: floats must be finite (no .inf / .nan), and
+counts stop at generous limits (a big machine is never refused, a typo such as
+10**30 is), so nothing overflows later inside NumPy or TensorFlow.
 """
 
 from __future__ import annotations
@@ -12,13 +16,28 @@ from typing import Annotated, Any, List, Literal, Optional, Tuple, Union
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
-from dlhw.errors import did_you_mean
+from dlhw.errors import did_you_mean, shorten
+
+# Upper bounds, far above any real use; the message names the key, the bound and the value.
+MAX_EPOCHS = 1_000_000
+MAX_BATCH = 10_000_000          # samples per batch
+MAX_UNITS = 1_000_000           # dense units, output units
+MAX_FILTERS = 100_000           # conv filters, inception branch filters
+MAX_KERNEL = 1_024              # kernel and pool sizes
+MAX_IMAGE_SIDE = 16_384         # image_size, pixels
+MAX_SEED = 2**32 - 1            # NumPy's seed range
+MAX_WORDS = 1_000_000           # reuters / imdb vocabulary
+MAX_LAYER_INDEX = 100_000       # unfreeze: layer counts and indices
+MAX_STEPS = 10**12              # schedule steps, sklearn iterations, max_samples
+MAX_FLOAT = 1e30                # learning rates and other magnitudes: finite, and finite in float32
+MAX_TEXT = 4_096                # any string: names, paths (Linux's PATH_MAX), monitors
 
 
 class Section(BaseModel):
     """Base of every section: unknown keys are refused, assignment is validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False,
+                              str_max_length=MAX_TEXT)
 
 
 def _check_name(value: Optional[str], choices: tuple[str, ...], what: str) -> Optional[str]:
@@ -26,7 +45,7 @@ def _check_name(value: Optional[str], choices: tuple[str, ...], what: str) -> Op
         return value
     if str(value).lower() not in choices:
         raise ValueError(
-            f"unknown {what} '{value}'{did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
+            f"unknown {what} {shorten(str(value))}{did_you_mean(value, choices)}; choose one of: {', '.join(choices)}"
         )
     return str(value).lower()
 
@@ -62,10 +81,10 @@ class DatasetConfig(Section):
     features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
     image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] images are resized to.")
     color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder: rgb (3 channels) or grayscale (1).")
-    num_words: int = Field(1000, gt=0, description="reuters / imdb: length of the multi-hot vector (most frequent words).")
+    num_words: int = Field(1000, gt=0, le=MAX_WORDS, description="reuters / imdb: length of the multi-hot vector (most frequent words).")
     classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only; the others form the unseen set.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
-    max_samples: Optional[int] = Field(None, gt=0, description="Keep at most this many samples (stratified), for quick trials.")
+    max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials.")
     augment: bool = Field(False, description="image_folder: random flips during training.")
 
     @field_validator("source")
@@ -78,6 +97,9 @@ class DatasetConfig(Section):
     def _size(cls, v: Tuple[int, int]) -> Tuple[int, int]:
         if min(v) < 8:
             raise ValueError(f"image_size must be at least 8x8; received {list(v)}")
+        if max(v) > MAX_IMAGE_SIDE:
+            raise ValueError(f"image_size must be at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}; "
+                             f"received {shorten(list(v))}")
         return v
 
     @model_validator(mode="after")
@@ -93,14 +115,14 @@ class DatasetConfig(Section):
 
 # ---------------------------------------------------------------------- models
 class OutputConfig(Section):
-    units: Optional[int] = Field(None, gt=0, description="Output units; default follows the task and the classes.")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="Output units; default follows the task and the classes.")
     activation: Optional[str] = Field(None, description="Output activation; default sigmoid (2 classes), softmax (more), linear (regression).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
 class DenseLayerConfig(Section):
-    units: int = Field(..., gt=0, description="Number of units.")
+    units: int = Field(..., gt=0, le=MAX_UNITS, description="Number of units.")
     activation: str = Field("relu", description="Activation function name.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the layer.")
     batch_norm: bool = Field(False, description="BatchNormalization after the dense layer.")
@@ -123,12 +145,12 @@ class MLPModel(Section):
 
 class ConvBlock(Section):
     type: Literal["conv"] = "conv"
-    filters: int = Field(..., gt=0, description="Number of filters.")
-    kernel: int = Field(3, gt=0, description="Square kernel size.")
+    filters: int = Field(..., gt=0, le=MAX_FILTERS, description="Number of filters.")
+    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Square kernel size.")
     activation: str = Field("relu", description="Activation after the convolution.")
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
-    pool: Optional[int] = Field(None, gt=0, description="Max-pool size after the block; none for no pooling.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block; none for no pooling.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block.")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
@@ -136,14 +158,14 @@ class ConvBlock(Section):
 
 class InceptionBlock(Section):
     type: Literal["inception"] = "inception"
-    b1: int = Field(..., gt=0, description="Filters of the 1x1 branch.")
-    b3_reduce: int = Field(..., gt=0, description="1x1 filters before the 3x3 branch.")
-    b3: int = Field(..., gt=0, description="Filters of the 3x3 branch.")
-    b5_reduce: int = Field(..., gt=0, description="1x1 filters before the 5x5 branch.")
-    b5: int = Field(..., gt=0, description="Filters of the 5x5 branch.")
-    pool_proj: int = Field(..., gt=0, description="1x1 filters after the 3x3 max-pool branch.")
+    b1: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 1x1 branch.")
+    b3_reduce: int = Field(..., gt=0, le=MAX_FILTERS, description="1x1 filters before the 3x3 branch.")
+    b3: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 3x3 branch.")
+    b5_reduce: int = Field(..., gt=0, le=MAX_FILTERS, description="1x1 filters before the 5x5 branch.")
+    b5: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 5x5 branch.")
+    pool_proj: int = Field(..., gt=0, le=MAX_FILTERS, description="1x1 filters after the 3x3 max-pool branch.")
     batch_norm: bool = Field(True, description="BatchNormalization in every branch.")
-    pool: Optional[int] = Field(None, gt=0, description="Max-pool size after the block.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block.")
 
 
 CNNBlockConfig = Annotated[Union[ConvBlock, InceptionBlock], Field(discriminator="type")]
@@ -152,7 +174,7 @@ CNNBlockConfig = Annotated[Union[ConvBlock, InceptionBlock], Field(discriminator
 class CNNModel(Section):
     type: Literal["cnn"] = "cnn"
     api: Literal["sequential", "functional"] = Field("functional", description="Keras API used to build the same graph.")
-    rescale: Optional[float] = Field(None, description="Multiply inputs by this first (1/255 for raw pixels).")
+    rescale: Optional[float] = Field(None, ge=-MAX_FLOAT, le=MAX_FLOAT, description="Multiply inputs by this first (1/255 for raw pixels).")
     blocks: List[CNNBlockConfig] = Field(..., min_length=1, description="Convolution and inception blocks, in order.")
     global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How feature maps become a vector.")
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
@@ -180,7 +202,7 @@ class BackboneSpec(Section):
 
 class HeadLayerConfig(Section):
     type: Literal["dense", "batch_norm", "dropout"] = Field("dense", description="Layer kind.")
-    units: Optional[int] = Field(None, gt=0, description="dense: number of units.")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="dense: number of units.")
     activation: Optional[str] = Field(None, description="dense: activation (default none, as in Keras).")
     use_bias: bool = Field(True, description="dense: use a bias vector.")
     rate: float = Field(0.5, ge=0, lt=1, description="dropout: rate.")
@@ -195,8 +217,8 @@ class HeadLayerConfig(Section):
 
 
 class UnfreezeConfig(Section):
-    from_layer: Optional[int] = Field(None, ge=0, description="Unfreeze backbone layers from this index on.")
-    last_layers: Optional[int] = Field(None, gt=0, description="Unfreeze the last N backbone layers.")
+    from_layer: Optional[int] = Field(None, ge=0, le=MAX_LAYER_INDEX, description="Unfreeze backbone layers from this index on.")
+    last_layers: Optional[int] = Field(None, gt=0, le=MAX_LAYER_INDEX, description="Unfreeze the last N backbone layers.")
     from_block: Optional[str] = Field(None, description="Unfreeze from the first layer whose name starts with this (e.g. conv5).")
 
     @model_validator(mode="after")
@@ -210,10 +232,17 @@ class UnfreezeConfig(Section):
 class ClassifierConfig(Section):
     type: Literal["svm", "logistic"] = Field("svm", description="scikit-learn classifier fitted on backbone features.")
     kernel: Literal["linear", "poly", "rbf", "sigmoid"] = Field("rbf", description="svm: kernel.")
-    C: float = Field(1.0, gt=0, description="Inverse regularisation strength.")
-    degree: int = Field(3, gt=0, description="svm poly: degree.")
+    C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength.")
+    degree: int = Field(3, gt=0, le=100, description="svm poly: degree.")
     gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm: kernel coefficient.")
-    max_iter: int = Field(1000, gt=0, description="logistic: maximum iterations.")
+    max_iter: int = Field(1000, gt=0, le=MAX_STEPS, description="logistic: maximum iterations.")
+
+    @field_validator("gamma")
+    @classmethod
+    def _gamma(cls, v: Union[float, str]) -> Union[float, str]:
+        if isinstance(v, float) and not 0 < v <= MAX_FLOAT:
+            raise ValueError(f"a numeric gamma must be greater than 0 and at most {MAX_FLOAT:g}")
+        return v
 
 
 class BackboneModel(Section):
@@ -231,22 +260,22 @@ ModelConfig = Annotated[Union[MLPModel, CNNModel, BackboneModel], Field(discrimi
 # -------------------------------------------------------------------- training
 class ScheduleConfig(Section):
     type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule.")
-    decay_steps: int = Field(1000, gt=0, description="exponential / cosine: steps per decay period.")
-    decay_rate: float = Field(0.96, gt=0, description="exponential: factor per decay period.")
-    alpha: float = Field(0.0, ge=0, description="cosine: final learning rate as a fraction of the initial one.")
+    decay_steps: int = Field(1000, gt=0, le=MAX_STEPS, description="exponential / cosine: steps per decay period.")
+    decay_rate: float = Field(0.96, gt=0, le=MAX_FLOAT, description="exponential: factor per decay period.")
+    alpha: float = Field(0.0, ge=0, le=1, description="cosine: final learning rate as a fraction of the initial one.")
     factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this.")
-    patience: int = Field(3, ge=0, description="reduce_on_plateau: epochs without improvement.")
+    patience: int = Field(3, ge=0, le=MAX_EPOCHS, description="reduce_on_plateau: epochs without improvement.")
     monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched.")
-    min_lr: float = Field(0.0, ge=0, description="reduce_on_plateau: lower bound.")
+    min_lr: float = Field(0.0, ge=0, le=MAX_FLOAT, description="reduce_on_plateau: lower bound.")
 
 
 class OptimizerConfig(Section):
     type: str = Field("adam", description="sgd | adam | adamw | rmsprop | adagrad.")
-    learning_rate: float = Field(0.001, gt=0, description="Initial learning rate.")
+    learning_rate: float = Field(0.001, gt=0, le=MAX_FLOAT, description="Initial learning rate.")
     momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop: momentum.")
     nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
-    weight_decay: Optional[float] = Field(None, ge=0, description="Decoupled weight decay (adamw default 0.004).")
-    clipnorm: Optional[float] = Field(None, gt=0, description="Clip each gradient to this norm.")
+    weight_decay: Optional[float] = Field(None, ge=0, le=MAX_FLOAT, description="Decoupled weight decay (adamw default 0.004).")
+    clipnorm: Optional[float] = Field(None, gt=0, le=MAX_FLOAT, description="Clip each gradient to this norm.")
     schedule: Optional[ScheduleConfig] = Field(None, description="Optional learning-rate schedule.")
 
     @field_validator("type")
@@ -257,14 +286,14 @@ class OptimizerConfig(Section):
 
 class EarlyStoppingConfig(Section):
     monitor: str = Field("val_loss", description="Quantity to watch, e.g. val_loss or val_accuracy.")
-    patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
-    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as an improvement.")
+    patience: int = Field(5, ge=0, le=MAX_EPOCHS, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, le=MAX_FLOAT, description="Smallest change that counts as an improvement.")
     restore_best_weights: bool = Field(True, description="Go back to the best epoch's weights when stopping.")
 
 
 class StageConfig(Section):
     name: str = Field(..., description="Stage name, shown in history.csv and on the curves.")
-    epochs: int = Field(..., gt=0, description="Epochs in this stage.")
+    epochs: int = Field(..., gt=0, le=MAX_EPOCHS, description="Epochs in this stage.")
     optimizer: Optional[OptimizerConfig] = Field(None, description="Optimizer for this stage; default training.optimizer.")
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Early stopping for this stage.")
     unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on.")
@@ -276,8 +305,8 @@ class CheckpointEvery(Section):
 
 
 class TrainingConfig(Section):
-    epochs: int = Field(20, gt=0, description="Epochs (when no stages are given).")
-    batch_size: int = Field(32, gt=0, description="Mini-batch size.")
+    epochs: int = Field(20, gt=0, le=MAX_EPOCHS, description="Epochs (when no stages are given).")
+    batch_size: Union[Annotated[int, Field(gt=0, le=MAX_BATCH)], Literal["full"]] = Field(32, description="Mini-batch size, or full: the whole training split in one batch (batch gradient descent).")
     loss: Optional[str] = Field(None, description="Loss; inferred from the task and output when omitted.")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
@@ -299,6 +328,22 @@ class TrainingConfig(Section):
                 raise ValueError(f"training.checkpoint must be auto, every_epoch, off or {{every_seconds: S}}; "
                                  f"received '{v[:40]}'")
             return low
+        return v
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, v: Any) -> Any:
+        """A whole number of samples, or 'full' (resolved to the training split's size at run time)."""
+        if isinstance(v, str) and v.strip().lower() == "full":
+            return "full"
+        if isinstance(v, str) and v.strip().isdigit() and len(v.strip()) <= 20:
+            v = int(v.strip())
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected a whole number of samples (1 to {MAX_BATCH}) or 'full'")
+        if not 0 < v <= MAX_BATCH:
+            raise ValueError(f"must be between 1 and {MAX_BATCH} samples, or 'full'")
         return v
 
     @field_validator("loss")
@@ -324,12 +369,12 @@ class OpenSetConfig(Section):
 
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
-    samples: int = Field(16, ge=0, description="Images in samples.png (image data only).")
+    samples: int = Field(16, ge=0, le=1000, description="Images in samples.png (image data only).")
 
 
 class ExperimentConfig(Section):
     name: str = Field("experiment", min_length=1, description="Run-name prefix.")
-    seed: int = Field(0, ge=0, description="Seeds Python, NumPy and TensorFlow; same seed, same results.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow; same seed, same results.")
     task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts.")
     dataset: DatasetConfig = Field(..., description="The data.")
     model: ModelConfig = Field(default_factory=MLPModel, description="The network.")

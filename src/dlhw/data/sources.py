@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from dlhw.data.dataset import SPLITS, Dataset, Split, fingerprint, split_arrays, subsample
-from dlhw.errors import ConfigError, DataError, did_you_mean
+from dlhw.errors import ConfigError, DataError, did_you_mean, shorten
 from dlhw.registry import Registry, lazy
 
 SOURCES: Registry = Registry("dataset.source")
@@ -92,18 +92,75 @@ def load_sklearn(cfg, task: str, seed: int) -> Dataset:
 
 
 # ------------------------------------------------------------------------- csv
-def _numeric_or_error(col, name: str, path: Path):
+def _to_numbers(col):
+    """The column as numbers, NaN where a cell is not one; a 400-digit integer becomes inf
+    (pandas' to_numeric raises OverflowError on it)."""
     import pandas as pd
 
-    converted = pd.to_numeric(col, errors="coerce")
+    try:
+        return pd.to_numeric(col, errors="coerce")
+    except OverflowError:
+        def number(v):
+            try:
+                return float(v)
+            except OverflowError:  # a Python int beyond float64
+                return np.inf if v > 0 else -np.inf
+            except (TypeError, ValueError):
+                return np.nan
+
+        return pd.Series([number(v) for v in col], index=col.index, dtype=np.float64)
+
+
+def _numeric_or_error(col, name: str, path: Path):
+    converted = _to_numbers(col)
     bad = converted.isna() & col.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{path}: column '{name}' is numeric but row {row + 2} holds {col.iloc[row]!r}; "
+            f"{path}: column '{name}' is numeric but row {row + 2} holds {shorten(col.iloc[row])}; "
             f"fix the cell or remove the column"
         )
     return converted
+
+
+def _unique_header(path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would quietly rename the second 'x.1',
+    and a duplicated target would leak into the features)."""
+    import pandas as pd
+
+    raw = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    seen: Dict[str, int] = {}
+    for i, name in enumerate(raw, start=1):
+        name = str(name)
+        if name.strip() and name in seen:
+            raise DataError(f"{path}: column name {shorten(name)} appears twice in the header (columns "
+                            f"{seen[name]} and {i}); rename or drop one")
+        seen.setdefault(name, i)
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _finite_or_error(df, columns: List[str], path: Path) -> None:
+    """Refuse inf, -inf and numbers beyond float32 (1e308 becomes inf on the way to the model),
+    naming the column and the row; NaN cells are the missing-value check's business."""
+    for c in columns:
+        v = _to_numbers(df[c]).to_numpy(dtype=np.float64)
+        present = ~df[c].isna().to_numpy()
+        if present.any() and (~np.isnan(v) & present).sum() < 0.9 * present.sum():
+            continue  # a text column: one-hot categories, where 'inf' is just a word
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(v) | (np.abs(v) > F32_MAX)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            cell = df[c].iloc[i]
+            shown = str(cell) if isinstance(cell, (float, np.floating)) else shorten(cell)
+            more = f" ({int(bad.sum())} such cells)" if bad.sum() > 1 else ""
+            raise DataError(
+                f"{path}: column '{c}', data row {i + 1} (line {i + 2}) holds {shown}: "
+                f"values must be finite and within float32's range (|x| <= {F32_MAX:.3g}){more}; "
+                f"fix the cell or drop the row"
+            )
 
 
 @SOURCES.register("csv")
@@ -121,6 +178,7 @@ def load_csv(cfg, task: str, seed: int) -> Dataset:
         raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
     if df.empty:
         raise DataError(f"{path}: the CSV has no data rows")
+    _unique_header(path)
     targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
     columns = [str(c) for c in df.columns]
     for t in targets:
@@ -134,6 +192,13 @@ def load_csv(cfg, task: str, seed: int) -> Dataset:
             raise ConfigError(f"dataset.features: column '{f}' is not in {path}{did_you_mean(f, columns)}")
     if not features:
         raise ConfigError(f"dataset.features: {path} has no feature columns besides the target")
+    for key, names in (("dataset.features", features), ("dataset.target", targets)):
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise ConfigError(f"{key}: column '{twice}' is listed twice")
+    leak = next((f for f in features if f in targets), None)
+    if leak is not None:
+        raise ConfigError(f"dataset.features: '{leak}' is also the target; a model that sees its label learns nothing")
     for c in features + targets:
         n_missing = int(df[c].isna().sum())
         if n_missing and task == "regression" and c in targets:
@@ -143,13 +208,14 @@ def load_csv(cfg, task: str, seed: int) -> Dataset:
             raise DataError(
                 f"{path}: column '{c}' has {n_missing} empty/NaN cell(s) (lines {rows}); fill or drop them"
             )
+    _finite_or_error(df, features + targets, path)
 
     # Features: numeric columns as they are, text columns one-hot (categories from the data).
     numeric, categorical = [], {}
     for c in features:
         col = df[c]
         if col.dtype == object or str(col.dtype).startswith(("string", "str", "category")):
-            as_num = pd.to_numeric(col, errors="coerce")
+            as_num = _to_numbers(col)
             if as_num.notna().mean() >= 0.9:  # mostly numbers with a stray word: a data error
                 _numeric_or_error(col, c, path)
             categorical[c] = sorted(col.astype(str).unique().tolist())

@@ -14,14 +14,17 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, get_path, load_raw, parse_override, set_path, validate
-from dlhw.errors import ConfigError
+from dlhw.errors import ConfigError, shorten
 from dlhw.runs import sanitize_name
+
+MAX_TRIALS = 10_000  # trials one sweep file may expand to (grid combinations x repeats)
 
 # Keys that do not change what a trial computes per epoch (for time estimates).
 _SHAPE_IGNORED = ("name", "seed")
@@ -142,31 +145,52 @@ def _grid(raw: Dict[str, Any], source: str) -> Dict[str, List[Any]]:
     if grid is None:
         return {}
     if not isinstance(grid, dict) or not grid:
-        raise ConfigError(f"{source}: grid: expected a mapping of dotted keys to lists of values; received {grid!r}")
+        raise ConfigError(f"{source}: grid: expected a mapping of dotted keys to lists of values; received {shorten(grid)}")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{source}: grid.{key}: expected a non-empty list of values; received {values!r}")
+            raise ConfigError(f"{source}: grid.{key}: expected a non-empty list of values; received {shorten(values)}")
     return grid
 
 
 def _repeats(raw: Dict[str, Any], source: str) -> int:
     k = raw.get("repeats", 1)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ConfigError(f"{source}: repeats: expected a whole number >= 1; received {k!r}")
+        raise ConfigError(f"{source}: repeats: expected a whole number >= 1; received {shorten(k)}")
+    if k > MAX_TRIALS:
+        raise ConfigError(f"{source}: repeats: at most {MAX_TRIALS}; received {shorten(k)}")
     return k
 
 
-def _combos(raw: Dict[str, Any], grid: Dict[str, List[Any]], source: str) -> List[tuple]:
-    combos = list(itertools.product(*grid.values())) if grid else [()]
+def _combo(values: List[List[Any]], index: int) -> tuple:
+    """The index-th tuple of itertools.product(*values), without building the others."""
+    out = []
+    for v in reversed(values):
+        index, i = divmod(index, len(v))
+        out.append(v[i])
+    return tuple(reversed(out))
+
+
+def _combos(raw: Dict[str, Any], grid: Dict[str, List[Any]], source: str, repeats: int = 1) -> List[tuple]:
+    values = list(grid.values())
+    total = math.prod(len(v) for v in values)  # 1 without a grid: one combination, ()
     rnd = raw.get("random")
     if rnd is None:
-        return combos
+        if total * repeats > MAX_TRIALS:
+            raise ConfigError(f"{source}: grid: {total:,} combinations x {repeats} repeat(s) is more than "
+                              f"{MAX_TRIALS:,} trials; shrink the grid or sample it (random: {{samples: n}})")
+        return list(itertools.product(*values))
     if not isinstance(rnd, dict) or set(rnd) - {"samples", "seed"} or not isinstance(rnd.get("samples"), int) \
             or isinstance(rnd.get("samples"), bool) or rnd["samples"] < 1:
-        raise ConfigError(f"{source}: random: expected {{samples: n, seed: s}} with n >= 1; received {rnd!r}")
+        raise ConfigError(f"{source}: random: expected {{samples: n, seed: s}} with n >= 1; received {shorten(rnd)}")
+    n = min(rnd["samples"], total)
+    if n * repeats > MAX_TRIALS:
+        raise ConfigError(f"{source}: random.samples: {n:,} samples x {repeats} repeat(s) is more than "
+                          f"{MAX_TRIALS:,} trials")
     seed = rnd.get("seed", 0)
-    picked = sorted(random.Random(seed).sample(range(len(combos)), min(rnd["samples"], len(combos))))
-    return [combos[i] for i in picked]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"{source}: random.seed: expected a whole number; received {shorten(seed)}")
+    picked = sorted(random.Random(seed).sample(range(total), n))
+    return [_combo(values, i) for i in picked]
 
 
 def _check_sets(sets: List[str], grid_keys: Sequence[str], source: str) -> None:
@@ -189,7 +213,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[Li
     base = apply_overrides({k: v for k, v in raw.items() if k not in SWEEP_KEYS}, sets)
     labels = key_labels(list(grid))
     trials: List[Trial] = []
-    for combo in _combos(raw, grid, source):
+    for combo in _combos(raw, grid, source, repeats):
         data = copy.deepcopy(base)
         varied = dict(zip(grid, combo))
         for key, value in varied.items():
