@@ -139,10 +139,11 @@ def acquire(folder: Path, what: str = "run folder") -> FolderLock:
         raise ConfigError(f"{folder}: cannot open its lock file {LOCK_FILE}: {exc.strerror}") from None
     try:
         if not _try_lock(fd):
-            raise FolderBusy(folder, read_pid(folder), what)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
+            time.sleep(0.05)  # a reader's probe (holder()) holds it for microseconds; a real holder stays
+            if not _try_lock(fd):
+                raise FolderBusy(folder, read_pid(folder), what)
+        os.lseek(fd, 0, os.SEEK_SET)  # fixed width, no truncation (Windows: the locked byte follows)
+        os.write(fd, str(os.getpid()).ljust(_PID_BYTES - 1).encode() + b"\n")
     except BaseException:
         os.close(fd)
         raise
@@ -158,8 +159,8 @@ def holder(folder: Path) -> Optional[int]:
         return os.getpid()
     if (fcntl is None and msvcrt is None) or not (folder / LOCK_FILE).is_file():
         return None
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR)
+    try:  # flock needs no write access: a reader may probe a folder it cannot write
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY if fcntl is not None else os.O_RDWR)
     except OSError:
         return None
     try:

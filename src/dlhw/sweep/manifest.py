@@ -207,10 +207,11 @@ def locate(t: Trial, sweep_dir: Path) -> Where:
     state = status.get("status")
     if state == "running":
         return Where("running", own, f"pid {status.get('pid')}")
-    why = config_damage(own)
+    dump = read_config_dump(own)
+    # unreadable: nothing can be compared or resumed; invalid (still YAML): a resume fails forever
+    why = config_damage(own) if dump is None or state in ("interrupted", "stale") else None
     if why:
         return Where("damaged", own, why)
-    dump = read_config_dump(own)
     if state == "completed" and (own / "metrics.json").exists():
         if dump is None:
             return Where("changed", own, "its config.yaml is missing")

@@ -189,7 +189,9 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, a
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:
-            execute.run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
+            from dlhw.sweep.pool import run_pool
+
+            run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:
         for job in jobs:
             if manifest._by_name[job["name"]]["status"] == "queued":
