@@ -108,8 +108,8 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo)
 
 
-def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo) -> Optional[Dict[str, Any]]:
-    """The job for trial ``t`` (its folder, resume or not), with a line saying why it runs; None to skip."""
+def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo) -> Dict[str, Any]:
+    """The job for trial ``t`` (its folder, resume or not), with a line saying why it runs."""
     folder, resume = where.folder, False
     if where.state == "damaged":
         aside = _set_aside(where.folder, sweep_dir)
