@@ -80,8 +80,7 @@ def base_config(data: Path, backbone: str, size: int, epochs: int) -> dict:
         "model": {"type": "backbone",
                   "backbone": {"name": backbone, "weights": None, "pooling": "flatten", "trainable": False},
                   "head": HEADS[0], "output": {"units": 1, "activation": "sigmoid"}},
-        "training": {"epochs": epochs, "batch_size": 32, "optimizer": {"type": "adam", "learning_rate": 0.001},
-                     "tensorboard": False, "checkpoint": False},
+        "training": {"epochs": epochs, "batch_size": 32, "optimizer": {"type": "adam", "learning_rate": 0.001}},
         "evaluation": {"samples": 0},
         "cache": "auto",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -147,3 +149,98 @@ def test_keras_reuters_multi_hot(monkeypatch):
     x = ds.splits["train"].x
     assert x.shape[1] == 30 and set(np.unique(x)) <= {0.0, 1.0}
     assert len(ds.splits["test"]) == 50
+
+
+# ------------------------------------------------ missing data paths (issue 12)
+def test_a_missing_data_path_names_the_config_key_path_and_fix(tmp_path):
+    from dlhw.config import load_config
+
+    cfg_file = tmp_path / "exp.yaml"
+    cfg_file.write_text(f"dataset: {{source: csv, path: {tmp_path / 'none.csv'}, target: label}}\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(load_config(cfg_file))
+    msg = str(err.value)
+    assert msg.startswith(f"{cfg_file}: dataset.path: CSV file not found: {tmp_path / 'none.csv'}; ")
+    assert "data/README.md" in msg and "\n" not in msg
+    with pytest.raises(DataError, match=r"^config: dataset.path: image folder not found: .*nowhere"):
+        load_dataset(cfg({"source": "image_folder", "path": str(tmp_path / "nowhere")}))  # a config from Python
+
+
+def test_every_shipped_data_path_has_a_working_generator_command():
+    import shlex
+
+    import yaml
+
+    from dlhw.data.paths import GENERATORS, fix_for
+
+    repo = Path(__file__).resolve().parents[1]
+    shipped = set()
+    for f in sorted((repo / "configs").rglob("*.yaml")):
+        path = ((yaml.safe_load(f.read_text()) or {}).get("dataset") or {}).get("path")
+        if path:
+            shipped.add(path)
+            assert "make the stand-in with `python data/make_" in fix_for(path), f
+    assert shipped <= set(GENERATORS)
+    readme = (repo / "data" / "README.md").read_text()
+    for path, command in GENERATORS.items():
+        words = shlex.split(command)
+        script = (repo / words[1]).read_text()
+        assert all(w in script for w in words[2:] if w.startswith("--")), command
+        assert command in readme, command  # data/README.md says the same
+        if "--out" in words:
+            assert words[words.index("--out") + 1] == path
+    assert "point dataset.path at your data" in fix_for("elsewhere/mine.csv")
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    return go_offline(tmp_path, monkeypatch)
+
+
+def go_offline(tmp_path, monkeypatch) -> list:
+    """A real failed download: an empty Keras cache and every request sent to a closed local port.
+    Returns the list of URLs Keras tries to fetch."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    from keras.src.utils import file_utils
+
+    calls = []
+    real = file_utils.urlretrieve
+
+    def counting(url, *args, **kwargs):
+        calls.append(url)
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(file_utils, "urlretrieve", counting)
+    return calls
+
+
+def test_an_offline_keras_dataset_names_the_file_keras_wants_in_one_line(tmp_path, offline):
+    import socket
+
+    import keras.src.datasets.mnist as mnist_module
+    from keras.src.utils import file_utils
+
+    with pytest.raises(DataError) as err:
+        load_dataset(cfg({"source": "keras", "name": "mnist"}))
+    msg = str(err.value)
+    assert offline == ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"]  # one attempt
+    assert msg.startswith("dataset.name: keras dataset 'mnist' is not in the Keras cache and could not be "
+                          "downloaded (") and "\n" not in msg
+    assert "Connection refused)" in msg  # the reason whole, not cut mid-word
+    assert f"fetch {offline[0]} on a machine with internet and save it as {tmp_path / 'keras' / 'datasets' / 'mnist.npz'}" in msg
+    assert mnist_module.get_file is file_utils.get_file and socket.getdefaulttimeout() is None  # left as found
+
+
+def test_an_archive_keras_dataset_names_the_archive_file_keras_reads():
+    from dlhw.data.sources import keras_download_target
+
+    t = keras_download_target("cifar-10-batches-py-target", "https://x/cifar-10-python.tar.gz", cache_dir="/k",
+                              extract=True)
+    assert t == Path("/k/datasets/cifar-10-batches-py-target_archive")
+    assert keras_download_target(None, "https://x/y/mnist.npz", cache_dir="/k") == Path("/k/datasets/mnist.npz")
+    t = keras_download_target("a.gz", "https://x/a.gz", cache_dir="/k", cache_subdir="datasets/fashion-mnist")
+    assert t == Path("/k/datasets/fashion-mnist/a.gz")

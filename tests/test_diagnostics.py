@@ -111,3 +111,88 @@ def test_every_kind_is_listed_and_formatted():
     f = diagnose(rows([1.0, 1.5, 2.0]))
     assert set(kinds(f)) <= set(KINDS)
     assert format_findings(f)[0].startswith("lr_too_high: ")
+
+
+# ------------------------------------------ issue 12: messages that never mislead
+def evaluated(train_acc, val_acc, train_loss=0.5, val_loss=0.5):
+    return {"train": {"accuracy": train_acc, "loss": train_loss}, "val": {"accuracy": val_acc, "loss": val_loss}}
+
+
+def test_an_exploding_loss_is_lr_too_high_never_advice_to_raise_it():
+    # Adam at learning rate 1e6 on the digits MLP (a real history): no NaN, the loss at 1e19-1e22
+    h = rows([2.067e22, 5.903e20, 6.159e20, 1.633e20, 1.690e19, 2.371e20],
+             [6.658e20, 7.517e20, 7.761e20, 6.233e19, 9.728e19, 1.073e21],
+             [0.421, 0.468, 0.394, 0.337, 0.277, 0.292], [0.454, 0.375, 0.379, 0.320, 0.297, 0.297])
+    for ev in (None, evaluated(0.281, 0.297, 11.59, 11.32)):
+        f = diagnose(h, evaluated=ev)
+        assert kinds(f) == ["lr_too_high"], f
+        assert "exploded to 2.067e+22 at epoch 1" in f[0]["message"] and f[0]["epoch"] == 1
+        assert "lower it" in f[0]["message"] and not any("raise" in x["message"] for x in f)
+
+
+def test_a_loss_ten_times_above_its_start_is_an_explosion_in_any_task():
+    f = diagnose(rows([1.0, 0.8, 15.0, 12.0], [1.0, 0.9, 14.0, 13.0]))  # regression: no accuracy column
+    assert kinds(f) == ["lr_too_high"] and "exploded from 1 to 15 (epoch 3)" in f[0]["message"]
+    assert f[0]["epoch"] == 3
+
+
+def test_a_large_but_falling_regression_loss_is_not_an_explosion():
+    assert diagnose(rows([5.0e4, 2.0e4, 9.0e3, 5.0e3], [4.0e4, 1.9e4, 9.5e3, 5.2e3])) == []
+
+
+def test_fitting_judgments_use_the_evaluated_figures_and_a_mode_gap_gets_its_own_hint():
+    # S3's CNN on 300 images: BatchNorm in training mode reaches 0.771 on train, the evaluated model scores 0.500
+    h = rows([0.80, 0.66, 0.60, 0.55, 0.50], [0.70, 0.70, 0.69, 0.69, 0.695],
+             [0.55, 0.62, 0.70, 0.74, 0.771], [0.5, 0.5, 0.5, 0.5, 0.5])
+    f = diagnose(h, evaluated=evaluated(0.500, 0.500, 0.692, 0.695))
+    assert "overfitting" not in kinds(f), f  # the table says train 0.500, val 0.500
+    gap = f[kinds(f).index("mode_gap")]
+    assert "0.771 in training mode (epoch 5)" in gap["message"] and "0.500 evaluated" in gap["message"]
+    assert "BatchNorm" in gap["message"] and gap["epoch"] == 5
+    assert not any("raise the learning rate" in x["message"] for x in f)
+    # without the evaluated figures the history's last row is all there is (the old reading)
+    assert "overfitting" in kinds(diagnose(h))
+
+
+def test_the_overfitting_gap_quotes_the_evaluated_figures():
+    h = rows([1.0, 0.6, 0.4], [1.0, 0.8, 0.7], [0.6, 0.8, 0.85], [0.6, 0.72, 0.75])
+    f = diagnose(h, evaluated=evaluated(0.97, 0.75, 0.1, 0.7))
+    over = f[kinds(f).index("overfitting")]
+    assert "evaluated train accuracy 0.970 vs validation 0.750" in over["message"]
+    assert "mode_gap" not in kinds(f)  # 0.85 vs 0.97: within MODE_GAP
+
+
+def test_the_mode_gap_compares_the_epoch_whose_weights_were_kept():
+    # early stopping restored epoch 2 (its val_loss is the evaluated one); the last epoch trained on
+    h = rows([1.0, 0.5, 0.2, 0.1], [0.9, 0.6, 0.65, 0.7], [0.6, 0.80, 0.96, 0.99], [0.6, 0.78, 0.77, 0.76])
+    assert "mode_gap" not in kinds(diagnose(h, evaluated=evaluated(0.82, 0.78, 0.45, 0.6)))
+    assert "mode_gap" in kinds(diagnose(h, evaluated=evaluated(0.82, 0.78, 0.45, 0.7)))  # now epoch 4 (0.99)
+
+
+def test_underfitting_from_the_evaluated_figures_says_so():
+    h = rows([1.38, 1.2, 1.05, 0.98, 0.95], [1.38, 1.22, 1.08, 1.0, 0.97],
+             [0.3, 0.45, 0.5, 0.55, 0.56], [0.3, 0.44, 0.5, 0.53, 0.55])
+    f = diagnose(h, evaluated=evaluated(0.58, 0.55, 0.94, 0.97))
+    assert kinds(f) == ["underfitting"]
+    assert "train accuracy 0.580 and validation accuracy 0.550 (evaluated)" in f[0]["message"]
+
+
+def test_a_loss_that_rose_slightly_says_rose_not_fell():
+    f = diagnose(rows([1.414, 1.42, 1.418, 1.425, 1.427], acc=[0.3, 0.31, 0.3, 0.31, 0.3]))
+    low = f[kinds(f).index("lr_too_low")]
+    assert "rose 0.9%" in low["message"] and "(1.414 -> 1.427)" in low["message"]
+    assert "fell" not in low["message"].replace("did not fall", "") and "-0.9" not in low["message"]
+
+
+def test_a_real_run_is_diagnosed_from_its_evaluated_figures(tmp_path, quickstart):
+    # dropout 0.9: training-mode accuracy stays low while the evaluated model is good
+    from dlhw.config import load_config
+    from dlhw.pipeline import run_experiment
+
+    cfg = load_config(quickstart, ["training.epochs=3", "training.tensorboard=false",
+                                   "model.layers=[{units: 128, dropout: 0.9}]"])
+    m = run_experiment(cfg, out=tmp_path, quiet=True).metrics
+    assert m["train"]["accuracy"] > 0.7
+    assert "mode_gap" in kinds(m["diagnostics"]) and "underfitting" not in kinds(m["diagnostics"])
+    gap = m["diagnostics"][kinds(m["diagnostics"]).index("mode_gap")]
+    assert f"{m['train']['accuracy']:.3f} evaluated" in gap["message"] and "dropout" in gap["message"]

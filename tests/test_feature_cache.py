@@ -68,6 +68,24 @@ def test_miss_then_hit_reads_the_same_features(tmp_path, folder):
     assert first.features("train").shape == (len(first.dataset.splits["train"]), 512)
 
 
+def test_a_damaged_entry_is_detected_recomputed_and_warned(tmp_path, folder, capsys):
+    cache = tmp_path / "cache"
+    first = plan(config(folder), cache)
+    hits(first)
+    entry = sorted((cache / "features").rglob("*.npy"))[0]
+    data = bytearray(entry.read_bytes())
+    data[-3] ^= 0xFF  # one feature value changed: same shape, still a valid .npy
+    entry.write_bytes(bytes(data))
+    capsys.readouterr()
+    second = plan(config(folder), cache)
+    assert len(hits(second)) == 2  # the damaged split was recomputed
+    err = capsys.readouterr().err
+    assert "damaged entry" in err and str(entry) in err
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(first.features(split), second.features(split))
+    assert hits(plan(config(folder), cache)) == ["test", "train", "val"]  # rewritten whole
+
+
 def test_every_input_change_is_a_miss(tmp_path, folder):
     cache = tmp_path / "cache"
     assert hits(plan(config(folder), cache)) == []

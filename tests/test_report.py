@@ -162,3 +162,81 @@ def test_cli_report_terminal_table_and_errors(runs, tmp_path):
     (tmp_path / "empty").mkdir()
     r = runner.invoke(app, ["report", str(tmp_path / "empty")])
     assert r.exit_code == 2 and "no run folders found" in r.output
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+def test_terminal_table_folds_and_never_cuts_a_number(runs, tmp_path, width):
+    from rich.cells import cell_len
+    from rich.console import Console
+
+    from dlhw.report.table import header, cell, print_table
+
+    rep = make_report([runs], tmp_path / "out")
+    console = Console(width=width, force_terminal=True, record=True)
+    print_table(rep.rows, rep.metric, "runs", console=console)
+    text = console.export_text()
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    keys, names = header(rep.rows, rep.metric)
+    note = " ".join(text[text.find("not shown at"):].split()) if "not shown at" in text else ""
+    shown = [k for k, n in zip(keys, names) if not note or n not in note.split(":", 1)[1].split("(")[0]]
+    assert "run" in shown and "status" in shown and rep.metric in shown  # the essentials always show
+    for k, n in zip(keys, names):
+        assert n in text  # a header, or named in the note: no column vanishes silently
+        if k in shown and k not in ("run", "sweep", "status", "diagnostics") and not k.startswith("varied:"):
+            for r in rep.rows:
+                assert cell(r, k) in text, (k, cell(r, k))  # every number whole, on one line
+    assert ("not shown at" in text) == (len(shown) < len(keys))
+
+
+def test_a_wide_terminal_shows_one_table_with_every_column(runs, tmp_path):
+    from rich.console import Console
+
+    from dlhw.report.table import print_table
+
+    rep = make_report([runs / "layers"], tmp_path / "out")
+    console = Console(width=240, force_terminal=True, record=True)
+    print_table(rep.rows, rep.metric, "runs", console=console)
+    text = console.export_text()
+    assert "(continued)" not in text and "not shown" not in text and "0.8300 ± 0.0707" in text
+
+
+def test_confusion_gallery_names_the_split_each_matrix_counts(tmp_path):
+    root = tmp_path / "runs"
+    val_only = write_run(root / "no-test", val_acc=0.7)
+    m = json.loads((val_only / "metrics.json").read_text())
+    m["test"] = {"samples": 0}  # split: {test: 0.0}: the matrix counts the validation split
+    (val_only / "metrics.json").write_text(json.dumps(m))
+    make_report([val_only], tmp_path / "a")
+    page = (tmp_path / "a" / "report.html").read_text()
+    assert "<h2>Confusion matrices (validation split: no test split)</h2>" in page and "(test split)</h2>" not in page
+    write_run(root / "with-test", val_acc=0.6)
+    make_report([root], tmp_path / "b")
+    page = (tmp_path / "b" / "report.html").read_text()
+    assert "<h2>Confusion matrices (the split under each)</h2>" in page
+    assert "no-test (validation split: no test split)</figcaption>" in page
+    assert "with-test (test split)</figcaption>" in page
+    make_report([root / "with-test"], tmp_path / "c")
+    assert "<h2>Confusion matrices (test split)</h2>" in (tmp_path / "c" / "report.html").read_text()
+
+
+def test_confusion_matrix_counts_read_on_their_colours(tmp_path, monkeypatch):
+    import numpy as np
+
+    from dlhw.evaluation import plots
+
+    figs = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figs.append(fig))
+    cm = np.array([[90, 80, 85], [84, 95, 81], [82, 83, 99]])  # every count high
+    plots.plot_confusion(cm, ["a", "b", "c"], tmp_path / "cm.png", "t")
+    ax = figs[0].axes[0]
+    im = ax.images[0]
+    assert im.get_clim() == (0, 99)  # the colour scale starts at 0: 80 is a dark cell, not a white one
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    for text, colour in colours.items():
+        r, g, b, _ = im.cmap(im.norm(int(text)))
+        background = 0.299 * r + 0.587 * g + 0.114 * b
+        assert (colour == "white") == (background < 0.5), (text, colour, background)
+    assert colours["80"] == "white"  # the old threshold (max/2) painted 80 white on white
+    plots.plot_confusion(np.array([[50, 0], [3, 40]]), ["a", "b"], tmp_path / "cm2.png", "t")
+    colours = {t.get_text(): t.get_color() for t in figs[1].axes[0].texts}
+    assert colours["0"] == "black" and colours["3"] == "black" and colours["50"] == "white"

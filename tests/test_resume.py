@@ -27,7 +27,7 @@ CONFIG = {
     "name": "survive", "seed": 3,
     "dataset": {"source": "sklearn", "name": "digits"},
     "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
-    "training": {"epochs": 4, "batch_size": 64, "tensorboard": False},
+    "training": {"epochs": 4, "batch_size": 64, "tensorboard": False, "checkpoint": "every_epoch"},
 }
 
 

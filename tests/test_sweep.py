@@ -265,22 +265,6 @@ def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     assert m["output"]["activation"] == "softmax" and m["output"]["loss"] == "mse" and m["output"]["units"] == 4
 
 
-def test_ray_executor_on_a_local_instance(tmp_path):
-    ray = pytest.importorskip("ray")
-    f = sweep_file(tmp_path, {"model.layers": [[{"units": 8}], [{"units": 12}]]}, name="onray.yaml")
-    out = tmp_path / "runs"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--executor", "ray", "--workers", "2"])
-    finally:
-        ray.shutdown()
-    assert r.exit_code == 0, r.output
-    manifest = json.loads((out / "onray" / "sweep.json").read_text())
-    assert manifest["executor"] == "ray" and [t["status"] for t in manifest["trials"]] == ["completed", "completed"]
-    assert os.getpid() not in {t["pid"] for t in manifest["trials"]}
-    assert (out / "onray" / "layers-12" / "metrics.json").exists()
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, workers):
     """Six trials in a `dlhw sweep` process: TensorFlow's retracing warnings (every trial builds a new
@@ -370,7 +354,7 @@ def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
     import subprocess
     import time
 
-    base = {**TINY, "training": {**TINY["training"], "epochs": 400, "checkpoint": True}}
+    base = {**TINY, "training": {**TINY["training"], "epochs": 400, "checkpoint": "every_epoch"}}
     write(tmp_path / "base.yaml", base)
     f = write(tmp_path / "long.yaml", {"base": "base.yaml", "grid": {"training.optimizer.learning_rate":
                                                                     [0.001, 0.002, 0.003, 0.004]}})

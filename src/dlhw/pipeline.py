@@ -198,6 +198,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
+    from dlhw.data import image_cache
+
+    image_cache.configure(cfg.cache != "off", cache_dir)  # image folders: decoded once, not every epoch
     dataset = load_dataset(cfg)
     model, spec = build_model(cfg, dataset)
     if cfg.model.init_from:
@@ -216,6 +219,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
     interrupts.__enter__()
+    trainer = None
     try:
         atomic_write_text(run_dir / "summary.txt", model_summary(model))
         write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
@@ -241,28 +245,34 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
         from dlhw.evaluation.diagnostics import diagnose
 
-        findings = diagnose(result.history, result.diverged_at)
         if result.diverged:
             epoch, batch = result.diverged_at
             msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"
-            status.set("diverged", error=msg, epochs_run=result.epochs_run, diagnostics=findings)
+            status.set("diverged", error=msg, epochs_run=result.epochs_run,
+                       diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / "model.keras")
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         if features is not None:
             metrics["feature_cache"] = features.summary()
-        metrics["diagnostics"] = findings
+        metrics["diagnostics"] = diagnose(result.history, evaluated=metrics)  # the table's (inference-mode) figures
+        trainer.close()  # the last checkpoint, written in the background while evaluating
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:
+        trainer.close(raise_errors=False)
         raise
     except KeyboardInterrupt as exc:
+        if trainer is not None:
+            trainer.close(raise_errors=False)
         discard_results(run_dir)
         status.set("interrupted", error=str(exc) or "interrupted by the user")
         raise
     except BaseException as exc:
+        if trainer is not None:
+            trainer.close(raise_errors=False)
         discard_results(run_dir)
         status.set("failed", error=f"{type(exc).__name__}: {exc}")
         raise

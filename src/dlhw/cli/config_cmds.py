@@ -12,17 +12,25 @@ from dlhw.cli.common import DebugOpt, SetOpt, cli_errors, overrides
 ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)]
 
 
-def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: DebugOpt = False) -> None:
-    """Check CONFIG (and --set overrides) without training; exit 2 on the first problem."""
+NoDataOpt = Annotated[bool, typer.Option("--no-data", help="Skip checking that the data paths (CSV file, image "
+                                          "folder and its class folders) exist.")]
+
+
+def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, no_data: NoDataOpt = False,
+             debug: DebugOpt = False) -> None:
+    """Check CONFIG (and --set overrides) and its data paths without training; exit 2 on the first problem."""
     with cli_errors(debug):
         from dlhw.config import load_config
+        from dlhw.data.paths import check_data_paths
 
         cfg = load_config(config, overrides(sets, ctx.args))
+        found = [] if no_data else check_data_paths(cfg.dataset, str(config))
         stages = cfg.stages()
         plan = ", ".join(f"{s.name} {s.epochs} epochs" for s in stages)
         if getattr(cfg.model, "classifier", None) is not None:  # fitted once, no epochs
             plan = f"{cfg.model.classifier.type} fitted on {cfg.model.backbone.name} features"
-        typer.echo(f"{config}: ok ({cfg.task}, {cfg.dataset.source} data, {cfg.model.type} model; {plan})")
+        data = "".join(f"; {p} found" for p in found)
+        typer.echo(f"{config}: ok ({cfg.task}, {cfg.dataset.source} data, {cfg.model.type} model; {plan}{data})")
 
 
 def show(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: DebugOpt = False) -> None:

@@ -45,8 +45,9 @@ def sweep(
     workers: Annotated[int, typer.Option("--workers", "-j", help="Trials trained at once (processes, each with "
                                          "its share of CPU threads and one GPU when there are GPUs).")] = 1,
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (default: start a local "
-                                                   "Ray instance).", show_default=False)] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
+                                                   "(default: RAY_ADDRESS, else a private local Ray instance).",
+                                                   show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
@@ -65,15 +66,19 @@ def sweep(
 
         plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated before anything trains
         if dry_run:
-            from dlhw.sweep.dryrun import plan_rows, print_plan
+            from dlhw.sweep.dryrun import data_problem, plan_rows, print_plan
 
-            print_plan(plan, plan_rows(plan, out, device=device), rerun)
+            rows = plan_rows(plan, out, device=device)
+            print_plan(plan, rows, rerun)
+            problem = data_problem(rows)
+            if problem:  # a dataset that cannot be loaded: the sweep would fail, say so with exit 2
+                raise problem
             return
         from dlhw.sweep.session import run_sweep
 
         echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
         outcome = run_sweep(plan, out, workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo)
+                            rerun=rerun, echo=echo, debug=debug)
         print_closing(outcome)
         if outcome.exit_code:
             raise typer.Exit(outcome.exit_code)

@@ -268,9 +268,11 @@ def validate(data: Mapping[str, Any], source: str = "config"):
         raise ConfigError(f"{source}: this is a sweep file (it has grid:); run it with `dlhw sweep {source}`")
     data = {k: v for k, v in data.items() if k != "repeats"}
     try:
-        return ExperimentConfig.model_validate(data)
+        cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise format_validation_error(exc, source) from None
+    cfg._source = source  # data errors name the config file too (dlhw.data.paths)
+    return cfg
 
 
 def load_config(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = ()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, List, Literal, Optional, Tuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
 from dlhw.errors import did_you_mean
@@ -270,6 +270,11 @@ class StageConfig(Section):
     unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on.")
 
 
+class CheckpointEvery(Section):
+    every_seconds: float = Field(..., gt=0, le=10 ** 7, description="Write a checkpoint when this many seconds "
+                                                                    "of training passed since the last one.")
+
+
 class TrainingConfig(Section):
     epochs: int = Field(20, gt=0, description="Epochs (when no stages are given).")
     batch_size: int = Field(32, gt=0, description="Mini-batch size.")
@@ -278,8 +283,23 @@ class TrainingConfig(Section):
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
     stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
-    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/.")
-    checkpoint: bool = Field(True, description="Save a checkpoint each epoch (last and best) for --resume.")
+    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/ (epoch scalars).")
+    checkpoint: Union[Literal["auto", "every_epoch", "off"], CheckpointEvery] = Field(
+        "auto", description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
+                            "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+
+    @field_validator("checkpoint", mode="before")
+    @classmethod
+    def _checkpoint(cls, v: Any) -> Any:
+        if isinstance(v, bool):  # the old spelling: true / false
+            return "auto" if v else "off"
+        if isinstance(v, str):
+            low = v.strip().lower()
+            if low not in ("auto", "every_epoch", "off"):
+                raise ValueError(f"training.checkpoint must be auto, every_epoch, off or {{every_seconds: S}}; "
+                                 f"received '{v[:40]}'")
+            return low
+        return v
 
     @field_validator("loss")
     @classmethod
@@ -315,7 +335,8 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=MLPModel, description="The network.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation.")
-    cache: Literal["auto", "off"] = Field("auto", description="Feature cache for frozen backbones.")
+    cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
+    _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
     @model_validator(mode="after")
     def _cross(self) -> "ExperimentConfig":

@@ -10,8 +10,13 @@ from dlhw.data.sources import SOURCES
 
 
 def load_dataset(cfg) -> Dataset:
-    """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``."""
+    """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``.
+
+    Missing data paths fail first, naming the config file and the fix (dlhw.data.paths)."""
+    from dlhw.data.paths import check_data_paths
+
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
+    check_data_paths(cfg.dataset, getattr(cfg, "_source", None))
     return loader(cfg.dataset, cfg.task, cfg.seed)
 
 

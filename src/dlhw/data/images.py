@@ -22,16 +22,37 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 
 
+TF_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP"}  # what TensorFlow decodes
+
+
 def _readable(path: Path) -> str | None:
-    """None when PIL can open and verify the file, else the reason it cannot."""
+    """None when the file is an image TensorFlow's decoder (the one training uses) can read,
+    else the reason it cannot. Cheap: PIL reads the header and checks the structure (PNG
+    chunk checksums, a JPEG's end-of-image marker) without decoding the pixels."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
+            fmt = im.format or "?"
+            if fmt not in TF_FORMATS:
+                return f"a {fmt} file; TensorFlow decodes only JPEG, PNG, GIF and BMP"
             im.verify()
+        if TF_FORMATS[fmt] == "JPEG" and not _jpeg_complete(path):
+            return "truncated JPEG (no end-of-image marker)"
         return None
     except Exception as exc:  # PIL raises many kinds for broken files
         return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
+def _jpeg_complete(path: Path) -> bool:
+    """A complete JPEG has its EOI marker FFD9 near the end (after it, cameras may append
+    trailers); in entropy-coded data a 0xFF byte is always stuffed, so a cut file has none."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+    return b"\xff\xd9" in tail
 
 
 def list_class_folder(root: Path, class_names: List[str] | None = None) -> Tuple[List[str], List[int], List[str]]:
@@ -86,7 +107,9 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
 
     root = Path(cfg.path)
     if not root.exists():
-        raise DataError(f"dataset.path: image folder not found: {root}")
+        from dlhw.data.paths import missing_path
+
+        raise missing_path("dataset.path", root, "image folder")
     if not root.is_dir():
         raise DataError(f"dataset.path: {root} is a file; source 'image_folder' needs a folder of class sub-folders")
     if task != "classification":
@@ -138,22 +161,34 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
 
 
 def decode_image(path, image_size: Tuple[int, int], channels: int):
-    """A float32 HxWxC tensor in 0..255 from an image file path tensor."""
+    """A float32 HxWxC tensor of whole values in 0..255 from an image file path tensor.
+
+    Resized bilinearly, then rounded: exactly what the decoded-image cache stores as
+    uint8 (dlhw.data.image_cache), so cached and uncached inputs are the same."""
     import tensorflow as tf
 
     raw = tf.io.read_file(path)
     img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
-    img = tf.image.resize(img, image_size)
+    img = tf.clip_by_value(tf.round(tf.image.resize(img, image_size)), 0.0, 255.0)
     img.set_shape((image_size[0], image_size[1], channels))
     return img
 
 
 def tf_images(files: List[str], y: np.ndarray | None, image_size, channels: int, batch_size: int,
-              shuffle: bool = False, seed: int = 0):
-    """A batched, prefetched tf.data pipeline over image files (labels optional)."""
+              shuffle: bool = False, seed: int = 0, cache: bool = False):
+    """A batched, prefetched tf.data pipeline over image files (labels optional).
+
+    ``cache``: read the images decoded once (dlhw.data.image_cache) when the run's cache allows."""
     import tensorflow as tf
 
     size = tuple(int(v) for v in image_size)
+    if cache and not shuffle:
+        from dlhw.data.image_cache import store_batches, store_for
+
+        store = store_for(files, size, channels)
+        if store is not None:
+            index = tf.data.Dataset.range(len(files)).batch(batch_size)
+            return store_batches(store, index, y).prefetch(tf.data.AUTOTUNE)
     paths = tf.constant(list(files), dtype=tf.string)
     ds = tf.data.Dataset.from_tensor_slices(paths if y is None else (paths, y))
     if shuffle:

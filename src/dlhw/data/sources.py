@@ -204,12 +204,74 @@ KERAS_FILES = {
 }
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+DOWNLOAD_TIMEOUT = 30  # seconds a stalled download waits before it fails (Keras itself tries once, with no limit)
 
 
 def keras_cache_dir() -> Path:
     """Where Keras keeps downloaded datasets (KERAS_HOME or ~/.keras)."""
     base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(base) / "datasets"
+
+
+def keras_download_target(fname, origin: str, cache_dir: str | None = None, cache_subdir: str = "datasets",
+                          extract: bool = False, untar: bool = False, **_: Any) -> Path:
+    """The file keras.utils.get_file reads from its cache, or saves a download to (Keras 3's rule)."""
+    from urllib.parse import urlsplit
+
+    fname = str(fname or os.path.basename(urlsplit(origin).path))
+    if (extract or untar) and "." not in fname:
+        fname = f"{fname}_archive"  # an archive is kept under <name>_archive and unpacked into <name>/
+    return Path(cache_dir or keras_cache_dir().parent) / cache_subdir / fname
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a Keras download failed, whole: the URL error's reason without the URL Keras repeats."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "URL fetch failure" in text and " -- " in text:
+        text = text.split(" -- ", 1)[1]
+    return text if len(text) <= 200 else text[:200].rsplit(" ", 1)[0] + " ..."
+
+
+def _load_keras_arrays(cfg, module):
+    """module.load_data() with one bounded download attempt; a failure names the file Keras wanted."""
+    import socket
+    import sys
+
+    source = sys.modules.get(getattr(module.load_data, "__module__", ""), None)
+    original = getattr(source, "get_file", None)
+    wanted: List[Dict[str, Any]] = []
+
+    def recording_get_file(fname=None, origin=None, **kwargs):
+        kwargs.setdefault("cache_dir", str(keras_cache_dir().parent))  # $KERAS_HOME as it is now
+        wanted.append({"fname": fname, "origin": origin, **kwargs})
+        return original(fname, origin=origin, **kwargs)
+
+    timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # urlretrieve has no timeout of its own
+    if original is not None:
+        source.get_file = recording_get_file
+    try:
+        if cfg.name in ("reuters", "imdb"):
+            return module.load_data(num_words=cfg.num_words)
+        return module.load_data()
+    except Exception as exc:
+        if not wanted:
+            raise DataError(f"dataset.name: could not load keras dataset '{cfg.name}' ({type(exc).__name__}: "
+                            f"{_reason(exc)}); place {KERAS_FILES[cfg.name]} in {keras_cache_dir()}") from None
+        last = wanted[-1]
+        target = keras_download_target(**last)
+        if "URL fetch failure" not in str(exc) and not isinstance(exc, (TimeoutError, ConnectionError)):
+            raise DataError(f"dataset.name: keras dataset '{cfg.name}': cannot read {target} ({type(exc).__name__}: "
+                            f"{_reason(exc)}); delete it and Keras downloads it again") from None
+        left = 4 - len(wanted) if cfg.name == "fashion_mnist" else 0  # four files, fetched one by one
+        more = f" (and the {left} other .gz files fashion_mnist needs, from the same address)" if left > 0 else ""
+        raise DataError(f"dataset.name: keras dataset '{cfg.name}' is not in the Keras cache and could not be "
+                        f"downloaded ({_reason(exc)}); offline, fetch {last['origin']} on a machine with "
+                        f"internet and save it as {target}{more}, see data/README.md") from None
+    finally:
+        socket.setdefaulttimeout(timeout)
+        if original is not None:
+            source.get_file = original
 
 
 def multi_hot(sequences, num_words: int) -> np.ndarray:
@@ -229,18 +291,7 @@ def load_keras(cfg, task: str, seed: int) -> Dataset:
         )
     import keras
 
-    module = getattr(keras.datasets, cfg.name)
-    try:
-        if cfg.name in ("reuters", "imdb"):
-            (xtr, ytr), (xte, yte) = module.load_data(num_words=cfg.num_words)
-        else:
-            (xtr, ytr), (xte, yte) = module.load_data()
-    except Exception as exc:
-        raise DataError(
-            f"dataset.name: could not load keras dataset '{cfg.name}' ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:120] if str(exc) else 'download failed'}). Offline? Place "
-            f"{KERAS_FILES[cfg.name]} in {keras_cache_dir()}"
-        ) from None
+    (xtr, ytr), (xte, yte) = _load_keras_arrays(cfg, getattr(keras.datasets, cfg.name))
     if cfg.name in ("reuters", "imdb"):
         xtr, xte = multi_hot(xtr, cfg.num_words), multi_hot(xte, cfg.num_words)
     else:

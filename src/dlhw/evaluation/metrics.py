@@ -33,7 +33,7 @@ def predict_raw(model, dataset, split: str, batch_size: int) -> np.ndarray:
     from dlhw.data.images import tf_images
 
     meta = dataset.meta
-    ds = tf_images(s.files, None, meta["image_size"], meta["channels"], batch_size)
+    ds = tf_images(s.files, None, meta["image_size"], meta["channels"], batch_size, cache=True)
     return np.asarray(model.predict(ds, verbose=0))
 
 

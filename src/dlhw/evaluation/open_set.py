@@ -140,19 +140,19 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
     atomic_write_text(run_dir / "open_set_confusion.csv", df.to_csv())
     fig = figure(min(3 + 0.55 * len(cols), 20), min(2.5 + 0.45 * len(rows), 20))
     ax = fig.subplots()
-    im = ax.imshow(cm, cmap="Blues", aspect="auto")
+    im = ax.imshow(cm, cmap="Blues", aspect="auto", vmin=0, vmax=max(int(cm.max()), 1) if cm.size else 1)
     fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
     ax.set_xticks(range(len(cols)), cols, rotation=45 if len(cols) > 6 else 0)
     ax.set_yticks(range(len(rows)), rows)
     n_known = len(cols) - 1
     ax.axhline(n_known - 0.5, color="crimson", lw=1.5)
     ax.axvline(n_known - 0.5, color="crimson", lw=1.5, ls=":")
-    thresh = cm.max() / 2 if cm.size else 0
     if len(rows) <= 30:
+        from dlhw.evaluation.plots import text_colour
+
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=9,
-                        color="white" if cm[i, j] > thresh else "black")
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=9, color=text_colour(im, cm[i, j]))
     ax.set_xlabel("predicted (known classes, then other = rejected)")
     ax.set_ylabel("true class (below the red line: unseen)")
     ax.set_title(title)

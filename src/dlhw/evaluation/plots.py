@@ -50,13 +50,19 @@ def plot_curves(history: Sequence[dict], path: Path, title: str, metric: str = "
     _save(fig, path)
 
 
+def text_colour(im, value: float) -> str:
+    """Black or white, whichever reads on the colour ``im`` paints ``value`` with."""
+    r, g, b, _ = im.cmap(im.norm(value))
+    return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
+
+
 def plot_confusion(cm: np.ndarray, names: Sequence[str], path: Path, title: str) -> None:
     """Counts with class names on both axes (numbers drawn up to 30 classes)."""
     n = len(names)
     size = min(4 + 0.45 * n, 20)
     fig = _figure(size + 1.2, size, left=0.16, bottom=0.16, top=0.93, right=0.95)
     ax = fig.subplots()
-    im = ax.imshow(cm, cmap="Blues")
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=max(int(cm.max()), 1) if cm.size else 1)  # 0 is white
     fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
     ax.set_xticks(range(n), [str(s) for s in names], rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center",
                   fontsize=8 if n > 20 else 10)
@@ -64,11 +70,10 @@ def plot_confusion(cm: np.ndarray, names: Sequence[str], path: Path, title: str)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     if n <= 30:
-        thresh = cm.max() / 2 if cm.size else 0
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8 if n > 12 else 10,
-                        color="white" if cm[i, j] > thresh else "black")
+                        color=text_colour(im, cm[i, j]))
     ax.set_title(title)
     _save(fig, path)
 

@@ -3,9 +3,11 @@
 A run folder is any folder with a status.json or a metrics.json. A folder
 with a sweep.json is a sweep: its runs take their varied values and repeat
 group from the manifest. Partial, failed, diverged and stale runs are read
-too (they have a status and maybe a history, no metrics). Every file is read
-defensively: a missing or damaged file means "not known", never a crash.
-No heavy imports.
+too (they have a status and maybe a history, no metrics), and so is every
+trial a sweep.json lists but no folder holds (a Ray worker that died before
+the trial's folder existed): it shows with the manifest's status and error.
+Every file is read defensively: a missing or damaged file means "not known",
+never a crash. No heavy imports.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class RunRecord:
     def confusion_png(self) -> Optional[Path]:
         p = self.path / "confusion_matrix.png"
         return p if p.exists() else None
+
+    @property
+    def confusion_split(self) -> Optional[str]:
+        """The split confusion_matrix.png counts: test, or val for a run without a test split
+        (pipeline.evaluate_and_write); None when metrics.json does not say."""
+        test = self.metrics.get("test")
+        if not isinstance(test, dict) or not isinstance(test.get("samples"), (int, float)):
+            return None
+        return "test" if test["samples"] > 0 else "val"
 
 
 def is_run_dir(p: Path) -> bool:
@@ -118,6 +129,23 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
     return rec
 
 
+def manifest_only(entry: Dict[str, Any], order: int, sweep: Dict[str, Any], sweep_dir: Path) -> RunRecord:
+    """A trial that sweep.json lists but that has no run folder: its status and error from the manifest."""
+    name = str(entry.get("name"))
+    status = str(entry.get("status") or "unknown")
+    error = entry.get("error") or ("no run folder" if status in ("failed", "completed") else None)
+    return RunRecord(name=name, path=sweep_dir / str(entry.get("run_dir") or name), status=status,
+                     sweep=str(sweep.get("name") or sweep_dir.name), sweep_key=str(sweep_dir.resolve()),
+                     group=str(entry.get("group") or name), varied=dict(entry.get("varied") or {}),
+                     label=str(entry.get("label") or ""), error=error, order=order)
+
+
+def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[RunRecord]:
+    trials = [t for t in sweep.get("trials", []) if isinstance(t, dict) and t.get("name")]
+    return [manifest_only(t, i, sweep, sweep_dir) for i, t in enumerate(trials)
+            if (sweep_dir / str(t.get("run_dir") or t["name"])).resolve() not in seen]
+
+
 def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
     data = read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else None
     return data if isinstance(data, dict) else None
@@ -127,6 +155,7 @@ def collect(paths: Sequence[str | Path]) -> List[RunRecord]:
     """Every run folder under ``paths`` (each path a run, a sweep, or a folder holding them), each once."""
     seen: set = set()
     records: List[RunRecord] = []
+    sweeps: Dict[Path, Dict[str, Any]] = {}  # sweep folders walked: their trials are all listed
 
     def add(run: Path) -> None:
         key = run.resolve()
@@ -140,6 +169,9 @@ def collect(paths: Sequence[str | Path]) -> List[RunRecord]:
         if is_run_dir(folder):
             add(folder)
             return
+        sweep = _sweep_of(folder)
+        if sweep is not None:
+            sweeps.setdefault(folder.resolve(), sweep)
         if depth >= MAX_DEPTH:
             return
         try:
@@ -157,6 +189,8 @@ def collect(paths: Sequence[str | Path]) -> List[RunRecord]:
         if not p.is_dir():
             raise ConfigError(f"{p}: expected a run folder, a sweep folder or a folder of runs; received a file")
         walk(p, 0)
+    for sweep_dir, sweep in sweeps.items():
+        records.extend(_missing_trials(sweep_dir, sweep, seen))
     first_seen: Dict[Any, int] = {}
     for i, r in enumerate(records):
         first_seen.setdefault(r.sweep_key, i)

@@ -102,17 +102,19 @@ def _charts(charts: List[Dict[str, Any]]) -> str:
 
 
 def _gallery(records: Sequence[RunRecord]) -> str:
-    figs = []
-    for rec in records:
-        png = rec.confusion_png
-        if png is None:
-            continue
-        cap = rec.name + (f" — {rec.label}" if rec.label else "")
-        figs.append(f'<figure><img src="{data_uri(png)}" alt="confusion matrix of {esc(rec.name)}">'
-                    f"<figcaption>{esc(cap)}</figcaption></figure>")
-    if not figs:
+    shown = [rec for rec in records if rec.confusion_png is not None]
+    if not shown:
         return ""
-    return f'<h2>Confusion matrices (test split)</h2><div class="gallery">{"".join(figs)}</div>'
+    splits = {rec.confusion_split for rec in shown}
+    names = {"test": " (test split)", "val": " (validation split: no test split)", None: ""}
+    one = len(splits) == 1
+    figs = []
+    for rec in shown:
+        cap = rec.name + (f" — {rec.label}" if rec.label else "") + ("" if one else names[rec.confusion_split])
+        figs.append(f'<figure><img src="{data_uri(rec.confusion_png)}" alt="confusion matrix of {esc(rec.name)}">'
+                    f"<figcaption>{esc(cap)}</figcaption></figure>")
+    heading = "Confusion matrices" + (names[splits.pop()] if one else " (the split under each)")
+    return f'<h2>{esc(heading)}</h2><div class="gallery">{"".join(figs)}</div>'
 
 
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,

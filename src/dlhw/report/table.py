@@ -198,23 +198,96 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(rows: Sequence[Row], metric: str, title: str) -> None:
+TEXT_MIN_WIDTH = 20  # text columns (run names, varied values, diagnostics) fold onto more lines up to this
+MAX_PARTS = 2  # the terminal table folds into at most this many tables; columns beyond them are left out, with a note
+PRIORITY = ("status", "sweep", "varied", "n", "metric", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
+            "test_f1_macro", "test_loss", "train_loss", "diagnostics", "params_total", "train_seconds", "best_epoch",
+            "params_trainable")
+
+
+def _is_text(key: str) -> bool:
+    return key in ("run", "sweep", "status", "diagnostics") or key.startswith("varied:")
+
+
+def _widths(key: str, name: str, rows: Sequence[Row]) -> Tuple[int, int]:
+    """(least, full) cells for a column: numbers, n and status always whole; run names may fold
+    down to TEXT_MIN_WIDTH, other text (varied values, diagnostics) down to its longest word."""
+    from rich.cells import cell_len
+
+    texts = [name] + [cell(r, key) for r in rows]
+    full = max(cell_len(t) for t in texts)
+    if not _is_text(key) or key == "status":
+        return full, full
+    if key == "run":
+        return min(full, TEXT_MIN_WIDTH), full
+    return min(full, TEXT_MIN_WIDTH, max(cell_len(w) for t in texts for w in (t.split() or [""]))), full
+
+
+def terminal_layout(rows: Sequence[Row], metric: str, width: int) -> Tuple[List[List[Tuple[int, int]]], List[int]]:
+    """(parts, left_out) for a terminal ``width`` cells wide: each part is one table's columns as
+    (header index, width), starting with the run column, no table wider than ``width``, no number
+    cut. Columns that fit in none of MAX_PARTS tables (the lowest priority first) are left out."""
+    keys, names = header(rows, metric)
+    sizes = [_widths(k, n, rows) for k, n in zip(keys, names)]
+    cost = [least + 3 for least, _ in sizes]  # padding 2, border 1
+
+    def rank(i: int) -> int:
+        k = keys[i]
+        word = "metric" if k == metric else "varied" if k.startswith("varied:") else k
+        return PRIORITY.index(word) if word in PRIORITY else len(PRIORITY)
+
+    parts: List[List[int]] = [[0]]
+    used = [1 + cost[0]]  # the left edge
+    left_out: List[int] = []
+    for i in sorted(range(1, len(keys)), key=lambda i: (rank(i), i)):
+        p = next((p for p in range(len(parts)) if used[p] + cost[i] <= width), None)
+        if p is None and len(parts) < MAX_PARTS and 1 + cost[0] + cost[i] <= width:
+            parts.append([0])
+            used.append(1 + cost[0])
+            p = len(parts) - 1
+        if p is None:
+            left_out.append(i)
+            continue
+        parts[p].append(i)
+        used[p] += cost[i]
+    out = []
+    for part in parts:
+        if len(part) == 1 and len(keys) > 1:
+            continue
+        part = sorted(part)
+        given = {i: sizes[i][1] for i in part}
+        while 1 + sum(given[i] + 3 for i in part) > width:  # fold the widest text column that still can
+            i = max(part, key=lambda i: given[i] - sizes[i][0])
+            if given[i] <= sizes[i][0]:
+                break
+            given[i] -= 1
+        out.append([(i, given[i]) for i in part])
+    return out, sorted(left_out)
+
+
+def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> None:
+    """The table on the terminal: folded into two tables when too wide, numbers never cut."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    if console is None:
+        console = Console(width=None if sys.stdout.isatty() else 400)  # a pipe or file: never wrap cells
     keys, names = header(rows, metric)
-    table = Table(title=Text(title))
-    for k, n in zip(keys, names):
-        right = k not in ("run", "sweep", "status", "diagnostics") and not k.startswith("varied:")
-        table.add_column(Text(n), justify="right" if right else "left", overflow="fold",
-                         no_wrap=right or k in ("run", "diagnostics"))
+    parts, left_out = terminal_layout(rows, metric, console.width)
     styles = {"failed": "red", "diverged": "yellow", "stale": "magenta", "running": "cyan"}
-    for r in rows:
-        style = "bold green" if r.best else styles.get(r.status, "")
-        table.add_row(*[Text(cell(r, k)) for k in keys], style=style)
-    console = Console(width=None if sys.stdout.isatty() else 400)  # a pipe or file: never wrap cells
-    console.print(table)
+    for n_part, part in enumerate(parts):
+        table = Table(title=Text(title if n_part == 0 else f"{title} (continued)"))
+        for i, w in part:
+            table.add_column(Text(names[i]), justify="left" if _is_text(keys[i]) else "right", overflow="fold",
+                             no_wrap=not _is_text(keys[i]), width=w)
+        for r in rows:
+            style = "bold green" if r.best else styles.get(r.status, "")
+            table.add_row(*[Text(cell(r, keys[i])) for i, _ in part], style=style)
+        console.print(table)
+    if left_out:
+        console.print(Text(f"not shown at {console.width} columns: {', '.join(names[i] for i in left_out)} "
+                           f"(a wider terminal shows them; summary.csv and report.html have every column)"))
     for r in rows:
         if r.error:
             console.print(Text(f"{r.name} ({r.status}): {r.error}", style=styles.get(r.status, "")))

@@ -1,9 +1,12 @@
 """``dlhw sweep --dry-run``: the plan, parameter counts and time estimates, nothing trained.
 
 Parameter counts need the model built (TensorFlow is imported, no training);
-each distinct dataset section is loaded once. A dataset that cannot be loaded
-here (e.g. a Keras set not downloaded yet) leaves the count as '?' with the
-reason, never an error.
+each distinct dataset section is loaded once, and a dataset that cannot be
+loaded (a missing folder, a Keras set not downloaded and no network) is tried
+once, not once per trial: its trials show '? (no data)' and the dry run exits
+2 with the reason in full (``data_problem``). A model that cannot be built
+shows '?', its reason is printed under the table, and the dry run still
+succeeds (training would report it per trial).
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.errors import DlhwError
+from dlhw.errors import DataError, DlhwError
 from dlhw.sweep.manifest import estimate_seconds, past_timings, trial_state
 from dlhw.sweep.plan import SweepPlan, describe
 
 
 def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
-    """trial name -> total parameter count, or an error string."""
+    """trial name -> total parameter count, or the DlhwError that stopped it (DataError: its data)."""
     from dlhw.data import load_dataset
     from dlhw.models import build_model
     from dlhw.tfruntime import setup_runtime
@@ -29,17 +32,23 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
     setup_runtime(device, 0)
     import keras
 
-    datasets: Dict[str, Any] = {}
+    datasets: Dict[str, Any] = {}  # dataset section -> Dataset, or the error loading it gave (never retried)
     out: Dict[str, Any] = {}
     for t in plan.trials:
         key = json.dumps(t.cfg.dump().get("dataset"), sort_keys=True, default=str)
-        try:
-            if key not in datasets:
+        if key not in datasets:
+            try:
                 datasets[key] = load_dataset(t.cfg)
+            except DlhwError as exc:
+                datasets[key] = DataError(str(exc))
+        if isinstance(datasets[key], DataError):
+            out[t.name] = datasets[key]
+            continue
+        try:
             model, _ = build_model(t.cfg, datasets[key])
             out[t.name] = count(model)["total"]
         except DlhwError as exc:
-            out[t.name] = f"? ({' '.join(str(exc).split())[:80]})"
+            out[t.name] = exc
         keras.backend.clear_session()
     return out
 
@@ -52,11 +61,21 @@ def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str 
     for t in plan.trials:
         p = params.get(t.name)
         rows.append({
-            "name": t.name, "varied": describe(t.varied) or "-", "epochs": t.epochs, "params": p,
+            "name": t.name, "varied": describe(t.varied) or "-", "epochs": t.epochs,
+            "params": p if not isinstance(p, Exception) else None,
+            "problem": p if isinstance(p, Exception) else None,
             "estimate": estimate_seconds(t, timings, p if isinstance(p, int) else None),
             "state": trial_state(t, sweep_dir), "hash": t.hash,
         })
     return rows
+
+
+def data_problem(rows: List[Dict[str, Any]]) -> Optional[DataError]:
+    """The error a dry run exits with (2) when some trial's dataset cannot be loaded, else None."""
+    bad = [r for r in rows if isinstance(r.get("problem"), DataError)]
+    if not bad:
+        return None
+    return DataError(f"{len(bad)} of {len(rows)} trials cannot load their dataset: {bad[0]['problem']}")
 
 
 def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False) -> None:
@@ -78,7 +97,8 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
             to_run.append(r["estimate"])
         p = r["params"]
         table.add_row(str(i), Text(r["name"]), Text(r["varied"]), str(r["epochs"]),
-                      f"{p:,}" if isinstance(p, int) else Text(str(p or "-")),
+                      f"{p:,}" if isinstance(p, int) else "-" if not r.get("problem")
+                      else "? (no data)" if isinstance(r["problem"], DataError) else "? (see below)",
                       format_seconds(r["estimate"]),
                       "running elsewhere (left alone)" if state == "running" else "completed (skip)" if will_skip
                       else {"new": "to run", "done": "rerun"}.get(state, f"{state}: rerun"))
@@ -89,3 +109,9 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
     if known and len(known) < len(to_run):
         total += f" for {len(known)} of them; the other {len(to_run) - len(known)} have no earlier run of their shape"
     console.print(Text(f"{len(to_run)} to run, {len(rows) - len(to_run)} to skip; {total}"))
+    problems: Dict[str, List[str]] = {}
+    for r in rows:  # a data problem is the dry run's error line instead (data_problem)
+        if r.get("problem") and not isinstance(r["problem"], DataError):
+            problems.setdefault(" ".join(str(r["problem"]).split()), []).append(r["name"])
+    for message, names in problems.items():  # each reason once, whole
+        console.print(Text(f"{', '.join(names)}: {message}", style="red"))

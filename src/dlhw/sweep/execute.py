@@ -6,10 +6,10 @@ recorded and the sweep goes on. Worker processes are reused for many trials;
 each gets its share of the CPU threads and, when GPUs exist, one GPU of its own.
 
 The pool itself (:mod:`dlhw.sweep.pool`) hands trials to worker processes
-and replaces one that dies. How workers start (:func:`start_method`): on Linux without GPUs, this process
-imports TensorFlow once and forks them. Nothing has run in TensorFlow yet at that
-point (no runtime, no thread pools), which is what makes the fork safe, and the
-workers share the imported modules' memory. Two spawned workers importing
+and replaces one that dies. How workers start (:func:`start_method`): on Linux
+without GPUs, this process imports TensorFlow once and forks them. Nothing has
+run in TensorFlow yet at that point (no runtime, no thread pools), which is what
+makes the fork safe, and the workers share the imported modules' memory. Two spawned workers importing
 TensorFlow side by side on 2 cores each take ~15% longer than one import alone;
 in a timeline of the S5 sweep the forked workers began training at 3.7 s instead
 of 4.2 s. Elsewhere (macOS, Windows, GPUs, a process that already imported
@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
-
-RAY_HINT = 'pip install "dlhw[ray]"'
 
 Job = Dict[str, Any]
 Result = Dict[str, Any]
@@ -65,9 +63,8 @@ def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job['out']/job['name']``; never raises for a failed trial."""
     from dlhw.config import validate
     from dlhw.console import set_quiet
-    from dlhw.runs import RunStatus
-
     from dlhw.locks import FolderBusy
+    from dlhw.runs import RunStatus
 
     start = time.time()
     name = job["name"]
@@ -227,56 +224,6 @@ def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:
 
 
 # -------------------------------------------------------------------------- ray
-def import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(f"--executor ray: Ray is not installed; install it with: {RAY_HINT}") from None
-    return ray
-
-
-def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Callable[[Result], None]) -> None:
-    """Each trial a Ray task; run folders land in the same OUT (a shared filesystem on a real cluster)."""
-    ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        import logging
-
-        kwargs: Dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "logging_level": logging.WARNING}
-        if address:
-            kwargs["address"] = address
-        else:
-            kwargs["num_cpus"] = os.cpu_count() or 1
-        try:
-            ray.init(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - a wrong address, a cluster that is down
-            raise ConfigError(f"--address: cannot connect to Ray at {address or 'a new local instance'}: "
-                              f"{' '.join(str(exc).split())[:300]}") from None
-        started = True
-    try:
-        resources = ray.cluster_resources()
-        threads = threads_per_worker(workers) if not address else max(1, int(resources.get("CPU", 1) // max(1, workers)))
-        gpus = 1 if resources.get("GPU", 0) >= 1 else 0
-        task = ray.remote(run_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
-        refs = {}
-        for job in jobs:
-            job["threads"] = threads
-            refs[task.remote(job)] = job
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
-            for ref in done:
-                job = refs.pop(ref)
-                try:
-                    res = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - a task or node died
-                    res = {"name": job["name"], "status": "failed",
-                           "error": f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
-                on_result(res)
-    except KeyboardInterrupt:
-        for ref in list(refs):
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started:
-            ray.shutdown()
+# The Ray executor (private local instance or a cluster, address checks, trial folders shipped back
+# without a shared filesystem) lives in its own module.
+from dlhw.sweep.ray_exec import RAY_HINT, check_address, import_ray, run_ray  # noqa: E402,F401

@@ -86,7 +86,7 @@ def _set_aside(folder: Path, sweep_dir: Path) -> Path:
 
 def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
-              echo: Callable[[str], None] = print) -> SweepOutcome:
+              echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
     if workers < 1:
@@ -94,7 +94,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
-        execute.import_ray()  # a missing extra is a usage error, found before anything runs
+        execute.check_address(address)  # a missing extra or a wrong --address: found before anything runs
     sweep_dir = sweep_folder(plan, out)
     if sweep_dir.name != plan.name:
         echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
@@ -105,7 +105,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
     from dlhw.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
-        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo)
+        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
 
 
 def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo) -> Dict[str, Any]:
@@ -131,7 +131,7 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
 
 
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, address: Optional[str],
-                device: str, rerun: bool, echo: Callable[[str], None]) -> SweepOutcome:
+                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
     out = sweep_dir.parent
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
@@ -185,7 +185,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, a
         if not jobs:
             pass
         elif executor == "ray":
-            execute.run_ray(jobs, workers, address, on_result)
+            execute.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:

@@ -1,23 +1,27 @@
-"""Full training checkpoints for ``dlhw run --resume``: one atomic file per epoch.
+"""Full training checkpoints for ``dlhw run --resume``: one atomic file, written when due.
 
 ``checkpoints/last.ckpt.npz`` holds everything a resumed process needs to carry
 on as if it had never stopped: the model weights, the optimizer variables
 (step counter, learning rate, moments), the stage and epoch reached, the
 history so far, the state of the stateful callbacks (early stopping's wait
 counter, best value and best weights; reduce-on-plateau's counters; the best
-score behind ``best.weights.h5``), Python / NumPy RNG states, and the config
-hash and dataset fingerprint it belongs to. It is written to a temporary file,
-flushed to disk and renamed, so a kill at any moment leaves either the previous
-checkpoint or the new one, never half of one. ``best.weights.h5`` (from
-:class:`~dlhw.training.callbacks.WeightCheckpoint`) keeps the best weights.
+weights kept in memory by :class:`~dlhw.training.callbacks.BestWeights`),
+Python / NumPy RNG states, and the config hash and dataset fingerprint it
+belongs to. It is written by a background thread to a temporary file, flushed
+to disk and renamed, so a kill at any moment leaves either the previous
+checkpoint or the new one, never half of one.
+
+When a checkpoint is due is ``training.checkpoint``'s policy
+(:mod:`dlhw.training.checkpoint_writer`): by default at most one every 30 s (and
+never more often than keeps its cost under 5%), at every stage end, on Ctrl-C /
+SIGTERM and at the end. A run killed between two checkpoints resumes from the
+last one and replays the epochs after it: per-epoch randomness comes from
+:mod:`dlhw.training.epoch_data`, so the result is bit-identical.
 
 Only weights that training can change are stored: those of layers that were
 trainable in some stage so far. A frozen backbone's weights never change and are
 rebuilt identically on resume (same config, same seed), so a head trained for
-100 epochs on cached features does not rewrite the whole backbone 100 times.
-
-Per-epoch randomness comes from :mod:`dlhw.training.epoch_data`, so restoring
-this state and replaying the remaining epochs gives bit-identical results.
+100 epochs on cached features does not rewrite the whole backbone.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from dlhw.errors import ConfigError
 
 CHECKPOINT = "last.ckpt.npz"
 FORMAT = 1
+FINISH_EPOCH_SECONDS = 10.0  # Ctrl-C mid-epoch: an epoch ending sooner than this is finished and saved
 # Callback attributes that are configuration or live objects, never state to restore.
 _SKIP = {"model", "params", "validation_data", "verbose", "monitor", "mode", "patience", "min_delta",
          "baseline", "restore_best_weights", "start_from_epoch", "factor", "min_lr", "cooldown", "folder"}
@@ -47,9 +52,9 @@ def checkpoint_path(run_dir: Path) -> Path:
 def _stateful(callbacks: list) -> List[Any]:
     import keras
 
-    from dlhw.training.callbacks import WeightCheckpoint
+    from dlhw.training.callbacks import BestWeights
 
-    kinds = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau, WeightCheckpoint)
+    kinds = (keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau, BestWeights)
     return [cb for cb in callbacks if isinstance(cb, kinds)]
 
 
@@ -65,20 +70,22 @@ def _scalars(cb) -> Dict[str, Any]:
     return out
 
 
-def save_checkpoint(path: Path, state: Dict[str, Any], weights: List[np.ndarray],
-                    optimizer: List[np.ndarray], extra: Dict[str, List[np.ndarray]]) -> None:
-    """Write one checkpoint file atomically (temporary file, fsync, rename)."""
+def checkpoint_arrays(state: Dict[str, Any], weights: List[np.ndarray], optimizer: List[np.ndarray],
+                      extra: Dict[str, List[np.ndarray]]) -> Dict[str, np.ndarray]:
     arrays: Dict[str, np.ndarray] = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)}
     arrays.update({f"w{i:05d}": np.asarray(a) for i, a in enumerate(weights)})
     arrays.update({f"o{i:05d}": np.asarray(a) for i, a in enumerate(optimizer)})
     for key, values in extra.items():
         arrays.update({f"x{key}/{i:05d}": np.asarray(a) for i, a in enumerate(values)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    from dlhw.runs import atomic_write_bytes
+    return arrays
 
-    atomic_write_bytes(path, buf.getvalue())
+
+def save_checkpoint(path: Path, state: Dict[str, Any], weights: List[np.ndarray],
+                    optimizer: List[np.ndarray], extra: Dict[str, List[np.ndarray]]) -> None:
+    """Write one checkpoint file atomically (temporary file, fsync, rename)."""
+    from dlhw.training.checkpoint_writer import write_npz_atomic
+
+    write_npz_atomic(Path(path), checkpoint_arrays(state, weights, optimizer, extra))
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:
@@ -106,19 +113,53 @@ class Checkpointer:
     ``resume`` is a loaded checkpoint (``load_checkpoint``) or None for a fresh run.
     """
 
-    def __init__(self, run_dir: Path, seed: int, stage_names: List[str], enabled: bool = True,
+    def __init__(self, run_dir: Path, seed: int, stage_names: List[str], policy: Any = "auto",
                  resume: Optional[dict] = None, identity: Optional[Dict[str, Any]] = None):
         import time
+
+        from dlhw.training.checkpoint_writer import BackgroundWriter, CheckpointPolicy
 
         self.path = checkpoint_path(run_dir)
         self.seed = int(seed)
         self.stage_index = {name: i for i, name in enumerate(stage_names)}
-        self.enabled = enabled
+        self.policy = policy if isinstance(policy, CheckpointPolicy) else CheckpointPolicy.from_config(policy)
+        self.enabled = self.policy.enabled
         self.resume = resume
         self.identity = identity or {}
         self.seconds_before = float(resume.get("train_seconds", 0.0)) if resume else 0.0
         self.live = set(resume.get("live", [])) if resume else set()  # weight indices ever trainable
         self._started = time.perf_counter()
+        self.writer = BackgroundWriter()
+        self.last_write_at = self._started  # training clock of the last checkpoint (or the start)
+        self.snapshot_seconds = 0.0  # main-thread cost of the last checkpoint (host copies, state)
+        self.epoch_seconds = 0.0  # duration of the last finished epoch
+        self.written_epoch: Optional[int] = int(resume["epoch"]) if resume else None
+
+    def due(self, final: bool) -> bool:
+        """Is a checkpoint due at this epoch's end (``final``: the stage's last epoch)?"""
+        import time
+
+        from dlhw.training.signals import STATE
+
+        if not self.enabled:
+            return False
+        if final or STATE.requested is not None:
+            return True
+        cost = self.snapshot_seconds + self.writer.last_seconds
+        return time.perf_counter() - self.last_write_at >= self.policy.interval(cost)
+
+    def finish_epoch_on_interrupt(self, epoch_started: float) -> bool:
+        """On Ctrl-C mid-epoch: finish the epoch (then checkpoint it) when it ends within
+        ``FINISH_EPOCH_SECONDS`` by the last epoch's duration; else stop after this batch."""
+        import time
+
+        if not self.enabled or self.epoch_seconds <= 0:
+            return False
+        return self.epoch_seconds - (time.perf_counter() - epoch_started) <= FINISH_EPOCH_SECONDS
+
+    def close(self, raise_errors: bool = True) -> None:
+        """Wait for a checkpoint still being written (its error, if any, is raised here)."""
+        self.writer.wait(raise_errors)
 
     def elapsed(self) -> float:
         """Training seconds so far, over every process that worked on this run."""
@@ -179,7 +220,8 @@ class Checkpointer:
         """[interrupt check] + others + [per-epoch reseed and checkpoint writer for ``model``]."""
         from dlhw.training.signals import interrupt_check
 
-        return [interrupt_check()] + others + [_writer(self, index, stage, rows, others, result, model)]
+        writer = _writer(self, index, stage, rows, others, result, model)
+        return [interrupt_check(lambda: self.finish_epoch_on_interrupt(writer.epoch_started))] + others + [writer]
 
     def tagged_history(self, index: int, result, rows: List[dict]) -> List[dict]:
         """The history of finished stages plus this stage's rows, each tagged with its stage index."""
@@ -209,18 +251,25 @@ def _assign(variables, arrays: List[np.ndarray], what: str) -> None:
 
 
 def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: list, result, full_model):
+    import time
+
     import keras
 
-    from dlhw.training.epoch_data import reseed_epoch, rng_state
+    from dlhw.training.callbacks import BestWeights
+    from dlhw.training.epoch_data import reseed_epoch, rng_state, seed_generators
 
     stateful = _stateful(others)
     restore = owner.resume if (owner.resume is not None and owner.resume["stage_index"] == index) else None
 
     class CheckpointWriter(keras.callbacks.Callback):
-        """Reseeds each epoch; restores callback state on resume; saves the checkpoint each epoch."""
+        """Reseeds each epoch; restores callback state on resume; saves a checkpoint when due."""
+
+        epoch_started = 0.0
+        generators = None
 
         def on_train_begin(self, logs=None):
             owner.live |= live_positions(full_model)
+            self.generators = seed_generators(full_model)  # walked once, not every epoch
             if restore is None:
                 return
             saved = restore.get("callbacks", [])
@@ -229,16 +278,26 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                     for k, v in saved[i]["state"].items():
                         setattr(cb, k, v)
                     best = restore["extra"].get(f"cb{i}_best_weights")
-                    if best is not None and hasattr(cb, "best_weights"):
+                    if best is not None and isinstance(cb, BestWeights):  # live weights only, as kept
+                        cb.best_weights = [None] * len(full_model.weights)
+                        for j, a in zip(restore["live"], best):
+                            cb.best_weights[j] = np.array(a)
+                    elif best is not None and hasattr(cb, "best_weights"):
                         cb.best_weights = _expand(best, restore["live"], full_model, self.model)
 
         def on_epoch_begin(self, epoch, logs=None):
-            reseed_epoch(full_model, owner.seed, epoch)
+            self.epoch_started = time.perf_counter()
+            reseed_epoch(full_model, owner.seed, epoch, self.generators)
 
         def on_epoch_end(self, epoch, logs=None):
+            owner.epoch_seconds = time.perf_counter() - self.epoch_started
             loss = (logs or {}).get("loss")
-            if not owner.enabled or (loss is not None and not math.isfinite(float(loss))):
+            if loss is not None and not math.isfinite(float(loss)):
                 return
+            final = bool(self.model.stop_training) or epoch + 1 >= int(self.params.get("epochs") or 0)
+            if not owner.due(final):
+                return
+            start = time.perf_counter()
             live = sorted(owner.live)
             extra = {f"cb{i}_best_weights": _shrink(cb.best_weights, live, full_model, self.model)
                      for i, cb in enumerate(stateful) if getattr(cb, "best_weights", None) is not None}
@@ -250,7 +309,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "stage": stage.name,
                 "stopped": bool(self.model.stop_training),
                 "history": owner.tagged_history(index, result, rows),
-                "stage_params": result.stage_params,
+                "stage_params": list(result.stage_params),
                 "stopped_early_before": list(result.stopped_early),
                 "train_seconds": owner.elapsed(),
                 "callbacks": [{"class": type(cb).__name__, "state": _scalars(cb)} for cb in stateful],
@@ -258,16 +317,26 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "live": live,
                 "n_weights": len(full_model.weights),
             }
+            # host copies: on CPU, views the optimizer's next update copies away from (copy on write)
             weights = full_model.weights
-            save_checkpoint(owner.path, state, [keras.ops.convert_to_numpy(weights[i]) for i in live],
-                            [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables], extra)
+            arrays = checkpoint_arrays(state, [keras.ops.convert_to_numpy(weights[i]) for i in live],
+                                       [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables],
+                                       extra)
+            from dlhw.training.checkpoint_writer import write_npz_atomic
+            from dlhw.training.signals import STATE
+
+            # a signal is waiting: this checkpoint is what --resume continues from, so it is on disk first
+            owner.writer.submit(lambda: write_npz_atomic(owner.path, arrays), wait=STATE.requested is not None)
+            owner.last_write_at = time.perf_counter()
+            owner.snapshot_seconds = owner.last_write_at - start
+            owner.written_epoch = epoch + 1
 
     return CheckpointWriter()
 
 
 def _shrink(values: list, live: List[int], full_model, fit_model) -> list:
     """A callback's copy of the full model's weights, reduced to the live indices."""
-    if fit_model is full_model and len(values) == len(full_model.weights):
+    if len(values) == len(full_model.weights) and (fit_model is full_model or any(v is None for v in values)):
         return [values[i] for i in live]
     return list(values)
 

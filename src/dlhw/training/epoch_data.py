@@ -64,7 +64,9 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
     """Training batches whose order in epoch e depends only on (seed, e).
 
     ``x`` / ``y`` are arrays (``y`` may be None for unlabelled data); ``files``
-    replaces ``x`` for image folders (decoded on the fly, never loaded whole).
+    replaces ``x`` for image folders: decoded once into the run's image cache
+    (dlhw.data.image_cache: memory under a budget, else disk), or on the fly when the
+    cache is off.
     Epochs are 0-based as in Keras (``initial_epoch``); the pipeline holds the
     batches of epochs ``first`` .. ``last - 1``, fed with ``steps_per_epoch``.
     """
@@ -77,7 +79,18 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
         raise DataError("the training split is empty; add samples or change dataset.split")
     steps = math.ceil(n / batch_size)
     auto = tf.data.AUTOTUNE
+    store = None
     if files is not None:
+        from dlhw.data.image_cache import store_for
+
+        store = store_for(files, image_size, channels)  # decoded once (memory or disk), None: cache off
+    if store is not None:
+        from dlhw.data.image_cache import store_batches
+
+        index = _epochs_of(n, seed, first, last, shuffle,
+                           lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
+        ds = store_batches(store, index, y)
+    elif files is not None:
         from dlhw.data.images import decode_image
 
         size = tuple(int(v) for v in image_size)
@@ -118,8 +131,9 @@ def seed_generators(model) -> list:
     return out
 
 
-def reseed_epoch(model, seed: int, epoch: int) -> None:
-    """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``."""
+def reseed_epoch(model, seed: int, epoch: int, generators: Optional[list] = None) -> None:
+    """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``
+    (``generators``: ``seed_generators(model)``, when the caller keeps it between epochs)."""
     from keras.src.backend.common import global_state
     from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
 
@@ -130,7 +144,7 @@ def reseed_epoch(model, seed: int, epoch: int) -> None:
     # which made every epoch ~0.1 s slower. Keras 3 layers draw from their SeedGenerators (reset
     # below) through stateless ops, and batch order uses stateless_shuffle, so the TF global seed
     # (set once by setup_runtime) drives nothing here; the resume and determinism tests check it.
-    gens = seed_generators(model)
+    gens = list(seed_generators(model) if generators is None else generators)
     glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
     if glob is not None:
         gens.append(glob)

@@ -34,7 +34,7 @@ import numpy as np
 
 from dlhw.console import info
 
-FORMAT = 1
+FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
 
 
 def default_cache_dir() -> Path:
@@ -167,8 +167,9 @@ class FeaturePlan:
     def features(self, split: str) -> np.ndarray:
         """(N, D) float32 features of a split: from memory, the disk cache, or computed
         (every split missing from the cache is computed in the same pass)."""
-        if split not in self._features:  # training needs train + val; test only for evaluation
-            self._load_all([s for s in ("train", "val", split) if s not in self._features])
+        if split not in self._features:  # training needs train + val; test for evaluation when it is cached too
+            wanted = ("train", "val", "test") if self.final_model_frozen else ("train", "val", split)
+            self._load_all([s for s in dict.fromkeys(wanted + (split,)) if s not in self._features])
         return self._features[split]
 
     def _load_all(self, splits: List[str]) -> None:
@@ -217,14 +218,16 @@ class FeaturePlan:
             np.save(tmp, feats, allow_pickle=False)
             os.replace(tmp, path)
             meta = json.loads(self._common_key())
-            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time())
+            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
             meta_tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, path.with_suffix(".json"))
         except OSError as exc:  # a read-only cache folder must not fail the run
             from dlhw.console import warn
 
-            warn(f"feature cache: cannot write {path.parent} ({exc.strerror}); features were not cached")
+            for leftover in path.parent.glob(f".{path.stem}.{os.getpid()}.tmp.*") if path.parent.is_dir() else ():
+                leftover.unlink(missing_ok=True)
+            warn(f"feature cache: cannot write {path.parent} ({exc.strerror or exc}); features were not cached")
 
     # ------------------------------------------------------------------ head
     def head_model(self):
@@ -265,22 +268,37 @@ class FeaturePlan:
 
 
 def _read(path: Path, n: int) -> Optional[np.ndarray]:
-    """A cached array with n rows, or None (absent, truncated or unreadable: recomputed)."""
+    """A cached array with n rows, or None: absent, truncated, unreadable or damaged (its CRC32
+    differs from the one recorded when it was written; warned about): recomputed."""
     if not path.exists():
         return None
     try:
         feats = np.load(path, allow_pickle=False)
+        meta = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         return None
-    return feats if feats.ndim >= 2 and feats.shape[0] == n else None
+    if feats.ndim < 2 or feats.shape[0] != n:
+        return None
+    if meta.get("crc32") != _crc(feats):
+        from dlhw.console import warn
+
+        warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
+        return None
+    return feats
+
+
+def _crc(feats: np.ndarray) -> int:
+    import zlib
+
+    return zlib.crc32(memoryview(np.ascontiguousarray(feats)).cast("B"))
 
 
 def pin_checkpoints(callbacks: list, full_model) -> None:
     """Make weight-saving callbacks save the full model while the head model trains."""
-    from dlhw.training.callbacks import WeightCheckpoint
+    from dlhw.training.callbacks import BestWeights
 
     for cb in callbacks:
-        if isinstance(cb, WeightCheckpoint):
+        if isinstance(cb, BestWeights):
             cb.set_model = (lambda m, cb=cb: type(cb).set_model(cb, full_model))
 
 

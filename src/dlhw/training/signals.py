@@ -1,11 +1,13 @@
 """Ctrl-C and SIGTERM during a run: stop after the current batch, keep what is saved.
 
 While a run is active, SIGINT / SIGTERM no longer kill the process mid-write.
-During training the first signal is only noted; :class:`InterruptCheck` stops
-training after the batch in progress. The weights of that partial epoch are
-dropped: the checkpoint of the last finished epoch (written atomically every
-epoch) is what ``dlhw run --resume`` continues from, so the resumed run replays
-the interrupted epoch from its start and ends exactly like an uninterrupted run.
+During training the first signal is only noted. When the epoch in progress ends
+within a few seconds (judged by the last epoch's duration), it is finished, its
+checkpoint is written, and training stops; otherwise :class:`InterruptCheck` stops
+training after the batch in progress and the weights of that partial epoch are
+dropped. Either way the last checkpoint is what ``dlhw run --resume`` continues
+from: the resumed run replays the epochs after it and ends exactly like an
+uninterrupted run.
 Outside training (loading data, evaluating), a signal interrupts at once.
 A second signal always interrupts at once; atomic writes (temporary file, then
 rename) mean no result file is ever left half-written.
@@ -54,7 +56,7 @@ def _handler(signum, frame) -> None:
         STATE.requested = signum
         import sys
 
-        print(f"\n{NAMES.get(signum, signum)}: stopping after this batch "
+        print(f"\n{NAMES.get(signum, signum)}: stopping soon, after writing a checkpoint "
               f"(press Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
         return
     raise RunInterrupted(signum, _message(signum, ""))
@@ -94,14 +96,18 @@ def raise_if_requested(detail: str = "") -> None:
         raise RunInterrupted(signum, _message(signum, detail))
 
 
-def interrupt_check():
-    """A Keras callback: defer signals while batches run, stop after the batch in progress."""
+def interrupt_check(finish_epoch=None):
+    """A Keras callback: defer signals while batches run, stop after the batch in progress.
+
+    ``finish_epoch()`` (the checkpointer's) may say the epoch in progress ends soon
+    enough to finish it: training then stops at its end, once its checkpoint is written."""
     import keras
 
     class InterruptCheck(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
             self._epoch = 0
+            self._finishing = False
 
         def on_train_begin(self, logs=None):
             raise_if_requested()
@@ -109,12 +115,17 @@ def interrupt_check():
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch + 1
-            raise_if_requested(f" before epoch {epoch + 1}")
+            self._finishing = False
+            raise_if_requested(f" after epoch {epoch}" if epoch else f" before epoch {epoch + 1}")
 
         def on_train_batch_end(self, batch, logs=None):
-            if STATE.requested is not None:
-                raise_if_requested(f" during epoch {self._epoch} (batch {batch + 1}); "
-                                   f"that epoch is redone on resume")
+            if STATE.requested is None or self._finishing:
+                return
+            if finish_epoch is not None and finish_epoch():
+                self._finishing = True  # the checkpoint writer saves this epoch; on_epoch_begin stops
+                return
+            raise_if_requested(f" during epoch {self._epoch} (batch {batch + 1}); "
+                               f"that epoch is redone on resume")
 
         def on_train_end(self, logs=None):
             STATE.deferring = False

@@ -57,7 +57,8 @@ def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: 
     from dlhw.data.images import tf_images
 
     meta = dataset.meta
-    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed), None
+    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed,
+                     cache=True), None
 
 
 class Trainer:
@@ -76,16 +77,17 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.quiet = quiet
         self.on_epoch = on_epoch
+        self.checkpointer = None
 
     def _verbose(self) -> int:
         if self.quiet:
             return 0
         return 1 if sys.stdout.isatty() else 2
 
-    def _callbacks(self, stage, rows: List[dict], guard) -> list:
+    def _callbacks(self, stage, rows: List[dict], guard, ckpt) -> list:
         import keras
 
-        from dlhw.training.callbacks import HistoryRecorder, WeightCheckpoint
+        from dlhw.training.callbacks import BestWeights, HistoryRecorder
 
         t = self.cfg.training
         cbs: list = [guard, HistoryRecorder(rows, stage.name, self.on_epoch)]
@@ -99,15 +101,23 @@ class Trainer:
             s = opt.schedule
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
-        if t.checkpoint:
-            cbs.append(WeightCheckpoint(self.run_dir / "checkpoints", monitor=es.monitor if es else "val_loss"))
+        if ckpt.enabled:
+            cbs.append(BestWeights(self.run_dir / "checkpoints", monitor=es.monitor if es else "val_loss",
+                                   live=lambda: ckpt.live))
         if t.tensorboard:
             from dlhw.training.callbacks import EpochTensorBoard
 
             cbs.append(EpochTensorBoard(self.run_dir / "tb"))
         return cbs
 
+    def close(self, raise_errors: bool = True) -> None:
+        """Wait for the last checkpoint to reach the disk (written in the background while
+        the run evaluates); a write error (a full disk) is raised here."""
+        if self.checkpointer is not None:
+            self.checkpointer.close(raise_errors)
+
     def fit(self) -> TrainResult:
+        from dlhw.training.callbacks import BestWeights
         from dlhw.training.checkpoint import Checkpointer
         from dlhw.training.epoch_data import seeded_epochs
         from dlhw.training.optimizers import build_optimizer
@@ -115,10 +125,17 @@ class Trainer:
         cfg, t = self.cfg, self.cfg.training
         result = TrainResult()
         train = self.dataset.splits["train"]
-        xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
-        val = None if len(self.dataset.splits["val"]) == 0 else (xv if yv is None else (xv, yv))
-        ckpt = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()], t.checkpoint,
-                            self.resume, self.identity)
+        val_memo: Dict[str, Any] = {}
+
+        def val_inputs():  # built when a stage needs them: not for heads on cached features
+            if not val_memo:
+                xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
+                val_memo.update(xv=xv, yv=yv, val=None if len(self.dataset.splits["val"]) == 0
+                                else (xv if yv is None else (xv, yv)))
+            return val_memo["xv"], val_memo["yv"], val_memo["val"]
+
+        ckpt = self.checkpointer = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()],
+                                                t.checkpoint, self.resume, self.identity)
         offset = ckpt.restore_result(result)  # stages a resumed run had finished
         for index, stage in enumerate(cfg.stages()):
             if stage.unfreeze is not None:
@@ -139,9 +156,11 @@ class Trainer:
             ckpt.restore_model(self.model, fit_model, index)
             first = offset + len(rows)
             end = first if ckpt.stage_stopped(index) else offset + stage.epochs
+            xv, yv, val = (None, None, None) if cached else val_inputs()
             fit_kw: Dict[str, Any] = dict(
                 epochs=end, initial_epoch=first, validation_data=val, verbose=self._verbose(), shuffle=False,
-                callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard), result, self.model),
+                callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard, ckpt), result,
+                                         self.model),
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
@@ -164,6 +183,12 @@ class Trainer:
                                      image_size=self.dataset.meta.get("image_size"),
                                      channels=self.dataset.meta.get("channels", 3))
                 self.model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
+            best = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, BestWeights)), None)
+            es = stage.early_stopping
+            restored = (es is not None and es.restore_best_weights and es.monitor == getattr(best, "monitor", None)
+                        and len(rows) < stage.epochs)  # the model already holds the best weights
+            if best is not None and guard.diverged_at is None and not restored:
+                best.write(offset + len(rows))  # best.weights.h5, once, when it is not the last epoch
             result.history.extend(rows)
             offset += len(rows)
             if len(rows) < stage.epochs and guard.diverged_at is None:
