@@ -188,7 +188,17 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.resume).
 
-    ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw)."""
+    ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
+
+    The run folder is locked (dlhw.locks) from its creation, or from the resume check, until the
+    run ends: a second process on the same folder is refused with exit 2."""
+    from dlhw.locks import released_after
+
+    with released_after():
+        return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume)
+
+
+def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume) -> RunOutcome:
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
@@ -209,7 +219,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     from dlhw.training.feature_cache import plan_for
 
     features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
-    run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite)
+    run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
     identity = resumed.identity if resumed else {"config_hash": config_hash(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 

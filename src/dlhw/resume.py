@@ -96,15 +96,7 @@ class ResumePlan:
         return self.run_dir
 
 
-def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
-    """Refuse (ConfigError, exit 2) a folder that cannot be resumed with ``cfg``; else a ResumePlan."""
-    from dlhw.config import load_config
-    from dlhw.runs import read_status
-    from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
-
-    path = run_config_path(run_dir)
-    run = path.parent
-    status = read_status(run)
+def _check_state(run: Path, status: Dict[str, Any]) -> None:
     state = status.get("status")
     if state == "completed":
         raise ConfigError(f"--resume: {run} already completed; nothing to resume (start a new run to train again)")
@@ -117,6 +109,38 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     if state not in RESUMABLE:
         raise ConfigError(f"--resume: {run}/status.json is unreadable or has status '{state}'; "
                           f"expected one of: {', '.join(RESUMABLE)}")
+
+
+def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
+    """Refuse (ConfigError, exit 2) a folder that cannot be resumed with ``cfg``; else a ResumePlan.
+
+    Every check reads only. The folder's lock (dlhw.locks) is taken last, and the checks are made
+    again if status.json changed meanwhile: of two processes resuming one folder, the second is
+    refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
+    The lock stays held by this process until the run ends (run_experiment releases it)."""
+    from dlhw import locks
+    from dlhw.runs import read_status
+
+    path = run_config_path(run_dir)
+    run = path.parent
+    status = read_status(run)
+    plan = _plan(run, path, cfg, status)
+    lock = locks.acquire(run)
+    try:
+        now = read_status(run)
+        if now != status:  # changed between the checks and the lock: check the new state
+            plan = _plan(run, path, cfg, now)
+    except BaseException:
+        lock.release()
+        raise
+    return plan
+
+
+def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
+    from dlhw.config import load_config
+    from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+
+    _check_state(run, status)
     saved_cfg = load_config(path)
     diff = first_difference(saved_cfg.dump(), cfg.dump())
     if diff is not None:

@@ -95,8 +95,13 @@ def _jsonable(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def create_run_dir(out: Path, name: str, overwrite: bool = False) -> Path:
-    """A new folder ``out/name`` (``name-2``, ``name-3``... if taken, unless overwrite)."""
+def create_run_dir(out: Path, name: str, overwrite: bool = False, lock: bool = False) -> Path:
+    """A new folder ``out/name`` (``name-2``, ``name-3``... if taken, unless overwrite).
+
+    ``lock``: the folder is locked for this process (dlhw.locks) before anything is written
+    into it. Overwriting a folder another process holds is refused (FolderBusy, exit 2)."""
+    from dlhw import locks
+
     out = Path(out)
     safe = sanitize_name(name)
     try:
@@ -106,8 +111,17 @@ def create_run_dir(out: Path, name: str, overwrite: bool = False) -> Path:
     if not os.access(out, os.W_OK):
         raise ConfigError(f"--out: output folder {out} is not writable")
     candidate = out / safe
-    if candidate.exists() and overwrite:
-        shutil.rmtree(candidate)
+    if overwrite and candidate.is_dir() and not candidate.is_symlink():
+        held = locks.acquire(candidate) if lock else None
+        if held is None and locks.holder(candidate):
+            raise locks.FolderBusy(candidate, locks.holder(candidate), "run folder")
+        try:
+            clear_folder(candidate)
+        except OSError as exc:
+            if held is not None:
+                held.release()
+            raise ConfigError(f"--overwrite: cannot empty {candidate}: {exc.strerror}") from None
+        return candidate
     n = 2
     while True:
         try:
@@ -120,7 +134,22 @@ def create_run_dir(out: Path, name: str, overwrite: bool = False) -> Path:
             raise ConfigError(f"--out: cannot create run folder {candidate}: {exc.strerror}") from None
     if candidate.resolve().parent != out.resolve():  # belt and braces: never leave --out
         raise ConfigError(f"name: '{name}' would leave the output folder")
+    if lock:
+        locks.acquire(candidate)
     return candidate
+
+
+def clear_folder(folder: Path) -> None:
+    """Remove everything in ``folder`` but its lock file (which the caller may hold)."""
+    from dlhw.locks import LOCK_FILE
+
+    for child in Path(folder).iterdir():
+        if child.name == LOCK_FILE:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 RESULT_FILES = ("metrics.json", "model.keras")

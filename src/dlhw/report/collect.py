@@ -116,7 +116,8 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
         rec.sweep = str(sweep.get("name") or path.parent.name)
         rec.sweep_key = sweep_key
         trials = [t for t in sweep.get("trials", []) if isinstance(t, dict)]
-        entry = next((t for t in trials if t.get("name") == path.name), None)
+        entry = next((t for t in trials if t.get("run_dir") == path.name), None) \
+            or next((t for t in trials if t.get("name") == path.name), None)  # run_dir: <trial>-2 (sweep.session)
         if entry:
             rec.order = trials.index(entry)
             rec.group = str(entry.get("group") or rec.name)

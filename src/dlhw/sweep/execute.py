@@ -5,10 +5,11 @@ the parent, which alone writes sweep.json. A trial that fails or diverges is
 recorded and the sweep goes on. Worker processes are reused for many trials;
 each gets its share of the CPU threads and, when GPUs exist, one GPU of its own.
 
-How workers start (:func:`start_method`): on Linux without GPUs, this process
-imports TensorFlow once and forks them. Nothing has run in TensorFlow yet at that
-point (no runtime, no thread pools), which is what makes the fork safe, and the
-workers share the imported modules' memory. Two spawned workers importing
+The pool itself (:mod:`dlhw.sweep.pool`) hands trials to worker processes
+and replaces one that dies. How workers start (:func:`start_method`): on Linux
+without GPUs, this process imports TensorFlow once and forks them. Nothing has
+run in TensorFlow yet at that point (no runtime, no thread pools), which is what
+makes the fork safe, and the workers share the imported modules' memory. Two spawned workers importing
 TensorFlow side by side on 2 cores each take ~15% longer than one import alone;
 in a timeline of the S5 sweep the forked workers began training at 3.7 s instead
 of 4.2 s. Elsewhere (macOS, Windows, GPUs, a process that already imported
@@ -62,18 +63,19 @@ def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job['out']/job['name']``; never raises for a failed trial."""
     from dlhw.config import validate
     from dlhw.console import set_quiet
+    from dlhw.locks import FolderBusy
     from dlhw.runs import RunStatus
 
     start = time.time()
     name = job["name"]
-    run_dir = Path(job["out"]) / name
+    run_dir = Path(job["out"]) / job.get("folder", name)  # the trial's folder (``<name>-2``: see session)
     result: Result = {"name": name, "status": "failed", "error": None, "pid": os.getpid()}
     try:
         set_quiet(True)
         cfg = validate(job["raw"], job["source"])
         from dlhw.pipeline import run_experiment
 
-        kwargs = dict(out=job["out"], name=name, overwrite=True, device=job.get("device", "auto"),
+        kwargs = dict(out=job["out"], name=run_dir.name, overwrite=True, device=job.get("device", "auto"),
                       quiet=True, threads=job.get("threads"))
         outcome = None
         if job.get("resume") and "resume" in inspect.signature(run_experiment).parameters:
@@ -92,6 +94,10 @@ def run_trial(job: Job) -> Result:
                       val_loss=_short(m, "val", "loss"), params=(m.get("params") or {}).get("total"))
     except KeyboardInterrupt:
         raise
+    except FolderBusy as exc:  # another process took the folder since the sweep looked: left to it
+        result.update(status="running", error=f"running elsewhere (pid {exc.pid or '?'})")
+        result["seconds"] = round(time.time() - start, 2)
+        return result
     except DivergedError as exc:
         result.update(status="diverged", error=str(exc).split(": ", 1)[-1])
     except DlhwError as exc:
@@ -168,17 +174,22 @@ def _prepare_fork() -> None:
         stream.flush()  # nothing buffered is inherited and written twice
 
 
-def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = False) -> None:
-    """Runs once per worker: its threads, its GPU, TensorFlow imported up front."""
+def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = False,
+                 parent: Optional[int] = None) -> None:
+    """Runs once per worker: its threads, its GPU, TensorFlow imported up front; with ``parent``
+    (the sweep's pid), the worker ends when the sweep process dies."""
     import signal
 
     global _STOP
     _STOP = stop
+    if parent is not None:
+        from dlhw.sweep.pool import end_with_parent
+
+        end_with_parent(parent)
 
     # Ctrl-C reaches the workers with the parent (one process group). Inside a trial the run's own
     # handler stops it after the batch and records it as interrupted. Between trials it is only
-    # noted: a KeyboardInterrupt there would kill the worker inside the pool's queue and break
-    # the pool; the parent cancels the trials not yet started.
+    # noted: the worker declines its next trial, and the parent hands out no more.
     from dlhw.training.signals import note_between_runs
 
     signal.signal(signal.SIGINT, note_between_runs)
@@ -203,56 +214,6 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
     # hooks have run, an idle worker ends at once instead of spending ~1.2 s on module teardown.
     atexit.register(exit_now, 0, False)
     _import_keras()  # paid once per worker, not once per trial
-
-
-def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    method = start_method(gpus)
-    if method == "fork":
-        _prepare_fork()
-    ctx = mp.get_context(method)
-    slots, stop = ctx.Queue(), ctx.Event()
-    for i in range(workers):
-        slots.put(i)
-    threads = threads_per_worker(workers)
-    for job in jobs:
-        job["threads"] = threads
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(slots, stop, gpus, threads, method == "fork"))
-    try:
-        pending = {pool.submit(_pool_trial, job): job for job in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # a worker died (killed, out of memory)
-                    res = {"name": job["name"], "status": "failed", "error": f"worker process died: {type(exc).__name__}: {exc}"}
-                on_result(res)
-    except BaseException:
-        # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
-        # handed to a worker but not started would still run; the stop event makes it decline.
-        stop.set()
-        raise
-    finally:
-        _close_pool(pool, cancel=stop.is_set())
-
-
-def _close_pool(pool, cancel: bool) -> None:
-    """Wait for the workers to finish and exit, always before this process exits: at exit,
-    multiprocessing closes its queues first, and a pool still shutting down then waits forever
-    for workers that never receive their stop sentinel. A second Ctrl-C kills the workers
-    (their files are written atomically; their runs show as stale, and resume)."""
-    try:
-        pool.shutdown(wait=True, cancel_futures=cancel)  # one call: a second one would not wait
-    except KeyboardInterrupt:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
-            proc.kill()
-        pool.shutdown(wait=True)
-        raise
 
 
 def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:

@@ -2,7 +2,9 @@
 
 The manifest lists every trial of the plan with its varied values, config
 hash, status, error and timings; only the parent process writes it, after
-each trial, atomically. Earlier runs under OUT (any run folder with a
+each trial, atomically. The run folders are the truth: ``Manifest.sync``
+rebuilds each trial's status and results from its folder, when a sweep
+starts and when it ends, so the two never disagree. Earlier runs under OUT (any run folder with a
 config.yaml and a metrics.json) give seconds per epoch for trials of the same
 shape (same config hash, seed and epochs aside) or, failing that, the same
 parameter count on the same data and batch size.
@@ -11,6 +13,8 @@ parameter count on the same data and batch size.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -49,6 +53,27 @@ class Manifest:
         self._by_name[name].update(fields)
         self.save()
 
+    def sync(self) -> None:
+        """Each trial's status, error and results as its run folder says (a trial without a
+        folder keeps what this sweep recorded: pending, queued or interrupted)."""
+        sweep_dir = self.path.parent
+        for e in self.data["trials"]:
+            run_dir = sweep_dir / str(e.get("run_dir") or e["name"])
+            if not (run_dir / "status.json").is_file():
+                continue
+            status = read_status(run_dir)
+            state = status.get("status", "unknown")
+            metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else None
+            if state == "completed" and metrics is None:
+                state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
+            e.update(status=state, error=status.get("error") if state != "completed" else None)
+            if metrics is not None and state == "completed":
+                val, test = metrics.get("val") or {}, metrics.get("test") or {}
+                e.update(train_seconds=metrics.get("train_seconds"), val_accuracy=val.get("accuracy"),
+                         test_accuracy=test.get("accuracy"), best_epoch=metrics.get("best_epoch"),
+                         params=(metrics.get("params") or {}).get("total"))
+        self.save()
+
     def save(self) -> None:
         self.data["updated"] = now()
         counts: Dict[str, int] = {}
@@ -77,20 +102,129 @@ def read_config_dump(run_dir: Path) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
+@dataclass
+class Where:
+    """Where a trial stands on disk: ``state`` is 'new', 'done' (completed with this config),
+    'running' (a live process holds it), 'unfinished', 'changed' (completed with another config:
+    results to keep) or 'damaged' (config.yaml or checkpoint unreadable); ``folder`` is its
+    run folder; ``detail`` says why (the pid, the changed key, the damage)."""
+
+    state: str
+    folder: Path
+    detail: str = ""
+    resumable: bool = False
+
+
+def trial_folders(t: Trial, sweep_dir: Path) -> List[Path]:
+    """The trial's own folder, then those an earlier sweep with another config trained it into
+    (``<name>-2``, ``<name>-3``...: their config.yaml carries the trial's name)."""
+    sweep_dir = Path(sweep_dir)
+    found = [sweep_dir / t.name] if (sweep_dir / t.name).is_dir() else []
+    pattern = re.compile(re.escape(t.name) + r"-(\d+)")
+    try:
+        extra = [c for c in sweep_dir.iterdir() if pattern.fullmatch(c.name) and c.is_dir()]
+    except OSError:
+        extra = []
+    extra.sort(key=lambda c: int(pattern.fullmatch(c.name).group(1)))
+    return found + [c for c in extra if (read_config_dump(c) or {}).get("name") == t.name]
+
+
+def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
+    """``<name>-N``, the first N that is neither on disk nor another trial's name."""
+    n = 2
+    while (Path(sweep_dir) / f"{t.name}-{n}").exists() or f"{t.name}-{n}" in taken:
+        n += 1
+    return Path(sweep_dir) / f"{t.name}-{n}"
+
+
+def _state(run_dir: Path) -> Dict[str, Any]:
+    from dlhw.locks import holder
+
+    status = read_status(run_dir)
+    pid = holder(run_dir)
+    if pid:
+        status.update(status="running", pid=pid if pid > 0 else status.get("pid"))
+    return status
+
+
+def checkpoint_damage(run_dir: Path) -> Optional[str]:
+    """Why RUN_DIR's checkpoint cannot be resumed from, or None (none yet counts as fine)."""
+    import zipfile
+
+    path = Path(run_dir) / "checkpoints" / "last.ckpt.npz"
+    if not path.exists():
+        return None
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+            if bad is not None or "state.npy" not in z.namelist():
+                return f"checkpoint {path.name} is damaged ({bad or 'no state'})"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        return f"checkpoint {path.name} is unreadable ({type(exc).__name__})"
+    return None
+
+
+def config_damage(run_dir: Path) -> Optional[str]:
+    """Why RUN_DIR/config.yaml cannot be read back as a config, or None (also when it is absent)."""
+    from dlhw.config import load_config
+    from dlhw.errors import DlhwError
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        return None
+    if read_config_dump(run_dir) is None:
+        return "config.yaml is unreadable"
+    try:
+        load_config(path)
+    except DlhwError as exc:
+        return f"config.yaml is invalid ({' '.join(str(exc).split())[:160]})"
+    return None
+
+
+def locate(t: Trial, sweep_dir: Path) -> Where:
+    """Where trial ``t`` stands (see Where). A folder holding this exact config wins; else the
+    trial's own folder decides."""
+    from dlhw.resume import first_difference
+
+    own = Path(sweep_dir) / t.name
+    for folder in trial_folders(t, sweep_dir):
+        dump = read_config_dump(folder)
+        if dump is None or config_hash(dump) != t.hash:
+            continue
+        status = _state(folder)
+        state = status.get("status")
+        if state == "running":
+            return Where("running", folder, f"pid {status.get('pid')}")
+        if state == "completed" and (folder / "metrics.json").exists():
+            return Where("done", folder)
+        if state in ("interrupted", "stale"):
+            why = checkpoint_damage(folder)
+            return Where("damaged", folder, why) if why else Where("unfinished", folder, state, resumable=True)
+        return Where("unfinished", folder, str(state or "unknown"))
+    if not own.is_dir():
+        return Where("new", own)
+    status = _state(own)
+    state = status.get("status")
+    if state == "running":
+        return Where("running", own, f"pid {status.get('pid')}")
+    dump = read_config_dump(own)
+    # unreadable: nothing can be compared or resumed; invalid (still YAML): a resume fails forever
+    why = config_damage(own) if dump is None or state in ("interrupted", "stale") else None
+    if why:
+        return Where("damaged", own, why)
+    if state == "completed" and (own / "metrics.json").exists():
+        if dump is None:
+            return Where("changed", own, "its config.yaml is missing")
+        from dlhw.config.loader import get_path
+
+        key = first_difference({**dump, "name": None}, {**t.cfg.dump(), "name": None}) or "(top level)"
+        return Where("changed", own, f"{key}: {get_path(dump, key)!r} -> {get_path(t.cfg.dump(), key)!r}")
+    return Where("unfinished", own, str(state or "unknown"))
+
+
 def trial_state(t: Trial, sweep_dir: Path) -> str:
-    """'done' (completed, same config hash), 'changed' (completed, other config), 'running' (elsewhere),
-    'unfinished' or 'new'."""
-    run_dir = Path(sweep_dir) / t.name
-    if not run_dir.is_dir():
-        return "new"
-    status = read_status(run_dir).get("status")
-    dump = read_config_dump(run_dir)
-    same = dump is not None and config_hash(dump) == t.hash
-    if status == "completed" and (run_dir / "metrics.json").exists():
-        return "done" if same else "changed"
-    if status == "running":  # its process is alive: another sweep or `dlhw run` is training it now
-        return "running"
-    return "unfinished"
+    """'done', 'changed', 'running', 'unfinished', 'damaged' or 'new' (see Where)."""
+    return locate(t, sweep_dir).state
 
 
 # ------------------------------------------------------------------ estimates
@@ -114,7 +248,8 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
             continue
         if depth < max_depth:
             try:
-                children = [c for c in folder.iterdir() if c.is_dir() and c.name not in ("tb", "checkpoints")]
+                children = [c for c in folder.iterdir() if c.is_dir() and c.name not in ("tb", "checkpoints")
+                            and not c.name.startswith(".")]
             except OSError:
                 continue
             stack.extend((c, depth + 1) for c in children)

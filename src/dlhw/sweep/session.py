@@ -1,8 +1,14 @@
 """One ``dlhw sweep`` invocation: decide what to run, run it, keep sweep.json current.
 
-Completed trials whose resolved config hash matches are skipped (``rerun``
-forces them); unfinished ones (failed, diverged, interrupted, stale) and
-trials whose config changed are trained again into their own folder.
+The sweep folder is locked (dlhw.locks) for the life of the sweep: a second
+``dlhw sweep`` on it is refused at once (exit 2). Completed trials whose
+resolved config hash matches are skipped (``rerun`` forces them); unfinished
+ones (failed, diverged, interrupted, stale) are trained again. A trial that
+completed with another config (another ``--set``) keeps its results: the new
+config trains into ``<trial>-2`` (``rerun`` replaces them in place instead).
+A trial whose config.yaml or checkpoint is damaged is moved aside, into
+``.damaged/``, and trained from scratch. sweep.json is rebuilt from the run
+folders at the start and at the end.
 """
 
 from __future__ import annotations
@@ -13,13 +19,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json, read_status
+from dlhw.runs import read_json
 from dlhw.sweep import execute
-from dlhw.sweep.manifest import Manifest, trial_state
+from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan
 
 EXECUTORS = ("local", "ray")
-RESUMABLE = ("interrupted", "stale")  # failed and diverged trials train again from scratch
+DAMAGED = ".damaged"  # damaged trial folders are kept here (dot: never read as runs by reports)
 
 
 @dataclass
@@ -46,6 +52,38 @@ def _done_result(name: str, run_dir: Path) -> Dict[str, Any]:
             "params": (m.get("params") or {}).get("total")}
 
 
+def _is_run_folder(p: Path) -> bool:
+    return (p / "status.json").is_file() and not (p / "sweep.json").is_file()
+
+
+def sweep_folder(plan: SweepPlan, out: Path) -> Path:
+    """OUT/<sweep>; never a run folder of ``dlhw run``, nor a folder inside one."""
+    out = Path(out)
+    for folder in (out, *out.resolve().parents):
+        if _is_run_folder(folder):
+            raise ConfigError(f"--out: {out} is inside the run folder {folder}; a sweep does not write into "
+                              f"a run folder; give another --out")
+    sweep_dir, n = out / plan.name, 1
+    while _is_run_folder(sweep_dir):  # e.g. `dlhw run x.yaml` made OUT/x before `dlhw sweep x.yaml`
+        n += 1
+        sweep_dir = out / (f"{plan.name}-sweep" if n == 2 else f"{plan.name}-sweep-{n - 1}")
+    return sweep_dir
+
+
+def _set_aside(folder: Path, sweep_dir: Path) -> Path:
+    """Move a damaged trial folder to SWEEP/.damaged/<name>[-N] and return where it went."""
+    aside = sweep_dir / DAMAGED
+    aside.mkdir(exist_ok=True)
+    target, n = aside / folder.name, 2
+    while target.exists():
+        target, n = aside / f"{folder.name}-{n}", n + 1
+    try:
+        folder.rename(target)
+    except OSError as exc:
+        raise ConfigError(f"{folder}: damaged, and cannot be moved aside to {target}: {exc.strerror}") from None
+    return target
+
+
 def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
               echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
@@ -57,11 +95,44 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
         execute.check_address(address)  # a missing extra or a wrong --address: found before anything runs
-    sweep_dir = Path(out) / plan.name
+    sweep_dir = sweep_folder(plan, out)
+    if sweep_dir.name != plan.name:
+        echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
+    from dlhw.locks import acquire
+
+    with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
+        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
+
+
+def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo) -> Dict[str, Any]:
+    """The job for trial ``t`` (its folder, resume or not), with a line saying why it runs."""
+    folder, resume = where.folder, False
+    if where.state == "damaged":
+        aside = _set_aside(where.folder, sweep_dir)
+        echo(f"{t.name}: {where.detail}; moved it to {aside} and training it from scratch")
+    elif where.state == "changed" and rerun:
+        echo(f"{t.name}: completed with another config ({where.detail}); --rerun: training it again in its folder")
+    elif where.state == "changed":
+        folder = free_folder(t, sweep_dir, taken)
+        echo(f"{t.name}: completed with another config ({where.detail}); its results stay in {where.folder.name}/, "
+             f"this config trains into {folder.name}/ (--rerun would replace them instead)")
+    elif where.state == "unfinished":
+        resume = where.resumable and not rerun
+        echo(f"{t.name}: unfinished ({where.detail}), " + ("resuming it from its last checkpoint" if resume
+                                                           else "training it again"))
+    elif where.state == "done":
+        echo(f"{t.name}: --rerun: training it again")
+    return {"name": t.name, "folder": folder.name, "raw": t.raw, "source": f"{t.source} (trial {t.name})",
+            "out": str(sweep_dir), "resume": resume}
+
+
+def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, address: Optional[str],
+                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
+    out = sweep_dir.parent
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
     jobs = []
@@ -70,38 +141,34 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         from dlhw.sweep.manifest import longest_first, past_timings
 
         trials = longest_first(trials, past_timings(Path(out)))
+    taken = [t.name for t in plan.trials]
     for t in trials:
-        state = trial_state(t, sweep_dir)
-        if state == "done" and not rerun:
-            res = _done_result(t.name, sweep_dir / t.name)
+        where = locate(t, sweep_dir)
+        if where.state == "done" and not rerun:
+            res = _done_result(t.name, where.folder)
             outcome.results.append(res)
-            manifest.update(t.name, status="completed", skipped=True,
+            manifest.update(t.name, status="completed", skipped=True, run_dir=where.folder.name,
                             **{k: res[k] for k in ("train_seconds", "val_accuracy", "test_accuracy", "params")})
             continue
-        if state == "running":  # never overwrite a run that is training right now, even with --rerun
-            pid = read_status(sweep_dir / t.name).get("pid")
-            echo(f"{t.name}: being trained by another process (pid {pid}); left alone")
-            outcome.results.append({"name": t.name, "status": "running", "error": f"running elsewhere (pid {pid})"})
-            manifest.update(t.name, status="running", error=f"running elsewhere (pid {pid})")
+        if where.state == "running":  # never overwrite a run that is training right now, even with --rerun
+            echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
+            outcome.results.append({"name": t.name, "status": "running", "error": f"running elsewhere ({where.detail})"})
+            manifest.update(t.name, status="running", error=f"running elsewhere ({where.detail})",
+                            run_dir=where.folder.name)
             continue
-        resume = False
-        if state == "changed":
-            echo(f"{t.name}: config changed, training it again")
-        elif state == "unfinished":
-            previous = read_status(sweep_dir / t.name).get("status", "unknown")
-            resume = previous in RESUMABLE and not rerun
-            echo(f"{t.name}: unfinished ({previous}), " + ("resuming it from its last checkpoint" if resume
-                                                           else "training it again"))
-        jobs.append({"name": t.name, "raw": t.raw, "source": f"{t.source} (trial {t.name})",
-                     "out": str(sweep_dir), "device": device, "resume": resume})
+        job = _place(t, where, sweep_dir, rerun, taken, echo)
+        job["device"] = device
+        taken.append(job["folder"])
+        jobs.append(job)
+    manifest.sync()
     skipped = sum(1 for r in outcome.results if r["status"] == "skipped")
     gpus = execute.visible_gpus() if device != "cpu" else []
-    where = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
+    where_ = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
     echo(f"sweep {plan.name}: {len(plan.trials)} trials, {len(jobs)} to run"
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
-         + (f" on {where}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
+         + (f" on {where_}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
     for job in jobs:
-        manifest.update(job["name"], status="queued", error=None, skipped=False)
+        manifest.update(job["name"], status="queued", error=None, skipped=False, run_dir=job["folder"])
     done = [0]
     start = time.time()
 
@@ -122,12 +189,16 @@ def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "loc
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:
-            execute.run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
+            from dlhw.sweep.pool import run_pool
+
+            run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:
         for job in jobs:
             if manifest._by_name[job["name"]]["status"] == "queued":
                 manifest.update(job["name"], status="interrupted", error="the sweep was interrupted")
         raise
+    finally:
+        manifest.sync()  # the run folders are the truth
     outcome.seconds = time.time() - start
     order = {t.name: i for i, t in enumerate(plan.trials)}
     outcome.results.sort(key=lambda r: order.get(r["name"], 0))

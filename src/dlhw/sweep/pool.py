@@ -1,0 +1,215 @@
+"""The local worker pool of ``dlhw sweep --workers N``: N processes, one trial each at a time.
+
+The parent hands each idle worker the next trial (longest first) over its own
+pipe and waits on the pipes and the processes together. A worker that dies
+(killed, out of memory) fails only the trial it had: the parent writes that
+trial's status.json (failed, "worker killed by SIGKILL"), so the run folder and
+sweep.json agree, and starts a replacement while trials remain. Workers end
+with the parent: the kernel signals them when it dies (Linux PR_SET_PDEATHSIG),
+and a thread in each watches the parent's pid (everywhere). Ctrl-C stops the
+running trials after their batch and starts no new one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+from dlhw.errors import DlhwError
+from dlhw.sweep.execute import Job, Result, _pool_trial, _prepare_fork, _worker_init, start_method, threads_per_worker
+
+PARENT_GRACE = 30.0  # seconds a worker whose sweep died may take to stop its trial before it exits anyway
+
+
+def end_with_parent(parent: int) -> None:
+    """When the sweep process dies, SIGTERM this worker: a running trial stops after its batch
+    (status interrupted: the next sweep resumes it); an idle worker ends at once. Linux: the
+    kernel sends it (PR_SET_PDEATHSIG). Everywhere, a thread also watches the parent pid, and
+    ends the worker outright if it is still alive ``PARENT_GRACE`` s later."""
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:  # re-parented (to init or a subreaper) once the sweep is gone
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(PARENT_GRACE)
+        os._exit(128 + int(signal.SIGTERM))
+
+    threading.Thread(target=watch, name="dlhw-parent-watch", daemon=True).start()
+
+
+_DRIVER_ENDS: List[Any] = []  # the driver's ends of the workers' pipes, closed in each forked worker
+
+
+def _worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool, parent: int) -> None:
+    """A worker: trials from ``conn``, one at a time, each result sent back; None (or the sweep
+    gone) ends it."""
+    for end in _DRIVER_ENDS:  # inherited by fork; left open, a dead sweep would never read as an EOF here
+        end.close()
+    _worker_init(slots, stop, gpus, threads, forked, parent)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        result = _pool_trial(job)
+        try:
+            conn.send(result)
+        except OSError:
+            return
+
+
+def death_message(exitcode: Optional[int]) -> str:
+    """'worker killed by SIGKILL' / 'worker exited with code 3'."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"worker killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"worker killed by signal {-exitcode}"
+    return f"worker exited with code {exitcode}" if exitcode is not None else "worker vanished"
+
+
+def record_death(job: Job, message: str) -> Result:
+    """The trial of a worker that died: its status.json says failed (with the signal), so the run
+    folder and sweep.json agree; its partial results go. Returns the trial's result."""
+    from dlhw import locks
+    from dlhw.runs import RunStatus, discard_results
+
+    run_dir = Path(job["out"]) / job.get("folder", job["name"])
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with locks.acquire(run_dir):  # the dead worker's lock went with it
+            discard_results(run_dir)
+            RunStatus(run_dir).set("failed", name=run_dir.name, error=message)
+    except (DlhwError, OSError):
+        pass  # another process holds the folder, or it cannot be written: sweep.json still says it
+    return {"name": job["name"], "status": "failed", "error": message}
+
+
+class _Worker:
+    def __init__(self, proc, conn, slot: int):
+        self.proc, self.conn, self.slot = proc, conn, slot
+        self.job: Optional[Job] = None
+        self.stopping = False
+
+
+def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
+    """Train ``jobs`` (in order) on ``workers`` processes. A worker that dies fails only the trial
+    it had (recorded with the signal) and is replaced while trials remain."""
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    method = start_method(gpus)
+    if method == "fork":
+        _prepare_fork()
+    ctx = mp.get_context(method)
+    slots, stop = ctx.Queue(), ctx.Event()
+    threads = threads_per_worker(workers)
+    for job in jobs:
+        job["threads"] = threads
+    queue = list(jobs)
+    crew: List[_Worker] = []
+    idle_deaths = [0]  # workers that died holding no trial: replaced only so often
+
+    def start(slot: int) -> None:
+        slots.put(slot)
+        here, there = ctx.Pipe()
+        proc = ctx.Process(target=_worker_main, name=f"dlhw-worker-{slot}",
+                           args=(there, slots, stop, gpus, threads, method == "fork", os.getpid()))
+        _DRIVER_ENDS.append(here)
+        try:
+            proc.start()
+        finally:
+            there.close()
+        crew.append(_Worker(proc, here, slot))
+
+    def bury(w: _Worker) -> None:
+        w.proc.join(10)
+        crew.remove(w)
+        _DRIVER_ENDS.remove(w.conn)
+        w.conn.close()
+        if w.job is not None:  # each death with a trial ends that trial: replacements stay bounded
+            job, w.job = w.job, None
+            on_result(record_death(job, death_message(w.proc.exitcode)))
+        else:
+            idle_deaths[0] += 1
+        if queue and idle_deaths[0] <= workers:
+            start(w.slot)  # a replacement, on the same GPU slot
+
+    try:
+        for i in range(workers):
+            start(i)
+        while crew:
+            for w in list(crew):
+                if w.job is None and not w.stopping:
+                    try:
+                        if queue:
+                            w.conn.send(queue[0])
+                            w.job = queue.pop(0)
+                        else:
+                            w.conn.send(None)
+                            w.stopping = True
+                    except OSError:  # died idle: the job stays queued
+                        w.stopping = True
+            ready = wait([w.conn for w in crew if w.job is not None] + [w.proc.sentinel for w in crew])
+            for w in list(crew):
+                if w.job is not None and w.conn in ready:
+                    try:
+                        res = w.conn.recv()
+                    except (EOFError, OSError):
+                        res = None
+                    if res is not None:
+                        w.job = None
+                        on_result(res)
+                        continue
+                if w.proc.sentinel in ready or not w.proc.is_alive():
+                    bury(w)
+        for job in queue:  # every worker died before taking these
+            on_result({"name": job["name"], "status": "failed", "error": "not started: the worker processes died"})
+    except BaseException:
+        # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
+        # handed to a worker but not started would still run; the stop event makes it decline.
+        stop.set()
+        raise
+    finally:
+        _close_pool(crew)
+
+
+def _close_pool(crew: List[_Worker]) -> None:
+    """Wait for the workers to finish and exit, always before this process exits. A second
+    Ctrl-C kills them (their files are written atomically; their runs show as stale, and resume)."""
+    for w in crew:
+        try:
+            w.conn.send(None)  # after its current trial
+        except OSError:
+            pass
+    try:
+        for w in crew:
+            w.proc.join()
+    except KeyboardInterrupt:
+        for w in crew:
+            w.proc.kill()
+        for w in crew:
+            w.proc.join()
+        raise
+    finally:
+        for w in crew:
+            if w.conn in _DRIVER_ENDS:
+                _DRIVER_ENDS.remove(w.conn)
+            w.conn.close()
