@@ -166,6 +166,7 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
         "stopped_early": result.stopped_early,
         "class_names": list(dataset.class_names),
         "output": spec.as_dict(),
+        "validation": dataset.meta.get("validation", "val split"),
     })
     return out
 
@@ -242,7 +243,9 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
         metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         if features is not None:
             metrics["feature_cache"] = features.summary()
-        metrics["diagnostics"] = findings
+        from dlhw.data.dataset import validation_findings
+
+        metrics["diagnostics"] = validation_findings(dataset) + findings
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)

@@ -11,8 +11,10 @@ from dlhw.data.sources import SOURCES
 
 def load_dataset(cfg) -> Dataset:
     """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``."""
+    from dlhw.data.dataset import use_test_for_validation
+
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
-    return loader(cfg.dataset, cfg.task, cfg.seed)
+    return use_test_for_validation(loader(cfg.dataset, cfg.task, cfg.seed), cfg)
 
 
 __all__ = ["SOURCES", "SPLITS", "Dataset", "Split", "load_dataset"]
