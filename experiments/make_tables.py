@@ -15,7 +15,8 @@ table is typed by hand: rerun the study's run.sh, then
     python experiments/make_tables.py --check    # exit 1 if a README is out of date
 
 A special marker ``<!-- table: params-s2 -->`` builds S2's Keras / PyTorch parameter-count
-comparison from dlhw.models.backbones.param_breakdown (builds ResNet50, random weights).
+comparison from dlhw.models.backbones.param_breakdown (builds ResNet50, random weights);
+``<!-- table: predictions S2/predictions/*.json -->`` lists saved `dlhw predict --json` answers.
 """
 
 from __future__ import annotations
@@ -235,12 +236,30 @@ def params_s2() -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------- predictions
+def predictions(root: Path, patterns: List[str]) -> str:
+    """`dlhw predict --json` outputs (one file per model): the top classes, probability and logit."""
+    lines = ["| model | input | #1 | #2 |", "| --- | --- | --- | --- |"]
+    for path in [p for pattern in patterns for p in sorted(root.glob(pattern))]:
+        try:
+            answers = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for a in answers:
+            cells = [f"{t['class']} {t['probability']:.3f}" + (f" (logit {t['logit']:.2f})" if "logit" in t else "")
+                     for t in a.get("top", [])[:2]]
+            lines.append(f"| {path.stem} | {Path(a['input']).name} | " + " | ".join(cells + ["-"] * (2 - len(cells))) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------ main
 def regenerate(text: str, root: Path) -> str:
     def one(match: re.Match) -> str:
         spec = match.group("spec").strip()
         if spec == "params-s2":
             body = params_s2()
+        elif spec.startswith("predictions "):
+            body = predictions(root, spec.split()[1:])
         else:
             words = spec.split()
             patterns = [w for w in words if not w.startswith("cols=")]

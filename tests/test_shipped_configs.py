@@ -209,7 +209,7 @@ def test_validation_on_the_test_split_is_said_plainly(tmp_path, capsys):
 
 
 def test_validation_on_test_needs_an_empty_val_fraction_and_a_test_split(tmp_path):
-    with pytest.raises(ConfigError, match=r"dataset.validation: test .* split.val must be 0.*received split.val=0.15"):
+    with pytest.raises(ConfigError, match=r"dataset: validation: test .* split.val must be 0.*received split.val=0.15"):
         _digits(validation="test")
     from dlhw.data import load_dataset
 

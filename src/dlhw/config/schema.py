@@ -90,7 +90,7 @@ class DatasetConfig(Section):
         if self.source == "csv" and not self.target:
             raise ValueError("dataset.target (the label column) is required for source 'csv'")
         if self.validation == "test" and self.split.val > 0:
-            raise ValueError(f"dataset.validation: test validates on the test split, so split.val must be 0 "
+            raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
                              f"(its samples would go unused); received split.val={self.split.val:g}")
         return self
 
