@@ -400,3 +400,61 @@ def test_resnet50_scratch_config(tmp_path, three_classes):
                          out=tmp_path, quiet=True)
     p = out.metrics["params"]
     assert p["trainable"] > 23_000_000 and out.metrics["feature_cache"]["used"] is False
+
+
+# ------------------------------------------ BatchNorm while fine-tuning
+def _finetuned_bn(batch_norm):
+    """MobileNetV2's last 9 layers unfrozen with batch_norm frozen / trainable, one training step."""
+    import keras
+
+    from dlhw.config.schema import ExperimentConfig
+
+    cfg = ExperimentConfig(dataset={"source": "sklearn", "name": "digits"},
+                           model=model_cfg("mobilenet_v2", head=[]),
+                           training={"stages": [{"name": "ft", "epochs": 1,
+                                                 "unfreeze": {"last_layers": 9, "batch_norm": batch_norm}}]})
+    from dlhw.models.backbones import bn_training_needed
+
+    model = build_backbone_model(cfg.model, (32, 32, 3), BINARY, bn_training=bn_training_needed(cfg))
+    apply_unfreeze(model, cfg.training.stages[0].unfreeze)
+    bn = find_backbone(model).get_layer("Conv_1_bn")
+    before = [np.array(w) for w in (bn.moving_mean, bn.gamma)]
+    trainable = params(model)["trainable"]
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, size=(8, 32, 32, 3)).astype("float32")
+    model.fit(x, np.arange(8) % 2, epochs=1, batch_size=8, verbose=0)
+    after = [np.array(w) for w in (bn.moving_mean, bn.gamma)]
+    return bn, trainable, [not np.array_equal(a, b) for a, b in zip(before, after)]  # random weights: tiny moves
+
+
+def test_finetune_batchnorm_frozen_by_default_or_trainable_as_the_studies():
+    bn, frozen_trainable, moved = _finetuned_bn("frozen")
+    assert bn.trainable is False and moved == [False, False]      # statistics and gamma stay put
+    bn, bn_trainable, moved = _finetuned_bn("trainable")
+    assert bn.trainable is True and moved == [True, True]         # batch statistics used and updated
+    # gamma and beta of the three BatchNormalization layers among the last 9:
+    # block_16_depthwise_BN (960 channels), block_16_project_BN (320), Conv_1_bn (1280)
+    assert bn_trainable == frozen_trainable + 2 * (960 + 320 + 1280)
+    assert UnfreezeConfig(last_layers=2).batch_norm == "frozen"
+
+
+def test_trainable_batchnorm_needs_a_model_built_for_it(resnet50_frozen):
+    with pytest.raises(ConfigError, match=r"^unfreeze\.batch_norm: trainable needs the model built for it"):
+        apply_unfreeze(resnet50_frozen, UnfreezeConfig(from_block="conv5", batch_norm="trainable"))
+
+
+def test_s2_pytorch_parameter_counts_come_out_of_the_keras_model():
+    """S2 reports PyTorch's counts: 23,909,636 in all and 15,366,340 trainable with layer4 (conv5)
+    unfrozen. Keras counts more: its ResNet convolutions have biases and BatchNorm's moving
+    statistics are weights; param_breakdown takes both out."""
+    from dlhw.models.backbones import param_breakdown
+
+    model = build_backbone_model(model_cfg(), (32, 32, 3), CARS, bn_training=True)
+    every = param_breakdown(model)
+    assert every["total"] == params(model)["total"] == 23_989_316
+    assert every["conv_bias"] == every["bn_moving"] // 2 == 26_560  # one bias per conv filter, each conv has a BN
+    assert every["pytorch_equivalent"] == 23_909_636
+    apply_unfreeze(model, UnfreezeConfig(from_block="conv5", batch_norm="trainable"))
+    trainable = param_breakdown(model, trainable_only=True)
+    assert trainable["total"] == params(model)["trainable"]
+    assert trainable["pytorch_equivalent"] == 15_366_340

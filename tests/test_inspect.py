@@ -80,3 +80,31 @@ def test_inspect_needs_a_mode_and_a_completed_run(tmp_path, runs):
     assert r.exit_code == 2 and "--activations" in r.output
     r = runner.invoke(app, ["inspect", str(tmp_path), "--activations"])
     assert r.exit_code == 2 and "no model.keras" in r.output
+
+
+def test_activations_on_one_chosen_input(runs, tmp_path):
+    """--input FILE: the zero fractions of that one image (S2's chart was on one image)."""
+    import keras
+
+    from dlhw.data.preprocessing import image_inputs, load_preprocessing
+
+    image = sorted((runs[0].parent.parent / "images" / "dog").glob("*.png"))[0]
+    r = runner.invoke(app, ["inspect", str(runs[0]), "--activations", "--input", str(image), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((tmp_path / "activations.csv").open()))
+    assert all(x["samples"] == "1" for x in rows)
+    model = keras.saving.load_model(runs[0] / "model.keras", safe_mode=True)
+    x = np.concatenate([np.asarray(b) for b in image_inputs([str(image)], load_preprocessing(runs[0]))])
+    dense = keras.Model(model.inputs, model.get_layer("dense_1").output)(x, training=False)
+    want = float(np.mean(np.asarray(dense) == 0))
+    assert float(next(x for x in rows if x["layer"] == "dense_1")["zero_fraction"]) == pytest.approx(want, abs=1e-6)
+    r = runner.invoke(app, ["inspect", str(runs[0]), "--activations", "--input", str(tmp_path / "nope.png")])
+    assert r.exit_code == 2 and "nope.png: input not found" in r.output
+
+
+def test_inception_with_batchnorm_last_is_not_counted_as_relu():
+    from dlhw.inspect import relu_kind
+    from dlhw.models.layers import InceptionBlock
+
+    assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2)).startswith("InceptionBlock")
+    assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2, order="conv_act_bn")) is None

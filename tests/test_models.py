@@ -131,3 +131,50 @@ def test_masked_euclidean_ignores_missing_points():
     y_true = np.array([[0.0, 0.0, np.nan, np.nan]], dtype="float32")
     y_pred = np.array([[3.0, 4.0, 100.0, 100.0]], dtype="float32")
     assert abs(float(loss(y_true, y_pred)) - 5.0) < 1e-4
+
+
+# ------------------------------------------- block order and conv bias (S3)
+def _kinds(model):
+    return [(lyr.name, type(lyr).__name__, lyr.get_config().get("activation"))
+            for lyr in model.layers if type(lyr).__name__ != "InputLayer"]
+
+
+def test_conv_block_order_puts_the_activation_inside_the_convolution_before_batchnorm():
+    block = {"type": "conv", "filters": 4, "kernel": 3, "batch_norm": True, "pool": 2}
+    ds = fake_dataset(2, (16, 16, 3))
+    base = {"type": "cnn", "output": {"units": 1, "activation": "sigmoid"}}
+    default, _ = build_model(cfg({**base, "blocks": [block]}), ds)
+    study, _ = build_model(cfg({**base, "blocks": [{**block, "order": "conv_act_bn"}]}), ds)
+    assert _kinds(default)[:4] == [("conv_1", "Conv2D", "linear"), ("conv_1_bn", "BatchNormalization", None),
+                                   ("conv_1_relu", "Activation", "relu"), ("pool_1", "MaxPooling2D", None)]
+    assert _kinds(study)[:3] == [("conv_1", "Conv2D", "relu"), ("conv_1_bn", "BatchNormalization", None),
+                                 ("pool_1", "MaxPooling2D", None)]
+    assert default.count_params() == study.count_params()
+    x = np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32")
+    # BatchNorm at initialisation (inference) is nearly the identity: the study's order leaves
+    # non-negative values after the ReLU, the default order's ReLU comes last; both differ in general
+    conv = study.get_layer("conv_1")(x)
+    bn = study.get_layer("conv_1_bn")(conv, training=False)
+    assert float(np.min(conv)) >= 0.0 and np.allclose(np.asarray(bn), np.asarray(conv) / np.sqrt(1 + 1e-3), atol=1e-5)
+
+
+def test_inception_branches_take_the_study_order_and_bias():
+    from dlhw.models.layers import InceptionBlock
+
+    def count(**kw):
+        block = InceptionBlock(16, 16, 32, 16, 32, 16, **kw)
+        block.build((None, 16, 16, 64))
+        return block, block.count_params()
+
+    plain, n_plain = count()
+    study, n_study = count(order="conv_act_bn", use_bias=True)
+    convs = 64 * 16 + 64 * 16 + 16 * 9 * 32 + 64 * 16 + 16 * 25 * 32 + 64 * 16      # kernels
+    bns = 4 * (16 + 16 + 32 + 16 + 32 + 16)                                          # gamma, beta, mean, var
+    assert n_plain == convs + bns
+    assert n_study == convs + (16 + 16 + 32 + 16 + 32 + 16) + bns                    # + one bias per filter
+    assert [type(lyr).__name__ for lyr in study.branch3] == ["Conv2D", "Activation", "BatchNormalization"] * 2
+    assert [type(lyr).__name__ for lyr in plain.branch3] == ["Conv2D", "BatchNormalization", "Activation"] * 2
+    assert study.get_config()["order"] == "conv_act_bn" and study.get_config()["use_bias"] is True
+    with pytest.raises(ConfigError, match="order"):
+        cfg({"type": "cnn", "blocks": [{"type": "inception", "b1": 1, "b3_reduce": 1, "b3": 1, "b5_reduce": 1,
+                                        "b5": 1, "pool_proj": 1, "order": "bn_conv"}]})

@@ -124,3 +124,31 @@ def test_backbone_svm_run_predicts_with_its_classifier(tmp_path):
     data = json.loads(r.output)
     assert len(data) == 6 and all(len(d["top"]) == 2 for d in data)
     assert all(t["class"] in ("cat", "dog", "fox") and 0 <= t["probability"] <= 1 for d in data for t in d["top"])
+
+
+def test_logits_on_request_are_the_output_layer_before_softmax(digits_run, tmp_path):
+    """Probabilities by default; --logits adds each class's raw output value (S2 printed logits)."""
+    path, _ = digits_csv(tmp_path / "rows.csv", n=5)
+    plain = predict_run(digits_run, [str(path)], top_k=10)
+    raw = predict_run(digits_run, [str(path)], top_k=10, logits=True)
+    assert all("logit" not in t for p in plain for t in p.top)
+    for p, q in zip(plain, raw):
+        assert [t["class"] for t in p.top] == [t["class"] for t in q.top]
+        z = np.array([t["logit"] for t in q.top])
+        soft = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        np.testing.assert_allclose(soft, [t["probability"] for t in q.top], rtol=1e-4, atol=1e-6)
+        assert z.max() > 1.0  # logits, not probabilities
+    r = runner.invoke(app, ["predict", str(digits_run), str(path), "--logits", "-k", "1"])
+    assert r.exit_code == 0 and "logit" in r.output
+
+
+def test_logits_of_a_single_sigmoid_unit_are_log_odds(tmp_path):
+    from dlhw.predict import results
+
+    pre = {"task": "classification", "class_names": ["no", "yes"],
+           "output": {"units": 1, "activation": "sigmoid", "loss": "binary_crossentropy", "from_logits": False,
+                      "encoding": "binary", "accuracy": "binary", "num_classes": 2}}
+    z = np.array([[2.0], [-1.0]])
+    out = results(1 / (1 + np.exp(-z)), ["a", "b"], pre, None, 2, logits=z)
+    assert out[0].top[0] == {"class": "yes", "probability": pytest.approx(0.8808, abs=1e-4), "logit": 2.0}
+    assert out[1].top[0]["class"] == "no" and out[1].top[0]["logit"] == 1.0

@@ -243,7 +243,7 @@ def test_repo_sweep_configs_plan(monkeypatch):
         assert len(plan.trials) == n and plan.varied_keys
     mnist = build_plan(REPO / "configs" / "mlp_layers", ["dataset.source=keras", "dataset.name=mnist"])
     assert all(t.cfg.dataset.name == "mnist" for t in mnist.trials)
-    assert [t.name for t in mnist.trials][:2] == ["layers-3x256", "layers-4x256"]
+    assert [t.name for t in mnist.trials][:2] == ["mlp_layers_layers-2x256", "mlp_layers_layers-3x256"]
     reuters = build_plan(REPO / "configs" / "reuters_losses")
     pairs = {(t.cfg.model.output.activation, t.cfg.training.loss) for t in reuters.trials}
     assert pairs == {("sigmoid", "binary_crossentropy"), ("softmax", "categorical_crossentropy"),

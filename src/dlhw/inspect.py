@@ -2,7 +2,8 @@
 
 ``activation_sparsity(run_dir, samples)`` rebuilds the run's data from its
 config.yaml, feeds ``samples`` inputs of the test split (validation when there
-is no test split) through the run's model, and reports, for every layer whose
+is no test split) through the run's model (or chosen ``inputs``: image files or
+CSV rows, prepared as ``dlhw predict`` prepares them), and reports, for every layer whose
 output is a ReLU (exact zeros are possible), the fraction of output values
 equal to 0. ReLU-like outputs are: Dense / Conv layers with activation relu or
 relu6, Activation('relu' / 'relu6') layers, ReLU layers without a negative
@@ -45,6 +46,9 @@ def relu_kind(layer) -> Optional[str]:
         slope = float(layer.get_config().get("negative_slope", 0.0) or 0.0)
         return "ReLU" if slope == 0 else None
     if name == "InceptionBlock":
+        c = layer.get_config()
+        if c.get("batch_norm", True) and c.get("order", "conv_bn_act") == "conv_act_bn":
+            return None  # its branches end in BatchNorm, not ReLU
         return "InceptionBlock (concatenated ReLU branches)"
     if isinstance(layer, (keras.layers.Activation, keras.layers.Dense, keras.layers.Conv1D,
                           keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.DepthwiseConv2D,
@@ -120,8 +124,22 @@ def _batches(dataset, split, n: int, batch_size: int):
             yield s.x[start:min(start + batch_size, k)]
 
 
-def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32) -> List[LayerSparsity]:
-    """Fraction of zero outputs per ReLU-like layer over ``samples`` test inputs of a run."""
+def _input_batches(run_dir: Path, inputs: Sequence[str], batch_size: int):
+    from dlhw.predict import model_inputs
+
+    data, _ = model_inputs(run_dir, inputs)
+    if not isinstance(data, np.ndarray):  # images: a batched tf.data pipeline
+        for batch in data:
+            yield np.asarray(batch)
+        return
+    for start in range(0, len(data), batch_size):
+        yield data[start:start + batch_size]
+
+
+def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
+                        inputs: Optional[Sequence[str]] = None) -> List[LayerSparsity]:
+    """Fraction of zero outputs per ReLU-like layer over ``samples`` test inputs of a run,
+    or over the chosen ``inputs`` (image files, folders or CSV files; S2 used one image)."""
     from dlhw.config import load_config
     from dlhw.data import load_dataset
     from dlhw.predict import check_run, load_run_model
@@ -129,9 +147,13 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32) -> Li
     if samples < 1:
         raise ConfigError(f"--samples: must be at least 1; received {samples}")
     run_dir = check_run(Path(run_dir))
-    cfg = load_config(run_dir / "config.yaml")
-    dataset = load_dataset(cfg)
-    split = "test" if len(dataset.splits["test"]) else "val"
+    if inputs:
+        batches = _input_batches(run_dir, inputs, batch_size)
+    else:
+        cfg = load_config(run_dir / "config.yaml")
+        dataset = load_dataset(cfg)
+        split = "test" if len(dataset.splits["test"]) else "val"
+        batches = _batches(dataset, split, samples, batch_size)
     model, _ = load_run_model(run_dir)
     probe = Probe(model)
     if probe.size() == 0:
@@ -141,7 +163,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32) -> Li
     counts = np.zeros(len(names))
     units = [0] * len(names)
     seen = 0
-    for batch in _batches(dataset, split, samples, batch_size):
+    for batch in batches:
         outs = probe.run(batch)
         seen += int(outs[0].shape[0])
         for i, o in enumerate(outs):
@@ -189,17 +211,21 @@ def plot_sparsity(rows: Sequence[LayerSparsity], path: Path, title: str) -> None
     _save(fig, path)
 
 
-def inspect_activations(runs: Sequence[str], samples: int = 256, out: Optional[Path] = None) -> Tuple[Path, List[LayerSparsity]]:
-    """activations.csv and activations.png for one or more runs; returns (out folder, rows)."""
+def inspect_activations(runs: Sequence[str], samples: int = 256, out: Optional[Path] = None,
+                        inputs: Optional[Sequence[str]] = None) -> Tuple[Path, List[LayerSparsity]]:
+    """activations.csv and activations.png for one or more runs; returns (out folder, rows).
+    ``inputs``: feed these files instead of test-split samples."""
     if not runs:
         raise ConfigError("dlhw inspect: give at least one RUN folder")
     rows: List[LayerSparsity] = []
     for run in runs:
-        rows.extend(activation_sparsity(run, samples))
+        rows.extend(activation_sparsity(run, samples, inputs=inputs))
     folder = Path(out) if out else (Path(runs[0]) if len(runs) == 1 else Path("activations"))
     folder.mkdir(parents=True, exist_ok=True)
     write_csv(rows, folder / "activations.csv")
     names = list(dict.fromkeys(r.run for r in rows))
     title = f"zero activations per layer: {', '.join(names)}" if len(names) <= 3 else "zero activations per layer"
+    if inputs and len(inputs) == 1:
+        title += f" (input: {Path(inputs[0]).name})"
     plot_sparsity(rows, folder / "activations.png", title)
     return folder, rows

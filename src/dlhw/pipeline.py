@@ -166,6 +166,7 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
         "stopped_early": result.stopped_early,
         "class_names": list(dataset.class_names),
         "output": spec.as_dict(),
+        "validation": dataset.meta.get("validation", "val split"),
     })
     return out
 
@@ -270,7 +271,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         metrics["batch_size"] = run_cfg.training.batch_size
         if features is not None:
             metrics["feature_cache"] = features.summary()
-        metrics["diagnostics"] = diagnose(result.history, evaluated=metrics)  # the table's (inference-mode) figures
+        from dlhw.data.dataset import validation_findings
+
+        # the table's (inference-mode) figures
+        metrics["diagnostics"] = validation_findings(dataset) + diagnose(result.history, evaluated=metrics)
         trainer.close()  # the last checkpoint, written in the background while evaluating
         write_json(run_dir / "metrics.json", metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])

@@ -109,8 +109,37 @@ def _proba(raw: np.ndarray, pre: Dict[str, Any], clf) -> np.ndarray:
     return scores_to_proba(raw, OutputSpec(**pre["output"]))
 
 
-def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k: int) -> List[Prediction]:
-    """Prediction objects from raw model (or classifier) outputs."""
+def output_logits(model, data) -> np.ndarray:
+    """The output layer's pre-activation values (logits) for ``data``: the model's own
+    outputs when the output is linear, else the penultimate features through the output
+    Dense's kernel and bias, without its activation."""
+    import keras
+
+    try:
+        out_layer = model.get_layer("output")
+    except ValueError:
+        raise ConfigError(f"--logits: the model has no layer named 'output' to take logits from; "
+                          f"received a {type(model).__name__}") from None
+    act = out_layer.get_config().get("activation")
+    if act in (None, "linear"):
+        return np.asarray(model.predict(data, verbose=0))
+    features = keras.Model(model.inputs, out_layer.input)
+    x = np.asarray(features.predict(data, verbose=0))
+    kernel, *bias = [np.asarray(w) for w in out_layer.get_weights()]
+    return x @ kernel + (bias[0] if bias else 0.0)
+
+
+def _class_logits(z: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class logits; one sigmoid unit for two classes gives log-odds -z (class 0) and z (class 1)."""
+    z = np.asarray(z).reshape(len(z), -1)
+    if z.shape[1] == 1 and num_classes == 2:
+        return np.concatenate([-z, z], axis=1)
+    return z
+
+
+def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k: int,
+            logits: Optional[np.ndarray] = None) -> List[Prediction]:
+    """Prediction objects from raw model (or classifier) outputs; ``logits`` adds each class's logit."""
     out: List[Prediction] = []
     if pre["task"] == "regression":
         names = pre.get("targets") or [f"target_{i}" for i in range(raw.shape[1])]
@@ -120,29 +149,50 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
     proba = _proba(raw, pre, clf)
     names = pre["class_names"]
     k = max(1, min(top_k, proba.shape[1]))
-    for label, row in zip(labels, proba):
+    z = None if logits is None else _class_logits(logits, len(names))
+    for n, (label, row) in enumerate(zip(labels, proba)):
         order = np.argsort(-row, kind="stable")[:k]
-        out.append(Prediction(label, top=[{"class": str(names[i]), "probability": float(row[i])} for i in order]))
+        top = [{"class": str(names[i]), "probability": float(row[i])} for i in order]
+        if z is not None:
+            for t, i in zip(top, order):
+                t["logit"] = float(z[n, i])
+        out.append(Prediction(label, top=top))
     return out
 
 
-def predict_run(run_dir, inputs: Sequence[str], top_k: int = 3) -> List[Prediction]:
-    """Top-k predictions of a completed run for image files / folders / CSV files."""
+def model_inputs(run_dir: Path, inputs: Sequence[str]):
+    """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
     from dlhw.data.preprocessing import csv_inputs, image_inputs, load_preprocessing
 
+    pre = load_preprocessing(run_dir)
+    found = collect_inputs(inputs)
+    if found["images"]:
+        return image_inputs(found["images"], pre), list(found["images"])
+    parts = [csv_inputs(Path(p), pre) for p in found["csv"]]
+    return np.concatenate([x for x, _ in parts]), [lab for _, labs in parts for lab in labs]
+
+
+def predict_run(run_dir, inputs: Sequence[str], top_k: int = 3, logits: bool = False) -> List[Prediction]:
+    """Top-k predictions of a completed run for image files / folders / CSV files.
+
+    Confidences are probabilities; ``logits`` adds each shown class's raw output-layer
+    value (before softmax / sigmoid), as S2 printed."""
     if top_k < 1:
         raise ConfigError(f"--top-k: must be at least 1; received {top_k}")
     if not inputs:
         raise ConfigError("dlhw predict: give at least one INPUT (image file, folder or CSV)")
+    from dlhw.data.preprocessing import load_preprocessing
+
     run_dir = check_run(Path(run_dir))
     pre = load_preprocessing(run_dir)
-    found = collect_inputs(inputs)
-    if found["images"]:
-        data = image_inputs(found["images"], pre)
-        labels = list(found["images"])
-    else:
-        parts = [csv_inputs(Path(p), pre) for p in found["csv"]]
-        data = np.concatenate([x for x, _ in parts])
-        labels = [lab for _, labs in parts for lab in labs]
+    data, labels = model_inputs(run_dir, inputs)
     model, clf = load_run_model(run_dir)
-    return results(_outputs(model, clf, data), labels, pre, clf, top_k)
+    z = None
+    if logits:
+        if clf is not None:
+            raise ConfigError(f"--logits: {run_dir} ends in a scikit-learn classifier, which has no logits; "
+                              f"drop --logits")
+        if pre["task"] == "regression":
+            raise ConfigError(f"--logits: only for classification; {run_dir} is a regression run")
+        z = output_logits(model, data)
+    return results(_outputs(model, clf, data), labels, pre, clf, top_k, logits=z)

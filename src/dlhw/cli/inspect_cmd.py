@@ -15,6 +15,9 @@ def inspect(
     runs: Annotated[Optional[List[Path]], typer.Argument(help="One or more completed run folders.", show_default=False)] = None,
     activations: Annotated[bool, typer.Option("--activations", help="Fraction of zero outputs per ReLU-like layer.")] = False,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Test-split inputs fed through each model.")] = 256,
+    inputs: Annotated[Optional[List[Path]], typer.Option("--input", "-i", help="Feed this file instead of test-split "
+                                                         "samples (an image or a CSV; repeat for more).",
+                                                         show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for activations.csv / .png "
                                                 "(default: the run folder for one run, ./activations for several).",
                                                 show_default=False)] = None,
@@ -35,7 +38,8 @@ def inspect(
 
         set_quiet(True)
         setup_runtime("auto", 0, None, debug)
-        folder, rows = inspect_activations([str(r) for r in (runs or [])], samples, out)
+        folder, rows = inspect_activations([str(r) for r in (runs or [])], samples, out,
+                                           inputs=[str(i) for i in inputs] if inputs else None)
         names = list(dict.fromkeys(r.run for r in rows))
         seen = {r.run: r.samples for r in rows}
         table = Table(title="fraction of zero activations (samples: "

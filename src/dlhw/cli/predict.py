@@ -12,7 +12,7 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, cli_errors
 
 
-def print_table(run: Path, preds) -> None:
+def print_table(run: Path, preds, logits: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -28,7 +28,8 @@ def print_table(run: Path, preds) -> None:
         for i in range(k):
             table.add_column(f"#{i + 1}", justify="left")
         for p in preds:
-            table.add_row(p.input, *[f"{t['class']}  {t['probability']:.3f}" for t in p.top])
+            table.add_row(p.input, *[f"{t['class']}  {t['probability']:.3f}"
+                                     + (f"  (logit {t['logit']:.3f})" if logits else "") for t in p.top])
     Console().print(table)
 
 
@@ -39,9 +40,11 @@ def predict(
                                                          show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many classes to show per input.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object per input) instead of a table.")] = False,
+    logits: Annotated[bool, typer.Option("--logits", help="Also show each class's raw output-layer value "
+                                         "(before softmax / sigmoid), as S2 printed.")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Predict the classes (top-k, with probabilities) of new inputs with a trained run."""
+    """Predict the classes (top-k, with probabilities; --logits adds raw logits) of new inputs with a trained run."""
     with cli_errors(debug):
         from dlhw.console import set_quiet
         from dlhw.predict import predict_run
@@ -49,8 +52,8 @@ def predict(
 
         set_quiet(True)
         setup_runtime("auto", 0, None, debug)
-        preds = predict_run(run, inputs or [], top_k)
+        preds = predict_run(run, inputs or [], top_k, logits=logits)
         if as_json:
             typer.echo(json.dumps([p.as_dict() for p in preds], indent=2))
         else:
-            print_table(run, preds)
+            print_table(run, preds, logits)

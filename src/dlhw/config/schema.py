@@ -86,6 +86,7 @@ class DatasetConfig(Section):
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
     max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials.")
     augment: bool = Field(False, description="image_folder: random flips during training.")
+    validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
 
     @field_validator("source")
     @classmethod
@@ -110,6 +111,9 @@ class DatasetConfig(Section):
             raise ValueError(f"dataset.path is required for source '{self.source}'")
         if self.source == "csv" and not self.target:
             raise ValueError("dataset.target (the label column) is required for source 'csv'")
+        if self.validation == "test" and self.split.val > 0:
+            raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
+                             f"(its samples would go unused); received split.val={self.split.val:g}")
         return self
 
 
@@ -150,6 +154,7 @@ class ConvBlock(Section):
     activation: str = Field("relu", description="Activation after the convolution.")
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
+    order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm: conv -> BatchNorm -> activation, or conv -> activation -> BatchNorm (S3's Conv2D(relu) then BatchNorm).")
     pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block; none for no pooling.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block.")
 
@@ -165,6 +170,8 @@ class InceptionBlock(Section):
     b5: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 5x5 branch.")
     pool_proj: int = Field(..., gt=0, le=MAX_FILTERS, description="1x1 filters after the 3x3 max-pool branch.")
     batch_norm: bool = Field(True, description="BatchNormalization in every branch.")
+    order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm, in each branch: conv -> BatchNorm -> ReLU, or conv -> ReLU -> BatchNorm (S3's block).")
+    use_bias: Optional[bool] = Field(None, description="Bias in the branch convolutions; default: only without batch_norm (S3's block: true).")
     pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block.")
 
 
@@ -220,6 +227,7 @@ class UnfreezeConfig(Section):
     from_layer: Optional[int] = Field(None, ge=0, le=MAX_LAYER_INDEX, description="Unfreeze backbone layers from this index on.")
     last_layers: Optional[int] = Field(None, gt=0, le=MAX_LAYER_INDEX, description="Unfreeze the last N backbone layers.")
     from_block: Optional[str] = Field(None, description="Unfreeze from the first layer whose name starts with this (e.g. conv5).")
+    batch_norm: Literal["frozen", "trainable"] = Field("frozen", description="BatchNormalization in the unfrozen part: frozen (inference mode, Keras's advice for small data) or trainable (batch statistics and gamma/beta updated, as the studies' code did).")
 
     @model_validator(mode="after")
     def _one(self) -> "UnfreezeConfig":

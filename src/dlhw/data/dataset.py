@@ -169,3 +169,47 @@ def select_classes(
             unseen_parts.append(u)
     unseen = unseen_parts[0]
     return known, [class_names[i] for i in known_idx], unseen, [class_names[i] for i in unseen_idx]
+
+
+VALIDATION_ON_TEST = ("validation data is the test split (dataset.validation: test), as the study did; "
+                      "val and test figures are the same data, not an independent test")
+
+
+def use_test_for_validation(dataset: Dataset, cfg) -> Dataset:
+    """``dataset.validation: test``: make the test split the validation data, for any source.
+
+    Applied once, after the source has made its splits (schema: split.val is 0). Records
+    the choice in ``dataset.meta['validation']`` (metrics.json and the report show it),
+    says so on the console and warns when early stopping watches it (the test figure is
+    then optimistic: the test data chose the epoch)."""
+    from dlhw.console import info, warn
+    from dlhw.errors import DataError
+
+    dcfg = cfg.dataset
+    if getattr(dcfg, "validation", "split") != "test":
+        dataset.meta.setdefault("validation", "val split")
+        return dataset
+    test, val = dataset.splits["test"], dataset.splits["val"]
+    where = dcfg.path or dcfg.name
+    if len(val):
+        raise DataError(f"dataset.validation: test, but {where} already has a validation split "
+                        f"({len(val)} samples, e.g. a val/ folder); remove it or use validation: split")
+    if not len(test):
+        raise DataError(f"dataset.validation: test, but the test split of {where} is empty; "
+                        f"give dataset.split.test a fraction > 0 or add a test/ folder")
+    dataset.splits["val"] = test
+    dataset.meta["validation"] = "test split"
+    info(f"validation: the test split ({len(test)} samples) is the validation data, as the study did; "
+         f"val and test figures are the same data")
+    monitors = [s.early_stopping.monitor for s in cfg.stages() if s.early_stopping is not None]
+    if any(m.startswith("val_") for m in monitors):
+        warn(f"early stopping watches {monitors[0]} on the test split (dataset.validation: test): "
+             f"the test data chooses the epoch, so the test figures are optimistic")
+    return dataset
+
+
+def validation_findings(dataset: Dataset) -> List[Dict[str, Any]]:
+    """A report note (metrics.json ``diagnostics``) when the validation data is the test split."""
+    if dataset.meta.get("validation") != "test split":
+        return []
+    return [{"kind": "val_is_test", "message": VALIDATION_ON_TEST}]

@@ -144,7 +144,7 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
     if cfg.classes:
         splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
     for name in SPLITS:
-        if len(splits[name]) == 0 and name != "test":
+        if len(splits[name]) == 0 and name != "test" and not (name == "val" and cfg.validation == "test"):
             raise DataError(f"{root}: the {name} split is empty; add images or change dataset.split")
     channels = 3 if cfg.color_mode == "rgb" else 1
     h, w = cfg.image_size

@@ -20,7 +20,12 @@ def build_model(cfg, dataset):
     spec = resolve_output(cfg, dataset)
     builder = MODELS.get(cfg.model.type, "model.type")
     augment = bool(cfg.dataset.augment and dataset.is_images)
-    model = builder(cfg.model, dataset.input_shape, spec, augment=augment)
+    extra = {}
+    if cfg.model.type == "backbone":
+        from dlhw.models.backbones import bn_training_needed
+
+        extra["bn_training"] = bn_training_needed(cfg)
+    model = builder(cfg.model, dataset.input_shape, spec, augment=augment, **extra)
     return model, spec
 
 

@@ -11,11 +11,23 @@ the backbone's own layers, input layer included, as ``base_model.layers[N:]`` do
 A frozen backbone is called with ``training=False`` and its BatchNormalization
 layers stay frozen when a part is unfrozen (Keras's fine-tuning guide), so their
 statistics never move.
+
+Why frozen is the default: a fine-tuning set is small and its batches are small, so
+batch statistics are noisy estimates of the ImageNet ones the pretrained weights were
+fitted to; letting BatchNormalization renormalise with them (and update its moving
+averages) shifts every following layer's input at once, which can wreck the features
+in the first epochs. ``unfreeze.batch_norm: trainable`` reproduces what the studies'
+code did (Keras ``layer.trainable = True`` on BatchNormalization in S1; PyTorch
+``model.train()`` in S2): the unfrozen BatchNormalization layers train gamma / beta,
+normalise with batch statistics and update their moving mean / variance. The backbone
+is then called without ``training=False`` (``bn_training``), so its frozen layers rely
+on Keras 3's rule that a non-trainable BatchNormalization runs in inference mode.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -203,8 +215,11 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
 
 
 # --------------------------------------------------------------------- model
-def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = False):
-    """Backbone + pooling + head + output (or the feature extractor alone for a classifier)."""
+def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = False, bn_training: bool = False):
+    """Backbone + pooling + head + output (or the feature extractor alone for a classifier).
+
+    ``bn_training``: a later stage unfreezes with ``batch_norm: trainable``, so the frozen
+    backbone is not pinned to inference mode (see the module notes)."""
     import keras
     from keras import layers
 
@@ -228,8 +243,8 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
     if augment:
         x = layers.RandomFlip("horizontal", name="augment_flip")(x)
     x = ImagePreprocess(entry.preprocessing, name="preprocess")(x)
-    if spec.trainable:
-        x = backbone(x)
+    if spec.trainable or bn_training:
+        x = backbone(x)  # a non-trainable BatchNormalization still runs in inference mode (Keras 3)
     else:
         backbone.trainable = False
         x = backbone(x, training=False)  # frozen: BatchNormalization in inference mode
@@ -244,7 +259,9 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
         else:
             x = layers.Dropout(hl.rate, name=f"head_{i}_dropout")(x)
     outputs = layers.Dense(out_spec.units, activation=out_spec.activation, name="output")(x)
-    return keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
+    model = keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
+    model._dlhw_pinned = not (spec.trainable or bn_training)  # backbone called with training=False
+    return model
 
 
 def find_backbone(model):
@@ -302,17 +319,27 @@ def unfreeze_start(backbone, ucfg, key: str = "unfreeze") -> int:
                       f"{did_you_mean(prefix, names)}; blocks are: {', '.join(names)}; received {prefix}")
 
 
+def bn_training_needed(cfg) -> bool:
+    """True when a stage unfreezes with ``batch_norm: trainable`` (build without training=False)."""
+    return any(s.unfreeze is not None and s.unfreeze.batch_norm == "trainable" for s in (cfg.training.stages or []))
+
+
 def apply_unfreeze(model, ucfg, key: str = "unfreeze") -> int:
-    """Make backbone layers from the configured index on trainable, BatchNormalization
-    excepted (it stays frozen, in inference mode). Returns the number of layers unfrozen."""
+    """Make backbone layers from the configured index on trainable. BatchNormalization stays
+    frozen (inference mode) unless ``ucfg.batch_norm`` is trainable. Returns the number of
+    layers unfrozen."""
     import keras
 
     backbone = find_backbone(model)
     start = unfreeze_start(backbone, ucfg, key)
+    bn_trains = getattr(ucfg, "batch_norm", "frozen") == "trainable"
+    if bn_trains and getattr(model, "_dlhw_pinned", False):
+        raise ConfigError(f"{key}.batch_norm: trainable needs the model built for it (dlhw builds it so "
+                          f"when a stage asks); this model calls {_label(backbone)} with training=False")
     backbone.trainable = True
     count = 0
     for i, layer in enumerate(backbone.layers):
-        on = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        on = i >= start and (bn_trains or not isinstance(layer, keras.layers.BatchNormalization))
         layer.trainable = on
         count += int(on and bool(layer.weights))
     return count
@@ -332,3 +359,42 @@ def check_unfreeze(model, cfg) -> None:
 def is_frozen(model) -> bool:
     """True when no backbone weight is trainable."""
     return not find_backbone(model).trainable_weights
+
+
+# ------------------------------------------------------- parameter counting
+def param_breakdown(model, trainable_only: bool = False) -> Dict[str, int]:
+    """Parameters by kind, nested models included: conv kernels, conv biases, BatchNorm
+    gamma / beta, BatchNorm moving mean / variance, dense kernels + biases, other.
+
+    ``pytorch_equivalent`` is what ``sum(p.numel() for p in model.parameters())`` gives
+    for the same network in torchvision: its ResNet convolutions have no bias
+    (``bias=False``) and BatchNorm's running statistics are buffers, not parameters;
+    Keras's ResNet convolutions carry a bias and Keras counts the moving statistics as
+    (non-trainable) weights. S2's 23,909,636 / 15,366,340 come out of this (experiments/S2).
+    """
+    import keras
+
+    out = {"conv_kernel": 0, "conv_bias": 0, "bn_gamma_beta": 0, "bn_moving": 0, "dense": 0, "other": 0}
+
+    def walk(layer):
+        subs = getattr(layer, "layers", None)
+        if isinstance(layer, keras.Model) and subs:
+            for sub in subs:
+                walk(sub)
+            return
+        for w in (layer.trainable_weights if trainable_only else layer.weights):
+            n = int(math.prod(w.shape))
+            name = w.path.split("/")[-1]
+            if isinstance(layer, keras.layers.BatchNormalization):
+                out["bn_moving" if name.startswith("moving") else "bn_gamma_beta"] += n
+            elif isinstance(layer, keras.layers.Conv2D):
+                out["conv_bias" if name == "bias" else "conv_kernel"] += n
+            elif isinstance(layer, keras.layers.Dense):
+                out["dense"] += n
+            else:
+                out["other"] += n
+
+    walk(model)
+    out["total"] = sum(out.values())
+    out["pytorch_equivalent"] = out["total"] - out["conv_bias"] - out["bn_moving"]
+    return out

@@ -102,7 +102,10 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
             "feature_size": int(feats["train"].shape[1]), "sklearn": sklearn.__version__}
     if hasattr(est, "n_support_"):
         info["support_vectors"] = int(np.sum(est.n_support_))
-    metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None)
+    from dlhw.data.dataset import validation_findings
+
+    metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None,
+                   diagnostics=validation_findings(dataset))
     save_model(model, run_dir / "model.keras")
     tmp = run_dir / f".{ESTIMATOR_FILE}.tmp"
     joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,

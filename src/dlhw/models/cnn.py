@@ -22,14 +22,18 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
     init = cfg.kernel_initializer
     for i, b in enumerate(cfg.blocks, start=1):
         if b.type == "conv":
+            # conv_act_bn (S3): Conv2D(activation) -> BatchNorm; conv_bn_act: Conv2D -> BatchNorm -> Activation
+            act_inside = not b.batch_norm or b.order == "conv_act_bn"
             seq.append(layers.Conv2D(b.filters, b.kernel, padding=b.padding, kernel_initializer=init,
-                                     activation=None if b.batch_norm else b.activation, name=f"conv_{i}"))
+                                     activation=b.activation if act_inside else None, name=f"conv_{i}"))
             if b.batch_norm:
                 seq.append(layers.BatchNormalization(name=f"conv_{i}_bn"))
-                seq.append(layers.Activation(b.activation, name=f"conv_{i}_{b.activation}"))
+                if not act_inside:
+                    seq.append(layers.Activation(b.activation, name=f"conv_{i}_{b.activation}"))
         else:
             seq.append(InceptionBlock(b.b1, b.b3_reduce, b.b3, b.b5_reduce, b.b5, b.pool_proj,
-                                      batch_norm=b.batch_norm, kernel_initializer=init, name=f"inception_{i}"))
+                                      batch_norm=b.batch_norm, kernel_initializer=init, order=b.order,
+                                      use_bias=b.use_bias, name=f"inception_{i}"))
         if b.pool:
             seq.append(layers.MaxPooling2D(b.pool, name=f"pool_{i}"))
         if getattr(b, "dropout", 0):

@@ -9,25 +9,33 @@ from keras import layers, ops
 @keras.saving.register_keras_serializable(package="dlhw")
 class InceptionBlock(layers.Layer):
     """GoogLeNet-style block (S3): parallel 1x1, 1x1->3x3, 1x1->5x5 and 3x3 pool->1x1
-    branches, each conv followed by BatchNormalization and ReLU, concatenated on channels.
+    branches, each conv followed by BatchNormalization and ReLU (``order``: conv_bn_act,
+    or conv_act_bn as S3's block: Conv2D(relu) then BatchNorm), concatenated on channels.
+    ``use_bias``: bias in the branch convolutions (None: only without batch_norm; S3's are biased).
 
     One layer, so a Sequential and a Functional model that use it have the same
     layers, shapes and parameter counts.
     """
 
     def __init__(self, b1, b3_reduce, b3, b5_reduce, b5, pool_proj, batch_norm=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
+                 kernel_initializer="glorot_uniform", order="conv_bn_act", use_bias=None, **kwargs):
         super().__init__(**kwargs)
+        if order not in ("conv_bn_act", "conv_act_bn"):
+            raise ValueError(f"InceptionBlock order must be conv_bn_act or conv_act_bn; received {order!r}")
         self.config_ = dict(b1=b1, b3_reduce=b3_reduce, b3=b3, b5_reduce=b5_reduce, b5=b5,
                             pool_proj=pool_proj, batch_norm=batch_norm,
-                            kernel_initializer=kernel_initializer)
+                            kernel_initializer=kernel_initializer, order=order, use_bias=use_bias)
+        bias = (not batch_norm) if use_bias is None else bool(use_bias)
 
         def conv(filters, size, name):
-            seq = [layers.Conv2D(filters, size, padding="same", use_bias=not batch_norm,
+            seq = [layers.Conv2D(filters, size, padding="same", use_bias=bias,
                                  kernel_initializer=kernel_initializer, name=f"{name}_conv")]
+            relu = layers.Activation("relu", name=f"{name}_relu")
+            if batch_norm and order == "conv_act_bn":
+                return seq + [relu, layers.BatchNormalization(name=f"{name}_bn")]
             if batch_norm:
                 seq.append(layers.BatchNormalization(name=f"{name}_bn"))
-            seq.append(layers.Activation("relu", name=f"{name}_relu"))
+            seq.append(relu)
             return seq
 
         self.branch1 = conv(b1, 1, "b1")
