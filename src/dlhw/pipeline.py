@@ -112,12 +112,14 @@ def save_model(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     prime()
     try:
-        model.save(tmp)
+        model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
         os.replace(tmp, path)
-    except OSError as exc:  # disk full, read-only: one line naming the file, no partial file left
+    except Exception as exc:  # disk full (OSError, or h5py's own): one line naming the file, nothing left
         tmp.unlink(missing_ok=True)
         from dlhw.runs import write_error
 
+        if not isinstance(exc, OSError):
+            exc = OSError(getattr(exc, "errno", None), str(exc) or type(exc).__name__)
         raise write_error(path, exc) from None
 
 

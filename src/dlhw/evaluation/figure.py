@@ -8,7 +8,6 @@ of unknown length (layer names, class names).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -25,8 +24,12 @@ def figure(w: float, h: float, **margins: float):
 
 
 def save(fig, path: Path) -> None:
-    """Write via a temporary file and rename, so readers never see half a picture."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp)
-    os.replace(tmp, path)
+    """Render in memory, then write via a temporary file and rename, so readers never see half a
+    picture; a full disk is one line naming the file and leaves no temporary file."""
+    import io
+
+    from dlhw.runs import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    atomic_write_bytes(Path(path), buf.getvalue())

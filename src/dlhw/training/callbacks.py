@@ -118,21 +118,11 @@ class BestWeights(keras.callbacks.Callback):
                 w.assign(c)
 
     def _save(self, name: str) -> None:
+        from dlhw.keras_saving import weights_h5_bytes
+        from dlhw.runs import atomic_write_bytes
+
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{name}.tmp.weights.h5"
-        from dlhw.keras_saving import prime
-
-        prime()
-        try:
-            self.model.save_weights(tmp)
-            os.replace(tmp, self.folder / name)
-        except Exception as exc:  # disk full (OSError, or h5py's own errors): one line, no partial file
-            tmp.unlink(missing_ok=True)
-            from dlhw.runs import write_error
-
-            if not isinstance(exc, OSError):
-                exc = OSError(getattr(exc, "errno", None), str(exc) or type(exc).__name__)
-            raise write_error(self.folder / name, exc) from None
+        atomic_write_bytes(self.folder / name, weights_h5_bytes(self.model))  # a full disk: one line
 
 
 class EpochTensorBoard(keras.callbacks.Callback):
