@@ -275,6 +275,10 @@ class CheckpointEvery(Section):
                                                                     "of training passed since the last one.")
 
 
+class TensorBoardConfig(Section):
+    histograms: int = Field(0, ge=0, description="Weight histograms every N epochs (Keras' histogram_freq); 0: scalars only.")
+
+
 class TrainingConfig(Section):
     epochs: int = Field(20, gt=0, description="Epochs (when no stages are given).")
     batch_size: int = Field(32, gt=0, description="Mini-batch size.")
@@ -283,7 +287,9 @@ class TrainingConfig(Section):
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
     stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
-    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/ (epoch scalars).")
+    tensorboard: Union[bool, TensorBoardConfig] = Field(
+        True, description="Write TensorBoard logs to tb/ (epoch scalars); {histograms: N} adds weight histograms every N epochs.")
+    log_steps: bool = Field(False, description="Also record every training batch: history_steps.csv and steps_curves.png.")
     checkpoint: Union[Literal["auto", "every_epoch", "off"], CheckpointEvery] = Field(
         "auto", description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
                             "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
@@ -325,6 +331,16 @@ class OpenSetConfig(Section):
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
     samples: int = Field(16, ge=0, description="Images in samples.png (image data only).")
+    weights: Literal["last", "best"] = Field("last", description="Evaluate (and save as model.keras) the last epoch's weights or the best epoch's by evaluation.monitor.")
+    monitor: Optional[str] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        choices = tuple(p + m for p in ("val_", "") for m in ("loss", "accuracy", "mae"))
+        return _check_name(v, choices, "monitor")
 
 
 class ExperimentConfig(Section):
