@@ -307,6 +307,27 @@ class TrainingConfig(Section):
             return low
         return v
 
+    @field_validator("tensorboard", mode="before")
+    @classmethod
+    def _tensorboard(cls, v: Any) -> Any:
+        if isinstance(v, (bool, TensorBoardConfig)):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        if isinstance(v, dict):
+            from pydantic import ValidationError
+
+            try:
+                return TensorBoardConfig.model_validate(v)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    raise ValueError(f"unknown key '{key}'{did_you_mean(key, ['histograms'])}; "
+                                     f"the keys are: histograms") from None
+                raise ValueError(f"{key}: {err['msg']}; received {err.get('input')!r}") from None
+        raise ValueError(f"must be true, false or {{histograms: N}}; received {str(v)[:40]!r}")
+
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: Optional[str]) -> Optional[str]:

@@ -148,7 +148,8 @@ def plot_steps(rows: Sequence[dict], path: Path, title: str, metric: str = "accu
             ax.annotate(stage, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
                         textcoords="offset points", fontsize=8, color="grey")
         if 0 < len(epoch_ends) <= 60:
-            ax.plot(epoch_ends, [1.0] * len(epoch_ends), "|", color="grey", ms=6, transform=ax.get_xaxis_transform())
+            ax.plot(epoch_ends, [1.0] * len(epoch_ends), "|", color="grey", ms=6, clip_on=False,
+                    transform=ax.get_xaxis_transform())
         ax.set_xlabel("training step (batch)")
         ax.set_ylabel(key)
         ax.set_title(f"{key} per step")
