@@ -243,7 +243,8 @@ class Trainer:
             es = stage.early_stopping
             restored = (es is not None and es.restore_best_weights and es.monitor == getattr(best, "monitor", None)
                         and len(rows) < stage.epochs)  # the model already holds the best weights
-            if best is not None and ckpt.enabled and guard.diverged_at is None and not restored:
+            if best is not None and ckpt.enabled and guard.diverged_at is None and not restored \
+                    and cfg.evaluation.weights == "last":  # best: model.keras will hold them
                 best.write(offset + len(rows))  # best.weights.h5, once, when it is not the last epoch
             result.history.extend(rows)
             offset += len(rows)
