@@ -123,6 +123,16 @@ def save_model(model, path: Path) -> None:
         raise write_error(path, exc) from None
 
 
+def plot_step_curves(run_dir: Path, metric: str) -> None:
+    """steps_curves.png from history_steps.csv (training.log_steps)."""
+    from dlhw.evaluation.plots import plot_steps
+    from dlhw.report.collect import read_history
+
+    rows = read_history(run_dir / "history_steps.csv")
+    if rows:
+        plot_steps(rows, run_dir / "steps_curves.png", f"{run_dir.name}: per-step training curves", metric)
+
+
 def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
     """metrics.json, confusion matrix, ROC / regression plot for a trained model.
 
@@ -131,7 +141,7 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     from dlhw.evaluation import metrics as M
     from dlhw.evaluation import plots as P
     from dlhw.models.outputs import make_loss
-    from dlhw.training.trainer import count_params
+    from dlhw.training.trainer import count_params, evaluation_monitor
 
     loss_fn = make_loss(spec)
     preds = {}
@@ -158,12 +168,13 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
 
         out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,
                                    known_proba={k: preds[k].proba for k in ("val", "test")}))
-    monitor = (cfg.stages()[-1].early_stopping.monitor if cfg.stages()[-1].early_stopping else "val_loss")
+    monitor = evaluation_monitor(cfg)
     out.update({
         "params": count_params(model),
         "params_per_stage": result.stage_params,
         "train_seconds": round(result.train_seconds, 3),
         "best_epoch": result.best_epoch(monitor),
+        "evaluated": result.evaluated,  # which epoch's weights the splits were measured with, and why
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
         "class_names": list(dataset.class_names),
@@ -259,6 +270,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         write_history(result.history, run_dir / "history.csv")
         metric = "accuracy" if spec.accuracy != "none" else "mae"
         plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
+        if cfg.training.log_steps:
+            plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose
 
         if result.diverged:

@@ -19,6 +19,10 @@ def report(
                                                 show_default=False)] = None,
     metric: Annotated[str, typer.Option("--metric", "-m", help="Sort by this metric, e.g. val_accuracy, "
                                         "test_f1_macro, val_loss, train_seconds.")] = "val_accuracy",
+    curves: Annotated[Optional[str], typer.Option("--curves", help="Overlay these curves instead of val_accuracy "
+                                                  "and val_loss, comma-separated: history.csv columns (loss, accuracy, "
+                                                  "val_loss, lr, ...) or step_loss, step_accuracy per training step "
+                                                  "(runs with training.log_steps).", show_default=False)] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -27,7 +31,7 @@ def report(
         from dlhw.report import make_report
         from dlhw.report.table import print_table
 
-        rep = make_report(paths or [], out, metric)
+        rep = make_report(paths or [], out, metric, None if curves is None else curves.split(","))
         if not quiet:
             print_table(rep.rows, rep.metric, f"{len(rep.records)} runs, sorted by {rep.metric}")
         print(f"report: {rep.out / 'report.html'}  (also summary.csv, summary.md, {len(rep.charts)} charts)")

@@ -312,6 +312,10 @@ class CheckpointEvery(Section):
                                                                     "of training passed since the last one.")
 
 
+class TensorBoardConfig(Section):
+    histograms: int = Field(0, ge=0, description="Weight histograms every N epochs (Keras' histogram_freq); 0: scalars only.")
+
+
 class TrainingConfig(Section):
     epochs: int = Field(20, gt=0, le=MAX_EPOCHS, description="Epochs (when no stages are given).")
     batch_size: Union[Annotated[int, Field(gt=0, le=MAX_BATCH)], Literal["full"]] = Field(32, description="Mini-batch size, or full: the whole training split in one batch (batch gradient descent).")
@@ -320,7 +324,9 @@ class TrainingConfig(Section):
     early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
     stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
-    tensorboard: bool = Field(True, description="Write TensorBoard logs to tb/ (epoch scalars).")
+    tensorboard: Union[bool, TensorBoardConfig] = Field(
+        True, description="Write TensorBoard logs to tb/ (epoch scalars); {histograms: N} adds weight histograms every N epochs.")
+    log_steps: bool = Field(False, description="Also record every training batch: history_steps.csv and steps_curves.png.")
     checkpoint: Union[Literal["auto", "every_epoch", "off"], CheckpointEvery] = Field(
         "auto", description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
                             "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
@@ -354,6 +360,27 @@ class TrainingConfig(Section):
             raise ValueError(f"must be between 1 and {MAX_BATCH} samples, or 'full'")
         return v
 
+    @field_validator("tensorboard", mode="before")
+    @classmethod
+    def _tensorboard(cls, v: Any) -> Any:
+        if isinstance(v, (bool, TensorBoardConfig)):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        if isinstance(v, dict):
+            from pydantic import ValidationError
+
+            try:
+                return TensorBoardConfig.model_validate(v)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    raise ValueError(f"unknown key '{key}'{did_you_mean(key, ['histograms'])}; "
+                                     f"the keys are: histograms") from None
+                raise ValueError(f"{key}: {err['msg']}; received {err.get('input')!r}") from None
+        raise ValueError(f"must be true, false or {{histograms: N}}; received {str(v)[:40]!r}")
+
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: Optional[str]) -> Optional[str]:
@@ -378,6 +405,16 @@ class OpenSetConfig(Section):
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
     samples: int = Field(16, ge=0, le=1000, description="Images in samples.png (image data only).")
+    weights: Literal["last", "best"] = Field("last", description="Evaluate (and save as model.keras) the last epoch's weights or the best epoch's by evaluation.monitor.")
+    monitor: Optional[str] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        choices = tuple(p + m for p in ("val_", "") for m in ("loss", "accuracy", "mae"))
+        return _check_name(v, choices, "monitor")
 
 
 class ExperimentConfig(Section):

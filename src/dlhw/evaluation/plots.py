@@ -130,3 +130,36 @@ def plot_regression(y: np.ndarray, pred: np.ndarray, path: Path, title: str) -> 
     ax.set_title(title)
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def plot_steps(rows: Sequence[dict], path: Path, title: str, metric: str = "accuracy") -> None:
+    """Loss and ``metric`` per training step (history_steps.csv): each batch's own value, and
+    Keras' running mean over the epoch; stage boundaries dotted, epoch ends ticked on top."""
+    fig = _figure(11, 4.2, left=0.065)
+    axes = fig.subplots(1, 2)
+    steps = np.asarray([r["global_step"] for r in rows], dtype=float)
+    stage_ends = [(b["global_step"] - 0.5, b["stage"]) for a, b in zip(rows, rows[1:]) if a["stage"] != b["stage"]]
+    epoch_ends = [a["global_step"] + 0.5 for a, b in zip(rows, rows[1:]) if a["epoch"] != b["epoch"]]
+    for ax, key in ((axes[0], "loss"), (axes[1], metric)):
+        batch = np.asarray([r.get(key, np.nan) for r in rows], dtype=float)
+        running = np.asarray([r.get(f"running_{key}", np.nan) for r in rows], dtype=float)
+        if not np.all(np.isnan(batch)):
+            ax.plot(steps, batch, "-", lw=0.8, alpha=0.55, marker="o" if len(steps) < 40 else None, ms=2.5,
+                    label="each batch")
+        if not np.all(np.isnan(running)):
+            ax.plot(steps, running, "-", lw=1.6, label="running mean of the epoch")
+        for x, stage in stage_ends:
+            ax.axvline(x, color="grey", ls=":", lw=1)
+            ax.annotate(stage, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="grey")
+        if 0 < len(epoch_ends) <= 60:
+            ax.plot(epoch_ends, [1.0] * len(epoch_ends), "|", color="grey", ms=6, clip_on=False,
+                    transform=ax.get_xaxis_transform())
+        ax.set_xlabel("training step (batch)")
+        ax.set_ylabel(key)
+        ax.set_title(f"{key} per step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)

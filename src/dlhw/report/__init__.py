@@ -28,7 +28,10 @@ class Report:
             [Path(c["path"]) for c in self.charts]
 
 
-def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metric: str = "val_accuracy") -> Report:
+def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metric: str = "val_accuracy",
+                curves: Sequence[str] | None = None) -> Report:
+    """``curves``: overlay these history.csv columns (or step_ + history_steps.csv columns)
+    instead of validation accuracy and loss, e.g. ['val_loss', 'loss', 'step_loss']."""
     from dlhw.report import charts as C
     from dlhw.report import html as H
     from dlhw.report import table as T
@@ -41,13 +44,15 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     if not records:
         raise ConfigError(f"{paths[0]}: no run folders found (a run folder holds status.json or metrics.json)")
     metric = T.check_metric(metric, records)
+    if curves is not None:
+        curves = C.check_curves(curves, records)
     out_dir = Path(out) if out is not None else Path(paths[0])
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
     rows = T.build_rows(records, metric)
-    charts = C.make_charts(records, out_dir)
+    charts = C.make_charts(records, out_dir, curves)
     atomic_write_text(out_dir / "summary.csv", T.to_csv(rows, metric))
     atomic_write_text(out_dir / "summary.md", T.to_markdown(rows, metric))
     atomic_write_text(out_dir / "report.html", H.render(rows, records, charts, metric, [str(p) for p in paths], now()))

@@ -3,13 +3,19 @@
 One chart per sweep and quantity (validation accuracy, validation loss);
 repeats of a trial are drawn as their mean with a band of ± one standard
 deviation; the legend names the varied values. Loose runs share one overlay.
+
+``curves`` (``dlhw report --curves val_loss,loss``) picks the quantities instead:
+any history.csv column per epoch (``loss``, ``accuracy``, ``val_loss``, ``lr``, ...)
+or, with a ``step_`` prefix, a history_steps.csv column per training step
+(``step_loss``: each batch's own loss; ``step_running_loss``: Keras' running mean),
+for runs made with ``training.log_steps``.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.report.collect import RunRecord
 from dlhw.runs import sanitize_name
@@ -17,12 +23,34 @@ from dlhw.runs import sanitize_name
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 
 
+STEP = "step_"
+_STEPS: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = {}
+
+
+def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
+    """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
+    from dlhw.report.collect import read_history
+
+    path = r.path / "history_steps.csv"
+    try:
+        st = path.stat()
+        stamp: Any = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return []
+    if path not in _STEPS or _STEPS[path][0] != stamp:
+        _STEPS[path] = (stamp, read_history(path))
+    return _STEPS[path][1]
+
+
 def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[float], List[float]]:
-    """(epochs, mean, std) of ``column`` over the runs, by epoch number."""
+    """(epochs, mean, std) of ``column`` over the runs, by epoch number; a ``step_`` column
+    by global training step, from history_steps.csv."""
     by_epoch: Dict[float, List[float]] = {}
+    steps = column.startswith(STEP)
+    x_key, column = ("global_step", column[len(STEP):]) if steps else ("epoch", column)
     for r in runs:
-        for row in r.history:
-            e, v = row.get("epoch"), row.get(column)
+        for row in (step_rows(r) if steps else r.history):
+            e, v = row.get(x_key), row.get(column)
             if isinstance(e, float) and isinstance(v, float) and math.isfinite(v):
                 by_epoch.setdefault(e, []).append(v)
     epochs = sorted(by_epoch)
@@ -70,7 +98,7 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
             ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                             color=color, alpha=0.15, linewidth=0)
     ax.set_title(title)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("training step (batch)" if use.startswith(STEP) else "epoch")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -106,9 +134,61 @@ def _unique(name: str, taken) -> str:
     return f"{name} ({n})"
 
 
-def make_charts(records: Sequence[RunRecord], out_dir: Path) -> List[Dict[str, object]]:
-    """Write the overlays to ``out_dir/charts``; returns [{sweep, quantity, path}]."""
+def describe(column: str) -> Tuple[str, str]:
+    """(chart title, y label) of a curve name: 'val_loss' -> ('validation loss', 'loss')."""
+    if column.startswith(STEP):
+        name = column[len(STEP):]
+        if name.startswith("running_"):
+            return f"training {name[8:]} per step (running mean of the epoch)", name[8:]
+        return f"training {name} per step (each batch)", name
+    for prefix, word in (("val_", "validation"), ("test_", "test")):
+        if column.startswith(prefix):
+            return f"{word} {column[len(prefix):]}", column[len(prefix):]
+    if column == "lr":
+        return "learning rate", "learning rate"
+    return f"training {column}", column
+
+
+def available_curves(records: Sequence[RunRecord]) -> List[str]:
+    """Curve names the runs can draw: history.csv columns, then step_ + history_steps.csv columns."""
+    names: Dict[str, None] = {}
+    for r in records:
+        names.update(dict.fromkeys(k for row in r.history[:1] for k in row if k not in ("stage", "epoch")))
+    for r in records:
+        names.update(dict.fromkeys(STEP + k for row in step_rows(r)[:1] for k in row
+                                   if k not in ("stage", "epoch", "step", "global_step")))
+    return list(names)
+
+
+def check_curves(curves: Sequence[str], records: Sequence[RunRecord]) -> List[str]:
+    """The requested curve names, each drawn by at least one run; else one ConfigError line."""
+    from dlhw.errors import ConfigError, did_you_mean
+
+    names = [c.strip() for c in curves if c.strip()]
+    if not names:
+        raise ConfigError("--curves: give one or more names separated by commas, e.g. val_loss,loss")
+    have = available_curves(records)
+    for name in names:
+        if name not in have:
+            raise ConfigError(f"--curves: no run has a '{name}' curve{did_you_mean(name, have)}; "
+                              f"available: {', '.join(have) or 'none (no history.csv)'}")
+    return list(dict.fromkeys(names))
+
+
+def make_charts(records: Sequence[RunRecord], out_dir: Path,
+                curves: Optional[Sequence[str]] = None) -> List[Dict[str, object]]:
+    """Write the overlays to ``out_dir/charts``; returns [{sweep, quantity, path}].
+    ``curves``: these quantities (see ``check_curves``) instead of validation accuracy and loss."""
     charts = []
+    if curves:
+        for sweep, groups in sweep_groups(records).items():
+            for column in curves:
+                title, ylabel = describe(column)
+                path = out_dir / "charts" / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
+                made = overlay(groups, column, column, f"{sweep}: {title}", ylabel, path)
+                if made:
+                    charts.append({"sweep": sweep, "quantity": title, "path": made})
+        return charts
     for sweep, groups in sweep_groups(records).items():
         for column, title, ylabel in QUANTITIES:
             fallback = column.replace("val_", "")

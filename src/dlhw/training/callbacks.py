@@ -68,6 +68,12 @@ class BestWeights(keras.callbacks.Callback):
     each checkpoint (for --resume) and ``write`` saves it as ``best.weights.h5`` once,
     at the end of training, when it differs from the final weights. Nothing is written
     to disk per epoch.
+
+    ``carry(previous)`` continues an earlier stage's record (``evaluation.weights: best``
+    picks the best epoch over all stages): the weights a later stage unfreezes are copied
+    as they are when it begins, which is what they were at the earlier best epoch.
+    When the monitored value is not logged (no validation split), the training-side value
+    (``val_accuracy`` -> ``accuracy``) or the loss is used.
     """
 
     def __init__(self, folder: Path, monitor: str = "val_loss", live=None):
@@ -77,18 +83,21 @@ class BestWeights(keras.callbacks.Callback):
         self.best = math.inf
         self.best_epoch = 0
         self.best_weights = None
-        self.mode_max = "acc" in monitor or "auc" in monitor
+        self.maximize = "acc" in monitor or "auc" in monitor  # of the value last used (saved in checkpoints)
+        self.monitored = None  # the logged key used: the monitor, or its stand-in without a validation split
         self._live = live
         self._tracked = None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        value = logs.get(self.monitor, logs.get("loss"))
+        key = next((k for k in (self.monitor, self.monitor.removeprefix("val_"), "loss") if k in logs), None)
+        value = logs.get(key)
         if value is None or not math.isfinite(float(value)):
             return
-        score = -float(value) if self.mode_max else float(value)
+        maximize = "acc" in key or "auc" in key
+        score = -float(value) if maximize else float(value)
         if score < self.best:
-            self.best, self.best_epoch = score, epoch + 1
+            self.best, self.best_epoch, self.maximize, self.monitored = score, epoch + 1, maximize, key
             if self._tracked is None:  # (index, variable) of the weights training changes, found once
                 weights = self.model.weights
                 live = sorted(self._live()) if self._live is not None else range(len(weights))
@@ -101,6 +110,34 @@ class BestWeights(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._tracked = None
+        if self.best_weights is not None:  # carried from an earlier stage: add what this stage unfreezes
+            from dlhw.training.checkpoint import live_positions
+
+            for i in live_positions(self.model):
+                if self.best_weights[i] is None:
+                    self.best_weights[i] = keras.ops.convert_to_numpy(self.model.weights[i])
+
+    def carry(self, previous: "BestWeights") -> None:
+        """Start from ``previous``'s best (an earlier stage, same monitor)."""
+        self.best, self.best_epoch = previous.best, previous.best_epoch
+        self.maximize, self.monitored = previous.maximize, previous.monitored
+        self.best_weights = None if previous.best_weights is None else list(previous.best_weights)
+
+    @property
+    def best_value(self) -> float | None:
+        """The best monitored value as logged (None before any finite value)."""
+        if self.best_weights is None:
+            return None
+        return -self.best if self.maximize else self.best
+
+    def restore(self) -> bool:
+        """Put the best epoch's weights into the model; False when there are none."""
+        if self.best_weights is None:
+            return False
+        for w, b in zip(self.model.weights, self.best_weights):
+            if b is not None:
+                w.assign(b)
+        return True
 
     def write(self, last_epoch: int) -> None:
         """``best.weights.h5`` when the best epoch is not the last one (atomic; the model's
@@ -133,11 +170,17 @@ class EpochTensorBoard(keras.callbacks.Callback):
     ops per value (~0.7 ms an epoch). Here each epoch is one protocol-buffer event per
     side handed to TensorBoard's own event-file writer (a background thread, no flush
     per epoch): ~20 us an epoch. TensorBoard shows them as ordinary scalars.
+
+    ``histograms=N`` (``training.tensorboard: {histograms: N}``, Keras' ``histogram_freq``)
+    adds, every N epochs from the first, a histogram of every weight of the model being
+    trained (tb/train, tag ``<weight path>/histogram``, step = 0-based epoch), in
+    TensorBoard's own histogram format (30 equal-width buckets; non-finite values left out).
     """
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, histograms: int = 0):
         super().__init__()
         self.log_dir = Path(log_dir)
+        self.histograms = int(histograms or 0)
         self._writers = None
 
     def _get_writers(self):
@@ -158,6 +201,8 @@ class EpochTensorBoard(keras.callbacks.Callback):
         for key, value in logs.items():
             side, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             values[side].append(summary_pb2.Summary.Value(tag=f"epoch_{name}", simple_value=float(value)))
+        if self.histograms and epoch % self.histograms == 0:
+            values["train"].extend(weight_histograms(self.model))
         now = time.time()
         for side, vals in values.items():
             if vals:
@@ -168,3 +213,35 @@ class EpochTensorBoard(keras.callbacks.Callback):
         for w in (self._writers or {}).values():
             w.close()  # flushes; a later stage opens new files beside these
         self._writers = None
+
+
+def weight_histograms(model, buckets: int = 30) -> list:
+    """One TensorBoard histogram summary value per weight of ``model`` (as the histogram
+    plugin's ``histogram_pb`` lays them out: a [buckets, 3] tensor of left edge, right edge,
+    count), binned with np.histogram, which needs no (samples x buckets) temporary."""
+    import numpy as np
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.histogram import metadata
+    from tensorboard.util import tensor_util
+
+    meta = metadata.create_summary_metadata(display_name=None, description=None)
+    out, seen = [], set()
+    for w in model.weights:
+        tag = f"{w.path}/histogram"
+        if tag in seen:
+            continue
+        seen.add(tag)
+        data = np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64).ravel()
+        data = data[np.isfinite(data)]
+        if data.size == 0:
+            table = np.zeros((buckets, 3))
+        elif data.min() == data.max():  # one value: every edge there, all counts in the last bucket
+            table = np.zeros((buckets, 3))
+            table[:, :2] = data[0]
+            table[-1, 2] = data.size
+        else:
+            counts, edges = np.histogram(data, bins=buckets)
+            table = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+        out.append(summary_pb2.Summary.Value(tag=tag, metadata=meta,
+                                             tensor=tensor_util.make_tensor_proto(table, dtype=np.float64)))
+    return out

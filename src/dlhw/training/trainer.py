@@ -25,6 +25,7 @@ class TrainResult:
     epochs_run: int = 0
     diverged_at: Optional[tuple] = None
     stopped_early: List[str] = field(default_factory=list)
+    evaluated: Dict[str, Any] = field(default_factory=dict)  # which epoch's weights the model holds, and why
 
     @property
     def diverged(self) -> bool:
@@ -40,6 +41,15 @@ class TrainResult:
             return None
         pick = max if ("acc" in monitor or "auc" in monitor) else min
         return int(pick(rows, key=lambda r: r[monitor])["epoch"])
+
+
+def evaluation_monitor(cfg) -> str:
+    """What picks the best epoch: evaluation.monitor, else the last stage's early-stopping
+    monitor, else val_loss."""
+    if cfg.evaluation.monitor:
+        return cfg.evaluation.monitor
+    es = cfg.stages()[-1].early_stopping
+    return es.monitor if es is not None else "val_loss"
 
 
 def count_params(model) -> Dict[str, int]:
@@ -78,6 +88,8 @@ class Trainer:
         self.quiet = quiet
         self.on_epoch = on_epoch
         self.checkpointer = None
+        self.best = None  # evaluation.weights: best: the BestWeights of the last stage run, carried over stages
+        self.steps = None  # training.log_steps: the history_steps.csv writer
 
     def _verbose(self) -> int:
         if self.quiet:
@@ -101,14 +113,47 @@ class Trainer:
             s = opt.schedule
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
-        if ckpt.enabled:
-            cbs.append(BestWeights(self.run_dir / "checkpoints", monitor=es.monitor if es else "val_loss",
-                                   live=lambda: ckpt.live))
+        eval_best = self.cfg.evaluation.weights == "best"
+        if ckpt.enabled or eval_best:  # best epoch over all stages for evaluation, else per stage
+            monitor = evaluation_monitor(self.cfg) if eval_best else (es.monitor if es else "val_loss")
+            best = BestWeights(self.run_dir / "checkpoints", monitor=monitor, live=lambda: ckpt.live)
+            if eval_best and self.best is not None:
+                best.carry(self.best)
+            cbs.append(best)
         if t.tensorboard:
             from dlhw.training.callbacks import EpochTensorBoard
 
-            cbs.append(EpochTensorBoard(self.run_dir / "tb"))
+            every = getattr(t.tensorboard, "histograms", 0)  # true: scalars only; {histograms: N}
+            cbs.append(EpochTensorBoard(self.run_dir / "tb", histograms=every))
+        if self.steps is not None:
+            from dlhw.training.steps import StepRecorder
+
+            cbs.append(StepRecorder(self.steps, stage.name))
         return cbs
+
+    def _evaluated(self, result: TrainResult, early_stop) -> Dict[str, Any]:
+        """Put the weights to evaluate into the model (evaluation.weights: best) and say which
+        epoch they come from and why (metrics.json's ``evaluated``)."""
+        cfg = self.cfg
+        monitor = evaluation_monitor(cfg)
+        out: Dict[str, Any] = {"weights": cfg.evaluation.weights, "monitor": monitor}
+        best = self.best
+        if cfg.evaluation.weights == "best" and best is not None and best.restore():
+            out.update(epoch=int(best.best_epoch), reason=f"evaluation.weights: best, the epoch with the best "
+                                                          f"{best.monitored or monitor}")
+        elif early_stop is not None and early_stop.restore_best_weights and early_stop.best_weights is not None:
+            out.update(epoch=int(early_stop.best_epoch) + 1,
+                       reason=f"early stopping restored the weights of its best {early_stop.monitor} epoch")
+        else:
+            out.update(epoch=result.epochs_run, reason="the last epoch's weights" + (
+                f" (no epoch had a finite {monitor})" if cfg.evaluation.weights == "best" else ""))
+        row = next((r for r in result.history if r.get("epoch") == out["epoch"]), {})
+        out["stage"] = row.get("stage")
+        key = next((k for k in (monitor, monitor.removeprefix("val_"), "loss") if k in row), None)
+        out["value"] = row.get(key)
+        if key != monitor:
+            out["monitor"] = key
+        return out
 
     def close(self, raise_errors: bool = True) -> None:
         """Wait for the last checkpoint to reach the disk (written in the background while
@@ -117,6 +162,8 @@ class Trainer:
             self.checkpointer.close(raise_errors)
 
     def fit(self) -> TrainResult:
+        import keras
+
         from dlhw.training.callbacks import BestWeights
         from dlhw.training.checkpoint import Checkpointer
         from dlhw.training.epoch_data import seeded_epochs
@@ -137,6 +184,12 @@ class Trainer:
         ckpt = self.checkpointer = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()],
                                                 t.checkpoint, self.resume, self.identity)
         offset = ckpt.restore_result(result)  # stages a resumed run had finished
+        if t.log_steps:
+            from dlhw.training.steps import StepLog
+
+            self.steps = StepLog(self.run_dir / "history_steps.csv", len(train), t.batch_size,
+                                 keep_epochs=int(self.resume["epoch"]) if self.resume else None)
+        early_stop = None
         for index, stage in enumerate(cfg.stages()):
             if stage.unfreeze is not None:
                 from dlhw.models.backbones import apply_unfreeze
@@ -184,10 +237,14 @@ class Trainer:
                                      channels=self.dataset.meta.get("channels", 3))
                 self.model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
             best = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, BestWeights)), None)
+            early_stop = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, keras.callbacks.EarlyStopping)), None)
+            if cfg.evaluation.weights == "best":
+                self.best = best
             es = stage.early_stopping
             restored = (es is not None and es.restore_best_weights and es.monitor == getattr(best, "monitor", None)
                         and len(rows) < stage.epochs)  # the model already holds the best weights
-            if best is not None and guard.diverged_at is None and not restored:
+            if best is not None and ckpt.enabled and guard.diverged_at is None and not restored \
+                    and cfg.evaluation.weights == "last":  # best: model.keras will hold them
                 best.write(offset + len(rows))  # best.weights.h5, once, when it is not the last epoch
             result.history.extend(rows)
             offset += len(rows)
@@ -198,4 +255,6 @@ class Trainer:
                 break
         result.train_seconds = ckpt.elapsed()
         result.epochs_run = offset
+        if result.diverged_at is None:
+            result.evaluated = self._evaluated(result, early_stop)
         return result
