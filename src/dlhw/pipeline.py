@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,16 @@ def model_summary(model) -> str:
             _NESTED_SUMMARIES[sub] = memo
         text += f"\nInside {sub.name} (its layers, in order):\n" + memo[1]
     return text
+
+
+def _record_end(status, state: str, error: str) -> None:
+    """status.json says how the run ended; when even that cannot be written (a full disk), the
+    error being raised stays the one reported, and stderr says the status could not be saved."""
+    try:
+        status.set(state, error=error)
+    except Exception as exc:  # noqa: BLE001 - never hide the error that ended the run
+        print(f"warning: {status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})",
+              file=sys.stderr)
 
 
 def save_model(model, path: Path) -> None:
@@ -301,13 +312,13 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         if trainer is not None:
             trainer.close(raise_errors=False)
         discard_results(run_dir)
-        status.set("interrupted", error=str(exc) or "interrupted by the user")
+        _record_end(status, "interrupted", str(exc) or "interrupted by the user")
         raise
     except BaseException as exc:
         if trainer is not None:
             trainer.close(raise_errors=False)
         discard_results(run_dir)
-        status.set("failed", error=f"{type(exc).__name__}: {exc}")
+        _record_end(status, "failed", f"{type(exc).__name__}: {exc}")
         raise
     finally:
         interrupts.__exit__(None, None, None)

@@ -313,7 +313,7 @@ class CheckpointEvery(Section):
 
 
 class TensorBoardConfig(Section):
-    histograms: int = Field(0, ge=0, description="Weight histograms every N epochs (Keras' histogram_freq); 0: scalars only.")
+    histograms: int = Field(0, ge=0, le=MAX_EPOCHS, description="Weight histograms every N epochs (Keras' histogram_freq); 0: scalars only.")
 
 
 class TrainingConfig(Section):

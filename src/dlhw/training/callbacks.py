@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from pathlib import Path
@@ -187,8 +188,29 @@ class EpochTensorBoard(keras.callbacks.Callback):
         if self._writers is None:
             from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
-            self._writers = {side: EventFileWriter(str(self.log_dir / side)) for side in ("train", "validation")}
+            with self._named_errors():
+                self._writers = {side: EventFileWriter(str(self.log_dir / side)) for side in ("train", "validation")}
         return self._writers
+
+    def _named_errors(self):
+        """A failed log write (a full disk) becomes one line naming the log folder, like every
+        other file of the run, instead of TensorFlow's ResourceExhaustedError."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def named():
+            try:
+                yield
+            except Exception as exc:  # noqa: BLE001 - TensorFlow's file errors are not OSErrors
+                from dlhw.runs import write_error
+
+                if not isinstance(exc, OSError):
+                    text = str(exc)
+                    exc = OSError(errno.ENOSPC if "No space" in text else None,
+                                  "No space left on device" if "No space" in text else text.split(";")[-1].strip())
+                raise write_error(self.log_dir, exc) from None
+
+        return named()
 
     def on_epoch_end(self, epoch, logs=None):
         import time
@@ -196,7 +218,8 @@ class EpochTensorBoard(keras.callbacks.Callback):
         from tensorboard.compat.proto import event_pb2, summary_pb2
 
         logs = dict(logs or {})
-        logs.setdefault("learning_rate", current_lr(self.model))
+        if "learning_rate" not in logs:
+            logs["learning_rate"] = current_lr(self.model)
         values = {"train": [], "validation": []}
         for key, value in logs.items():
             side, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
@@ -206,13 +229,16 @@ class EpochTensorBoard(keras.callbacks.Callback):
         now = time.time()
         for side, vals in values.items():
             if vals:
-                self._get_writers()[side].add_event(
-                    event_pb2.Event(wall_time=now, step=int(epoch), summary=summary_pb2.Summary(value=vals)))
+                writer = self._get_writers()[side]
+                with self._named_errors():
+                    writer.add_event(
+                        event_pb2.Event(wall_time=now, step=int(epoch), summary=summary_pb2.Summary(value=vals)))
 
     def on_train_end(self, logs=None):
-        for w in (self._writers or {}).values():
-            w.close()  # flushes; a later stage opens new files beside these
-        self._writers = None
+        writers, self._writers = self._writers or {}, None
+        with self._named_errors():
+            for w in writers.values():
+                w.close()  # flushes; a later stage opens new files beside these
 
 
 def weight_histograms(model, buckets: int = 30) -> list:
