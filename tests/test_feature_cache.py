@@ -220,9 +220,10 @@ def test_concurrent_computations_wait_for_the_first_and_read_its_features(tmp_pa
     thread = threading.Thread(target=lambda: (first.features("train"), done.set()))
     thread.start()
     assert not done.wait(1.0)  # blocked on the lock
-    other = plan(config(folder), cache)  # "the other worker" writes the features, then unlocks
-    other._load_all(["train", "val", "test"])
-    holder.close()
+    other = plan(config(folder), cache)  # "the other worker", holding the lock, writes the features
+    for split, feats in other._compute(["train", "val", "test"]).items():
+        other._write(other._path(other.split_key(split)), feats, split, len(feats))
+    holder.close()  # and unlocks
     thread.join(60)
     assert done.is_set() and computed == []
     assert sorted(e["split"] for e in first.events if e["hit"]) == ["test", "train", "val"]

@@ -56,7 +56,9 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
 def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str = "auto") -> List[Dict[str, Any]]:
     params = count_params(plan, device) if with_params else {}
     timings = past_timings(Path(out))
-    sweep_dir = Path(out) / plan.name
+    from dlhw.sweep.session import sweep_folder
+
+    sweep_dir = sweep_folder(plan, Path(out))  # OUT/<name>, or <name>-sweep beside a run folder of that name
     rows = []
     for t in plan.trials:
         p = params.get(t.name)

@@ -236,7 +236,7 @@ def ray_trial(job: Job, marker: str, seed: Optional[list] = None, view: Optional
 
             _extract(ray.get(seed[0]), local)
         result = run_trial({**job, "out": str(local)})
-        folder = local / job["name"]
+        folder = local / job.get("folder", job["name"])
         if folder.is_dir():
             result["archive"] = pack(folder)
         return result
@@ -311,7 +311,7 @@ def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Ca
             task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
             for job in jobs:
                 job["threads"] = threads
-                old = Path(job["out"]) / job["name"]
+                old = Path(job["out"]) / job.get("folder", job["name"])
                 seed = [ray.put(pack(old))] if job.get("resume") and old.is_dir() else None
                 refs[task.remote(job, marker, seed, view)] = job
             while refs:
@@ -343,7 +343,7 @@ def _collect(ray, ref, job: Job) -> Result:
     archive = res.pop("archive", None)
     if archive is not None:
         try:
-            receive(archive, Path(job["out"]), job["name"])
+            receive(archive, Path(job["out"]), job.get("folder", job["name"]))
         except (OSError, tarfile.TarError) as exc:
             res.update(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
                                               f"written to {job['out']}: {exc}")
