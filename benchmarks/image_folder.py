@@ -166,6 +166,9 @@ def main() -> None:
     ap.add_argument("--rss-images", type=int, nargs="*", default=[3000, 12000])
     ap.add_argument("--work", type=Path, default=None, help="keep generated data here (default: a temp folder)")
     ap.add_argument("--skip-timing", action="store_true")
+    ap.add_argument("--rss-budget", default=None,
+                    help="DLHW_CACHE_MEMORY for the RSS runs (default: the shipped budget); for scaled-down "
+                         "sizes, scale the budget with them (printed with the figures)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="dlhw-image-folder-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -195,9 +198,12 @@ def main() -> None:
                   f"images from the {'/'.join(w['store'])} store; target < 5%), plain keras {w['plain'] * 100:.1f}% "
                   f"({w['plain_step'] * 1000:.0f} ms/step)", flush=True)
         rss = []
+        rss_env = dict(env, DLHW_CACHE_MEMORY=args.rss_budget) if args.rss_budget else env
+        if args.rss_images:
+            print(f"  peak RSS, memory budget {args.rss_budget or 'as shipped (the smaller of 2 GiB and 10% of RAM)'}:")
         for n in args.rss_images:
             folder = make_data(work / f"data{n}", n, 256)
-            seconds, mb = run_timed(dlhw_cmd(folder, work / f"rss{n}", 1), env)
+            seconds, mb = run_timed(dlhw_cmd(folder, work / f"rss{n}", 1), rss_env)
             stores = sorted((work / "cache" / "images").rglob("*.u8")) if (work / "cache").exists() else []
             rss.append(mb)
             print(f"  peak RSS of `dlhw run` (1 epoch) on {n} images: {mb:.0f} MB ({seconds:.0f} s; "

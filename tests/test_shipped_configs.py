@@ -99,12 +99,14 @@ def test_s2_to_s5_protocol():
 
 
 def test_dry_run_shows_the_plan(tmp_path):
-    """`dlhw sweep FILE --dry-run`: the four fine-tuning depths, nothing trained (no data here: counts '?')."""
+    """`dlhw sweep FILE --dry-run`: the four fine-tuning depths, named by what differs between them,
+    nothing trained; without the data the plan is still shown and the command exits 2 saying why."""
     r = runner.invoke(app, ["sweep", str(CONFIGS / "densenet_finetune_layers.yaml"), "--dry-run", "--out",
                             str(tmp_path), "--set", f"dataset.path={tmp_path / 'absent'}"])
-    assert r.exit_code == 0, r.output
-    for layer in (190, 180, 170, 160):
-        assert f"-{layer}-trainable" in r.output
+    assert r.exit_code == 2 and "image folder not found" in r.output, r.output
+    for name in ("from_layer-190_learning_rate-0.0001", "from_layer-180_learning_rate-1e-05",
+                 "from_layer-170_learning_rate-1e-05", "from_layer-160_learning_rate-1e-05"):
+        assert name in r.output
     assert not any(tmp_path.iterdir())
 
 

@@ -120,14 +120,39 @@ def key_labels(keys: Sequence[str]) -> Dict[str, str]:
     return labels
 
 
-def trial_name(varied: Dict[str, Any], labels: Dict[str, str]) -> str:
+def differing_leaves(values: Sequence[Any]) -> Optional[List[str]]:
+    """For grid values that are mappings (a whole stage, an optimizer): the dotted sub-keys whose
+    values differ between them, which name the trials (``from_layer-190_learning_rate-0.0001``
+    instead of every value of the mapping). None when the values are not all mappings."""
+    if len(values) < 2 or not all(isinstance(v, dict) for v in values):
+        return None
+    flat = [_flatten(v) for v in values]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    return [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1] or None
+
+
+def trial_name(varied: Dict[str, Any], labels: Dict[str, str],
+               leaves: Optional[Dict[str, List[str]]] = None) -> str:
     if not varied:
         return "trial"
     def short(key: str) -> str:
         parts = labels[key].split(".")
         return parts[-2] if len(parts) > 1 and parts[-1] in ("type", "name") else parts[-1]
 
-    return sanitize_name("_".join(f"{short(k)}-{format_value(v)}" for k, v in varied.items()))
+    parts = []
+    for k, v in varied.items():
+        sub = (leaves or {}).get(k)
+        if sub:
+            flat = _flatten(v)
+            parts.extend(f"{short_leaf(leaf)}-{format_value(flat.get(leaf))}" for leaf in sub)
+        else:
+            parts.append(f"{short(k)}-{format_value(v)}")
+    return sanitize_name("_".join(parts))
+
+
+def short_leaf(leaf: str) -> str:
+    parts = leaf.split(".")
+    return parts[-2] if len(parts) > 1 and parts[-1] in ("type", "name") else parts[-1]
 
 
 def unique_names(names: List[str]) -> List[str]:
@@ -212,6 +237,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[Li
     _check_sets(sets, list(grid), source)
     base = apply_overrides({k: v for k, v in raw.items() if k not in SWEEP_KEYS}, sets)
     labels = key_labels(list(grid))
+    leaves = {k: d for k, d in ((k, differing_leaves(v)) for k, v in grid.items()) if d}
     trials: List[Trial] = []
     for combo in _combos(raw, grid, source, repeats):
         data = copy.deepcopy(base)
@@ -221,7 +247,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[Li
                 set_path(data, key, copy.deepcopy(value))
             except ConfigError as exc:
                 raise ConfigError(f"{source}: grid.{key}: {exc}") from None
-        group = trial_name(varied, labels)
+        group = trial_name(varied, labels, leaves)
         if label_prefix:
             group = sanitize_name(f"{label_prefix}_{group}" if varied else label_prefix)
         seed0 = data.get("seed", 0)
