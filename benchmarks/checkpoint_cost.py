@@ -45,8 +45,9 @@ VARIANTS = {  # name: (label, --set overrides)
 
 def run(config: Path, out: Path, variant: str, env: dict) -> tuple:
     start = time.perf_counter()
+    sets = VARIANTS[variant][1]
     subprocess.run([str(BIN / "dlhw"), "run", str(config), "--out", str(out), "--quiet", "--name", "r",
-                    *(["--set", *VARIANTS[variant][1]] if VARIANTS[variant][1] else []), check=True, cwd=ROOT, env=env,
+                    *(["--set", *sets] if sets else [])], check=True, cwd=ROOT, env=env,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     metrics = json.loads((out / "r" / "metrics.json").read_text())
