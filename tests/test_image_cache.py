@@ -134,3 +134,19 @@ def test_files_tensorflow_cannot_decode_are_skipped_with_a_warning(tmp_path, cap
     assert str(jpeg) in files and str(cut) not in files and str(tiff) not in files
     assert f"skipping {cut}" in err and "truncated JPEG" in err
     assert f"skipping {tiff}" in err and "TIFF" in err
+
+
+def test_a_store_the_run_reads_is_never_evicted_for_the_next_split(folder, tmp_path, monkeypatch):
+    """A budget that holds the training split but not training + validation: the validation split
+    goes to disk; the training split's memory store stays readable (it was evicted before)."""
+    files = sorted(str(p) for p in folder.rglob("*.png"))
+    train, val = files[:14], files[14:]
+    monkeypatch.setenv("DLHW_CACHE_MEMORY", str(14 * 12 * 12 * 3 + 10))
+    image_cache.configure(True, tmp_path)
+    first = image_cache.store_for(train, (12, 12), 3)
+    second = image_cache.store_for(val, (12, 12), 3)
+    assert first.kind == "memory" and second.kind == "disk"
+    assert first.take(np.array([0, 13])).shape == (2, 12, 12, 3)
+    image_cache.configure(True, tmp_path)  # the next run (a sweep trial) may evict the old store
+    third = image_cache.store_for(val[:3], (12, 12), 3)
+    assert third.kind == "memory" and first.array is None

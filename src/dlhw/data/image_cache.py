@@ -36,14 +36,16 @@ from dlhw.console import info, warn
 
 FORMAT = 1
 _STORES: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first
-_SETTINGS = {"enabled": True, "cache_dir": None}
+_SETTINGS = {"enabled": True, "cache_dir": None, "run": 0}
 
 
 def configure(enabled: bool = True, cache_dir: Optional[Path] = None) -> None:
     """Set by each run (``cache: auto|off``, ``--cache-dir``). Stores of earlier runs of this
-    process (a sweep worker) stay while the budget allows: the next trial reuses them."""
+    process (a sweep worker) stay while the budget allows: the next trial reuses them; only
+    they are ever evicted, never a store the current run is reading."""
     _SETTINGS["enabled"] = bool(enabled)
     _SETTINGS["cache_dir"] = Path(cache_dir).expanduser() if cache_dir else None
+    _SETTINGS["run"] += 1
 
 
 def clear() -> None:
@@ -187,7 +189,7 @@ def _make_room(nbytes: int, budget: int) -> bool:
     if nbytes > budget:
         return False
     while sum(s.nbytes for s in _STORES.values()) + nbytes > budget:
-        oldest = next((k for k, s in _STORES.items() if s.kind == "memory"), None)
+        oldest = next((k for k, s in _STORES.items() if s.kind == "memory" and s.run != _SETTINGS["run"]), None)
         if oldest is None:
             return False
         _STORES.pop(oldest).close()
@@ -203,6 +205,7 @@ def store_for(files: List[str], image_size, channels: int):
     key = store_key(files, (h, w), channels)
     if key in _STORES:
         _STORES.move_to_end(key)
+        _STORES[key].run = _SETTINGS["run"]  # in use by this run: never evicted while it lasts
         return _STORES[key]
     nbytes = len(files) * h * w * channels
     if _make_room(nbytes, memory_budget()):
@@ -221,6 +224,7 @@ def store_for(files: List[str], image_size, channels: int):
         store = _disk_store(key, files, (h, w), channels)
         if store is None:
             return None
+    store.run = _SETTINGS["run"]
     _STORES[key] = store
     return store
 
