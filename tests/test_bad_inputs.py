@@ -334,7 +334,7 @@ def test_unwritable_out_folder(tmp_path, monkeypatch):
     assert not any((tmp_path / "ro").iterdir())
 
 
-@pytest.mark.parametrize("victim", ["metrics.json", "last.ckpt.npz", "best.weights.h5"])
+@pytest.mark.parametrize("victim", ["metrics.json", "last.ckpt.npz"])
 def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
     import numpy as np
 
@@ -358,10 +358,7 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
 
     monkeypatch.setattr(dlhw.runs, "_write_file", full)
     monkeypatch.setattr(np, "savez", savez)
-    # best.weights.h5 is written when the best epoch is not the last: a rate that overshoots
-    training = {"epochs": 6, "optimizer": {"type": "sgd", "learning_rate": 3.0}} if victim == "best.weights.h5" else {}
-    res = CliRunner().invoke(app, ["run", str(_config(tmp_path, **training)), "--out", str(tmp_path / "runs"),
-                                   "--quiet"])
+    res = CliRunner().invoke(app, ["run", str(_config(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"])
     assert res.exit_code == 1, res.output
     errors = [line for line in res.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and victim in errors[0] and "No space left on device" in errors[0], res.output

@@ -139,7 +139,7 @@ def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch
     run_experiment(validate(raw), resume=run, quiet=True)
     assert metrics(run)["evaluated"]["stage"] == "good"
     assert results(run) == results(full)
-    assert not (full / "checkpoints" / "best.weights.h5").exists()  # model.keras holds the best weights
+    assert not (full / "checkpoints" / "best.weights.h5").exists()  # model.keras holds the best weights (no copy)
 
 
 def test_cached_head_then_fine_tuning_restores_the_backbone_too(tmp_path):

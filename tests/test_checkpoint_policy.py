@@ -101,28 +101,18 @@ def test_every_epoch_writes_each_epoch(tmp_path, monkeypatch):
 
 def test_off_writes_no_checkpoint(tmp_path):
     run = run_experiment(validate(with_training(checkpoint="off")), out=tmp_path, quiet=True).run_dir
-    assert not checkpoint_path(run).exists() and not (run / "checkpoints" / "best.weights.h5").exists()
+    assert not checkpoint_path(run).exists()
 
 
-def test_best_weights_file_only_when_the_best_epoch_is_not_the_last(tmp_path):
-    # a learning rate that overshoots after a few epochs: val_loss is best before the end
+def test_a_default_run_keeps_no_copy_of_the_best_weights(tmp_path):
+    """evaluation.weights: last (the default) evaluates the final weights, which model.keras holds:
+    no best-weights copy is made during training nor written (evaluation.weights: best keeps one)."""
     cfg = validate(with_training(epochs=8, optimizer={"type": "sgd", "learning_rate": 2.0}))
     run = run_experiment(cfg, out=tmp_path, quiet=True).run_dir
-    rows = list(csv.DictReader((run / "history.csv").open()))
-    losses = [float(r["val_loss"]) for r in rows]
-    assert losses.index(min(losses)) < len(losses) - 1  # (seed 7: the best val_loss is at epoch 4)
-    assert (run / "checkpoints" / "best.weights.h5").exists()
-    import keras
-    import numpy as np
-
-    model = keras.saving.load_model(run / "model.keras")  # the last epoch's weights
-    final = [w.numpy() for w in model.weights]
-    model.load_weights(run / "checkpoints" / "best.weights.h5")
-    assert any(not np.allclose(a, w.numpy()) for a, w in zip(final, model.weights))
-    # and none when the last epoch is the best (a gentle rate: val_loss falls every epoch)
-    run = run_experiment(validate(with_training(epochs=3)), out=tmp_path / "gentle", quiet=True).run_dir
     losses = [float(r["val_loss"]) for r in csv.DictReader((run / "history.csv").open())]
-    assert losses == sorted(losses, reverse=True) and not (run / "checkpoints" / "best.weights.h5").exists()
+    assert losses.index(min(losses)) < len(losses) - 1  # (seed 7: the best val_loss is not the last)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt.npz"]
+    assert "cb0_best_weights" not in " ".join(load_checkpoint(checkpoint_path(run))["extra"])
 
 
 # ------------------------------------------------------------------ resume between checkpoints

@@ -30,35 +30,3 @@ def prime() -> None:
             except Exception:  # noqa: BLE001 - a renamed type: Keras computes it as before
                 continue
 
-
-def weights_h5_bytes(model) -> bytes:
-    """``model.save_weights`` into memory: the bytes of a ``.weights.h5`` file.
-
-    HDF5 writing straight to a nearly full disk can crash the process (a segfault seen at
-    ~50 KB free), so the file is built in memory and written like any other result
-    (temporary file, fsync, rename: a full disk is one OSError naming the file). Falls back
-    to a temporary file when this Keras' saving internals differ."""
-    import io
-
-    prime()
-    try:
-        from keras.src.saving import saving_lib
-
-        buf = io.BytesIO()
-        store = saving_lib.H5IOStore(buf, mode="w")
-        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="",
-                               visited_saveables=set())
-        store.close()
-        return buf.getvalue()
-    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other Keras layouts
-        import os
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(suffix=".weights.h5")
-        os.close(fd)
-        try:
-            model.save_weights(tmp)
-            with open(tmp, "rb") as fh:
-                return fh.read()
-        finally:
-            os.unlink(tmp)

@@ -64,11 +64,10 @@ class NaNGuard(keras.callbacks.Callback):
 class BestWeights(keras.callbacks.Callback):
     """Keeps the best epoch's weights in memory (the monitored value, e.g. val_loss).
 
+    Used for ``evaluation.weights: best`` (the run evaluates and saves those weights).
     Only the weights training can change are copied (``live()``: indices into
     ``model.weights``, the checkpointer's); frozen ones are None. The copy goes into
-    each checkpoint (for --resume) and ``write`` saves it as ``best.weights.h5`` once,
-    at the end of training, when it differs from the final weights. Nothing is written
-    to disk per epoch.
+    each checkpoint (for --resume); nothing is written to disk per epoch.
 
     ``carry(previous)`` continues an earlier stage's record (``evaluation.weights: best``
     picks the best epoch over all stages): the weights a later stage unfreezes are copied
@@ -139,28 +138,6 @@ class BestWeights(keras.callbacks.Callback):
             if b is not None:
                 w.assign(b)
         return True
-
-    def write(self, last_epoch: int) -> None:
-        """``best.weights.h5`` when the best epoch is not the last one (atomic; the model's
-        own weights are put back afterwards)."""
-        if self.best_weights is None or self.best_epoch >= last_epoch:
-            return
-        pairs = [(w, b) for w, b in zip(self.model.weights, self.best_weights) if b is not None]
-        current = [keras.ops.convert_to_numpy(w) for w, _ in pairs]
-        try:
-            for w, b in pairs:
-                w.assign(b)
-            self._save("best.weights.h5")
-        finally:
-            for (w, _), c in zip(pairs, current):
-                w.assign(c)
-
-    def _save(self, name: str) -> None:
-        from dlhw.keras_saving import weights_h5_bytes
-        from dlhw.runs import atomic_write_bytes
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.folder / name, weights_h5_bytes(self.model))  # a full disk: one line
 
 
 class EpochTensorBoard(keras.callbacks.Callback):

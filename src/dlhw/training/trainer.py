@@ -113,11 +113,10 @@ class Trainer:
             s = opt.schedule
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
-        eval_best = self.cfg.evaluation.weights == "best"
-        if ckpt.enabled or eval_best:  # best epoch over all stages for evaluation, else per stage
-            monitor = evaluation_monitor(self.cfg) if eval_best else (es.monitor if es else "val_loss")
-            best = BestWeights(self.run_dir / "checkpoints", monitor=monitor, live=lambda: ckpt.live)
-            if eval_best and self.best is not None:
+        if self.cfg.evaluation.weights == "best":  # the best epoch over all stages is evaluated and saved
+            best = BestWeights(self.run_dir / "checkpoints", monitor=evaluation_monitor(self.cfg),
+                               live=lambda: ckpt.live)
+            if self.best is not None:
                 best.carry(self.best)
             cbs.append(best)
         if t.tensorboard:
@@ -240,12 +239,6 @@ class Trainer:
             early_stop = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, keras.callbacks.EarlyStopping)), None)
             if cfg.evaluation.weights == "best":
                 self.best = best
-            es = stage.early_stopping
-            restored = (es is not None and es.restore_best_weights and es.monitor == getattr(best, "monitor", None)
-                        and len(rows) < stage.epochs)  # the model already holds the best weights
-            if best is not None and ckpt.enabled and guard.diverged_at is None and not restored \
-                    and cfg.evaluation.weights == "last":  # best: model.keras will hold them
-                best.write(offset + len(rows))  # best.weights.h5, once, when it is not the last epoch
             result.history.extend(rows)
             offset += len(rows)
             if len(rows) < stage.epochs and guard.diverged_at is None:
