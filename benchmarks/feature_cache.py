@@ -87,7 +87,7 @@ def base_config(data: Path, backbone: str, size: int, epochs: int) -> dict:
 
 
 # ------------------------------------------------------------------ sides
-def side_dlhw(work: Path, data: Path, backbone: str, size: int, epochs: int) -> dict:
+def side_dlhw(work: Path, data: Path, backbone: str, size: int, epochs: int, workers: int = 0) -> dict:
     """`dlhw sweep` over the five heads with a fresh (cold) feature cache; whole-process wall time."""
     import yaml
 
@@ -97,8 +97,9 @@ def side_dlhw(work: Path, data: Path, backbone: str, size: int, epochs: int) -> 
                                                     sort_keys=False))
     env = dict(os.environ, DLHW_CACHE_DIR=str(work / "cache"))
     start = time.perf_counter()
-    subprocess.run([str(BIN / "dlhw"), "sweep", str(work / "heads.yaml"), "--out", str(work / "runs"), "--quiet"],
-                   check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    extra = ["--workers", str(workers)] if workers else []  # 0: the default
+    subprocess.run([str(BIN / "dlhw"), "sweep", str(work / "heads.yaml"), "--out", str(work / "runs"), "--quiet",
+                    *extra], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     acc, train, feats = [], [], []
     for m in sorted((work / "runs").rglob("metrics.json")):
@@ -188,7 +189,7 @@ def fmt_acc(values) -> str:
 def small_case(work: Path, args) -> None:
     """128 images at 64px, DenseNet121: both sides measured, alternating, --repeats times."""
     data = make_images(work / "data", args.images, args.size)
-    dl, plain = [], []
+    dl, plain, tuned = [], [], []
     for i in range(args.repeats):
         order = ["dlhw", "plain"] if i % 2 == 0 else ["plain", "dlhw"]
         for side in order:
@@ -196,7 +197,11 @@ def small_case(work: Path, args) -> None:
                 dl.append(side_dlhw(work / f"dlhw{i}", data, "densenet121", args.size, args.epochs))
             else:
                 plain.append(side_plain(data, "densenet121", args.size, args.epochs))
-        print(f"round {i + 1}: dlhw sweep {dl[-1]['seconds']:.1f}s  plain keras {plain[-1]['seconds']:.1f}s",
+        if args.also_workers:
+            tuned.append(side_dlhw(work / f"tuned{i}", data, "densenet121", args.size, args.epochs,
+                                   args.also_workers))
+        print(f"round {i + 1}: dlhw sweep {dl[-1]['seconds']:.1f}s  plain keras {plain[-1]['seconds']:.1f}s"
+              + (f"  (tuned: --workers {args.also_workers} {tuned[-1]['seconds']:.1f}s)" if tuned else ""),
               flush=True)
     d = statistics.median(r["seconds"] for r in dl)
     p = statistics.median(r["seconds"] for r in plain)
@@ -205,6 +210,10 @@ def small_case(work: Path, args) -> None:
     print(f"  dlhw sweep (feature cache)       {d:8.1f} s   test accuracy {fmt_acc(dl[-1]['test_accuracy'])}")
     print(f"  plain keras (backbone in model)  {p:8.1f} s   test accuracy {fmt_acc(plain[-1]['test_accuracy'])}")
     print(f"  ratio                            {p / d:8.1f}x  (target >= 10x)")
+    if tuned:
+        t = statistics.median(r["seconds"] for r in tuned)
+        print(f"  TUNED VARIANT, not the default: dlhw sweep --workers {args.also_workers}: {t:.1f} s, "
+              f"ratio {p / t:.1f}x")
     last = dl[-1]
     heads = sum(last["train_seconds"]) - last["feature_seconds"]
     print(f"  where dlhw's time went (last round): head training {heads:.1f} s over "
@@ -224,6 +233,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=128)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--skip-real", action="store_true", help="Only the small case.")
+    ap.add_argument("--also-workers", type=int, default=0,
+                    help="Also time the dlhw side with --workers N (printed apart, labelled as tuned).")
     ap.add_argument("--skip-small", action="store_true", help="Only the study's real shape.")
     ap.add_argument("--real-images", type=int, default=800)
     ap.add_argument("--real-epochs", type=int, default=100)

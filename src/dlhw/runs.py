@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
+import functools
 import json
 import math
 import os
@@ -240,24 +241,32 @@ def git_commit(cwd: Optional[Path] = None) -> Optional[str]:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple:
+    """Installed versions, looked up once per process (each lookup scans sys.path: a sweep's
+    trials would pay it every time)."""
+    from importlib import metadata
+
+    out = []
+    for pkg in ("dlhw", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "pydantic"):
+        try:
+            out.append((pkg, metadata.version(pkg)))
+        except metadata.PackageNotFoundError:
+            out.append((pkg, None))
+    return tuple(out)
+
+
 def environment(seed: int, fingerprint: str, device: str) -> Dict[str, Any]:
     """Versions, devices, seed, git commit and dataset fingerprint, for env.json."""
     import platform
     import sys
-    from importlib import metadata
 
-    versions = {}
-    for pkg in ("dlhw", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "pydantic"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
     import tensorflow as tf
 
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "versions": versions,
+        "versions": dict(_versions()),
         "devices": [d.name for d in tf.config.list_physical_devices()],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "device_used": device,
