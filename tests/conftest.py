@@ -83,3 +83,12 @@ def quickstart() -> Path:
 def tiny_overrides(epochs: int = 2) -> list[str]:
     """Overrides that make any config train in a second or two."""
     return [f"training.epochs={epochs}", "training.tensorboard=false"]
+
+
+def without_timings(data):
+    """metrics.json / status data with every timing left out: what two equal runs share."""
+    if isinstance(data, dict):
+        return {k: without_timings(v) for k, v in data.items() if "seconds" not in k}
+    if isinstance(data, list):
+        return [without_timings(v) for v in data]
+    return data

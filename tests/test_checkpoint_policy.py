@@ -21,6 +21,7 @@ from dlhw.runs import read_status
 from dlhw.training import checkpoint as ckpt_mod
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
+from conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 BASE = {
@@ -33,14 +34,6 @@ BASE = {
 
 def with_training(**kw) -> dict:
     return {**BASE, "training": {**BASE["training"], **kw}}
-
-
-def without_timings(data):
-    if isinstance(data, dict):
-        return {k: without_timings(v) for k, v in data.items() if "seconds" not in k}
-    if isinstance(data, list):
-        return [without_timings(v) for v in data]
-    return data
 
 
 def results(run: Path):

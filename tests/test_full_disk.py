@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import without_timings
+
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 CONFIG = {
     "name": "disk", "seed": 4,
@@ -58,14 +60,6 @@ def fill(disk: Path, free_kb: int) -> Path:
 def dlhw(*args, env=None):
     return subprocess.run([DLHW, *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
-
-
-def without_timings(data):
-    if isinstance(data, dict):
-        return {k: without_timings(v) for k, v in data.items() if "seconds" not in k}
-    if isinstance(data, list):
-        return [without_timings(v) for v in data]
-    return data
 
 
 @pytest.fixture(scope="module")

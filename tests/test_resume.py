@@ -21,6 +21,7 @@ from dlhw.pipeline import run_experiment
 from dlhw.runs import read_status
 from dlhw.training import signals
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+from conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 CONFIG = {
@@ -31,14 +32,6 @@ CONFIG = {
     # before the poller's SIGKILL lands
     "training": {"epochs": 12, "batch_size": 64, "tensorboard": False, "checkpoint": "every_epoch"},
 }
-
-
-def without_timings(data):
-    if isinstance(data, dict):
-        return {k: without_timings(v) for k, v in data.items() if "seconds" not in k}
-    if isinstance(data, list):
-        return [without_timings(v) for v in data]
-    return data
 
 
 def metrics(run: Path) -> dict:
