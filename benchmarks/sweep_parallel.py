@@ -70,7 +70,8 @@ def main() -> None:
         if args.lr_sweep:
             sweep = tmp / "bench.yaml"
             sweep.write_text(SWEEP.format(base=REPO / "configs" / "quickstart.yaml", epochs=args.epochs))
-            what = f"8 learning rates x {args.epochs} epochs, digits MLP 256-512"
+            what = (f"TUNED VARIANT, not the defaults (TensorBoard and checkpoints off): 8 learning rates x "
+                    f"{args.epochs} epochs, digits MLP 256-512")
         else:
             sweep = REPO / "configs" / "mlp_layers" / "mlp_layers.yaml"
             what = "configs/mlp_layers/ as shipped (S5: 3 to 10 hidden layers of 256, 20 epochs each, digits)"

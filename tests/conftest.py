@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,13 @@ def without_timings(data):
     if isinstance(data, list):
         return [without_timings(v) for v in data]
     return data
+
+
+_EXE = Path(sys.executable).with_name("dlhw")
+DLHW = [str(_EXE)] if _EXE.exists() else [sys.executable, "-m", "dlhw.cli"]  # the console script, as users run it
+TINY = {  # a sweep trial that trains in a second
+    "name": "tiny", "seed": 0,
+    "dataset": {"source": "sklearn", "name": "digits", "max_samples": 300},
+    "model": {"type": "mlp", "layers": [{"units": 16}]},
+    "training": {"epochs": 1, "batch_size": 64, "tensorboard": False, "checkpoint": False},
+}

@@ -27,14 +27,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 
 runner = CliRunner()
-_EXE = Path(sys.executable).with_name("dlhw")
-DLHW = [str(_EXE)] if _EXE.exists() else [sys.executable, "-m", "dlhw.cli"]
-TINY = {
-    "name": "tiny", "seed": 0,
-    "dataset": {"source": "sklearn", "name": "digits", "max_samples": 300},
-    "model": {"type": "mlp", "layers": [{"units": 16}]},
-    "training": {"epochs": 1, "batch_size": 64, "tensorboard": False, "checkpoint": False},
-}
+from conftest import DLHW, TINY  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, units=(8, 12), name: str = "onray") -> Path:

@@ -17,15 +17,7 @@ from dlhw.sweep import build_plan
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
-_EXE = Path(sys.executable).with_name("dlhw")
-DLHW = [str(_EXE)] if _EXE.exists() else [sys.executable, "-m", "dlhw.cli"]  # the console script, as users run it
-
-TINY = {
-    "name": "tiny", "seed": 0,
-    "dataset": {"source": "sklearn", "name": "digits", "max_samples": 300},
-    "model": {"type": "mlp", "layers": [{"units": 16}]},
-    "training": {"epochs": 1, "batch_size": 64, "tensorboard": False, "checkpoint": False},
-}
+from conftest import DLHW, TINY  # noqa: E402
 
 
 def write(path: Path, data) -> Path:
