@@ -133,14 +133,14 @@ def test_a_second_sweep_on_the_same_folder_is_refused_at_once(tmp_path, hold):
     f = tmp_path / "grid.yaml"
     f.write_text(yaml.safe_dump({"base": "base.yaml", "grid": {"model.layers.0.units": [8, 12]}}))
     proc = hold(tmp_path / "runs" / "grid")
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "runs")])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2, r.output
     text = " ".join(r.output.split())
     assert f"runs/grid: this sweep folder is in use by another dlhw process (pid {proc.pid})" in text
     assert sorted(p.name for p in (tmp_path / "runs" / "grid").iterdir()) == [".lock"]  # nothing trained
     proc.kill()
     proc.wait()
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "runs")])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 0, r.output
     from dlhw.report.collect import collect
 

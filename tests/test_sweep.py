@@ -85,7 +85,7 @@ def test_folder_of_configs_with_base(tmp_path):
 ])
 def test_config_errors_found_before_training(tmp_path, grid, extra, words):
     f = sweep_file(tmp_path, grid, **extra)
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "runs")])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output, r.output
     assert not (tmp_path / "runs").exists()
 
@@ -111,7 +111,7 @@ def test_a_trial_running_elsewhere_is_left_alone(tmp_path):
     busy.mkdir(parents=True)
     (busy / "status.json").write_text(json.dumps({"status": "running", "pid": os.getpid()}))  # a live process
     lines = []
-    outcome = run_sweep(plan, tmp_path / "runs", rerun=True, echo=lines.append)
+    outcome = run_sweep(plan, tmp_path / "runs", workers=1, rerun=True, echo=lines.append)
     assert outcome.exit_code == 0 and outcome.results[0]["status"] == "running"
     assert any("left alone" in line for line in lines)
     assert json.loads((busy / "status.json").read_text())["status"] == "running"
@@ -128,7 +128,7 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert "units-none_layers-16" in r.output and "1,210" in r.output and "no estimate yet" in r.output
     assert not (out / "e2e").exists()
 
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])
     assert r.exit_code == 1, r.output
     assert "1 failed" in r.output and "model.output.units" in r.output and "units-3_layers-16" in r.output
     sweep_dir = out / "e2e"
@@ -143,7 +143,7 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     first_start = json.loads((good / "status.json").read_text())["started"]
 
     # again: the completed trial is skipped, the failed one tried again (and fails again)
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])
     assert r.exit_code == 1 and "1 already completed (skipped" in r.output
     assert "units-3_layers-16: unfinished (failed), training it again" in r.output
     assert json.loads((good / "status.json").read_text())["started"] == first_start
@@ -152,7 +152,7 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     st = json.loads((good / "status.json").read_text())
     st["status"] = "interrupted"
     (good / "status.json").write_text(json.dumps(st))
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])
     assert "units-none_layers-16: unfinished (interrupted), resuming it" in r.output
     assert json.loads((good / "status.json").read_text())["status"] == "completed"
 
@@ -161,13 +161,13 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert r.exit_code == 0 and "no estimate yet" not in r.output and "about" in r.output
 
     # --rerun trains the completed trial again
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--rerun"])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), "--rerun"])
     assert r.exit_code == 1 and "skipped" not in r.output
     assert json.loads((good / "status.json").read_text())["status"] == "completed"
     assert json.loads((sweep_dir / "sweep.json").read_text())["trials"][0]["skipped"] is False
 
     # a changed config (another --set) keeps the completed results: it trains into a new folder, and says so
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--set", "training.batch_size=32"])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), "--set", "training.batch_size=32"])
     assert ("units-none_layers-16: completed with another config (training.batch_size: 64 -> 32); its results "
             "stay in units-none_layers-16/, this config trains into units-none_layers-16-2/") in r.output, r.output
     assert yaml.safe_load((good / "config.yaml").read_text())["training"]["batch_size"] == 64
@@ -179,10 +179,10 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert entry["run_dir"] == "units-none_layers-16-2" and entry["status"] == "completed"
     # each config finds its own folder again: nothing retrains but the failed trial
     for sets in (["--set", "training.batch_size=32"], []):
-        r = runner.invoke(app, ["sweep", str(f), "--out", str(out), *sets])
+        r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), *sets])
         assert "1 already completed (skipped" in r.output and not (sweep_dir / "units-none_layers-16-3").exists()
     # with --rerun, a config no folder holds yet replaces the trial's own results instead
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--set", "training.batch_size=16", "--rerun"])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), "--set", "training.batch_size=16", "--rerun"])
     assert "(training.batch_size: 64 -> 16); --rerun: training it again in its folder" in r.output, r.output
     assert yaml.safe_load((good / "config.yaml").read_text())["training"]["batch_size"] == 16
     assert not (sweep_dir / "units-none_layers-16-3").exists()
@@ -248,7 +248,7 @@ def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
 
     fake_reuters(monkeypatch, n=160, vocab=60, n_test=40, lengths=(4, 12))
     out = tmp_path / "runs"
-    r = runner.invoke(app, ["sweep", str(REPO / "configs" / "reuters_losses"), "--out", str(out),
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(REPO / "configs" / "reuters_losses"), "--out", str(out),
                             "--set", "training.epochs=1", "training.tensorboard=false", "dataset.num_words=60"])
     assert r.exit_code == 0, r.output
     manifest = json.loads((out / "reuters_losses" / "sweep.json").read_text())
@@ -257,26 +257,76 @@ def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     assert m["output"]["activation"] == "softmax" and m["output"]["loss"] == "mse" and m["output"]["units"] == 4
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, "default"])
 def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, workers):
     """Six trials in a `dlhw sweep` process: TensorFlow's retracing warnings (every trial builds a new
     model) are not shown, and the fast exit still runs autograph's clean-up of its temporary files.
-    With 2 workers (forked here: Linux, no GPU) the same holds for the workers."""
+    With the default (--workers auto: as many workers as cores, forked here: Linux, no GPU) the
+    same holds for the workers."""
     import subprocess
+
+    from dlhw.sweep.execute import auto_workers
+
+    flag = [] if workers == "default" else ["--workers", str(workers)]
+    expected = auto_workers(6, []) if workers == "default" else workers
 
     f = sweep_file(tmp_path, {"model.layers": [[{"units": u}] for u in (4, 5, 6, 7, 8, 9)]}, name="quiet.yaml")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    res = subprocess.run(DLHW + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu",
-                                "--workers", str(workers)],
+    res = subprocess.run(DLHW + ["sweep", str(f), "--out", str(tmp_path / "runs"), "--quiet", "--device", "cpu", *flag],
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "TMPDIR": str(tmp), "DLHW_NORMAL_EXIT": ""})
     assert res.returncode == 0, res.stderr
     assert "WARNING:tensorflow" not in res.stderr and "retracing" not in res.stderr
     assert len(list((tmp_path / "runs" / "quiet").glob("*/metrics.json"))) == 6
     assert list(tmp.glob("__autograph_generated_file*")) == []
-    trials = json.loads((tmp_path / "runs" / "quiet" / "sweep.json").read_text())["trials"]
-    assert len({t["pid"] for t in trials}) == workers
+    manifest = json.loads((tmp_path / "runs" / "quiet" / "sweep.json").read_text())
+    assert manifest["workers"] == expected
+    assert len({t["pid"] for t in manifest["trials"]}) == expected
+
+
+def test_workers_auto_is_one_per_core_within_memory_and_one_per_gpu(monkeypatch):
+    from dlhw.errors import ConfigError
+    from dlhw.sweep import execute
+
+    assert execute.parse_workers("auto") == "auto" and execute.parse_workers(" AUTO ") == "auto"
+    assert execute.parse_workers("3") == 3 and execute.parse_workers(2) == 2
+    for bad in ("0", "-1", "two", "1.5", ""):
+        with pytest.raises(ConfigError, match="--workers: expected auto or a whole number"):
+            execute.parse_workers(bad)
+    monkeypatch.setattr(execute.os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    monkeypatch.setattr(execute, "_available_memory", lambda: 64 * 2 ** 30)
+    assert execute.auto_workers(10, []) == 6  # one per core
+    assert execute.auto_workers(4, []) == 4  # never more than the trials
+    assert execute.auto_workers(1, []) == 1
+    assert execute.auto_workers(10, ["0", "1"]) == 2  # one per GPU
+    monkeypatch.setattr(execute, "_available_memory", lambda: 5 * 2 ** 30)
+    assert execute.auto_workers(10, []) == 2  # 2 GiB each
+    monkeypatch.setattr(execute, "_available_memory", lambda: 2 ** 29)
+    assert execute.auto_workers(10, []) == 1
+    monkeypatch.setattr(execute.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(execute, "_available_memory", lambda: 1024 * 2 ** 30)
+    assert execute.auto_workers(100, []) == execute.AUTO_WORKERS_MAX
+
+
+def test_workers_share_the_image_cache_budget(monkeypatch):
+    """Each worker of N keeps 1/N of the decoded-image memory budget unless DLHW_CACHE_MEMORY says."""
+    from dlhw.data.image_cache import memory_budget
+
+    monkeypatch.delenv("DLHW_CACHE_MEMORY", raising=False)
+    whole = memory_budget()
+    env = {k: v for k, v in os.environ.items() if k != "DLHW_CACHE_MEMORY"}
+    code = ("import os, multiprocessing as mp\n"
+            "from dlhw.sweep import execute\n"
+            "q = mp.get_context('spawn').Queue(); q.put(0)\n"
+            "execute._worker_init(q, None, [], 1, share=4)\n"
+            "from dlhw.data.image_cache import memory_budget\n"
+            "print(memory_budget())\n")
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout.split()[-1]) == whole // 4
 
 
 # ------------------------------------------------------- worker start, Ctrl-C

@@ -118,7 +118,7 @@ def test_workers_end_when_the_sweep_process_is_killed(tmp_path):
 def test_a_damaged_trial_is_set_aside_and_trained_again(tmp_path, damage):
     f = sweep_file(tmp_path, {"training.epochs": [2]}, {"checkpoint": True})
     out = tmp_path / "runs"
-    assert runner.invoke(app, ["sweep", str(f), "--out", str(out)]).exit_code == 0
+    assert runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)]).exit_code == 0
     run = out / "grid" / "epochs-2"
     st = status(run)
     st.update(status="interrupted", error="interrupted by SIGINT")
@@ -130,7 +130,7 @@ def test_a_damaged_trial_is_set_aside_and_trained_again(tmp_path, damage):
     else:
         (run / "config.yaml").write_text("training: [epochs: 2\n")
         why = "epochs-2: config.yaml is unreadable"
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])  # before the fix: failed, on every rerun
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])  # before the fix: failed, on every rerun
     assert r.exit_code == 0, r.output
     aside = out / "grid" / ".damaged" / "epochs-2"
     assert f"{why}" in r.output and f"; moved it to {aside} and training it from scratch" in r.output, r.output
@@ -140,7 +140,7 @@ def test_a_damaged_trial_is_set_aside_and_trained_again(tmp_path, damage):
     from dlhw.report.collect import collect
 
     assert [rec.path for rec in collect([out])] == [run]  # the folder set aside is not read as a run
-    r = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])
     assert r.exit_code == 0 and "1 already completed (skipped" in r.output, r.output
 
 
@@ -152,11 +152,11 @@ def test_a_sweep_never_writes_into_a_run_folder(tmp_path):
     (run / "status.json").write_text(json.dumps({"status": "completed"}))
     (run / "metrics.json").write_text("{}")
     before = sorted(p.name for p in run.iterdir())
-    r = runner.invoke(app, ["sweep", str(plain), "--out", str(tmp_path / "runs")])
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(plain), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 0, r.output
     assert f"{run} is a run folder of `dlhw run`; this sweep writes to {run}-sweep instead" in r.output
     assert sorted(p.name for p in run.iterdir()) == before
     assert (tmp_path / "runs" / "tiny-sweep" / "trial" / "metrics.json").exists()
-    r = runner.invoke(app, ["sweep", str(plain), "--out", str(run)])  # --out inside the run folder
+    r = runner.invoke(app, ["sweep", "--workers", "1", str(plain), "--out", str(run)])  # --out inside the run folder
     assert r.exit_code == 2 and "is inside the run folder" in " ".join(r.output.split()), r.output
     assert sorted(p.name for p in run.iterdir()) == before

@@ -42,8 +42,9 @@ def sweep(
                                                    show_default=False)] = None,
     out: OutOpt = Path("runs"),
     sets: SetOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Trials trained at once (processes, each with "
-                                         "its share of CPU threads and one GPU when there are GPUs).")] = 1,
+    workers: Annotated[str, typer.Option("--workers", "-j", help="Trials trained at once: auto (one per CPU core "
+                                         "as memory allows, at most 8; one per GPU when there are GPUs) or a number. "
+                                         "Each worker is a process with its share of the CPU threads.")] = "auto",
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
                                                    "(default: RAY_ADDRESS, else a private local Ray instance).",

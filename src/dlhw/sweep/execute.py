@@ -53,6 +53,58 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+WORKER_MEMORY = 2 * 1024 ** 3  # what ``--workers auto`` counts per worker process (TensorFlow, data, model)
+AUTO_WORKERS_MAX = 8
+
+
+def _available_memory() -> Optional[int]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def auto_workers(n_jobs: int, gpus: List[str]) -> int:
+    """``--workers auto``, the default: one worker per GPU when there are GPUs; else one per CPU
+    core, as many as the available memory holds at ``WORKER_MEMORY`` each, at most
+    ``AUTO_WORKERS_MAX``, and never more than the trials to run. Small trials (a head on cached
+    features, an MLP) spend most of their time in Python, one core each, so two at once on two cores
+    finish a head search sooner (benchmarks/feature_cache.py); each worker gets its share of
+    the CPU threads (and of the decoded-image memory budget), so large trials lose little."""
+    if n_jobs <= 1:
+        return 1
+    if gpus:
+        return max(1, min(n_jobs, len(gpus)))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    memory = _available_memory()
+    by_memory = max(1, memory // WORKER_MEMORY) if memory else cores
+    return max(1, min(n_jobs, cores, by_memory, AUTO_WORKERS_MAX))
+
+
+def parse_workers(value) -> "int | str":
+    """``--workers``: ``auto`` or a whole number of 1 or more (ConfigError otherwise)."""
+    text = str(value).strip().lower()
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"--workers: expected auto or a whole number of 1 or more; received '{str(value)[:40]}'")
+    return n
+
+
 # ---------------------------------------------------------------------- a trial
 def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
     value = (metrics.get(split) or {}).get(key)
@@ -175,7 +227,7 @@ def _prepare_fork() -> None:
 
 
 def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = False,
-                 parent: Optional[int] = None) -> None:
+                 parent: Optional[int] = None, share: int = 1) -> None:
     """Runs once per worker: its threads, its GPU, TensorFlow imported up front; with ``parent``
     (the sweep's pid), the worker ends when the sweep process dies."""
     import signal
@@ -194,6 +246,10 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
 
     signal.signal(signal.SIGINT, note_between_runs)
     os.environ["DLHW_THREADS"] = str(threads)
+    if share > 1 and not os.environ.get("DLHW_CACHE_MEMORY"):  # the decoded-image budget, shared by the workers
+        from dlhw.data.image_cache import memory_budget
+
+        os.environ["DLHW_CACHE_MEMORY"] = str(memory_budget() // share)
     slot = slots.get()
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]

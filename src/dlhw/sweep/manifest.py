@@ -36,7 +36,7 @@ def trial_entry(t: Trial) -> Dict[str, Any]:
 class Manifest:
     """OUT/<sweep>/sweep.json, kept up to date as trials finish."""
 
-    def __init__(self, plan: SweepPlan, sweep_dir: Path, executor: str, workers: int):
+    def __init__(self, plan: SweepPlan, sweep_dir: Path, executor: str, workers: "int | str"):
         self.path = Path(sweep_dir) / MANIFEST
         old = read_json(self.path) or {}
         self.data: Dict[str, Any] = {

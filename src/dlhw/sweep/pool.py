@@ -53,12 +53,12 @@ def end_with_parent(parent: int) -> None:
 _DRIVER_ENDS: List[Any] = []  # the driver's ends of the workers' pipes, closed in each forked worker
 
 
-def _worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool, parent: int) -> None:
+def _worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool, parent: int, share: int = 1) -> None:
     """A worker: trials from ``conn``, one at a time, each result sent back; None (or the sweep
     gone) ends it."""
     for end in _DRIVER_ENDS:  # inherited by fork; left open, a dead sweep would never read as an EOF here
         end.close()
-    _worker_init(slots, stop, gpus, threads, forked, parent)
+    _worker_init(slots, stop, gpus, threads, forked, parent, share)
     while True:
         try:
             job = conn.recv()
@@ -131,7 +131,7 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
         slots.put(slot)
         here, there = ctx.Pipe()
         proc = ctx.Process(target=_worker_main, name=f"dlhw-worker-{slot}",
-                           args=(there, slots, stop, gpus, threads, method == "fork", os.getpid()))
+                           args=(there, slots, stop, gpus, threads, method == "fork", os.getpid(), workers))
         _DRIVER_ENDS.append(here)
         try:
             proc.start()

@@ -285,7 +285,7 @@ def _start(ray, address: Optional[str], debug: bool, echo: Callable[[str], None]
     return temp_dir
 
 
-def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Callable[[Result], None],
+def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_result: Callable[[Result], None],
             echo: Callable[[str], None] = print, debug: bool = False, view: Optional[PathView] = None) -> None:
     """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc)."""
     ray = import_ray()
@@ -306,7 +306,10 @@ def run_ray(jobs: List[Job], workers: int, address: Optional[str], on_result: Ca
             for d in {Path(j["out"]) for j in jobs}:
                 (d / marker).touch()
             resources = ray.cluster_resources()
-            threads = max(1, int(resources.get("CPU", 1) // max(1, workers)))
+            cpus = max(1, int(resources.get("CPU", 1)))
+            if workers == "auto":  # as many trials at once as the cluster has CPUs (one thread each at most)
+                workers = max(1, min(len(jobs), cpus))
+            threads = max(1, cpus // max(1, workers))
             gpus = 1 if resources.get("GPU", 0) >= 1 else 0
             task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
             for job in jobs:

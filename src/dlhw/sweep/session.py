@@ -84,13 +84,12 @@ def _set_aside(folder: Path, sweep_dir: Path) -> Path:
     return target
 
 
-def run_sweep(plan: SweepPlan, out: Path, workers: int = 1, executor: str = "local", address: Optional[str] = None,
+def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
               echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
-    if workers < 1:
-        raise ConfigError(f"--workers: expected 1 or more; received {workers}")
+    workers = execute.parse_workers(workers)
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
@@ -130,14 +129,18 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
             "out": str(sweep_dir), "resume": resume}
 
 
-def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, address: Optional[str],
+def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
                 device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
     out = sweep_dir.parent
+    gpus = execute.visible_gpus() if device != "cpu" else []
+    auto = workers == "auto"
+    if auto and executor != "ray":  # ray: as many at once as the cluster's CPUs hold (run_ray)
+        workers = execute.auto_workers(len(plan.trials), gpus)
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
     jobs = []
     trials = plan.trials
-    if workers > 1 or executor == "ray":  # a pool starts the longest trials first
+    if executor == "ray" or workers > 1:  # a pool starts the longest trials first
         from dlhw.sweep.manifest import longest_first, past_timings
 
         trials = longest_first(trials, past_timings(Path(out)))
@@ -162,8 +165,12 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: int, executor: str, a
         jobs.append(job)
     manifest.sync()
     skipped = sum(1 for r in outcome.results if r["status"] == "skipped")
-    gpus = execute.visible_gpus() if device != "cpu" else []
-    where_ = f"{workers} worker{'s' if workers > 1 else ''}" + (f", {len(gpus)} GPU(s)" if gpus else "")
+    if executor == "ray":
+        where_ = "as many workers as the cluster's CPUs hold" if auto else f"{workers} workers"
+    else:
+        n = min(workers, len(jobs)) or 1
+        where_ = f"{n} worker{'s' if n > 1 else ''}" + (" (--workers auto)" if auto else "")
+    where_ += f", {len(gpus)} GPU(s)" if gpus else ""
     echo(f"sweep {plan.name}: {len(plan.trials)} trials, {len(jobs)} to run"
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
          + (f" on {where_}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
