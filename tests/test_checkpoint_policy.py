@@ -108,6 +108,30 @@ def test_a_default_run_keeps_no_copy_of_the_best_weights(tmp_path):
     assert "cb0_best_weights" not in " ".join(load_checkpoint(checkpoint_path(run))["extra"])
 
 
+@pytest.mark.parametrize("weights", ["last", "best"])
+def test_the_final_checkpoint_holds_the_last_epochs_weights(tmp_path, weights):
+    """The last epoch's checkpoint is handed to the writer without copies when nothing writes the
+    variables again; with evaluation.weights: best the best epoch's weights are put back after
+    training, so that checkpoint is copied first: it still holds the last epoch's weights."""
+    import keras
+    import numpy as np
+
+    cfg = validate({**with_training(epochs=8, optimizer={"type": "sgd", "learning_rate": 2.0}),
+                    "evaluation": {"weights": weights}})
+    run = run_experiment(cfg, out=tmp_path, quiet=True).run_dir
+    saved = load_checkpoint(checkpoint_path(run))
+    assert saved["epoch"] == 8
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    live = [model.weights[i] for i in saved["live"]]
+    same = [np.array_equal(np.asarray(w), a) for w, a in zip(live, saved["weights"])]
+    if weights == "last":  # model.keras holds the final weights: so does the checkpoint
+        assert all(same) and len(same) == len(model.weights)
+    else:  # model.keras holds the best epoch's (not the last: see the test above)
+        assert not all(same)
+        best = saved["extra"]["cb0_best_weights"]
+        assert all(np.array_equal(np.asarray(w), b) for w, b in zip(live, best))
+
+
 # ------------------------------------------------------------------ resume between checkpoints
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):

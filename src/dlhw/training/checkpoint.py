@@ -267,6 +267,9 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
         epoch_started = 0.0
         generators = None
 
+        last_stage = index == max(owner.stage_index.values(), default=index)
+        restores = any(isinstance(cb, BestWeights) or getattr(cb, "restore_best_weights", False) for cb in stateful)
+
         def on_train_begin(self, logs=None):
             owner.live |= live_positions(full_model)
             self.generators = seed_generators(full_model)  # walked once, not every epoch
@@ -317,11 +320,13 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "live": live,
                 "n_weights": len(full_model.weights),
             }
-            # host copies: on CPU, views the optimizer's next update copies away from (copy on write)
+            # The last epoch of the last stage: nothing writes these variables again before the run
+            # ends (no later stage, no best-weights restore), so the writer gets views of them, no copy.
+            # Otherwise host copies: the optimizer updates some variables in place.
+            host = _view if final and self.last_stage and not self.restores else _copy
             weights = full_model.weights
-            arrays = checkpoint_arrays(state, [keras.ops.convert_to_numpy(weights[i]) for i in live],
-                                       [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables],
-                                       extra)
+            arrays = checkpoint_arrays(state, [host(weights[i]) for i in live],
+                                       [host(v) for v in self.model.optimizer.variables], extra)
             from dlhw.training.checkpoint_writer import write_npz_atomic
             from dlhw.training.signals import STATE
 
@@ -332,6 +337,21 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
             owner.written_epoch = epoch + 1
 
     return CheckpointWriter()
+
+
+def _copy(variable) -> np.ndarray:
+    """A host copy of ``variable``."""
+    value = getattr(variable, "value", variable)
+    host = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+    return np.array(host, copy=True)
+
+
+def _view(variable) -> np.ndarray:
+    """The variable's host buffer without a copy (on a GPU: the one copy to the host). Only for
+    variables nothing writes again while the checkpoint is being written: TensorFlow's optimizers
+    update variables in place."""
+    value = getattr(variable, "value", variable)
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
 def _shrink(values: list, live: List[int], full_model, fit_model) -> list:
