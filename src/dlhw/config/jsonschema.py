@@ -20,6 +20,7 @@ No heavy imports: pydantic only.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any, Dict, Iterator, List, Tuple
@@ -195,6 +196,7 @@ def _partial(defs: Dict[str, Dict[str, Any]], node: Any) -> Any:
 def _document(defs: Dict[str, Dict[str, Any]], title: str, about: str, extra: Dict[str, Any],
               dependencies: Dict[str, List[str]] | None = None) -> Dict[str, Any]:
     _partial(defs, {"$ref": REF + ROOT})
+    extra = copy.deepcopy(extra)  # the module's constants stay as they are, whatever a caller does
     for key, value in list(extra.items()):
         if "properties" in value:  # grid:, random: defined once, for both roots
             defs[key.capitalize()] = value
