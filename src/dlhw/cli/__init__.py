@@ -17,6 +17,7 @@ from dlhw.cli import data_cmd
 from dlhw.cli import report as report_cmd
 from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli import list_cmd
+from dlhw.cli import schema_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.command("report", rich_help_panel="Results")(report_cmd.report)
 app.command("predict", rich_help_panel="Results")(predict_cmd.predict)
 app.command("inspect", rich_help_panel="Results")(inspect_cmd.inspect)
 app.command("list", rich_help_panel="Configs")(list_cmd.list_cmd)
+app.command("schema", rich_help_panel="Configs")(schema_cmd.schema)
 app.add_typer(data_cmd.app, name="data", rich_help_panel="Configs")
 
 

@@ -11,9 +11,9 @@ counts stop at generous limits (a big machine is never refused, a typo such as
 
 from __future__ import annotations
 
-from typing import Annotated, Any, List, Literal, Optional, Tuple, Union
+from typing import Annotated, Any, List, Literal, Optional, Sequence, Tuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
 from dlhw.errors import did_you_mean, shorten
@@ -54,11 +54,33 @@ def _activation(v: Optional[str]) -> Optional[str]:
     return _check_name(v, ACTIVATIONS, "activation")
 
 
+def _names(choices: Sequence[str]) -> WithJsonSchema:
+    """The JSON Schema (``dlhw schema``) of a name that _check_name accepts: editors complete
+    ``choices``, and any letter case passes (Adam, RMSprop) as it does here."""
+    any_case = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in n) for n in choices)
+    return WithJsonSchema({"anyOf": [
+        {"type": "string", "enum": list(choices)},
+        {"type": "string", "pattern": f"^(?:{any_case})$",
+         "patternErrorMessage": f"choose one of: {', '.join(choices)}"},  # the VS Code / yaml-language-server message
+    ]})
+
+
+MONITORS = tuple(p + m for p in ("val_", "") for m in ("loss", "accuracy", "mae"))
+# Names checked by _check_name (any letter case); dlhw.config.jsonschema defines each once.
+Activation = Annotated[str, _names(ACTIVATIONS)]
+Initializer = Annotated[str, _names(INITIALIZERS)]
+DatasetSource = Annotated[str, _names(DATASET_SOURCES)]
+BackboneName = Annotated[str, _names(BACKBONES)]
+OptimizerName = Annotated[str, _names(OPTIMIZERS)]
+LossName = Annotated[str, _names(LOSSES)]
+MonitorName = Annotated[str, _names(MONITORS)]
+
+
 # --------------------------------------------------------------------- dataset
 class SplitConfig(Section):
-    train: float = Field(0.7, ge=0, le=1, description="Fraction of samples used for training.")
-    val: float = Field(0.15, ge=0, le=1, description="Fraction used for validation (early stopping, model choice).")
-    test: float = Field(0.15, ge=0, le=1, description="Fraction held out for the final test metrics.")
+    train: float = Field(0.7, ge=0, le=1, description="Fraction of the samples used for training (0 to 1; train + val + test must sum to 1).")
+    val: float = Field(0.15, ge=0, le=1, description="Fraction used for validation: early stopping, the best epoch, model choice (0 to 1; 0 with validation: test).")
+    test: float = Field(0.15, ge=0, le=1, description="Fraction held out for the final test metrics (0 to 1).")
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> "SplitConfig":
@@ -74,18 +96,18 @@ class SplitConfig(Section):
 
 
 class DatasetConfig(Section):
-    source: str = Field("sklearn", description="Where data comes from: sklearn | csv | image_folder | keras.")
-    name: Optional[str] = Field(None, description="sklearn: digits, iris, wine, breast_cancer; keras: mnist, fashion_mnist, cifar10, cifar100, reuters, imdb.")
-    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test).")
-    target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column (a list of columns for multilabel / regression).")
+    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once).")
+    name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
+    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); relative to the working directory; required for those.")
+    target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column, required (a list of columns for multilabel / regression).")
     features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
-    image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] images are resized to.")
+    image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] in pixels that images are resized to (8 to 16384 each).")
     color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder: rgb (3 channels) or grayscale (1).")
-    num_words: int = Field(1000, gt=0, le=MAX_WORDS, description="reuters / imdb: length of the multi-hot vector (most frequent words).")
-    classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only; the others form the unseen set.")
+    num_words: int = Field(1000, gt=0, le=MAX_WORDS, description="reuters / imdb: length of the multi-hot input vector (the most frequent words kept).")
+    classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only (labels or class names); the others form the unseen set (see evaluation.open_set). Default: all classes.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
-    max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials.")
-    augment: bool = Field(False, description="image_folder: random flips during training.")
+    max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials. Default: all.")
+    augment: bool = Field(False, description="image_folder: random horizontal flips of the training images, every epoch.")
     validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
 
     @field_validator("source")
@@ -119,25 +141,28 @@ class DatasetConfig(Section):
 
 # ---------------------------------------------------------------------- models
 class OutputConfig(Section):
-    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="Output units; default follows the task and the classes.")
-    activation: Optional[str] = Field(None, description="Output activation; default sigmoid (2 classes), softmax (more), linear (regression).")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="Output units; default follows the task: 1 for two classes (sigmoid), one per class otherwise, one per target for multilabel / regression.")
+    activation: Optional[Activation] = Field(None, description="Output activation; default sigmoid (one unit, multilabel), softmax (one unit per class), linear (regression).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
 class DenseLayerConfig(Section):
-    units: int = Field(..., gt=0, le=MAX_UNITS, description="Number of units.")
-    activation: str = Field("relu", description="Activation function name.")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the layer.")
+    units: int = Field(..., gt=0, le=MAX_UNITS, description="Number of units (neurons), required.")
+    activation: Activation = Field("relu", description="Activation function of the layer.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the layer (0 to < 1; 0: none).")
     batch_norm: bool = Field(False, description="BatchNormalization after the dense layer.")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
+MODEL_TYPE = "The network: mlp (dense layers), cnn (convolution blocks) or backbone (a pretrained keras.applications network and a head)."
+
+
 class MLPModel(Section):
-    type: Literal["mlp"] = "mlp"
-    layers: List[DenseLayerConfig] = Field(default_factory=lambda: [DenseLayerConfig(units=128)], description="Hidden layers, input to output.")
-    kernel_initializer: str = Field("glorot_uniform", description="Initializer of every dense kernel, e.g. random_uniform, he_normal.")
+    type: Literal["mlp"] = Field("mlp", description=MODEL_TYPE)
+    layers: List[DenseLayerConfig] = Field(default_factory=lambda: [DenseLayerConfig(units=128)], description="Hidden layers, input to output (default one of 128 units).")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of every dense kernel, e.g. random_uniform, he_normal.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
 
@@ -147,22 +172,25 @@ class MLPModel(Section):
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
 
 
+BLOCK_TYPE = "Block kind: conv (a Conv2D) or inception (four parallel branches, GoogLeNet style)."
+
+
 class ConvBlock(Section):
-    type: Literal["conv"] = "conv"
-    filters: int = Field(..., gt=0, le=MAX_FILTERS, description="Number of filters.")
-    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Square kernel size.")
-    activation: str = Field("relu", description="Activation after the convolution.")
+    type: Literal["conv"] = Field("conv", description=BLOCK_TYPE)
+    filters: int = Field(..., gt=0, le=MAX_FILTERS, description="Number of filters, required.")
+    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Square kernel size, pixels.")
+    activation: Activation = Field("relu", description="Activation after the convolution.")
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
     order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm: conv -> BatchNorm -> activation, or conv -> activation -> BatchNorm (S3's Conv2D(relu) then BatchNorm).")
-    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block; none for no pooling.")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels; omit for no pooling.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block (0 to < 1; 0: none).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
 class InceptionBlock(Section):
-    type: Literal["inception"] = "inception"
+    type: Literal["inception"] = Field("inception", description=BLOCK_TYPE)
     b1: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 1x1 branch.")
     b3_reduce: int = Field(..., gt=0, le=MAX_FILTERS, description="1x1 filters before the 3x3 branch.")
     b3: int = Field(..., gt=0, le=MAX_FILTERS, description="Filters of the 3x3 branch.")
@@ -172,20 +200,20 @@ class InceptionBlock(Section):
     batch_norm: bool = Field(True, description="BatchNormalization in every branch.")
     order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm, in each branch: conv -> BatchNorm -> ReLU, or conv -> ReLU -> BatchNorm (S3's block).")
     use_bias: Optional[bool] = Field(None, description="Bias in the branch convolutions; default: only without batch_norm (S3's block: true).")
-    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size after the block.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels; omit for no pooling.")
 
 
 CNNBlockConfig = Annotated[Union[ConvBlock, InceptionBlock], Field(discriminator="type")]
 
 
 class CNNModel(Section):
-    type: Literal["cnn"] = "cnn"
-    api: Literal["sequential", "functional"] = Field("functional", description="Keras API used to build the same graph.")
+    type: Literal["cnn"] = Field("cnn", description=MODEL_TYPE)
+    api: Literal["sequential", "functional"] = Field("functional", description="Keras API that builds the network: sequential or functional (same graph, same parameter count).")
     rescale: Optional[float] = Field(None, ge=-MAX_FLOAT, le=MAX_FLOAT, description="Multiply inputs by this first (1/255 for raw pixels).")
-    blocks: List[CNNBlockConfig] = Field(..., min_length=1, description="Convolution and inception blocks, in order.")
-    global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How feature maps become a vector.")
+    blocks: List[CNNBlockConfig] = Field(..., min_length=1, description="Convolution and inception blocks, input to output (at least one), each with its type.")
+    global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How the last feature maps become a vector: flatten, avg or max (global pooling).")
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
-    kernel_initializer: str = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
 
@@ -196,9 +224,9 @@ class CNNModel(Section):
 
 
 class BackboneSpec(Section):
-    name: str = Field(..., description="A keras.applications backbone, see `dlhw list backbones`.")
+    name: BackboneName = Field(..., description="A keras.applications backbone, required; `dlhw list backbones` shows each one's input size and blocks.")
     weights: Optional[str] = Field("imagenet", description="imagenet, null (random) or a path to a .weights.h5 / .h5 file.")
-    pooling: Literal["flatten", "avg", "max"] = Field("avg", description="How the last feature map becomes a vector.")
+    pooling: Literal["flatten", "avg", "max"] = Field("avg", description="How the last feature map becomes a vector: flatten, avg or max (global pooling).")
     trainable: bool = Field(False, description="Train the backbone's weights too (false: frozen feature extractor).")
 
     @field_validator("name")
@@ -208,11 +236,11 @@ class BackboneSpec(Section):
 
 
 class HeadLayerConfig(Section):
-    type: Literal["dense", "batch_norm", "dropout"] = Field("dense", description="Layer kind.")
-    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="dense: number of units.")
-    activation: Optional[str] = Field(None, description="dense: activation (default none, as in Keras).")
+    type: Literal["dense", "batch_norm", "dropout"] = Field("dense", description="Layer kind: dense, batch_norm or dropout.")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="dense: number of units, required for dense.")
+    activation: Optional[Activation] = Field(None, description="dense: activation (default none: linear, as in Keras).")
     use_bias: bool = Field(True, description="dense: use a bias vector.")
-    rate: float = Field(0.5, ge=0, lt=1, description="dropout: rate.")
+    rate: float = Field(0.5, ge=0, lt=1, description="dropout: the rate (0 to < 1).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
@@ -224,9 +252,9 @@ class HeadLayerConfig(Section):
 
 
 class UnfreezeConfig(Section):
-    from_layer: Optional[int] = Field(None, ge=0, le=MAX_LAYER_INDEX, description="Unfreeze backbone layers from this index on.")
-    last_layers: Optional[int] = Field(None, gt=0, le=MAX_LAYER_INDEX, description="Unfreeze the last N backbone layers.")
-    from_block: Optional[str] = Field(None, description="Unfreeze from the first layer whose name starts with this (e.g. conv5).")
+    from_layer: Optional[int] = Field(None, ge=0, le=MAX_LAYER_INDEX, description="Unfreeze backbone layers from this layer index on (0-based). Give exactly one of from_layer, last_layers, from_block.")
+    last_layers: Optional[int] = Field(None, gt=0, le=MAX_LAYER_INDEX, description="Unfreeze the last N backbone layers. Give exactly one of from_layer, last_layers, from_block.")
+    from_block: Optional[str] = Field(None, description="Unfreeze from the first layer whose name starts with this (e.g. conv5; `dlhw list backbones` shows the blocks). Give exactly one of from_layer, last_layers, from_block.")
     batch_norm: Literal["frozen", "trainable"] = Field("frozen", description="BatchNormalization in the unfrozen part: frozen (inference mode, Keras's advice for small data) or trainable (batch statistics and gamma/beta updated, as the studies' code did).")
 
     @model_validator(mode="after")
@@ -240,9 +268,9 @@ class UnfreezeConfig(Section):
 class ClassifierConfig(Section):
     type: Literal["svm", "logistic"] = Field("svm", description="scikit-learn classifier fitted on backbone features.")
     kernel: Literal["linear", "poly", "rbf", "sigmoid"] = Field("rbf", description="svm: kernel.")
-    C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength.")
+    C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength (> 0; smaller: stronger regularisation).")
     degree: int = Field(3, gt=0, le=100, description="svm poly: degree.")
-    gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm: kernel coefficient.")
+    gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm (rbf, poly, sigmoid): kernel coefficient, a number > 0 or scale / auto (scikit-learn's meanings).")
     max_iter: int = Field(1000, gt=0, le=MAX_STEPS, description="logistic: maximum iterations.")
 
     @field_validator("gamma")
@@ -254,11 +282,11 @@ class ClassifierConfig(Section):
 
 
 class BackboneModel(Section):
-    type: Literal["backbone"] = "backbone"
-    backbone: BackboneSpec = Field(..., description="The pretrained feature extractor.")
-    head: List[HeadLayerConfig] = Field(default_factory=list, description="Layers between the backbone and the output.")
+    type: Literal["backbone"] = Field("backbone", description=MODEL_TYPE)
+    backbone: BackboneSpec = Field(..., description="The pretrained feature extractor, required.")
+    head: List[HeadLayerConfig] = Field(default_factory=list, description="Layers between the backbone and the output, in order (default none).")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
-    classifier: Optional[ClassifierConfig] = Field(None, description="Fit a scikit-learn classifier on the features instead of a Keras head.")
+    classifier: Optional[ClassifierConfig] = Field(None, description="Fit a scikit-learn classifier on the frozen features instead of a Keras head and output (S2 c).")
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights (S2 d).")
 
 
@@ -267,24 +295,24 @@ ModelConfig = Annotated[Union[MLPModel, CNNModel, BackboneModel], Field(discrimi
 
 # -------------------------------------------------------------------- training
 class ScheduleConfig(Section):
-    type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule.")
-    decay_steps: int = Field(1000, gt=0, le=MAX_STEPS, description="exponential / cosine: steps per decay period.")
+    type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule, required: exponential, cosine (decay) or reduce_on_plateau.")
+    decay_steps: int = Field(1000, gt=0, le=MAX_STEPS, description="exponential / cosine: training steps (batches) per decay period.")
     decay_rate: float = Field(0.96, gt=0, le=MAX_FLOAT, description="exponential: factor per decay period.")
     alpha: float = Field(0.0, ge=0, le=1, description="cosine: final learning rate as a fraction of the initial one.")
-    factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this.")
+    factor: float = Field(0.5, gt=0, lt=1, description="reduce_on_plateau: multiply the rate by this on a plateau (0 to 1).")
     patience: int = Field(3, ge=0, le=MAX_EPOCHS, description="reduce_on_plateau: epochs without improvement.")
-    monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched.")
-    min_lr: float = Field(0.0, ge=0, le=MAX_FLOAT, description="reduce_on_plateau: lower bound.")
+    monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched, e.g. val_loss or val_accuracy.")
+    min_lr: float = Field(0.0, ge=0, le=MAX_FLOAT, description="reduce_on_plateau: the rate never goes below this.")
 
 
 class OptimizerConfig(Section):
-    type: str = Field("adam", description="sgd | adam | adamw | rmsprop | adagrad.")
-    learning_rate: float = Field(0.001, gt=0, le=MAX_FLOAT, description="Initial learning rate.")
-    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop: momentum.")
+    type: OptimizerName = Field("adam", description="The Keras optimizer: sgd, adam, adamw, rmsprop or adagrad.")
+    learning_rate: float = Field(0.001, gt=0, le=MAX_FLOAT, description="Initial learning rate (> 0).")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop: momentum (0 to < 1).")
     nesterov: bool = Field(False, description="sgd: Nesterov momentum.")
-    weight_decay: Optional[float] = Field(None, ge=0, le=MAX_FLOAT, description="Decoupled weight decay (adamw default 0.004).")
-    clipnorm: Optional[float] = Field(None, gt=0, le=MAX_FLOAT, description="Clip each gradient to this norm.")
-    schedule: Optional[ScheduleConfig] = Field(None, description="Optional learning-rate schedule.")
+    weight_decay: Optional[float] = Field(None, ge=0, le=MAX_FLOAT, description="Decoupled weight decay (>= 0); default none (adamw: 0.004).")
+    clipnorm: Optional[float] = Field(None, gt=0, le=MAX_FLOAT, description="Clip each gradient to this norm (> 0); default no clipping.")
+    schedule: Optional[ScheduleConfig] = Field(None, description="A learning-rate schedule, starting from learning_rate; default a constant rate.")
 
     @field_validator("type")
     @classmethod
@@ -294,17 +322,17 @@ class OptimizerConfig(Section):
 
 class EarlyStoppingConfig(Section):
     monitor: str = Field("val_loss", description="Quantity to watch, e.g. val_loss or val_accuracy.")
-    patience: int = Field(5, ge=0, le=MAX_EPOCHS, description="Epochs without improvement before stopping.")
+    patience: int = Field(5, ge=0, le=MAX_EPOCHS, description="Epochs without improvement before stopping (>= 0).")
     min_delta: float = Field(0.0, ge=0, le=MAX_FLOAT, description="Smallest change that counts as an improvement.")
     restore_best_weights: bool = Field(True, description="Go back to the best epoch's weights when stopping.")
 
 
 class StageConfig(Section):
-    name: str = Field(..., description="Stage name, shown in history.csv and on the curves.")
-    epochs: int = Field(..., gt=0, le=MAX_EPOCHS, description="Epochs in this stage.")
+    name: str = Field(..., description="Stage name, required and unique, shown in history.csv and on the curves.")
+    epochs: int = Field(..., gt=0, le=MAX_EPOCHS, description="Epochs in this stage, required (> 0).")
     optimizer: Optional[OptimizerConfig] = Field(None, description="Optimizer for this stage; default training.optimizer.")
-    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Early stopping for this stage.")
-    unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on.")
+    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Early stopping for this stage; default none.")
+    unfreeze: Optional[UnfreezeConfig] = Field(None, description="Backbone layers to make trainable from this stage on; default none.")
 
 
 class CheckpointEvery(Section):
@@ -312,24 +340,30 @@ class CheckpointEvery(Section):
                                                                     "of training passed since the last one.")
 
 
+def _true_false_too(schema: dict[str, Any]) -> None:
+    """JSON Schema of training.checkpoint: its validator takes true / false (the old spelling) too."""
+    schema["anyOf"].append({"type": "boolean"})
+
+
 class TensorBoardConfig(Section):
     histograms: int = Field(0, ge=0, le=MAX_EPOCHS, description="Weight histograms every N epochs (Keras' histogram_freq); 0: scalars only.")
 
 
 class TrainingConfig(Section):
-    epochs: int = Field(20, gt=0, le=MAX_EPOCHS, description="Epochs (when no stages are given).")
+    epochs: int = Field(20, gt=0, le=MAX_EPOCHS, description="Passes over the training split (when no stages are given).")
     batch_size: Union[Annotated[int, Field(gt=0, le=MAX_BATCH)], Literal["full"]] = Field(32, description="Mini-batch size, or full: the whole training split in one batch (batch gradient descent).")
-    loss: Optional[str] = Field(None, description="Loss; inferred from the task and output when omitted.")
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="Optimizer.")
-    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving.")
-    stages: Optional[List[StageConfig]] = Field(None, description="Training stages, each with its own epochs and optimizer.")
+    loss: Optional[LossName] = Field(None, description="Loss; inferred from the task and the output when omitted (binary or sparse categorical cross-entropy, MSE for regression).")
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="The optimizer (and its learning rate) of every stage that names none.")
+    early_stopping: Optional[EarlyStoppingConfig] = Field(None, description="Stop when the monitored value stops improving; default none: train every epoch.")
+    stages: Optional[List[StageConfig]] = Field(None, description="Training stages in order, each with its own epochs, optimizer, early stopping and unfreezing; replaces epochs (default one stage called train).")
     shuffle: bool = Field(True, description="Shuffle the training set every epoch.")
     tensorboard: Union[bool, TensorBoardConfig] = Field(
         True, description="Write TensorBoard logs to tb/ (epoch scalars); {histograms: N} adds weight histograms every N epochs.")
     log_steps: bool = Field(False, description="Also record every training batch: history_steps.csv and steps_curves.png.")
     checkpoint: Union[Literal["auto", "every_epoch", "off"], CheckpointEvery] = Field(
-        "auto", description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
-                            "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+        "auto", json_schema_extra=_true_false_too,
+        description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
+                    "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
 
     @field_validator("checkpoint", mode="before")
     @classmethod
@@ -398,33 +432,32 @@ class TrainingConfig(Section):
 
 
 class OpenSetConfig(Section):
-    method: Literal["distance", "max_prob"] = Field("distance", description="distance to the nearest class centre, or max probability.")
-    percentile: float = Field(95.0, gt=0, le=100, description="Threshold percentile fitted on validation data of known classes.")
+    method: Literal["distance", "max_prob"] = Field("distance", description="How an input is called unseen: distance (to the nearest known class centre) or max_prob (the top probability).")
+    percentile: float = Field(95.0, gt=0, le=100, description="Threshold percentile (0 to 100) fitted on validation data of the known classes.")
 
 
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
-    samples: int = Field(16, ge=0, le=1000, description="Images in samples.png (image data only).")
+    samples: int = Field(16, ge=0, le=1000, description="Images shown in samples.png (image data only; 0: none).")
     weights: Literal["last", "best"] = Field("last", description="Evaluate (and save as model.keras) the last epoch's weights or the best epoch's by evaluation.monitor.")
-    monitor: Optional[str] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
+    monitor: Optional[MonitorName] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
 
     @field_validator("monitor")
     @classmethod
     def _monitor(cls, v: Optional[str]) -> Optional[str]:
         if v is None:
             return v
-        choices = tuple(p + m for p in ("val_", "") for m in ("loss", "accuracy", "mae"))
-        return _check_name(v, choices, "monitor")
+        return _check_name(v, MONITORS, "monitor")
 
 
 class ExperimentConfig(Section):
-    name: str = Field("experiment", min_length=1, description="Run-name prefix.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow; same seed, same results.")
-    task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts.")
-    dataset: DatasetConfig = Field(..., description="The data.")
-    model: ModelConfig = Field(default_factory=MLPModel, description="The network.")
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan.")
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation.")
+    name: str = Field("experiment", min_length=1, description="Run-name prefix: the run folder is OUT/<name> (a suffix is added, never an overwrite).")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow, and the split; same seed, same results (0 to 2^32-1).")
+    task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts: classification (one class), multilabel (several labels) or regression (numbers).")
+    dataset: DatasetConfig = Field(..., description="The data: where it comes from and how it is split. Required.")
+    model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, backbone) chooses the other keys.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
