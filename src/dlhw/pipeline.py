@@ -15,7 +15,7 @@ import sys
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
@@ -208,8 +208,12 @@ def resolve_batch_size(cfg, dataset):
 def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
                    device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
                    debug: bool = False, cache_dir: Optional[str | Path] = None,
-                   resume: Optional[str | Path] = None) -> RunOutcome:
+                   resume: Optional[str | Path] = None, on_start: Optional[Callable[[Path], None]] = None,
+                   on_epoch: Optional[Callable[[dict], None]] = None) -> RunOutcome:
     """Train and evaluate ``cfg``; returns the run folder and its final status.
+
+    ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
+    with its history row (the Python API's notebook progress bar, dlhw.api).
 
     ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.resume).
 
@@ -220,10 +224,12 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     from dlhw.locks import released_after
 
     with released_after():
-        return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume)
+        return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
+                               on_start, on_epoch)
 
 
-def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume) -> RunOutcome:
+def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
+                    on_start=None, on_epoch=None) -> RunOutcome:
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
@@ -253,6 +259,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     atomic_write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
+    if on_start is not None:
+        on_start(run_dir)
     from dlhw.training.signals import graceful_interrupts
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
@@ -274,8 +282,13 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             metrics = run_classifier(run_cfg, dataset, model, features, run_dir)
             status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
             return RunOutcome(run_dir, "completed", metrics)
-        trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features,
-                          on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]),
+
+        def epoch_done(row: dict) -> None:
+            status.heartbeat(epoch=row["epoch"], stage=row["stage"])
+            if on_epoch is not None:
+                on_epoch(row)
+
+        trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features, on_epoch=epoch_done,
                           resume=resumed.checkpoint if resumed else None, identity=identity)
         result = trainer.fit()
         write_history(result.history, run_dir / "history.csv")

@@ -13,6 +13,7 @@ from typing import Iterator, List, Optional
 import typer
 from typing_extensions import Annotated
 
+from dlhw.api.common import check_device  # noqa: F401  (the commands' --device check)
 from dlhw.errors import ConfigError, DlhwError
 
 SetOpt = Annotated[
@@ -36,12 +37,6 @@ def overrides(sets: Optional[List[str]], extra: List[str]) -> List[str]:
             raise ConfigError(f"unexpected argument '{word}'; overrides look like key.path=value")
         out.append(word)
     return out
-
-
-def check_device(device: str) -> str:
-    if device not in ("auto", "cpu", "gpu"):
-        raise ConfigError(f"--device: expected auto, cpu or gpu; received '{device}'")
-    return device
 
 
 def one_line(text: str) -> str:

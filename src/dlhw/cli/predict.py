@@ -46,13 +46,9 @@ def predict(
 ) -> None:
     """Predict the classes (top-k, with probabilities; --logits adds raw logits) of new inputs with a trained run."""
     with cli_errors(debug):
-        from dlhw.console import set_quiet
-        from dlhw.predict import predict_run
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.api import predictions
 
-        set_quiet(True)
-        setup_runtime("auto", 0, None, debug)
-        preds = predict_run(run, inputs or [], top_k, logits=logits)
+        preds = predictions(run, inputs or [], top_k, logits=logits, debug=debug)
         if as_json:
             typer.echo(json.dumps([p.as_dict() for p in preds], indent=2))
         else:

@@ -28,10 +28,10 @@ def report(
 ) -> None:
     """Compare every run under PATH...: a sorted table (terminal too), overlay curves, confusion matrices."""
     with cli_errors(debug):
-        from dlhw.report import make_report
+        from dlhw.api import write_report
         from dlhw.report.table import print_table
 
-        rep = make_report(paths or [], out, metric, None if curves is None else curves.split(","))
+        rep = write_report(paths or [], out, metric, None if curves is None else curves.split(","))
         if not quiet:
             print_table(rep.rows, rep.metric, f"{len(rep.records)} runs, sorted by {rep.metric}")
         print(f"report: {rep.out / 'report.html'}  (also summary.csv, summary.md, {len(rep.charts)} charts)")

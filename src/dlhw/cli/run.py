@@ -8,16 +8,16 @@ from typing import Optional
 import typer
 from typing_extensions import Annotated
 
-from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
+from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, cli_errors, overrides
 
 
-def print_results(outcome) -> None:
+def print_results(run) -> None:
     """A short table of the run's metrics per split, and where the run folder is."""
     from rich.console import Console
     from rich.table import Table
 
-    m = outcome.metrics
-    table = Table(title=f"{outcome.run_dir.name}: {outcome.status}")
+    m = run.metrics
+    table = Table(title=f"{run.path.name}: {run.status}")
     keys = [k for k in ("loss", "accuracy", "f1_macro", "auc", "mae", "rmse", "r2") if k in m.get("train", {})]
     table.add_column("split")
     for k in keys:
@@ -35,7 +35,7 @@ def print_results(outcome) -> None:
 
     for line in format_findings(m.get("diagnostics") or []):
         console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
-    console.print(f"run folder: {outcome.run_dir}")
+    console.print(f"run folder: {run.path}")
 
 
 def run(
@@ -57,23 +57,9 @@ def run(
 ) -> None:
     """Train CONFIG and write a run folder (metrics, curves, confusion matrix, model)."""
     with cli_errors(debug):
-        from dlhw.errors import ConfigError
+        from dlhw.api import run as run_api
 
-        if resume is not None and (overwrite or name):
-            raise ConfigError("--resume continues RUN_DIR in place; --name and --overwrite do not apply to it")
-        if resume is not None and config is None:
-            from dlhw.resume import run_config_path
-
-            config = run_config_path(resume)
-        if config is None:
-            raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
-        check_device(device)
-        from dlhw.config import load_config
-        from dlhw.console import set_quiet
-        from dlhw.pipeline import run_experiment
-
-        set_quiet(quiet)
-        cfg = load_config(config, overrides(sets, ctx.args))
-        outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, device=device, quiet=quiet, debug=debug,
-                                 resume=resume, cache_dir=cache_dir)
-        print_results(outcome)
+        result = run_api(config, overrides(sets, ctx.args), out=out, name=name, device=device, quiet=quiet,
+                         resume=resume, overwrite=overwrite, cache_dir=cache_dir, progress=False, check=True,
+                         debug=debug)
+        print_results(result)

@@ -13,7 +13,7 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
 
 
-def print_closing(outcome) -> None:
+def print_closing(sweep) -> None:
     """One row per trial: status, accuracies, time, and why a trial failed."""
     from rich.console import Console
     from rich.table import Table
@@ -22,18 +22,18 @@ def print_closing(outcome) -> None:
     def num(v: Any, fmt: str = "{:.4f}") -> str:
         return fmt.format(v) if isinstance(v, (int, float)) else "-"
 
-    table = Table(title=Text(f"sweep {outcome.sweep_dir.name}: {len(outcome.results) - len(outcome.failed)} ok, "
-                             f"{len(outcome.failed)} failed"))
+    table = Table(title=Text(f"sweep {sweep.path.name}: {len(sweep.results) - len(sweep.failed)} ok, "
+                             f"{len(sweep.failed)} failed"))
     for col in ("trial", "status", "val acc", "test acc", "train s", "why"):
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
     styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red"}
-    for r in outcome.results:
+    for r in sweep.results:
         table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
                       num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
                       Text(r.get("error") or ""))
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
-    console.print(Text(f"run folders and sweep.json: {outcome.sweep_dir}   (compare them: dlhw report {outcome.sweep_dir})"))
+    console.print(Text(f"run folders and sweep.json: {sweep.path}   (compare them: dlhw report {sweep.path})"))
 
 
 def sweep(
@@ -62,24 +62,22 @@ def sweep(
 
         if path is None:
             raise ConfigError("dlhw sweep: give a folder of configs or a sweep file")
-        check_device(device)
-        from dlhw.sweep import build_plan
-
-        plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated before anything trains
         if dry_run:
+            check_device(device)
+            from dlhw.sweep import build_plan
             from dlhw.sweep.dryrun import data_problem, plan_rows, print_plan
 
+            plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains
             rows = plan_rows(plan, out, device=device)
             print_plan(plan, rows, rerun)
             problem = data_problem(rows)
             if problem:  # a dataset that cannot be loaded: the sweep would fail, say so with exit 2
                 raise problem
             return
-        from dlhw.sweep.session import run_sweep
+        from dlhw.api import sweep as sweep_api
 
-        echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
-        outcome = run_sweep(plan, out, workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo, debug=debug)
-        print_closing(outcome)
-        if outcome.exit_code:
-            raise typer.Exit(outcome.exit_code)
+        result = sweep_api(path, overrides(sets, ctx.args), out=out, workers=workers, executor=executor,
+                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug)
+        print_closing(result)
+        if result.failed:
+            raise typer.Exit(1)

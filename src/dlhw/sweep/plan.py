@@ -226,10 +226,12 @@ def _check_sets(sets: List[str], grid_keys: Sequence[str], source: str) -> None:
                 raise ConfigError(f"--set {key}: {source} varies '{g}' in its grid; drop it from --set or the grid")
 
 
-def expand_file(path: Path, sets: List[str], label_prefix: str = "") -> tuple[List[Trial], List[str], int]:
-    """Trials of one YAML file (one trial, or a grid), --set applied under the grid values."""
+def expand_file(path: Path, sets: List[str], label_prefix: str = "",
+                raw: Optional[Dict[str, Any]] = None) -> tuple[List[Trial], List[str], int]:
+    """Trials of one YAML file (one trial, or a grid), --set applied under the grid values.
+    ``raw``: the file's content as data, ``base:`` merged (the Python API's dict); then nothing is read."""
     source = str(path)
-    raw = load_raw(path)
+    raw = load_raw(path) if raw is None else copy.deepcopy(raw)
     grid = _grid(raw, source)
     repeats = _repeats(raw, source)
     if "random" in raw and not grid:
@@ -278,13 +280,15 @@ def differing_keys(dumps: List[Dict[str, Any]]) -> List[str]:
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
 
 
-def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
-    """Expand PATH into validated trials; any config error stops here (exit 2)."""
+def build_plan(path: str | Path, sets: Sequence[str] = (), raw: Optional[Dict[str, Any]] = None) -> SweepPlan:
+    """Expand PATH into validated trials; any config error stops here (exit 2).
+    ``raw``: a sweep file's content as data (``dlhw.sweep(dict)``); PATH then only names the sweep."""
     p = Path(path)
     sets = list(sets)
-    if not p.exists():
+    if raw is None and not p.exists():
         raise ConfigError(f"{p}: sweep file or folder not found")
-    if p.is_dir():
+    folder = raw is None and p.is_dir()
+    if folder:
         files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
         if not files:
             raise ConfigError(f"{p}: the folder holds no *.yaml files to sweep")
@@ -296,8 +300,8 @@ def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
             repeats = max(repeats, r)
         name = p.resolve().name
     else:
-        trials, grid_keys, repeats = expand_file(p, sets)
-        name = p.stem
+        trials, grid_keys, repeats = expand_file(p, sets, raw=raw)
+        name = p.stem if raw is None else str(path)
     names = unique_names([t.group for t in trials if t.repeat == 0])
     it = iter(names)
     group = ""
@@ -311,7 +315,7 @@ def build_plan(path: str | Path, sets: Sequence[str] = ()) -> SweepPlan:
         dump = t.cfg.dump()
         t.hash, t.shape = config_hash(dump), shape_hash(dump)
     varied_keys = list(grid_keys)
-    if p.is_dir():  # a folder: what differs between its files is what it varies
+    if folder:  # a folder: what differs between its files is what it varies
         extra = differing_keys([t.cfg.dump() for t in trials])
         varied_keys += [k for k in extra if k not in varied_keys and not any(k.startswith(g + ".") for g in varied_keys)]
         for t in trials:

@@ -1,0 +1,140 @@
+"""``dlhw.sweep(path_or_dict, ...)`` and the Sweep it returns: a sweep folder, read as Python objects.
+
+Every trial is validated before anything trains (a config error raises ``ConfigError`` with
+``dlhw sweep``'s line); a trial that fails or diverges is recorded and the sweep goes on, as
+on the command line: its Run says so (``Sweep.failed`` lists them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from dlhw.api.common import check_device, console_quiet, merge_base, override_list
+from dlhw.errors import ConfigError
+
+DEFAULT_METRIC = "val_accuracy"  # what `dlhw report` sorts by unless told otherwise
+
+
+class Sweep:
+    """A sweep folder: ``path``, ``runs``, ``table()``, ``best()``; ``results``: one dict per trial
+    (name, status, val/test accuracy, train seconds, error), as the closing table shows them."""
+
+    def __init__(self, path: str | Path, results: Optional[List[Dict[str, Any]]] = None, seconds: float = 0.0):
+        self.path = Path(path)
+        self.seconds = seconds
+        self._results = results
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def manifest(self) -> Dict[str, Any]:
+        """sweep.json as a dict."""
+        from dlhw.runs import read_json
+
+        data = read_json(self.path / "sweep.json")
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def metric(self) -> str:
+        """The metric the sweep is judged by: sweep.json's ``metric`` when it names one, else val_accuracy."""
+        metric = self.manifest.get("metric")
+        return metric if isinstance(metric, str) and metric else DEFAULT_METRIC
+
+    @property
+    def results(self) -> List[Dict[str, Any]]:
+        if self._results is None:
+            keys = ("name", "status", "error", "val_accuracy", "test_accuracy", "train_seconds")
+            self._results = [{k: t.get(k) for k in keys} for t in self.manifest.get("trials", [])
+                             if isinstance(t, dict)]
+        return self._results
+
+    @property
+    def failed(self) -> List[Dict[str, Any]]:
+        """The trials that did not complete (failed, diverged, interrupted, ...)."""
+        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running")]
+
+    def _records(self):
+        from dlhw.report.collect import collect
+
+        return collect([self.path])
+
+    @property
+    def runs(self) -> List[Any]:
+        """A Run per trial folder, in the sweep's order."""
+        from dlhw.api.run_folder import Run
+
+        return [Run(r.path) for r in self._records() if r.path.is_dir()]
+
+    def table(self, metric: Optional[str] = None):
+        """The comparison table as a DataFrame: the columns of summary.csv, sorted by ``metric``."""
+        import io
+
+        import pandas as pd
+
+        from dlhw.report import table as T
+
+        records = self._records()
+        if not records:
+            return pd.DataFrame()
+        metric = T.check_metric(metric or self.metric, records)
+        return pd.read_csv(io.StringIO(T.to_csv(T.build_rows(records, metric), metric)))
+
+    def best(self, metric: Optional[str] = None):
+        """The completed Run with the best ``metric`` (default: the sweep's metric, val_accuracy),
+        e.g. best("test_accuracy"); losses, errors and times count lower as better. None when no
+        completed run has that metric."""
+        from dlhw.api.run_folder import Run
+        from dlhw.report import table as T
+        from dlhw.report.collect import metric_value
+
+        records = self._records()
+        if not records:
+            return None
+        metric = T.check_metric(metric or self.metric, records)
+        scored = [(metric_value(r, metric), r) for r in records if r.status == "completed"]
+        scored = [(v, r) for v, r in scored if v is not None]
+        if not scored:
+            return None
+        sign = 1 if T.lower_is_better(metric) else -1  # ties: by name, as the table sorts them
+        return Run(min(scored, key=lambda vr: (sign * vr[0], vr[1].name))[1].path)
+
+    def __repr__(self) -> str:
+        counts: Dict[str, int] = {}
+        for r in self.results:
+            counts[str(r.get("status"))] = counts.get(str(r.get("status")), 0) + 1
+        return f"Sweep('{self.path}', {', '.join(f'{n} {s}' for s, n in counts.items()) or 'no trials'})"
+
+    def _repr_html_(self) -> str:
+        from dlhw.api.display import sweep_html
+
+        return sweep_html(self)
+
+
+def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "int | str" = "auto", *,
+          name: Optional[str] = None, executor: str = "local", address: Optional[str] = None,
+          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False) -> Sweep:
+    """Run every trial of ``path`` (a folder of configs, a sweep file, or a sweep file's content as a
+    dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
+    ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
+    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
+    from dlhw.sweep import build_plan
+    from dlhw.sweep.session import run_sweep
+
+    check_device(device)
+    sets = override_list(overrides)
+    with console_quiet(quiet):
+        if isinstance(path, Mapping):
+            raw = merge_base(path)
+            plan = build_plan(name or str(raw.get("name") or "sweep"), sets, raw=raw)
+        elif isinstance(path, (str, Path)):
+            plan = build_plan(path, sets)  # every trial validated before anything trains
+        else:
+            raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
+                              f"received {type(path).__name__}")
+        echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+        outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
+                            rerun=rerun, echo=echo, debug=debug)
+    return Sweep(outcome.sweep_dir, results=outcome.results, seconds=outcome.seconds)
