@@ -179,6 +179,30 @@ def test_predict_answers_what_dlhw_predict_answers(api_run, tmp_path):
         api_run.predict([str(tmp_path / "missing.png")])
 
 
+def test_predict_takes_an_array_of_images_as_their_files(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import make_image_folder
+
+    images = make_image_folder(tmp_path / "images", classes=("cat", "dog"), per_class=6)
+    config = {"name": "cnn", "dataset": {"source": "image_folder", "path": str(images), "image_size": [16, 16]},
+              "model": {"type": "cnn", "rescale": 1 / 255, "blocks": [{"type": "conv", "filters": 4, "pool": 2}],
+                        "dense": [{"units": 8}]},
+              "training": {"epochs": 1, "batch_size": 4, "tensorboard": False, "checkpoint": False}}
+    run = dlhw.run(config, out=tmp_path / "runs", quiet=True)
+    files = sorted((images / "cat").iterdir())[:3]
+    by_file = run.predict([str(f) for f in files], top_k=2)
+    pixels = np.stack([np.asarray(Image.open(f)) for f in files])  # (3, 16, 16, 3), 0..255
+    by_array = run.predict(pixels, top_k=2)
+    assert list(by_array["input"]) == ["0", "1", "2"] and list(by_file["input"]) == [str(f) for f in files]
+    assert list(by_array["class_1"]) == list(by_file["class_1"])
+    assert np.allclose(by_array["probability_1"], by_file["probability_1"], atol=1e-6)
+    with pytest.raises(dlhw.DataError, match=r"expected images shaped \(N, height, width, 3\)"):
+        run.predict(pixels[..., 0])
+    with pytest.raises(dlhw.DataError, match="expected pixel values 0..255"):
+        run.predict(pixels * 2.0)
+
+
 def test_repr_html_shows_status_metrics_and_images(api_run):
     page = api_run._repr_html_()
     assert "tiny: completed" in page and f"{api_run.metrics['test']['accuracy']:.4f}" in page
