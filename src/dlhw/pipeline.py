@@ -229,7 +229,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.models import build_model
     from dlhw.training.trainer import Trainer
 
-    from dlhw.resume import config_hash, prepare_resume
+    from dlhw.config.fingerprint import fingerprint
+    from dlhw.resume import prepare_resume
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
@@ -245,7 +246,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
     run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
-    identity = resumed.identity if resumed else {"config_hash": config_hash(cfg), "dataset_fingerprint": dataset.fingerprint}
+    identity = resumed.identity if resumed else {"config_hash": fingerprint(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 
     note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
