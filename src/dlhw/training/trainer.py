@@ -39,7 +39,9 @@ class TrainResult:
             monitor = "loss"
         if not rows:
             return None
-        pick = max if ("acc" in monitor or "auc" in monitor) else min
+        from dlhw.evaluation.direction import higher_is_better
+
+        pick = max if higher_is_better(monitor) else min
         return int(pick(rows, key=lambda r: r[monitor])["epoch"])
 
 
@@ -99,6 +101,7 @@ class Trainer:
     def _callbacks(self, stage, rows: List[dict], guard, ckpt) -> list:
         import keras
 
+        from dlhw.evaluation.direction import keras_mode
         from dlhw.training.callbacks import BestWeights, HistoryRecorder
 
         t = self.cfg.training
@@ -106,12 +109,12 @@ class Trainer:
         es = stage.early_stopping
         if es is not None:
             cbs.append(keras.callbacks.EarlyStopping(
-                monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                monitor=es.monitor, mode=keras_mode(es.monitor), patience=es.patience, min_delta=es.min_delta,
                 restore_best_weights=es.restore_best_weights, verbose=0))
         opt = stage.optimizer or t.optimizer
         if opt.schedule is not None and opt.schedule.type == "reduce_on_plateau":
             s = opt.schedule
-            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
+            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, mode=keras_mode(s.monitor), factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
         if self.cfg.evaluation.weights == "best":  # the best epoch over all stages is evaluated and saved
             best = BestWeights(self.run_dir / "checkpoints", monitor=evaluation_monitor(self.cfg),
