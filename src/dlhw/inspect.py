@@ -175,14 +175,14 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
 
 
 def write_csv(rows: Sequence[LayerSparsity], path: Path) -> None:
-    from dlhw.runs import atomic_write_text
+    from dlhw.runtime.files import write_text
 
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["run", "layer", "kind", "units", "samples", "zero_fraction"])
     for r in rows:
         w.writerow([r.run, r.layer, r.kind, r.units, r.samples, f"{r.zero_fraction:.6f}"])
-    atomic_write_text(Path(path), buf.getvalue())
+    write_text(Path(path), buf.getvalue())
 
 
 def plot_sparsity(rows: Sequence[LayerSparsity], path: Path, title: str) -> None:

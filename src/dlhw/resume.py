@@ -74,7 +74,8 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.runs import read_json, write_json
+        from dlhw.runs import read_json
+        from dlhw.runtime.files import write_json
 
         data = read_json(self.run_dir / "status.json") or {}
         for key in ("error", "finished"):

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.runs import now, read_json, read_status, write_json
+from dlhw.runs import now, read_json, read_status
+from dlhw.runtime.files import write_json
 from dlhw.sweep.plan import SweepPlan, Trial, describe
 
 MANIFEST = "sweep.json"

@@ -251,22 +251,21 @@ class FeaturePlan:
         return held()
 
     def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
+        from dlhw.errors import WriteError
+        from dlhw.runtime.files import replacing, write_json
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, feats, allow_pickle=False)
-            os.replace(tmp, path)
+            with replacing(path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, feats, allow_pickle=False)
             meta = json.loads(self._common_key())
             meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
-            meta_tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
-            meta_tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(meta_tmp, path.with_suffix(".json"))
-        except OSError as exc:  # a read-only cache folder must not fail the run
+            write_json(path.with_suffix(".json"), meta, indent=1)
+        except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
             from dlhw.console import warn
 
-            for leftover in path.parent.glob(f".{path.stem}.{os.getpid()}.tmp.*") if path.parent.is_dir() else ():
-                leftover.unlink(missing_ok=True)
-            warn(f"feature cache: cannot write {path.parent} ({exc.strerror or exc}); features were not cached")
+            warn(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
+                 f"features were not cached")
 
     # ------------------------------------------------------------------ head
     def head_model(self):
