@@ -60,7 +60,7 @@ def cache_reason(cfg, model, dataset) -> Optional[str]:
         return "not a backbone model"
     if cfg.cache == "off":
         return "cache: off"
-    if cfg.dataset.augment and dataset.is_images:
+    if cfg.dataset.augment and not dataset.in_memory():
         return "dataset.augment is on (features change every epoch)"
     from dlhw.models.backbones import is_frozen
 
@@ -122,10 +122,10 @@ class FeaturePlan:
         s = self.dataset.splits[split]
         h = hashlib.sha256(self._common_key().encode())
         h.update(split.encode())
-        if s.files is not None:
-            h.update("\n".join(s.files).encode())
-        else:
+        if self.dataset.in_memory(s):
             h.update(np.ascontiguousarray(s.x).tobytes())
+        else:
+            h.update("\n".join(s.files).encode())
         return h.hexdigest()[:32]
 
     def _path(self, key: str) -> Path:
@@ -147,16 +147,10 @@ class FeaturePlan:
         """Features of several splits in one pass. The extractor is called eagerly batch by
         batch: tracing a 700-layer graph for predict() costs more than a few hundred images."""
         ext = self.extractor()
-        parts = [self.dataset.splits[s] for s in splits]
-        bs = 64
-        if parts[0].files is None:
-            x = np.concatenate([p.x for p in parts])
-            batches = (x[i:i + bs] for i in range(0, len(x), bs))
-        else:
-            from dlhw.data.images import tf_images
+        from dlhw.data.dataset import Split
 
-            meta = self.dataset.meta
-            batches = tf_images([f for p in parts for f in p.files], None, meta["image_size"], meta["channels"], bs)
+        parts = [self.dataset.splits[s] for s in splits]
+        batches = self.dataset.batches(Split.concat(parts), 64)
         out = np.concatenate([np.asarray(ext(b, training=False), dtype=np.float32) for b in batches])
         result, at = {}, 0
         for name, p in zip(splits, parts):

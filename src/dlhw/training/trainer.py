@@ -64,13 +64,9 @@ def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: 
     """(x, y) arrays or a tf.data pipeline for one split, labels encoded for the loss."""
     s = dataset.splits[split]
     y = encode_labels(s.y, spec)
-    if not dataset.is_images:
+    if dataset.in_memory(s):
         return s.x, y
-    from dlhw.data.images import tf_images
-
-    meta = dataset.meta
-    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed,
-                     cache=True), None
+    return dataset.image_batches(s, batch_size, y, shuffle=shuffle, seed=seed, cache=True), None
 
 
 class Trainer:
@@ -219,7 +215,7 @@ class Trainer:
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
-            if cached or (isinstance(train.x, np.ndarray) and isinstance(xv, np.ndarray)):
+            if cached or self.dataset.in_memory(train):
                 # in-memory arrays (tabular data; cached backbone features, the same batches as the
                 # image pipeline with the backbone's forward pass done once): training.array_fit
                 from dlhw.training.array_fit import fit_arrays
