@@ -28,9 +28,9 @@ def print_closing(outcome) -> None:
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
     styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red"}
     for r in outcome.results:
-        table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
-                      num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
-                      Text(r.get("error") or ""))
+        table.add_row(Text(r.name), Text(r.status, style=styles.get(r.status, "")),
+                      num(r.val_accuracy), num(r.test_accuracy), num(r.train_seconds, "{:.1f}"),
+                      Text(r.error or ""))
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(Text(f"run folders and sweep.json: {outcome.sweep_dir}   (compare them: dlhw report {outcome.sweep_dir})"))
