@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.console import info, take_warnings
-from dlhw.errors import ConfigError, DivergedError
+from dlhw.errors import ConfigError, DivergedError, WriteError
 from dlhw.tfruntime import setup_runtime
 from dlhw.runs import RunStatus, create_run_dir, discard_results, environment
 from dlhw.runtime.files import write_json, write_text
@@ -120,8 +120,6 @@ def _record_end(status, state: str, error: str) -> None:
 
 def save_model(model, path: Path) -> None:
     from dlhw.keras_saving import prime
-
-    from dlhw.errors import WriteError
     from dlhw.runtime.files import replacing, write_error
 
     prime()
