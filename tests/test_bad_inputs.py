@@ -336,28 +336,20 @@ def test_unwritable_out_folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("victim", ["metrics.json", "last.ckpt.npz"])
 def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
-    import numpy as np
+    import dlhw.runtime.files
 
-    import dlhw.runs
+    real = dlhw.runtime.files._commit
+    tried = []
 
-    real = dlhw.runs._write_file
-
-    def full(path, data):
-        if Path(path).name == f".{victim}.tmp":
-            real(path, data[: len(data) // 2])  # half written, then the disk is full
+    def full(tmp, path):  # every file dlhw writes reaches the disk here (checkpoints from a background thread)
+        if Path(path).name == victim:
+            tried.append(tmp)
+            with open(tmp, "r+b") as fh:
+                fh.truncate(tmp.stat().st_size // 2)  # half written, then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(path, data)
+        real(tmp, path)
 
-    real_savez = np.savez
-
-    def savez(fh, **arrays):  # checkpoints stream into their temporary file from a background thread
-        if str(getattr(fh, "name", "")).endswith(f".{victim}.tmp"):
-            fh.write(b"PK\x03\x04 half")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_savez(fh, **arrays)
-
-    monkeypatch.setattr(dlhw.runs, "_write_file", full)
-    monkeypatch.setattr(np, "savez", savez)
+    monkeypatch.setattr(dlhw.runtime.files, "_commit", full)
     res = CliRunner().invoke(app, ["run", str(_config(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"])
     assert res.exit_code == 1, res.output
     errors = [line for line in res.output.splitlines() if line.startswith("error:")]
@@ -366,10 +358,11 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
     run = tmp_path / "runs" / "bad"
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "failed" and victim in status["error"]
-    assert not (run / "metrics.json").exists() and not list(run.rglob(f".{victim}.tmp"))
+    assert tried and not (run / "metrics.json").exists() and not list(run.rglob(f".{victim}*"))
+    assert not [t for t in tried if t.exists()]  # the temporary files went
     if victim == "metrics.json":  # the saved model must not look like the result of a completed run
         assert not (run / "model.keras").exists()
-        monkeypatch.setattr(dlhw.runs, "_write_file", real)  # space freed: --resume finishes the run
+        monkeypatch.setattr(dlhw.runtime.files, "_commit", real)  # space freed: --resume finishes the run
         res = CliRunner().invoke(app, ["run", "--resume", str(run), "--quiet"])
         assert res.exit_code == 0, res.output
         assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 1 and (run / "model.keras").exists()

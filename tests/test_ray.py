@@ -207,8 +207,9 @@ def _jobs(tmp_path: Path, sweep_dir: Path, units=(8,)):
 
     plan = build_plan(sweep_file(tmp_path, units=units))
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    return [{"name": t.name, "raw": t.raw, "source": t.source, "out": str(sweep_dir), "device": "cpu",
-             "resume": False} for t in plan.trials]
+    from dlhw.sweep.records import Job
+
+    return [Job(name=t.name, raw=t.raw, source=t.source, out=str(sweep_dir), device="cpu") for t in plan.trials]
 
 
 def test_a_worker_that_cannot_see_out_ships_the_trial_folder_back(tmp_path):
@@ -226,26 +227,26 @@ def test_a_worker_that_cannot_see_out_ships_the_trial_folder_back(tmp_path):
     def on_node_b(p: Path) -> Path:
         return node_b / p.relative_to(node_a)
 
-    res = ray_trial(dict(job), marker, None, on_node_b)
-    assert res["status"] == "completed" and isinstance(res.get("archive"), bytes)
-    assert not (sweep_dir / job["name"]).exists() and not any(node_b.iterdir())
+    res = ray_trial(job, marker, None, on_node_b)
+    assert res.status == "completed" and isinstance(res.archive, bytes)
+    assert not (sweep_dir / job.name).exists() and not any(node_b.iterdir())
 
     class FakeRay:  # _collect as the driver runs it, on a result already in hand
         @staticmethod
         def get(ref):
             return ref
 
-    (sweep_dir / job["name"]).mkdir()
-    (sweep_dir / job["name"] / "stale.txt").write_text("an older attempt")
+    (sweep_dir / job.name).mkdir()
+    (sweep_dir / job.name / "stale.txt").write_text("an older attempt")
     got = _collect(FakeRay, res, job)
-    assert got["status"] == "completed" and "archive" not in got
-    run = sweep_dir / job["name"]
+    assert got.status == "completed" and got.archive is None
+    run = sweep_dir / job.name
     assert (run / "metrics.json").exists() and json.loads((run / "status.json").read_text())["status"] == "completed"
     assert not (run / "stale.txt").exists()  # replaced as a whole
-    assert sorted(p.name for p in sweep_dir.iterdir()) == sorted([marker, job["name"]])
+    assert sorted(p.name for p in sweep_dir.iterdir()) == sorted([marker, job.name])
     # a worker that sees the marker (a shared filesystem) writes straight into OUT and ships nothing
-    res = ray_trial(dict(job), marker, None, None)
-    assert res["status"] == "completed" and "archive" not in res
+    res = ray_trial(job, marker, None, None)
+    assert res.status == "completed" and res.archive is None
 
 
 @pytest.mark.slow
@@ -260,7 +261,7 @@ def test_ray_trials_reach_out_without_a_shared_filesystem(tmp_path, ray_env):
     results, lines = [], []
     run_ray(jobs, 2, None, results.append, echo=lines.append,
             view=lambda p, a=node_a, b=node_b: b / p.relative_to(a))
-    assert sorted(r["status"] for r in results) == ["completed", "completed"], results
+    assert sorted(r.status for r in results) == ["completed", "completed"], results
     for job in jobs:
-        assert (sweep_dir / job["name"] / "metrics.json").exists()
+        assert (sweep_dir / job.name / "metrics.json").exists()
     assert not any(node_b.iterdir()) and not [p for p in sweep_dir.iterdir() if p.name.startswith(".")]

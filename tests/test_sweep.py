@@ -112,7 +112,7 @@ def test_a_trial_running_elsewhere_is_left_alone(tmp_path):
     (busy / "status.json").write_text(json.dumps({"status": "running", "pid": os.getpid()}))  # a live process
     lines = []
     outcome = run_sweep(plan, tmp_path / "runs", workers=1, rerun=True, echo=lines.append)
-    assert outcome.exit_code == 0 and outcome.results[0]["status"] == "running"
+    assert outcome.exit_code == 0 and outcome.results[0].status == "running"
     assert any("left alone" in line for line in lines)
     assert json.loads((busy / "status.json").read_text())["status"] == "running"
     assert json.loads((tmp_path / "runs" / "grid" / "sweep.json").read_text())["trials"][0]["status"] == "running"
@@ -438,12 +438,13 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     import signal
 
     from dlhw.sweep.execute import _pool_trial
+    from dlhw.sweep.records import Job
     from dlhw.training import signals
 
-    job = {"name": "t", "raw": TINY, "source": "test", "out": str(tmp_path), "device": "cpu", "resume": False}
+    job = Job(name="t", raw=TINY, source="test", out=str(tmp_path), device="cpu")
     signals.note_between_runs(signal.SIGINT, None)
     res = _pool_trial(job)
-    assert res["status"] == "interrupted" and not (tmp_path / "t").exists()
+    assert res.status == "interrupted" and not (tmp_path / "t").exists()
     assert signals.STATE.requested is None  # consumed: the worker's later trials run
     signals.note_between_runs(signal.SIGINT, None)  # as if it landed after the check above
     from dlhw.sweep.execute import run_trial
@@ -452,4 +453,4 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
         run_trial(job)
     status = json.loads((tmp_path / "t" / "status.json").read_text())
     assert status["status"] == "interrupted" and signals.STATE.requested is None
-    assert _pool_trial({**job, "name": "u"})["status"] == "completed"
+    assert _pool_trial(job.replace(name="u")).status == "completed"

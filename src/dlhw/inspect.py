@@ -111,19 +111,6 @@ class Probe:
         return own
 
 
-def _batches(dataset, split, n: int, batch_size: int):
-    s = dataset.splits[split]
-    k = min(n, len(s))
-    if s.files is not None:
-        from dlhw.data.images import tf_images
-
-        meta = dataset.meta
-        yield from tf_images(s.files[:k], None, meta["image_size"], meta["channels"], batch_size)
-    else:
-        for start in range(0, k, batch_size):
-            yield s.x[start:min(start + batch_size, k)]
-
-
 def _input_batches(run_dir: Path, inputs: Sequence[str], batch_size: int):
     from dlhw.predict import model_inputs
 
@@ -153,7 +140,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
         cfg = load_config(run_dir / "config.yaml")
         dataset = load_dataset(cfg)
         split = "test" if len(dataset.splits["test"]) else "val"
-        batches = _batches(dataset, split, samples, batch_size)
+        batches = dataset.batches(split, batch_size, limit=samples)
     model, _ = load_run_model(run_dir)
     probe = Probe(model)
     if probe.size() == 0:
@@ -175,14 +162,14 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
 
 
 def write_csv(rows: Sequence[LayerSparsity], path: Path) -> None:
-    from dlhw.runs import atomic_write_text
+    from dlhw.runtime.files import write_text
 
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["run", "layer", "kind", "units", "samples", "zero_fraction"])
     for r in rows:
         w.writerow([r.run, r.layer, r.kind, r.units, r.samples, f"{r.zero_fraction:.6f}"])
-    atomic_write_text(Path(path), buf.getvalue())
+    write_text(Path(path), buf.getvalue())
 
 
 def plot_sparsity(rows: Sequence[LayerSparsity], path: Path, title: str) -> None:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.console import info, take_warnings
-from dlhw.errors import ConfigError, DivergedError
+from dlhw.errors import ConfigError, DivergedError, WriteError
 from dlhw.tfruntime import setup_runtime
-from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
+from dlhw.runs import RunStatus, create_run_dir, discard_results, environment
+from dlhw.runtime.files import write_json, write_text
 
 HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
@@ -70,7 +71,7 @@ def write_history(rows: List[dict], path: Path) -> None:
     writer.writeheader()
     for r in rows:
         writer.writerow({k: r.get(k, "") for k in HISTORY_COLUMNS + extra})
-    atomic_write_text(path, buf.getvalue())
+    write_text(path, buf.getvalue())
 
 
 def _summary_text(model, expand: bool) -> str:
@@ -119,18 +120,15 @@ def _record_end(status, state: str, error: str) -> None:
 
 def save_model(model, path: Path) -> None:
     from dlhw.keras_saving import prime
+    from dlhw.runtime.files import replacing, write_error
 
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
     prime()
     try:
-        model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
-        os.replace(tmp, path)
-    except Exception as exc:  # disk full (OSError, or h5py's own): one line naming the file, nothing left
-        tmp.unlink(missing_ok=True)
-        from dlhw.runs import write_error
-
-        if not isinstance(exc, OSError):
-            exc = OSError(getattr(exc, "errno", None), str(exc) or type(exc).__name__)
+        with replacing(path, keep_suffix=True) as tmp:  # Keras picks the format by the suffix
+            model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
+    except WriteError:
+        raise
+    except Exception as exc:  # disk full in h5py's own words: one line naming the file, nothing left
         raise write_error(path, exc) from None
 
 
@@ -235,7 +233,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.models import build_model
     from dlhw.training.trainer import Trainer
 
-    from dlhw.resume import config_hash, prepare_resume
+    from dlhw.config.fingerprint import fingerprint
+    from dlhw.resume import prepare_resume
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
@@ -251,12 +250,12 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
     run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
-    identity = resumed.identity if resumed else {"config_hash": config_hash(cfg), "dataset_fingerprint": dataset.fingerprint}
+    identity = resumed.identity if resumed else {"config_hash": fingerprint(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 
     note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
                                       f"(the training split's size in this run)\n")
-    atomic_write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
+    write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
     if on_start is not None:
@@ -267,7 +266,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     interrupts.__enter__()
     trainer = None
     try:
-        atomic_write_text(run_dir / "summary.txt", model_summary(model))
+        write_text(run_dir / "summary.txt", model_summary(model))
         write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples

@@ -12,22 +12,15 @@ No TensorFlow here: every refusal happens before it is imported.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from dlhw.config.fingerprint import fingerprint
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 
 RESUMABLE = ("interrupted", "failed", "stale")
-
-
-def config_hash(cfg) -> str:
-    """A stable hash of the resolved config (every default filled in)."""
-    text = json.dumps(cfg.dump(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
@@ -81,7 +74,8 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.runs import read_json, write_json
+        from dlhw.runs import read_json
+        from dlhw.runtime.files import write_json
 
         data = read_json(self.run_dir / "status.json") or {}
         for key in ("error", "finished"):
@@ -149,7 +143,7 @@ def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
                           f"a resumed run must use the run's own config")
     ckpt_file = checkpoint_path(run)
     checkpoint = load_checkpoint(ckpt_file) if ckpt_file.exists() else None
-    identity = {"config_hash": config_hash(cfg)}
+    identity = {"config_hash": fingerprint(cfg)}
     if checkpoint is not None:
         if checkpoint.get("config_hash") != identity["config_hash"]:
             raise ConfigError(f"--resume: {path} changed since the checkpoint was written "

@@ -1,4 +1,4 @@
-"""Run folders: safe names, no accidental overwrite, atomic writes, status and env.
+"""Run folders: safe names, no accidental overwrite, status and env (writes: dlhw.runtime.files).
 
 Layout (../shared/CONFIG.md): config.yaml, status.json, metrics.json,
 history.csv, curves.png, confusion_matrix.png/.csv, roc.png, summary.txt,
@@ -8,7 +8,6 @@ model.keras, env.json, tb/ (plus checkpoints/ for --resume).
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import functools
 import json
 import math
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.runtime.files import write_json
 
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 
@@ -36,64 +36,11 @@ def sanitize_name(name: str) -> str:
     return clean[:120]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temporary file, fsync, rename. On failure (disk full...) the temporary file is
-    removed, the old file (if any) is left as it was, and a one-line WriteError names the file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise write_error(path, exc) from None
-
-
-def write_error(path: Path, exc: OSError):
-    """A one-line WriteError for ``exc`` raised while writing ``path``."""
-    from dlhw.errors import WriteError
-
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    hint = "; free some disk space and resume with --resume" if exc.errno == errno.ENOSPC else ""
-    return WriteError(f"{path}: cannot write: {reason}{hint}")
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
-
-
 def read_json(path: Path) -> Optional[dict]:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _jsonable(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def create_run_dir(out: Path, name: str, overwrite: bool = False, lock: bool = False) -> Path:

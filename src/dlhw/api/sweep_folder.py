@@ -79,6 +79,8 @@ class Sweep:
         records = self._records()
         if not records:
             return pd.DataFrame()
+        from dlhw.evaluation.direction import higher_is_better
+
         metric = T.check_metric(metric or self.metric, records)
         return pd.read_csv(io.StringIO(T.to_csv(T.build_rows(records, metric), metric)))
 
@@ -93,12 +95,14 @@ class Sweep:
         records = self._records()
         if not records:
             return None
+        from dlhw.evaluation.direction import higher_is_better
+
         metric = T.check_metric(metric or self.metric, records)
         scored = [(metric_value(r, metric), r) for r in records if r.status == "completed"]
         scored = [(v, r) for v, r in scored if v is not None]
         if not scored:
             return None
-        sign = 1 if T.lower_is_better(metric) else -1  # ties: by name, as the table sorts them
+        sign = -1 if higher_is_better(metric) else 1  # ties: by name, as the table sorts them
         return Run(min(scored, key=lambda vr: (sign * vr[0], vr[1].name))[1].path)
 
     def __repr__(self) -> str:
@@ -137,4 +141,4 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
                             rerun=rerun, echo=echo, debug=debug)
-    return Sweep(outcome.sweep_dir, results=outcome.results, seconds=outcome.seconds)
+    return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)

@@ -28,11 +28,11 @@ def schema(out: SchemaOutOpt = None, sweep: SweepOpt = False, debug: DebugOpt = 
         if out is None:
             typer.echo(text, nl=False)
             return
-        from dlhw.runs import atomic_write_text
+        from dlhw.runtime.files import write_text
 
         if out.is_dir():
             from dlhw.errors import ConfigError
 
             raise ConfigError(f"--out: {out} is a folder; give a file name, e.g. {out / 'dlhw.schema.json'}")
-        atomic_write_text(out, text)
+        write_text(out, text)
         typer.echo(f"wrote {out} (the {'sweep file' if sweep else 'experiment config'} schema)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +36,13 @@ class Split:
             files=None if self.files is None else [self.files[i] for i in idx],
         )
 
+    @staticmethod
+    def concat(parts: Sequence["Split"]) -> "Split":
+        """One Split of several of the same kind, in order."""
+        return Split(y=np.concatenate([p.y for p in parts]),
+                     x=None if parts[0].x is None else np.concatenate([p.x for p in parts]),
+                     files=None if parts[0].files is None else [f for p in parts for f in p.files])
+
 
 @dataclass
 class Dataset:
@@ -50,9 +57,30 @@ class Dataset:
     unseen_names: List[str] = field(default_factory=list)
     meta: Dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def is_images(self) -> bool:
-        return self.splits["train"].files is not None
+    def _split(self, split: Union[str, Split]) -> Split:
+        return self.splits[split] if isinstance(split, str) else split
+
+    def in_memory(self, split: Union[str, Split] = "train") -> bool:
+        """How ``split`` is batched, decided here and nowhere else: True for arrays held in memory
+        (``x``: tabular data, Keras and scikit-learn image arrays), False for image files decoded
+        batch by batch through tf.data (image folders: never loaded whole)."""
+        return self._split(split).files is None
+
+    def image_batches(self, split: Union[str, Split], batch_size: int, y: Optional[np.ndarray] = None, **kw: Any):
+        """A tf.data pipeline of ``split``'s images, decoded in batches (with labels ``y`` when given);
+        ``kw``: shuffle, seed, cache (dlhw.data.images.tf_images). For splits that are not in memory."""
+        from dlhw.data.images import tf_images
+
+        return tf_images(self._split(split).files, y, self.meta["image_size"], self.meta["channels"], batch_size, **kw)
+
+    def batches(self, split: Union[str, Split], batch_size: int, limit: Optional[int] = None) -> Iterable:
+        """``split``'s inputs (no labels) in batches of ``batch_size``, the first ``limit`` only when
+        given: slices of the arrays, or decoded image batches."""
+        s = self._split(split)
+        n = len(s) if limit is None else min(int(limit), len(s))
+        if self.in_memory(s):
+            return (s.x[i:min(i + batch_size, n)] for i in range(0, n, batch_size))
+        return self.image_batches(s if n == len(s) else s.take(np.arange(n)), batch_size)
 
     @property
     def num_classes(self) -> int:

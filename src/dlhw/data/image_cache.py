@@ -245,31 +245,24 @@ def _disk_store(key: str, files: List[str], image_size, channels: int) -> Option
     if meta is not None and path.exists() and path.stat().st_size == len(files) * int(np.prod(shape)):
         info(f"decoded images of {len(files)} files read from the disk cache ({path})")
         return DiskStore(path, shape, np.asarray(meta["crc"], dtype=np.uint32), files, image_size, channels)
+    from dlhw.errors import WriteError
+    from dlhw.runtime.files import replacing, write_json
+
     start = time.perf_counter()
-    tmp = folder / f".{key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         crc = []
-        with open(tmp, "wb") as fh:
+        with replacing(path) as tmp, open(tmp, "wb") as fh:
             for b in _decode_batches(files, image_size, channels):
                 for row in b:
                     data = row.tobytes()
                     crc.append(zlib.crc32(data))
                     fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        meta_tmp = folder / f".{key}.{os.getpid()}.json.tmp"
-        meta_tmp.write_text(json.dumps({"format": FORMAT, "samples": len(files), "shape": list(shape),
-                                        "first": files[0], "crc": crc}))
-        os.replace(meta_tmp, meta_path)
-    except OSError as exc:
-        for p in (tmp, folder / f".{key}.{os.getpid()}.json.tmp"):
-            try:
-                p.unlink()
-            except OSError:
-                pass
-        warn(f"image cache: cannot write {folder} ({exc.strerror or exc}); images are decoded every epoch")
+        write_json(meta_path, {"format": FORMAT, "samples": len(files), "shape": list(shape),
+                               "first": files[0], "crc": crc}, indent=None)
+    except (OSError, WriteError) as exc:
+        warn(f"image cache: cannot write {folder} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
+             f"images are decoded every epoch")
         return None
     info(f"decoded {len(files)} images once into the disk cache ({path}, "
          f"{len(files) * int(np.prod(shape)) / 2 ** 20:.0f} MB) in {time.perf_counter() - start:.1f}s")

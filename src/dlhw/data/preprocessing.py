@@ -46,7 +46,7 @@ def describe(cfg, dataset, spec) -> Dict[str, Any]:
                    categorical=meta.get("categorical"), targets=meta.get("targets"))
     elif cfg.dataset.source == "sklearn":
         out["features"] = meta.get("feature_names") or None
-    if dataset.is_images:
+    if not dataset.in_memory():
         out.update(image_size=list(meta["image_size"]), channels=int(meta["channels"]), pixel_scale=1.0)
     elif len(shape) == 3:  # image arrays from Keras (mnist, cifar...): scaled to 0..1 by the loader
         out.update(image_size=shape[:2], channels=shape[2], pixel_scale=1 / 255.0)
@@ -54,7 +54,7 @@ def describe(cfg, dataset, spec) -> Dict[str, Any]:
 
 
 def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
-    from dlhw.runs import write_json
+    from dlhw.runtime.files import write_json
 
     record = describe(cfg, dataset, spec)
     write_json(Path(run_dir) / FILENAME, record)

@@ -28,19 +28,15 @@ def predict_raw(model, dataset, split: str, batch_size: int) -> np.ndarray:
     s = dataset.splits[split] if isinstance(split, str) else split
     if len(s) == 0:
         return np.zeros((0, 1), dtype=np.float32)
-    if s.files is None:
+    if dataset.in_memory(s):
         return np.asarray(model.predict(s.x, batch_size=max(batch_size, 256), verbose=0))
-    from dlhw.data.images import tf_images
-
-    meta = dataset.meta
-    ds = tf_images(s.files, None, meta["image_size"], meta["channels"], batch_size, cache=True)
-    return np.asarray(model.predict(ds, verbose=0))
+    return np.asarray(model.predict(dataset.image_batches(s, batch_size, cache=True), verbose=0))
 
 
 def predict_splits(model, dataset, batch_size: int, splits=("train", "val", "test")) -> dict:
     """Raw outputs per split. Array data goes through one ``predict`` call (each call has
     its own set-up cost), sliced back into the splits; image splits stream one by one."""
-    if dataset.is_images:
+    if not dataset.in_memory():
         return {name: predict_raw(model, dataset, name, batch_size) for name in splits}
     parts = [dataset.splits[name] for name in splits]
     sizes = [len(p) for p in parts]
@@ -121,6 +117,6 @@ def write_confusion_csv(cm: np.ndarray, names: List[str], path) -> None:
 
     df = pd.DataFrame(cm, index=[f"true:{n}" for n in names], columns=[f"pred:{n}" for n in names])
     df.index.name = "true\\pred"
-    from dlhw.runs import atomic_write_text
+    from dlhw.runtime.files import write_text
 
-    atomic_write_text(path, df.to_csv())
+    write_text(path, df.to_csv())

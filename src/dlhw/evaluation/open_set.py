@@ -133,11 +133,11 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
     import pandas as pd
 
     from dlhw.evaluation.figure import figure, save
-    from dlhw.runs import atomic_write_text
+    from dlhw.runtime.files import write_text
 
     df = pd.DataFrame(cm, index=[f"true:{n}" for n in rows], columns=[f"pred:{n}" for n in cols])
     df.index.name = "true\\pred"
-    atomic_write_text(run_dir / "open_set_confusion.csv", df.to_csv())
+    write_text(run_dir / "open_set_confusion.csv", df.to_csv())
     fig = figure(min(3 + 0.55 * len(cols), 20), min(2.5 + 0.45 * len(rows), 20))
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues", aspect="auto", vmin=0, vmax=max(int(cm.max()), 1) if cm.size else 1)

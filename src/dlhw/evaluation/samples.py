@@ -21,16 +21,11 @@ def sample_images(dataset, n: int, seed: int, split: str = "train"):
         return None
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(s), size=min(n, len(s)), replace=False))
-    if s.files is not None:
-        from dlhw.data.images import tf_images
-
-        meta = dataset.meta
-        files = [s.files[i] for i in idx]
-        batches = tf_images(files, None, meta["image_size"], meta["channels"], len(files))
-        images = np.concatenate([np.asarray(b) for b in batches]) / 255.0
-    elif s.x is not None and s.x.ndim == 4:  # Keras image arrays, already 0..1
+    if not dataset.in_memory(s):
+        images = np.concatenate([np.asarray(b) for b in dataset.batches(s.take(idx), len(idx))]) / 255.0
+    elif s.x.ndim == 4:  # Keras image arrays, already 0..1
         images = s.x[idx].astype(np.float32)
-    elif dataset.meta.get("name") == "digits" and s.x is not None and s.x.shape[1] == 64:
+    elif dataset.meta.get("name") == "digits" and s.x.shape[1] == 64:
         st = dataset.meta["standardize"]  # scikit-learn's 8x8 digits: undo the scaling, pixels are 0..16
         pixels = s.x[idx] * np.array(st["std"]) + np.array(st["mean"])
         images = (pixels / 16.0).reshape(-1, 8, 8, 1).astype(np.float32)

@@ -19,7 +19,7 @@ def build_model(cfg, dataset):
     """(keras.Model, OutputSpec) for a validated config and its Dataset."""
     spec = resolve_output(cfg, dataset)
     builder = MODELS.get(cfg.model.type, "model.type")
-    augment = bool(cfg.dataset.augment and dataset.is_images)
+    augment = bool(cfg.dataset.augment and not dataset.in_memory())
     extra = {}
     if cfg.model.type == "backbone":
         from dlhw.models.backbones import bn_training_needed

@@ -19,7 +19,6 @@ says so instead of an empty chart, and there is no history.csv.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -83,7 +82,7 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
 
     from dlhw.models.outputs import OutputSpec
     from dlhw.pipeline import evaluate_and_write, save_model
-    from dlhw.runs import atomic_write_text, write_json
+    from dlhw.runtime.files import replacing, write_json, write_text
     from dlhw.training.trainer import TrainResult, count_params
 
     ccfg = cfg.model.classifier
@@ -107,12 +106,11 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
     metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None,
                    diagnostics=validation_findings(dataset))
     save_model(model, run_dir / "model.keras")
-    tmp = run_dir / f".{ESTIMATOR_FILE}.tmp"
-    joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,
-                 "scores": SCORES[ccfg.type]}, tmp)
-    os.replace(tmp, run_dir / ESTIMATOR_FILE)
+    with replacing(run_dir / ESTIMATOR_FILE) as tmp:
+        joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,
+                     "scores": SCORES[ccfg.type]}, tmp)
     what = "an SVM" if ccfg.type == "svm" else "a logistic regression"
-    atomic_write_text(run_dir / "curves.txt", (
+    write_text(run_dir / "curves.txt", (
         f"No learning curves and no history.csv: {what} ({ESTIMATOR_FILE}) is fitted in one step on the "
         f"frozen backbone's features, so there are no epochs to plot.\n"
         f"Fitted on {len(feats['train'])} training samples x {feats['train'].shape[1]} features in "

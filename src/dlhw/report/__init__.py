@@ -36,7 +36,8 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     from dlhw.report import html as H
     from dlhw.report import table as T
     from dlhw.report.collect import collect
-    from dlhw.runs import atomic_write_text, now
+    from dlhw.runs import now
+    from dlhw.runtime.files import write_text
 
     if not paths:
         raise ConfigError("dlhw report: give one or more run folders or sweeps")
@@ -53,9 +54,9 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
         raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
     rows = T.build_rows(records, metric)
     charts = C.make_charts(records, out_dir, curves)
-    atomic_write_text(out_dir / "summary.csv", T.to_csv(rows, metric))
-    atomic_write_text(out_dir / "summary.md", T.to_markdown(rows, metric))
-    atomic_write_text(out_dir / "report.html", H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
+    write_text(out_dir / "summary.csv", T.to_csv(rows, metric))
+    write_text(out_dir / "summary.md", T.to_markdown(rows, metric))
+    write_text(out_dir / "report.html", H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
     return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
 
 

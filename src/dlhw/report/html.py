@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from dlhw.report.collect import RunRecord
-from dlhw.report.table import Row, cell, header, lower_is_better
+from dlhw.evaluation.direction import higher_is_better
+from dlhw.report.table import Row, cell, header
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}
@@ -48,7 +49,7 @@ def _table(rows: Sequence[Row], metric: str) -> str:
     for k, n in zip(keys, names):
         cls = "l" if k in left or k.startswith("varied:") else ""
         title = f' title="{esc(k.split(":", 1)[1])}"' if k.startswith("varied:") else ""  # the full dotted key
-        arrow = (" ▼" if lower_is_better(metric) else " ▲") if k == metric else ""
+        arrow = (" ▲" if higher_is_better(metric) else " ▼") if k == metric else ""
         heads.append(f'<th class="{cls}"{title}>{esc(n)}{arrow}</th>')
     th = "".join(heads)
     body = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.errors import ConfigError, did_you_mean
+from dlhw.evaluation.direction import higher_is_better
 from dlhw.report.collect import RunRecord, available_metrics, metric_value
 
 COLUMNS: List[Tuple[str, str]] = [
@@ -24,7 +25,6 @@ COLUMNS: List[Tuple[str, str]] = [
     ("test_f1_macro", "test F1"), ("params_total", "params"), ("params_trainable", "trainable"),
     ("train_seconds", "train s"), ("best_epoch", "best epoch"),
 ]
-ASCENDING = ("loss", "mse", "mae", "rmse", "seconds", "epoch", "params")
 
 
 @dataclass
@@ -42,10 +42,6 @@ class Row:
     @property
     def n(self) -> int:
         return len(self.runs)
-
-
-def lower_is_better(metric: str) -> bool:
-    return any(word in metric for word in ASCENDING)
 
 
 def check_metric(metric: str, records: Sequence[RunRecord]) -> str:
@@ -88,7 +84,7 @@ def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
             kinds += [d["kind"] for d in r.diagnostics if d["kind"] not in kinds]
         row.diagnostics = kinds
         rows.append(row)
-    desc = not lower_is_better(metric)
+    desc = higher_is_better(metric)
 
     def key(row: Row):
         v = row.values.get(metric, (None, None))[0]

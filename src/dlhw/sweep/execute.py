@@ -1,7 +1,7 @@
 """Running a sweep's trials: in this process, in a pool of worker processes, or on Ray.
 
-Every executor calls the same ``run_trial(job)`` and hands its result dict to
-the parent, which alone writes sweep.json. A trial that fails or diverges is
+Every executor calls the same ``run_trial(job)`` and hands its Result
+(dlhw.sweep.records) to the parent, which alone writes sweep.json. A trial that fails or diverges is
 recorded and the sweep goes on. Worker processes are reused for many trials;
 each gets its share of the CPU threads and, when GPUs exist, one GPU of its own.
 
@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
-
-Job = Dict[str, Any]
-Result = Dict[str, Any]
+from dlhw.sweep.records import Job, Result
 
 
 # -------------------------------------------------------------------- devices
@@ -112,58 +110,55 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 
 
 def run_trial(job: Job) -> Result:
-    """Validate and train one trial into ``job['out']/job['name']``; never raises for a failed trial."""
+    """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
     from dlhw.config import validate
     from dlhw.console import set_quiet
     from dlhw.locks import FolderBusy
     from dlhw.runs import RunStatus
 
     start = time.time()
-    name = job["name"]
-    run_dir = Path(job["out"]) / job.get("folder", name)  # the trial's folder (``<name>-2``: see session)
-    result: Result = {"name": name, "status": "failed", "error": None, "pid": os.getpid()}
+    run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)
+    fields: Dict[str, Any] = {"status": "failed"}
     try:
         set_quiet(True)
-        cfg = validate(job["raw"], job["source"])
+        cfg = validate(job.raw, job.source)
         from dlhw.pipeline import run_experiment
 
-        kwargs = dict(out=job["out"], name=run_dir.name, overwrite=True, device=job.get("device", "auto"),
-                      quiet=True, threads=job.get("threads"))
+        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
+                      threads=job.threads)
         outcome = None
-        if job.get("resume") and "resume" in inspect.signature(run_experiment).parameters:
+        if job.resume and "resume" in inspect.signature(run_experiment).parameters:
             try:  # an interrupted or stale trial continues from its last checkpoint
                 outcome = run_experiment(cfg, resume=run_dir, **kwargs)
-                result["resumed"] = True
+                fields["resumed"] = True
             except ConfigError as exc:
                 if not str(exc).startswith("--resume"):
                     raise
-                result["resumed"] = False  # refused (config or data changed): train it from scratch
+                fields["resumed"] = False  # refused (config or data changed): train it from scratch
         if outcome is None:
             outcome = run_experiment(cfg, **kwargs)
         m = outcome.metrics
-        result.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
+        fields.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
                       val_accuracy=_short(m, "val", "accuracy"), test_accuracy=_short(m, "test", "accuracy"),
                       val_loss=_short(m, "val", "loss"), params=(m.get("params") or {}).get("total"))
     except KeyboardInterrupt:
         raise
     except FolderBusy as exc:  # another process took the folder since the sweep looked: left to it
-        result.update(status="running", error=f"running elsewhere (pid {exc.pid or '?'})")
-        result["seconds"] = round(time.time() - start, 2)
-        return result
+        return Result(job.name, "running", error=f"running elsewhere (pid {exc.pid or '?'})", pid=os.getpid(),
+                      seconds=round(time.time() - start, 2))
     except DivergedError as exc:
-        result.update(status="diverged", error=str(exc).split(": ", 1)[-1])
+        fields.update(status="diverged", error=str(exc).split(": ", 1)[-1])
     except DlhwError as exc:
-        result.update(error=" ".join(str(exc).split()))
+        fields.update(error=" ".join(str(exc).split()))
     except Exception as exc:  # noqa: BLE001 - any failure of one trial is recorded, the sweep goes on
-        result.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
+        fields.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
     finally:
         _clear_keras()
-    if result["status"] == "failed" and not (run_dir / "status.json").exists():
+    if fields["status"] == "failed" and not (run_dir / "status.json").exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
         run_dir.mkdir(parents=True, exist_ok=True)
-        RunStatus(run_dir).set("failed", name=name, error=result["error"])
-    result["seconds"] = round(time.time() - start, 2)
-    return result
+        RunStatus(run_dir).set("failed", name=job.name, error=fields.get("error"))
+    return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
 
 
 def _clear_keras() -> None:
@@ -188,14 +183,13 @@ def _pool_trial(job: Job) -> Result:
     rebuild as a dead worker), and no trial starts once the parent has been interrupted."""
     from dlhw.training import signals
 
-    base: Result = {"name": job["name"], "status": "interrupted", "pid": os.getpid()}
     if (_STOP is not None and _STOP.is_set()) or signals.STATE.requested is not None:
         signals.STATE.requested = None
-        return {**base, "error": "the sweep was interrupted"}
+        return Result(job.name, "interrupted", error="the sweep was interrupted", pid=os.getpid())
     try:
         return run_trial(job)
     except KeyboardInterrupt as exc:
-        return {**base, "error": " ".join(str(exc).split()) or "interrupted"}
+        return Result(job.name, "interrupted", error=" ".join(str(exc).split()) or "interrupted", pid=os.getpid())
 
 
 # ---------------------------------------------------------------- worker pool
@@ -275,8 +269,7 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
 def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:
     threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
     for job in jobs:
-        job.setdefault("threads", threads)
-        on_result(run_trial(job))
+        on_result(run_trial(job if job.threads is not None else job.replace(threads=threads)))
 
 
 # -------------------------------------------------------------------------- ray

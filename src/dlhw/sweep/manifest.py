@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.runs import now, read_json, read_status, write_json
-from dlhw.sweep.plan import SweepPlan, Trial, config_hash, describe, shape_hash
+from dlhw.config.fingerprint import fingerprint, shape_fingerprint
+from dlhw.runs import now, read_json, read_status
+from dlhw.runtime.files import write_json
+from dlhw.sweep.plan import SweepPlan, Trial, describe
 
 MANIFEST = "sweep.json"
 
@@ -189,7 +191,7 @@ def locate(t: Trial, sweep_dir: Path) -> Where:
     own = Path(sweep_dir) / t.name
     for folder in trial_folders(t, sweep_dir):
         dump = read_config_dump(folder)
-        if dump is None or config_hash(dump) != t.hash:
+        if dump is None or fingerprint(dump) != t.hash:
             continue
         status = _state(folder)
         state = status.get("status")
@@ -217,7 +219,8 @@ def locate(t: Trial, sweep_dir: Path) -> Where:
             return Where("changed", own, "its config.yaml is missing")
         from dlhw.config.loader import get_path
 
-        key = first_difference({**dump, "name": None}, {**t.cfg.dump(), "name": None}) or "(top level)"
+        key = (first_difference({**dump, "name": None}, {**t.cfg.dump(), "name": None})  # what it computes
+               or first_difference(dump, t.cfg.dump()) or "(top level)")  # else the name (part of the hash)
         return Where("changed", own, f"{key}: {get_path(dump, key)!r} -> {get_path(t.cfg.dump(), key)!r}")
     return Where("unfinished", own, str(state or "unknown"))
 
@@ -243,7 +246,7 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
             seconds, epochs = metrics.get("train_seconds"), metrics.get("epochs_run")
             if dump and isinstance(seconds, (int, float)) and isinstance(epochs, int) and epochs > 0:
                 params = (metrics.get("params") or {}).get("total")
-                out.append({"shape": shape_hash(dump), "params": params, "data_key": _data_key(dump),
+                out.append({"shape": shape_fingerprint(dump), "params": params, "data_key": _data_key(dump),
                             "sec_per_epoch": seconds / epochs, "run_dir": str(folder)})
             continue
         if depth < max_depth:

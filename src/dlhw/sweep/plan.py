@@ -11,7 +11,6 @@ same sweep file gives the same names every time. No heavy imports.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import math
@@ -20,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, get_path, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError, shorten
 from dlhw.runs import sanitize_name
 
 MAX_TRIALS = 10_000  # trials one sweep file may expand to (grid combinations x repeats)
-
-# Keys that do not change what a trial computes per epoch (for time estimates).
-_SHAPE_IGNORED = ("name", "seed")
 
 
 @dataclass
@@ -40,8 +37,8 @@ class Trial:
     source: str                    # file it came from
     repeat: int = 0
     repeats: int = 1               # how many seeds its file asked for
-    hash: str = ""                 # resolved config hash (name excluded)
-    shape: str = ""                # hash without seed/epochs: same shape, same time per epoch
+    hash: str = ""                 # dlhw.config.fingerprint of the resolved config (name included)
+    shape: str = ""                # its shape_fingerprint (no name, seed, epochs): same time per epoch
 
     @property
     def epochs(self) -> int:
@@ -56,26 +53,6 @@ class SweepPlan:
     varied_keys: List[str] = field(default_factory=list)
     repeats: int = 1
     overrides: List[str] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------- hashing
-def config_hash(dump: Dict[str, Any]) -> str:
-    """Hash of a resolved config (``cfg.dump()``), its name left out."""
-    data = {k: v for k, v in dump.items() if k != "name"}
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def shape_hash(dump: Dict[str, Any]) -> str:
-    """Hash that ignores seed and epoch counts: trials of one shape cost the same per epoch."""
-    data = copy.deepcopy({k: v for k, v in dump.items() if k not in _SHAPE_IGNORED})
-    training = data.get("training") or {}
-    for key in ("epochs", "early_stopping", "tensorboard", "checkpoint"):
-        training.pop(key, None)
-    for stage in training.get("stages") or []:
-        stage.pop("epochs", None)
-        stage.pop("early_stopping", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------- naming
@@ -313,7 +290,7 @@ def build_plan(path: str | Path, sets: Sequence[str] = (), raw: Optional[Dict[st
         t.raw["name"] = t.name
         t.cfg = validate(t.raw, f"{t.source} (trial {t.name})")
         dump = t.cfg.dump()
-        t.hash, t.shape = config_hash(dump), shape_hash(dump)
+        t.hash, t.shape = fingerprint(dump), shape_fingerprint(dump)
     varied_keys = list(grid_keys)
     if folder:  # a folder: what differs between its files is what it varies
         extra = differing_keys([t.cfg.dump() for t in trials])

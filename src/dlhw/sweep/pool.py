@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 from dlhw.errors import DlhwError
-from dlhw.sweep.execute import Job, Result, _pool_trial, _prepare_fork, _worker_init, start_method, threads_per_worker
+from dlhw.sweep.execute import _pool_trial, _prepare_fork, _worker_init, start_method, threads_per_worker
+from dlhw.sweep.records import Job, Result
 
 PARENT_GRACE = 30.0  # seconds a worker whose sweep died may take to stop its trial before it exits anyway
 
@@ -91,7 +92,7 @@ def record_death(job: Job, message: str) -> Result:
     from dlhw import locks
     from dlhw.runs import RunStatus, discard_results
 
-    run_dir = Path(job["out"]) / job.get("folder", job["name"])
+    run_dir = job.run_dir
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with locks.acquire(run_dir):  # the dead worker's lock went with it
@@ -99,7 +100,7 @@ def record_death(job: Job, message: str) -> Result:
             RunStatus(run_dir).set("failed", name=run_dir.name, error=message)
     except (DlhwError, OSError):
         pass  # another process holds the folder, or it cannot be written: sweep.json still says it
-    return {"name": job["name"], "status": "failed", "error": message}
+    return Result(job.name, "failed", error=message)
 
 
 class _Worker:
@@ -121,9 +122,7 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
     ctx = mp.get_context(method)
     slots, stop = ctx.Queue(), ctx.Event()
     threads = threads_per_worker(workers)
-    for job in jobs:
-        job["threads"] = threads
-    queue = list(jobs)
+    queue = [job.replace(threads=threads) for job in jobs]
     crew: List[_Worker] = []
     idle_deaths = [0]  # workers that died holding no trial: replaced only so often
 
@@ -181,7 +180,7 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
                 if w.proc.sentinel in ready or not w.proc.is_alive():
                     bury(w)
         for job in queue:  # every worker died before taking these
-            on_result({"name": job["name"], "status": "failed", "error": "not started: the worker processes died"})
+            on_result(Result(job.name, "failed", error="not started: the worker processes died"))
     except BaseException:
         # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
         # handed to a worker but not started would still run; the stop event makes it decline.

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.sweep.records import Job, Result
 
 RAY_HINT = 'pip install "dlhw[ray]"'
 CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's address before --address is called wrong
@@ -37,8 +38,6 @@ LOG_NAME = "ray.log"  # in the sweep folder: what Ray prints, unless --debug
 # The HTTP/2 client preface and an empty SETTINGS frame: a Ray GCS (a gRPC server) answers with SETTINGS.
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
-Job = Dict[str, Any]
-Result = Dict[str, Any]
 PathView = Callable[[Path], Path]  # the driver's path -> the same path as a worker sees it
 
 
@@ -225,21 +224,19 @@ def ray_trial(job: Job, marker: str, seed: Optional[list] = None, view: Optional
     nodes with it)."""
     from dlhw.sweep.execute import run_trial
 
-    out = Path(job["out"])
+    out = Path(job.out)
     seen = view(out) if view is not None else out
     if (seen / marker).is_file():
-        return run_trial({**job, "out": str(seen)})
+        return run_trial(job.replace(out=str(seen)))
     local = Path(tempfile.mkdtemp(prefix="dlhw-trial-"))
     try:
-        if job.get("resume") and seed:
+        if job.resume and seed:
             import ray
 
             _extract(ray.get(seed[0]), local)
-        result = run_trial({**job, "out": str(local)})
-        folder = local / job.get("folder", job["name"])
-        if folder.is_dir():
-            result["archive"] = pack(folder)
-        return result
+        here = job.replace(out=str(local))
+        result = run_trial(here)
+        return result.replace(archive=pack(here.run_dir)) if here.run_dir.is_dir() else result
     finally:
         shutil.rmtree(local, ignore_errors=True)
 
@@ -290,7 +287,7 @@ def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_re
     """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc)."""
     ray = import_ray()
     address = cluster_address(address)
-    sweep_dir = Path(jobs[0]["out"]) if jobs else None
+    sweep_dir = Path(jobs[0].out) if jobs else None
     log_path = sweep_dir / LOG_NAME if sweep_dir is not None else None
     marker = f".dlhw-ray-{uuid.uuid4().hex}"
     auth_mode = os.environ.get("RAY_AUTH_MODE")  # a new local instance sets it for this process
@@ -303,7 +300,7 @@ def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_re
             started = True
         refs: Dict[Any, Job] = {}
         try:
-            for d in {Path(j["out"]) for j in jobs}:
+            for d in {Path(j.out) for j in jobs}:
                 (d / marker).touch()
             resources = ray.cluster_resources()
             cpus = max(1, int(resources.get("CPU", 1)))
@@ -313,9 +310,8 @@ def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_re
             gpus = 1 if resources.get("GPU", 0) >= 1 else 0
             task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
             for job in jobs:
-                job["threads"] = threads
-                old = Path(job["out"]) / job.get("folder", job["name"])
-                seed = [ray.put(pack(old))] if job.get("resume") and old.is_dir() else None
+                job = job.replace(threads=threads)
+                seed = [ray.put(pack(job.run_dir))] if job.resume and job.run_dir.is_dir() else None
                 refs[task.remote(job, marker, seed, view)] = job
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
@@ -326,7 +322,7 @@ def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_re
                 ray.cancel(ref, force=True)
             raise
         finally:
-            for d in {Path(j["out"]) for j in jobs}:
+            for d in {Path(j.out) for j in jobs}:
                 (d / marker).unlink(missing_ok=True)
             if started:
                 ray.shutdown()
@@ -341,13 +337,13 @@ def _collect(ray, ref, job: Job) -> Result:
     try:
         res = ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - a task or node died
-        return {"name": job["name"], "status": "failed",
-                "error": f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
-    archive = res.pop("archive", None)
+        return Result(job.name, "failed",
+                      error=f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    archive, res = res.archive, res.replace(archive=None)
     if archive is not None:
         try:
-            receive(archive, Path(job["out"]), job.get("folder", job["name"]))
+            receive(archive, Path(job.out), job.run_dir.name)
         except (OSError, tarfile.TarError) as exc:
-            res.update(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
-                                              f"written to {job['out']}: {exc}")
+            res = res.replace(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
+                                                     f"written to {job.out}: {exc}")
     return res

@@ -16,40 +16,43 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.runs import read_json
 from dlhw.sweep import execute
 from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan
+from dlhw.sweep.records import Job, Result
 
 EXECUTORS = ("local", "ray")
 DAMAGED = ".damaged"  # damaged trial folders are kept here (dot: never read as runs by reports)
+# What sweep.json records of a trial's Result (the keys it has always had).
+MANIFEST_FIELDS = ("status", "error", "train_seconds", "seconds", "val_accuracy", "test_accuracy", "params",
+                   "best_epoch", "pid", "resumed")
 
 
 @dataclass
 class SweepOutcome:
     sweep_dir: Path
-    results: List[Dict[str, Any]] = field(default_factory=list)
+    results: List[Result] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
-    def failed(self) -> List[Dict[str, Any]]:
-        return [r for r in self.results if r["status"] not in ("completed", "skipped", "running")]
+    def failed(self) -> List[Result]:
+        return [r for r in self.results if not r.ok]
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
 
-def _done_result(name: str, run_dir: Path) -> Dict[str, Any]:
+def _done_result(name: str, run_dir: Path) -> Result:
     m = read_json(run_dir / "metrics.json") or {}
     val, test = m.get("val") or {}, m.get("test") or {}
-    return {"name": name, "status": "skipped", "error": None, "train_seconds": m.get("train_seconds"),
-            "val_accuracy": val.get("accuracy"), "test_accuracy": test.get("accuracy"),
-            "val_loss": val.get("loss"), "best_epoch": m.get("best_epoch"),
-            "params": (m.get("params") or {}).get("total")}
+    return Result(name, "skipped", train_seconds=m.get("train_seconds"), val_accuracy=val.get("accuracy"),
+                  test_accuracy=test.get("accuracy"), val_loss=val.get("loss"), best_epoch=m.get("best_epoch"),
+                  params=(m.get("params") or {}).get("total"))
 
 
 def _is_run_folder(p: Path) -> bool:
@@ -107,7 +110,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
         return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
 
 
-def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo) -> Dict[str, Any]:
+def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo, device: str) -> Job:
     """The job for trial ``t`` (its folder, resume or not), with a line saying why it runs."""
     folder, resume = where.folder, False
     if where.state == "damaged":
@@ -125,8 +128,8 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
                                                            else "training it again"))
     elif where.state == "done":
         echo(f"{t.name}: --rerun: training it again")
-    return {"name": t.name, "folder": folder.name, "raw": t.raw, "source": f"{t.source} (trial {t.name})",
-            "out": str(sweep_dir), "resume": resume}
+    return Job(name=t.name, folder=folder.name, raw=t.raw, source=f"{t.source} (trial {t.name})",
+               out=str(sweep_dir), resume=resume, device=device)
 
 
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
@@ -138,7 +141,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         workers = execute.auto_workers(len(plan.trials), gpus)
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
-    jobs = []
+    jobs: List[Job] = []
     trials = plan.trials
     if executor == "ray" or workers > 1:  # a pool starts the longest trials first
         from dlhw.sweep.manifest import longest_first, past_timings
@@ -151,20 +154,20 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
             res = _done_result(t.name, where.folder)
             outcome.results.append(res)
             manifest.update(t.name, status="completed", skipped=True, run_dir=where.folder.name,
-                            **{k: res[k] for k in ("train_seconds", "val_accuracy", "test_accuracy", "params")})
+                            train_seconds=res.train_seconds, val_accuracy=res.val_accuracy,
+                            test_accuracy=res.test_accuracy, params=res.params)
             continue
         if where.state == "running":  # never overwrite a run that is training right now, even with --rerun
             echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
-            outcome.results.append({"name": t.name, "status": "running", "error": f"running elsewhere ({where.detail})"})
+            outcome.results.append(Result(t.name, "running", error=f"running elsewhere ({where.detail})"))
             manifest.update(t.name, status="running", error=f"running elsewhere ({where.detail})",
                             run_dir=where.folder.name)
             continue
-        job = _place(t, where, sweep_dir, rerun, taken, echo)
-        job["device"] = device
-        taken.append(job["folder"])
+        job = _place(t, where, sweep_dir, rerun, taken, echo, device)
+        taken.append(job.folder)
         jobs.append(job)
     manifest.sync()
-    skipped = sum(1 for r in outcome.results if r["status"] == "skipped")
+    skipped = sum(1 for r in outcome.results if r.status == "skipped")
     if executor == "ray":
         where_ = "as many workers as the cluster's CPUs hold" if auto else f"{workers} workers"
     else:
@@ -175,18 +178,17 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
          + (f" on {where_}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
     for job in jobs:
-        manifest.update(job["name"], status="queued", error=None, skipped=False, run_dir=job["folder"])
+        manifest.update(job.name, status="queued", error=None, skipped=False, run_dir=job.folder)
     done = [0]
     start = time.time()
 
-    def on_result(res: Dict[str, Any]) -> None:
+    def on_result(res: Result) -> None:
         done[0] += 1
         outcome.results.append(res)
-        fields = {k: res.get(k) for k in ("status", "error", "train_seconds", "seconds", "val_accuracy",
-                                          "test_accuracy", "params", "best_epoch", "pid", "resumed")}
-        manifest.update(res["name"], **fields)
-        note = f"val acc {res['val_accuracy']:.4f}" if isinstance(res.get("val_accuracy"), (int, float)) else (res.get("error") or "")
-        echo(f"[{done[0]}/{len(jobs)}] {res['name']}: {res['status']} ({res.get('seconds') or 0:.1f}s) {note}".rstrip())
+        fields = res.to_dict()
+        manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS})
+        note = f"val acc {res.val_accuracy:.4f}" if isinstance(res.val_accuracy, (int, float)) else (res.error or "")
+        echo(f"[{done[0]}/{len(jobs)}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {note}".rstrip())
 
     try:
         if not jobs:
@@ -201,12 +203,12 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
             run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:
         for job in jobs:
-            if manifest._by_name[job["name"]]["status"] == "queued":
-                manifest.update(job["name"], status="interrupted", error="the sweep was interrupted")
+            if manifest._by_name[job.name]["status"] == "queued":
+                manifest.update(job.name, status="interrupted", error="the sweep was interrupted")
         raise
     finally:
         manifest.sync()  # the run folders are the truth
     outcome.seconds = time.time() - start
     order = {t.name: i for i, t in enumerate(plan.trials)}
-    outcome.results.sort(key=lambda r: order.get(r["name"], 0))
+    outcome.results.sort(key=lambda r: order.get(r.name, 0))
     return outcome

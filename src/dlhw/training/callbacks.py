@@ -9,6 +9,8 @@ from pathlib import Path
 
 import keras
 
+from dlhw.evaluation.direction import higher_is_better
+
 
 def current_lr(model) -> float:
     opt = model.optimizer
@@ -83,7 +85,7 @@ class BestWeights(keras.callbacks.Callback):
         self.best = math.inf
         self.best_epoch = 0
         self.best_weights = None
-        self.maximize = "acc" in monitor or "auc" in monitor  # of the value last used (saved in checkpoints)
+        self.maximize = higher_is_better(monitor)  # of the value last used (saved in checkpoints)
         self.monitored = None  # the logged key used: the monitor, or its stand-in without a validation split
         self._live = live
         self._tracked = None
@@ -94,7 +96,7 @@ class BestWeights(keras.callbacks.Callback):
         value = logs.get(key)
         if value is None or not math.isfinite(float(value)):
             return
-        maximize = "acc" in key or "auc" in key
+        maximize = higher_is_better(key)
         score = -float(value) if maximize else float(value)
         if score < self.best:
             self.best, self.best_epoch, self.maximize, self.monitored = score, epoch + 1, maximize, key
@@ -179,7 +181,7 @@ class EpochTensorBoard(keras.callbacks.Callback):
             try:
                 yield
             except Exception as exc:  # noqa: BLE001 - TensorFlow's file errors are not OSErrors
-                from dlhw.runs import write_error
+                from dlhw.runtime.files import write_error
 
                 if not isinstance(exc, OSError):
                     text = str(exc)

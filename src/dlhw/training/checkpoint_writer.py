@@ -19,7 +19,6 @@ except when a new checkpoint is due while the previous one is still being writte
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -107,25 +106,12 @@ class BackgroundWriter:
 
 
 def write_npz_atomic(path: Path, arrays: dict) -> None:
-    """``np.savez`` straight into a temporary file, fsync, rename; on any failure the
-    temporary file is removed and a one-line WriteError names ``path``."""
+    """``np.savez`` straight into a temporary file, then fsync and rename (dlhw.runtime.files);
+    on any failure the temporary file is removed and a one-line WriteError names ``path``."""
     import numpy as np
 
-    from dlhw.runs import write_error
+    from dlhw.runtime.files import replacing
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
-        raise
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)

@@ -60,7 +60,7 @@ def cache_reason(cfg, model, dataset) -> Optional[str]:
         return "not a backbone model"
     if cfg.cache == "off":
         return "cache: off"
-    if cfg.dataset.augment and dataset.is_images:
+    if cfg.dataset.augment and not dataset.in_memory():
         return "dataset.augment is on (features change every epoch)"
     from dlhw.models.backbones import is_frozen
 
@@ -122,10 +122,10 @@ class FeaturePlan:
         s = self.dataset.splits[split]
         h = hashlib.sha256(self._common_key().encode())
         h.update(split.encode())
-        if s.files is not None:
-            h.update("\n".join(s.files).encode())
-        else:
+        if self.dataset.in_memory(s):
             h.update(np.ascontiguousarray(s.x).tobytes())
+        else:
+            h.update("\n".join(s.files).encode())
         return h.hexdigest()[:32]
 
     def _path(self, key: str) -> Path:
@@ -147,16 +147,10 @@ class FeaturePlan:
         """Features of several splits in one pass. The extractor is called eagerly batch by
         batch: tracing a 700-layer graph for predict() costs more than a few hundred images."""
         ext = self.extractor()
-        parts = [self.dataset.splits[s] for s in splits]
-        bs = 64
-        if parts[0].files is None:
-            x = np.concatenate([p.x for p in parts])
-            batches = (x[i:i + bs] for i in range(0, len(x), bs))
-        else:
-            from dlhw.data.images import tf_images
+        from dlhw.data.dataset import Split
 
-            meta = self.dataset.meta
-            batches = tf_images([f for p in parts for f in p.files], None, meta["image_size"], meta["channels"], bs)
+        parts = [self.dataset.splits[s] for s in splits]
+        batches = self.dataset.batches(Split.concat(parts), 64)
         out = np.concatenate([np.asarray(ext(b, training=False), dtype=np.float32) for b in batches])
         result, at = {}, 0
         for name, p in zip(splits, parts):
@@ -251,22 +245,21 @@ class FeaturePlan:
         return held()
 
     def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
+        from dlhw.errors import WriteError
+        from dlhw.runtime.files import replacing, write_json
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-            np.save(tmp, feats, allow_pickle=False)
-            os.replace(tmp, path)
+            with replacing(path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, feats, allow_pickle=False)
             meta = json.loads(self._common_key())
             meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
-            meta_tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.json")
-            meta_tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(meta_tmp, path.with_suffix(".json"))
-        except OSError as exc:  # a read-only cache folder must not fail the run
+            write_json(path.with_suffix(".json"), meta, indent=1)
+        except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
             from dlhw.console import warn
 
-            for leftover in path.parent.glob(f".{path.stem}.{os.getpid()}.tmp.*") if path.parent.is_dir() else ():
-                leftover.unlink(missing_ok=True)
-            warn(f"feature cache: cannot write {path.parent} ({exc.strerror or exc}); features were not cached")
+            warn(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
+                 f"features were not cached")
 
     # ------------------------------------------------------------------ head
     def head_model(self):

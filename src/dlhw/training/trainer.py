@@ -39,7 +39,9 @@ class TrainResult:
             monitor = "loss"
         if not rows:
             return None
-        pick = max if ("acc" in monitor or "auc" in monitor) else min
+        from dlhw.evaluation.direction import higher_is_better
+
+        pick = max if higher_is_better(monitor) else min
         return int(pick(rows, key=lambda r: r[monitor])["epoch"])
 
 
@@ -62,13 +64,9 @@ def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: 
     """(x, y) arrays or a tf.data pipeline for one split, labels encoded for the loss."""
     s = dataset.splits[split]
     y = encode_labels(s.y, spec)
-    if not dataset.is_images:
+    if dataset.in_memory(s):
         return s.x, y
-    from dlhw.data.images import tf_images
-
-    meta = dataset.meta
-    return tf_images(s.files, y, meta["image_size"], meta["channels"], batch_size, shuffle=shuffle, seed=seed,
-                     cache=True), None
+    return dataset.image_batches(s, batch_size, y, shuffle=shuffle, seed=seed, cache=True), None
 
 
 class Trainer:
@@ -99,6 +97,7 @@ class Trainer:
     def _callbacks(self, stage, rows: List[dict], guard, ckpt) -> list:
         import keras
 
+        from dlhw.evaluation.direction import keras_mode
         from dlhw.training.callbacks import BestWeights, HistoryRecorder
 
         t = self.cfg.training
@@ -106,12 +105,12 @@ class Trainer:
         es = stage.early_stopping
         if es is not None:
             cbs.append(keras.callbacks.EarlyStopping(
-                monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+                monitor=es.monitor, mode=keras_mode(es.monitor), patience=es.patience, min_delta=es.min_delta,
                 restore_best_weights=es.restore_best_weights, verbose=0))
         opt = stage.optimizer or t.optimizer
         if opt.schedule is not None and opt.schedule.type == "reduce_on_plateau":
             s = opt.schedule
-            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, factor=s.factor,
+            cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, mode=keras_mode(s.monitor), factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
         if self.cfg.evaluation.weights == "best":  # the best epoch over all stages is evaluated and saved
             best = BestWeights(self.run_dir / "checkpoints", monitor=evaluation_monitor(self.cfg),
@@ -216,7 +215,7 @@ class Trainer:
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
-            if cached or (isinstance(train.x, np.ndarray) and isinstance(xv, np.ndarray)):
+            if cached or self.dataset.in_memory(train):
                 # in-memory arrays (tabular data; cached backbone features, the same batches as the
                 # image pipeline with the backbone's forward pass done once): training.array_fit
                 from dlhw.training.array_fit import fit_arrays

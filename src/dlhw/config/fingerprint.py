@@ -1,0 +1,67 @@
+"""The one config hash: what checkpoints, ``--resume`` and a sweep's trial matching compare.
+
+``fingerprint(cfg_or_dump)`` takes a validated config (``ExperimentConfig``)
+or its resolved dump (``cfg.dump()``, or a run folder's config.yaml read back
+as plain data: the two give the same hash). 16 hex digits of the SHA-256 of
+the dump as compact JSON with sorted keys: the formula checkpoints
+(``checkpoints/last.ckpt.npz``, ``config_hash``) have stored since resume
+existed, so every run folder written before keeps resuming.
+
+The run name is part of the hash. The name is a key of the resolved config,
+written to the run folder's config.yaml, and a run folder is identified by
+its whole config: ``dlhw run --resume`` refuses a config that differs from
+the folder's in any key, the name included, and a sweep finds a trial's
+folders by the trial's name. A trial or run renamed with ``--set name=...``
+is therefore a new experiment (it trains into a folder of its own) and its
+fingerprint differs. Before, a sweep's hash left the name out and a
+checkpoint's kept it; the two now agree (sweep.json's ``hash`` values change
+once, its format does not; sweep.json's hashes are only ever compared after
+being computed again).
+
+``shape_fingerprint`` is the related hash without what does not change the
+time one epoch takes (name, seed, epoch counts, early stopping, TensorBoard,
+checkpoints): trials of one shape cost the same per epoch (sweep estimates).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any, Dict
+
+# Keys of a resolved config that do not change what a trial computes per epoch.
+_SHAPE_IGNORED = ("name", "seed")
+_SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint")
+_SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
+
+
+def _dump(cfg_or_dump: Any) -> Dict[str, Any]:
+    if isinstance(cfg_or_dump, dict):
+        return cfg_or_dump
+    dump = getattr(cfg_or_dump, "dump", None)
+    if dump is None:
+        raise TypeError(f"fingerprint: expected a config or its dump (a dict); received {type(cfg_or_dump).__name__}")
+    return dump()
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fingerprint(cfg_or_dump: Any) -> str:
+    """The config's hash, run name included (see the module doc for why)."""
+    return _digest(_dump(cfg_or_dump))
+
+
+def shape_fingerprint(cfg_or_dump: Any) -> str:
+    """A hash that leaves out name, seed and epoch counts: same shape, same seconds per epoch."""
+    data = copy.deepcopy({k: v for k, v in _dump(cfg_or_dump).items() if k not in _SHAPE_IGNORED})
+    training = data.get("training") or {}
+    for key in _SHAPE_IGNORED_TRAINING:
+        training.pop(key, None)
+    for stage in training.get("stages") or []:
+        for key in _SHAPE_IGNORED_STAGE:
+            stage.pop(key, None)
+    return _digest(data)
