@@ -110,9 +110,9 @@ def test_a_default_run_keeps_no_copy_of_the_best_weights(tmp_path):
 
 @pytest.mark.parametrize("weights", ["last", "best"])
 def test_the_final_checkpoint_holds_the_last_epochs_weights(tmp_path, weights):
-    """The last epoch's checkpoint is handed to the writer without copies when nothing writes the
-    variables again; with evaluation.weights: best the best epoch's weights are put back after
-    training, so that checkpoint is copied first: it still holds the last epoch's weights."""
+    """Checkpoints hold zero-copy snapshots of the variables; with evaluation.weights: best the
+    best epoch's weights are put back after training while the last checkpoint may still be
+    being written: it still holds the last epoch's weights."""
     import keras
     import numpy as np
 
@@ -130,6 +130,29 @@ def test_the_final_checkpoint_holds_the_last_epochs_weights(tmp_path, weights):
         assert not all(same)
         best = saved["extra"]["cb0_best_weights"]
         assert all(np.array_equal(np.asarray(w), b) for w, b in zip(live, best))
+
+
+def test_snapshots_keep_their_values_while_training_goes_on():
+    """A checkpoint's snapshot shares the variables' buffers (no copy on CPU); the optimizer's
+    next updates go to new buffers (TensorFlow copies on write), so the snapshot keeps the
+    values of the epoch it was taken at."""
+    import keras
+    import numpy as np
+
+    from dlhw.training.checkpoint import snapshot
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.random.default_rng(0).random((64, 8), dtype=np.float32), np.ones((64, 1), np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    variables = list(model.weights) + list(model.optimizer.variables)
+    snaps = [snapshot(v) for v in variables]
+    copies = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+    assert all(np.array_equal(s, c) for s, c in zip(snaps, copies))
+    assert np.shares_memory(snapshot(variables[0]), snapshot(variables[0]))  # no copy: one buffer
+    model.fit(x, y, epochs=2, verbose=0)
+    assert all(np.array_equal(s, c) for s, c in zip(snaps, copies))  # unchanged by training
+    assert sum(not np.array_equal(keras.ops.convert_to_numpy(v), c) for v, c in zip(variables, copies)) >= 5
 
 
 # ------------------------------------------------------------------ resume between checkpoints
