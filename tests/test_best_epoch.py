@@ -169,7 +169,7 @@ def test_cached_head_then_fine_tuning_restores_the_backbone_too(tmp_path):
     from dlhw.data import load_dataset
     from dlhw.models import build_model
     from dlhw.models.backbones import find_backbone
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
 
     setup_runtime("cpu", cfg.seed)
     fresh, _ = build_model(cfg, load_dataset(cfg))

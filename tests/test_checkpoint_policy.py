@@ -179,7 +179,7 @@ def test_sigkill_between_timed_checkpoints_then_resume_equals_uninterrupted(tmp_
 def test_ctrl_c_mid_epoch_finishes_a_short_epoch_and_checkpoints_it(tmp_path, monkeypatch):
     """Under auto, a Ctrl-C during an epoch that ends within seconds: the epoch is finished and
     saved (no work lost), the run stops as interrupted, and resume gives the uninterrupted result."""
-    from dlhw.training import signals
+    from dlhw.runtime import signals
 
     full = run_experiment(validate(BASE), out=tmp_path / "full", quiet=True).run_dir
     from dlhw.training.callbacks import NaNGuard

@@ -38,7 +38,7 @@ def plan(cfg, cache_dir):
     """A FeaturePlan for cfg as run_experiment makes it (model built with cfg's seed)."""
     from dlhw.data import load_dataset
     from dlhw.models import build_model
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
     from dlhw.training.feature_cache import FeaturePlan
 
     setup_runtime("cpu", cfg.seed)

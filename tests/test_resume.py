@@ -19,7 +19,7 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.pipeline import run_experiment
 from dlhw.runs import read_status
-from dlhw.training import signals
+from dlhw.runtime import signals
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
 from conftest import without_timings
 

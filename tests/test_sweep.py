@@ -382,7 +382,7 @@ def test_run_interrupted_survives_pickling():
     import pickle
     import signal
 
-    from dlhw.training.signals import RunInterrupted
+    from dlhw.runtime.signals import RunInterrupted
 
     exc = pickle.loads(pickle.dumps(RunInterrupted(signal.SIGTERM, "interrupted by SIGTERM; resume with: x")))
     assert exc.signum == signal.SIGTERM and exc.exit_code == 143 and str(exc).endswith("resume with: x")
@@ -438,7 +438,7 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     import signal
 
     from dlhw.sweep.execute import _pool_trial
-    from dlhw.training import signals
+    from dlhw.runtime import signals
 
     job = {"name": "t", "raw": TINY, "source": "test", "out": str(tmp_path), "device": "cpu", "resume": False}
     signals.note_between_runs(signal.SIGINT, None)

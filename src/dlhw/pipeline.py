@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.console import info, take_warnings
+from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
-from dlhw.tfruntime import setup_runtime
+from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
 
 HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
@@ -37,7 +37,7 @@ def load_init_weights(model, run_dir: str) -> int:
     path = Path(run_dir) / "model.keras"
     if not path.exists():
         raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
-    from dlhw.safeload import load_keras_model
+    from dlhw.runtime.safeload import load_keras_model
 
     src = load_keras_model(path, "model.init_from")  # safe mode: a model file never runs code
     by_name = {layer.name: layer for layer in _all_layers(src)}
@@ -118,7 +118,7 @@ def _record_end(status, state: str, error: str) -> None:
 
 
 def save_model(model, path: Path) -> None:
-    from dlhw.keras_saving import prime
+    from dlhw.runtime.keras_saving import prime
 
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     prime()
@@ -215,9 +215,9 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
 
-    The run folder is locked (dlhw.locks) from its creation, or from the resume check, until the
+    The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
-    from dlhw.locks import released_after
+    from dlhw.runtime.locks import released_after
 
     with released_after():
         return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume)
@@ -253,7 +253,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     atomic_write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
-    from dlhw.training.signals import graceful_interrupts
+    from dlhw.runtime.signals import graceful_interrupts
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
     interrupts.__enter__()

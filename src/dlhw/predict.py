@@ -86,7 +86,7 @@ def load_run_model(run_dir: Path):
 
     if (Path(run_dir) / ESTIMATOR_FILE).exists():
         return load_classifier_run(run_dir)
-    from dlhw.safeload import load_keras_model
+    from dlhw.runtime.safeload import load_keras_model
 
     return load_keras_model(Path(run_dir) / "model.keras", "run"), None
 

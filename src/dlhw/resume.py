@@ -89,7 +89,7 @@ class ResumePlan:
         data["resumes"] = int(data.get("resumes", 0)) + 1
         data["resumed_from_epoch"] = self.epoch
         write_json(self.run_dir / "status.json", data)
-        from dlhw.console import info
+        from dlhw.runtime.console import info
 
         info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
              else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
@@ -114,11 +114,11 @@ def _check_state(run: Path, status: Dict[str, Any]) -> None:
 def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     """Refuse (ConfigError, exit 2) a folder that cannot be resumed with ``cfg``; else a ResumePlan.
 
-    Every check reads only. The folder's lock (dlhw.locks) is taken last, and the checks are made
+    Every check reads only. The folder's lock (dlhw.runtime.locks) is taken last, and the checks are made
     again if status.json changed meanwhile: of two processes resuming one folder, the second is
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
-    from dlhw import locks
+    from dlhw.runtime import locks
     from dlhw.runs import read_status
 
     path = run_config_path(run_dir)

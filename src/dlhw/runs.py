@@ -99,9 +99,9 @@ def _jsonable(o: Any) -> Any:
 def create_run_dir(out: Path, name: str, overwrite: bool = False, lock: bool = False) -> Path:
     """A new folder ``out/name`` (``name-2``, ``name-3``... if taken, unless overwrite).
 
-    ``lock``: the folder is locked for this process (dlhw.locks) before anything is written
+    ``lock``: the folder is locked for this process (dlhw.runtime.locks) before anything is written
     into it. Overwriting a folder another process holds is refused (FolderBusy, exit 2)."""
-    from dlhw import locks
+    from dlhw.runtime import locks
 
     out = Path(out)
     safe = sanitize_name(name)
@@ -142,7 +142,7 @@ def create_run_dir(out: Path, name: str, overwrite: bool = False, lock: bool = F
 
 def clear_folder(folder: Path) -> None:
     """Remove everything in ``folder`` but its lock file (which the caller may hold)."""
-    from dlhw.locks import LOCK_FILE
+    from dlhw.runtime.locks import LOCK_FILE
 
     for child in Path(folder).iterdir():
         if child.name == LOCK_FILE:

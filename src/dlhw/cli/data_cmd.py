@@ -33,7 +33,7 @@ def preview(
         from dlhw.data import load_dataset
         from dlhw.errors import ConfigError
         from dlhw.evaluation.samples import write_samples
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.runtime.tfruntime import setup_runtime
 
         cfg = load_config(config, overrides(sets, ctx.args))
         n = cfg.evaluation.samples if samples is None else samples

@@ -32,9 +32,9 @@ def inspect(
         from rich.console import Console
         from rich.table import Table
 
-        from dlhw.console import set_quiet
+        from dlhw.runtime.console import set_quiet
         from dlhw.inspect import inspect_activations
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.runtime.tfruntime import setup_runtime
 
         set_quiet(True)
         setup_runtime("auto", 0, None, debug)

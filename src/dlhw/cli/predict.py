@@ -46,9 +46,9 @@ def predict(
 ) -> None:
     """Predict the classes (top-k, with probabilities; --logits adds raw logits) of new inputs with a trained run."""
     with cli_errors(debug):
-        from dlhw.console import set_quiet
+        from dlhw.runtime.console import set_quiet
         from dlhw.predict import predict_run
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.runtime.tfruntime import setup_runtime
 
         set_quiet(True)
         setup_runtime("auto", 0, None, debug)

@@ -69,7 +69,7 @@ def run(
             raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
         check_device(device)
         from dlhw.config import load_config
-        from dlhw.console import set_quiet
+        from dlhw.runtime.console import set_quiet
         from dlhw.pipeline import run_experiment
 
         set_quiet(quiet)

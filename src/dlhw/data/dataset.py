@@ -182,7 +182,7 @@ def use_test_for_validation(dataset: Dataset, cfg) -> Dataset:
     the choice in ``dataset.meta['validation']`` (metrics.json and the report show it),
     says so on the console and warns when early stopping watches it (the test figure is
     then optimistic: the test data chose the epoch)."""
-    from dlhw.console import info, warn
+    from dlhw.runtime.console import info, warn
     from dlhw.errors import DataError
 
     dcfg = cfg.dataset

@@ -32,7 +32,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from dlhw.console import info, warn
+from dlhw.runtime.console import info, warn
 
 FORMAT = 1
 _STORES: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first

@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dlhw.console import warn
+from dlhw.runtime.console import warn
 from dlhw.data.dataset import SPLITS, Dataset, Split, split_arrays, subsample
 from dlhw.errors import ConfigError, DataError
 

@@ -133,7 +133,7 @@ def _positional_columns(df, n: int, names: List[str] | None, path: Path) -> List
 
 def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
     """(model inputs, row labels) for the rows of a CSV file, transformed as in training."""
-    from dlhw.console import warn
+    from dlhw.runtime.console import warn
 
     path = Path(path)
     if is_image_run(pre):

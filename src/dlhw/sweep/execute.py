@@ -114,8 +114,8 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job['out']/job['name']``; never raises for a failed trial."""
     from dlhw.config import validate
-    from dlhw.console import set_quiet
-    from dlhw.locks import FolderBusy
+    from dlhw.runtime.console import set_quiet
+    from dlhw.runtime.locks import FolderBusy
     from dlhw.runs import RunStatus
 
     start = time.time()
@@ -186,7 +186,7 @@ def _pool_trial(job: Job) -> Result:
     """run_trial in a worker: an interrupted trial comes back as a result, never as an exception
     (an exception from a worker crosses the pipe pickled, and the pool treats one it cannot
     rebuild as a dead worker), and no trial starts once the parent has been interrupted."""
-    from dlhw.training import signals
+    from dlhw.runtime import signals
 
     base: Result = {"name": job["name"], "status": "interrupted", "pid": os.getpid()}
     if (_STOP is not None and _STOP.is_set()) or signals.STATE.requested is not None:
@@ -210,7 +210,7 @@ def start_method(gpus: List[str] = ()) -> str:
 
 
 def _import_keras() -> None:
-    from dlhw.tfruntime import import_tensorflow
+    from dlhw.runtime.tfruntime import import_tensorflow
 
     import_tensorflow()
     import keras  # noqa: F401
@@ -242,7 +242,7 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
     # Ctrl-C reaches the workers with the parent (one process group). Inside a trial the run's own
     # handler stops it after the batch and records it as interrupted. Between trials it is only
     # noted: the worker declines its next trial, and the parent hands out no more.
-    from dlhw.training.signals import note_between_runs
+    from dlhw.runtime.signals import note_between_runs
 
     signal.signal(signal.SIGINT, note_between_runs)
     os.environ["DLHW_THREADS"] = str(threads)
@@ -264,7 +264,7 @@ def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = Fals
         atexit._clear()
         Finalize(None, atexit._run_exitfuncs, exitpriority=-100)
         return
-    from dlhw.fastexit import exit_now
+    from dlhw.runtime.fastexit import exit_now
 
     # Registered before anything else, so it runs last: once TensorFlow's and autograph's exit
     # hooks have run, an idle worker ends at once instead of spending ~1.2 s on module teardown.

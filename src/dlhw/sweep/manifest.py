@@ -138,7 +138,7 @@ def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
 
 
 def _state(run_dir: Path) -> Dict[str, Any]:
-    from dlhw.locks import holder
+    from dlhw.runtime.locks import holder
 
     status = read_status(run_dir)
     pid = holder(run_dir)

@@ -88,7 +88,7 @@ def death_message(exitcode: Optional[int]) -> str:
 def record_death(job: Job, message: str) -> Result:
     """The trial of a worker that died: its status.json says failed (with the signal), so the run
     folder and sweep.json agree; its partial results go. Returns the trial's result."""
-    from dlhw import locks
+    from dlhw.runtime import locks
     from dlhw.runs import RunStatus, discard_results
 
     run_dir = Path(job["out"]) / job.get("folder", job["name"])

@@ -1,6 +1,6 @@
 """One ``dlhw sweep`` invocation: decide what to run, run it, keep sweep.json current.
 
-The sweep folder is locked (dlhw.locks) for the life of the sweep: a second
+The sweep folder is locked (dlhw.runtime.locks) for the life of the sweep: a second
 ``dlhw sweep`` on it is refused at once (exit 2). Completed trials whose
 resolved config hash matches are skipped (``rerun`` forces them); unfinished
 ones (failed, diverged, interrupted, stale) are trained again. A trial that
@@ -101,7 +101,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
-    from dlhw.locks import acquire
+    from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
         return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)

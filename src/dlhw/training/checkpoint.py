@@ -139,7 +139,7 @@ class Checkpointer:
         """Is a checkpoint due at this epoch's end (``final``: the stage's last epoch)?"""
         import time
 
-        from dlhw.training.signals import STATE
+        from dlhw.runtime.signals import STATE
 
         if not self.enabled:
             return False
@@ -218,7 +218,7 @@ class Checkpointer:
     # ------------------------------------------------------------- callbacks
     def callbacks(self, index: int, stage, rows: List[dict], others: list, result, model) -> list:
         """[interrupt check] + others + [per-epoch reseed and checkpoint writer for ``model``]."""
-        from dlhw.training.signals import interrupt_check
+        from dlhw.runtime.signals import interrupt_check
 
         writer = _writer(self, index, stage, rows, others, result, model)
         return [interrupt_check(lambda: self.finish_epoch_on_interrupt(writer.epoch_started))] + others + [writer]
@@ -323,7 +323,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                                        [keras.ops.convert_to_numpy(v) for v in self.model.optimizer.variables],
                                        extra)
             from dlhw.training.checkpoint_writer import write_npz_atomic
-            from dlhw.training.signals import STATE
+            from dlhw.runtime.signals import STATE
 
             # a signal is waiting: this checkpoint is what --resume continues from, so it is on disk first
             owner.writer.submit(lambda: write_npz_atomic(owner.path, arrays), wait=STATE.requested is not None)

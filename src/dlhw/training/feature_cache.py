@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dlhw.console import info
+from dlhw.runtime.console import info
 
 FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
 
@@ -262,7 +262,7 @@ class FeaturePlan:
             meta_tmp.write_text(json.dumps(meta, indent=1))
             os.replace(meta_tmp, path.with_suffix(".json"))
         except OSError as exc:  # a read-only cache folder must not fail the run
-            from dlhw.console import warn
+            from dlhw.runtime.console import warn
 
             for leftover in path.parent.glob(f".{path.stem}.{os.getpid()}.tmp.*") if path.parent.is_dir() else ():
                 leftover.unlink(missing_ok=True)
@@ -319,7 +319,7 @@ def _read(path: Path, n: int) -> Optional[np.ndarray]:
     if feats.ndim < 2 or feats.shape[0] != n:
         return None
     if meta.get("crc32") != _crc(feats):
-        from dlhw.console import warn
+        from dlhw.runtime.console import warn
 
         warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
         return None
