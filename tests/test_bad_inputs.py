@@ -338,7 +338,7 @@ def test_unwritable_out_folder(tmp_path, monkeypatch):
 def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
     import numpy as np
 
-    import dlhw.runs
+    import dlhw.runs.folder
 
     real = dlhw.runs._write_file
 
@@ -356,7 +356,7 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_savez(fh, **arrays)
 
-    monkeypatch.setattr(dlhw.runs, "_write_file", full)
+    monkeypatch.setattr(dlhw.runs.folder, "_write_file", full)
     monkeypatch.setattr(np, "savez", savez)
     res = CliRunner().invoke(app, ["run", str(_config(tmp_path)), "--out", str(tmp_path / "runs"), "--quiet"])
     assert res.exit_code == 1, res.output
@@ -369,7 +369,7 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
     assert not (run / "metrics.json").exists() and not list(run.rglob(f".{victim}.tmp"))
     if victim == "metrics.json":  # the saved model must not look like the result of a completed run
         assert not (run / "model.keras").exists()
-        monkeypatch.setattr(dlhw.runs, "_write_file", real)  # space freed: --resume finishes the run
+        monkeypatch.setattr(dlhw.runs.folder, "_write_file", real)  # space freed: --resume finishes the run
         res = CliRunner().invoke(app, ["run", "--resume", str(run), "--quiet"])
         assert res.exit_code == 0, res.output
         assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 1 and (run / "model.keras").exists()

@@ -175,7 +175,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
 
 
 def write_csv(rows: Sequence[LayerSparsity], path: Path) -> None:
-    from dlhw.runs import atomic_write_text
+    from dlhw.runs.folder import atomic_write_text
 
     buf = io.StringIO()
     w = csv.writer(buf)

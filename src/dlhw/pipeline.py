@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
-from dlhw.runs import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
+from dlhw.runs.folder import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
 
 HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
 
@@ -127,7 +127,7 @@ def save_model(model, path: Path) -> None:
         os.replace(tmp, path)
     except Exception as exc:  # disk full (OSError, or h5py's own): one line naming the file, nothing left
         tmp.unlink(missing_ok=True)
-        from dlhw.runs import write_error
+        from dlhw.runs.folder import write_error
 
         if not isinstance(exc, OSError):
             exc = OSError(getattr(exc, "errno", None), str(exc) or type(exc).__name__)
@@ -211,7 +211,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
                    resume: Optional[str | Path] = None) -> RunOutcome:
     """Train and evaluate ``cfg``; returns the run folder and its final status.
 
-    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.resume).
+    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.runs.resume).
 
     ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
 
@@ -229,7 +229,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.models import build_model
     from dlhw.training.trainer import Trainer
 
-    from dlhw.resume import config_hash, prepare_resume
+    from dlhw.runs.resume import config_hash, prepare_resume
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)

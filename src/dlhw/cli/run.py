@@ -62,7 +62,7 @@ def run(
         if resume is not None and (overwrite or name):
             raise ConfigError("--resume continues RUN_DIR in place; --name and --overwrite do not apply to it")
         if resume is not None and config is None:
-            from dlhw.resume import run_config_path
+            from dlhw.runs.resume import run_config_path
 
             config = run_config_path(resume)
         if config is None:

@@ -54,7 +54,7 @@ def describe(cfg, dataset, spec) -> Dict[str, Any]:
 
 
 def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
-    from dlhw.runs import write_json
+    from dlhw.runs.folder import write_json
 
     record = describe(cfg, dataset, spec)
     write_json(Path(run_dir) / FILENAME, record)

@@ -28,7 +28,7 @@ def save(fig, path: Path) -> None:
     picture; a full disk is one line naming the file and leaves no temporary file."""
     import io
 
-    from dlhw.runs import atomic_write_bytes
+    from dlhw.runs.folder import atomic_write_bytes
 
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")

@@ -121,6 +121,6 @@ def write_confusion_csv(cm: np.ndarray, names: List[str], path) -> None:
 
     df = pd.DataFrame(cm, index=[f"true:{n}" for n in names], columns=[f"pred:{n}" for n in names])
     df.index.name = "true\\pred"
-    from dlhw.runs import atomic_write_text
+    from dlhw.runs.folder import atomic_write_text
 
     atomic_write_text(path, df.to_csv())

@@ -133,7 +133,7 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
     import pandas as pd
 
     from dlhw.evaluation.figure import figure, save
-    from dlhw.runs import atomic_write_text
+    from dlhw.runs.folder import atomic_write_text
 
     df = pd.DataFrame(cm, index=[f"true:{n}" for n in rows], columns=[f"pred:{n}" for n in cols])
     df.index.name = "true\\pred"

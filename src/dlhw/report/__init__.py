@@ -36,7 +36,7 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     from dlhw.report import html as H
     from dlhw.report import table as T
     from dlhw.report.collect import collect
-    from dlhw.runs import atomic_write_text, now
+    from dlhw.runs.folder import atomic_write_text, now
 
     if not paths:
         raise ConfigError("dlhw report: give one or more run folders or sweeps")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.report.collect import RunRecord
-from dlhw.runs import sanitize_name
+from dlhw.runs.folder import sanitize_name
 
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json, read_status
+from dlhw.runs.folder import read_json, read_status
 
 SKIP_DIRS = {"tb", "checkpoints", "charts", "__pycache__", ".git"}
 MAX_DEPTH = 4

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.runs import now, read_json, read_status, write_json
+from dlhw.runs.folder import now, read_json, read_status, write_json
 from dlhw.sweep.plan import SweepPlan, Trial, config_hash, describe, shape_hash
 
 MANIFEST = "sweep.json"
@@ -184,7 +184,7 @@ def config_damage(run_dir: Path) -> Optional[str]:
 def locate(t: Trial, sweep_dir: Path) -> Where:
     """Where trial ``t`` stands (see Where). A folder holding this exact config wins; else the
     trial's own folder decides."""
-    from dlhw.resume import first_difference
+    from dlhw.runs.resume import first_difference
 
     own = Path(sweep_dir) / t.name
     for folder in trial_folders(t, sweep_dir):

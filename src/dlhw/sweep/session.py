@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json
+from dlhw.runs.folder import read_json
 from dlhw.sweep import execute
 from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan

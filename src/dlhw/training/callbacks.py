@@ -179,7 +179,7 @@ class EpochTensorBoard(keras.callbacks.Callback):
             try:
                 yield
             except Exception as exc:  # noqa: BLE001 - TensorFlow's file errors are not OSErrors
-                from dlhw.runs import write_error
+                from dlhw.runs.folder import write_error
 
                 if not isinstance(exc, OSError):
                     text = str(exc)

@@ -111,7 +111,7 @@ def write_npz_atomic(path: Path, arrays: dict) -> None:
     temporary file is removed and a one-line WriteError names ``path``."""
     import numpy as np
 
-    from dlhw.runs import write_error
+    from dlhw.runs.folder import write_error
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -54,7 +54,7 @@ class StepLog:
             reader = csv.DictReader(fh)
             self.columns = list(reader.fieldnames or [])
             rows = [r for r in reader if _int(r.get("epoch")) <= epochs]
-        from dlhw.runs import atomic_write_text
+        from dlhw.runs.folder import atomic_write_text
 
         atomic_write_text(self.path, _csv(self.columns, rows, header=True))
 
@@ -70,7 +70,7 @@ class StepLog:
             keys = sorted((k for k in rows[0] if k not in FIXED and not k.startswith("running_")),
                           key=lambda k: (k != "loss", k))
             self.columns = FIXED + keys + [f"running_{k}" for k in keys]
-        from dlhw.runs import write_error
+        from dlhw.runs.folder import write_error
 
         try:
             with open(self.path, "a", newline="", encoding="utf-8") as fh:

@@ -81,7 +81,7 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.runs import read_json, write_json
+        from dlhw.runs.folder import read_json, write_json
 
         data = read_json(self.run_dir / "status.json") or {}
         for key in ("error", "finished"):
@@ -119,7 +119,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
     from dlhw.runtime import locks
-    from dlhw.runs import read_status
+    from dlhw.runs.folder import read_status
 
     path = run_config_path(run_dir)
     run = path.parent
