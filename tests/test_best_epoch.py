@@ -11,7 +11,7 @@ import pytest
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 # SGD at 2.0 overshoots: with seed 7 the best val_loss (epoch 4) is not the last epoch's

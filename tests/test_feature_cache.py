@@ -145,7 +145,7 @@ def test_cached_run_equals_uncached_run(tmp_path, folder):
     import keras
 
     from dlhw.data.images import tf_images
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cached = run_experiment(config(folder, name="cached"), out=tmp_path / "runs", quiet=True,
                             cache_dir=tmp_path / "cache")

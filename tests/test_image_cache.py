@@ -11,7 +11,7 @@ import pytest
 from conftest import make_image_folder
 from dlhw.config import validate
 from dlhw.data import image_cache
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 
 
 def cnn_config(folder, **extra):

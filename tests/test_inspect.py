@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dlhw.cli import app
 from dlhw.config import validate
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 runner = CliRunner()

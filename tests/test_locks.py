@@ -101,7 +101,7 @@ def test_overwrite_keeps_the_lock_and_refuses_a_folder_in_use(tmp_path, hold):
 
 def _interrupted_run(tmp_path: Path) -> Path:
     from dlhw.config import validate
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     run = run_experiment(validate(TINY), out=tmp_path / "runs", quiet=True).run_dir
     assert locks.holder(run) is None  # released when the run ended

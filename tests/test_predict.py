@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import load_config, validate
 from dlhw.errors import DataError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from dlhw.predict import predict_run
 from tests.conftest import make_image_folder, tiny_overrides
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dlhw.cli import app
 from dlhw.config import validate
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from dlhw.runs.folder import read_status
 from dlhw.runtime import signals
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
@@ -181,12 +181,12 @@ def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, 
 def test_crash_after_the_last_epoch_resumes_to_the_same_result(tmp_path, monkeypatch, staged_full):
     """All epochs done, early stopping had stopped the stage, then a crash while evaluating:
     resume restores the best weights exactly as the uninterrupted run did, and only evaluates."""
-    import dlhw.pipeline
+    import dlhw.orchestration.experiment
 
     def crash(*a, **k):
         raise RuntimeError("simulated crash while evaluating")
 
-    monkeypatch.setattr(dlhw.pipeline, "evaluate_and_write", crash)
+    monkeypatch.setattr(dlhw.orchestration.experiment, "evaluate_and_write", crash)
     with pytest.raises(RuntimeError):
         run_experiment(validate(STAGED), out=tmp_path, quiet=True)
     run = tmp_path / "staged"

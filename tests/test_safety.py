@@ -72,7 +72,7 @@ def test_model_file_with_python_code_is_refused(tmp_path):
 def test_report_escapes_user_strings(tmp_path):
     """Class names, error messages and config names are user text: the report shows them, never runs them."""
     from dlhw.config import validate
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cfg = validate({"name": "xss", "dataset": {"source": "sklearn", "name": "iris"},
                     "model": {"type": "mlp", "layers": [{"units": 4}]}, "training": {"epochs": 1, "tensorboard": False}})

@@ -70,7 +70,7 @@ def run(
         check_device(device)
         from dlhw.config import load_config
         from dlhw.runtime.console import set_quiet
-        from dlhw.pipeline import run_experiment
+        from dlhw.orchestration.experiment import run_experiment
 
         set_quiet(quiet)
         cfg = load_config(config, overrides(sets, ctx.args))

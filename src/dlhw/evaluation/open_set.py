@@ -164,7 +164,7 @@ def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
     """metrics.json entries 'unseen' (and 'open_set' when configured); writes the open-set matrix.
 
     ``known_proba``: class probabilities of the val and test splits when the caller has
-    them already (dlhw.pipeline does); otherwise they are predicted here."""
+    them already (dlhw.orchestration.experiment does); otherwise they are predicted here."""
     if dataset.unseen is None or len(dataset.unseen) == 0 or spec.encoding not in ("index", "binary", "onehot"):
         return {}
     known, unseen = list(dataset.class_names), list(dataset.unseen_names)

@@ -82,7 +82,7 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
     import sklearn
 
     from dlhw.models.outputs import OutputSpec
-    from dlhw.pipeline import evaluate_and_write, save_model
+    from dlhw.orchestration.experiment import evaluate_and_write, save_model
     from dlhw.runs.folder import atomic_write_text, write_json
     from dlhw.training.trainer import TrainResult, count_params
 

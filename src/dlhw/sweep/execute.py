@@ -125,7 +125,7 @@ def run_trial(job: Job) -> Result:
     try:
         set_quiet(True)
         cfg = validate(job["raw"], job["source"])
-        from dlhw.pipeline import run_experiment
+        from dlhw.orchestration.experiment import run_experiment
 
         kwargs = dict(out=job["out"], name=run_dir.name, overwrite=True, device=job.get("device", "auto"),
                       quiet=True, threads=job.get("threads"))
