@@ -55,7 +55,7 @@ def test_several_runs_share_one_chart(runs, tmp_path):
 def test_zero_fraction_matches_a_hand_count_and_nested_models_are_searched():
     import keras
 
-    from dlhw.inspect import Probe
+    from dlhw.results.inspection import Probe
 
     inner_in = keras.Input((4,))
     h = keras.layers.Dense(5, activation="relu", name="inner_dense")(inner_in)
@@ -103,7 +103,7 @@ def test_activations_on_one_chosen_input(runs, tmp_path):
 
 
 def test_inception_with_batchnorm_last_is_not_counted_as_relu():
-    from dlhw.inspect import relu_kind
+    from dlhw.results.inspection import relu_kind
     from dlhw.models.layers import InceptionBlock
 
     assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2)).startswith("InceptionBlock")

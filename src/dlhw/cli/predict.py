@@ -47,7 +47,7 @@ def predict(
     """Predict the classes (top-k, with probabilities; --logits adds raw logits) of new inputs with a trained run."""
     with cli_errors(debug):
         from dlhw.runtime.console import set_quiet
-        from dlhw.predict import predict_run
+        from dlhw.results.predict import predict_run
         from dlhw.runtime.tfruntime import setup_runtime
 
         set_quiet(True)

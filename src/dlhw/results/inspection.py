@@ -125,7 +125,7 @@ def _batches(dataset, split, n: int, batch_size: int):
 
 
 def _input_batches(run_dir: Path, inputs: Sequence[str], batch_size: int):
-    from dlhw.predict import model_inputs
+    from dlhw.results.predict import model_inputs
 
     data, _ = model_inputs(run_dir, inputs)
     if not isinstance(data, np.ndarray):  # images: a batched tf.data pipeline
@@ -142,7 +142,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
     or over the chosen ``inputs`` (image files, folders or CSV files; S2 used one image)."""
     from dlhw.config import load_config
     from dlhw.data import load_dataset
-    from dlhw.predict import check_run, load_run_model
+    from dlhw.results.predict import check_run, load_run_model
 
     if samples < 1:
         raise ConfigError(f"--samples: must be at least 1; received {samples}")
