@@ -171,7 +171,7 @@ def test_cached_run_equals_uncached_run(tmp_path, folder):
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    from dlhw.training.feature_cache import default_cache_dir
+    from dlhw.data.image_cache import default_cache_dir
 
     monkeypatch.setenv("DLHW_CACHE_DIR", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x"

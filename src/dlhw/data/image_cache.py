@@ -28,7 +28,7 @@ import os
 import zlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -143,11 +143,23 @@ class DiskStore:
 
 
 # ------------------------------------------------------------------ decoding
+def decode_image(path, image_size: Tuple[int, int], channels: int):
+    """A float32 HxWxC tensor of whole values in 0..255 from an image file path tensor.
+
+    Resized bilinearly, then rounded: exactly what the stores here hold as uint8, so
+    cached and uncached inputs are the same (every path decodes with it)."""
+    import tensorflow as tf
+
+    raw = tf.io.read_file(path)
+    img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+    img = tf.clip_by_value(tf.round(tf.image.resize(img, image_size)), 0.0, 255.0)
+    img.set_shape((image_size[0], image_size[1], channels))
+    return img
+
+
 def _decode_batches(files: Sequence[str], image_size, channels: int, batch: int = 64):
     """uint8 (B, H, W, C) batches of ``files`` in order, decoded in parallel by tf.data."""
     import tensorflow as tf
-
-    from dlhw.data.images import decode_image
 
     size = tuple(int(v) for v in image_size)
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(files), dtype=tf.string))
@@ -169,8 +181,6 @@ def _decode_batches(files: Sequence[str], image_size, channels: int, batch: int 
 
 def _first_undecodable(files: Sequence[str], size, channels: int) -> Optional[str]:
     import tensorflow as tf
-
-    from dlhw.data.images import decode_image
 
     for f in files:
         try:
@@ -229,9 +239,15 @@ def store_for(files: List[str], image_size, channels: int):
     return store
 
 
-def _cache_root() -> Path:
-    from dlhw.training.feature_cache import default_cache_dir
+def default_cache_dir() -> Path:
+    """The cache folder of both caches: $DLHW_CACHE_DIR, else $XDG_CACHE_HOME/dlhw or ~/.cache/dlhw."""
+    if os.environ.get("DLHW_CACHE_DIR"):
+        return Path(os.environ["DLHW_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(base).expanduser() / "dlhw"
 
+
+def _cache_root() -> Path:
     return _SETTINGS["cache_dir"] or default_cache_dir()
 
 

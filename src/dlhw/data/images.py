@@ -160,26 +160,14 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
     )
 
 
-def decode_image(path, image_size: Tuple[int, int], channels: int):
-    """A float32 HxWxC tensor of whole values in 0..255 from an image file path tensor.
-
-    Resized bilinearly, then rounded: exactly what the decoded-image cache stores as
-    uint8 (dlhw.data.image_cache), so cached and uncached inputs are the same."""
-    import tensorflow as tf
-
-    raw = tf.io.read_file(path)
-    img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
-    img = tf.clip_by_value(tf.round(tf.image.resize(img, image_size)), 0.0, 255.0)
-    img.set_shape((image_size[0], image_size[1], channels))
-    return img
-
-
 def tf_images(files: List[str], y: np.ndarray | None, image_size, channels: int, batch_size: int,
               shuffle: bool = False, seed: int = 0, cache: bool = False):
     """A batched, prefetched tf.data pipeline over image files (labels optional).
 
     ``cache``: read the images decoded once (dlhw.data.image_cache) when the run's cache allows."""
     import tensorflow as tf
+
+    from dlhw.data.image_cache import decode_image
 
     size = tuple(int(v) for v in image_size)
     if cache and not shuffle:

@@ -91,7 +91,7 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
                            lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
         ds = store_batches(store, index, y)
     elif files is not None:
-        from dlhw.data.images import decode_image
+        from dlhw.data.image_cache import decode_image
 
         size = tuple(int(v) for v in image_size)
         paths = tf.constant(list(files), dtype=tf.string)

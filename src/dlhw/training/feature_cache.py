@@ -32,16 +32,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from dlhw.data.image_cache import default_cache_dir
 from dlhw.runtime.console import info
 
 FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("DLHW_CACHE_DIR"):
-        return Path(os.environ["DLHW_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(base).expanduser() / "dlhw"
 
 
 def weights_digest(layer) -> str:
