@@ -184,6 +184,18 @@ def _weights_identity(weights: Optional[str]) -> str:
         return str(path)
 
 
+def weights_digest(layer) -> str:
+    """A hash of a layer's (or model's) weight values, in order (the feature cache's key uses it too)."""
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    for w in layer.weights:
+        a = np.ascontiguousarray(np.asarray(w.numpy() if hasattr(w, "numpy") else w))
+        h.update(f"{w.path}|{a.dtype}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Optional[str]):
     """``make_backbone`` for a frozen backbone, reused when an identical one was built in this
     process. Either way the Python RNG continues from the same state afterwards, so the head
@@ -192,8 +204,6 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
 
     from keras.src.backend.common import global_state
     from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
-
-    from dlhw.training.feature_cache import weights_digest
 
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
     key = (entry.name, tuple(shape), _weights_identity(weights), rng)

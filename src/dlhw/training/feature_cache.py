@@ -38,16 +38,6 @@ from dlhw.runtime.console import info
 FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
 
 
-def weights_digest(layer) -> str:
-    """A hash of a layer's (or model's) weight values, in order."""
-    h = hashlib.blake2b(digest_size=16)
-    for w in layer.weights:
-        a = np.ascontiguousarray(np.asarray(w.numpy() if hasattr(w, "numpy") else w))
-        h.update(f"{w.path}|{a.dtype}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def cache_reason(cfg, model, dataset) -> Optional[str]:
     """None when a frozen stage may use the cache, else why not (for the log)."""
     if cfg.model.type != "backbone":
@@ -97,7 +87,7 @@ class FeaturePlan:
     def _common_key(self) -> str:
         if self._key is None:
             spec = self.cfg.model.backbone
-            from dlhw.models.backbones import get_entry
+            from dlhw.models.backbones import get_entry, weights_digest
 
             parts = {
                 "format": FORMAT,
