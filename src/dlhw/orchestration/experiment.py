@@ -8,8 +8,6 @@ atomically and only for a run that finished.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import sys
 import weakref
@@ -21,9 +19,7 @@ from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.runs.folder import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
-
-HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
-
+from dlhw.runs.history import write_history
 
 @dataclass
 class RunOutcome:
@@ -61,16 +57,6 @@ def _all_layers(model) -> List[Any]:
         if getattr(layer, "layers", None):  # nested models (a backbone inside the full model)
             out.extend(_all_layers(layer))
     return out
-
-
-def write_history(rows: List[dict], path: Path) -> None:
-    extra = sorted({k for r in rows for k in r} - set(HISTORY_COLUMNS))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS + extra, extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: r.get(k, "") for k in HISTORY_COLUMNS + extra})
-    atomic_write_text(path, buf.getvalue())
 
 
 def _summary_text(model, expand: bool) -> str:
@@ -137,7 +123,7 @@ def save_model(model, path: Path) -> None:
 def plot_step_curves(run_dir: Path, metric: str) -> None:
     """steps_curves.png from history_steps.csv (training.log_steps)."""
     from dlhw.evaluation.plots import plot_steps
-    from dlhw.report.collect import read_history
+    from dlhw.runs.history import read_history
 
     rows = read_history(run_dir / "history_steps.csv")
     if rows:

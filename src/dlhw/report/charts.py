@@ -29,7 +29,7 @@ _STEPS: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = {}
 
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
-    from dlhw.report.collect import read_history
+    from dlhw.runs.history import read_history
 
     path = r.path / "history_steps.csv"
     try:

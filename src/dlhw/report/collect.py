@@ -12,7 +12,6 @@ never a crash. No heavy imports.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.errors import ConfigError
 from dlhw.runs.folder import read_json, read_status
+from dlhw.runs.history import read_history
 
 SKIP_DIRS = {"tb", "checkpoints", "charts", "__pycache__", ".git"}
 MAX_DEPTH = 4
@@ -58,26 +58,6 @@ class RunRecord:
 
 def is_run_dir(p: Path) -> bool:
     return (p / "status.json").is_file() or (p / "metrics.json").is_file()
-
-
-def read_history(path: Path) -> List[Dict[str, Any]]:
-    """history.csv rows with numbers as floats (NaN where empty)."""
-    rows: List[Dict[str, Any]] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for raw in csv.DictReader(fh):
-                row: Dict[str, Any] = {}
-                for k, v in raw.items():
-                    if k is None:
-                        continue
-                    try:
-                        row[k] = float(v) if v not in ("", None) else math.nan
-                    except ValueError:
-                        row[k] = v
-                rows.append(row)
-    except (OSError, csv.Error):
-        return []
-    return rows
 
 
 def _diagnostics(*sources: Any) -> List[Dict[str, Any]]:
