@@ -19,7 +19,9 @@ from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.runs.folder import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
+from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
 from dlhw.runs.history import write_history
+
 
 @dataclass
 class RunOutcome:
@@ -103,84 +105,6 @@ def _record_end(status, state: str, error: str) -> None:
               file=sys.stderr)
 
 
-def save_model(model, path: Path) -> None:
-    from dlhw.runtime.keras_saving import prime
-
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    prime()
-    try:
-        model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
-        os.replace(tmp, path)
-    except Exception as exc:  # disk full (OSError, or h5py's own): one line naming the file, nothing left
-        tmp.unlink(missing_ok=True)
-        from dlhw.runs.folder import write_error
-
-        if not isinstance(exc, OSError):
-            exc = OSError(getattr(exc, "errno", None), str(exc) or type(exc).__name__)
-        raise write_error(path, exc) from None
-
-
-def plot_step_curves(run_dir: Path, metric: str) -> None:
-    """steps_curves.png from history_steps.csv (training.log_steps)."""
-    from dlhw.evaluation.plots import plot_steps
-    from dlhw.runs.history import read_history
-
-    rows = read_history(run_dir / "history_steps.csv")
-    if rows:
-        plot_steps(rows, run_dir / "steps_curves.png", f"{run_dir.name}: per-step training curves", metric)
-
-
-def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
-    """metrics.json, confusion matrix, ROC / regression plot for a trained model.
-
-    ``raw_fn(split)`` supplies the raw outputs instead of ``model.predict`` (cached
-    backbone features through the head, or a scikit-learn classifier's scores)."""
-    from dlhw.evaluation import metrics as M
-    from dlhw.evaluation import plots as P
-    from dlhw.models.outputs import make_loss
-    from dlhw.training.trainer import count_params, evaluation_monitor
-
-    loss_fn = make_loss(spec)
-    preds = {}
-    out: Dict[str, Any] = {}
-    raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
-    for split in ("train", "val", "test"):
-        s = dataset.splits[split]
-        raw = raw_fn(split) if raw_fn else raws[split]
-        preds[split] = M.predictions(raw, s.y, spec)
-        out[split] = M.split_metrics(preds[split], spec, loss_fn)
-    test = preds["test"] if len(preds["test"].y) else preds["val"]
-    title = run_dir.name
-    if spec.encoding in ("index", "binary", "onehot"):
-        cm = M.confusion(test, spec.num_classes)
-        M.write_confusion_csv(cm, dataset.class_names, run_dir / "confusion_matrix.csv")
-        P.plot_confusion(cm, dataset.class_names, run_dir / "confusion_matrix.png",
-                         f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
-        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / "roc.png", f"{title}: ROC")
-        out["confusion_matrix"] = cm.tolist()
-    elif spec.encoding == "target":
-        P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
-    if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
-        from dlhw.evaluation.open_set import evaluate_unseen
-
-        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,
-                                   known_proba={k: preds[k].proba for k in ("val", "test")}))
-    monitor = evaluation_monitor(cfg)
-    out.update({
-        "params": count_params(model),
-        "params_per_stage": result.stage_params,
-        "train_seconds": round(result.train_seconds, 3),
-        "best_epoch": result.best_epoch(monitor),
-        "evaluated": result.evaluated,  # which epoch's weights the splits were measured with, and why
-        "epochs_run": result.epochs_run,
-        "stopped_early": result.stopped_early,
-        "class_names": list(dataset.class_names),
-        "output": spec.as_dict(),
-        "validation": dataset.meta.get("validation", "val split"),
-    })
-    return out
-
-
 def resolve_batch_size(cfg, dataset):
     """``cfg`` with ``training.batch_size: full`` made the training split's size (batch gradient
     descent), as a copy: ``cfg`` itself keeps 'full', so its hash and a --resume compare as written."""
@@ -255,7 +179,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
                       f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
-            from dlhw.models.classical import run_classifier
+            from dlhw.orchestration.classifier import run_classifier
 
             metrics = run_classifier(run_cfg, dataset, model, features, run_dir)
             status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])

@@ -333,7 +333,7 @@ def plan_for(cfg, model, dataset, cache_dir=None) -> Optional[FeaturePlan]:
 
     check_unfreeze(model, cfg)
     if getattr(cfg.model, "classifier", None) is not None:
-        from dlhw.models.classical import check_classifier
+        from dlhw.config.schema import check_classifier
 
         check_classifier(cfg)
     plan = FeaturePlan(cfg, model, dataset, cache_dir)
