@@ -202,8 +202,7 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
     is initialised the same whether the backbone was built or reused."""
     import random
 
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from dlhw.runtime.keras_internals import reset_global_seed_generator
 
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
     key = (entry.name, tuple(shape), _weights_identity(weights), rng)
@@ -220,7 +219,7 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
     random.seed(int(rng[:15], 16))
-    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+    reset_global_seed_generator()
     return backbone
 
 

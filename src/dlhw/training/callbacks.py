@@ -111,7 +111,7 @@ class BestWeights(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._tracked = None
         if self.best_weights is not None:  # carried from an earlier stage: add what this stage unfreezes
-            from dlhw.training.checkpoint import live_positions
+            from dlhw.runtime.keras_internals import live_positions
 
             for i in live_positions(self.model):
                 if self.best_weights[i] is None:

@@ -229,19 +229,6 @@ class Checkpointer:
         return done + [dict(r, _stage_index=index) for r in rows]
 
 
-def live_positions(model) -> set:
-    """Indices into ``model.weights`` that training can change now: trainable variables and
-    every variable of a trainable layer (BatchNormalization's moving statistics)."""
-    ids = {id(v): i for i, v in enumerate(model.weights)}
-    live = set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
-        for v in own:
-            if id(v) in ids and (v.trainable or layer.trainable):
-                live.add(ids[id(v)])
-    return live
-
-
 def _assign(variables, arrays: List[np.ndarray], what: str) -> None:
     if len(variables) != len(arrays) or any(tuple(v.shape) != tuple(a.shape) for v, a in zip(variables, arrays)):
         raise ConfigError(f"checkpoint: the saved {what} do not match this model "
@@ -256,7 +243,8 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
     import keras
 
     from dlhw.training.callbacks import BestWeights
-    from dlhw.training.epoch_data import reseed_epoch, rng_state, seed_generators
+    from dlhw.runtime.keras_internals import live_positions, seed_generators
+    from dlhw.training.epoch_data import reseed_epoch, rng_state
 
     stateful = _stateful(others)
     restore = owner.resume if (owner.resume is not None and owner.resume["stage_index"] == index) else None
