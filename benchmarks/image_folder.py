@@ -147,7 +147,7 @@ def wait_child(data: Path, steps: int) -> None:
     plain_train, _ = plain_datasets(keras, tf, data)
     pl, pl_step = fraction(build_model(keras), plain_train.repeat())
     print(json.dumps({"dlhw": dl, "dlhw_step": dl_step, "plain": pl, "plain_step": pl_step,
-                      "store": [s.kind for s in image_cache._STORES.values()]}))
+                      "store": [s.kind for s in image_cache.stores()]}))
 
 
 # ------------------------------------------------------------------ main

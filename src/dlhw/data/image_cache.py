@@ -35,23 +35,43 @@ import numpy as np
 from dlhw.runtime.console import info, warn
 
 FORMAT = 1
-_STORES: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first
-_SETTINGS = {"enabled": True, "cache_dir": None, "run": 0}
+
+
+class Held:
+    """What this process holds (dlhw.runtime.memo keeps it between runs): the stores, and the
+    settings of the run now going on."""
+
+    def __init__(self) -> None:
+        self.stores: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first
+        self.enabled, self.cache_dir, self.run = True, None, 0
+
+
+def _held() -> Held:
+    from dlhw.runtime.memo import held
+
+    return held("decoded_images", Held)
+
+
+def stores() -> list:
+    """The stores this process holds, oldest first."""
+    return list(_held().stores.values())
 
 
 def configure(enabled: bool = True, cache_dir: Optional[Path] = None) -> None:
     """Set by each run (``cache: auto|off``, ``--cache-dir``). Stores of earlier runs of this
     process (a sweep worker) stay while the budget allows: the next trial reuses them; only
     they are ever evicted, never a store the current run is reading."""
-    _SETTINGS["enabled"] = bool(enabled)
-    _SETTINGS["cache_dir"] = Path(cache_dir).expanduser() if cache_dir else None
-    _SETTINGS["run"] += 1
+    now = _held()
+    now.enabled = bool(enabled)
+    now.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+    now.run += 1
 
 
 def clear() -> None:
-    for store in _STORES.values():
+    held = _held().stores
+    for store in held.values():
         store.close()
-    _STORES.clear()
+    held.clear()
 
 
 def memory_budget() -> int:
@@ -198,25 +218,27 @@ def _make_room(nbytes: int, budget: int) -> bool:
     """Evict the oldest in-memory stores until ``nbytes`` more fit in the budget."""
     if nbytes > budget:
         return False
-    while sum(s.nbytes for s in _STORES.values()) + nbytes > budget:
-        oldest = next((k for k, s in _STORES.items() if s.kind == "memory" and s.run != _SETTINGS["run"]), None)
+    now = _held()
+    while sum(s.nbytes for s in now.stores.values()) + nbytes > budget:
+        oldest = next((k for k, s in now.stores.items() if s.kind == "memory" and s.run != now.run), None)
         if oldest is None:
             return False
-        _STORES.pop(oldest).close()
+        now.stores.pop(oldest).close()
     return True
 
 
 def store_for(files: List[str], image_size, channels: int):
     """The decoded images of ``files`` (a MemoryStore or DiskStore), or None: cache off, or
     no memory budget left and no writable cache folder (decode every epoch)."""
-    if not _SETTINGS["enabled"] or not files:
+    now = _held()
+    if not now.enabled or not files:
         return None
     h, w = (int(v) for v in image_size)
     key = store_key(files, (h, w), channels)
-    if key in _STORES:
-        _STORES.move_to_end(key)
-        _STORES[key].run = _SETTINGS["run"]  # in use by this run: never evicted while it lasts
-        return _STORES[key]
+    if key in now.stores:
+        now.stores.move_to_end(key)
+        now.stores[key].run = now.run  # in use by this run: never evicted while it lasts
+        return now.stores[key]
     nbytes = len(files) * h * w * channels
     if _make_room(nbytes, memory_budget()):
         import time
@@ -234,8 +256,8 @@ def store_for(files: List[str], image_size, channels: int):
         store = _disk_store(key, files, (h, w), channels)
         if store is None:
             return None
-    store.run = _SETTINGS["run"]
-    _STORES[key] = store
+    store.run = now.run
+    now.stores[key] = store
     return store
 
 
@@ -248,7 +270,7 @@ def default_cache_dir() -> Path:
 
 
 def _cache_root() -> Path:
-    return _SETTINGS["cache_dir"] or default_cache_dir()
+    return _held().cache_dir or default_cache_dir()
 
 
 def _disk_store(key: str, files: List[str], image_size, channels: int) -> Optional[DiskStore]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -167,9 +166,9 @@ def _load(entry: BackboneEntry, ctor, kw: dict, shape, weights):
 # therefore kept (the last two) and reused when the next build would be identical: same
 # backbone, input shape, weights (file path, size and mtime) and Python RNG state (which
 # seeds Keras initializers), and its weights unchanged since (a hash is compared: init_from
-# writes into it, unfreezing makes it trainable and ends the reuse).
-_MEMO: "OrderedDict[tuple, tuple]" = OrderedDict()
-_MEMO_SIZE = 2
+# writes into it, unfreezing makes it trainable and ends the reuse). The process keeps them
+# (dlhw.runtime.memo).
+MEMO_SIZE = 2
 
 
 def _weights_identity(weights: Optional[str]) -> str:
@@ -203,21 +202,19 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
     import random
 
     from dlhw.runtime.keras_internals import reset_global_seed_generator
+    from dlhw.runtime.memo import LastUsed, held
 
+    memo = held("frozen_backbones", lambda: LastUsed(MEMO_SIZE))
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
     key = (entry.name, tuple(shape), _weights_identity(weights), rng)
-    backbone = None
-    if key in _MEMO:
-        backbone, digest = _MEMO.pop(key)
-        if backbone.trainable or weights_digest(backbone) != digest:
-            backbone = None  # unfrozen or overwritten since: build afresh
+    backbone, digest = memo.take(key) or (None, None)
+    if backbone is not None and (backbone.trainable or weights_digest(backbone) != digest):
+        backbone = None  # unfrozen or overwritten since: build afresh
     if backbone is None:
         backbone = make_backbone(entry, shape, weights)
         backbone.trainable = False
         digest = weights_digest(backbone)
-    _MEMO[key] = (backbone, digest)
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
+    memo.put(key, (backbone, digest))
     random.seed(int(rng[:15], 16))
     reset_global_seed_generator()
     return backbone

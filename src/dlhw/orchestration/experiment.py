@@ -75,22 +75,22 @@ def _summary_text(model, expand: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-_NESTED_SUMMARIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def model_summary(model) -> str:
     """The model's summary, then each nested model's own (a backbone's hundreds of layers, in
     the order ``unfreeze: {from_layer: N}`` counts them). A frozen backbone reused across sweep
     trials is summarised once: its table is kept while its layers' trainable flags stay the same."""
+    from dlhw.runtime.memo import held
+
+    summaries = held("nested_summaries", weakref.WeakKeyDictionary)
     text = _summary_text(model, expand=False)
     for sub in model.layers:
         if not getattr(sub, "layers", None):
             continue
         flags = tuple(layer.trainable for layer in sub.layers)
-        memo = _NESTED_SUMMARIES.get(sub)
+        memo = summaries.get(sub)
         if memo is None or memo[0] != flags:
             memo = (flags, _summary_text(sub, expand=True))
-            _NESTED_SUMMARIES[sub] = memo
+            summaries[sub] = memo
         text += f"\nInside {sub.name} (its layers, in order):\n" + memo[1]
     return text
 

@@ -24,22 +24,23 @@ QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", 
 
 
 STEP = "step_"
-_STEPS: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = {}
 
 
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
+    from dlhw.runtime.memo import held
     from dlhw.runs.history import read_history
 
+    seen: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = held("step_histories", dict)
     path = r.path / "history_steps.csv"
     try:
         st = path.stat()
         stamp: Any = (st.st_mtime_ns, st.st_size)
     except OSError:
         return []
-    if path not in _STEPS or _STEPS[path][0] != stamp:
-        _STEPS[path] = (stamp, read_history(path))
-    return _STEPS[path][1]
+    if path not in seen or seen[path][0] != stamp:
+        seen[path] = (stamp, read_history(path))
+    return seen[path][1]
 
 
 def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[float], List[float]]:
