@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.runs.folder import read_json
-from dlhw.sweep import execute
+from dlhw.sweep import execute, ray_exec
 from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan
 
@@ -93,7 +93,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
-        execute.check_address(address)  # a missing extra or a wrong --address: found before anything runs
+        ray_exec.check_address(address)  # a missing extra or a wrong --address: found before anything runs
     sweep_dir = sweep_folder(plan, out)
     if sweep_dir.name != plan.name:
         echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
@@ -192,7 +192,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         if not jobs:
             pass
         elif executor == "ray":
-            execute.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
+            ray_exec.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:
