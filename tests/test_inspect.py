@@ -86,7 +86,8 @@ def test_activations_on_one_chosen_input(runs, tmp_path):
     """--input FILE: the zero fractions of that one image (S2's chart was on one image)."""
     import keras
 
-    from dlhw.data.preprocessing import image_inputs, load_preprocessing
+    from dlhw.data.preprocessing import image_inputs
+    from dlhw.results.predict import load_preprocessing
 
     image = sorted((runs[0].parent.parent / "images" / "dog").glob("*.png"))[0]
     r = runner.invoke(app, ["inspect", str(runs[0]), "--activations", "--input", str(image), "--out", str(tmp_path)])

@@ -1,8 +1,8 @@
 """preprocessing.json: what a run's model expects as input, so new data can be fed to it later.
 
 Written into every run folder before training (``write_preprocessing``); read by
-``dlhw predict`` (``load_preprocessing``), which turns CSV rows and image files
-into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
+``dlhw predict`` (``dlhw.results.predict.load_preprocessing``), which turns CSV rows
+and image files into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
 
 Contents: task, source (and dataset name), class names, input shape, model type
 and output spec; for tabular data the feature columns in order, which are
@@ -14,7 +14,6 @@ channels and the pixel scale applied before the model (1/255 for Keras arrays,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -59,23 +58,6 @@ def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
     record = describe(cfg, dataset, spec)
     write_json(Path(run_dir) / FILENAME, record)
     return record
-
-
-def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
-    """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
-    path = Path(run_dir) / FILENAME
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    cfg_path = Path(run_dir) / "config.yaml"
-    if not cfg_path.exists():
-        raise DataError(f"{run_dir}: not a run folder (no {FILENAME} and no config.yaml)")
-    from dlhw.config import load_config
-    from dlhw.data import load_dataset
-    from dlhw.models.outputs import resolve_output
-
-    cfg = load_config(cfg_path)
-    dataset = load_dataset(cfg)
-    return describe(cfg, dataset, resolve_output(cfg, dataset))
 
 
 def is_image_run(pre: Dict[str, Any]) -> bool:

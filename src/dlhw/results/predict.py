@@ -12,6 +12,7 @@ estimator gives the class scores.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -160,9 +161,28 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
     return out
 
 
+def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
+    """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
+    from dlhw.data.preprocessing import FILENAME, describe
+
+    path = Path(run_dir) / FILENAME
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.exists():
+        raise DataError(f"{run_dir}: not a run folder (no {FILENAME} and no config.yaml)")
+    from dlhw.config import load_config
+    from dlhw.data import load_dataset
+    from dlhw.models.outputs import resolve_output
+
+    cfg = load_config(cfg_path)
+    dataset = load_dataset(cfg)
+    return describe(cfg, dataset, resolve_output(cfg, dataset))
+
+
 def model_inputs(run_dir: Path, inputs: Sequence[str]):
     """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
-    from dlhw.data.preprocessing import csv_inputs, image_inputs, load_preprocessing
+    from dlhw.data.preprocessing import csv_inputs, image_inputs
 
     pre = load_preprocessing(run_dir)
     found = collect_inputs(inputs)
@@ -181,8 +201,6 @@ def predict_run(run_dir, inputs: Sequence[str], top_k: int = 3, logits: bool = F
         raise ConfigError(f"--top-k: must be at least 1; received {top_k}")
     if not inputs:
         raise ConfigError("dlhw predict: give at least one INPUT (image file, folder or CSV)")
-    from dlhw.data.preprocessing import load_preprocessing
-
     run_dir = check_run(Path(run_dir))
     pre = load_preprocessing(run_dir)
     data, labels = model_inputs(run_dir, inputs)
