@@ -201,3 +201,54 @@ def test_importing_the_cli_loads_no_heavy_library():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "", f"`import dlhw.cli` imported: {res.stdout.strip()}"
+
+
+MUTATORS = {"append", "extend", "insert", "pop", "popitem", "clear", "update", "setdefault", "add", "discard",
+            "remove", "move_to_end", "appendleft", "popleft"}
+
+
+def module_state(source: str) -> Set[str]:
+    """Names bound at module level that the module's functions change: rebind (``global``),
+    assign into (``X[k] = v``, ``X.attr = v``, ``del X[k]``, ``X += ...``) or mutate in place
+    (``X.append(...)``, ``X.pop(...)``, ...)."""
+    tree = ast.parse(source)
+    names: Set[str] = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AnnAssign, ast.AugAssign)) else []
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+
+    def base(node) -> str | None:
+        while isinstance(node, (ast.Subscript, ast.Attribute)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    changed: Set[str] = set()
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Global):
+                changed.update(node.names)
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                for t in targets:
+                    if isinstance(t, (ast.Subscript, ast.Attribute)):
+                        changed.add(base(t))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS:
+                changed.add(base(node.func.value))
+    return names & changed
+
+
+def test_the_state_reader_sees_changes_from_functions():
+    source = ("A = []\nB = {}\nC = {'x': 1}\nD = None\nE = Thing()\nF = []\n"
+              "def f(x):\n    A.append(x)\n    B[x] = 1\n    global D\n    D = x\n    E.flag = x\n    return C['x'], len(F)\n")
+    assert module_state(source) == {"A", "B", "D", "E"}
+
+
+def test_no_module_level_state_outside_runtime():
+    """Process-wide state (caches, flags, registries filled at run time) lives in dlhw.runtime."""
+    found = {name: sorted(module_state(path.read_text(encoding="utf-8"))) for name, path in modules().items()
+             if not _in(name, "dlhw.runtime")}
+    found = {k: v for k, v in found.items() if v}
+    assert not found, f"module-level state outside dlhw.runtime: {found}"
