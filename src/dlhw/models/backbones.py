@@ -49,10 +49,6 @@ class BackboneEntry:
     blocks: Tuple[str, ...]   # layer-name prefixes usable with unfreeze.from_block
     weights_file: Callable[[int], str]  # ImageNet notop file name Keras caches, given the image rows
 
-    def feature_size(self, pooling: str, image_size: Tuple[int, int]) -> Optional[int]:
-        """Length of the feature vector, for avg / max pooling (flatten needs a build)."""
-        return self.channels if pooling in ("avg", "max") else None
-
 
 def _tf_kernels(stem: str) -> Callable[[int], str]:
     return lambda rows: f"{stem}_weights_tf_dim_ordering_tf_kernels_notop.h5"

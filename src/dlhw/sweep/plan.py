@@ -328,7 +328,3 @@ def describe(varied: Dict[str, Any]) -> str:
     """'layers=3x256, learning_rate=0.001' for tables and legends."""
     labels = key_labels(list(varied))
     return ", ".join(f"{labels[k]}={format_value(v)}" for k, v in varied.items())
-
-
-def find_trial(plan: SweepPlan, name: str) -> Optional[Trial]:
-    return next((t for t in plan.trials if t.name == name), None)

@@ -23,7 +23,7 @@ Image folders keep ``Model.fit`` on a tf.data pipeline (decoding dominates there
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+from typing import Dict
 
 import numpy as np
 

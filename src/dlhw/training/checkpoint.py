@@ -26,7 +26,6 @@ rebuilt identically on resume (same config, same seed), so a head trained for
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import zipfile
@@ -78,14 +77,6 @@ def checkpoint_arrays(state: Dict[str, Any], weights: List[np.ndarray], optimize
     for key, values in extra.items():
         arrays.update({f"x{key}/{i:05d}": np.asarray(a) for i, a in enumerate(values)})
     return arrays
-
-
-def save_checkpoint(path: Path, state: Dict[str, Any], weights: List[np.ndarray],
-                    optimizer: List[np.ndarray], extra: Dict[str, List[np.ndarray]]) -> None:
-    """Write one checkpoint file atomically (temporary file, fsync, rename)."""
-    from dlhw.training.checkpoint_writer import write_npz_atomic
-
-    write_npz_atomic(Path(path), checkpoint_arrays(state, weights, optimizer, extra))
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:
