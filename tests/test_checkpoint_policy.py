@@ -17,7 +17,7 @@ import yaml
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
-from dlhw.runs.folder import read_status
+from dlhw.runs.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.orchestration.experiment import run_experiment
-from dlhw.runs.folder import read_status
+from dlhw.runs.status import read_status
 from dlhw.runtime import signals
 from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
 from conftest import without_timings
@@ -156,7 +156,7 @@ def staged_full(tmp_path_factory):
 def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, staged_full, stop_after):
     """Stop after epoch 3 (the end of a stage) or 8 (early stopping and the plateau schedule mid-count)."""
     full = staged_full
-    from dlhw.runs.folder import RunStatus
+    from dlhw.runs.status import RunStatus
 
     beat = RunStatus.heartbeat
 
@@ -311,7 +311,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     raw = _image_config(kind, folder)
     stop = 2 if kind == "backbone_staged" else 1  # staged: inside fine-tuning, part of the backbone trainable
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True, cache_dir=tmp_path / "cache").run_dir
-    from dlhw.runs.folder import RunStatus
+    from dlhw.runs.status import RunStatus
 
     beat = RunStatus.heartbeat
 

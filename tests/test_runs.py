@@ -8,7 +8,8 @@ import os
 import pytest
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import RunStatus, create_run_dir, read_status, sanitize_name
+from dlhw.runs.folder import create_run_dir, sanitize_name
+from dlhw.runs.status import RunStatus, read_status
 
 
 @pytest.mark.parametrize("name, clean", [("../../etc", "etc"), ("a/b", "a_b"), ("run 1", "run_1"), ("..", None), ("ok-1.x", "ok-1.x")])

@@ -18,7 +18,9 @@ from typing import Any, Dict, List, Optional
 from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
-from dlhw.runs.folder import RunStatus, atomic_write_text, create_run_dir, discard_results, environment, write_json
+from dlhw.runs.env import environment
+from dlhw.runs.folder import atomic_write_text, create_run_dir, discard_results, write_json
+from dlhw.runs.status import RunStatus
 from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
 from dlhw.runs.history import write_history
 

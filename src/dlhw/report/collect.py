@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import read_json, read_status
+from dlhw.runs.folder import read_json
+from dlhw.runs.status import read_status
 from dlhw.runs.history import read_history
 
 SKIP_DIRS = {"tb", "checkpoints", "charts", "__pycache__", ".git"}

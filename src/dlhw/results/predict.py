@@ -69,7 +69,7 @@ def check_run(run_dir: Path) -> Path:
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
     if not (run_dir / "model.keras").exists():
-        from dlhw.runs.folder import read_status
+        from dlhw.runs.status import read_status
 
         state = read_status(run_dir).get("status", "unknown")
         raise DataError(f"{run_dir}: no model.keras (run status: {state}); only completed runs can predict")

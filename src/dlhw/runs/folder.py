@@ -1,4 +1,5 @@
-"""Run folders: safe names, no accidental overwrite, atomic writes, status and env.
+"""Run folders: safe names, no accidental overwrite, atomic writes (status.json: runs.status;
+env.json: runs.env).
 
 Layout (../shared/CONFIG.md): config.yaml, status.json, metrics.json,
 history.csv, curves.png, confusion_matrix.png/.csv, roc.png, summary.txt,
@@ -9,18 +10,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import errno
-import functools
 import json
-import math
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 from dlhw.errors import ConfigError
-
-STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 
 
 def now() -> str:
@@ -163,117 +160,3 @@ def discard_results(run_dir: Path) -> None:
             (Path(run_dir) / name).unlink(missing_ok=True)
         except OSError:
             pass
-
-
-class RunStatus:
-    """status.json: state, times, pid/heartbeat while running, the error when it ends."""
-
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "status.json"
-        self.data: Dict[str, Any] = read_json(self.path) or {}
-
-    def set(self, state: str, **extra: Any) -> None:
-        assert state in STATUSES, state
-        self.data.update(extra)
-        self.data["status"] = state
-        self.data.setdefault("started", now())
-        self.data["updated"] = now()
-        if state == "running":
-            self.data["pid"] = os.getpid()
-            self.data["heartbeat"] = now()
-        else:
-            self.data["finished"] = now()
-        write_json(self.path, self.data)
-
-    def heartbeat(self, min_interval: float = 2.0, **extra: Any) -> None:
-        """Record progress; written at most every ``min_interval`` seconds (each write is an
-        fsync, which would cost more than a short epoch). Liveness comes from the pid."""
-        import time
-
-        self.data.update(extra)
-        if time.monotonic() - getattr(self, "_last_beat", -math.inf) < min_interval:
-            return
-        self._last_beat = time.monotonic()
-        self.data["heartbeat"] = now()
-        write_json(self.path, self.data)
-
-
-def read_status(run_dir: Path) -> Dict[str, Any]:
-    """status.json, with a 'running' run whose process is gone shown as 'stale'."""
-    data = read_json(Path(run_dir) / "status.json") or {"status": "unknown"}
-    if data.get("status") == "running":
-        pid = data.get("pid")
-        alive = False
-        if isinstance(pid, int):
-            try:
-                os.kill(pid, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-        if alive and _started_after(pid, data.get("heartbeat")):
-            alive = False  # the pid was reused (after a reboot, or much later) by another process
-        if not alive:
-            data["status"] = "stale"
-    return data
-
-
-def _started_after(pid: int, stamp: Optional[str]) -> bool:
-    """True when process ``pid`` started after the ISO time ``stamp`` (Linux /proc; else False)."""
-    try:
-        when = _dt.datetime.fromisoformat(str(stamp)).timestamp()
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2
-    except (OSError, ValueError, IndexError, StopIteration, TypeError):
-        return False
-
-
-def git_commit(cwd: Optional[Path] = None) -> Optional[str]:
-    import subprocess
-
-    try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-        return res.stdout.strip() or None if res.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _versions() -> tuple:
-    """Installed versions, looked up once per process (each lookup scans sys.path: a sweep's
-    trials would pay it every time)."""
-    from importlib import metadata
-
-    out = []
-    for pkg in ("dlhw", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "pydantic"):
-        try:
-            out.append((pkg, metadata.version(pkg)))
-        except metadata.PackageNotFoundError:
-            out.append((pkg, None))
-    return tuple(out)
-
-
-def environment(seed: int, fingerprint: str, device: str) -> Dict[str, Any]:
-    """Versions, devices, seed, git commit and dataset fingerprint, for env.json."""
-    import platform
-    import sys
-
-    import tensorflow as tf
-
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "versions": dict(_versions()),
-        "devices": [d.name for d in tf.config.list_physical_devices()],
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "device_used": device,
-        "seed": seed,
-        "git_commit": git_commit(),
-        "dataset_fingerprint": fingerprint,
-        "created": now(),
-    }
-
-

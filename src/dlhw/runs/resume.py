@@ -119,7 +119,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
     from dlhw.runtime import locks
-    from dlhw.runs.folder import read_status
+    from dlhw.runs.status import read_status
 
     path = run_config_path(run_dir)
     run = path.parent

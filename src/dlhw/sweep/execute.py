@@ -107,7 +107,7 @@ def run_trial(job: Job) -> Result:
     from dlhw.config import validate
     from dlhw.runtime.console import set_quiet
     from dlhw.runtime.locks import FolderBusy
-    from dlhw.runs.folder import RunStatus
+    from dlhw.runs.status import RunStatus
 
     start = time.time()
     name = job["name"]

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.runs.folder import now, read_json, read_status, write_json
+from dlhw.runs.folder import now, read_json, write_json
+from dlhw.runs.status import read_status
 from dlhw.sweep.plan import SweepPlan, Trial, config_hash, describe, shape_hash
 
 MANIFEST = "sweep.json"

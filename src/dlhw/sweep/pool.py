@@ -187,7 +187,8 @@ def record_death(job: Job, message: str) -> Result:
     """The trial of a worker that died: its status.json says failed (with the signal), so the run
     folder and sweep.json agree; its partial results go. Returns the trial's result."""
     from dlhw.runtime import locks
-    from dlhw.runs.folder import RunStatus, discard_results
+    from dlhw.runs.folder import discard_results
+    from dlhw.runs.status import RunStatus
 
     run_dir = Path(job["out"]) / job.get("folder", job["name"])
     try:
