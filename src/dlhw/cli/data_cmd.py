@@ -9,6 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import EXTRA_ARGS, DebugOpt, SetOpt, cli_errors, overrides
+from dlhw.runs import layout
 
 app = typer.Typer(help="Look at a config's data before training.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -65,5 +66,5 @@ def preview(
         console.print(f"input shape {tuple(dataset.input_shape)}, {dataset.num_classes} classes")
         if n > 0:
             out.mkdir(parents=True, exist_ok=True)
-            path = write_samples(dataset, out / "samples.png", n, cfg.seed, f"{cfg.name}: random training samples")
+            path = write_samples(dataset, out / layout.SAMPLES, n, cfg.seed, f"{cfg.name}: random training samples")
             console.print(f"wrote {path}" if path else "samples.png: not written (the data is not images)")

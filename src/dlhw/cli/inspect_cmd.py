@@ -9,6 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, cli_errors
+from dlhw.runs import layout
 
 
 def inspect(
@@ -55,4 +56,4 @@ def inspect(
                                                  for n in names])
         console = Console()
         console.print(table)
-        console.print(f"wrote {folder / 'activations.csv'} and {folder / 'activations.png'}")
+        console.print(f"wrote {folder / layout.ACTIVATIONS_CSV} and {folder / layout.ACTIVATIONS_PNG}")

@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from dlhw.errors import DataError
+from dlhw.runs import layout
 
-FILENAME = "preprocessing.json"
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 
 
@@ -56,7 +56,7 @@ def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
     from dlhw.runs.folder import write_json
 
     record = describe(cfg, dataset, spec)
-    write_json(Path(run_dir) / FILENAME, record)
+    write_json(Path(run_dir) / layout.PREPROCESSING, record)
     return record
 
 

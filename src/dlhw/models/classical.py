@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-ESTIMATOR_FILE = "classifier.joblib"
+from dlhw.runs import layout
+
 SCORES = {
     "svm": "sigmoid (2 classes) / softmax (more) of SVC.decision_function, one-vs-rest; uncalibrated",
     "logistic": "LogisticRegression.predict_proba",
@@ -70,8 +71,8 @@ def load_classifier_run(run_dir: str | Path):
     import dlhw.models.layers  # noqa: F401 - registers ImagePreprocess for safe-mode loading
 
     run_dir = Path(run_dir)
-    bundle = joblib.load(run_dir / ESTIMATOR_FILE)
-    extractor = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
+    bundle = joblib.load(run_dir / layout.ESTIMATOR)
+    extractor = keras.saving.load_model(run_dir / layout.MODEL, safe_mode=True, compile=False)
     return extractor, bundle
 
 

@@ -13,7 +13,8 @@ from typing import Any, Dict
 
 import numpy as np
 
-from dlhw.models.classical import ESTIMATOR_FILE, SCORES, class_scores, make_estimator
+from dlhw.models.classical import SCORES, class_scores, make_estimator
+from dlhw.runs import layout
 
 
 def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
@@ -46,17 +47,17 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
 
     metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None,
                    diagnostics=validation_findings(dataset))
-    save_model(model, run_dir / "model.keras")
-    tmp = run_dir / f".{ESTIMATOR_FILE}.tmp"
+    save_model(model, run_dir / layout.MODEL)
+    tmp = run_dir / f".{layout.ESTIMATOR}.tmp"
     joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,
                  "scores": SCORES[ccfg.type]}, tmp)
-    os.replace(tmp, run_dir / ESTIMATOR_FILE)
+    os.replace(tmp, run_dir / layout.ESTIMATOR)
     what = "an SVM" if ccfg.type == "svm" else "a logistic regression"
-    atomic_write_text(run_dir / "curves.txt", (
-        f"No learning curves and no history.csv: {what} ({ESTIMATOR_FILE}) is fitted in one step on the "
+    atomic_write_text(run_dir / layout.CURVES_NOTE, (
+        f"No learning curves and no history.csv: {what} ({layout.ESTIMATOR}) is fitted in one step on the "
         f"frozen backbone's features, so there are no epochs to plot.\n"
         f"Fitted on {len(feats['train'])} training samples x {feats['train'].shape[1]} features in "
         f"{fit_seconds:.2f}s; model.keras is the feature extractor (image -> features).\n"
         f"See metrics.json, confusion_matrix.png and roc.png for the results.\n"))
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / layout.METRICS, metrics)
     return metrics

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Dict
 
+from dlhw.runs import layout
+
 
 def save_model(model, path: Path) -> None:
     from dlhw.runtime.keras_saving import prime
@@ -34,9 +36,9 @@ def plot_step_curves(run_dir: Path, metric: str) -> None:
     from dlhw.evaluation.plots import plot_steps
     from dlhw.runs.history import read_history
 
-    rows = read_history(run_dir / "history_steps.csv")
+    rows = read_history(run_dir / layout.HISTORY_STEPS)
     if rows:
-        plot_steps(rows, run_dir / "steps_curves.png", f"{run_dir.name}: per-step training curves", metric)
+        plot_steps(rows, run_dir / layout.STEP_CURVES, f"{run_dir.name}: per-step training curves", metric)
 
 
 def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
@@ -62,13 +64,13 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     title = run_dir.name
     if spec.encoding in ("index", "binary", "onehot"):
         cm = M.confusion(test, spec.num_classes)
-        M.write_confusion_csv(cm, dataset.class_names, run_dir / "confusion_matrix.csv")
-        P.plot_confusion(cm, dataset.class_names, run_dir / "confusion_matrix.png",
+        M.write_confusion_csv(cm, dataset.class_names, run_dir / layout.CONFUSION_CSV)
+        P.plot_confusion(cm, dataset.class_names, run_dir / layout.CONFUSION_PNG,
                          f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
-        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / "roc.png", f"{title}: ROC")
+        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / layout.ROC, f"{title}: ROC")
         out["confusion_matrix"] = cm.tolist()
     elif spec.encoding == "target":
-        P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
+        P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
     if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
         from dlhw.evaluation.open_set import evaluate_unseen
 

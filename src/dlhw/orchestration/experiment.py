@@ -23,6 +23,7 @@ from dlhw.runs.folder import atomic_write_text, create_run_dir, discard_results,
 from dlhw.runs.status import RunStatus
 from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
 from dlhw.runs.history import write_history
+from dlhw.runs import layout
 
 
 @dataclass
@@ -34,7 +35,7 @@ class RunOutcome:
 
 def load_init_weights(model, run_dir: str) -> int:
     """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
-    path = Path(run_dir) / "model.keras"
+    path = Path(run_dir) / layout.MODEL
     if not path.exists():
         raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
     from dlhw.runtime.safeload import load_keras_model
@@ -162,7 +163,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
                                       f"(the training split's size in this run)\n")
-    atomic_write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
+    atomic_write_text(run_dir / layout.CONFIG, note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
     from dlhw.runtime.signals import graceful_interrupts
@@ -171,13 +172,13 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     interrupts.__enter__()
     trainer = None
     try:
-        atomic_write_text(run_dir / "summary.txt", model_summary(model))
-        write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
+        atomic_write_text(run_dir / layout.SUMMARY, model_summary(model))
+        write_json(run_dir / layout.ENV, environment(cfg.seed, dataset.fingerprint, used))
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples
 
         write_preprocessing(run_dir, cfg, dataset, spec)
-        write_samples(dataset, run_dir / "samples.png", cfg.evaluation.samples, cfg.seed,
+        write_samples(dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
                       f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
@@ -190,9 +191,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
                           on_epoch=lambda row: status.heartbeat(epoch=row["epoch"], stage=row["stage"]),
                           resume=resumed.checkpoint if resumed else None, identity=identity)
         result = trainer.fit()
-        write_history(result.history, run_dir / "history.csv")
+        write_history(result.history, run_dir / layout.HISTORY)
         metric = "accuracy" if spec.accuracy != "none" else "mae"
-        plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
+        plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
         if cfg.training.log_steps:
             plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose
@@ -203,7 +204,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             status.set("diverged", error=msg, epochs_run=result.epochs_run,
                        diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
-        save_model(model, run_dir / "model.keras")
+        save_model(model, run_dir / layout.MODEL)
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         metrics["batch_size"] = run_cfg.training.batch_size
@@ -214,7 +215,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         # the table's (inference-mode) figures
         metrics["diagnostics"] = validation_findings(dataset) + diagnose(result.history, evaluated=metrics)
         trainer.close()  # the last checkpoint, written in the background while evaluating
-        write_json(run_dir / "metrics.json", metrics)
+        write_json(run_dir / layout.METRICS, metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:

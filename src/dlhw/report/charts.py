@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.report.collect import RunRecord
 from dlhw.runs.folder import sanitize_name
+from dlhw.runs import layout
 
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 
@@ -32,7 +33,7 @@ def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     from dlhw.runs.history import read_history
 
     seen: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = held("step_histories", dict)
-    path = r.path / "history_steps.csv"
+    path = r.path / layout.HISTORY_STEPS
     try:
         st = path.stat()
         stamp: Any = (st.st_mtime_ns, st.st_size)
@@ -185,7 +186,7 @@ def make_charts(records: Sequence[RunRecord], out_dir: Path,
         for sweep, groups in sweep_groups(records).items():
             for column in curves:
                 title, ylabel = describe(column)
-                path = out_dir / "charts" / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
+                path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
                 made = overlay(groups, column, column, f"{sweep}: {title}", ylabel, path)
                 if made:
                     charts.append({"sweep": sweep, "quantity": title, "path": made})
@@ -193,7 +194,7 @@ def make_charts(records: Sequence[RunRecord], out_dir: Path,
     for sweep, groups in sweep_groups(records).items():
         for column, title, ylabel in QUANTITIES:
             fallback = column.replace("val_", "")
-            path = out_dir / "charts" / f"{sanitize_name(sweep)}_{column}.png"
+            path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{column}.png"
             made = overlay(groups, column, fallback, f"{sweep}: {title}", ylabel, path)
             if made:
                 charts.append({"sweep": sweep, "quantity": title, "path": made})

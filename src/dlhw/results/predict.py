@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
+from dlhw.runs import layout
 
 @dataclass
 class Prediction:
@@ -68,7 +69,7 @@ def check_run(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
-    if not (run_dir / "model.keras").exists():
+    if not (run_dir / layout.MODEL).exists():
         from dlhw.runs.status import read_status
 
         state = read_status(run_dir).get("status", "unknown")
@@ -83,13 +84,13 @@ def load_run_model(run_dir: Path):
     (dlhw.models.classical); model.keras is then the feature extractor.
     """
     import dlhw.models.layers  # noqa: F401  (registers dlhw's custom layers for safe-mode loading)
-    from dlhw.models.classical import ESTIMATOR_FILE, load_classifier_run
+    from dlhw.models.classical import load_classifier_run
 
-    if (Path(run_dir) / ESTIMATOR_FILE).exists():
+    if (Path(run_dir) / layout.ESTIMATOR).exists():
         return load_classifier_run(run_dir)
     from dlhw.runtime.safeload import load_keras_model
 
-    return load_keras_model(Path(run_dir) / "model.keras", "run"), None
+    return load_keras_model(Path(run_dir) / layout.MODEL, "run"), None
 
 
 def _outputs(model, clf, data) -> np.ndarray:
@@ -163,14 +164,14 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
 
 def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
     """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
-    from dlhw.data.preprocessing import FILENAME, describe
+    from dlhw.data.preprocessing import describe
 
-    path = Path(run_dir) / FILENAME
+    path = Path(run_dir) / layout.PREPROCESSING
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    cfg_path = Path(run_dir) / "config.yaml"
+    cfg_path = Path(run_dir) / layout.CONFIG
     if not cfg_path.exists():
-        raise DataError(f"{run_dir}: not a run folder (no {FILENAME} and no config.yaml)")
+        raise DataError(f"{run_dir}: not a run folder (no {layout.PREPROCESSING} and no config.yaml)")
     from dlhw.config import load_config
     from dlhw.data import load_dataset
     from dlhw.models.outputs import resolve_output

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 
 def now() -> str:
@@ -150,12 +151,9 @@ def clear_folder(folder: Path) -> None:
             child.unlink()
 
 
-RESULT_FILES = ("metrics.json", "model.keras")
-
-
 def discard_results(run_dir: Path) -> None:
     """Remove the files that mark a finished run (a run that ends badly must not look finished)."""
-    for name in RESULT_FILES:
+    for name in layout.RESULT_FILES:
         try:
             (Path(run_dir) / name).unlink(missing_ok=True)
         except OSError:

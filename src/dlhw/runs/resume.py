@@ -20,6 +20,7 @@ from typing import Any, Dict, Optional
 
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 RESUMABLE = ("interrupted", "failed", "stale")
 
@@ -54,11 +55,11 @@ def run_config_path(run_dir: str | Path) -> Path:
         raise ConfigError(f"--resume: run folder not found: {run}")
     if not run.is_dir():
         raise ConfigError(f"--resume: {run} is a file; give a run folder (runs/<name>)")
-    missing = [f for f in ("config.yaml", "status.json") if not (run / f).is_file()]
+    missing = [f for f in (layout.CONFIG, layout.STATUS) if not (run / f).is_file()]
     if missing:
         raise ConfigError(f"--resume: {run} is not a run folder (no {' or '.join(missing)}); "
                           f"give a folder written by `dlhw run`")
-    return run / "config.yaml"
+    return run / layout.CONFIG
 
 
 @dataclass
@@ -83,12 +84,12 @@ class ResumePlan:
         self.identity["dataset_fingerprint"] = dataset.fingerprint
         from dlhw.runs.folder import read_json, write_json
 
-        data = read_json(self.run_dir / "status.json") or {}
+        data = read_json(self.run_dir / layout.STATUS) or {}
         for key in ("error", "finished"):
             data.pop(key, None)
         data["resumes"] = int(data.get("resumes", 0)) + 1
         data["resumed_from_epoch"] = self.epoch
-        write_json(self.run_dir / "status.json", data)
+        write_json(self.run_dir / layout.STATUS, data)
         from dlhw.runtime.console import info
 
         info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from dlhw.runs.folder import now, read_json, write_json
+from dlhw.runs import layout
 
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 
@@ -19,7 +20,7 @@ class RunStatus:
     """status.json: state, times, pid/heartbeat while running, the error when it ends."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "status.json"
+        self.path = Path(run_dir) / layout.STATUS
         self.data: Dict[str, Any] = read_json(self.path) or {}
 
     def set(self, state: str, **extra: Any) -> None:
@@ -50,7 +51,7 @@ class RunStatus:
 
 def read_status(run_dir: Path) -> Dict[str, Any]:
     """status.json, with a 'running' run whose process is gone shown as 'stale'."""
-    data = read_json(Path(run_dir) / "status.json") or {"status": "unknown"}
+    data = read_json(Path(run_dir) / layout.STATUS) or {"status": "unknown"}
     if data.get("status") == "running":
         pid = data.get("pid")
         alive = False

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
+from dlhw.runs import layout
 
 Job = Dict[str, Any]
 Result = Dict[str, Any]
@@ -149,7 +150,7 @@ def run_trial(job: Job) -> Result:
         result.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
     finally:
         _clear_keras()
-    if result["status"] == "failed" and not (run_dir / "status.json").exists():
+    if result["status"] == "failed" and not (run_dir / layout.STATUS).exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
         run_dir.mkdir(parents=True, exist_ok=True)
         RunStatus(run_dir).set("failed", name=name, error=result["error"])

@@ -23,6 +23,7 @@ from dlhw.runs.folder import read_json
 from dlhw.sweep import execute, ray_exec
 from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan
+from dlhw.runs import layout
 
 EXECUTORS = ("local", "ray")
 DAMAGED = ".damaged"  # damaged trial folders are kept here (dot: never read as runs by reports)
@@ -44,7 +45,7 @@ class SweepOutcome:
 
 
 def _done_result(name: str, run_dir: Path) -> Dict[str, Any]:
-    m = read_json(run_dir / "metrics.json") or {}
+    m = read_json(run_dir / layout.METRICS) or {}
     val, test = m.get("val") or {}, m.get("test") or {}
     return {"name": name, "status": "skipped", "error": None, "train_seconds": m.get("train_seconds"),
             "val_accuracy": val.get("accuracy"), "test_accuracy": test.get("accuracy"),
@@ -53,7 +54,7 @@ def _done_result(name: str, run_dir: Path) -> Dict[str, Any]:
 
 
 def _is_run_folder(p: Path) -> bool:
-    return (p / "status.json").is_file() and not (p / "sweep.json").is_file()
+    return (p / layout.STATUS).is_file() and not (p / layout.SWEEP_MANIFEST).is_file()
 
 
 def sweep_folder(plan: SweepPlan, out: Path) -> Path:

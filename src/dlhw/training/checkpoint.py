@@ -35,8 +35,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
-CHECKPOINT = "last.ckpt.npz"
 FORMAT = 1
 FINISH_EPOCH_SECONDS = 10.0  # Ctrl-C mid-epoch: an epoch ending sooner than this is finished and saved
 # Callback attributes that are configuration or live objects, never state to restore.
@@ -45,7 +45,7 @@ _SKIP = {"model", "params", "validation_data", "verbose", "monitor", "mode", "pa
 
 
 def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints" / CHECKPOINT
+    return Path(run_dir) / layout.CHECKPOINTS / layout.CHECKPOINT
 
 
 def _stateful(callbacks: list) -> List[Any]:
