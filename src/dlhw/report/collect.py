@@ -51,7 +51,7 @@ class RunRecord:
     @property
     def confusion_split(self) -> Optional[str]:
         """The split confusion_matrix.png counts: test, or val for a run without a test split
-        (pipeline.evaluate_and_write); None when metrics.json does not say."""
+        (orchestration.evaluate.evaluate_and_write); None when metrics.json does not say."""
         test = self.metrics.get("test")
         if not isinstance(test, dict) or not isinstance(test.get("samples"), (int, float)):
             return None
