@@ -165,6 +165,8 @@ LOWER = {  # these packages never import the ones listed (data flows one way)
                      "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
     "dlhw.config": ("dlhw.data", "dlhw.models", "dlhw.training", "dlhw.evaluation", "dlhw.runs",
                     "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
+    "dlhw.runs": ("dlhw.data", "dlhw.models", "dlhw.training", "dlhw.evaluation", "dlhw.orchestration",
+                  "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
     "dlhw.data": ("dlhw.models", "dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweep",
                   "dlhw.report", "dlhw.cli"),
     "dlhw.models": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),

@@ -20,7 +20,7 @@ from dlhw.config import validate
 from dlhw.orchestration.experiment import run_experiment
 from dlhw.runs.status import read_status
 from dlhw.runtime import signals
-from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
 from conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))

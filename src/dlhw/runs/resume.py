@@ -139,7 +139,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
 
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     from dlhw.config import load_config
-    from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+    from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
 
     _check_state(run, status)
     saved_cfg = load_config(path)

@@ -26,26 +26,19 @@ rebuilt identically on resume (same config, same seed), so a head trained for
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.runs.checkpoint_file import FORMAT, checkpoint_arrays, checkpoint_path
 
-FORMAT = 1
 FINISH_EPOCH_SECONDS = 10.0  # Ctrl-C mid-epoch: an epoch ending sooner than this is finished and saved
 # Callback attributes that are configuration or live objects, never state to restore.
 _SKIP = {"model", "params", "validation_data", "verbose", "monitor", "mode", "patience", "min_delta",
          "baseline", "restore_best_weights", "start_from_epoch", "factor", "min_lr", "cooldown", "folder"}
-
-
-def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / layout.CHECKPOINTS / layout.CHECKPOINT
 
 
 def _stateful(callbacks: list) -> List[Any]:
@@ -69,39 +62,10 @@ def _scalars(cb) -> Dict[str, Any]:
     return out
 
 
-def checkpoint_arrays(state: Dict[str, Any], weights: List[np.ndarray], optimizer: List[np.ndarray],
-                      extra: Dict[str, List[np.ndarray]]) -> Dict[str, np.ndarray]:
-    arrays: Dict[str, np.ndarray] = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)}
-    arrays.update({f"w{i:05d}": np.asarray(a) for i, a in enumerate(weights)})
-    arrays.update({f"o{i:05d}": np.asarray(a) for i, a in enumerate(optimizer)})
-    for key, values in extra.items():
-        arrays.update({f"x{key}/{i:05d}": np.asarray(a) for i, a in enumerate(values)})
-    return arrays
-
-
-def load_checkpoint(path: Path) -> Dict[str, Any]:
-    """The checkpoint's state dict, with 'weights', 'optimizer' and 'extra' arrays added."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            state = json.loads(bytes(z["state"]).decode())
-            weights = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))]
-            opt = [z[k] for k in sorted(k for k in z.files if k.startswith("o"))]
-            extra: Dict[str, List[np.ndarray]] = {}
-            for k in sorted(k for k in z.files if k.startswith("x")):
-                extra.setdefault(k[1:].rsplit("/", 1)[0], []).append(z[k])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
-                          f"start a new run instead of --resume") from None
-    if state.get("format") != FORMAT:
-        raise ConfigError(f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT})")
-    state.update(weights=weights, optimizer=opt, extra=extra)
-    return state
-
-
 class Checkpointer:
     """Connects the trainer's stage loop to checkpoints: what to skip, restore and save.
 
-    ``resume`` is a loaded checkpoint (``load_checkpoint``) or None for a fresh run.
+    ``resume`` is a loaded checkpoint (``dlhw.runs.checkpoint_file.load_checkpoint``) or None for a fresh run.
     """
 
     def __init__(self, run_dir: Path, seed: int, stage_names: List[str], policy: Any = "auto",
