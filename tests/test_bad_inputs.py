@@ -340,7 +340,7 @@ def test_disk_full_fails_the_run_with_one_line(tmp_path, monkeypatch, victim):
 
     import dlhw.runs.folder
 
-    real = dlhw.runs._write_file
+    real = dlhw.runs.folder._write_file
 
     def full(path, data):
         if Path(path).name == f".{victim}.tmp":
