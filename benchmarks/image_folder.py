@@ -111,7 +111,7 @@ def wait_child(data: Path, steps: int) -> None:
     from dlhw.data import image_cache, load_dataset
     from dlhw.models import build_model as dlhw_model
     from dlhw.models.outputs import encode_labels, make_loss, make_metrics
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
     from dlhw.training.epoch_data import seeded_epochs
 
     cfg = load_config(CONFIG, [f"dataset.path={data}"])
@@ -147,7 +147,7 @@ def wait_child(data: Path, steps: int) -> None:
     plain_train, _ = plain_datasets(keras, tf, data)
     pl, pl_step = fraction(build_model(keras), plain_train.repeat())
     print(json.dumps({"dlhw": dl, "dlhw_step": dl_step, "plain": pl, "plain_step": pl_step,
-                      "store": [s.kind for s in image_cache._STORES.values()]}))
+                      "store": [s.kind for s in image_cache.stores()]}))
 
 
 # ------------------------------------------------------------------ main

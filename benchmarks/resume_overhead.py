@@ -71,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     import numpy as np
 
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
 
     setup_runtime("cpu", 0, int(os.environ.get("DLHW_THREADS", "0")) or None)
     rng = np.random.default_rng(0)

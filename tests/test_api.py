@@ -148,7 +148,7 @@ def test_a_run_reads_its_folder(api_run):
     model = api_run.model()
     assert model.count_params() == m["params"]["total"]
     assert repr(api_run) == f"Run('{api_run.path}', status='completed')"
-    from dlhw.console import is_quiet
+    from dlhw.runtime.console import is_quiet
 
     assert not is_quiet()  # quiet=True was for that call only
 

@@ -286,7 +286,7 @@ def test_stages_carry_weights_and_record_params(tmp_path, monkeypatch):
     import keras
 
     import dlhw.models.backbones as B
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     folder = make_image_folder(tmp_path / "img", per_class=10, size=32)
     head_only = run_experiment(_two_stage(folder, stages=False), out=tmp_path / "runs", quiet=True)
@@ -316,7 +316,7 @@ def test_stages_carry_weights_and_record_params(tmp_path, monkeypatch):
 
 
 def test_bad_unfreeze_in_a_stage_is_refused_before_the_run_folder(tmp_path):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     folder = make_image_folder(tmp_path / "img", per_class=4, size=32)
     cfg = _two_stage(folder)
@@ -346,7 +346,7 @@ def two_class(tmp_path_factory):
 
 def test_s2_configs_frozen_then_svm_then_finetune(tmp_path, three_classes):
     """S2 (b) -> (c) on the same cached features -> (d) from (b)'s run, unfreezing conv5."""
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     one = ["model.output.units=null", "training.epochs=1"]
     frozen = run_experiment(_config("resnet50_frozen", three_classes, *one), out=tmp_path, quiet=True)
@@ -364,7 +364,7 @@ def test_s2_configs_frozen_then_svm_then_finetune(tmp_path, three_classes):
 
 
 def test_densenet_head_config(tmp_path, two_class):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     out = run_experiment(_config("densenet_head", two_class, "training.epochs=1",
                                  "model.backbone.name=densenet121"), out=tmp_path, quiet=True)
@@ -375,7 +375,7 @@ def test_densenet_head_config(tmp_path, two_class):
 
 @pytest.mark.slow
 def test_densenet_finetune_config(tmp_path, two_class):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     out = run_experiment(_config("densenet_finetune", two_class, "training.stages.0.epochs=1",
                                  "training.stages.1.epochs=1"), out=tmp_path, quiet=True)
@@ -385,7 +385,7 @@ def test_densenet_finetune_config(tmp_path, two_class):
 
 @pytest.mark.slow
 def test_resnet152_head_config(tmp_path, two_class):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     out = run_experiment(_config("resnet152_head", two_class, "training.epochs=1"), out=tmp_path, quiet=True)
     assert out.metrics["output"]["from_logits"] is True and out.metrics["output"]["units"] == 2
@@ -394,7 +394,7 @@ def test_resnet152_head_config(tmp_path, two_class):
 
 @pytest.mark.slow
 def test_resnet50_scratch_config(tmp_path, three_classes):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     out = run_experiment(_config("resnet50_scratch", three_classes, "model.output.units=null", "training.epochs=1"),
                          out=tmp_path, quiet=True)

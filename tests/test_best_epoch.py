@@ -11,7 +11,7 @@ import pytest
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 # SGD at 2.0 overshoots: with seed 7 the best val_loss (epoch 4) is not the last epoch's
@@ -117,7 +117,7 @@ def test_best_epoch_over_stages(tmp_path):
 def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch):
     """Killed during the second stage, after the first stage's best epoch: the resumed process
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""
-    from dlhw.runs import read_status
+    from dlhw.runs.status import read_status
     from dlhw.training.callbacks import NaNGuard
     from tests.test_checkpoint_policy import results
 
@@ -169,7 +169,7 @@ def test_cached_head_then_fine_tuning_restores_the_backbone_too(tmp_path):
     from dlhw.data import load_dataset
     from dlhw.models import build_model
     from dlhw.models.backbones import find_backbone
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
 
     setup_runtime("cpu", cfg.seed)
     fresh, _ = build_model(cfg, load_dataset(cfg))

@@ -16,10 +16,10 @@ import yaml
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError
-from dlhw.pipeline import run_experiment
-from dlhw.runs import read_status
+from dlhw.orchestration.experiment import run_experiment
+from dlhw.runs.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
-from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
 from conftest import without_timings
 
@@ -226,7 +226,7 @@ def test_sigkill_between_timed_checkpoints_then_resume_equals_uninterrupted(tmp_
 def test_ctrl_c_mid_epoch_finishes_a_short_epoch_and_checkpoints_it(tmp_path, monkeypatch):
     """Under auto, a Ctrl-C during an epoch that ends within seconds: the epoch is finished and
     saved (no work lost), the run stops as interrupted, and resume gives the uninterrupted result."""
-    from dlhw.training import signals
+    from dlhw.runtime import signals
 
     full = run_experiment(validate(BASE), out=tmp_path / "full", quiet=True).run_dir
     from dlhw.training.callbacks import NaNGuard

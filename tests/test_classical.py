@@ -51,9 +51,9 @@ def test_class_scores_agree_with_the_estimators_predictions():
 
 
 def test_svm_run_folder(tmp_path, folder):
-    from dlhw.data.images import tf_images
+    from dlhw.data.image_cache import tf_images
     from dlhw.models.classical import load_classifier_run, predict_proba
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cache = tmp_path / "cache"
     out = run_experiment(config(folder, {"type": "svm", "kernel": "poly", "degree": 3, "C": 1.0}),
@@ -91,7 +91,7 @@ def test_svm_run_folder(tmp_path, folder):
 
 
 def test_logistic_reuses_the_cached_features(tmp_path, folder):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cache = tmp_path / "cache"
     first = run_experiment(config(folder, {"type": "svm", "kernel": "linear"}, name="svm"),
@@ -107,7 +107,7 @@ def test_logistic_reuses_the_cached_features(tmp_path, folder):
 
 
 def test_classifier_refusals(tmp_path, folder):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cfg = config(folder, {"type": "svm"})
     cfg.model.backbone.trainable = True
@@ -117,7 +117,7 @@ def test_classifier_refusals(tmp_path, folder):
 
 
 def test_svm_with_cache_off_stores_nothing(tmp_path):
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     folder = make_image_folder(tmp_path / "img", per_class=8, size=32)
     out = run_experiment(config(folder, {"type": "svm", "kernel": "rbf"}, cache="off"), out=tmp_path / "runs",

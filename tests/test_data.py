@@ -138,7 +138,7 @@ def test_csv_duplicate_column_names_are_refused(tmp_path, csv_file):
 
 
 def test_image_folder_lists_splits_and_streams(image_folder):
-    from dlhw.data.images import tf_images
+    from dlhw.data.image_cache import tf_images
 
     ds = load_dataset(cfg({"source": "image_folder", "path": str(image_folder), "image_size": [16, 16]}))
     assert ds.class_names == ["cat", "dog"] and ds.input_shape == (16, 16, 3)

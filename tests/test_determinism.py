@@ -6,7 +6,7 @@ import json
 
 
 from dlhw.config import validate
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 

@@ -187,7 +187,7 @@ def test_a_loss_that_rose_slightly_says_rose_not_fell():
 def test_a_real_run_is_diagnosed_from_its_evaluated_figures(tmp_path, quickstart):
     # dropout 0.9: training-mode accuracy stays low while the evaluated model is good
     from dlhw.config import load_config
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cfg = load_config(quickstart, ["training.epochs=3", "training.tensorboard=false",
                                    "model.layers=[{units: 128, dropout: 0.9}]"])

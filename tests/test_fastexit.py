@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dlhw.fastexit import exit_code
+from dlhw.runtime.fastexit import exit_code
 
 SCRIPT = """
 import sys, logging, atexit
@@ -16,7 +16,7 @@ atexit.register(lambda: sys.stderr.write("atexit hook ran\\n"))  # e.g. autograp
 logging.basicConfig(stream=sys.stderr)
 logging.getLogger("x").warning("logged before exit")
 sys.stdout.write("partial line, still buffered")
-from dlhw.fastexit import exit_now
+from dlhw.runtime.fastexit import exit_now
 exit_now(3)
 print(" / exit_now returned")
 """

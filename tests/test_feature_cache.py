@@ -38,7 +38,7 @@ def plan(cfg, cache_dir):
     """A FeaturePlan for cfg as run_experiment makes it (model built with cfg's seed)."""
     from dlhw.data import load_dataset
     from dlhw.models import build_model
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
     from dlhw.training.feature_cache import FeaturePlan
 
     setup_runtime("cpu", cfg.seed)
@@ -144,8 +144,8 @@ def test_cached_run_equals_uncached_run(tmp_path, folder):
 
     import keras
 
-    from dlhw.data.images import tf_images
-    from dlhw.pipeline import run_experiment
+    from dlhw.data.image_cache import tf_images
+    from dlhw.orchestration.experiment import run_experiment
 
     cached = run_experiment(config(folder, name="cached"), out=tmp_path / "runs", quiet=True,
                             cache_dir=tmp_path / "cache")
@@ -171,7 +171,7 @@ def test_cached_run_equals_uncached_run(tmp_path, folder):
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    from dlhw.training.feature_cache import default_cache_dir
+    from dlhw.data.image_cache import default_cache_dir
 
     monkeypatch.setenv("DLHW_CACHE_DIR", str(tmp_path / "x"))
     assert default_cache_dir() == tmp_path / "x"

@@ -29,13 +29,13 @@ STAGED = {
 
 
 def checkpoint_hash_before(cfg) -> str:
-    """The formula checkpoints stored before the two hashes became one (dlhw.resume.config_hash)."""
+    """The formula checkpoints stored before the two hashes became one (dlhw.runs.resume.config_hash)."""
     text = json.dumps(cfg.dump(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def written_config(cfg, folder: Path) -> Path:
-    """config.yaml as a run writes it (dlhw.pipeline)."""
+    """config.yaml as a run writes it (dlhw.orchestration.experiment)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(cfg.dump(), sort_keys=False))
     return folder / "config.yaml"

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_image_folder
 from dlhw.config import validate
 from dlhw.data import image_cache
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 
 
 def cnn_config(folder, **extra):
@@ -53,7 +53,7 @@ def uncached(folder, tmp_path_factory):
 def test_memory_cache_gives_the_uncached_result(folder, uncached, tmp_path):
     run = run_experiment(cnn_config(folder), out=tmp_path, quiet=True, cache_dir=tmp_path / "cache").run_dir
     assert results(run) == uncached
-    kinds = [s.kind for s in image_cache._STORES.values()]
+    kinds = [s.kind for s in image_cache.stores()]
     assert kinds and set(kinds) == {"memory"}
     assert not (tmp_path / "cache" / "images").exists()  # under the budget nothing goes to disk
 
@@ -65,7 +65,7 @@ def test_disk_cache_when_over_budget_then_reused_and_repaired(folder, uncached, 
     assert results(run) == uncached
     entries = sorted((cache / "images").rglob("*.u8"))
     assert len(entries) == 3  # train, val, test
-    assert {s.kind for s in image_cache._STORES.values()} == {"disk"}
+    assert {s.kind for s in image_cache.stores()} == {"disk"}
     # damage one byte of every entry: detected by the row checksum, re-decoded, warned, same result
     image_cache.clear()
     for entry in entries:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dlhw.cli import app
 from dlhw.config import validate
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 runner = CliRunner()
@@ -55,7 +55,7 @@ def test_several_runs_share_one_chart(runs, tmp_path):
 def test_zero_fraction_matches_a_hand_count_and_nested_models_are_searched():
     import keras
 
-    from dlhw.inspect import Probe
+    from dlhw.results.inspection import Probe
 
     inner_in = keras.Input((4,))
     h = keras.layers.Dense(5, activation="relu", name="inner_dense")(inner_in)
@@ -86,7 +86,8 @@ def test_activations_on_one_chosen_input(runs, tmp_path):
     """--input FILE: the zero fractions of that one image (S2's chart was on one image)."""
     import keras
 
-    from dlhw.data.preprocessing import image_inputs, load_preprocessing
+    from dlhw.data.preprocessing import image_inputs
+    from dlhw.results.predict import load_preprocessing
 
     image = sorted((runs[0].parent.parent / "images" / "dog").glob("*.png"))[0]
     r = runner.invoke(app, ["inspect", str(runs[0]), "--activations", "--input", str(image), "--out", str(tmp_path)])
@@ -103,7 +104,7 @@ def test_activations_on_one_chosen_input(runs, tmp_path):
 
 
 def test_inception_with_batchnorm_last_is_not_counted_as_relu():
-    from dlhw.inspect import relu_kind
+    from dlhw.results.inspection import relu_kind
     from dlhw.models.layers import InceptionBlock
 
     assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2)).startswith("InceptionBlock")

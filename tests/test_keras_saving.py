@@ -17,7 +17,7 @@ def test_prime_memoises_and_saves_the_same_bytes(tmp_path):
     from keras.src.backend.common import global_state
     from keras.src.saving import saving_lib
 
-    from dlhw.keras_saving import prime
+    from dlhw.runtime.keras_saving import prime
 
     model = _model()
     model.save(tmp_path / "plain.keras")

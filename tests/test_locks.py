@@ -15,13 +15,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dlhw import locks
+from dlhw.runtime import locks
 from dlhw.cli import app
 from dlhw.errors import ConfigError
-from dlhw.runs import RunStatus, create_run_dir
+from dlhw.runs.folder import create_run_dir
+from dlhw.runs.status import RunStatus
 
 runner = CliRunner()
-HOLD = ("import sys, time; from dlhw.locks import acquire; acquire(sys.argv[1]); "
+HOLD = ("import sys, time; from dlhw.runtime.locks import acquire; acquire(sys.argv[1]); "
         "print('held', flush=True); time.sleep(600)")
 TINY = {
     "name": "tiny", "seed": 0,
@@ -77,7 +78,7 @@ def test_a_forked_child_does_not_keep_the_parents_lock(tmp_path):
             os._exit(0 if not locks._HELD else 1)
         _, code = os.waitpid(pid, 0)
         assert code == 0 and locks.holder(folder) == os.getpid()
-        child = subprocess.run([sys.executable, "-c", "import sys; from dlhw.locks import holder; "
+        child = subprocess.run([sys.executable, "-c", "import sys; from dlhw.runtime.locks import holder; "
                                 "print(holder(sys.argv[1]))", str(folder)], capture_output=True, text=True)
         assert child.stdout.strip() == str(os.getpid())
 
@@ -101,7 +102,7 @@ def test_overwrite_keeps_the_lock_and_refuses_a_folder_in_use(tmp_path, hold):
 
 def _interrupted_run(tmp_path: Path) -> Path:
     from dlhw.config import validate
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     run = run_experiment(validate(TINY), out=tmp_path / "runs", quiet=True).run_dir
     assert locks.holder(run) is None  # released when the run ended

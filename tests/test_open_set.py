@@ -9,7 +9,7 @@ import pytest
 
 from dlhw.config import load_config
 from dlhw.evaluation.open_set import fit_threshold, nearest_centre_distance, open_set_confusion, unseen_report
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import REPO
 
 CONFIG = REPO / "configs" / "mnist_open_set.yaml"

@@ -10,7 +10,7 @@ import pytest
 
 from dlhw.config import load_config, validate
 from dlhw.errors import DataError, DivergedError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import tiny_overrides
 
 RUN_FILES = {"config.yaml", "status.json", "metrics.json", "history.csv", "curves.png", "confusion_matrix.png",

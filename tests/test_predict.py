@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import load_config, validate
 from dlhw.errors import DataError
-from dlhw.pipeline import run_experiment
-from dlhw.predict import predict_run
+from dlhw.orchestration.experiment import run_experiment
+from dlhw.results.predict import predict_run
 from tests.conftest import make_image_folder, tiny_overrides
 
 runner = CliRunner()
@@ -143,7 +143,7 @@ def test_logits_on_request_are_the_output_layer_before_softmax(digits_run, tmp_p
 
 
 def test_logits_of_a_single_sigmoid_unit_are_log_odds(tmp_path):
-    from dlhw.predict import results
+    from dlhw.results.predict import results
 
     pre = {"task": "classification", "class_names": ["no", "yes"],
            "output": {"units": 1, "activation": "sigmoid", "loss": "binary_crossentropy", "from_logits": False,

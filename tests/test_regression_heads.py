@@ -10,7 +10,7 @@ import pytest
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 
 TARGETS = ["p1_x", "p1_y", "p2_x", "p2_y"]
 

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from dlhw.cli import app
 from dlhw.config import validate
-from dlhw.pipeline import run_experiment
-from dlhw.runs import read_status
-from dlhw.training import signals
-from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+from dlhw.orchestration.experiment import run_experiment
+from dlhw.runs.status import read_status
+from dlhw.runtime import signals
+from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
 from conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
@@ -156,7 +156,7 @@ def staged_full(tmp_path_factory):
 def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, staged_full, stop_after):
     """Stop after epoch 3 (the end of a stage) or 8 (early stopping and the plateau schedule mid-count)."""
     full = staged_full
-    from dlhw.runs import RunStatus
+    from dlhw.runs.status import RunStatus
 
     beat = RunStatus.heartbeat
 
@@ -181,12 +181,12 @@ def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, 
 def test_crash_after_the_last_epoch_resumes_to_the_same_result(tmp_path, monkeypatch, staged_full):
     """All epochs done, early stopping had stopped the stage, then a crash while evaluating:
     resume restores the best weights exactly as the uninterrupted run did, and only evaluates."""
-    import dlhw.pipeline
+    import dlhw.orchestration.experiment
 
     def crash(*a, **k):
         raise RuntimeError("simulated crash while evaluating")
 
-    monkeypatch.setattr(dlhw.pipeline, "evaluate_and_write", crash)
+    monkeypatch.setattr(dlhw.orchestration.experiment, "evaluate_and_write", crash)
     with pytest.raises(RuntimeError):
         run_experiment(validate(STAGED), out=tmp_path, quiet=True)
     run = tmp_path / "staged"
@@ -311,7 +311,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     raw = _image_config(kind, folder)
     stop = 2 if kind == "backbone_staged" else 1  # staged: inside fine-tuning, part of the backbone trainable
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True, cache_dir=tmp_path / "cache").run_dir
-    from dlhw.runs import RunStatus
+    from dlhw.runs.status import RunStatus
 
     beat = RunStatus.heartbeat
 
@@ -337,7 +337,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
 
 
 def test_status_running_dead_or_reused_pid_is_stale(tmp_path):
-    from dlhw.runs import now
+    from dlhw.runs.folder import now
 
     def status(**data):
         (tmp_path / "status.json").write_text(json.dumps({"status": "running", **data}))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config.loader import read_yaml
 from dlhw.errors import ConfigError
-from dlhw.runs import sanitize_name
+from dlhw.runs.folder import sanitize_name
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dlhw"
 
@@ -72,7 +72,7 @@ def test_model_file_with_python_code_is_refused(tmp_path):
 def test_report_escapes_user_strings(tmp_path):
     """Class names, error messages and config names are user text: the report shows them, never runs them."""
     from dlhw.config import validate
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cfg = validate({"name": "xss", "dataset": {"source": "sklearn", "name": "iris"},
                     "model": {"type": "mlp", "layers": [{"units": 4}]}, "training": {"epochs": 1, "tensorboard": False}})

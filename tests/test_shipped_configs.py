@@ -163,7 +163,7 @@ def _stand_ins(monkeypatch):
 def test_shipped_config_runs_with_tiny_overrides(path, folders, tmp_path, monkeypatch):
     """The first trial of every shipped config / sweep, tiny: 1 epoch per stage, few samples,
     32 px images, random backbone weights; Keras sets replaced by in-process stand-ins."""
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     _stand_ins(monkeypatch)
     trial = build_plan(path).trials[0]
@@ -185,7 +185,7 @@ def _digits(**dataset):
 
 def test_validation_on_the_test_split_is_said_plainly(tmp_path, capsys):
     from dlhw.data import load_dataset
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     cfg = _digits(split={"train": 0.8, "val": 0.0, "test": 0.2}, validation="test")
     ds = load_dataset(cfg)

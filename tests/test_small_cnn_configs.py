@@ -49,7 +49,7 @@ def test_inception_config_builds(folder):
 
 
 def test_summary_lists_parameters_per_layer_off_a_terminal(folder):
-    from dlhw.pipeline import model_summary
+    from dlhw.orchestration.experiment import model_summary
 
     _, model = build("small_cnn_functional", folder)
     text = model_summary(model)

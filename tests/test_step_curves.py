@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError, DivergedError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
 
 DIGITS = {

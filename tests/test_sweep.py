@@ -317,9 +317,9 @@ def test_workers_share_the_image_cache_budget(monkeypatch):
     whole = memory_budget()
     env = {k: v for k, v in os.environ.items() if k != "DLHW_CACHE_MEMORY"}
     code = ("import os, multiprocessing as mp\n"
-            "from dlhw.sweep import execute\n"
+            "from dlhw.sweep import pool\n"
             "q = mp.get_context('spawn').Queue(); q.put(0)\n"
-            "execute._worker_init(q, None, [], 1, share=4)\n"
+            "pool._worker_init(q, [], 1, share=4)\n"
             "from dlhw.data.image_cache import memory_budget\n"
             "print(memory_budget())\n")
     import subprocess
@@ -331,33 +331,33 @@ def test_workers_share_the_image_cache_budget(monkeypatch):
 
 # ------------------------------------------------------- worker start, Ctrl-C
 def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
-    from dlhw.sweep import execute
+    from dlhw.sweep import execute, pool
 
     monkeypatch.setattr(execute, "visible_gpus", lambda: [])
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv("DLHW_WORKER_START", raising=False)
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
-    assert execute.start_method() == "fork"
+    assert pool.start_method() == "fork"
     monkeypatch.setenv("DLHW_WORKER_START", "spawn")
-    assert execute.start_method() == "spawn"
+    assert pool.start_method() == "spawn"
     monkeypatch.delenv("DLHW_WORKER_START")
-    assert execute.start_method(["0"]) == "spawn"  # the sweep found a GPU
+    assert pool.start_method(["0"]) == "spawn"  # the sweep found a GPU
     monkeypatch.setattr(execute, "visible_gpus", lambda: ["0"])  # --device cpu on a GPU machine
-    assert execute.start_method() == "spawn"
+    assert pool.start_method() == "spawn"
     monkeypatch.setattr(execute, "visible_gpus", lambda: [])
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert execute.start_method() == "spawn"
+    assert pool.start_method() == "spawn"
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setitem(sys.modules, "tensorflow", object())  # already imported: it may have run ops
-    assert execute.start_method() == "spawn"
+    assert pool.start_method() == "spawn"
 
 
 def _forked_worker(slots, stop, marks: str) -> None:
     import atexit
 
-    from dlhw.sweep.execute import _worker_init
+    from dlhw.sweep.pool import _worker_init
 
-    _worker_init(slots, stop, [], 1, True)
+    _worker_init(slots, [], 1, True)
     atexit.register(lambda: Path(marks, "own").write_text("ran"))
 
 
@@ -382,7 +382,7 @@ def test_run_interrupted_survives_pickling():
     import pickle
     import signal
 
-    from dlhw.training.signals import RunInterrupted
+    from dlhw.runtime.signals import RunInterrupted
 
     exc = pickle.loads(pickle.dumps(RunInterrupted(signal.SIGTERM, "interrupted by SIGTERM; resume with: x")))
     assert exc.signum == signal.SIGTERM and exc.exit_code == 143 and str(exc).endswith("resume with: x")
@@ -437,9 +437,9 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     one that is already starting when the signal lands stops as its training begins."""
     import signal
 
-    from dlhw.sweep.execute import _pool_trial
+    from dlhw.runtime import signals
+    from dlhw.sweep.pool import _pool_trial
     from dlhw.sweep.records import Job
-    from dlhw.training import signals
 
     job = Job(name="t", raw=TINY, source="test", out=str(tmp_path), device="cpu")
     signals.note_between_runs(signal.SIGINT, None)

@@ -109,7 +109,7 @@ def test_workers_end_when_the_sweep_process_is_killed(tmp_path):
                 os.kill(p, signal.SIGKILL)
     # each stopped its trial after the batch: interrupted, and resumable by the next sweep
     assert [status(r)["status"] for r in runs] == ["interrupted", "interrupted"]
-    from dlhw import locks
+    from dlhw.runtime import locks
 
     assert locks.holder(out / "grid") is None and not any(locks.holder(r) for r in runs)
 

@@ -8,7 +8,7 @@ import pytest
 
 from dlhw.config import validate
 from dlhw.errors import ConfigError
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 
 BASE = {
     "name": "tb", "seed": 2,

@@ -10,7 +10,7 @@ import pytest
 
 from dlhw.config import validate
 from dlhw.config.names import OPTIMIZERS as OPTIMIZER_NAMES
-from dlhw.pipeline import run_experiment
+from dlhw.orchestration.experiment import run_experiment
 from dlhw.training.optimizers import OPTIMIZERS, build_optimizer
 
 IRIS = {"dataset": {"source": "sklearn", "name": "iris"}, "model": {"type": "mlp", "layers": [{"units": 8}]}}

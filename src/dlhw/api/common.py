@@ -79,7 +79,7 @@ def resolve_config(config: Any, overrides: Any = None):
 @contextmanager
 def console_quiet(quiet: bool) -> Iterator[None]:
     """dlhw's console messages quiet (or not) inside the block; the previous setting comes back after."""
-    from dlhw.console import is_quiet, set_quiet
+    from dlhw.runtime.console import is_quiet, set_quiet
 
     before = is_quiet()
     set_quiet(quiet)

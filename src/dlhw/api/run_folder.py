@@ -34,14 +34,14 @@ class Run:
     @property
     def status(self) -> str:
         """running, completed, failed, diverged, interrupted, or stale (a running run whose process is gone)."""
-        from dlhw.runs import read_status
+        from dlhw.runs.status import read_status
 
         return str(read_status(self.path).get("status", "unknown"))
 
     @property
     def error(self) -> Optional[str]:
         """Why the run did not complete (status.json's message), else None."""
-        from dlhw.runs import read_status
+        from dlhw.runs.status import read_status
 
         return read_status(self.path).get("error")
 
@@ -61,7 +61,7 @@ class Run:
     def metrics(self) -> Dict[str, Any]:
         """metrics.json as a dict ({} until the run completed)."""
         if self._metrics is None:
-            from dlhw.runs import read_json
+            from dlhw.runs.folder import read_json
 
             data = read_json(self.path / "metrics.json")
             if not isinstance(data, dict):
@@ -74,7 +74,7 @@ class Run:
         """history.csv as a pandas DataFrame, one row per epoch (empty when the run has none)."""
         import pandas as pd
 
-        from dlhw.pipeline import HISTORY_COLUMNS
+        from dlhw.runs.history import HISTORY_COLUMNS
 
         path = self.path / "history.csv"
         if not path.is_file():
@@ -83,7 +83,7 @@ class Run:
 
     def model(self):
         """The trained Keras model, loaded in safe mode (for a classifier run: the feature extractor)."""
-        from dlhw.predict import check_run, load_run_model
+        from dlhw.results.predict import check_run, load_run_model
 
         return load_run_model(check_run(self.path))[0]
 
@@ -118,14 +118,14 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
     if resume is not None and (overwrite or name):
         raise ConfigError("--resume continues RUN_DIR in place; --name and --overwrite do not apply to it")
     if resume is not None and config is None:
-        from dlhw.resume import run_config_path
+        from dlhw.runs.resume import run_config_path
 
         config = run_config_path(resume)
     if config is None:
         raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
     check_device(device)
     from dlhw.api.display import epoch_bar
-    from dlhw.pipeline import run_experiment
+    from dlhw.orchestration.experiment import run_experiment
 
     with console_quiet(quiet):
         cfg = resolve_config(config, overrides)
@@ -150,11 +150,11 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
 
 # ---------------------------------------------------------------- predictions
 def predictions(run_dir: str | Path, inputs: Any, top_k: int = 3, logits: bool = False, debug: bool = False):
-    """``dlhw predict``'s answers (a list of dlhw.predict.Prediction) for files, folders or an array."""
+    """``dlhw predict``'s answers (a list of dlhw.results.predict.Prediction) for files, folders or an array."""
     import tempfile
 
-    from dlhw.predict import predict_run
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.results.predict import predict_run
+    from dlhw.runtime.tfruntime import setup_runtime
 
     with console_quiet(True):
         setup_runtime("auto", 0, None, debug)
@@ -175,7 +175,7 @@ def _array_files(run_dir: Path, inputs: Any, tmp: Path):
     import numpy as np
 
     from dlhw.data.preprocessing import is_image_run, load_preprocessing
-    from dlhw.predict import check_run
+    from dlhw.results.predict import check_run
 
     pre = load_preprocessing(check_run(run_dir))
     if hasattr(inputs, "to_csv") and hasattr(inputs, "columns"):  # a pandas DataFrame: its own columns

@@ -32,7 +32,7 @@ class Sweep:
     @property
     def manifest(self) -> Dict[str, Any]:
         """sweep.json as a dict."""
-        from dlhw.runs import read_json
+        from dlhw.runs.folder import read_json
 
         data = read_json(self.path / "sweep.json")
         return data if isinstance(data, dict) else {}
@@ -79,8 +79,6 @@ class Sweep:
         records = self._records()
         if not records:
             return pd.DataFrame()
-        from dlhw.evaluation.direction import higher_is_better
-
         metric = T.check_metric(metric or self.metric, records)
         return pd.read_csv(io.StringIO(T.to_csv(T.build_rows(records, metric), metric)))
 

@@ -59,11 +59,11 @@ app.add_typer(data_cmd.app, name="data", rich_help_panel="Configs")
 
 def main() -> None:
     """The ``dlhw`` console script: the Typer app, then a fast exit once TensorFlow was used
-    (dlhw.fastexit: Python's shutdown of TensorFlow costs ~1.2 s after all results are written)."""
+    (dlhw.runtime.fastexit: Python's shutdown of TensorFlow costs ~1.2 s after all results are written)."""
     try:
         app()
     except SystemExit as exc:
-        from dlhw.fastexit import exit_code, exit_now
+        from dlhw.runtime.fastexit import exit_code, exit_now
 
         code = exit_code(exc)
         exit_now(code)

@@ -55,7 +55,7 @@ def cli_errors(debug: bool = False) -> Iterator[None]:
             raise
         print(f"error: {one_line(exc)}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt as exc:  # Ctrl-C 130; a run stopped by SIGTERM says 143 (training.signals)
+    except KeyboardInterrupt as exc:  # Ctrl-C 130; a run stopped by SIGTERM says 143 (runtime.signals)
         print(f"error: {one_line(exc) or 'interrupted'}", file=sys.stderr)
         raise typer.Exit(getattr(exc, "exit_code", 130)) from None
     except Exception as exc:  # an unexpected failure: still one line unless --debug

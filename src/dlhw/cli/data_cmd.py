@@ -9,6 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import EXTRA_ARGS, DebugOpt, SetOpt, cli_errors, overrides
+from dlhw.runs import layout
 
 app = typer.Typer(help="Look at a config's data before training.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -33,7 +34,7 @@ def preview(
         from dlhw.data import load_dataset
         from dlhw.errors import ConfigError
         from dlhw.evaluation.samples import write_samples
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.runtime.tfruntime import setup_runtime
 
         cfg = load_config(config, overrides(sets, ctx.args))
         n = cfg.evaluation.samples if samples is None else samples
@@ -65,5 +66,5 @@ def preview(
         console.print(f"input shape {tuple(dataset.input_shape)}, {dataset.num_classes} classes")
         if n > 0:
             out.mkdir(parents=True, exist_ok=True)
-            path = write_samples(dataset, out / "samples.png", n, cfg.seed, f"{cfg.name}: random training samples")
+            path = write_samples(dataset, out / layout.SAMPLES, n, cfg.seed, f"{cfg.name}: random training samples")
             console.print(f"wrote {path}" if path else "samples.png: not written (the data is not images)")

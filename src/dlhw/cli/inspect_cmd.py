@@ -9,6 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, cli_errors
+from dlhw.runs import layout
 
 
 def inspect(
@@ -32,9 +33,9 @@ def inspect(
         from rich.console import Console
         from rich.table import Table
 
-        from dlhw.console import set_quiet
-        from dlhw.inspect import inspect_activations
-        from dlhw.tfruntime import setup_runtime
+        from dlhw.runtime.console import set_quiet
+        from dlhw.results.inspection import inspect_activations
+        from dlhw.runtime.tfruntime import setup_runtime
 
         set_quiet(True)
         setup_runtime("auto", 0, None, debug)
@@ -55,4 +56,4 @@ def inspect(
                                                  for n in names])
         console = Console()
         console.print(table)
-        console.print(f"wrote {folder / 'activations.csv'} and {folder / 'activations.png'}")
+        console.print(f"wrote {folder / layout.ACTIVATIONS_CSV} and {folder / layout.ACTIVATIONS_PNG}")

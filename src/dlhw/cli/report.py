@@ -9,6 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, QuietOpt, cli_errors
+from dlhw.runs import layout
 
 
 def report(
@@ -34,4 +35,4 @@ def report(
         rep = write_report(paths or [], out, metric, None if curves is None else curves.split(","))
         if not quiet:
             print_table(rep.rows, rep.metric, f"{len(rep.records)} runs, sorted by {rep.metric}")
-        print(f"report: {rep.out / 'report.html'}  (also summary.csv, summary.md, {len(rep.charts)} charts)")
+        print(f"report: {rep.out / layout.REPORT}  (also summary.csv, summary.md, {len(rep.charts)} charts)")

@@ -10,6 +10,7 @@ key.path=value`` overrides come last and are validated with the rest.
 from __future__ import annotations
 
 import copy
+import functools
 import typing
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,9 +26,6 @@ MAX_DEPTH = 100                 # nested mappings / lists (aliases included); co
 MAX_NODES = 1_000_000           # values once aliases are expanded (a 1 MB file without aliases has fewer)
 MAX_CHARS = 10_000_000          # characters of all scalars once aliases are expanded
 MAX_INT_DIGITS = 100            # an integer literal; the schema's bounds are far below this
-
-_LOADER = None
-
 
 class YamlLimitError(ConfigError):
     """A YAML document over one of the limits above; ``mark`` is where it was found."""
@@ -109,40 +107,38 @@ class _Guard:
                                  f"most {MAX_INT_DIGITS} digits", event.start_mark)
 
 
+@functools.lru_cache(maxsize=1)
 def safe_loader():
     """yaml.SafeLoader that reads 1e-4 as a float (YAML 1.1 wants 1.0e-4) and enforces the limits."""
-    global _LOADER
-    if _LOADER is None:
-        import re
+    import re
 
-        import yaml
+    import yaml
 
-        class Loader(yaml.SafeLoader):
-            def __init__(self, stream: Any):
-                super().__init__(stream)
-                self._guard = _Guard(self)
+    class Loader(yaml.SafeLoader):
+        def __init__(self, stream: Any):
+            super().__init__(stream)
+            self._guard = _Guard(self)
 
-            def get_event(self) -> Any:
-                event = super().get_event()
-                self._guard.see(event)
-                return event
+        def get_event(self) -> Any:
+            event = super().get_event()
+            self._guard.see(event)
+            return event
 
-            def construct_object(self, node: Any, deep: bool = False) -> Any:
-                try:
-                    return super().construct_object(node, deep)
-                except (ValueError, TypeError, OverflowError) as exc:  # 2001-13-45, !!float abc
-                    why = str(exc) if len(str(exc)) <= 120 else str(exc)[:117] + "..."
-                    raise YamlLimitError(f"cannot read {shorten(getattr(node, 'value', ''), 40)} as "
-                                         f"{node.tag.rsplit(':', 1)[-1]}: {why}", node.start_mark) from None
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, TypeError, OverflowError) as exc:  # 2001-13-45, !!float abc
+                why = str(exc) if len(str(exc)) <= 120 else str(exc)[:117] + "..."
+                raise YamlLimitError(f"cannot read {shorten(getattr(node, 'value', ''), 40)} as "
+                                     f"{node.tag.rsplit(':', 1)[-1]}: {why}", node.start_mark) from None
 
-        Loader.add_implicit_resolver(
-            "tag:yaml.org,2002:float",
-            re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*(?:[eE][-+]?\d+)?$"
-                       r"|^[-+]?\.\d+(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-            list("-+0123456789."),
-        )
-        _LOADER = Loader
-    return _LOADER
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$|^[-+]?\d[\d_]*\.\d*(?:[eE][-+]?\d+)?$"
+                   r"|^[-+]?\.\d+(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+        list("-+0123456789."),
+    )
+    return Loader
 
 
 def load_yaml_text(text: str) -> Any:

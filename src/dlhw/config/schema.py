@@ -16,7 +16,7 @@ from typing import Annotated, Any, List, Literal, Optional, Sequence, Tuple, Uni
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
-from dlhw.errors import did_you_mean, shorten
+from dlhw.errors import ConfigError, did_you_mean, shorten
 
 # Upper bounds, far above any real use; the message names the key, the bound and the value.
 MAX_EPOCHS = 1_000_000
@@ -483,3 +483,14 @@ class ExperimentConfig(Section):
     def dump(self) -> dict[str, Any]:
         """The resolved config as plain data (every default filled)."""
         return self.model_dump(mode="json")
+
+
+def check_classifier(cfg: ExperimentConfig) -> None:
+    """Refuse a ``model.classifier`` config that cannot work (before a run folder exists): it
+    needs classification and a backbone frozen in every stage."""
+    if cfg.task != "classification":
+        raise ConfigError(f"model.classifier: fits class labels; received task={cfg.task}")
+    if cfg.model.backbone.trainable:
+        raise ConfigError("model.backbone.trainable: a classifier is fitted on frozen features; received true")
+    if cfg.training.stages and any(s.unfreeze is not None for s in cfg.training.stages):
+        raise ConfigError("training.stages: a classifier is fitted once on frozen features; remove unfreeze")

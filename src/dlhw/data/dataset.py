@@ -68,8 +68,8 @@ class Dataset:
 
     def image_batches(self, split: Union[str, Split], batch_size: int, y: Optional[np.ndarray] = None, **kw: Any):
         """A tf.data pipeline of ``split``'s images, decoded in batches (with labels ``y`` when given);
-        ``kw``: shuffle, seed, cache (dlhw.data.images.tf_images). For splits that are not in memory."""
-        from dlhw.data.images import tf_images
+        ``kw``: shuffle, seed, cache (dlhw.data.image_cache.tf_images). For splits that are not in memory."""
+        from dlhw.data.image_cache import tf_images
 
         return tf_images(self._split(split).files, y, self.meta["image_size"], self.meta["channels"], batch_size, **kw)
 
@@ -210,7 +210,7 @@ def use_test_for_validation(dataset: Dataset, cfg) -> Dataset:
     the choice in ``dataset.meta['validation']`` (metrics.json and the report show it),
     says so on the console and warns when early stopping watches it (the test figure is
     then optimistic: the test data chose the epoch)."""
-    from dlhw.console import info, warn
+    from dlhw.runtime.console import info, warn
     from dlhw.errors import DataError
 
     dcfg = cfg.dataset

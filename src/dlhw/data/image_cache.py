@@ -28,30 +28,50 @@ import os
 import zlib
 from collections import OrderedDict
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dlhw.console import info, warn
+from dlhw.runtime.console import info, warn
 
 FORMAT = 1
-_STORES: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first
-_SETTINGS = {"enabled": True, "cache_dir": None, "run": 0}
+
+
+class Held:
+    """What this process holds (dlhw.runtime.memo keeps it between runs): the stores, and the
+    settings of the run now going on."""
+
+    def __init__(self) -> None:
+        self.stores: "OrderedDict[str, object]" = OrderedDict()  # key -> MemoryStore | DiskStore, oldest first
+        self.enabled, self.cache_dir, self.run = True, None, 0
+
+
+def _held() -> Held:
+    from dlhw.runtime.memo import held
+
+    return held("decoded_images", Held)
+
+
+def stores() -> list:
+    """The stores this process holds, oldest first."""
+    return list(_held().stores.values())
 
 
 def configure(enabled: bool = True, cache_dir: Optional[Path] = None) -> None:
     """Set by each run (``cache: auto|off``, ``--cache-dir``). Stores of earlier runs of this
     process (a sweep worker) stay while the budget allows: the next trial reuses them; only
     they are ever evicted, never a store the current run is reading."""
-    _SETTINGS["enabled"] = bool(enabled)
-    _SETTINGS["cache_dir"] = Path(cache_dir).expanduser() if cache_dir else None
-    _SETTINGS["run"] += 1
+    now = _held()
+    now.enabled = bool(enabled)
+    now.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+    now.run += 1
 
 
 def clear() -> None:
-    for store in _STORES.values():
+    held = _held().stores
+    for store in held.values():
         store.close()
-    _STORES.clear()
+    held.clear()
 
 
 def memory_budget() -> int:
@@ -143,11 +163,23 @@ class DiskStore:
 
 
 # ------------------------------------------------------------------ decoding
+def decode_image(path, image_size: Tuple[int, int], channels: int):
+    """A float32 HxWxC tensor of whole values in 0..255 from an image file path tensor.
+
+    Resized bilinearly, then rounded: exactly what the stores here hold as uint8, so
+    cached and uncached inputs are the same (every path decodes with it)."""
+    import tensorflow as tf
+
+    raw = tf.io.read_file(path)
+    img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+    img = tf.clip_by_value(tf.round(tf.image.resize(img, image_size)), 0.0, 255.0)
+    img.set_shape((image_size[0], image_size[1], channels))
+    return img
+
+
 def _decode_batches(files: Sequence[str], image_size, channels: int, batch: int = 64):
     """uint8 (B, H, W, C) batches of ``files`` in order, decoded in parallel by tf.data."""
     import tensorflow as tf
-
-    from dlhw.data.images import decode_image
 
     size = tuple(int(v) for v in image_size)
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(files), dtype=tf.string))
@@ -170,8 +202,6 @@ def _decode_batches(files: Sequence[str], image_size, channels: int, batch: int 
 def _first_undecodable(files: Sequence[str], size, channels: int) -> Optional[str]:
     import tensorflow as tf
 
-    from dlhw.data.images import decode_image
-
     for f in files:
         try:
             decode_image(tf.constant(f), size, channels)
@@ -188,25 +218,27 @@ def _make_room(nbytes: int, budget: int) -> bool:
     """Evict the oldest in-memory stores until ``nbytes`` more fit in the budget."""
     if nbytes > budget:
         return False
-    while sum(s.nbytes for s in _STORES.values()) + nbytes > budget:
-        oldest = next((k for k, s in _STORES.items() if s.kind == "memory" and s.run != _SETTINGS["run"]), None)
+    now = _held()
+    while sum(s.nbytes for s in now.stores.values()) + nbytes > budget:
+        oldest = next((k for k, s in now.stores.items() if s.kind == "memory" and s.run != now.run), None)
         if oldest is None:
             return False
-        _STORES.pop(oldest).close()
+        now.stores.pop(oldest).close()
     return True
 
 
 def store_for(files: List[str], image_size, channels: int):
     """The decoded images of ``files`` (a MemoryStore or DiskStore), or None: cache off, or
     no memory budget left and no writable cache folder (decode every epoch)."""
-    if not _SETTINGS["enabled"] or not files:
+    now = _held()
+    if not now.enabled or not files:
         return None
     h, w = (int(v) for v in image_size)
     key = store_key(files, (h, w), channels)
-    if key in _STORES:
-        _STORES.move_to_end(key)
-        _STORES[key].run = _SETTINGS["run"]  # in use by this run: never evicted while it lasts
-        return _STORES[key]
+    if key in now.stores:
+        now.stores.move_to_end(key)
+        now.stores[key].run = now.run  # in use by this run: never evicted while it lasts
+        return now.stores[key]
     nbytes = len(files) * h * w * channels
     if _make_room(nbytes, memory_budget()):
         import time
@@ -224,15 +256,21 @@ def store_for(files: List[str], image_size, channels: int):
         store = _disk_store(key, files, (h, w), channels)
         if store is None:
             return None
-    store.run = _SETTINGS["run"]
-    _STORES[key] = store
+    store.run = now.run
+    now.stores[key] = store
     return store
 
 
-def _cache_root() -> Path:
-    from dlhw.training.feature_cache import default_cache_dir
+def default_cache_dir() -> Path:
+    """The cache folder of both caches: $DLHW_CACHE_DIR, else $XDG_CACHE_HOME/dlhw or ~/.cache/dlhw."""
+    if os.environ.get("DLHW_CACHE_DIR"):
+        return Path(os.environ["DLHW_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(base).expanduser() / "dlhw"
 
-    return _SETTINGS["cache_dir"] or default_cache_dir()
+
+def _cache_root() -> Path:
+    return _held().cache_dir or default_cache_dir()
 
 
 def _disk_store(key: str, files: List[str], image_size, channels: int) -> Optional[DiskStore]:
@@ -295,3 +333,27 @@ def store_batches(store, index_batches, y=None):
         return imgs if labels is None else (imgs, tf.gather(labels, idx))
 
     return index_batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def tf_images(files: List[str], y: np.ndarray | None, image_size, channels: int, batch_size: int,
+              shuffle: bool = False, seed: int = 0, cache: bool = False):
+    """A batched, prefetched tf.data pipeline over image files (labels optional).
+
+    ``cache``: read the images decoded once (dlhw.data.image_cache) when the run's cache allows."""
+    import tensorflow as tf
+
+    size = tuple(int(v) for v in image_size)
+    if cache and not shuffle:
+        store = store_for(files, size, channels)
+        if store is not None:
+            index = tf.data.Dataset.range(len(files)).batch(batch_size)
+            return store_batches(store, index, y).prefetch(tf.data.AUTOTUNE)
+    paths = tf.constant(list(files), dtype=tf.string)
+    ds = tf.data.Dataset.from_tensor_slices(paths if y is None else (paths, y))
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if y is None:
+        ds = ds.map(lambda p: decode_image(p, size, channels), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(lambda p, t: (decode_image(p, size, channels), t), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dlhw.console import warn
+from dlhw.runtime.console import warn
 from dlhw.data.dataset import SPLITS, Dataset, Split, split_arrays, subsample
 from dlhw.errors import ConfigError, DataError
 
@@ -160,41 +160,3 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
     )
 
 
-def decode_image(path, image_size: Tuple[int, int], channels: int):
-    """A float32 HxWxC tensor of whole values in 0..255 from an image file path tensor.
-
-    Resized bilinearly, then rounded: exactly what the decoded-image cache stores as
-    uint8 (dlhw.data.image_cache), so cached and uncached inputs are the same."""
-    import tensorflow as tf
-
-    raw = tf.io.read_file(path)
-    img = tf.io.decode_image(raw, channels=channels, expand_animations=False)
-    img = tf.clip_by_value(tf.round(tf.image.resize(img, image_size)), 0.0, 255.0)
-    img.set_shape((image_size[0], image_size[1], channels))
-    return img
-
-
-def tf_images(files: List[str], y: np.ndarray | None, image_size, channels: int, batch_size: int,
-              shuffle: bool = False, seed: int = 0, cache: bool = False):
-    """A batched, prefetched tf.data pipeline over image files (labels optional).
-
-    ``cache``: read the images decoded once (dlhw.data.image_cache) when the run's cache allows."""
-    import tensorflow as tf
-
-    size = tuple(int(v) for v in image_size)
-    if cache and not shuffle:
-        from dlhw.data.image_cache import store_batches, store_for
-
-        store = store_for(files, size, channels)
-        if store is not None:
-            index = tf.data.Dataset.range(len(files)).batch(batch_size)
-            return store_batches(store, index, y).prefetch(tf.data.AUTOTUNE)
-    paths = tf.constant(list(files), dtype=tf.string)
-    ds = tf.data.Dataset.from_tensor_slices(paths if y is None else (paths, y))
-    if shuffle:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    if y is None:
-        ds = ds.map(lambda p: decode_image(p, size, channels), num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        ds = ds.map(lambda p, t: (decode_image(p, size, channels), t), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,8 +1,8 @@
 """preprocessing.json: what a run's model expects as input, so new data can be fed to it later.
 
 Written into every run folder before training (``write_preprocessing``); read by
-``dlhw predict`` (``load_preprocessing``), which turns CSV rows and image files
-into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
+``dlhw predict`` (``dlhw.results.predict.load_preprocessing``), which turns CSV rows
+and image files into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
 
 Contents: task, source (and dataset name), class names, input shape, model type
 and output spec; for tabular data the feature columns in order, which are
@@ -14,15 +14,14 @@ channels and the pixel scale applied before the model (1/255 for Keras arrays,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
 from dlhw.errors import DataError
+from dlhw.runs import layout
 
-FILENAME = "preprocessing.json"
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 
 
@@ -57,25 +56,8 @@ def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
     from dlhw.runtime.files import write_json
 
     record = describe(cfg, dataset, spec)
-    write_json(Path(run_dir) / FILENAME, record)
+    write_json(Path(run_dir) / layout.PREPROCESSING, record)
     return record
-
-
-def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
-    """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
-    path = Path(run_dir) / FILENAME
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    cfg_path = Path(run_dir) / "config.yaml"
-    if not cfg_path.exists():
-        raise DataError(f"{run_dir}: not a run folder (no {FILENAME} and no config.yaml)")
-    from dlhw.config import load_config
-    from dlhw.data import load_dataset
-    from dlhw.models.outputs import resolve_output
-
-    cfg = load_config(cfg_path)
-    dataset = load_dataset(cfg)
-    return describe(cfg, dataset, resolve_output(cfg, dataset))
 
 
 def is_image_run(pre: Dict[str, Any]) -> bool:
@@ -133,7 +115,7 @@ def _positional_columns(df, n: int, names: List[str] | None, path: Path) -> List
 
 def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
     """(model inputs, row labels) for the rows of a CSV file, transformed as in training."""
-    from dlhw.console import warn
+    from dlhw.runtime.console import warn
 
     path = Path(path)
     if is_image_run(pre):
@@ -174,7 +156,8 @@ def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
 # ------------------------------------------------------------------- images
 def image_inputs(files: List[str], pre: Dict[str, Any], batch_size: int = 32):
     """A tf.data pipeline (or array) of the image files, resized and scaled as in training."""
-    from dlhw.data.images import _readable, tf_images
+    from dlhw.data.image_cache import tf_images
+    from dlhw.data.images import _readable
 
     if not is_image_run(pre):
         shape = pre["input_shape"]

@@ -31,6 +31,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from dlhw.runs import layout
+
 OTHER = "other"
 
 
@@ -137,7 +139,7 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
 
     df = pd.DataFrame(cm, index=[f"true:{n}" for n in rows], columns=[f"pred:{n}" for n in cols])
     df.index.name = "true\\pred"
-    write_text(run_dir / "open_set_confusion.csv", df.to_csv())
+    write_text(run_dir / layout.OPEN_SET_CONFUSION_CSV, df.to_csv())
     fig = figure(min(3 + 0.55 * len(cols), 20), min(2.5 + 0.45 * len(rows), 20))
     ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues", aspect="auto", vmin=0, vmax=max(int(cm.max()), 1) if cm.size else 1)
@@ -156,7 +158,7 @@ def write_open_set_confusion(cm: np.ndarray, rows: List[str], cols: List[str], r
     ax.set_xlabel("predicted (known classes, then other = rejected)")
     ax.set_ylabel("true class (below the red line: unseen)")
     ax.set_title(title)
-    save(fig, run_dir / "open_set_confusion.png")
+    save(fig, run_dir / layout.OPEN_SET_CONFUSION_PNG)
 
 
 def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
@@ -164,7 +166,7 @@ def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
     """metrics.json entries 'unseen' (and 'open_set' when configured); writes the open-set matrix.
 
     ``known_proba``: class probabilities of the val and test splits when the caller has
-    them already (dlhw.pipeline does); otherwise they are predicted here."""
+    them already (dlhw.orchestration.experiment does); otherwise they are predicted here."""
     if dataset.unseen is None or len(dataset.unseen) == 0 or spec.encoding not in ("index", "binary", "onehot"):
         return {}
     known, unseen = list(dataset.class_names), list(dataset.unseen_names)

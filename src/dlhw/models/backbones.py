@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -49,10 +48,6 @@ class BackboneEntry:
     channels: int             # feature channels of the last map
     blocks: Tuple[str, ...]   # layer-name prefixes usable with unfreeze.from_block
     weights_file: Callable[[int], str]  # ImageNet notop file name Keras caches, given the image rows
-
-    def feature_size(self, pooling: str, image_size: Tuple[int, int]) -> Optional[int]:
-        """Length of the feature vector, for avg / max pooling (flatten needs a build)."""
-        return self.channels if pooling in ("avg", "max") else None
 
 
 def _tf_kernels(stem: str) -> Callable[[int], str]:
@@ -167,9 +162,9 @@ def _load(entry: BackboneEntry, ctor, kw: dict, shape, weights):
 # therefore kept (the last two) and reused when the next build would be identical: same
 # backbone, input shape, weights (file path, size and mtime) and Python RNG state (which
 # seeds Keras initializers), and its weights unchanged since (a hash is compared: init_from
-# writes into it, unfreezing makes it trainable and ends the reuse).
-_MEMO: "OrderedDict[tuple, tuple]" = OrderedDict()
-_MEMO_SIZE = 2
+# writes into it, unfreezing makes it trainable and ends the reuse). The process keeps them
+# (dlhw.runtime.memo).
+MEMO_SIZE = 2
 
 
 def _weights_identity(weights: Optional[str]) -> str:
@@ -184,33 +179,40 @@ def _weights_identity(weights: Optional[str]) -> str:
         return str(path)
 
 
+def weights_digest(layer) -> str:
+    """A hash of a layer's (or model's) weight values, in order (the feature cache's key uses it too)."""
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    for w in layer.weights:
+        a = np.ascontiguousarray(np.asarray(w.numpy() if hasattr(w, "numpy") else w))
+        h.update(f"{w.path}|{a.dtype}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: Optional[str]):
     """``make_backbone`` for a frozen backbone, reused when an identical one was built in this
     process. Either way the Python RNG continues from the same state afterwards, so the head
     is initialised the same whether the backbone was built or reused."""
     import random
 
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from dlhw.runtime.keras_internals import reset_global_seed_generator
+    from dlhw.runtime.memo import LastUsed, held
 
-    from dlhw.training.feature_cache import weights_digest
-
+    memo = held("frozen_backbones", lambda: LastUsed(MEMO_SIZE))
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
     key = (entry.name, tuple(shape), _weights_identity(weights), rng)
-    backbone = None
-    if key in _MEMO:
-        backbone, digest = _MEMO.pop(key)
-        if backbone.trainable or weights_digest(backbone) != digest:
-            backbone = None  # unfrozen or overwritten since: build afresh
+    backbone, digest = memo.take(key) or (None, None)
+    if backbone is not None and (backbone.trainable or weights_digest(backbone) != digest):
+        backbone = None  # unfrozen or overwritten since: build afresh
     if backbone is None:
         backbone = make_backbone(entry, shape, weights)
         backbone.trainable = False
         digest = weights_digest(backbone)
-    _MEMO[key] = (backbone, digest)
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
+    memo.put(key, (backbone, digest))
     random.seed(int(rng[:15], 16))
-    global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
+    reset_global_seed_generator()
     return backbone
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Report:
 
     @property
     def files(self) -> List[Path]:
-        return [self.out / "report.html", self.out / "summary.csv", self.out / "summary.md"] + \
+        return [self.out / layout.REPORT, self.out / layout.SUMMARY_CSV, self.out / layout.SUMMARY_MD] + \
             [Path(c["path"]) for c in self.charts]
 
 
@@ -36,7 +37,7 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     from dlhw.report import html as H
     from dlhw.report import table as T
     from dlhw.report.collect import collect
-    from dlhw.runs import now
+    from dlhw.runs.folder import now
     from dlhw.runtime.files import write_text
 
     if not paths:
@@ -54,9 +55,9 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
         raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
     rows = T.build_rows(records, metric)
     charts = C.make_charts(records, out_dir, curves)
-    write_text(out_dir / "summary.csv", T.to_csv(rows, metric))
-    write_text(out_dir / "summary.md", T.to_markdown(rows, metric))
-    write_text(out_dir / "report.html", H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
+    write_text(out_dir / layout.SUMMARY_CSV, T.to_csv(rows, metric))
+    write_text(out_dir / layout.SUMMARY_MD, T.to_markdown(rows, metric))
+    write_text(out_dir / layout.REPORT, H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
     return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
 
 

@@ -18,28 +18,30 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.report.collect import RunRecord
-from dlhw.runs import sanitize_name
+from dlhw.runs.folder import sanitize_name
+from dlhw.runs import layout
 
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 
 
 STEP = "step_"
-_STEPS: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = {}
 
 
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
-    from dlhw.report.collect import read_history
+    from dlhw.runtime.memo import held
+    from dlhw.runs.history import read_history
 
-    path = r.path / "history_steps.csv"
+    seen: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = held("step_histories", dict)
+    path = r.path / layout.HISTORY_STEPS
     try:
         st = path.stat()
         stamp: Any = (st.st_mtime_ns, st.st_size)
     except OSError:
         return []
-    if path not in _STEPS or _STEPS[path][0] != stamp:
-        _STEPS[path] = (stamp, read_history(path))
-    return _STEPS[path][1]
+    if path not in seen or seen[path][0] != stamp:
+        seen[path] = (stamp, read_history(path))
+    return seen[path][1]
 
 
 def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[float], List[float]]:
@@ -184,7 +186,7 @@ def make_charts(records: Sequence[RunRecord], out_dir: Path,
         for sweep, groups in sweep_groups(records).items():
             for column in curves:
                 title, ylabel = describe(column)
-                path = out_dir / "charts" / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
+                path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
                 made = overlay(groups, column, column, f"{sweep}: {title}", ylabel, path)
                 if made:
                     charts.append({"sweep": sweep, "quantity": title, "path": made})
@@ -192,7 +194,7 @@ def make_charts(records: Sequence[RunRecord], out_dir: Path,
     for sweep, groups in sweep_groups(records).items():
         for column, title, ylabel in QUANTITIES:
             fallback = column.replace("val_", "")
-            path = out_dir / "charts" / f"{sanitize_name(sweep)}_{column}.png"
+            path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{column}.png"
             made = overlay(groups, column, fallback, f"{sweep}: {title}", ylabel, path)
             if made:
                 charts.append({"sweep": sweep, "quantity": title, "path": made})

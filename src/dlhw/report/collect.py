@@ -12,16 +12,18 @@ never a crash. No heavy imports.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json, read_status
+from dlhw.runs.folder import read_json
+from dlhw.runs.status import read_status
+from dlhw.runs.history import read_history
+from dlhw.runs import layout
 
-SKIP_DIRS = {"tb", "checkpoints", "charts", "__pycache__", ".git"}
+SKIP_DIRS = {layout.TENSORBOARD, layout.CHECKPOINTS, layout.CHARTS, "__pycache__", ".git"}
 MAX_DEPTH = 4
 
 
@@ -43,13 +45,13 @@ class RunRecord:
 
     @property
     def confusion_png(self) -> Optional[Path]:
-        p = self.path / "confusion_matrix.png"
+        p = self.path / layout.CONFUSION_PNG
         return p if p.exists() else None
 
     @property
     def confusion_split(self) -> Optional[str]:
         """The split confusion_matrix.png counts: test, or val for a run without a test split
-        (pipeline.evaluate_and_write); None when metrics.json does not say."""
+        (orchestration.evaluate.evaluate_and_write); None when metrics.json does not say."""
         test = self.metrics.get("test")
         if not isinstance(test, dict) or not isinstance(test.get("samples"), (int, float)):
             return None
@@ -57,27 +59,7 @@ class RunRecord:
 
 
 def is_run_dir(p: Path) -> bool:
-    return (p / "status.json").is_file() or (p / "metrics.json").is_file()
-
-
-def read_history(path: Path) -> List[Dict[str, Any]]:
-    """history.csv rows with numbers as floats (NaN where empty)."""
-    rows: List[Dict[str, Any]] = []
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for raw in csv.DictReader(fh):
-                row: Dict[str, Any] = {}
-                for k, v in raw.items():
-                    if k is None:
-                        continue
-                    try:
-                        row[k] = float(v) if v not in ("", None) else math.nan
-                    except ValueError:
-                        row[k] = v
-                rows.append(row)
-    except (OSError, csv.Error):
-        return []
-    return rows
+    return (p / layout.STATUS).is_file() or (p / layout.METRICS).is_file()
 
 
 def _diagnostics(*sources: Any) -> List[Dict[str, Any]]:
@@ -101,7 +83,7 @@ def _diagnostics(*sources: Any) -> List[Dict[str, Any]]:
 
 def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Optional[str] = None) -> RunRecord:
     status = read_status(path)
-    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
+    metrics = read_json(path / layout.METRICS) if (path / layout.METRICS).exists() else None
     state = status.get("status", "unknown")
     if state == "unknown" and metrics:
         state = "completed"
@@ -109,7 +91,7 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
         state = "partial"
     rec = RunRecord(name=path.name, path=path, status=state, error=status.get("error"),
                     metrics=metrics if isinstance(metrics, dict) else {},
-                    history=read_history(path / "history.csv"))
+                    history=read_history(path / layout.HISTORY))
     rec.diagnostics = _diagnostics(rec.metrics.get("diagnostics"), status.get("diagnostics"))
     rec.group = rec.name
     if sweep is not None:
@@ -147,7 +129,7 @@ def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[R
 
 
 def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
-    data = read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else None
+    data = read_json(folder / layout.SWEEP_MANIFEST) if (folder / layout.SWEEP_MANIFEST).is_file() else None
     return data if isinstance(data, dict) else None
 
 

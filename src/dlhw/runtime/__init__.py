@@ -1,1 +1,6 @@
-"""Process concerns and Keras work-arounds: file writes, TensorFlow set-up, signals, the console."""
+"""The process beneath the runs: TensorFlow start-up, signals, fast exit, folder locks,
+atomic file writes, terminal messages, safe model loading and work-arounds for Keras internals.
+
+The lowest layer of dlhw: it imports nothing of dlhw but ``dlhw.errors`` and itself, and
+every module-level (process-wide) state of dlhw lives here.
+"""

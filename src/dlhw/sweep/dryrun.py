@@ -26,7 +26,7 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
     """trial name -> total parameter count, or the DlhwError that stopped it (DataError: its data)."""
     from dlhw.data import load_dataset
     from dlhw.models import build_model
-    from dlhw.tfruntime import setup_runtime
+    from dlhw.runtime.tfruntime import setup_runtime
     from dlhw.training.trainer import count_params as count
 
     setup_runtime(device, 0)

@@ -1,20 +1,11 @@
-"""Running a sweep's trials: in this process, in a pool of worker processes, or on Ray.
+"""Running one sweep trial, and the choices made before any run: devices, workers.
 
-Every executor calls the same ``run_trial(job)`` and hands its Result
-(dlhw.sweep.records) to the parent, which alone writes sweep.json. A trial that fails or diverges is
-recorded and the sweep goes on. Worker processes are reused for many trials;
-each gets its share of the CPU threads and, when GPUs exist, one GPU of its own.
-
-The pool itself (:mod:`dlhw.sweep.pool`) hands trials to worker processes
-and replaces one that dies. How workers start (:func:`start_method`): on Linux
-without GPUs, this process imports TensorFlow once and forks them. Nothing has
-run in TensorFlow yet at that point (no runtime, no thread pools), which is what
-makes the fork safe, and the workers share the imported modules' memory. Two spawned workers importing
-TensorFlow side by side on 2 cores each take ~15% longer than one import alone;
-in a timeline of the S5 sweep the forked workers began training at 3.7 s instead
-of 4.2 s. Elsewhere (macOS, Windows, GPUs, a process that already imported
-TensorFlow, or ``DLHW_WORKER_START=spawn``) workers are spawned and import
-TensorFlow themselves.
+Every executor (in this process: :func:`run_serial`; a pool of worker processes:
+:mod:`dlhw.sweep.pool`; Ray: :mod:`dlhw.sweep.ray_exec`) calls the same
+``run_trial(job)`` and hands its Result (:mod:`dlhw.sweep.records`) to the parent,
+which alone writes sweep.json. A trial that fails or diverges is recorded and the
+sweep goes on. The executors import this module, never the other way round;
+:mod:`dlhw.sweep.session` chooses one.
 """
 
 from __future__ import annotations
@@ -25,10 +16,10 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
+from dlhw.runs import layout
 from dlhw.sweep.records import Job, Result
 
 
@@ -112,9 +103,9 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
     from dlhw.config import validate
-    from dlhw.console import set_quiet
-    from dlhw.locks import FolderBusy
-    from dlhw.runs import RunStatus
+    from dlhw.runtime.console import set_quiet
+    from dlhw.runtime.locks import FolderBusy
+    from dlhw.runs.status import RunStatus
 
     start = time.time()
     run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)
@@ -122,7 +113,7 @@ def run_trial(job: Job) -> Result:
     try:
         set_quiet(True)
         cfg = validate(job.raw, job.source)
-        from dlhw.pipeline import run_experiment
+        from dlhw.orchestration.experiment import run_experiment
 
         kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
                       threads=job.threads)
@@ -154,7 +145,7 @@ def run_trial(job: Job) -> Result:
         fields.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
     finally:
         _clear_keras()
-    if fields["status"] == "failed" and not (run_dir / "status.json").exists():
+    if fields["status"] == "failed" and not (run_dir / layout.STATUS).exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
         run_dir.mkdir(parents=True, exist_ok=True)
         RunStatus(run_dir).set("failed", name=job.name, error=fields.get("error"))
@@ -174,105 +165,7 @@ def _clear_keras() -> None:
             pass
 
 
-_STOP = None  # in a worker: the pool's stop event, set by the parent when the sweep is interrupted
-
-
-def _pool_trial(job: Job) -> Result:
-    """run_trial in a worker: an interrupted trial comes back as a result, never as an exception
-    (an exception from a worker crosses the pipe pickled, and the pool treats one it cannot
-    rebuild as a dead worker), and no trial starts once the parent has been interrupted."""
-    from dlhw.training import signals
-
-    if (_STOP is not None and _STOP.is_set()) or signals.STATE.requested is not None:
-        signals.STATE.requested = None
-        return Result(job.name, "interrupted", error="the sweep was interrupted", pid=os.getpid())
-    try:
-        return run_trial(job)
-    except KeyboardInterrupt as exc:
-        return Result(job.name, "interrupted", error=" ".join(str(exc).split()) or "interrupted", pid=os.getpid())
-
-
-# ---------------------------------------------------------------- worker pool
-def start_method(gpus: List[str] = ()) -> str:
-    """'fork' where forking after a bare TensorFlow import is safe, else 'spawn' (see the module doc).
-    ``gpus``: those the sweep already found; without any, the machine is asked (--device cpu)."""
-    if os.environ.get("DLHW_WORKER_START", "").strip().lower() == "spawn":
-        return "spawn"
-    if not sys.platform.startswith("linux") or "tensorflow" in sys.modules or gpus or visible_gpus():
-        return "spawn"
-    return "fork"
-
-
-def _import_keras() -> None:
-    from dlhw.tfruntime import import_tensorflow
-
-    import_tensorflow()
-    import keras  # noqa: F401
-
-
-def _prepare_fork() -> None:
-    """Import TensorFlow and Keras here, once, for the workers forked next to share."""
-    import gc
-
-    _import_keras()
-    gc.freeze()  # the workers' collector leaves these objects alone, so their pages stay shared
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()  # nothing buffered is inherited and written twice
-
-
-def _worker_init(slots, stop, gpus: List[str], threads: int, forked: bool = False,
-                 parent: Optional[int] = None, share: int = 1) -> None:
-    """Runs once per worker: its threads, its GPU, TensorFlow imported up front; with ``parent``
-    (the sweep's pid), the worker ends when the sweep process dies."""
-    import signal
-
-    global _STOP
-    _STOP = stop
-    if parent is not None:
-        from dlhw.sweep.pool import end_with_parent
-
-        end_with_parent(parent)
-
-    # Ctrl-C reaches the workers with the parent (one process group). Inside a trial the run's own
-    # handler stops it after the batch and records it as interrupted. Between trials it is only
-    # noted: the worker declines its next trial, and the parent hands out no more.
-    from dlhw.training.signals import note_between_runs
-
-    signal.signal(signal.SIGINT, note_between_runs)
-    os.environ["DLHW_THREADS"] = str(threads)
-    if share > 1 and not os.environ.get("DLHW_CACHE_MEMORY"):  # the decoded-image budget, shared by the workers
-        from dlhw.data.image_cache import memory_budget
-
-        os.environ["DLHW_CACHE_MEMORY"] = str(memory_budget() // share)
-    slot = slots.get()
-    if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    import atexit
-
-    if forked:
-        # The inherited exit hooks are the parent's. A forked worker ends with os._exit (that is
-        # how multiprocessing ends it), after its finalizers: the last of them runs the hooks this
-        # worker registers itself, such as autograph removing its temporary files.
-        from multiprocessing.util import Finalize
-
-        atexit._clear()
-        Finalize(None, atexit._run_exitfuncs, exitpriority=-100)
-        return
-    from dlhw.fastexit import exit_now
-
-    # Registered before anything else, so it runs last: once TensorFlow's and autograph's exit
-    # hooks have run, an idle worker ends at once instead of spending ~1.2 s on module teardown.
-    atexit.register(exit_now, 0, False)
-    _import_keras()  # paid once per worker, not once per trial
-
-
 def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:
     threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
     for job in jobs:
         on_result(run_trial(job if job.threads is not None else job.replace(threads=threads)))
-
-
-# -------------------------------------------------------------------------- ray
-# The Ray executor (private local instance or a cluster, address checks, trial folders shipped back
-# without a shared filesystem) lives in its own module.
-from dlhw.sweep.ray_exec import RAY_HINT, check_address, import_ray, run_ray  # noqa: E402,F401

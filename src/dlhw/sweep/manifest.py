@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.runs import now, read_json, read_status
+from dlhw.runs.folder import now, read_json
+from dlhw.runs.status import read_status
 from dlhw.runtime.files import write_json
 from dlhw.sweep.plan import SweepPlan, Trial, describe
+from dlhw.runs import layout
 
-MANIFEST = "sweep.json"
 
 
 def trial_entry(t: Trial) -> Dict[str, Any]:
@@ -39,7 +40,7 @@ class Manifest:
     """OUT/<sweep>/sweep.json, kept up to date as trials finish."""
 
     def __init__(self, plan: SweepPlan, sweep_dir: Path, executor: str, workers: "int | str"):
-        self.path = Path(sweep_dir) / MANIFEST
+        self.path = Path(sweep_dir) / layout.SWEEP_MANIFEST
         old = read_json(self.path) or {}
         self.data: Dict[str, Any] = {
             "name": plan.name, "source": plan.source, "overrides": plan.overrides,
@@ -61,11 +62,11 @@ class Manifest:
         sweep_dir = self.path.parent
         for e in self.data["trials"]:
             run_dir = sweep_dir / str(e.get("run_dir") or e["name"])
-            if not (run_dir / "status.json").is_file():
+            if not (run_dir / layout.STATUS).is_file():
                 continue
             status = read_status(run_dir)
             state = status.get("status", "unknown")
-            metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else None
+            metrics = read_json(run_dir / layout.METRICS) if (run_dir / layout.METRICS).is_file() else None
             if state == "completed" and metrics is None:
                 state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
             e.update(status=state, error=status.get("error") if state != "completed" else None)
@@ -98,7 +99,7 @@ def read_config_dump(run_dir: Path) -> Optional[Dict[str, Any]]:
     import yaml
 
     try:
-        data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        data = yaml.safe_load((Path(run_dir) / layout.CONFIG).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     return data if isinstance(data, dict) else None
@@ -140,7 +141,7 @@ def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
 
 
 def _state(run_dir: Path) -> Dict[str, Any]:
-    from dlhw.locks import holder
+    from dlhw.runtime.locks import holder
 
     status = read_status(run_dir)
     pid = holder(run_dir)
@@ -153,7 +154,7 @@ def checkpoint_damage(run_dir: Path) -> Optional[str]:
     """Why RUN_DIR's checkpoint cannot be resumed from, or None (none yet counts as fine)."""
     import zipfile
 
-    path = Path(run_dir) / "checkpoints" / "last.ckpt.npz"
+    path = Path(run_dir) / layout.CHECKPOINTS / layout.CHECKPOINT
     if not path.exists():
         return None
     try:
@@ -171,7 +172,7 @@ def config_damage(run_dir: Path) -> Optional[str]:
     from dlhw.config import load_config
     from dlhw.errors import DlhwError
 
-    path = Path(run_dir) / "config.yaml"
+    path = Path(run_dir) / layout.CONFIG
     if not path.exists():
         return None
     if read_config_dump(run_dir) is None:
@@ -186,7 +187,7 @@ def config_damage(run_dir: Path) -> Optional[str]:
 def locate(t: Trial, sweep_dir: Path) -> Where:
     """Where trial ``t`` stands (see Where). A folder holding this exact config wins; else the
     trial's own folder decides."""
-    from dlhw.resume import first_difference
+    from dlhw.runs.resume import first_difference
 
     own = Path(sweep_dir) / t.name
     for folder in trial_folders(t, sweep_dir):
@@ -197,7 +198,7 @@ def locate(t: Trial, sweep_dir: Path) -> Where:
         state = status.get("status")
         if state == "running":
             return Where("running", folder, f"pid {status.get('pid')}")
-        if state == "completed" and (folder / "metrics.json").exists():
+        if state == "completed" and (folder / layout.METRICS).exists():
             return Where("done", folder)
         if state in ("interrupted", "stale"):
             why = checkpoint_damage(folder)
@@ -214,7 +215,7 @@ def locate(t: Trial, sweep_dir: Path) -> Where:
     why = config_damage(own) if dump is None or state in ("interrupted", "stale") else None
     if why:
         return Where("damaged", own, why)
-    if state == "completed" and (own / "metrics.json").exists():
+    if state == "completed" and (own / layout.METRICS).exists():
         if dump is None:
             return Where("changed", own, "its config.yaml is missing")
         from dlhw.config.loader import get_path
@@ -240,7 +241,7 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
     stack = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
-        metrics = read_json(folder / "metrics.json") if (folder / "metrics.json").exists() else None
+        metrics = read_json(folder / layout.METRICS) if (folder / layout.METRICS).exists() else None
         if metrics is not None:
             dump = read_config_dump(folder)
             seconds, epochs = metrics.get("train_seconds"), metrics.get("epochs_run")
@@ -251,7 +252,8 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
             continue
         if depth < max_depth:
             try:
-                children = [c for c in folder.iterdir() if c.is_dir() and c.name not in ("tb", "checkpoints")
+                children = [c for c in folder.iterdir()
+                            if c.is_dir() and c.name not in (layout.TENSORBOARD, layout.CHECKPOINTS)
                             and not c.name.startswith(".")]
             except OSError:
                 continue

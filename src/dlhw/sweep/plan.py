@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, get_path, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError, shorten
-from dlhw.runs import sanitize_name
+from dlhw.runs.folder import sanitize_name
 
 MAX_TRIALS = 10_000  # trials one sweep file may expand to (grid combinations x repeats)
 
@@ -309,7 +309,3 @@ def describe(varied: Dict[str, Any]) -> str:
     """'layers=3x256, learning_rate=0.001' for tables and legends."""
     labels = key_labels(list(varied))
     return ", ".join(f"{labels[k]}={format_value(v)}" for k, v in varied.items())
-
-
-def find_trial(plan: SweepPlan, name: str) -> Optional[Trial]:
-    return next((t for t in plan.trials if t.name == name), None)

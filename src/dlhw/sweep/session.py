@@ -1,6 +1,6 @@
 """One ``dlhw sweep`` invocation: decide what to run, run it, keep sweep.json current.
 
-The sweep folder is locked (dlhw.locks) for the life of the sweep: a second
+The sweep folder is locked (dlhw.runtime.locks) for the life of the sweep: a second
 ``dlhw sweep`` on it is refused at once (exit 2). Completed trials whose
 resolved config hash matches are skipped (``rerun`` forces them); unfinished
 ones (failed, diverged, interrupted, stale) are trained again. A trial that
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs import read_json
-from dlhw.sweep import execute
+from dlhw.runs.folder import read_json
+from dlhw.sweep import execute, ray_exec
 from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweep.plan import SweepPlan
+from dlhw.runs import layout
 from dlhw.sweep.records import Job, Result
 
 EXECUTORS = ("local", "ray")
@@ -48,7 +49,7 @@ class SweepOutcome:
 
 
 def _done_result(name: str, run_dir: Path) -> Result:
-    m = read_json(run_dir / "metrics.json") or {}
+    m = read_json(run_dir / layout.METRICS) or {}
     val, test = m.get("val") or {}, m.get("test") or {}
     return Result(name, "skipped", train_seconds=m.get("train_seconds"), val_accuracy=val.get("accuracy"),
                   test_accuracy=test.get("accuracy"), val_loss=val.get("loss"), best_epoch=m.get("best_epoch"),
@@ -56,7 +57,7 @@ def _done_result(name: str, run_dir: Path) -> Result:
 
 
 def _is_run_folder(p: Path) -> bool:
-    return (p / "status.json").is_file() and not (p / "sweep.json").is_file()
+    return (p / layout.STATUS).is_file() and not (p / layout.SWEEP_MANIFEST).is_file()
 
 
 def sweep_folder(plan: SweepPlan, out: Path) -> Path:
@@ -96,7 +97,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
-        execute.check_address(address)  # a missing extra or a wrong --address: found before anything runs
+        ray_exec.check_address(address)  # a missing extra or a wrong --address: found before anything runs
     sweep_dir = sweep_folder(plan, out)
     if sweep_dir.name != plan.name:
         echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
@@ -104,7 +105,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
-    from dlhw.locks import acquire
+    from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
         return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
@@ -194,7 +195,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         if not jobs:
             pass
         elif executor == "ray":
-            execute.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
+            ray_exec.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:

@@ -23,7 +23,7 @@ Image folders keep ``Model.fit`` on a tf.data pipeline (decoding dominates there
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+from typing import Dict
 
 import numpy as np
 
@@ -86,6 +86,8 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
     import keras
     import tensorflow as tf
 
+    from dlhw.runtime.keras_internals import symbolic_build
+
     n, n_val = len(x), len(xv)
     if n == 0:
         from dlhw.errors import DataError
@@ -93,7 +95,7 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
         raise DataError("the training split is empty; add samples or change dataset.split")
     x_t, y_t = tf.constant(x), tf.constant(y)
     xv_t, yv_t = tf.constant(xv), tf.constant(yv)
-    model._symbolic_build(data_batch=(x[:batch_size], y[:batch_size]))  # metrics, loss, optimizer: built outside the graph
+    symbolic_build(model, x[:batch_size], y[:batch_size])  # metrics, loss, optimizer: built outside the graph
     run, keys, steps = _epoch_function(model, n, n_val, batch_size, seed, shuffle)
     cbs = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
                                        epochs=end, steps=steps, model=model)

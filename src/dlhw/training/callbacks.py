@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -113,7 +112,7 @@ class BestWeights(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._tracked = None
         if self.best_weights is not None:  # carried from an earlier stage: add what this stage unfreezes
-            from dlhw.training.checkpoint import live_positions
+            from dlhw.runtime.keras_internals import live_positions
 
             for i in live_positions(self.model):
                 if self.best_weights[i] is None:
@@ -124,13 +123,6 @@ class BestWeights(keras.callbacks.Callback):
         self.best, self.best_epoch = previous.best, previous.best_epoch
         self.maximize, self.monitored = previous.maximize, previous.monitored
         self.best_weights = None if previous.best_weights is None else list(previous.best_weights)
-
-    @property
-    def best_value(self) -> float | None:
-        """The best monitored value as logged (None before any finite value)."""
-        if self.best_weights is None:
-            return None
-        return -self.best if self.maximize else self.best
 
     def restore(self) -> bool:
         """Put the best epoch's weights into the model; False when there are none."""

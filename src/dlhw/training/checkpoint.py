@@ -26,27 +26,19 @@ rebuilt identically on resume (same config, same seed), so a head trained for
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from dlhw.errors import ConfigError
+from dlhw.runs.checkpoint_file import FORMAT, checkpoint_arrays, checkpoint_path
 
-CHECKPOINT = "last.ckpt.npz"
-FORMAT = 1
 FINISH_EPOCH_SECONDS = 10.0  # Ctrl-C mid-epoch: an epoch ending sooner than this is finished and saved
 # Callback attributes that are configuration or live objects, never state to restore.
 _SKIP = {"model", "params", "validation_data", "verbose", "monitor", "mode", "patience", "min_delta",
          "baseline", "restore_best_weights", "start_from_epoch", "factor", "min_lr", "cooldown", "folder"}
-
-
-def checkpoint_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints" / CHECKPOINT
 
 
 def _stateful(callbacks: list) -> List[Any]:
@@ -70,47 +62,10 @@ def _scalars(cb) -> Dict[str, Any]:
     return out
 
 
-def checkpoint_arrays(state: Dict[str, Any], weights: List[np.ndarray], optimizer: List[np.ndarray],
-                      extra: Dict[str, List[np.ndarray]]) -> Dict[str, np.ndarray]:
-    arrays: Dict[str, np.ndarray] = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)}
-    arrays.update({f"w{i:05d}": np.asarray(a) for i, a in enumerate(weights)})
-    arrays.update({f"o{i:05d}": np.asarray(a) for i, a in enumerate(optimizer)})
-    for key, values in extra.items():
-        arrays.update({f"x{key}/{i:05d}": np.asarray(a) for i, a in enumerate(values)})
-    return arrays
-
-
-def save_checkpoint(path: Path, state: Dict[str, Any], weights: List[np.ndarray],
-                    optimizer: List[np.ndarray], extra: Dict[str, List[np.ndarray]]) -> None:
-    """Write one checkpoint file atomically (temporary file, fsync, rename)."""
-    from dlhw.training.checkpoint_writer import write_npz_atomic
-
-    write_npz_atomic(Path(path), checkpoint_arrays(state, weights, optimizer, extra))
-
-
-def load_checkpoint(path: Path) -> Dict[str, Any]:
-    """The checkpoint's state dict, with 'weights', 'optimizer' and 'extra' arrays added."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            state = json.loads(bytes(z["state"]).decode())
-            weights = [z[k] for k in sorted(k for k in z.files if k.startswith("w"))]
-            opt = [z[k] for k in sorted(k for k in z.files if k.startswith("o"))]
-            extra: Dict[str, List[np.ndarray]] = {}
-            for k in sorted(k for k in z.files if k.startswith("x")):
-                extra.setdefault(k[1:].rsplit("/", 1)[0], []).append(z[k])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
-                          f"start a new run instead of --resume") from None
-    if state.get("format") != FORMAT:
-        raise ConfigError(f"{path}: checkpoint format {state.get('format')} is not supported (expected {FORMAT})")
-    state.update(weights=weights, optimizer=opt, extra=extra)
-    return state
-
-
 class Checkpointer:
     """Connects the trainer's stage loop to checkpoints: what to skip, restore and save.
 
-    ``resume`` is a loaded checkpoint (``load_checkpoint``) or None for a fresh run.
+    ``resume`` is a loaded checkpoint (``dlhw.runs.checkpoint_file.load_checkpoint``) or None for a fresh run.
     """
 
     def __init__(self, run_dir: Path, seed: int, stage_names: List[str], policy: Any = "auto",
@@ -139,7 +94,7 @@ class Checkpointer:
         """Is a checkpoint due at this epoch's end (``final``: the stage's last epoch)?"""
         import time
 
-        from dlhw.training.signals import STATE
+        from dlhw.runtime.signals import STATE
 
         if not self.enabled:
             return False
@@ -218,7 +173,7 @@ class Checkpointer:
     # ------------------------------------------------------------- callbacks
     def callbacks(self, index: int, stage, rows: List[dict], others: list, result, model) -> list:
         """[interrupt check] + others + [per-epoch reseed and checkpoint writer for ``model``]."""
-        from dlhw.training.signals import interrupt_check
+        from dlhw.runtime.signals import interrupt_check
 
         writer = _writer(self, index, stage, rows, others, result, model)
         return [interrupt_check(lambda: self.finish_epoch_on_interrupt(writer.epoch_started))] + others + [writer]
@@ -227,19 +182,6 @@ class Checkpointer:
         """The history of finished stages plus this stage's rows, each tagged with its stage index."""
         done = [dict(r, _stage_index=self.stage_index.get(r.get("stage"), 0)) for r in result.history]
         return done + [dict(r, _stage_index=index) for r in rows]
-
-
-def live_positions(model) -> set:
-    """Indices into ``model.weights`` that training can change now: trainable variables and
-    every variable of a trainable layer (BatchNormalization's moving statistics)."""
-    ids = {id(v): i for i, v in enumerate(model.weights)}
-    live = set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
-        for v in own:
-            if id(v) in ids and (v.trainable or layer.trainable):
-                live.add(ids[id(v)])
-    return live
 
 
 def _assign(variables, arrays: List[np.ndarray], what: str) -> None:
@@ -256,7 +198,8 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
     import keras
 
     from dlhw.training.callbacks import BestWeights
-    from dlhw.training.epoch_data import reseed_epoch, rng_state, seed_generators
+    from dlhw.runtime.keras_internals import live_positions, seed_generators
+    from dlhw.training.epoch_data import reseed_epoch, rng_state
 
     stateful = _stateful(others)
     restore = owner.resume if (owner.resume is not None and owner.resume["stage_index"] == index) else None
@@ -321,7 +264,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
             arrays = checkpoint_arrays(state, [snapshot(weights[i]) for i in live],
                                        [snapshot(v) for v in self.model.optimizer.variables], extra)
             from dlhw.training.checkpoint_writer import write_npz_atomic
-            from dlhw.training.signals import STATE
+            from dlhw.runtime.signals import STATE
 
             # a signal is waiting: this checkpoint is what --resume continues from, so it is on disk first
             owner.writer.submit(lambda: write_npz_atomic(owner.path, arrays), wait=STATE.requested is not None)

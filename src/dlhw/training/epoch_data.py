@@ -91,7 +91,7 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
                            lambda perm: tf.data.Dataset.from_tensor_slices(perm).batch(batch_size))
         ds = store_batches(store, index, y)
     elif files is not None:
-        from dlhw.data.images import decode_image
+        from dlhw.data.image_cache import decode_image
 
         size = tuple(int(v) for v in image_size)
         paths = tf.constant(list(files), dtype=tf.string)
@@ -120,22 +120,10 @@ def seeded_epochs(x: Optional[np.ndarray], y: Optional[np.ndarray], batch_size: 
     return EpochData(ds.prefetch(auto), steps)
 
 
-def seed_generators(model) -> list:
-    """Every keras.random.SeedGenerator owned by the model's layers, in a stable order."""
-    out, seen = [], set()
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        for sg in getattr(layer, "_seed_generators", []) or []:
-            if id(sg) not in seen:
-                seen.add(id(sg))
-                out.append(sg)
-    return out
-
-
 def reseed_epoch(model, seed: int, epoch: int, generators: Optional[list] = None) -> None:
     """Seed Python, NumPy and all Keras seed generators for 0-based ``epoch``
     (``generators``: ``seed_generators(model)``, when the caller keeps it between epochs)."""
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from dlhw.runtime.keras_internals import global_seed_generator, seed_generators
 
     s = epoch_seed(seed, epoch)
     random.seed(s)
@@ -145,7 +133,7 @@ def reseed_epoch(model, seed: int, epoch: int, generators: Optional[list] = None
     # below) through stateless ops, and batch order uses stateless_shuffle, so the TF global seed
     # (set once by setup_runtime) drives nothing here; the resume and determinism tests check it.
     gens = list(seed_generators(model) if generators is None else generators)
-    glob = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    glob = global_seed_generator()
     if glob is not None:
         gens.append(glob)
     for i, sg in enumerate(gens):

@@ -25,33 +25,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dlhw.console import info
+from dlhw.data.image_cache import default_cache_dir
+from dlhw.runtime.console import info
 
 FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
-
-
-def default_cache_dir() -> Path:
-    if os.environ.get("DLHW_CACHE_DIR"):
-        return Path(os.environ["DLHW_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(base).expanduser() / "dlhw"
-
-
-def weights_digest(layer) -> str:
-    """A hash of a layer's (or model's) weight values, in order."""
-    h = hashlib.blake2b(digest_size=16)
-    for w in layer.weights:
-        a = np.ascontiguousarray(np.asarray(w.numpy() if hasattr(w, "numpy") else w))
-        h.update(f"{w.path}|{a.dtype}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def cache_reason(cfg, model, dataset) -> Optional[str]:
@@ -103,7 +86,7 @@ class FeaturePlan:
     def _common_key(self) -> str:
         if self._key is None:
             spec = self.cfg.model.backbone
-            from dlhw.models.backbones import get_entry
+            from dlhw.models.backbones import get_entry, weights_digest
 
             parts = {
                 "format": FORMAT,
@@ -256,7 +239,7 @@ class FeaturePlan:
             meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
             write_json(path.with_suffix(".json"), meta, indent=1)
         except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
-            from dlhw.console import warn
+            from dlhw.runtime.console import warn
 
             warn(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
                  f"features were not cached")
@@ -312,7 +295,7 @@ def _read(path: Path, n: int) -> Optional[np.ndarray]:
     if feats.ndim < 2 or feats.shape[0] != n:
         return None
     if meta.get("crc32") != _crc(feats):
-        from dlhw.console import warn
+        from dlhw.runtime.console import warn
 
         warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
         return None
@@ -342,7 +325,7 @@ def plan_for(cfg, model, dataset, cache_dir=None) -> Optional[FeaturePlan]:
 
     check_unfreeze(model, cfg)
     if getattr(cfg.model, "classifier", None) is not None:
-        from dlhw.models.classical import check_classifier
+        from dlhw.config.schema import check_classifier
 
         check_classifier(cfg)
     plan = FeaturePlan(cfg, model, dataset, cache_dir)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from dlhw.models.outputs import encode_labels, make_loss, make_metrics
+from dlhw.runs import layout
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Trainer:
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, mode=keras_mode(s.monitor), factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
         if self.cfg.evaluation.weights == "best":  # the best epoch over all stages is evaluated and saved
-            best = BestWeights(self.run_dir / "checkpoints", monitor=evaluation_monitor(self.cfg),
+            best = BestWeights(self.run_dir / layout.CHECKPOINTS, monitor=evaluation_monitor(self.cfg),
                                live=lambda: ckpt.live)
             if self.best is not None:
                 best.carry(self.best)
@@ -122,7 +123,7 @@ class Trainer:
             from dlhw.training.callbacks import EpochTensorBoard
 
             every = getattr(t.tensorboard, "histograms", 0)  # true: scalars only; {histograms: N}
-            cbs.append(EpochTensorBoard(self.run_dir / "tb", histograms=every))
+            cbs.append(EpochTensorBoard(self.run_dir / layout.TENSORBOARD, histograms=every))
         if self.steps is not None:
             from dlhw.training.steps import StepRecorder
 
@@ -185,7 +186,7 @@ class Trainer:
         if t.log_steps:
             from dlhw.training.steps import StepLog
 
-            self.steps = StepLog(self.run_dir / "history_steps.csv", len(train), t.batch_size,
+            self.steps = StepLog(self.run_dir / layout.HISTORY_STEPS, len(train), t.batch_size,
                                  keep_epochs=int(self.resume["epoch"]) if self.resume else None)
         early_stop = None
         for index, stage in enumerate(cfg.stages()):

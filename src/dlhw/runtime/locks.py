@@ -127,7 +127,7 @@ def acquire(folder: Path, what: str = "run folder") -> FolderLock:
     if fcntl is None and msvcrt is None:  # pragma: no cover - no OS lock on this platform
         if not _NOTED[0]:
             _NOTED[0] = True
-            from dlhw.console import info
+            from dlhw.runtime.console import info
 
             info("note: this platform has no file locks; two dlhw processes on one folder are not prevented")
         lock = _HELD[_key(folder)] = FolderLock(folder, None)

@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 from dlhw.config.fingerprint import fingerprint
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 RESUMABLE = ("interrupted", "failed", "stale")
 
@@ -47,11 +48,11 @@ def run_config_path(run_dir: str | Path) -> Path:
         raise ConfigError(f"--resume: run folder not found: {run}")
     if not run.is_dir():
         raise ConfigError(f"--resume: {run} is a file; give a run folder (runs/<name>)")
-    missing = [f for f in ("config.yaml", "status.json") if not (run / f).is_file()]
+    missing = [f for f in (layout.CONFIG, layout.STATUS) if not (run / f).is_file()]
     if missing:
         raise ConfigError(f"--resume: {run} is not a run folder (no {' or '.join(missing)}); "
                           f"give a folder written by `dlhw run`")
-    return run / "config.yaml"
+    return run / layout.CONFIG
 
 
 @dataclass
@@ -74,16 +75,16 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.runs import read_json
+        from dlhw.runs.folder import read_json
         from dlhw.runtime.files import write_json
 
-        data = read_json(self.run_dir / "status.json") or {}
+        data = read_json(self.run_dir / layout.STATUS) or {}
         for key in ("error", "finished"):
             data.pop(key, None)
         data["resumes"] = int(data.get("resumes", 0)) + 1
         data["resumed_from_epoch"] = self.epoch
-        write_json(self.run_dir / "status.json", data)
-        from dlhw.console import info
+        write_json(self.run_dir / layout.STATUS, data)
+        from dlhw.runtime.console import info
 
         info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
              else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
@@ -108,12 +109,12 @@ def _check_state(run: Path, status: Dict[str, Any]) -> None:
 def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     """Refuse (ConfigError, exit 2) a folder that cannot be resumed with ``cfg``; else a ResumePlan.
 
-    Every check reads only. The folder's lock (dlhw.locks) is taken last, and the checks are made
+    Every check reads only. The folder's lock (dlhw.runtime.locks) is taken last, and the checks are made
     again if status.json changed meanwhile: of two processes resuming one folder, the second is
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
-    from dlhw import locks
-    from dlhw.runs import read_status
+    from dlhw.runtime import locks
+    from dlhw.runs.status import read_status
 
     path = run_config_path(run_dir)
     run = path.parent
@@ -132,7 +133,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
 
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     from dlhw.config import load_config
-    from dlhw.training.checkpoint import checkpoint_path, load_checkpoint
+    from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
 
     _check_state(run, status)
     saved_cfg = load_config(path)

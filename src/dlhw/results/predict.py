@@ -12,6 +12,7 @@ estimator gives the class scores.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
+from dlhw.runs import layout
 
 @dataclass
 class Prediction:
@@ -67,8 +69,8 @@ def check_run(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
-    if not (run_dir / "model.keras").exists():
-        from dlhw.runs import read_status
+    if not (run_dir / layout.MODEL).exists():
+        from dlhw.runs.status import read_status
 
         state = read_status(run_dir).get("status", "unknown")
         raise DataError(f"{run_dir}: no model.keras (run status: {state}); only completed runs can predict")
@@ -82,13 +84,13 @@ def load_run_model(run_dir: Path):
     (dlhw.models.classical); model.keras is then the feature extractor.
     """
     import dlhw.models.layers  # noqa: F401  (registers dlhw's custom layers for safe-mode loading)
-    from dlhw.models.classical import ESTIMATOR_FILE, load_classifier_run
+    from dlhw.models.classical import load_classifier_run
 
-    if (Path(run_dir) / ESTIMATOR_FILE).exists():
+    if (Path(run_dir) / layout.ESTIMATOR).exists():
         return load_classifier_run(run_dir)
-    from dlhw.safeload import load_keras_model
+    from dlhw.runtime.safeload import load_keras_model
 
-    return load_keras_model(Path(run_dir) / "model.keras", "run"), None
+    return load_keras_model(Path(run_dir) / layout.MODEL, "run"), None
 
 
 def _outputs(model, clf, data) -> np.ndarray:
@@ -160,9 +162,28 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
     return out
 
 
+def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
+    """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
+    from dlhw.data.preprocessing import describe
+
+    path = Path(run_dir) / layout.PREPROCESSING
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    cfg_path = Path(run_dir) / layout.CONFIG
+    if not cfg_path.exists():
+        raise DataError(f"{run_dir}: not a run folder (no {layout.PREPROCESSING} and no config.yaml)")
+    from dlhw.config import load_config
+    from dlhw.data import load_dataset
+    from dlhw.models.outputs import resolve_output
+
+    cfg = load_config(cfg_path)
+    dataset = load_dataset(cfg)
+    return describe(cfg, dataset, resolve_output(cfg, dataset))
+
+
 def model_inputs(run_dir: Path, inputs: Sequence[str]):
     """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
-    from dlhw.data.preprocessing import csv_inputs, image_inputs, load_preprocessing
+    from dlhw.data.preprocessing import csv_inputs, image_inputs
 
     pre = load_preprocessing(run_dir)
     found = collect_inputs(inputs)
@@ -181,8 +202,6 @@ def predict_run(run_dir, inputs: Sequence[str], top_k: int = 3, logits: bool = F
         raise ConfigError(f"--top-k: must be at least 1; received {top_k}")
     if not inputs:
         raise ConfigError("dlhw predict: give at least one INPUT (image file, folder or CSV)")
-    from dlhw.data.preprocessing import load_preprocessing
-
     run_dir = check_run(Path(run_dir))
     pre = load_preprocessing(run_dir)
     data, labels = model_inputs(run_dir, inputs)

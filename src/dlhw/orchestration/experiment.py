@@ -8,8 +8,6 @@ atomically and only for a run that finished.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import sys
 import weakref
@@ -17,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from dlhw.console import info, take_warnings
-from dlhw.errors import ConfigError, DivergedError, WriteError
-from dlhw.tfruntime import setup_runtime
-from dlhw.runs import RunStatus, create_run_dir, discard_results, environment
+from dlhw.runtime.console import info, take_warnings
+from dlhw.errors import ConfigError, DivergedError
+from dlhw.runtime.tfruntime import setup_runtime
+from dlhw.runs.env import environment
+from dlhw.runs.folder import create_run_dir, discard_results
+from dlhw.runs.status import RunStatus
 from dlhw.runtime.files import write_json, write_text
-
-HISTORY_COLUMNS = ["stage", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"]
+from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
+from dlhw.runs.history import write_history
+from dlhw.runs import layout
 
 
 @dataclass
@@ -35,10 +36,10 @@ class RunOutcome:
 
 def load_init_weights(model, run_dir: str) -> int:
     """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
-    path = Path(run_dir) / "model.keras"
+    path = Path(run_dir) / layout.MODEL
     if not path.exists():
         raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
-    from dlhw.safeload import load_keras_model
+    from dlhw.runtime.safeload import load_keras_model
 
     src = load_keras_model(path, "model.init_from")  # safe mode: a model file never runs code
     by_name = {layer.name: layer for layer in _all_layers(src)}
@@ -64,16 +65,6 @@ def _all_layers(model) -> List[Any]:
     return out
 
 
-def write_history(rows: List[dict], path: Path) -> None:
-    extra = sorted({k for r in rows for k in r} - set(HISTORY_COLUMNS))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS + extra, extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: r.get(k, "") for k in HISTORY_COLUMNS + extra})
-    write_text(path, buf.getvalue())
-
-
 def _summary_text(model, expand: bool) -> str:
     lines: List[str] = []
     saved = os.environ.get("COLUMNS")
@@ -88,22 +79,22 @@ def _summary_text(model, expand: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-_NESTED_SUMMARIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def model_summary(model) -> str:
     """The model's summary, then each nested model's own (a backbone's hundreds of layers, in
     the order ``unfreeze: {from_layer: N}`` counts them). A frozen backbone reused across sweep
     trials is summarised once: its table is kept while its layers' trainable flags stay the same."""
+    from dlhw.runtime.memo import held
+
+    summaries = held("nested_summaries", weakref.WeakKeyDictionary)
     text = _summary_text(model, expand=False)
     for sub in model.layers:
         if not getattr(sub, "layers", None):
             continue
         flags = tuple(layer.trainable for layer in sub.layers)
-        memo = _NESTED_SUMMARIES.get(sub)
+        memo = summaries.get(sub)
         if memo is None or memo[0] != flags:
             memo = (flags, _summary_text(sub, expand=True))
-            _NESTED_SUMMARIES[sub] = memo
+            summaries[sub] = memo
         text += f"\nInside {sub.name} (its layers, in order):\n" + memo[1]
     return text
 
@@ -116,81 +107,6 @@ def _record_end(status, state: str, error: str) -> None:
     except Exception as exc:  # noqa: BLE001 - never hide the error that ended the run
         print(f"warning: {status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})",
               file=sys.stderr)
-
-
-def save_model(model, path: Path) -> None:
-    from dlhw.keras_saving import prime
-    from dlhw.runtime.files import replacing, write_error
-
-    prime()
-    try:
-        with replacing(path, keep_suffix=True) as tmp:  # Keras picks the format by the suffix
-            model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
-    except WriteError:
-        raise
-    except Exception as exc:  # disk full in h5py's own words: one line naming the file, nothing left
-        raise write_error(path, exc) from None
-
-
-def plot_step_curves(run_dir: Path, metric: str) -> None:
-    """steps_curves.png from history_steps.csv (training.log_steps)."""
-    from dlhw.evaluation.plots import plot_steps
-    from dlhw.report.collect import read_history
-
-    rows = read_history(run_dir / "history_steps.csv")
-    if rows:
-        plot_steps(rows, run_dir / "steps_curves.png", f"{run_dir.name}: per-step training curves", metric)
-
-
-def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
-    """metrics.json, confusion matrix, ROC / regression plot for a trained model.
-
-    ``raw_fn(split)`` supplies the raw outputs instead of ``model.predict`` (cached
-    backbone features through the head, or a scikit-learn classifier's scores)."""
-    from dlhw.evaluation import metrics as M
-    from dlhw.evaluation import plots as P
-    from dlhw.models.outputs import make_loss
-    from dlhw.training.trainer import count_params, evaluation_monitor
-
-    loss_fn = make_loss(spec)
-    preds = {}
-    out: Dict[str, Any] = {}
-    raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
-    for split in ("train", "val", "test"):
-        s = dataset.splits[split]
-        raw = raw_fn(split) if raw_fn else raws[split]
-        preds[split] = M.predictions(raw, s.y, spec)
-        out[split] = M.split_metrics(preds[split], spec, loss_fn)
-    test = preds["test"] if len(preds["test"].y) else preds["val"]
-    title = run_dir.name
-    if spec.encoding in ("index", "binary", "onehot"):
-        cm = M.confusion(test, spec.num_classes)
-        M.write_confusion_csv(cm, dataset.class_names, run_dir / "confusion_matrix.csv")
-        P.plot_confusion(cm, dataset.class_names, run_dir / "confusion_matrix.png",
-                         f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
-        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / "roc.png", f"{title}: ROC")
-        out["confusion_matrix"] = cm.tolist()
-    elif spec.encoding == "target":
-        P.plot_regression(test.y, test.raw, run_dir / "predicted_vs_true.png", f"{title}: predicted vs true")
-    if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
-        from dlhw.evaluation.open_set import evaluate_unseen
-
-        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,
-                                   known_proba={k: preds[k].proba for k in ("val", "test")}))
-    monitor = evaluation_monitor(cfg)
-    out.update({
-        "params": count_params(model),
-        "params_per_stage": result.stage_params,
-        "train_seconds": round(result.train_seconds, 3),
-        "best_epoch": result.best_epoch(monitor),
-        "evaluated": result.evaluated,  # which epoch's weights the splits were measured with, and why
-        "epochs_run": result.epochs_run,
-        "stopped_early": result.stopped_early,
-        "class_names": list(dataset.class_names),
-        "output": spec.as_dict(),
-        "validation": dataset.meta.get("validation", "val split"),
-    })
-    return out
 
 
 def resolve_batch_size(cfg, dataset):
@@ -213,13 +129,13 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
     with its history row (the Python API's notebook progress bar, dlhw.api).
 
-    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.resume).
+    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.runs.resume).
 
     ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
 
-    The run folder is locked (dlhw.locks) from its creation, or from the resume check, until the
+    The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
-    from dlhw.locks import released_after
+    from dlhw.runtime.locks import released_after
 
     with released_after():
         return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
@@ -234,7 +150,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.training.trainer import Trainer
 
     from dlhw.config.fingerprint import fingerprint
-    from dlhw.resume import prepare_resume
+    from dlhw.runs.resume import prepare_resume
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
@@ -255,28 +171,28 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
                                       f"(the training split's size in this run)\n")
-    write_text(run_dir / "config.yaml", note + yaml.safe_dump(cfg.dump(), sort_keys=False))
+    write_text(run_dir / layout.CONFIG, note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
     if on_start is not None:
         on_start(run_dir)
-    from dlhw.training.signals import graceful_interrupts
+    from dlhw.runtime.signals import graceful_interrupts
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
     interrupts.__enter__()
     trainer = None
     try:
-        write_text(run_dir / "summary.txt", model_summary(model))
-        write_json(run_dir / "env.json", environment(cfg.seed, dataset.fingerprint, used))
+        write_text(run_dir / layout.SUMMARY, model_summary(model))
+        write_json(run_dir / layout.ENV, environment(cfg.seed, dataset.fingerprint, used))
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples
 
         write_preprocessing(run_dir, cfg, dataset, spec)
-        write_samples(dataset, run_dir / "samples.png", cfg.evaluation.samples, cfg.seed,
+        write_samples(dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
                       f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
-            from dlhw.models.classical import run_classifier
+            from dlhw.orchestration.classifier import run_classifier
 
             metrics = run_classifier(run_cfg, dataset, model, features, run_dir)
             status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
@@ -290,9 +206,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features, on_epoch=epoch_done,
                           resume=resumed.checkpoint if resumed else None, identity=identity)
         result = trainer.fit()
-        write_history(result.history, run_dir / "history.csv")
+        write_history(result.history, run_dir / layout.HISTORY)
         metric = "accuracy" if spec.accuracy != "none" else "mae"
-        plot_curves(result.history, run_dir / "curves.png", f"{run_dir.name}: training curves", metric)
+        plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
         if cfg.training.log_steps:
             plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose
@@ -303,7 +219,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             status.set("diverged", error=msg, epochs_run=result.epochs_run,
                        diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
-        save_model(model, run_dir / "model.keras")
+        save_model(model, run_dir / layout.MODEL)
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         metrics["batch_size"] = run_cfg.training.batch_size
@@ -314,7 +230,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         # the table's (inference-mode) figures
         metrics["diagnostics"] = validation_findings(dataset) + diagnose(result.history, evaluated=metrics)
         trainer.close()  # the last checkpoint, written in the background while evaluating
-        write_json(run_dir / "metrics.json", metrics)
+        write_json(run_dir / layout.METRICS, metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
+from dlhw.runs import layout
 
 RELU_NAMES = ("relu", "relu6")
 
@@ -112,7 +113,7 @@ class Probe:
 
 
 def _input_batches(run_dir: Path, inputs: Sequence[str], batch_size: int):
-    from dlhw.predict import model_inputs
+    from dlhw.results.predict import model_inputs
 
     data, _ = model_inputs(run_dir, inputs)
     if not isinstance(data, np.ndarray):  # images: a batched tf.data pipeline
@@ -129,7 +130,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
     or over the chosen ``inputs`` (image files, folders or CSV files; S2 used one image)."""
     from dlhw.config import load_config
     from dlhw.data import load_dataset
-    from dlhw.predict import check_run, load_run_model
+    from dlhw.results.predict import check_run, load_run_model
 
     if samples < 1:
         raise ConfigError(f"--samples: must be at least 1; received {samples}")
@@ -137,7 +138,7 @@ def activation_sparsity(run_dir, samples: int = 256, batch_size: int = 32,
     if inputs:
         batches = _input_batches(run_dir, inputs, batch_size)
     else:
-        cfg = load_config(run_dir / "config.yaml")
+        cfg = load_config(run_dir / layout.CONFIG)
         dataset = load_dataset(cfg)
         split = "test" if len(dataset.splits["test"]) else "val"
         batches = dataset.batches(split, batch_size, limit=samples)
@@ -209,10 +210,10 @@ def inspect_activations(runs: Sequence[str], samples: int = 256, out: Optional[P
         rows.extend(activation_sparsity(run, samples, inputs=inputs))
     folder = Path(out) if out else (Path(runs[0]) if len(runs) == 1 else Path("activations"))
     folder.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, folder / "activations.csv")
+    write_csv(rows, folder / layout.ACTIVATIONS_CSV)
     names = list(dict.fromkeys(r.run for r in rows))
     title = f"zero activations per layer: {', '.join(names)}" if len(names) <= 3 else "zero activations per layer"
     if inputs and len(inputs) == 1:
         title += f" (input: {Path(inputs[0]).name})"
-    plot_sparsity(rows, folder / "activations.png", title)
+    plot_sparsity(rows, folder / layout.ACTIVATIONS_PNG, title)
     return folder, rows

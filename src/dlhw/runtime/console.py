@@ -11,10 +11,6 @@ def set_quiet(quiet: bool) -> None:
     _state["quiet"] = quiet
 
 
-def is_quiet() -> bool:
-    return bool(_state["quiet"])
-
-
 def warn(message: str) -> None:
     """Print a one-line warning on stderr (also when quiet) and remember it."""
     _state["warnings"].append(message)

@@ -1,0 +1,61 @@
+"""A classifier run (S2 c): fit the scikit-learn estimator of ``model.classifier`` on the
+frozen backbone's (cached) features, evaluate it like a Keras head, and write the run
+folder: metrics.json, confusion matrix, ROC, model.keras (the feature extractor),
+classifier.joblib and curves.txt (why there are no learning curves).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+
+from dlhw.models.classical import SCORES, class_scores, make_estimator
+from dlhw.runs import layout
+
+
+def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
+    """Fit, evaluate and save a classical head; returns metrics (also written to metrics.json)."""
+    import joblib
+    import sklearn
+
+    from dlhw.models.outputs import OutputSpec
+    from dlhw.orchestration.evaluate import evaluate_and_write, save_model
+    from dlhw.runtime.files import replacing, write_json, write_text
+    from dlhw.training.trainer import TrainResult, count_params
+
+    ccfg = cfg.model.classifier
+    k = dataset.num_classes
+    feats = {split: plan.features(split) for split in ("train", "val", "test")}
+    est = make_estimator(ccfg, cfg.seed)
+    start = time.perf_counter()
+    est.fit(feats["train"], dataset.splits["train"].y.astype(int))
+    fit_seconds = time.perf_counter() - start
+    spec = OutputSpec(units=k, activation="softmax", loss="sparse_categorical_crossentropy", from_logits=False,
+                      encoding="index", accuracy="sparse_categorical", num_classes=k)
+    result = TrainResult(stage_params=[{"stage": "fit", **count_params(model)}], train_seconds=fit_seconds)
+    metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir,
+                                 raw_fn=lambda split: class_scores(est, feats[split], k))
+    info = {"type": ccfg.type, **ccfg.model_dump(mode="json"), "scores": SCORES[ccfg.type],
+            "feature_size": int(feats["train"].shape[1]), "sklearn": sklearn.__version__}
+    if hasattr(est, "n_support_"):
+        info["support_vectors"] = int(np.sum(est.n_support_))
+    from dlhw.data.dataset import validation_findings
+
+    metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None,
+                   diagnostics=validation_findings(dataset))
+    save_model(model, run_dir / layout.MODEL)
+    with replacing(run_dir / layout.ESTIMATOR) as tmp:
+        joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,
+                     "scores": SCORES[ccfg.type]}, tmp)
+    what = "an SVM" if ccfg.type == "svm" else "a logistic regression"
+    write_text(run_dir / layout.CURVES_NOTE, (
+        f"No learning curves and no history.csv: {what} ({layout.ESTIMATOR}) is fitted in one step on the "
+        f"frozen backbone's features, so there are no epochs to plot.\n"
+        f"Fitted on {len(feats['train'])} training samples x {feats['train'].shape[1]} features in "
+        f"{fit_seconds:.2f}s; model.keras is the feature extractor (image -> features).\n"
+        f"See metrics.json, confusion_matrix.png and roc.png for the results.\n"))
+    write_json(run_dir / layout.METRICS, metrics)
+    return metrics

@@ -1,0 +1,89 @@
+"""A trained model's results into its run folder: model.keras, metrics.json's figures,
+the confusion matrix, ROC or predicted-vs-true plot, the per-step curves.
+
+Used by a Keras run (orchestration.experiment) and a classifier fitted on backbone
+features (orchestration.classifier) alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+from dlhw.runs import layout
+
+
+def save_model(model, path: Path) -> None:
+    from dlhw.errors import WriteError
+    from dlhw.runtime.files import replacing, write_error
+    from dlhw.runtime.keras_saving import prime
+
+    prime()
+    try:
+        with replacing(path, keep_suffix=True) as tmp:  # Keras picks the format by the suffix
+            model.save(tmp)  # a zip whose weights Keras builds in memory: disk errors are plain OSErrors
+    except WriteError:
+        raise
+    except Exception as exc:  # disk full in h5py's own words: one line naming the file, nothing left
+        raise write_error(path, exc) from None
+
+
+def plot_step_curves(run_dir: Path, metric: str) -> None:
+    """steps_curves.png from history_steps.csv (training.log_steps)."""
+    from dlhw.evaluation.plots import plot_steps
+    from dlhw.runs.history import read_history
+
+    rows = read_history(run_dir / layout.HISTORY_STEPS)
+    if rows:
+        plot_steps(rows, run_dir / layout.STEP_CURVES, f"{run_dir.name}: per-step training curves", metric)
+
+
+def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
+    """metrics.json, confusion matrix, ROC / regression plot for a trained model.
+
+    ``raw_fn(split)`` supplies the raw outputs instead of ``model.predict`` (cached
+    backbone features through the head, or a scikit-learn classifier's scores)."""
+    from dlhw.evaluation import metrics as M
+    from dlhw.evaluation import plots as P
+    from dlhw.models.outputs import make_loss
+    from dlhw.training.trainer import count_params, evaluation_monitor
+
+    loss_fn = make_loss(spec)
+    preds = {}
+    out: Dict[str, Any] = {}
+    raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
+    for split in ("train", "val", "test"):
+        s = dataset.splits[split]
+        raw = raw_fn(split) if raw_fn else raws[split]
+        preds[split] = M.predictions(raw, s.y, spec)
+        out[split] = M.split_metrics(preds[split], spec, loss_fn)
+    test = preds["test"] if len(preds["test"].y) else preds["val"]
+    title = run_dir.name
+    if spec.encoding in ("index", "binary", "onehot"):
+        cm = M.confusion(test, spec.num_classes)
+        M.write_confusion_csv(cm, dataset.class_names, run_dir / layout.CONFUSION_CSV)
+        P.plot_confusion(cm, dataset.class_names, run_dir / layout.CONFUSION_PNG,
+                         f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
+        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / layout.ROC, f"{title}: ROC")
+        out["confusion_matrix"] = cm.tolist()
+    elif spec.encoding == "target":
+        P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
+    if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
+        from dlhw.evaluation.open_set import evaluate_unseen
+
+        out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,
+                                   known_proba={k: preds[k].proba for k in ("val", "test")}))
+    monitor = evaluation_monitor(cfg)
+    out.update({
+        "params": count_params(model),
+        "params_per_stage": result.stage_params,
+        "train_seconds": round(result.train_seconds, 3),
+        "best_epoch": result.best_epoch(monitor),
+        "evaluated": result.evaluated,  # which epoch's weights the splits were measured with, and why
+        "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early,
+        "class_names": list(dataset.class_names),
+        "output": spec.as_dict(),
+        "validation": dataset.meta.get("validation", "val split"),
+    })
+    return out

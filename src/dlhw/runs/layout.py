@@ -1,0 +1,54 @@
+"""Every file name dlhw writes, defined once (../shared/CONFIG.md describes the layout).
+
+A run folder (``dlhw run``, and each trial of a sweep)::
+
+    config.yaml  status.json  env.json  summary.txt  preprocessing.json  samples.png
+    history.csv  history_steps.csv  curves.png (curves.txt for a classifier)  steps_curves.png
+    metrics.json  model.keras  classifier.joblib
+    confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
+    tb/  checkpoints/last.ckpt.npz (and the best weights)
+
+A sweep folder holds its trials' run folders and sweep.json; a report folder
+report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
+activations.csv / .png. No imports: any module may use these names.
+"""
+
+# ------------------------------------------------------------------ run folder
+CONFIG = "config.yaml"                 # the resolved config, every default filled in
+STATUS = "status.json"                 # running / completed / failed / diverged / interrupted
+ENV = "env.json"                       # versions, devices, seed, git commit, dataset fingerprint
+SUMMARY = "summary.txt"                # the model summary
+PREPROCESSING = "preprocessing.json"   # what the model expects as input (dlhw predict)
+SAMPLES = "samples.png"
+HISTORY = "history.csv"                # one row per epoch
+HISTORY_STEPS = "history_steps.csv"    # training.log_steps
+CURVES = "curves.png"
+CURVES_NOTE = "curves.txt"             # a classifier run: why there are no curves
+STEP_CURVES = "steps_curves.png"
+METRICS = "metrics.json"               # written last: a run with it finished
+MODEL = "model.keras"
+ESTIMATOR = "classifier.joblib"        # model.classifier: the fitted scikit-learn estimator
+CONFUSION_PNG = "confusion_matrix.png"
+CONFUSION_CSV = "confusion_matrix.csv"
+ROC = "roc.png"
+PREDICTED_VS_TRUE = "predicted_vs_true.png"
+OPEN_SET_CONFUSION_PNG = "open_set_confusion.png"
+OPEN_SET_CONFUSION_CSV = "open_set_confusion.csv"
+TENSORBOARD = "tb"                     # a folder
+CHECKPOINTS = "checkpoints"            # a folder: the resume checkpoint and the best weights
+CHECKPOINT = "last.ckpt.npz"           # inside CHECKPOINTS
+
+RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when a run ends badly)
+
+# ---------------------------------------------------------------- sweep folder
+SWEEP_MANIFEST = "sweep.json"
+
+# --------------------------------------------------------------- report folder
+REPORT = "report.html"
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+CHARTS = "charts"                      # a folder
+
+# ------------------------------------------------------------------ dlhw inspect
+ACTIVATIONS_CSV = "activations.csv"
+ACTIVATIONS_PNG = "activations.png"
