@@ -11,6 +11,11 @@ def set_quiet(quiet: bool) -> None:
     _state["quiet"] = quiet
 
 
+def is_quiet() -> bool:
+    """Whether info() prints (the Python API restores the setting a call changed)."""
+    return bool(_state["quiet"])
+
+
 def warn(message: str) -> None:
     """Print a one-line warning on stderr (also when quiet) and remember it."""
     _state["warnings"].append(message)
