@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from dlhw.errors import ConfigError, shorten
+from dlhw.runs import layout
 
 DEVICES = ("auto", "cpu", "gpu")
 
@@ -91,8 +92,8 @@ def console_quiet(quiet: bool) -> Iterator[None]:
 
 def run_folder_kind(path: Path) -> Optional[str]:
     """'sweep', 'run' or None for a folder."""
-    if (path / "sweep.json").is_file():
+    if (path / layout.SWEEP_MANIFEST).is_file():
         return "sweep"
-    if (path / "status.json").is_file() or (path / "metrics.json").is_file():
+    if (path / layout.STATUS).is_file() or (path / layout.METRICS).is_file():
         return "run"
     return None

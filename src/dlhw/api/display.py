@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from dlhw.runs import layout
+
 HEADLINE = ("accuracy", "loss", "f1_macro", "auc", "mae", "rmse", "r2")
 IMG_STYLE = "max-width:420px;margin:4px"
 
@@ -123,7 +125,7 @@ def run_html(run) -> str:
         parts.append(f"<p>params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                      f"{m.get('epochs_run')} epochs in {_num(m.get('train_seconds'), 1)}s, "
                      f"best epoch {m.get('best_epoch')}</p>")
-    images = [png_tag(run.path / f, f) for f in ("curves.png", "confusion_matrix.png") if (run.path / f).is_file()]
+    images = [png_tag(run.path / f, f) for f in (layout.CURVES, layout.CONFUSION_PNG) if (run.path / f).is_file()]
     if images:
         parts.append("<div>" + "".join(images) + "</div>")
     return "".join(parts) + "</div>"

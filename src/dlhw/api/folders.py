@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 
 from dlhw.api.common import run_folder_kind
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 
 def load(path: str | Path):
@@ -42,4 +43,4 @@ def report(path: Any, out: Optional[str | Path] = None, metric: str = "val_accur
     paths = list(path) if isinstance(path, (list, tuple)) else [path]
     if any(not isinstance(p, (str, Path)) for p in paths):
         raise ConfigError(f"report: expected a folder path or a list of them; received {type(path).__name__}")
-    return write_report(paths, out, metric, curves).out / "report.html"
+    return write_report(paths, out, metric, curves).out / layout.REPORT

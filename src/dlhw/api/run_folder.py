@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.api.common import check_device, console_quiet, resolve_config
 from dlhw.errors import ConfigError, DataError
+from dlhw.runs import layout
 
 
 class Run:
@@ -51,7 +52,7 @@ class Run:
         if self._config is None:
             from dlhw.config import load_config
 
-            path = self.path / "config.yaml"
+            path = self.path / layout.CONFIG
             if not path.is_file():
                 raise ConfigError(f"{self.path}: no config.yaml; not a run folder written by dlhw")
             self._config = load_config(path)
@@ -63,7 +64,7 @@ class Run:
         if self._metrics is None:
             from dlhw.runs.folder import read_json
 
-            data = read_json(self.path / "metrics.json")
+            data = read_json(self.path / layout.METRICS)
             if not isinstance(data, dict):
                 return {}
             self._metrics = data
@@ -76,7 +77,7 @@ class Run:
 
         from dlhw.runs.history import HISTORY_COLUMNS
 
-        path = self.path / "history.csv"
+        path = self.path / layout.HISTORY
         if not path.is_file():
             return pd.DataFrame(columns=HISTORY_COLUMNS)
         return pd.read_csv(path)
@@ -174,8 +175,8 @@ def _array_files(run_dir: Path, inputs: Any, tmp: Path):
     """An array (or DataFrame) written as dlhw predict's inputs: a CSV of rows, or PNG images."""
     import numpy as np
 
-    from dlhw.data.preprocessing import is_image_run, load_preprocessing
-    from dlhw.results.predict import check_run
+    from dlhw.data.preprocessing import is_image_run
+    from dlhw.results.predict import check_run, load_preprocessing
 
     pre = load_preprocessing(check_run(run_dir))
     if hasattr(inputs, "to_csv") and hasattr(inputs, "columns"):  # a pandas DataFrame: its own columns

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from dlhw.api.common import check_device, console_quiet, merge_base, override_list
 from dlhw.errors import ConfigError
+from dlhw.runs import layout
 
 DEFAULT_METRIC = "val_accuracy"  # what `dlhw report` sorts by unless told otherwise
 
@@ -34,7 +35,7 @@ class Sweep:
         """sweep.json as a dict."""
         from dlhw.runs.folder import read_json
 
-        data = read_json(self.path / "sweep.json")
+        data = read_json(self.path / layout.SWEEP_MANIFEST)
         return data if isinstance(data, dict) else {}
 
     @property
