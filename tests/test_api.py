@@ -66,13 +66,16 @@ def test_import_dlhw_is_light_and_names_the_whole_api():
     assert out.stdout.strip() == "[]"
 
 
-def test_sweep_and_report_are_both_functions_and_the_packages():
-    import dlhw.report.table as table_module
-    from dlhw.errors import ConfigError
-    from dlhw.sweep import build_plan
+def test_sweep_and_report_are_the_api_functions_beside_their_packages():
+    import inspect
 
-    assert callable(dlhw.sweep) and callable(dlhw.report)
-    assert dlhw.sweep.build_plan is build_plan and dlhw.report.table is table_module  # still the packages
+    import dlhw.reports.table as table_module
+    from dlhw.errors import ConfigError
+    from dlhw.sweeps import build_plan
+
+    assert inspect.isfunction(dlhw.sweep) and inspect.isfunction(dlhw.report)
+    assert "workers" in inspect.signature(dlhw.sweep).parameters  # help(dlhw.sweep) shows the function
+    assert dlhw.sweeps.build_plan is build_plan and dlhw.reports.table is table_module
     assert dlhw.ConfigError is ConfigError
     with pytest.raises(ConfigError, match="no such run folder or sweep"):
         dlhw.report("/nonexistent/runs")

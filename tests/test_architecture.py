@@ -162,19 +162,19 @@ def test_no_import_cycles():
 
 LOWER = {  # these packages never import the ones listed (data flows one way)
     "dlhw.runtime": ("dlhw.config", "dlhw.data", "dlhw.models", "dlhw.training", "dlhw.evaluation", "dlhw.runs",
-                     "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
+                     "dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
     "dlhw.config": ("dlhw.data", "dlhw.models", "dlhw.training", "dlhw.evaluation", "dlhw.runs",
-                    "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
+                    "dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
     "dlhw.runs": ("dlhw.data", "dlhw.models", "dlhw.training", "dlhw.evaluation", "dlhw.orchestration",
-                  "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
-    "dlhw.data": ("dlhw.models", "dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweep",
-                  "dlhw.report", "dlhw.cli"),
-    "dlhw.models": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
-    "dlhw.training": ("dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
-    "dlhw.evaluation": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweep", "dlhw.report",
+                  "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
+    "dlhw.data": ("dlhw.models", "dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweeps",
+                  "dlhw.reports", "dlhw.cli"),
+    "dlhw.models": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
+    "dlhw.training": ("dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
+    "dlhw.evaluation": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports",
                         "dlhw.cli"),
-    "dlhw.orchestration": ("dlhw.results", "dlhw.sweep", "dlhw.report", "dlhw.cli"),
-    "dlhw.report": ("dlhw.orchestration", "dlhw.cli"),
+    "dlhw.orchestration": ("dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
+    "dlhw.reports": ("dlhw.orchestration", "dlhw.cli"),
 }
 
 

@@ -27,8 +27,8 @@ def test_minimised(metric):
 def test_the_trainer_and_the_report_agree():
     """The best epoch of a run and the best row of a report follow the same rule, F1 and R2 included
     (the trainer used to minimise every monitor but accuracy and AUC)."""
-    from dlhw.report.collect import RunRecord
-    from dlhw.report.table import build_rows
+    from dlhw.reports.collect import RunRecord
+    from dlhw.reports.table import build_rows
     from dlhw.training.callbacks import BestWeights
     from dlhw.training.trainer import TrainResult
 

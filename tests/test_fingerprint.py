@@ -11,8 +11,8 @@ import yaml
 
 from dlhw.config import load_config, validate
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.sweep import build_plan
-from dlhw.sweep.manifest import locate
+from dlhw.sweeps import build_plan
+from dlhw.sweeps.manifest import locate
 from conftest import REPO, TINY
 
 STAGED = {

@@ -143,7 +143,7 @@ def test_a_second_sweep_on_the_same_folder_is_refused_at_once(tmp_path, hold):
     proc.wait()
     r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 0, r.output
-    from dlhw.report.collect import collect
+    from dlhw.reports.collect import collect
 
     runs = collect([tmp_path / "runs"])  # lock files are never read as runs or results
     assert sorted(r.name for r in runs) == ["units-12", "units-8"] and {r.status for r in runs} == {"completed"}

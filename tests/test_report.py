@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dlhw.cli import app
-from dlhw.report import make_report
-from dlhw.report.collect import collect
+from dlhw.reports import make_report
+from dlhw.reports.collect import collect
 
 runner = CliRunner()
 HOSTILE = "<script>alert(1)</script>"
@@ -169,7 +169,7 @@ def test_terminal_table_folds_and_never_cuts_a_number(runs, tmp_path, width):
     from rich.cells import cell_len
     from rich.console import Console
 
-    from dlhw.report.table import header, cell, print_table
+    from dlhw.reports.table import header, cell, print_table
 
     rep = make_report([runs], tmp_path / "out")
     console = Console(width=width, force_terminal=True, record=True)
@@ -191,7 +191,7 @@ def test_terminal_table_folds_and_never_cuts_a_number(runs, tmp_path, width):
 def test_a_wide_terminal_shows_one_table_with_every_column(runs, tmp_path):
     from rich.console import Console
 
-    from dlhw.report.table import print_table
+    from dlhw.reports.table import print_table
 
     rep = make_report([runs / "layers"], tmp_path / "out")
     console = Console(width=240, force_terminal=True, record=True)

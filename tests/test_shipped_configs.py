@@ -15,7 +15,7 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.config.loader import apply_overrides
 from dlhw.errors import ConfigError, DataError
-from dlhw.sweep.plan import build_plan
+from dlhw.sweeps.plan import build_plan
 from tests.conftest import REPO, fake_reuters, make_image_folder
 
 runner = CliRunner()
@@ -200,7 +200,7 @@ def test_validation_on_the_test_split_is_said_plainly(tmp_path, capsys):
     assert m["diagnostics"][0]["kind"] == "val_is_test" and "test split" in m["diagnostics"][0]["message"]
     status = json.loads((out.run_dir / "status.json").read_text())
     assert any("optimistic" in w for w in status.get("warnings", []))
-    from dlhw.report import make_report
+    from dlhw.reports import make_report
 
     make_report([out.run_dir], out=tmp_path / "report")
     html = (tmp_path / "report" / "report.html").read_text()

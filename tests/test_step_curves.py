@@ -137,7 +137,7 @@ def test_a_diverged_run_keeps_its_steps_up_to_the_nan(tmp_path):
 def test_report_curves_overlay_epochs_and_steps(tmp_path):
     """S3's batch vs mini-batch gradient descent: one batch of everything vs batches of 64, per step."""
     from dlhw.cli import app
-    from dlhw.report import make_report
+    from dlhw.reports import make_report
 
     runs = tmp_path / "runs"
     run_experiment(validate(digits(epochs=2)), out=runs, name="minibatch", quiet=True)

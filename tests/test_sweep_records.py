@@ -1,4 +1,4 @@
-"""dlhw.sweep.records: typed Job / Result records; sweep.json keeps its format."""
+"""dlhw.sweeps.records: typed Job / Result records; sweep.json keeps its format."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlhw.sweep import build_plan
-from dlhw.sweep.records import Job, Result
-from dlhw.sweep.session import MANIFEST_FIELDS, run_sweep
+from dlhw.sweeps import build_plan
+from dlhw.sweeps.records import Job, Result
+from dlhw.sweeps.session import MANIFEST_FIELDS, run_sweep
 from conftest import TINY
 
 # A trial entry of sweep.json, as every dlhw so far has written it.

@@ -137,7 +137,7 @@ def test_a_damaged_trial_is_set_aside_and_trained_again(tmp_path, damage):
     assert status(run)["status"] == "completed" and (run / "metrics.json").exists()
     assert status(aside)["status"] == "interrupted"  # kept as it was, damage included
     assert json.loads((out / "grid" / "sweep.json").read_text())["trials"][0]["status"] == "completed"
-    from dlhw.report.collect import collect
+    from dlhw.reports.collect import collect
 
     assert [rec.path for rec in collect([out])] == [run]  # the folder set aside is not read as a run
     r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)])

@@ -133,7 +133,7 @@ def run_html(run) -> str:
 
 def table_html(rows, metric: str) -> str:
     """The comparison table as ``dlhw report`` formats it (mean ± std), the best row in bold."""
-    from dlhw.report.table import cell, header
+    from dlhw.reports.table import cell, header
 
     keys, names = header(rows, metric)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
@@ -146,9 +146,9 @@ def table_html(rows, metric: str) -> str:
 
 def sweep_html(sweep) -> str:
     """The sweep's table (sorted by its metric) and its overlay charts, drawn afresh."""
-    from dlhw.report import charts as C
-    from dlhw.report import table as T
-    from dlhw.report.collect import collect
+    from dlhw.reports import charts as C
+    from dlhw.reports import table as T
+    from dlhw.reports.collect import collect
 
     records = collect([sweep.path])
     parts = [f"<div class='dlhw-sweep'><h4 style='margin:4px 0'>sweep {html.escape(sweep.path.name)}: "

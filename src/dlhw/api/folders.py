@@ -30,8 +30,8 @@ def load(path: str | Path):
 def write_report(paths: Sequence[str | Path], out: Optional[str | Path] = None, metric: str = "val_accuracy",
                  curves: Optional[Sequence[str]] = None):
     """``dlhw report``: report.html, summary.csv, summary.md and charts/ of every run under ``paths``;
-    returns the dlhw.report.Report (its rows, records and charts)."""
-    from dlhw.report import make_report
+    returns the dlhw.reports.Report (its rows, records and charts)."""
+    from dlhw.reports import make_report
 
     return make_report(list(paths), out, metric, None if curves is None else list(curves))
 

@@ -58,7 +58,7 @@ class Sweep:
         return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running")]
 
     def _records(self):
-        from dlhw.report.collect import collect
+        from dlhw.reports.collect import collect
 
         return collect([self.path])
 
@@ -75,7 +75,7 @@ class Sweep:
 
         import pandas as pd
 
-        from dlhw.report import table as T
+        from dlhw.reports import table as T
 
         records = self._records()
         if not records:
@@ -88,8 +88,8 @@ class Sweep:
         e.g. best("test_accuracy"); losses, errors and times count lower as better. None when no
         completed run has that metric."""
         from dlhw.api.run_folder import Run
-        from dlhw.report import table as T
-        from dlhw.report.collect import metric_value
+        from dlhw.reports import table as T
+        from dlhw.reports.collect import metric_value
 
         records = self._records()
         if not records:
@@ -123,8 +123,8 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
     ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
-    from dlhw.sweep import build_plan
-    from dlhw.sweep.session import run_sweep
+    from dlhw.sweeps import build_plan
+    from dlhw.sweeps.session import run_sweep
 
     check_device(device)
     sets = override_list(overrides)

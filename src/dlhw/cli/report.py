@@ -30,7 +30,7 @@ def report(
     """Compare every run under PATH...: a sorted table (terminal too), overlay curves, confusion matrices."""
     with cli_errors(debug):
         from dlhw.api import write_report
-        from dlhw.report.table import print_table
+        from dlhw.reports.table import print_table
 
         rep = write_report(paths or [], out, metric, None if curves is None else curves.split(","))
         if not quiet:

@@ -64,8 +64,8 @@ def sweep(
             raise ConfigError("dlhw sweep: give a folder of configs or a sweep file")
         if dry_run:
             check_device(device)
-            from dlhw.sweep import build_plan
-            from dlhw.sweep.dryrun import data_problem, plan_rows, print_plan
+            from dlhw.sweeps import build_plan
+            from dlhw.sweeps.dryrun import data_problem, plan_rows, print_plan
 
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains
             rows = plan_rows(plan, out, device=device)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.errors import DataError, DlhwError
-from dlhw.sweep.manifest import estimate_seconds, past_timings, trial_state
-from dlhw.sweep.plan import SweepPlan, describe
+from dlhw.sweeps.manifest import estimate_seconds, past_timings, trial_state
+from dlhw.sweeps.plan import SweepPlan, describe
 
 
 def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
@@ -56,7 +56,7 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
 def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str = "auto") -> List[Dict[str, Any]]:
     params = count_params(plan, device) if with_params else {}
     timings = past_timings(Path(out))
-    from dlhw.sweep.session import sweep_folder
+    from dlhw.sweeps.session import sweep_folder
 
     sweep_dir = sweep_folder(plan, Path(out))  # OUT/<name>, or <name>-sweep beside a run folder of that name
     rows = []
@@ -85,7 +85,7 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
     from rich.table import Table
     from rich.text import Text
 
-    from dlhw.sweep.manifest import format_seconds
+    from dlhw.sweeps.manifest import format_seconds
 
     table = Table(title=Text(f"sweep {plan.name}: {len(rows)} trials (dry run, nothing trained)"))
     for col, just in (("#", "right"), ("trial", "left"), ("varied values", "left"), ("epochs", "right"),

@@ -11,9 +11,9 @@ import html
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from dlhw.report.collect import RunRecord
+from dlhw.reports.collect import RunRecord
 from dlhw.evaluation.direction import higher_is_better
-from dlhw.report.table import Row, cell, header
+from dlhw.reports.table import Row, cell, header
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from dlhw.report.collect import RunRecord
+from dlhw.reports.collect import RunRecord
 from dlhw.runs.folder import sanitize_name
 from dlhw.runs import layout
 

@@ -30,9 +30,9 @@ import time
 from typing import Any, Callable, List, Optional
 
 from dlhw.errors import DlhwError
-from dlhw.sweep import execute
-from dlhw.sweep.execute import threads_per_worker
-from dlhw.sweep.records import Job, Result
+from dlhw.sweeps import execute
+from dlhw.sweeps.execute import threads_per_worker
+from dlhw.sweeps.records import Job, Result
 
 PARENT_GRACE = 30.0  # seconds a worker whose sweep died may take to stop its trial before it exits anyway
 

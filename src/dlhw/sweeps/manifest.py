@@ -22,7 +22,7 @@ from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.runs.folder import now, read_json
 from dlhw.runs.status import read_status
 from dlhw.runtime.files import write_json
-from dlhw.sweep.plan import SweepPlan, Trial, describe
+from dlhw.sweeps.plan import SweepPlan, Trial, describe
 from dlhw.runs import layout
 
 

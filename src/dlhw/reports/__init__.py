@@ -33,10 +33,10 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
                 curves: Sequence[str] | None = None) -> Report:
     """``curves``: overlay these history.csv columns (or step_ + history_steps.csv columns)
     instead of validation accuracy and loss, e.g. ['val_loss', 'loss', 'step_loss']."""
-    from dlhw.report import charts as C
-    from dlhw.report import html as H
-    from dlhw.report import table as T
-    from dlhw.report.collect import collect
+    from dlhw.reports import charts as C
+    from dlhw.reports import html as H
+    from dlhw.reports import table as T
+    from dlhw.reports.collect import collect
     from dlhw.runs.folder import now
     from dlhw.runtime.files import write_text
 

@@ -20,11 +20,11 @@ from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.runs.folder import read_json
-from dlhw.sweep import execute, ray_exec
-from dlhw.sweep.manifest import Manifest, Where, free_folder, locate
-from dlhw.sweep.plan import SweepPlan
+from dlhw.sweeps import execute, ray_exec
+from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
+from dlhw.sweeps.plan import SweepPlan
 from dlhw.runs import layout
-from dlhw.sweep.records import Job, Result
+from dlhw.sweeps.records import Job, Result
 
 EXECUTORS = ("local", "ray")
 DAMAGED = ".damaged"  # damaged trial folders are kept here (dot: never read as runs by reports)
@@ -145,7 +145,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
     jobs: List[Job] = []
     trials = plan.trials
     if executor == "ray" or workers > 1:  # a pool starts the longest trials first
-        from dlhw.sweep.manifest import longest_first, past_timings
+        from dlhw.sweeps.manifest import longest_first, past_timings
 
         trials = longest_first(trials, past_timings(Path(out)))
     taken = [t.name for t in plan.trials]
@@ -199,7 +199,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         elif workers == 1 or len(jobs) == 1:
             execute.run_serial(jobs, on_result)
         else:
-            from dlhw.sweep.pool import run_pool
+            from dlhw.sweeps.pool import run_pool
 
             run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:

@@ -1,11 +1,11 @@
 """Running one sweep trial, and the choices made before any run: devices, workers.
 
 Every executor (in this process: :func:`run_serial`; a pool of worker processes:
-:mod:`dlhw.sweep.pool`; Ray: :mod:`dlhw.sweep.ray_exec`) calls the same
-``run_trial(job)`` and hands its Result (:mod:`dlhw.sweep.records`) to the parent,
+:mod:`dlhw.sweeps.pool`; Ray: :mod:`dlhw.sweeps.ray_exec`) calls the same
+``run_trial(job)`` and hands its Result (:mod:`dlhw.sweeps.records`) to the parent,
 which alone writes sweep.json. A trial that fails or diverges is recorded and the
 sweep goes on. The executors import this module, never the other way round;
-:mod:`dlhw.sweep.session` chooses one.
+:mod:`dlhw.sweeps.session` chooses one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
 from dlhw.runs import layout
-from dlhw.sweep.records import Job, Result
+from dlhw.sweeps.records import Job, Result
 
 
 # -------------------------------------------------------------------- devices

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.sweep.records import Job, Result
+from dlhw.sweeps.records import Job, Result
 
 RAY_HINT = 'pip install "dlhw[ray]"'
 CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's address before --address is called wrong
@@ -222,7 +222,7 @@ def ray_trial(job: Job, marker: str, seed: Optional[list] = None, view: Optional
     and ships it back in the result (``archive``). ``seed``: [an ObjectRef of the trial's old folder],
     fetched only to resume here. ``view``: maps the driver's paths to this worker's (tests stand in two
     nodes with it)."""
-    from dlhw.sweep.execute import run_trial
+    from dlhw.sweeps.execute import run_trial
 
     out = Path(job.out)
     seen = view(out) if view is not None else out
