@@ -75,3 +75,36 @@ def test_bad_tensorboard_values_are_refused(value, words):
     with pytest.raises(ConfigError) as info:
         validate({**BASE, "training": {**BASE["training"], "tensorboard": value}})
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_event_files_reach_the_disk_while_training_goes_on(tmp_path, monkeypatch):
+    """Events are buffered (no writer thread) and flushed every FLUSH_SECONDS: TensorBoard
+    sees an epoch before the stage ends; close() writes the rest."""
+    import time
+
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from dlhw.training import event_file
+
+    def scalar(step):
+        value = summary_pb2.Summary.Value(tag="epoch_loss", simple_value=float(step))
+        return event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
+
+    def steps(path):
+        return [e.step for e in EventFileLoader(str(path)).Load() if e.HasField("summary")]
+
+    monkeypatch.setattr(event_file, "FLUSH_SECONDS", 3600.0)
+    f = event_file.EventFile(tmp_path / "train")
+    assert f.path.name.startswith("events.out.tfevents.")
+    f.write(scalar(0))
+    assert steps(f.path) == []  # buffered
+    monkeypatch.setattr(event_file, "FLUSH_SECONDS", 0.0)
+    f.write(scalar(1))
+    assert steps(f.path) == [0, 1]  # due: flushed
+    monkeypatch.setattr(event_file, "FLUSH_SECONDS", 3600.0)
+    f.write(scalar(2))
+    f.close()
+    assert steps(f.path) == [0, 1, 2]
+    first = next(iter(EventFileLoader(str(f.path)).Load()))
+    assert first.file_version == "brain.Event:2"
