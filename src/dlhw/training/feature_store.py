@@ -273,4 +273,4 @@ def ordered_batches(feats, y: np.ndarray, batch_size: int):
     if not isinstance(feats, FeatureFile):
         return tf.data.Dataset.from_tensor_slices((feats, y)).batch(batch_size)
     index = tf.data.Dataset.range(len(feats)).batch(batch_size)
-    return index.map(_gather_map(feats, y), deterministic=True).prefetch(tf.data.AUTOTUNE)
+    return index.map(_gather_map(feats, y)).prefetch(tf.data.AUTOTUNE)
