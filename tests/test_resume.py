@@ -350,6 +350,7 @@ def test_status_running_dead_or_reused_pid_is_stale(tmp_path):
     assert status(pid=dead.pid, heartbeat=now()) == "stale"
 
 
+@pytest.mark.slow  # ~15 s: two and a half MobileNetV2 runs
 def test_feature_cache_on_disk_resumes_equal(tmp_path, monkeypatch):
     """Features over the memory budget, read from disk through tf.data: killed after epoch 1 and
     resumed, the run ends identical to the uninterrupted one."""
