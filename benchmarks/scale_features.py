@@ -15,6 +15,10 @@ streamed to the cache during the backbone pass and read from disk through tf.dat
 the 16,000-image features were concatenated, saved, and copied into a tf.constant:
 several copies of 320 MB. Target: the 16,000-image peak at most 1.3x the 2,000-image one.
 
+Measured on the shared 2-core VM (one round each): 2,000 images 1,337 MB, 16,000 images
+1,390 MB: 1.04x (the code before this change: 1,390 MB vs 2,144 MB, 1.54x). At --scale 0.25:
+1,301 vs 1,344 MB, 1.03x (before: 1.13x).
+
 ``--scale 0.25`` runs 500 vs 4,000 images with the budget scaled the same way (16 MB),
 for a shared machine: the ratio is what is compared.
 
@@ -88,7 +92,7 @@ def peak_rss(work: Path, images: int, budget_mb: int) -> dict:
         sys.exit(f"dlhw run failed on {images} images:\n{err.decode()[-3000:]}")
     metrics = json.loads((work / f"runs{images}" / "scale" / "metrics.json").read_text())
     return {"images": images, "peak_rss_mb": usage.ru_maxrss / 1024, "seconds": time.perf_counter() - start,
-            "on_disk": metrics["feature_cache"]["on_disk"], "test_accuracy": metrics["test"]["accuracy"]}
+            "on_disk": metrics["feature_cache"].get("on_disk", []), "test_accuracy": metrics["test"]["accuracy"]}
 
 
 def main() -> None:

@@ -88,8 +88,10 @@ class ArrayRows:
         return self.array[np.asarray(idx, dtype=np.int64)]
 
 
-def chunks(feats, size: int = 1024) -> Iterable[np.ndarray]:
-    """Consecutive row blocks of an array or a FeatureFile."""
+def chunks(feats, size: int = 1024, target: int = 64 * 1024 ** 2) -> Iterable[np.ndarray]:
+    """Consecutive row blocks of an array or a FeatureFile: ``size`` rows, fewer when that would
+    be more than ``target`` bytes (ResNet50 with flatten pooling: 400 KB a row)."""
+    size = max(1, min(size, target // max(1, int(np.prod(feats.shape[1:])) * 4)))
     for i in range(0, len(feats), size):
         yield feats.rows(i, i + size) if isinstance(feats, FeatureFile) else feats[i:i + size]
 
