@@ -125,22 +125,28 @@ def _full_disk_during_the_pass(monkeypatch):
     monkeypatch.setattr(feature_store.EntryWriter, "add", full)
 
 
-def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, folder, monkeypatch, capsys):
+@pytest.mark.parametrize("budget, then", [("1", "the frozen stages train on images"),
+                                           ("1GB", "features kept in memory for this run, not cached")])
+def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, folder, monkeypatch, capsys, budget,
+                                                                   then):
+    """Over the budget the frozen stages train on images; under it on features kept in memory."""
     from dlhw.orchestration.experiment import run_experiment
 
     plain = run_experiment(config(folder, name="plain", cache="off"), out=tmp_path / "runs", quiet=True)
     _full_disk_during_the_pass(monkeypatch)
-    monkeypatch.setenv("DLHW_CACHE_MEMORY", "1")  # features over the budget: the stages train on images
+    monkeypatch.setenv("DLHW_CACHE_MEMORY", budget)
     capsys.readouterr()
     out = run_experiment(config(folder, name="full"), out=tmp_path / "runs", quiet=True, cache_dir=tmp_path / "c")
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "feature cache" in line]
     assert len(warnings) == 1, err
     assert str(tmp_path / "c" / "features") in warnings[0] and "No space left on device" in warnings[0]
+    assert then in warnings[0]
     assert _entries(tmp_path / "c") == []  # partial entries removed
-    assert out.metrics["feature_cache"]["used"] is False
+    assert out.metrics["feature_cache"]["hits"] == [] and out.metrics["feature_cache"]["on_disk"] == []
     for a, b in zip(_history(plain.run_dir), _history(out.run_dir), strict=True):
         assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4, abs=1e-5)
+        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4, abs=1e-5)
 
 
 def test_full_cache_folder_fails_a_classifier_too_large_for_memory(tmp_path, folder, monkeypatch):
