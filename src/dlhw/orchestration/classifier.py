@@ -79,6 +79,10 @@ def check_fits_in_memory(ccfg, plan, n_train: int) -> None:
     if nbytes > budget:
         raise ConfigError(
             f"model.classifier.type: {ccfg.type} needs the training features in memory, {n_train} x "
-            f"{'x'.join(map(str, width))} floats = {nbytes / 2 ** 20:.0f} MB, over the memory budget of "
-            f"{budget / 2 ** 20:.0f} MB ($DLHW_CACHE_MEMORY); use model.backbone.pooling: avg (or max) or "
+            f"{'x'.join(map(str, width))} floats = {_size(nbytes)}, over the memory budget of "
+            f"{_size(budget)} ($DLHW_CACHE_MEMORY); use model.backbone.pooling: avg (or max) or "
             f"model.classifier.type: sgd (fitted chunk by chunk); received type={ccfg.type}")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2 ** 20:.0f} MB" if nbytes >= 2 ** 20 else f"{nbytes / 1024:.0f} KB"
