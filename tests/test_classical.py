@@ -124,3 +124,40 @@ def test_svm_with_cache_off_stores_nothing(tmp_path):
                          quiet=True, cache_dir=tmp_path / "cache")
     assert out.metrics["feature_cache"]["used"] is False and not (tmp_path / "cache").exists()
     assert out.metrics["test"]["samples"] > 0
+
+
+def test_svm_and_logistic_refuse_features_over_the_memory_budget(tmp_path, folder, monkeypatch):
+    from dlhw.orchestration.experiment import run_experiment
+
+    monkeypatch.setenv("DLHW_CACHE_MEMORY", "1KB")  # vgg16 avg pooling: 512 floats (2 KB) per image
+    for kind in ("svm", "logistic"):
+        with pytest.raises(ConfigError) as info:
+            run_experiment(config(folder, {"type": kind}), out=tmp_path / "runs", quiet=True,
+                           cache_dir=tmp_path / "cache")
+        msg = str(info.value)
+        assert msg.startswith(f"model.classifier.type: {kind} needs the training features in memory") and "\n" not in msg
+        assert "pooling: avg" in msg and "type: sgd" in msg and f"received type={kind}" in msg
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()  # refused before any work
+
+
+def test_sgd_fits_features_on_disk_chunk_by_chunk(tmp_path, folder, monkeypatch):
+    """sgd: partial_fit over the features read from disk gives the same scores as over an array."""
+    from dlhw.models import classical
+    from dlhw.orchestration.experiment import run_experiment
+
+    monkeypatch.setattr(classical, "chunk_rows", lambda row_bytes, target=0: 7)  # several chunks per pass
+    ccfg = {"type": "sgd", "C": 10.0, "epochs": 20}
+    memory = run_experiment(config(folder, ccfg, name="memory"), out=tmp_path / "runs", quiet=True,
+                            cache_dir=tmp_path / "c1")
+    monkeypatch.setenv("DLHW_CACHE_MEMORY", "1")
+    disk = run_experiment(config(folder, ccfg, name="disk"), out=tmp_path / "runs", quiet=True,
+                          cache_dir=tmp_path / "c2")
+    assert memory.metrics["feature_cache"]["on_disk"] == []
+    assert disk.metrics["feature_cache"]["on_disk"] == ["train", "val", "test"]
+    m = disk.metrics
+    assert m["classifier"]["type"] == "sgd" and "SGDClassifier" in m["classifier"]["scores"]
+    assert m["train"]["accuracy"] >= 0.9 and 0.0 <= m["test"]["auc"] <= 1.0
+    for split in ("train", "val", "test"):
+        assert m[split]["accuracy"] == memory.metrics[split]["accuracy"]
+        assert m[split]["loss"] == pytest.approx(memory.metrics[split]["loss"], rel=1e-6)
+    assert "SGD" in (disk.run_dir / "curves.txt").read_text()

@@ -215,8 +215,8 @@ def test_concurrent_computations_wait_for_the_first_and_read_its_features(tmp_pa
     fcntl.flock(holder, fcntl.LOCK_EX)  # as if another worker were computing them now
     done = threading.Event()
     computed = []
-    compute = first._compute
-    first._compute = lambda splits: computed.append(splits) or compute(splits)
+    blocks = first._blocks  # the backbone pass (streamed into the cache)
+    first._blocks = lambda splits: computed.append(splits) or blocks(splits)
     thread = threading.Thread(target=lambda: (first.features("train"), done.set()))
     thread.start()
     assert not done.wait(1.0)  # blocked on the lock

@@ -348,3 +348,13 @@ def test_status_running_dead_or_reused_pid_is_stale(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     assert status(pid=dead.pid, heartbeat=now()) == "stale"
+
+
+@pytest.mark.slow  # ~15 s: two and a half MobileNetV2 runs
+def test_feature_cache_on_disk_resumes_equal(tmp_path, monkeypatch):
+    """Features over the memory budget, read from disk through tf.data: killed after epoch 1 and
+    resumed, the run ends identical to the uninterrupted one."""
+    monkeypatch.setenv("DLHW_CACHE_MEMORY", "1")
+    test_image_runs_resume_equal(tmp_path, monkeypatch, "backbone")
+    for run in (tmp_path / "full" / "backbone", tmp_path / "cut" / "backbone"):
+        assert metrics(run)["feature_cache"]["on_disk"] == ["train", "val", "test"]

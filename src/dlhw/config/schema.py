@@ -266,12 +266,13 @@ class UnfreezeConfig(Section):
 
 
 class ClassifierConfig(Section):
-    type: Literal["svm", "logistic"] = Field("svm", description="scikit-learn classifier fitted on backbone features.")
+    type: Literal["svm", "logistic", "sgd"] = Field("svm", description="scikit-learn classifier fitted on backbone features: svm, logistic (both fit the whole training matrix in memory) or sgd (a logistic regression fitted by SGDClassifier.partial_fit chunk by chunk, for features larger than memory).")
     kernel: Literal["linear", "poly", "rbf", "sigmoid"] = Field("rbf", description="svm: kernel.")
-    C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength (> 0; smaller: stronger regularisation).")
+    C: float = Field(1.0, gt=0, le=MAX_FLOAT, description="Inverse regularisation strength (> 0; smaller: stronger regularisation; sgd: alpha = 1 / (C * training samples)).")
     degree: int = Field(3, gt=0, le=100, description="svm poly: degree.")
     gamma: Union[float, Literal["scale", "auto"]] = Field("scale", description="svm (rbf, poly, sigmoid): kernel coefficient, a number > 0 or scale / auto (scikit-learn's meanings).")
     max_iter: int = Field(1000, gt=0, le=MAX_STEPS, description="logistic: maximum iterations.")
+    epochs: int = Field(5, gt=0, le=MAX_EPOCHS, description="sgd: passes over the training features, chunk by chunk in a seeded order.")
 
     @field_validator("gamma")
     @classmethod

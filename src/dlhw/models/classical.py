@@ -29,7 +29,9 @@ from dlhw.runs import layout
 SCORES = {
     "svm": "sigmoid (2 classes) / softmax (more) of SVC.decision_function, one-vs-rest; uncalibrated",
     "logistic": "LogisticRegression.predict_proba",
+    "sgd": "SGDClassifier(loss='log_loss').predict_proba (a logistic regression fitted by SGD, chunk by chunk)",
 }
+IN_MEMORY = ("svm", "logistic")  # scikit-learn fits these on the whole training matrix at once
 
 
 def make_estimator(ccfg, seed: int):
@@ -39,9 +41,41 @@ def make_estimator(ccfg, seed: int):
 
         return SVC(kernel=ccfg.kernel, C=ccfg.C, degree=ccfg.degree, gamma=ccfg.gamma,
                    decision_function_shape="ovr", random_state=seed)
+    if ccfg.type == "sgd":
+        from sklearn.linear_model import SGDClassifier
+
+        return SGDClassifier(loss="log_loss", random_state=seed)  # alpha: set from C and N in fit_incremental
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=ccfg.C, max_iter=ccfg.max_iter, random_state=seed)
+
+
+def chunk_rows(row_bytes: int, target: int = 64 * 1024 ** 2) -> int:
+    """Rows per chunk of about ``target`` bytes (at least 1)."""
+    return max(1, target // max(1, row_bytes))
+
+
+def fit_incremental(estimator, feats, y: np.ndarray, classes: np.ndarray, C: float, epochs: int, seed: int) -> None:
+    """``partial_fit`` over ``feats`` (an array or a feature_store.FeatureFile) chunk by chunk,
+    ``epochs`` passes, the chunks of pass e in a (seed, e) order: never the whole matrix in memory.
+    The L2 penalty ``alpha = 1 / (C * N)`` is LogisticRegression's C on N samples."""
+    n = len(feats)
+    estimator.set_params(alpha=1.0 / (C * n))
+    size = chunk_rows(int(np.prod(feats.shape[1:])) * 4)
+    starts = np.arange(0, n, size)
+    for epoch in range(epochs):
+        for at in np.random.default_rng([seed, epoch]).permutation(starts):
+            block = feats.rows(at, at + size) if hasattr(feats, "rows") else feats[at:at + size]
+            estimator.partial_fit(block, y[at:at + len(block)], classes=classes)
+
+
+def chunked_scores(estimator, feats, num_classes: int) -> np.ndarray:
+    """``class_scores`` of an array or a FeatureFile, computed chunk by chunk."""
+    if isinstance(feats, np.ndarray):
+        return class_scores(estimator, feats, num_classes)
+    size = chunk_rows(int(np.prod(feats.shape[1:])) * 4)
+    parts = [class_scores(estimator, feats.rows(at, at + size), num_classes) for at in range(0, len(feats), size)]
+    return np.concatenate(parts) if parts else np.zeros((0, num_classes))
 
 
 def class_scores(estimator, feats: np.ndarray, num_classes: int) -> np.ndarray:

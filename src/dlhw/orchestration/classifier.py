@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from dlhw.models.classical import SCORES, class_scores, make_estimator
+from dlhw.models.classical import IN_MEMORY, SCORES, chunked_scores, fit_incremental, make_estimator
 from dlhw.runs import layout
 
 
@@ -31,13 +31,17 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
     feats = {split: plan.features(split) for split in ("train", "val", "test")}
     est = make_estimator(ccfg, cfg.seed)
     start = time.perf_counter()
-    est.fit(feats["train"], dataset.splits["train"].y.astype(int))
+    y = dataset.splits["train"].y.astype(int)
+    if ccfg.type in IN_MEMORY:
+        est.fit(feats["train"], y)
+    else:
+        fit_incremental(est, feats["train"], y, np.arange(k), ccfg.C, ccfg.epochs, cfg.seed)
     fit_seconds = time.perf_counter() - start
     spec = OutputSpec(units=k, activation="softmax", loss="sparse_categorical_crossentropy", from_logits=False,
                       encoding="index", accuracy="sparse_categorical", num_classes=k)
     result = TrainResult(stage_params=[{"stage": "fit", **count_params(model)}], train_seconds=fit_seconds)
     metrics = evaluate_and_write(cfg, dataset, model, spec, result, run_dir,
-                                 raw_fn=lambda split: class_scores(est, feats[split], k))
+                                 raw_fn=lambda split: chunked_scores(est, feats[split], k))
     info = {"type": ccfg.type, **ccfg.model_dump(mode="json"), "scores": SCORES[ccfg.type],
             "feature_size": int(feats["train"].shape[1]), "sklearn": sklearn.__version__}
     if hasattr(est, "n_support_"):
@@ -50,12 +54,35 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
     with replacing(run_dir / layout.ESTIMATOR) as tmp:
         joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,
                      "scores": SCORES[ccfg.type]}, tmp)
-    what = "an SVM" if ccfg.type == "svm" else "a logistic regression"
+    what = {"svm": "an SVM", "logistic": "a logistic regression",
+            "sgd": "a logistic regression fitted by SGD (partial_fit, chunk by chunk)"}[ccfg.type]
     write_text(run_dir / layout.CURVES_NOTE, (
         f"No learning curves and no history.csv: {what} ({layout.ESTIMATOR}) is fitted in one step on the "
-        f"frozen backbone's features, so there are no epochs to plot.\n"
+        f"frozen backbone's features, so there are no learning curves to plot.\n"
         f"Fitted on {len(feats['train'])} training samples x {feats['train'].shape[1]} features in "
         f"{fit_seconds:.2f}s; model.keras is the feature extractor (image -> features).\n"
         f"See metrics.json, confusion_matrix.png and roc.png for the results.\n"))
     write_json(run_dir / layout.METRICS, metrics)
     return metrics
+
+
+def check_fits_in_memory(ccfg, plan, n_train: int) -> None:
+    """SVM / logistic fit on the whole training matrix: refuse, before the backbone pass, features
+    larger than the memory budget (data.image_cache.memory_budget), saying what to do instead."""
+    if ccfg.type not in IN_MEMORY:
+        return
+    from dlhw.data.image_cache import memory_budget
+    from dlhw.errors import ConfigError
+
+    width = plan.feature_shape()
+    nbytes, budget = n_train * int(np.prod(width)) * 4, memory_budget()
+    if nbytes > budget:
+        raise ConfigError(
+            f"model.classifier.type: {ccfg.type} needs the training features in memory, {n_train} x "
+            f"{'x'.join(map(str, width))} floats = {_size(nbytes)}, over the memory budget of "
+            f"{_size(budget)} ($DLHW_CACHE_MEMORY); use model.backbone.pooling: avg (or max) or "
+            f"model.classifier.type: sgd (fitted chunk by chunk); received type={ccfg.type}")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2 ** 20:.0f} MB" if nbytes >= 2 ** 20 else f"{nbytes / 1024:.0f} KB"

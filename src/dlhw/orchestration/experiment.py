@@ -165,6 +165,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.training.feature_cache import plan_for
 
     features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
+    if features is not None and features.classifier:
+        from dlhw.orchestration.classifier import check_fits_in_memory
+
+        check_fits_in_memory(cfg.model.classifier, features, len(dataset.splits["train"]))  # before a run folder
     run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
     identity = resumed.identity if resumed else {"config_hash": fingerprint(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml

@@ -17,6 +17,12 @@ cached and uncached runs give the same predictions within float tolerance (a
 test checks it). A frozen stage followed by an unfreezing stage: the first trains
 on features, the second on images, starting from the head's trained weights.
 
+Larger than memory (training.feature_store): the backbone pass streams each batch of
+features into its entry; splits over the memory budget ($DLHW_CACHE_MEMORY) stay on disk
+and train through a tf.data pipeline with the same batches. A cache folder that cannot be
+written during the pass: one warning, partial entries removed, the run goes on uncached
+(in memory when the features fit, else on images; a classifier fails with one line).
+
 Cache folder: ``--cache-dir``, else $DLHW_CACHE_DIR, else $XDG_CACHE_HOME/dlhw
 or ~/.cache/dlhw; entries live in its ``features/`` sub-folder.
 """
@@ -63,7 +69,11 @@ class FeaturePlan:
         self.store = self.reason is None
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.classifier = getattr(cfg.model, "classifier", None) is not None
-        self._features: Dict[str, np.ndarray] = {}
+        self._features: Dict[str, Any] = {}  # arrays, or feature_store.FeatureFile over the memory budget
+        self._resident = 0  # bytes of features held in memory
+        self.writable = True  # False once the cache folder could not be written (a full disk)
+        self._write_reason = ""
+        self._warned = False
         self._head = None
         self._extractor = None
         self._key: Optional[str] = None
@@ -126,32 +136,74 @@ class FeaturePlan:
                                           name="feature_extractor")
         return self._extractor
 
-    def _compute(self, splits: List[str]) -> Dict[str, np.ndarray]:
-        """Features of several splits in one pass. The extractor is called eagerly batch by
-        batch: tracing a 700-layer graph for predict() costs more than a few hundred images."""
+    def _blocks(self, splits: List[str]):
+        """(split, rows) blocks of features of several splits in one pass, in order, batch by
+        batch. The extractor is called eagerly: tracing a 700-layer graph for predict() costs
+        more than a few hundred images."""
         ext = self.extractor()
         from dlhw.data.dataset import Split
 
         parts = [self.dataset.splits[s] for s in splits]
-        batches = self.dataset.batches(Split.concat(parts), 64)
-        out = np.concatenate([np.asarray(ext(b, training=False), dtype=np.float32) for b in batches])
-        result, at = {}, 0
-        for name, p in zip(splits, parts):
-            result[name] = out[at:at + len(p)]
-            at += len(p)
+        ends = np.cumsum([len(p) for p in parts])
+        at, which = 0, 0
+        for b in self.dataset.batches(Split.concat(parts), 64):
+            out = np.asarray(ext(b, training=False), dtype=np.float32)
+            i = 0
+            while i < len(out):
+                while at >= ends[which]:
+                    which += 1
+                take = min(len(out) - i, int(ends[which]) - at)
+                yield splits[which], out[i:i + take]
+                i, at = i + take, at + take
+
+    def _compute(self, splits: List[str]) -> Dict[str, np.ndarray]:
+        """Features of several splits in one pass, in memory (nothing written)."""
+        width = self.feature_shape()
+        result = {s: np.empty((len(self.dataset.splits[s]),) + width, np.float32) for s in splits}
+        filled = dict.fromkeys(splits, 0)
+        for split, block in self._blocks(splits):
+            result[split][filled[split]:filled[split] + len(block)] = block
+            filled[split] += len(block)
         return result
 
-    def features(self, split: str) -> np.ndarray:
-        """(N, D) float32 features of a split: from memory, the disk cache, or computed
-        (every split missing from the cache is computed in the same pass)."""
+    def feature_shape(self) -> tuple:
+        return tuple(int(v) for v in self.model.get_layer("features").output.shape[1:])
+
+    def _fits(self, nbytes: int) -> bool:
+        """Reserve ``nbytes`` of the memory budget for a split's features; False: keep them on disk."""
+        from dlhw.data.image_cache import memory_budget
+
+        if self._resident + nbytes > memory_budget():
+            return False
+        self._resident += nbytes
+        return True
+
+    def features(self, split: str):
+        """(N, D) float32 features of a split: an array, or a feature_store.FeatureFile on disk
+        when they exceed the memory budget; from memory, the disk cache, or computed (every
+        split missing from the cache is computed in the same pass)."""
+        self._ensure(split)
+        return self._features[split]
+
+    def _ensure(self, split: str) -> None:
         if split not in self._features:  # training needs train + val; test for evaluation when it is cached too
             wanted = ("train", "val", "test") if self.final_model_frozen else ("train", "val", split)
             self._load_all([s for s in dict.fromkeys(wanted + (split,)) if s not in self._features])
-        return self._features[split]
+
+    def stage_ready(self, index: int) -> bool:
+        """``stage_uses_cache(index)`` once the training features are in hand: False when the
+        feature pass could not write the cache and the stage trains on images instead."""
+        if not self.stage_uses_cache(index):
+            return False
+        self._ensure("train")
+        return self.stage_uses_cache(index)
 
     def _load_all(self, splits: List[str]) -> None:
+        from dlhw.training.feature_store import read_entry
+
         start = time.perf_counter()
-        width = tuple(self.model.get_layer("features").output.shape[1:])
+        width = self.feature_shape()
+        row = int(np.prod(width)) * 4
         missing: List[str] = []
         events: Dict[str, Dict[str, Any]] = {}
         for split in dict.fromkeys(splits):
@@ -159,12 +211,12 @@ class FeaturePlan:
             if n == 0:
                 self._features[split] = np.zeros((0,) + width, np.float32)
                 continue
-            events[split] = {"split": split, "samples": n, "hit": False}
+            events[split] = {"split": split, "samples": n, "hit": False, "memory": self._fits(n * row)}
             feats = None
             if self.store:
                 key = self.split_key(split)
                 events[split]["key"] = key
-                feats = _read(self._path(key), n)
+                feats = read_entry(self._path(key), n, events[split]["memory"])
             if feats is None:
                 missing.append(split)
             else:
@@ -174,18 +226,18 @@ class FeaturePlan:
             with self._computing_lock():
                 # a concurrent trial (another sweep worker) may have written them while we waited
                 for split in list(missing):
-                    feats = _read(self._path(events[split]["key"]), events[split]["samples"])
+                    e = events[split]
+                    feats = read_entry(self._path(e["key"]), e["samples"], e["memory"])
                     if feats is not None:
-                        events[split]["hit"] = True
+                        e["hit"] = True
                         self._features[split] = feats
                         missing.remove(split)
-                if missing:
-                    for split, feats in self._compute(missing).items():
-                        self._features[split] = feats
-                        self._write(self._path(events[split]["key"]), feats, split, len(feats))
+                if missing and self.writable:
+                    self._compute_and_store(missing, events, width)
+                if missing and not self.writable:
+                    missing = self._unwritable(missing, events)
         elif missing:
-            for split, feats in self._compute(missing).items():
-                self._features[split] = feats
+            self._features.update(self._compute(missing))
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
         for split, event in events.items():
@@ -193,51 +245,82 @@ class FeaturePlan:
             self.events.append(event)
         hits = [s for s, e in events.items() if e["hit"]]
         width_s = "x".join(str(v) for v in width)
+        disk = [s for s in self._features if s in events and not isinstance(self._features[s], np.ndarray)]
+        where = f" (on disk, over the memory budget: {', '.join(disk)})" if disk else ""
         if hits:
-            info(f"backbone features ({width_s}) of {', '.join(hits)} read from the cache")
+            info(f"backbone features ({width_s}) of {', '.join(hits)} read from the cache{where}")
         if missing:
-            verb = "computed and cached" if self.store else "computed"
-            info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s")
+            verb = "computed and cached" if self.store and self.writable else "computed"
+            info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s{where}")
+
+    def _meta(self, split: str, shape: tuple, crc: int) -> Dict[str, Any]:
+        """An entry's .json: its key's parts, the split, its shape and CRC32."""
+        meta = json.loads(self._common_key())
+        meta.update(split=split, samples=shape[0], shape=list(shape), created=time.time(), crc32=crc)
+        return meta
+
+    def _compute_and_store(self, missing: List[str], events: Dict[str, Dict[str, Any]], width: tuple) -> None:
+        """One backbone pass over ``missing``, streamed into the cache (feature_store). A cache folder
+        that cannot be written (full, read-only): its partial entries are removed, one warning, and
+        the cache is off for this run (the caller computes in memory or falls back to images)."""
+        from dlhw.errors import WriteError
+        from dlhw.training.feature_store import open_entry, write_entries
+
+        targets = {s: (self._path(events[s]["key"]), (events[s]["samples"],) + width, events[s]["memory"])
+                   for s in missing}
+        try:
+            (self.cache_dir / "features").mkdir(parents=True, exist_ok=True)
+            for path, _, _ in targets.values():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            written = write_entries(targets, self._blocks(missing), self._meta)
+        except (OSError, WriteError) as exc:
+            self._write_reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+            self.writable = False
+            return
+        for split, (array, crc) in written.items():
+            path, shape, _ = targets[split]
+            self._features[split] = array if array is not None else open_entry(path, shape[0], None, False)
+
+    def _unwritable(self, missing: List[str], events: Dict[str, Dict[str, Any]]) -> List[str]:
+        """The cache folder cannot be written (its partial entries are gone): features that fit the
+        memory budget are computed in memory for this run; larger ones: a Keras head's frozen stages
+        train on images (uncached), a classifier fails. One line either way. Returns what was computed."""
+        folder = self.cache_dir / "features"
+        if all(events[s]["memory"] for s in missing):
+            then, computed = "features kept in memory for this run, not cached", missing
+        elif self.classifier:
+            from dlhw.errors import WriteError
+
+            raise WriteError(f"{folder}: cannot write the backbone features ({self._write_reason}) and they "
+                             f"exceed the memory budget; free some disk space or point --cache-dir / "
+                             f"$DLHW_CACHE_DIR at a larger disk")
+        else:
+            then, computed = "the frozen stages train on images (uncached, the backbone run every epoch)", []
+            self.store = False
+            self.reason = f"the cache folder {folder} cannot be written"
+        if not self._warned:
+            from dlhw.runtime.console import warn
+
+            warn(f"feature cache: cannot write {folder} ({self._write_reason}); partial entries removed, {then}")
+            self._warned = True
+        if computed:
+            self._features.update(self._compute(computed))
+        return computed
 
     def _computing_lock(self):
-        """An exclusive OS lock while this process computes the features of a backbone and
-        data (released by the OS if it dies): concurrent sweep workers compute them once, the
-        others wait and read them. Without fcntl, or a folder that cannot be written: no lock."""
-        from contextlib import contextmanager
+        """Concurrent sweep workers compute a backbone's features once (feature_store.computing_lock)."""
+        from dlhw.training.feature_store import computing_lock
 
-        @contextmanager
-        def held():
-            fh = None
-            try:
-                import fcntl
-
-                folder = self.cache_dir / "features"
-                folder.mkdir(parents=True, exist_ok=True)
-                fh = open(folder / f".{hashlib.sha256(self._common_key().encode()).hexdigest()[:16]}.lock", "a")
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            except (ImportError, OSError):
-                if fh is not None:
-                    fh.close()
-                fh = None
-            try:
-                yield
-            finally:
-                if fh is not None:
-                    fh.close()  # closing releases the lock
-
-        return held()
+        return computing_lock(self.cache_dir / "features", hashlib.sha256(self._common_key().encode()).hexdigest()[:16])
 
     def _write(self, path: Path, feats: np.ndarray, split: str, n: int) -> None:
+        """Store one split's features computed in memory (a write error only warns)."""
         from dlhw.errors import WriteError
-        from dlhw.runtime.files import replacing, write_json
+        from dlhw.training.feature_store import write_entries
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with replacing(path) as tmp, open(tmp, "wb") as fh:
-                np.save(fh, feats, allow_pickle=False)
-            meta = json.loads(self._common_key())
-            meta.update(split=split, samples=n, shape=list(feats.shape), created=time.time(), crc32=_crc(feats))
-            write_json(path.with_suffix(".json"), meta, indent=1)
+            write_entries({split: (path, feats.shape, False)}, [(split, feats)], self._meta)
         except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
             from dlhw.runtime.console import warn
 
@@ -266,9 +349,10 @@ class FeaturePlan:
         feats = self.features(split)
         if len(feats) == 0:
             return np.zeros((0, 1), dtype=np.float32)
+        from dlhw.training.feature_store import chunks
+
         head = self.head_model()  # called eagerly: no predict() tracing for a few small matrices
-        return np.concatenate([np.asarray(head(feats[i:i + 1024], training=False))
-                               for i in range(0, len(feats), 1024)])
+        return np.concatenate([np.asarray(head(block, training=False)) for block in chunks(feats)])
 
     def summary(self) -> Dict[str, Any]:
         """What metrics.json records about the cache."""
@@ -279,33 +363,8 @@ class FeaturePlan:
             "hits": [e["split"] for e in self.events if e.get("hit")],
             "misses": [e["split"] for e in self.events if not e.get("hit")],
             "seconds": round(self.seconds, 3),
+            "on_disk": [s for s, f in self._features.items() if not isinstance(f, np.ndarray)],
         }
-
-
-def _read(path: Path, n: int) -> Optional[np.ndarray]:
-    """A cached array with n rows, or None: absent, truncated, unreadable or damaged (its CRC32
-    differs from the one recorded when it was written; warned about): recomputed."""
-    if not path.exists():
-        return None
-    try:
-        feats = np.load(path, allow_pickle=False)
-        meta = json.loads(path.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return None
-    if feats.ndim < 2 or feats.shape[0] != n:
-        return None
-    if meta.get("crc32") != _crc(feats):
-        from dlhw.runtime.console import warn
-
-        warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
-        return None
-    return feats
-
-
-def _crc(feats: np.ndarray) -> int:
-    import zlib
-
-    return zlib.crc32(memoryview(np.ascontiguousarray(feats)).cast("B"))
 
 
 def pin_checkpoints(callbacks: list, full_model) -> None:

@@ -196,7 +196,7 @@ class Trainer:
                 apply_unfreeze(self.model, stage.unfreeze, f"training.stages[{index}].unfreeze")
             if ckpt.skip_stage(index):
                 continue
-            cached = self.features is not None and self.features.stage_uses_cache(index)
+            cached = self.features is not None and self.features.stage_ready(index)
             fit_model = self.features.head_model() if cached else self.model
             fit_model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
                               loss=make_loss(self.spec), metrics=make_metrics(self.spec))
@@ -216,7 +216,20 @@ class Trainer:
             )
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
-            if cached or self.dataset.in_memory(train):
+            if cached and not all(isinstance(self.features.features(s), np.ndarray) for s in ("train", "val")):
+                # features over the memory budget stay on disk: the same batches as array_fit, through
+                # a tf.data pipeline that reads them (training.feature_store)
+                from dlhw.training.feature_cache import pin_checkpoints
+                from dlhw.training.feature_store import ordered_batches, training_batches
+
+                pin_checkpoints(fit_kw["callbacks"], self.model)
+                data = training_batches(self.features.features("train"), ys, t.batch_size, cfg.seed, first, end,
+                                        t.shuffle)
+                fit_kw["validation_data"] = ordered_batches(
+                    self.features.features("val"), encode_labels(self.dataset.splits["val"].y, self.spec),
+                    t.batch_size)
+                fit_model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
+            elif cached or self.dataset.in_memory(train):
                 # in-memory arrays (tabular data; cached backbone features, the same batches as the
                 # image pipeline with the backbone's forward pass done once): training.array_fit
                 from dlhw.training.array_fit import fit_arrays
