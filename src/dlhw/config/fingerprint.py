@@ -32,7 +32,7 @@ from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
 _SHAPE_IGNORED = ("name", "seed")
-_SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint")
+_SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
 
@@ -52,7 +52,17 @@ def _digest(data: Any) -> str:
 
 def fingerprint(cfg_or_dump: Any) -> str:
     """The config's hash, run name included (see the module doc for why)."""
-    return _digest(_dump(cfg_or_dump))
+    return _digest(_without_keeping(_dump(cfg_or_dump)))
+
+
+def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The dump without ``training.keep_checkpoints``: what a completed run keeps on disk changes
+    nothing it computes, and configs written before the key existed keep their hash (their
+    trials stay done in a sweep, their checkpoints resumable)."""
+    training = data.get("training")
+    if not isinstance(training, dict) or "keep_checkpoints" not in training:
+        return data
+    return {**data, "training": {k: v for k, v in training.items() if k != "keep_checkpoints"}}
 
 
 def shape_fingerprint(cfg_or_dump: Any) -> str:
