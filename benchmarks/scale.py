@@ -119,7 +119,8 @@ def report_scaling(real: Path, work: Path) -> None:
 # ------------------------------------------------------------------ (c)
 def sweep_bookkeeping(work: Path, trials: int) -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from dlhw.sweeps import build_plan, run_sweep
+    from dlhw.sweeps import build_plan
+    from dlhw.sweeps.session import run_sweep
     from dlhw.sweeps.manifest import Manifest
 
     (work / "base.yaml").write_text(yaml.safe_dump(TINY))

@@ -28,7 +28,7 @@ runner = CliRunner()
 BASE = {
     "name": "disk", "seed": 7,
     "dataset": {"source": "sklearn", "name": "digits"},
-    "model": {"type": "mlp", "layers": [{"units": 32}]},
+    "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
     "training": {"epochs": 6, "batch_size": 64, "tensorboard": False},
 }
 
@@ -97,7 +97,7 @@ def test_runs_that_did_not_complete_keep_their_checkpoint(tmp_path, monkeypatch,
 
         def diverging(self):  # a real fit whose last epoch is then reported as NaN
             result = fit(self)
-            result.diverged, result.diverged_at = True, (result.epochs_run, 1)
+            result.diverged_at = (result.epochs_run, 1)
             return result
         monkeypatch.setattr(Trainer, "fit", diverging)
         expected = DivergedError
@@ -159,8 +159,8 @@ def test_a_log_from_an_older_sweep_json_or_a_torn_line_is_not_replayed(tmp_path)
     assert read_manifest(sweep_dir)["trials"][0]["status"] == "completed"
 
 
-def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path):
-    from dlhw.sweeps import run_sweep
+def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path, capsys):
+    from dlhw.sweeps.session import run_sweep
 
     plan = _plan(tmp_path, 2)
     outcome = run_sweep(plan, tmp_path / "runs", workers=1, device="cpu", echo=lambda s: None)
@@ -176,6 +176,9 @@ def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path):
     assert format_bytes(1536) == "1.5 KB" and format_bytes(10) == "10 B"
     sweep = Sweep(outcome.sweep_dir)
     assert sweep.disk_bytes == data["disk_bytes"]
+    capsys.readouterr()
+    print_closing(sweep)
+    assert f"({format_bytes(data['disk_bytes'])} on disk)" in " ".join(capsys.readouterr().out.split())
 
 
 # ------------------------------------------------------------ dry run of a big grid
