@@ -29,8 +29,11 @@ STAGED = {
 
 
 def checkpoint_hash_before(cfg) -> str:
-    """The formula checkpoints stored before the two hashes became one (dlhw.runs.resume.config_hash)."""
-    text = json.dumps(cfg.dump(), sort_keys=True, separators=(",", ":"))
+    """The formula checkpoints stored before the two hashes became one (dlhw.runs.resume.config_hash),
+    on the dump as that dlhw wrote it: without training.keep_checkpoints (added since; left out of the hash)."""
+    dump = cfg.dump()
+    dump["training"].pop("keep_checkpoints")
+    text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

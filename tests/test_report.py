@@ -140,7 +140,7 @@ def test_html_is_self_contained_and_escaped(runs, tmp_path):
     assert "&lt;b&gt;bold&amp;amp" in page
     assert not re.search(r"https?://", page) and "<link" not in page
     assert page.count('src="data:image/png;base64,') == 6 + 5  # charts + confusion matrices
-    assert re.search(r'<tr class="best"><td class="l">units-64 ★', page)
+    assert re.search(r'<tr class="best"><td class="l">units-64 <a href="[^"]+" title="units-64_seed-0">\[1\]</a> <a href="[^"]+" title="units-64_seed-1">\[2\]</a> ★', page)
     assert 's-failed' in page and 's-diverged' in page and 's-stale' in page
     assert "overfitting" in page and "Diagnostics" in page
     assert "0.8500 ± 0.0707" in page

@@ -30,7 +30,8 @@ CONFIG = {
     "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
     # 12 epochs: checkpoints are written in the background now, so 4 short epochs could all be done
     # before the poller's SIGKILL lands
-    "training": {"epochs": 12, "batch_size": 64, "tensorboard": False, "checkpoint": "every_epoch"},
+    "training": {"epochs": 12, "batch_size": 64, "tensorboard": False, "checkpoint": "every_epoch",
+                 "keep_checkpoints": True},  # completed_run's checkpoint is read and resumed from
 }
 
 

@@ -116,7 +116,8 @@ def test_workers_end_when_the_sweep_process_is_killed(tmp_path):
 
 @pytest.mark.parametrize("damage", ["checkpoint", "config"])
 def test_a_damaged_trial_is_set_aside_and_trained_again(tmp_path, damage):
-    f = sweep_file(tmp_path, {"training.epochs": [2]}, {"checkpoint": True})
+    # keep_checkpoints: the completed trial is made to look interrupted, checkpoint and all
+    f = sweep_file(tmp_path, {"training.epochs": [2]}, {"checkpoint": True, "keep_checkpoints": True})
     out = tmp_path / "runs"
     assert runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out)]).exit_code == 0
     run = out / "grid" / "epochs-2"

@@ -32,11 +32,20 @@ class Sweep:
 
     @property
     def manifest(self) -> Dict[str, Any]:
-        """sweep.json as a dict."""
-        from dlhw.runs.folder import read_json
+        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied, dlhw.runs.sweep_log)."""
+        from dlhw.runs.sweep_log import read_manifest
 
-        data = read_json(self.path / layout.SWEEP_MANIFEST)
-        return data if isinstance(data, dict) else {}
+        return read_manifest(self.path) or {}
+
+    @property
+    def disk_bytes(self) -> int:
+        """The sweep folder's size on disk: sweep.json's ``disk_bytes`` (measured when the sweep ended), else measured now."""
+        value = self.manifest.get("disk_bytes")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        from dlhw.runs.folder import folder_bytes
+
+        return folder_bytes(self.path)
 
     @property
     def metric(self) -> str:

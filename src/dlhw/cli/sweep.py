@@ -33,7 +33,18 @@ def print_closing(sweep) -> None:
                       Text(r.get("error") or ""))
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
-    console.print(Text(f"run folders and sweep.json: {sweep.path}   (compare them: dlhw report {sweep.path})"))
+    console.print(Text(f"run folders and sweep.json: {sweep.path} ({format_bytes(sweep.disk_bytes)} on disk)   "
+                       f"(compare them: dlhw report {sweep.path})"))
+
+
+def format_bytes(n: int) -> str:
+    """1536 -> '1.5 KB' (powers of 1024)."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def sweep(

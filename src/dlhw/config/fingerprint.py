@@ -25,14 +25,13 @@ checkpoints): trials of one shape cost the same per epoch (sweep estimates).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
 _SHAPE_IGNORED = ("name", "seed")
-_SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint")
+_SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
 
@@ -52,16 +51,28 @@ def _digest(data: Any) -> str:
 
 def fingerprint(cfg_or_dump: Any) -> str:
     """The config's hash, run name included (see the module doc for why)."""
-    return _digest(_dump(cfg_or_dump))
+    return _digest(_without_keeping(_dump(cfg_or_dump)))
+
+
+def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The dump without ``training.keep_checkpoints``: what a completed run keeps on disk changes
+    nothing it computes, and configs written before the key existed keep their hash (their
+    trials stay done in a sweep, their checkpoints resumable)."""
+    training = data.get("training")
+    if not isinstance(training, dict) or "keep_checkpoints" not in training:
+        return data
+    return {**data, "training": {k: v for k, v in training.items() if k != "keep_checkpoints"}}
 
 
 def shape_fingerprint(cfg_or_dump: Any) -> str:
     """A hash that leaves out name, seed and epoch counts: same shape, same seconds per epoch."""
-    data = copy.deepcopy({k: v for k, v in _dump(cfg_or_dump).items() if k not in _SHAPE_IGNORED})
-    training = data.get("training") or {}
-    for key in _SHAPE_IGNORED_TRAINING:
-        training.pop(key, None)
-    for stage in training.get("stages") or []:
-        for key in _SHAPE_IGNORED_STAGE:
-            stage.pop(key, None)
+    # new dicts only where keys are left out (no deep copy: a 10,000-trial plan hashes each trial)
+    data = {k: v for k, v in _dump(cfg_or_dump).items() if k not in _SHAPE_IGNORED}
+    training = data.get("training")
+    if isinstance(training, dict):
+        training = {k: v for k, v in training.items() if k not in _SHAPE_IGNORED_TRAINING}
+        if training.get("stages"):
+            training["stages"] = [{k: v for k, v in stage.items() if k not in _SHAPE_IGNORED_STAGE}
+                                  if isinstance(stage, dict) else stage for stage in training["stages"]]
+        data["training"] = training
     return _digest(data)

@@ -365,6 +365,9 @@ class TrainingConfig(Section):
         "auto", json_schema_extra=_true_false_too,
         description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
                     "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+    keep_checkpoints: bool = Field(False, description="Keep checkpoints/ once the run completes (default: removed; "
+                                                      "model.keras holds the evaluated weights). Failed, diverged "
+                                                      "and interrupted runs always keep theirs, for --resume.")
 
     @field_validator("checkpoint", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.runs.env import environment
-from dlhw.runs.folder import create_run_dir, discard_results
+from dlhw.runs.folder import create_run_dir, discard_results, drop_checkpoints
 from dlhw.runs.status import RunStatus
 from dlhw.runtime.files import write_json, write_text
 from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
@@ -236,6 +236,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         trainer.close()  # the last checkpoint, written in the background while evaluating
         write_json(run_dir / layout.METRICS, metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
+        if not cfg.training.keep_checkpoints:  # model.keras holds the evaluated weights; nothing resumes a completed run
+            drop_checkpoints(run_dir)
         return RunOutcome(run_dir, "completed", metrics)
     except DivergedError:
         trainer.close(raise_errors=False)

@@ -54,10 +54,11 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
     rows = T.build_rows(records, metric)
-    charts = C.make_charts(records, out_dir, curves)
+    charts = C.make_charts(records, out_dir, curves, rank=T.rank_of(rows))
     write_text(out_dir / layout.SUMMARY_CSV, T.to_csv(rows, metric))
     write_text(out_dir / layout.SUMMARY_MD, T.to_markdown(rows, metric))
-    write_text(out_dir / layout.REPORT, H.render(rows, records, charts, metric, [str(p) for p in paths], now()))
+    write_text(out_dir / layout.REPORT, H.render(rows, records, charts, metric, [str(p) for p in paths], now(),
+                                                 out_dir))
     return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
 
 

@@ -3,6 +3,8 @@
 One chart per sweep and quantity (validation accuracy, validation loss);
 repeats of a trial are drawn as their mean with a band of ± one standard
 deviation; the legend names the varied values. Loose runs share one overlay.
+A crowded overlay (a 1,000-trial sweep) draws the best ``HIGHLIGHT`` runs in
+colour, by the report's metric, and every other run as a thin grey line.
 
 ``curves`` (``dlhw report --curves val_loss,loss``) picks the quantities instead:
 any history.csv column per epoch (``loss``, ``accuracy``, ``val_loss``, ``lr``, ...)
@@ -25,6 +27,7 @@ QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", 
 
 
 STEP = "step_"
+HIGHLIGHT = 10  # an overlay draws at most this many runs in colour (the best by the report's metric)
 
 
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
@@ -73,9 +76,12 @@ def legend_label(runs: Sequence[RunRecord]) -> str:
 
 
 def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, title: str, ylabel: str,
-            path: Path) -> Optional[Path]:
-    """One chart with a line per group; None when no run has that column (or its fallback)."""
+            path: Path, rank: Optional[Dict[int, int]] = None) -> Optional[Path]:
+    """One chart with a line per group; None when no run has that column (or its fallback).
+    More than ``HIGHLIGHT`` groups: the best ``HIGHLIGHT`` by ``rank`` (id(record) -> row position,
+    best first) are drawn in colour with a legend, the others as thin grey lines."""
     from matplotlib import colormaps
+    from matplotlib.collections import LineCollection
 
     from dlhw.evaluation.figure import figure, save
 
@@ -85,9 +91,21 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
         if not any(_series(runs, fallback)[0] for runs in groups.values()):
             return None
         title += f" (no validation split: training {ylabel})"
+    others: Dict[str, List[RunRecord]] = {}
+    if len(groups) > HIGHLIGHT:
+        rank = rank or {}
+        best = sorted(groups, key=lambda g: min(rank.get(id(r), 10 ** 9) for r in groups[g]))[:HIGHLIGHT]
+        others = {g: runs for g, runs in groups.items() if g not in set(best)}
+        groups = {g: groups[g] for g in best}
     many = len(groups) > 8
     fig = figure(10.5 if many else 8, 4.8)
     ax = fig.subplots()
+    if others:
+        lines = [list(zip(*_series(runs, use)[:2])) for runs in others.values()]
+        lines = [ln for ln in lines if ln]
+        ax.add_collection(LineCollection(lines, colors="#b8b8b8", linewidths=0.6, alpha=0.6,
+                                         label=f"{len(others)} other runs (grey)"))
+        ax.autoscale_view()
     cmap = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     for i, (name, runs) in enumerate(groups.items()):
         epochs, mean, std = _series(runs, use)
@@ -177,17 +195,19 @@ def check_curves(curves: Sequence[str], records: Sequence[RunRecord]) -> List[st
     return list(dict.fromkeys(names))
 
 
-def make_charts(records: Sequence[RunRecord], out_dir: Path,
-                curves: Optional[Sequence[str]] = None) -> List[Dict[str, object]]:
+def make_charts(records: Sequence[RunRecord], out_dir: Path, curves: Optional[Sequence[str]] = None,
+                rank: Optional[Dict[int, int]] = None) -> List[Dict[str, object]]:
     """Write the overlays to ``out_dir/charts``; returns [{sweep, quantity, path}].
-    ``curves``: these quantities (see ``check_curves``) instead of validation accuracy and loss."""
+    ``curves``: these quantities (see ``check_curves``) instead of validation accuracy and loss.
+    ``rank``: id(record) -> its row's position in the table (best first): which runs a crowded
+    overlay draws in colour (``HIGHLIGHT``)."""
     charts = []
     if curves:
         for sweep, groups in sweep_groups(records).items():
             for column in curves:
                 title, ylabel = describe(column)
                 path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{sanitize_name(column)}.png"
-                made = overlay(groups, column, column, f"{sweep}: {title}", ylabel, path)
+                made = overlay(groups, column, column, f"{sweep}: {title}", ylabel, path, rank)
                 if made:
                     charts.append({"sweep": sweep, "quantity": title, "path": made})
         return charts
@@ -195,7 +215,7 @@ def make_charts(records: Sequence[RunRecord], out_dir: Path,
         for column, title, ylabel in QUANTITIES:
             fallback = column.replace("val_", "")
             path = out_dir / layout.CHARTS / f"{sanitize_name(sweep)}_{column}.png"
-            made = overlay(groups, column, fallback, f"{sweep}: {title}", ylabel, path)
+            made = overlay(groups, column, fallback, f"{sweep}: {title}", ylabel, path, rank)
             if made:
                 charts.append({"sweep": sweep, "quantity": title, "path": made})
     return charts

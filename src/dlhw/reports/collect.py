@@ -129,8 +129,9 @@ def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[R
 
 
 def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
-    data = read_json(folder / layout.SWEEP_MANIFEST) if (folder / layout.SWEEP_MANIFEST).is_file() else None
-    return data if isinstance(data, dict) else None
+    from dlhw.runs.sweep_log import read_manifest
+
+    return read_manifest(folder) if (folder / layout.SWEEP_MANIFEST).is_file() else None
 
 
 def collect(paths: Sequence[str | Path]) -> List[RunRecord]:

@@ -1,5 +1,8 @@
 """report.html: one self-contained page (inline CSS, images as base64, no scripts, no network).
 
+Each run's name links to its run folder; the confusion matrices of the best
+``GALLERY`` runs are embedded (a 1,000-run report stays a few MB).
+
 Every string that comes from a user (run, sweep and class names, varied
 values, error messages, paths) goes through ``html.escape``.
 """
@@ -8,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.reports.collect import RunRecord
 from dlhw.evaluation.direction import higher_is_better
 from dlhw.reports.table import Row, cell, header
+from dlhw.runs import layout
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}
@@ -42,7 +47,32 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def _table(rows: Sequence[Row], metric: str) -> str:
+GALLERY = 12  # confusion matrices embedded: the best rows' (every run folder is linked from the table)
+
+
+def href(path: Path, out_dir: Optional[Path]) -> str:
+    """A relative link from report.html to ``path`` (absolute when they share no root)."""
+    from urllib.parse import quote
+
+    try:
+        rel = os.path.relpath(Path(path).resolve(), Path(out_dir).resolve()) if out_dir is not None else str(path)
+    except ValueError:  # another drive (Windows)
+        rel = str(Path(path).resolve())
+    return esc(quote(Path(rel).as_posix()) + "/")
+
+
+def _run_cell(r: Row, text: str, out_dir: Optional[Path]) -> str:
+    """The row's name linked to its run folder; repeats: each run folder as [1] [2] ..."""
+    folders = [rec.path for rec in r.runs if rec.path is not None and rec.path.is_dir()]
+    if not folders:
+        return text
+    if len(folders) == 1:
+        return f'<a href="{href(folders[0], out_dir)}">{text}</a>'
+    links = " ".join(f'<a href="{href(f, out_dir)}" title="{esc(f.name)}">[{i}]</a>' for i, f in enumerate(folders, 1))
+    return f"{text} {links}"
+
+
+def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None) -> str:
     keys, names = header(rows, metric)
     left = {"run", "sweep", "status", "diagnostics"}
     heads = []
@@ -62,6 +92,8 @@ def _table(rows: Sequence[Row], metric: str) -> str:
                                                       "partial", "running") else "unknown"
                 title = f' title="{esc(r.error)}"' if r.error else ""
                 tds.append(f'<td class="l s-{status_cls}"{title}>{text}</td>')
+            elif k == "run":
+                tds.append(f'<td class="l">{_run_cell(r, text, out_dir)}{" ★" if r.best else ""}</td>')
             elif k in left or k.startswith("varied:"):
                 tds.append(f'<td class="l">{text}{" ★" if k == "run" and r.best else ""}</td>')
             else:
@@ -102,8 +134,11 @@ def _charts(charts: List[Dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _gallery(records: Sequence[RunRecord]) -> str:
-    shown = [rec for rec in records if rec.confusion_png is not None]
+def _gallery(rows: Sequence[Row], limit: int = GALLERY) -> str:
+    """The confusion matrices of the best ``limit`` runs (rows are sorted best first), embedded;
+    the others stay in their run folders, linked from the table."""
+    having = [rec for r in rows for rec in r.runs if rec.confusion_png is not None]
+    shown = having[:limit]
     if not shown:
         return ""
     splits = {rec.confusion_split for rec in shown}
@@ -115,11 +150,15 @@ def _gallery(records: Sequence[RunRecord]) -> str:
         figs.append(f'<figure><img src="{data_uri(rec.confusion_png)}" alt="confusion matrix of {esc(rec.name)}">'
                     f"<figcaption>{esc(cap)}</figcaption></figure>")
     heading = "Confusion matrices" + (names[splits.pop()] if one else " (the split under each)")
-    return f'<h2>{esc(heading)}</h2><div class="gallery">{"".join(figs)}</div>'
+    note = "" if len(having) <= limit else (
+        f'<p class="meta">The best {limit} of {len(having)} runs, by the table\'s order; every run\'s '
+        f"{esc(layout.CONFUSION_PNG)} is in its run folder, linked from the table.</p>")
+    return f'<h2>{esc(heading)}</h2>{note}<div class="gallery">{"".join(figs)}</div>'
 
 
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
-           sources: Sequence[str], created: str) -> str:
+           sources: Sequence[str], created: str, out_dir: Optional[Path] = None) -> str:
+    """The page; ``out_dir``: where report.html goes (the run links are relative to it)."""
     counts: Dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -133,9 +172,9 @@ def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[
         f"<title>dlhw report: {esc(', '.join(sources))}</title><style>{CSS}</style></head><body>"
         f"<h1>dlhw report</h1><div class=\"meta\">{len(records)} runs ({esc(summary)}) from "
         f"{esc(', '.join(sources))}; sorted by {esc(metric)}; written {esc(created)}</div>"
-        f"{best_line}<h2>Runs</h2>{_table(rows, metric)}"
+        f"{best_line}<h2>Runs</h2>{_table(rows, metric, out_dir)}"
         "<p class=\"meta\">Repeats of one trial are shown as mean ± standard deviation over their completed runs "
         "(column n). ★ marks the best row.</p>"
-        f"{_problems(rows)}{_diagnostics(records)}{_charts(charts)}{_gallery(records)}"
+        f"{_problems(rows)}{_diagnostics(records)}{_charts(charts)}{_gallery(rows)}"
         "</body></html>\n"
     )

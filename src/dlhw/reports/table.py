@@ -291,3 +291,8 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
 
 def finite(x: Optional[float]) -> bool:
     return x is not None and math.isfinite(x)
+
+
+def rank_of(rows: Sequence[Row]) -> Dict[int, int]:
+    """id(record) -> the position of its row (rows sorted best first): the charts' highlight order."""
+    return {id(rec): i for i, r in enumerate(rows) for rec in r.runs}

@@ -104,3 +104,22 @@ def discard_results(run_dir: Path) -> None:
             (Path(run_dir) / name).unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def drop_checkpoints(run_dir: Path) -> None:
+    """A completed run's resume checkpoint folder, removed (``training.keep_checkpoints: false``):
+    model.keras already holds the weights the run evaluated, and a completed run is never resumed.
+    A folder that cannot be removed stays (the run is still complete)."""
+    shutil.rmtree(Path(run_dir) / layout.CHECKPOINTS, ignore_errors=True)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it is gone)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total

@@ -8,7 +8,7 @@ A run folder (``dlhw run``, and each trial of a sweep)::
     confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
     tb/  checkpoints/last.ckpt.npz (and the best weights)
 
-A sweep folder holds its trials' run folders and sweep.json; a report folder
+A sweep folder holds its trials' run folders and sweep.json (plus sweep.jsonl while it runs); a report folder
 report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
 activations.csv / .png. No imports: any module may use these names.
 """
@@ -42,6 +42,7 @@ RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when
 
 # ---------------------------------------------------------------- sweep folder
 SWEEP_MANIFEST = "sweep.json"
+SWEEP_LOG = "sweep.jsonl"              # trial events since sweep.json was last written (runs.sweep_log)
 
 # --------------------------------------------------------------- report folder
 REPORT = "report.html"

@@ -1,12 +1,14 @@
 """``dlhw sweep --dry-run``: the plan, parameter counts and time estimates, nothing trained.
 
 Parameter counts need the model built (TensorFlow is imported, no training);
+each distinct model (``model_key``: data, model section, loss) is built once,
 each distinct dataset section is loaded once, and a dataset that cannot be
 loaded (a missing folder, a Keras set not downloaded and no network) is tried
 once, not once per trial: its trials show '? (no data)' and the dry run exits
 2 with the reason in full (``data_problem``). A model that cannot be built
 shows '?', its reason is printed under the table, and the dry run still
-succeeds (training would report it per trial).
+succeeds (training would report it per trial). The table lists the first
+``SHOWN`` trials and counts the others; the totals cover every trial.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
     import keras
 
     datasets: Dict[str, Any] = {}  # dataset section -> Dataset, or the error loading it gave (never retried)
+    built: Dict[str, Any] = {}  # model_key -> its count or error: each distinct model is built once
     out: Dict[str, Any] = {}
     for t in plan.trials:
+        mkey = model_key(t.cfg.dump())
+        if mkey in built:
+            out[t.name] = built[mkey]
+            continue
         key = json.dumps(t.cfg.dump().get("dataset"), sort_keys=True, default=str)
         if key not in datasets:
             try:
@@ -49,8 +56,19 @@ def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
             out[t.name] = count(model)["total"]
         except DlhwError as exc:
             out[t.name] = exc
+        built[mkey] = out[t.name]
         keras.backend.clear_session()
     return out
+
+
+def model_key(dump: Dict[str, Any]) -> str:
+    """What a model's parameter count (and whether it builds) depends on: the task, the data, the
+    model section, the loss and the stages' unfreezing; not the seed, optimizer, epochs or batch size.
+    A 10,000-trial grid over training settings builds a handful of models, not 10,000."""
+    training = dump.get("training") or {}
+    stages = [(s or {}).get("unfreeze") for s in (training.get("stages") or [])]
+    return json.dumps([dump.get("task"), dump.get("dataset"), dump.get("model"), training.get("loss"), stages],
+                      sort_keys=True, default=str)
 
 
 def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str = "auto") -> List[Dict[str, Any]]:
@@ -60,6 +78,7 @@ def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str 
 
     sweep_dir = sweep_folder(plan, Path(out))  # OUT/<name>, or <name>-sweep beside a run folder of that name
     rows = []
+    fresh = not sweep_dir.is_dir()  # no folder yet: every trial is new (no per-trial look on disk)
     for t in plan.trials:
         p = params.get(t.name)
         rows.append({
@@ -67,7 +86,7 @@ def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str 
             "params": p if not isinstance(p, Exception) else None,
             "problem": p if isinstance(p, Exception) else None,
             "estimate": estimate_seconds(t, timings, p if isinstance(p, int) else None),
-            "state": trial_state(t, sweep_dir), "hash": t.hash,
+            "state": "new" if fresh else trial_state(t, sweep_dir), "hash": t.hash,
         })
     return rows
 
@@ -80,7 +99,10 @@ def data_problem(rows: List[Dict[str, Any]]) -> Optional[DataError]:
     return DataError(f"{len(bad)} of {len(rows)} trials cannot load their dataset: {bad[0]['problem']}")
 
 
-def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False) -> None:
+SHOWN = 50  # trials a dry run lists; the rest are counted (summed and estimated all the same)
+
+
+def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False, shown: int = SHOWN) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -97,6 +119,8 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
         will_skip = (state == "done" and not rerun) or state == "running"
         if not will_skip:
             to_run.append(r["estimate"])
+        if i > shown:
+            continue
         p = r["params"]
         table.add_row(str(i), Text(r["name"]), Text(r["varied"]), str(r["epochs"]),
                       f"{p:,}" if isinstance(p, int) else "-" if not r.get("problem")
@@ -106,6 +130,9 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False)
                       else {"new": "to run", "done": "rerun"}.get(state, f"{state}: rerun"))
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
+    if len(rows) > shown:
+        console.print(Text(f"... and {len(rows) - shown:,} more trials (the first {shown} are listed; "
+                           f"the counts and the estimate below cover all {len(rows):,})"))
     known = [e for e in to_run if e is not None]
     total = f"about {format_seconds(sum(known))} of training" if known else "no estimate yet (no run of this shape so far)"
     if known and len(known) < len(to_run):

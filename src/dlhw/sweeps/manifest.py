@@ -1,8 +1,9 @@
 """sweep.json (the manifest), what earlier runs left behind, and time estimates.
 
 The manifest lists every trial of the plan with its varied values, config
-hash, status, error and timings; only the parent process writes it, after
-each trial, atomically. The run folders are the truth: ``Manifest.sync``
+hash, status, error and timings; only the parent process writes it: each
+trial event appends a line to sweep.jsonl (dlhw.runs.sweep_log, O(1) per
+trial), compacted into sweep.json, atomically, when the sweep starts and ends. The run folders are the truth: ``Manifest.sync``
 rebuilds each trial's status and results from its folder, when a sweep
 starts and when it ends, so the two never disagree. Earlier runs under OUT (any run folder with a
 config.yaml and a metrics.json) give seconds per epoch for trials of the same
@@ -21,6 +22,7 @@ from typing import Any, Dict, List, Optional
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.runs.folder import now, read_json
 from dlhw.runs.status import read_status
+from dlhw.runs.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
 from dlhw.runtime.files import write_json
 from dlhw.sweeps.plan import SweepPlan, Trial, describe
 from dlhw.runs import layout
@@ -51,10 +53,24 @@ class Manifest:
             "trials": [trial_entry(t) for t in plan.trials],
         }
         self._by_name = {e["name"]: e for e in self.data["trials"]}
+        self._base: Optional[List[int]] = None  # the sweep.json this object last wrote (its log extends it)
+        self._log_started = False
 
     def update(self, name: str, **fields: Any) -> None:
+        """Trial ``name``'s entry gets ``fields``: one line appended to sweep.jsonl (O(1), whatever
+        the number of trials); sweep.json itself is rewritten by ``save`` (runs.sweep_log)."""
         self._by_name[name].update(fields)
-        self.save()
+        if self._base is None:  # no sweep.json of ours yet to extend
+            self.save()
+            return
+        if not self._log_started:
+            start_log(self.path.parent, self._base)
+            self._log_started = True
+        append_event(self.path.parent, name, fields, now())
+
+    def record(self, name: str, **fields: Any) -> None:
+        """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
+        self._by_name[name].update(fields)
 
     def sync(self) -> None:
         """Each trial's status, error and results as its run folder says (a trial without a
@@ -78,13 +94,14 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
+        """sweep.json rewritten whole (the log compacted into it, then removed)."""
         self.data["updated"] = now()
-        counts: Dict[str, int] = {}
-        for e in self.data["trials"]:
-            counts[e["status"]] = counts.get(e["status"], 0) + 1
-        self.data["counts"] = counts
+        self.data["counts"] = count_statuses(self.data["trials"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json(self.path, self.data)
+        self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
+        drop_log(self.path.parent)
+        self._log_started = False
 
 
 def _distinct(values: List[Any]) -> List[Any]:

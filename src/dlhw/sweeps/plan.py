@@ -231,7 +231,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "",
             group = sanitize_name(f"{label_prefix}_{group}" if varied else label_prefix)
         seed0 = data.get("seed", 0)
         for r in range(repeats):
-            d = copy.deepcopy(data)
+            d = data if r == repeats - 1 else copy.deepcopy(data)  # the last repeat takes the original
             if repeats > 1 and isinstance(seed0, int) and not isinstance(seed0, bool):
                 d["seed"] = seed0 + r  # a bad seed is left for validation to report
             trials.append(Trial(name=group, group=group, varied=dict(varied), raw=d, cfg=None,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import read_json
+from dlhw.runs.folder import folder_bytes, read_json
 from dlhw.sweeps import execute, ray_exec
 from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweeps.plan import SweepPlan
@@ -38,6 +38,7 @@ class SweepOutcome:
     sweep_dir: Path
     results: List[Result] = field(default_factory=list)
     seconds: float = 0.0
+    disk_bytes: int = 0  # the sweep folder's size on disk at the end
 
     @property
     def failed(self) -> List[Result]:
@@ -154,14 +155,14 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         if where.state == "done" and not rerun:
             res = _done_result(t.name, where.folder)
             outcome.results.append(res)
-            manifest.update(t.name, status="completed", skipped=True, run_dir=where.folder.name,
+            manifest.record(t.name, status="completed", skipped=True, run_dir=where.folder.name,
                             train_seconds=res.train_seconds, val_accuracy=res.val_accuracy,
                             test_accuracy=res.test_accuracy, params=res.params)
             continue
         if where.state == "running":  # never overwrite a run that is training right now, even with --rerun
             echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             outcome.results.append(Result(t.name, "running", error=f"running elsewhere ({where.detail})"))
-            manifest.update(t.name, status="running", error=f"running elsewhere ({where.detail})",
+            manifest.record(t.name, status="running", error=f"running elsewhere ({where.detail})",
                             run_dir=where.folder.name)
             continue
         job = _place(t, where, sweep_dir, rerun, taken, echo, device)
@@ -179,7 +180,8 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
          + (f" on {where_}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
     for job in jobs:
-        manifest.update(job.name, status="queued", error=None, skipped=False, run_dir=job.folder)
+        manifest.record(job.name, status="queued", error=None, skipped=False, run_dir=job.folder)
+    manifest.save()
     done = [0]
     start = time.time()
 
@@ -208,6 +210,8 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
                 manifest.update(job.name, status="interrupted", error="the sweep was interrupted")
         raise
     finally:
+        outcome.disk_bytes = folder_bytes(sweep_dir)  # what the sweep folder holds (sweep.json: disk_bytes)
+        manifest.data["disk_bytes"] = outcome.disk_bytes
         manifest.sync()  # the run folders are the truth
     outcome.seconds = time.time() - start
     order = {t.name: i for i, t in enumerate(plan.trials)}
