@@ -38,7 +38,7 @@ DLHW = [str(BIN / "dlhw")] if (BIN / "dlhw").exists() else [sys.executable, "-m"
 ENV = dict(os.environ, DLHW_THREADS=os.environ.get("DLHW_THREADS", "2"))
 TINY = {"name": "tiny", "seed": 0, "dataset": {"source": "sklearn", "name": "digits", "max_samples": 300},
         "model": {"type": "mlp", "layers": [{"units": 16}]},
-        "training": {"epochs": 1, "batch_size": 64, "tensorboard": False}}
+        "training": {"epochs": 1, "batch_size": 64}}
 REPORT_READS = ("status.json", "config.yaml", "metrics.json", "history.csv", "confusion_matrix.png")
 
 

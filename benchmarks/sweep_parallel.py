@@ -1,7 +1,8 @@
-"""dlhw sweep --workers 2 vs --workers 1: an 8-trial MLP sweep on scikit-learn digits.
+"""dlhw sweep with the defaults (--workers auto: one worker per core) vs --workers 1: S5's
+MLP layers sweep (configs/mlp_layers/, 8 trials) on scikit-learn digits.
 
 Both sides run the same `dlhw sweep` command line (a fresh process each time,
-so TensorFlow's import is paid on both sides), alternating 1, 2, 1, 2, ...;
+so TensorFlow's import is paid on both sides), alternating;
 each prints its wall time; the median of each side and the ratio come last.
 Target on a 2-core machine: >= 1.7x.
 
@@ -39,12 +40,13 @@ def dlhw() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
 
 
-def one(sweep: Path, out: Path, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the whole process tree) of one sweep."""
+def one(sweep: Path, out: Path, workers: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process tree) of one sweep; workers 'auto': no flag."""
     shutil.rmtree(out, ignore_errors=True)
     cpu0 = _children_cpu()
     start = time.perf_counter()
-    res = subprocess.run(dlhw() + ["sweep", str(sweep), "--out", str(out), "--workers", str(workers), "--quiet",
+    flag = [] if workers == "auto" else ["--workers", workers]
+    res = subprocess.run(dlhw() + ["sweep", str(sweep), "--out", str(out), *flag, "--quiet",
                                    "--device", "cpu"], capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if res.returncode != 0:
@@ -75,19 +77,22 @@ def main() -> None:
         else:
             sweep = REPO / "configs" / "mlp_layers" / "mlp_layers.yaml"
             what = "configs/mlp_layers/ as shipped (S5: 3 to 10 hidden layers of 256, 20 epochs each, digits)"
-        times: dict[int, list[float]] = {1: [], 2: []}
+        from dlhw.sweeps.execute import auto_workers
+
+        n = auto_workers(8, [])
+        times: dict[str, list[float]] = {"1": [], "auto": []}
         for i in range(args.repeats):
-            for workers in (1, 2):
+            for workers in (("1", "auto") if i % 2 == 0 else ("auto", "1")):
                 t, cpu = one(sweep, tmp / f"runs{workers}", workers)
                 times[workers].append(t)
                 print(f"run {i + 1}: --workers {workers}: {t:6.1f} s wall, {cpu:6.1f} s CPU "
                       f"({cpu / t:.2f} cores busy; load average {os.getloadavg()[0]:.1f})", flush=True)
-            print(f"run {i + 1}: speed-up {times[1][-1] / times[2][-1]:.2f}x", flush=True)
-    m1, m2 = statistics.median(times[1]), statistics.median(times[2])
-    rounds = [a / b for a, b in zip(times[1], times[2])]
+            print(f"run {i + 1}: speed-up {times['1'][-1] / times['auto'][-1]:.2f}x", flush=True)
+    m1, m2 = statistics.median(times["1"]), statistics.median(times["auto"])
+    rounds = [a / b for a, b in zip(times["1"], times["auto"])]
     print(f"\n{what}, median of {args.repeats}:")
-    print(f"  --workers 1: {m1:6.1f} s")
-    print(f"  --workers 2: {m2:6.1f} s")
+    print(f"  defaults (--workers auto = {n}): {m2:6.1f} s")
+    print(f"  --workers 1 (one after another): {m1:6.1f} s")
     print(f"  speed-up   : {m1 / m2:5.2f}x (target >= 1.7x on 2 cores)")
     print(f"  per round  : {', '.join(f'{r:.2f}' for r in rounds)} (median {statistics.median(rounds):.2f}x; "
           f"each round's two sweeps ran back to back, so a slow spell of the machine weighs on both)")
