@@ -68,7 +68,7 @@ def config(data: Path) -> dict:
         "model": {"type": "backbone",
                   "backbone": {"name": "mobilenet_v2", "weights": None, "pooling": "flatten"},
                   "head": [{"type": "dense", "units": 16, "activation": "relu"}]},
-        "training": {"epochs": 2, "batch_size": 64, "tensorboard": False},
+        "training": {"epochs": 2, "batch_size": 64},
         "evaluation": {"samples": 0},
     }
 

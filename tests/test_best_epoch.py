@@ -117,7 +117,7 @@ def test_best_epoch_over_stages(tmp_path):
 def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch):
     """Killed during the second stage, after the first stage's best epoch: the resumed process
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""
-    from dlhw.runs.status import read_status
+    from dlhw.rundir.status import read_status
     from dlhw.training.callbacks import NaNGuard
     from tests.test_checkpoint_policy import results
 

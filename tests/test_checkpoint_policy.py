@@ -17,9 +17,9 @@ import yaml
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
-from dlhw.runs.status import read_status
+from dlhw.rundir.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
-from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
 from conftest import without_timings
 

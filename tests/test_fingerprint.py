@@ -29,7 +29,7 @@ STAGED = {
 
 
 def checkpoint_hash_before(cfg) -> str:
-    """The formula checkpoints stored before the two hashes became one (dlhw.runs.resume.config_hash),
+    """The formula checkpoints stored before the two hashes became one (dlhw.rundir.resume.config_hash),
     on the dump as that dlhw wrote it: without training.keep_checkpoints (added since; left out of the hash)."""
     dump = cfg.dump()
     dump["training"].pop("keep_checkpoints")

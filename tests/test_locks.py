@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from dlhw.runtime import locks
 from dlhw.cli import app
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import create_run_dir
-from dlhw.runs.status import RunStatus
+from dlhw.rundir.folder import create_run_dir
+from dlhw.rundir.status import RunStatus
 
 runner = CliRunner()
 HOLD = ("import sys, time; from dlhw.runtime.locks import acquire; acquire(sys.argv[1]); "

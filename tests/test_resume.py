@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.orchestration.experiment import run_experiment
-from dlhw.runs.status import read_status
+from dlhw.rundir.status import read_status
 from dlhw.runtime import signals
-from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
@@ -157,7 +157,7 @@ def staged_full(tmp_path_factory):
 def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, staged_full, stop_after):
     """Stop after epoch 3 (the end of a stage) or 8 (early stopping and the plateau schedule mid-count)."""
     full = staged_full
-    from dlhw.runs.status import RunStatus
+    from dlhw.rundir.status import RunStatus
 
     beat = RunStatus.heartbeat
 
@@ -312,7 +312,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
     raw = _image_config(kind, folder)
     stop = 2 if kind == "backbone_staged" else 1  # staged: inside fine-tuning, part of the backbone trainable
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True, cache_dir=tmp_path / "cache").run_dir
-    from dlhw.runs.status import RunStatus
+    from dlhw.rundir.status import RunStatus
 
     beat = RunStatus.heartbeat
 
@@ -338,7 +338,7 @@ def test_image_runs_resume_equal(tmp_path, monkeypatch, kind):
 
 
 def test_status_running_dead_or_reused_pid_is_stale(tmp_path):
-    from dlhw.runs.folder import now
+    from dlhw.rundir.folder import now
 
     def status(**data):
         (tmp_path / "status.json").write_text(json.dumps({"status": "running", **data}))

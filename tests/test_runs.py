@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import create_run_dir, sanitize_name
-from dlhw.runs.status import RunStatus, read_status
+from dlhw.rundir.folder import create_run_dir, sanitize_name
+from dlhw.rundir.status import RunStatus, read_status
 
 
 @pytest.mark.parametrize("name, clean", [("../../etc", "etc"), ("a/b", "a_b"), ("run 1", "run_1"), ("..", None), ("ok-1.x", "ok-1.x")])
@@ -58,20 +58,20 @@ def test_status_running_then_stale(tmp_path):
 
 
 def test_every_file_name_is_defined_once_in_runs_layout():
-    """A run-folder (sweep, report) file name is written in dlhw.runs.layout only; every other
+    """A run-folder (sweep, report) file name is written in dlhw.rundir.layout only; every other
     module uses its constant, so a name cannot drift between the writer and its readers."""
     import ast
 
-    from dlhw.runs import layout
+    from dlhw.rundir import layout
 
     src = Path(__file__).resolve().parents[1] / "src" / "dlhw"
     names = {v for k, v in vars(layout).items() if k.isupper() and isinstance(v, str)}
     assert {"metrics.json", "status.json", "config.yaml", "model.keras", "history.csv", "sweep.json"} <= names
     found = []
     for path in sorted(src.rglob("*.py")):
-        if path == src / "runs" / "layout.py":
+        if path == src / "rundir" / "layout.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and node.value in names:
                 found.append(f"{path.relative_to(src)}:{node.lineno}: {node.value!r}")
-    assert not found, "file names outside dlhw.runs.layout:\n" + "\n".join(found)
+    assert not found, "file names outside dlhw.rundir.layout:\n" + "\n".join(found)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config.loader import read_yaml
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import sanitize_name
+from dlhw.rundir.folder import sanitize_name
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dlhw"
 

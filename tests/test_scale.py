@@ -16,10 +16,10 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.errors import DivergedError
 from dlhw.orchestration.experiment import run_experiment
-from dlhw.runs import layout
-from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
-from dlhw.runs.status import read_status
-from dlhw.runs.sweep_log import read_manifest
+from dlhw.rundir import layout
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
+from dlhw.rundir.status import read_status
+from dlhw.rundir.sweep_log import read_manifest
 from dlhw.sweeps import build_plan
 from dlhw.sweeps.manifest import Manifest
 from conftest import TINY

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from dlhw.errors import ConfigError, shorten
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 DEVICES = ("auto", "cpu", "gpu")
 

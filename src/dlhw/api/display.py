@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 HEADLINE = ("accuracy", "loss", "f1_macro", "auc", "mae", "rmse", "r2")
 IMG_STYLE = "max-width:420px;margin:4px"

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 
 from dlhw.api.common import run_folder_kind
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def load(path: str | Path):

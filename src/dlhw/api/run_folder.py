@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.api.common import check_device, console_quiet, resolve_config
 from dlhw.errors import ConfigError, DataError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 class Run:
@@ -35,14 +35,14 @@ class Run:
     @property
     def status(self) -> str:
         """running, completed, failed, diverged, interrupted, or stale (a running run whose process is gone)."""
-        from dlhw.runs.status import read_status
+        from dlhw.rundir.status import read_status
 
         return str(read_status(self.path).get("status", "unknown"))
 
     @property
     def error(self) -> Optional[str]:
         """Why the run did not complete (status.json's message), else None."""
-        from dlhw.runs.status import read_status
+        from dlhw.rundir.status import read_status
 
         return read_status(self.path).get("error")
 
@@ -62,7 +62,7 @@ class Run:
     def metrics(self) -> Dict[str, Any]:
         """metrics.json as a dict ({} until the run completed)."""
         if self._metrics is None:
-            from dlhw.runs.folder import read_json
+            from dlhw.rundir.folder import read_json
 
             data = read_json(self.path / layout.METRICS)
             if not isinstance(data, dict):
@@ -75,7 +75,7 @@ class Run:
         """history.csv as a pandas DataFrame, one row per epoch (empty when the run has none)."""
         import pandas as pd
 
-        from dlhw.runs.history import HISTORY_COLUMNS
+        from dlhw.rundir.history import HISTORY_COLUMNS
 
         path = self.path / layout.HISTORY
         if not path.is_file():
@@ -119,7 +119,7 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
     if resume is not None and (overwrite or name):
         raise ConfigError("--resume continues RUN_DIR in place; --name and --overwrite do not apply to it")
     if resume is not None and config is None:
-        from dlhw.runs.resume import run_config_path
+        from dlhw.rundir.resume import run_config_path
 
         config = run_config_path(resume)
     if config is None:

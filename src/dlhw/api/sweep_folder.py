@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from dlhw.api.common import check_device, console_quiet, merge_base, override_list
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 DEFAULT_METRIC = "val_accuracy"  # what `dlhw report` sorts by unless told otherwise
 
@@ -32,8 +32,8 @@ class Sweep:
 
     @property
     def manifest(self) -> Dict[str, Any]:
-        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied, dlhw.runs.sweep_log)."""
-        from dlhw.runs.sweep_log import read_manifest
+        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied, dlhw.rundir.sweep_log)."""
+        from dlhw.rundir.sweep_log import read_manifest
 
         return read_manifest(self.path) or {}
 
@@ -43,7 +43,7 @@ class Sweep:
         value = self.manifest.get("disk_bytes")
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        from dlhw.runs.folder import folder_bytes
+        from dlhw.rundir.folder import folder_bytes
 
         return folder_bytes(self.path)
 

@@ -9,7 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import EXTRA_ARGS, DebugOpt, SetOpt, cli_errors, overrides
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 app = typer.Typer(help="Look at a config's data before training.", no_args_is_help=True,
                   rich_markup_mode=None)

@@ -9,7 +9,7 @@ import typer
 from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, QuietOpt, cli_errors
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def report(

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from dlhw.errors import DataError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 

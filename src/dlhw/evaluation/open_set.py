@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 OTHER = "other"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 SCORES = {
     "svm": "sigmoid (2 classes) / softmax (more) of SVC.decision_function, one-vs-rest; uncalibrated",

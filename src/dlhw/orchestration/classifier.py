@@ -13,7 +13,7 @@ from typing import Any, Dict
 import numpy as np
 
 from dlhw.models.classical import IN_MEMORY, SCORES, chunked_scores, fit_incremental, make_estimator
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict
 
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def save_model(model, path: Path) -> None:
@@ -31,7 +31,7 @@ def save_model(model, path: Path) -> None:
 def plot_step_curves(run_dir: Path, metric: str) -> None:
     """steps_curves.png from history_steps.csv (training.log_steps)."""
     from dlhw.evaluation.plots import plot_steps
-    from dlhw.runs.history import read_history
+    from dlhw.rundir.history import read_history
 
     rows = read_history(run_dir / layout.HISTORY_STEPS)
     if rows:

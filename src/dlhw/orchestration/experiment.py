@@ -18,13 +18,13 @@ from typing import Any, Callable, Dict, List, Optional
 from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
-from dlhw.runs.env import environment
-from dlhw.runs.folder import create_run_dir, discard_results, drop_checkpoints
-from dlhw.runs.status import RunStatus
+from dlhw.rundir.env import environment
+from dlhw.rundir.folder import create_run_dir, discard_results, drop_checkpoints
+from dlhw.rundir.status import RunStatus
 from dlhw.runtime.files import write_json, write_text
 from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
-from dlhw.runs.history import write_history
-from dlhw.runs import layout
+from dlhw.rundir.history import write_history
+from dlhw.rundir import layout
 
 
 @dataclass
@@ -129,7 +129,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
     with its history row (the Python API's notebook progress bar, dlhw.api).
 
-    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.runs.resume).
+    ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.rundir.resume).
 
     ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
 
@@ -150,7 +150,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.training.trainer import Trainer
 
     from dlhw.config.fingerprint import fingerprint
-    from dlhw.runs.resume import prepare_resume
+    from dlhw.rundir.resume import prepare_resume
 
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 @dataclass
@@ -37,7 +37,7 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     from dlhw.reports import html as H
     from dlhw.reports import table as T
     from dlhw.reports.collect import collect
-    from dlhw.runs.folder import now
+    from dlhw.rundir.folder import now
     from dlhw.runtime.files import write_text
 
     if not paths:

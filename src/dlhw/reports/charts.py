@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.reports.collect import RunRecord
-from dlhw.runs.folder import sanitize_name
-from dlhw.runs import layout
+from dlhw.rundir.folder import sanitize_name
+from dlhw.rundir import layout
 
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 
@@ -33,7 +33,7 @@ HIGHLIGHT = 10  # an overlay draws at most this many runs in colour (the best by
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
     from dlhw.runtime.memo import held
-    from dlhw.runs.history import read_history
+    from dlhw.rundir.history import read_history
 
     seen: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = held("step_histories", dict)
     path = r.path / layout.HISTORY_STEPS

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import read_json
-from dlhw.runs.status import read_status
-from dlhw.runs.history import read_history
-from dlhw.runs import layout
+from dlhw.rundir.folder import read_json
+from dlhw.rundir.status import read_status
+from dlhw.rundir.history import read_history
+from dlhw.rundir import layout
 
 SKIP_DIRS = {layout.TENSORBOARD, layout.CHECKPOINTS, layout.CHARTS, "__pycache__", ".git"}
 MAX_DEPTH = 4
@@ -129,7 +129,7 @@ def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[R
 
 
 def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
-    from dlhw.runs.sweep_log import read_manifest
+    from dlhw.rundir.sweep_log import read_manifest
 
     return read_manifest(folder) if (folder / layout.SWEEP_MANIFEST).is_file() else None
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from dlhw.reports.collect import RunRecord
 from dlhw.evaluation.direction import higher_is_better
 from dlhw.reports.table import Row, cell, header
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}

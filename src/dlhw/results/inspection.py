@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 RELU_NAMES = ("relu", "relu6")
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from dlhw.errors import ConfigError, DataError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 @dataclass
 class Prediction:
@@ -70,7 +70,7 @@ def check_run(run_dir: Path) -> Path:
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: run folder not found")
     if not (run_dir / layout.MODEL).exists():
-        from dlhw.runs.status import read_status
+        from dlhw.rundir.status import read_status
 
         state = read_status(run_dir).get("status", "unknown")
         raise DataError(f"{run_dir}: no model.keras (run status: {state}); only completed runs can predict")

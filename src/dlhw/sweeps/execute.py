@@ -19,7 +19,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 from dlhw.sweeps.records import Job, Result
 
 
@@ -105,7 +105,7 @@ def run_trial(job: Job) -> Result:
     from dlhw.config import validate
     from dlhw.runtime.console import set_quiet
     from dlhw.runtime.locks import FolderBusy
-    from dlhw.runs.status import RunStatus
+    from dlhw.rundir.status import RunStatus
 
     start = time.time()
     run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)

@@ -2,7 +2,7 @@
 
 The manifest lists every trial of the plan with its varied values, config
 hash, status, error and timings; only the parent process writes it: each
-trial event appends a line to sweep.jsonl (dlhw.runs.sweep_log, O(1) per
+trial event appends a line to sweep.jsonl (dlhw.rundir.sweep_log, O(1) per
 trial), compacted into sweep.json, atomically, when the sweep starts and ends. The run folders are the truth: ``Manifest.sync``
 rebuilds each trial's status and results from its folder, when a sweep
 starts and when it ends, so the two never disagree. Earlier runs under OUT (any run folder with a
@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.runs.folder import now, read_json
-from dlhw.runs.status import read_status
-from dlhw.runs.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
+from dlhw.rundir.folder import now, read_json
+from dlhw.rundir.status import read_status
+from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
 from dlhw.runtime.files import write_json
 from dlhw.sweeps.plan import SweepPlan, Trial, describe
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 
@@ -58,7 +58,7 @@ class Manifest:
 
     def update(self, name: str, **fields: Any) -> None:
         """Trial ``name``'s entry gets ``fields``: one line appended to sweep.jsonl (O(1), whatever
-        the number of trials); sweep.json itself is rewritten by ``save`` (runs.sweep_log)."""
+        the number of trials); sweep.json itself is rewritten by ``save`` (rundir.sweep_log)."""
         self._by_name[name].update(fields)
         if self._base is None:  # no sweep.json of ours yet to extend
             self.save()
@@ -204,7 +204,7 @@ def config_damage(run_dir: Path) -> Optional[str]:
 def locate(t: Trial, sweep_dir: Path) -> Where:
     """Where trial ``t`` stands (see Where). A folder holding this exact config wins; else the
     trial's own folder decides."""
-    from dlhw.runs.resume import first_difference
+    from dlhw.rundir.resume import first_difference
 
     own = Path(sweep_dir) / t.name
     for folder in trial_folders(t, sweep_dir):

@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, get_path, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError, shorten
-from dlhw.runs.folder import sanitize_name
+from dlhw.rundir.folder import sanitize_name
 
 MAX_TRIALS = 10_000  # trials one sweep file may expand to (grid combinations x repeats)
 

@@ -186,8 +186,8 @@ def record_death(job: Job, message: str) -> Result:
     """The trial of a worker that died: its status.json says failed (with the signal), so the run
     folder and sweep.json agree; its partial results go. Returns the trial's result."""
     from dlhw.runtime import locks
-    from dlhw.runs.folder import discard_results
-    from dlhw.runs.status import RunStatus
+    from dlhw.rundir.folder import discard_results
+    from dlhw.rundir.status import RunStatus
 
     run_dir = job.run_dir
     try:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs.folder import folder_bytes, read_json
+from dlhw.rundir.folder import folder_bytes, read_json
 from dlhw.sweeps import execute, ray_exec
 from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweeps.plan import SweepPlan
-from dlhw.runs import layout
+from dlhw.rundir import layout
 from dlhw.sweeps.records import Job, Result
 
 EXECUTORS = ("local", "ray")

@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from dlhw.errors import ConfigError
-from dlhw.runs.checkpoint_file import FORMAT, checkpoint_arrays, checkpoint_path
+from dlhw.rundir.checkpoint_file import FORMAT, checkpoint_arrays, checkpoint_path
 
 FINISH_EPOCH_SECONDS = 10.0  # Ctrl-C mid-epoch: an epoch ending sooner than this is finished and saved
 # Callback attributes that are configuration or live objects, never state to restore.
@@ -65,7 +65,7 @@ def _scalars(cb) -> Dict[str, Any]:
 class Checkpointer:
     """Connects the trainer's stage loop to checkpoints: what to skip, restore and save.
 
-    ``resume`` is a loaded checkpoint (``dlhw.runs.checkpoint_file.load_checkpoint``) or None for a fresh run.
+    ``resume`` is a loaded checkpoint (``dlhw.rundir.checkpoint_file.load_checkpoint``) or None for a fresh run.
     """
 
     def __init__(self, run_dir: Path, seed: int, stage_names: List[str], policy: Any = "auto",

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from dlhw.models.outputs import encode_labels, make_loss, make_metrics
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def now() -> str:

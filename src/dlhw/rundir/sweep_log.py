@@ -8,7 +8,7 @@ whole (compacted, the log removed) when a sweep starts and when it ends.
 
 Readers (``dlhw report``, the Python API's Sweep) call :func:`read_manifest`: sweep.json with
 the log's events applied, the same dict sweep.json would hold had it been rewritten after
-every event. No imports from above dlhw.runs: any layer may read a sweep folder.
+every event. No imports from above dlhw.rundir: any layer may read a sweep folder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 
 def _stamp(st: os.stat_result) -> List[int]:

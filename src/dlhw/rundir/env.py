@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from dlhw.runs.folder import now
+from dlhw.rundir.folder import now
 
 
 def git_commit(cwd: Optional[Path] = None) -> Optional[str]:

@@ -1,7 +1,7 @@
 """The resume checkpoint file, ``checkpoints/last.ckpt.npz``: where it is, its arrays, and
 reading it back (one ``.npz``: a JSON ``state`` and the weight, optimizer and callback
 arrays). What goes into it, and when, is training's business (dlhw.training.checkpoint);
-``dlhw run --resume`` reads it here before TensorFlow is imported (dlhw.runs.resume).
+``dlhw run --resume`` reads it here before TensorFlow is imported (dlhw.rundir.resume).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 FORMAT = 1
 

@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 from dlhw.config.fingerprint import fingerprint
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 RESUMABLE = ("interrupted", "failed", "stale")
 
@@ -75,7 +75,7 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.runs.folder import read_json
+        from dlhw.rundir.folder import read_json
         from dlhw.runtime.files import write_json
 
         data = read_json(self.run_dir / layout.STATUS) or {}
@@ -114,7 +114,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
     from dlhw.runtime import locks
-    from dlhw.runs.status import read_status
+    from dlhw.rundir.status import read_status
 
     path = run_config_path(run_dir)
     run = path.parent
@@ -133,7 +133,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
 
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     from dlhw.config import load_config
-    from dlhw.runs.checkpoint_file import checkpoint_path, load_checkpoint
+    from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 
     _check_state(run, status)
     saved_cfg = load_config(path)

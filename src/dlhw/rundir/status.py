@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from dlhw.runs.folder import now, read_json
+from dlhw.rundir.folder import now, read_json
 from dlhw.runtime.files import write_json
-from dlhw.runs import layout
+from dlhw.rundir import layout
 
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 
