@@ -36,10 +36,11 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).parent))
 
 VARIANTS = {  # name: (label, --set overrides)
-    "defaults": ("the defaults (checkpoint auto, TensorBoard on)", []),
-    "ckpt_off": ("checkpoint off", ["training.checkpoint=off"]),
-    "tb_off": ("TensorBoard off", ["training.tensorboard=false"]),
-    "every_epoch": ("checkpoint every_epoch (the old default)", ["training.checkpoint=every_epoch"]),
+    "defaults": ("HEADLINE: the shipped defaults (checkpoint auto, TensorBoard on)", []),
+    "ckpt_off": ("baseline, not a default: checkpoint off", ["training.checkpoint=off"]),
+    "tb_off": ("baseline, not a default: TensorBoard off", ["training.tensorboard=false"]),
+    "every_epoch": ("variant, not a default: checkpoint every_epoch (the old default)",
+                    ["training.checkpoint=every_epoch"]),
 }
 
 
@@ -63,7 +64,7 @@ def measure(name: str, config: Path, work: Path, repeats: int, env: dict, names:
     med = {v: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for v, rs in results.items()}
     print(f"\n{name}: median of {repeats} (training seconds / whole process seconds)")
     for v in names:
-        print(f"  {VARIANTS[v][0]:48s} {med[v][0]:7.2f} s / {med[v][1]:6.2f} s")
+        print(f"  {VARIANTS[v][0]:66s} {med[v][0]:7.2f} s / {med[v][1]:6.2f} s")
     d = med["defaults"]
     if "ckpt_off" in med:
         print(f"  checkpoints: defaults / checkpoint off = {d[0] / med['ckpt_off'][0]:.3f} in training time "
