@@ -100,15 +100,16 @@ def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) ->
 
     index = {id(rec): i for i, rec in enumerate(records)}
     title_of: Dict[int, str] = {}
-    for title, groups in sweep_groups(records).items():
-        for runs in groups.values():
+    groups: Dict[str, Dict[str, Any]] = {}  # in the overlays' order: sweeps as found, then the loose runs
+    for title, by_trial in sweep_groups(records).items():
+        groups[title] = {"title": title, "rows": [], "keys": []}
+        for runs in by_trial.values():
             title_of.update({id(r): title for r in runs})
     runs_out: List[Dict[str, Any]] = []
     for i, rec in enumerate(records):
         runs_out.append({"name": rec.name, "detail": detail_id(i), "status": rec.status, "stages": _stages(rec),
                          "h": _history(rec), "final": _final(rec), "row": None})
     rows_out: List[Dict[str, Any]] = []
-    groups: Dict[str, Dict[str, Any]] = {}
     for n, r in enumerate(rows):
         ids = [index[id(rec)] for rec in r.runs if id(rec) in index]
         for i in ids:
@@ -123,7 +124,7 @@ def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) ->
     for g in groups.values():
         g["labels"] = key_labels(g["keys"])
     return {"metric": metric, "higher": higher_is_better(metric), "runs": runs_out, "rows": rows_out,
-            "groups": list(groups.values())}
+            "groups": [g for g in groups.values() if g["rows"]]}
 
 
 def to_script_json(data: Any) -> str:
