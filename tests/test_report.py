@@ -62,7 +62,11 @@ def write_sweep(root: Path, name: str, trials: list) -> Path:
 
 @pytest.fixture
 def runs(tmp_path) -> Path:
-    root = tmp_path / "runs"
+    return make_runs(tmp_path / "runs")
+
+
+def make_runs(root: Path) -> Path:
+    """Two sweeps (repeats, failed, diverged, hostile names) and two loose runs (one stale)."""
     write_sweep(root / "layers", "layers", [
         ("units-32", "units-32", {"model.units": 32}, "completed", 0.70, {}),
         ("units-64_seed-0", "units-64", {"model.units": 64}, "completed", 0.80, {}),

@@ -15,11 +15,16 @@ import yaml
 
 from dlhw.reports import make_report
 from dlhw.reports.collect import collect
-from test_report import HOSTILE, runs, write_run, write_sweep  # noqa: F401 - runs: the fixture
+from test_report import HOSTILE, make_runs, write_sweep
 
 BASE = {"name": "grid", "seed": 0, "dataset": {"source": "sklearn", "name": "digits"},
         "model": {"type": "mlp", "layers": [{"units": 16, "activation": "relu"}]},
         "training": {"epochs": 3, "batch_size": 32, "optimizer": {"type": "adam", "learning_rate": 0.001}}}
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    return make_runs(tmp_path / "runs")
 
 
 def embedded(page: str) -> dict:
@@ -51,7 +56,7 @@ class Static(HTMLParser):
             self.text.append(data)
 
 
-def test_the_page_data_holds_every_run_history_and_final_metrics(runs, tmp_path):  # noqa: F811
+def test_the_page_data_holds_every_run_history_and_final_metrics(runs, tmp_path):
     make_report([runs], tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text()
     data = embedded(page)
@@ -103,7 +108,7 @@ def test_detail_sections_diff_each_config_against_its_sweep_base(tmp_path):
     assert '<div class="runchart" data-run="' in plain
 
 
-def test_the_page_reads_with_scripts_off(runs, tmp_path):  # noqa: F811
+def test_the_page_reads_with_scripts_off(runs, tmp_path):
     make_report([runs], tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text()
     static = Static()
@@ -119,7 +124,7 @@ def test_the_page_reads_with_scripts_off(runs, tmp_path):  # noqa: F811
     assert ".js .static{display:none}" in css and "@media print" in css
 
 
-def test_parallel_coordinates_for_sweeps_with_two_or_more_varied_keys(runs, tmp_path):  # noqa: F811
+def test_parallel_coordinates_for_sweeps_with_two_or_more_varied_keys(runs, tmp_path):
     make_report([runs], tmp_path / "one")
     assert "Parallel coordinates" not in (tmp_path / "one" / "report.html").read_text()  # one varied key each
     root = write_sweep(tmp_path / "grid", "grid", [
