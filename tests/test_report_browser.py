@@ -162,6 +162,12 @@ def browser(tmp_path):
             proc.kill()
 
 
+def center(page: DevTools, selector: str) -> list:
+    """The middle of the element ``selector`` matches, scrolled into view, in viewport pixels."""
+    return page.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+                   " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+
+
 def errors_of(events: list) -> list:
     out = []
     for e in events:
@@ -198,14 +204,19 @@ def test_report_in_headless_chromium(browser, tmp_path):
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
 
     first = "document.querySelector('#runs tbody tr:not(.hidden)').cells[0].getAttribute('data-s')"
+    column = "[...document.querySelectorAll('#runs tbody tr')].map(tr => tr.cells[{}].textContent.trim())"
+    keys = page.js("[...document.querySelectorAll('#runs th')].map(th => th.getAttribute('data-key'))")
     assert page.js(first) == "units-32_lr-0.01"  # sorted by val_accuracy, best first
-    box = page.js("(() => { const r = document.querySelector('#runs th[data-key=\"run\"]').getBoundingClientRect();"
-                  " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-    page.click(*box)  # a real mouse click on the run column's header: sorted by name (numbers as numbers)
+    page.click(*center(page, '#runs th[data-key="val_accuracy"]'))  # a real mouse click: now worst first
+    assert page.js(first) == "units-8_lr-0.1"  # the first row changed
+    assert page.js(column.format(keys.index("val_accuracy"))) == ["0.6200", "0.9100", "-"]  # no value: last
+    page.click(*center(page, '#runs th[data-key="run"]'))  # by name, numbers in names as numbers
     order = page.js("[...document.querySelectorAll('#runs tbody tr')].map(tr => tr.cells[0].getAttribute('data-s'))")
     assert order == ["units-8_lr-0.1", "units-32_lr-0.01", "units-64_lr-0.001"]
-    page.click(*box)  # again: the other way
+    page.click(*center(page, '#runs th[data-key="run"]'))  # again: the other way
     assert page.js(first) == "units-64_lr-0.001"
+    page.js("document.querySelector('#runs th[data-key=\"varied:training.lr\"]').click()")  # as numbers, largest first
+    assert page.js(column.format(keys.index("varied:training.lr"))) == ["0.1", "0.01", "0.001"]
 
     page.js("{ const s = document.getElementById('status-filter'); s.value = 'failed'; s.dispatchEvent(new Event('change')) }")
     assert page.js(first) == "units-64_lr-0.001" and "1 of 3" in page.js("document.getElementById('row-count').textContent")
@@ -216,16 +227,10 @@ def test_report_in_headless_chromium(browser, tmp_path):
     # the curves: one line per trial with a history; a legend click hides one; the value under the mouse
     lines = "document.querySelectorAll('.curves .ichart path.line').length"
     assert page.js(lines) == 3
-    legend = page.js("(() => { const r = document.querySelector('.curves .legend button').getBoundingClientRect();"
-                     " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-    page.js(f"window.scrollTo(0, {legend[1]} - 300)")
-    legend = page.js("(() => { const r = document.querySelector('.curves .legend button').getBoundingClientRect();"
-                     " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    legend = center(page, ".curves .legend button")
     page.click(*legend)
     assert page.js(lines) == 2 and page.js("document.querySelector('.curves .legend button').classList.contains('off')")
-    point = page.js("(() => { const c = document.querySelector('.curves .ichart circle[fill]');"
-                    " const r = c.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()")
-    page.move(*point)
+    page.move(*center(page, ".curves .ichart circle[fill]"))
     tip = page.js("document.querySelector('.curves .tip').textContent")
     assert "epoch" in tip and ":" in tip, tip
     page.js("document.querySelector('.curves button[data-split=\"train\"]').click()")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -68,6 +69,10 @@ def _run_cell(r: Row, text: str, out_dir: Optional[Path]) -> str:
     return f"{text} {links}"
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 STATUSES = ("completed", "failed", "diverged", "stale", "interrupted", "partial", "running", "pruned")
 
 
@@ -100,6 +105,8 @@ def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None,
                 target = (details or {}).get(id(r.runs[0])) if r.runs else None
                 more = f' <a class="det" href="#{target}">details</a>' if target else ""
                 tds.append(f'<td class="l" data-s="{text}">{_run_cell(r, text, out_dir)}{" ★" if r.best else ""}{more}</td>')
+            elif k.startswith("varied:") and _is_number(r.varied.get(k.split(":", 1)[1])):
+                tds.append(f'<td class="l" data-v="{r.varied[k.split(":", 1)[1]]!r}">{text}</td>')  # sorts as a number
             elif k in left or k.startswith("varied:"):
                 tds.append(f'<td class="l">{text}</td>')
             elif k == "n":

@@ -82,6 +82,8 @@
       });
     }
     each(heads, function (th, col) {
+      var order = th.getAttribute("aria-sort");  // the order the page came in: a click reverses it
+      if (order === "ascending" || order === "descending") { state.col = col; state.dir = order === "ascending" ? 1 : -1; }
       th.classList.add("sortable");
       th.tabIndex = 0;
       th.addEventListener("click", function () { sortBy(col); });
