@@ -24,9 +24,10 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from dlhw.reports.collect import RunRecord
-from dlhw.reports.details import Images
 from dlhw.evaluation.direction import higher_is_better
+from dlhw.reports import details as D
+from dlhw.reports.collect import RunRecord
+from dlhw.reports.interactive import detail_id, page_data, to_script_json
 from dlhw.reports.table import Row, cell, header
 from dlhw.rundir import layout
 
@@ -173,7 +174,7 @@ def _parallel(groups: Sequence[Dict[str, Any]], metric: str) -> str:
             + "".join(parts))
 
 
-def _gallery(rows: Sequence[Row], images: "Images", limit: int = GALLERY) -> str:
+def _gallery(rows: Sequence[Row], images: D.Images, limit: int = GALLERY) -> str:
     """The confusion matrices of the best ``limit`` runs (rows are sorted best first), embedded;
     the others stay in their run folders, linked from the table."""
     having = [rec for r in rows for rec in r.runs if rec.confusion_png is not None]
@@ -198,9 +199,6 @@ def _gallery(rows: Sequence[Row], images: "Images", limit: int = GALLERY) -> str
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
            sources: Sequence[str], created: str, out_dir: Optional[Path] = None) -> str:
     """The page; ``out_dir``: where report.html goes (the run links are relative to it)."""
-    from dlhw.reports import details as D
-    from dlhw.reports.interactive import detail_id, page_data, to_script_json
-
     counts: Dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
