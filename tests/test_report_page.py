@@ -15,7 +15,7 @@ import yaml
 
 from dlhw.reports import make_report
 from dlhw.reports.collect import collect
-from test_report import HOSTILE, make_runs, write_sweep
+from test_report import HOSTILE, make_runs, write_run, write_sweep
 
 BASE = {"name": "grid", "seed": 0, "dataset": {"source": "sklearn", "name": "digits"},
         "model": {"type": "mlp", "layers": [{"units": 16, "activation": "relu"}]},
@@ -70,6 +70,7 @@ def test_the_page_data_holds_every_run_history_and_final_metrics(runs, tmp_path)
     assert set(run["h"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert run["final"]["test_accuracy"] == pytest.approx(0.68) and "test_samples" not in run["final"]
     assert by_name["units-128"]["final"] == {} and by_name["units-128"]["status"] == "failed"
+    assert run["stages"] == []  # one stage: nothing to mark
     best = data["rows"][0]
     assert best["name"] == "units-64" and best["best"] and best["metric"] == pytest.approx(0.85)
     assert sorted(data["runs"][i]["name"] for i in best["runs"]) == ["units-64_seed-0", "units-64_seed-1"]
@@ -106,6 +107,16 @@ def test_detail_sections_diff_each_config_against_its_sweep_base(tmp_path):
     # its final metrics per split, its figure embedded, its curves drawn by the script (a link to the PNG otherwise)
     assert '<td class="l">test</td>' in plain and 'alt="confusion matrix of lr-0.1"' in plain
     assert '<div class="runchart" data-run="' in plain
+
+
+def test_a_two_stage_run_marks_where_its_second_stage_starts(tmp_path):
+    run = write_run(tmp_path / "runs" / "two-stage", epochs=4)
+    rows = (run / "history.csv").read_text().splitlines()
+    rows[3:] = [r.replace("train,", "finetune,", 1) for r in rows[3:]]  # epochs 3 and 4: the second stage
+    (run / "history.csv").write_text("\n".join(rows) + "\n")
+    make_report([run], tmp_path / "out")
+    data = embedded((tmp_path / "out" / "report.html").read_text())
+    assert data["runs"][0]["stages"] == [[2.5, "finetune"]]
 
 
 def test_the_page_reads_with_scripts_off(runs, tmp_path):

@@ -57,15 +57,14 @@ def _history(rec: RunRecord) -> Dict[str, List[List[float]]]:
 
 
 def _stages(rec: RunRecord) -> List[List[Any]]:
-    """[[epoch, stage name], ...] where a new training stage starts (none for a one-stage run)."""
+    """[[x, next stage's name], ...] halfway between a stage's last epoch and the next one's first
+    (as curves.png marks them); none for a one-stage run."""
     marks: List[List[Any]] = []
-    last = None
-    for row in rec.history:
-        stage = row.get("stage")
-        if isinstance(stage, str) and stage != last:
-            marks.append([_num(row.get("epoch")), stage])
-            last = stage
-    return marks if len(marks) > 1 else []
+    for prev, row in zip(rec.history, rec.history[1:]):
+        a, b = _num(prev.get("epoch")), _num(row.get("epoch"))
+        if row.get("stage") != prev.get("stage") and a is not None and b is not None:
+            marks.append([(a + b) / 2, str(row.get("stage"))])
+    return marks
 
 
 def _final(rec: RunRecord) -> Dict[str, float]:
