@@ -144,11 +144,11 @@
       grid.appendChild(svg("line", {x1: L, x2: W - R, y1: py(t), y2: py(t)}));
       axis.appendChild(svg("text", {x: L - 6, y: py(t) + 4, "text-anchor": "end"}, fmt(t)));
     });
-    ticks(x0, x1, 8).filter(function (t) { return Math.abs(t - Math.round(t)) < 1e-9 || x1 - x0 < 4; })
-      .forEach(function (t) {
-        grid.appendChild(svg("line", {x1: px(t), x2: px(t), y1: T, y2: H - B}));
-        axis.appendChild(svg("text", {x: px(t), y: H - B + 15, "text-anchor": "middle"}, fmt(t)));
-      });
+    var xt = ticks(x0, x1, 8), whole = xt.filter(function (t) { return t === Math.round(t); });  // epochs
+    (whole.length >= 2 ? whole : xt).forEach(function (t) {
+      grid.appendChild(svg("line", {x1: px(t), x2: px(t), y1: T, y2: H - B}));
+      axis.appendChild(svg("text", {x: px(t), y: H - B + 15, "text-anchor": "middle"}, fmt(t)));
+    });
     axis.appendChild(svg("path", {d: "M" + L + "," + T + "V" + (H - B) + "H" + (W - R), fill: "none"}));
     axis.appendChild(svg("text", {x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle"}, opts.xlabel));
     axis.appendChild(svg("text", {x: 12, y: (T + H - B) / 2, "text-anchor": "middle",
