@@ -15,10 +15,13 @@ def load_dataset(cfg) -> Dataset:
     Missing data paths fail first, naming the config file and the fix (dlhw.data.paths)."""
     from dlhw.data.dataset import use_test_for_validation
     from dlhw.data.paths import check_data_paths
+    from dlhw.data.shapes import check_input_shape
 
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))
-    return use_test_for_validation(loader(cfg.dataset, cfg.task, cfg.seed), cfg)
+    dataset = loader(cfg.dataset, cfg.task, cfg.seed)
+    check_input_shape(cfg.dataset, dataset, getattr(cfg, "_source", None))
+    return use_test_for_validation(dataset, cfg)
 
 
 __all__ = ["SOURCES", "SPLITS", "Dataset", "Split", "load_dataset"]
