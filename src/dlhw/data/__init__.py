@@ -13,9 +13,8 @@ def load_dataset(cfg) -> Dataset:
     """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``.
 
     Missing data paths fail first, naming the config file and the fix (dlhw.data.paths)."""
-    from dlhw.data.dataset import use_test_for_validation
+    from dlhw.data.dataset import check_input_shape, use_test_for_validation
     from dlhw.data.paths import check_data_paths
-    from dlhw.data.shapes import check_input_shape
 
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))

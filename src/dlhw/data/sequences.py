@@ -214,9 +214,30 @@ def _labels(y: np.ndarray, task: str, path: str, n: int) -> Tuple[np.ndarray, Li
     return y, []
 
 
+def _split(whole: Split, names: List[str], cfg, task: str, seed: int) -> Tuple[dict, List[str], Any, List[str]]:
+    """(splits, class names, unseen split, unseen names): max_samples, the seeded split and
+    dataset.classes, as every in-memory source does (dlhw.data.sources)."""
+    from dlhw.data.dataset import SPLITS, select_classes, split_arrays, subsample
+
+    stratify = task == "classification"
+    if cfg.max_samples:
+        whole = subsample(whole, cfg.max_samples, seed, stratify)
+    fractions = cfg.split.model_dump()
+    splits = split_arrays(whole, fractions, seed, stratify)
+    unseen, unseen_names = None, []
+    if cfg.classes:
+        if not stratify:
+            raise ConfigError(f"dataset.classes: only for classification; task is {task}")
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
+    for name in SPLITS:
+        if len(splits[name]) == 0 and (name == "train" or fractions[name] > 0):
+            raise DataError(f"dataset.split: the {name} split is empty; use more data or larger fractions")
+    return splits, names, unseen, unseen_names
+
+
 def load_sequences(cfg, task: str, seed: int) -> Dataset:
     """The registered ``sequences`` source: a Dataset of (steps, channels) arrays, split as usual."""
-    from dlhw.data.sources import _finish
+    from dlhw.data.dataset import fingerprint
 
     path = Path(cfg.path)
     if not path.is_file():
@@ -228,4 +249,7 @@ def load_sequences(cfg, task: str, seed: int) -> Dataset:
                             "steps": int(x.shape[1]), "channels": int(x.shape[2])}
     if cfg.labels:
         meta["labels"] = str(cfg.labels)
-    return _finish(Split(y=y, x=x), names, cfg, task, seed, meta, scale=False)
+    splits, names, unseen, unseen_names = _split(Split(y=y, x=x), names, cfg, task, seed)
+    return Dataset(splits=splits, class_names=names, input_shape=tuple(x.shape[1:]), task=task,
+                   fingerprint=fingerprint(x, y, cfg.classes, cfg.max_samples), unseen=unseen,
+                   unseen_names=unseen_names, meta=meta)

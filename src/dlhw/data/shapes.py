@@ -12,7 +12,8 @@ for ``dlhw summary`` in this order, and says where each came from:
   label column, a sequences file's labels;
 - else the whole data set (a csv source's input width depends on its text columns' categories).
 
-``check_input_shape`` compares ``dataset.input_shape`` with the data once it is loaded.
+``dlhw.data.dataset.check_input_shape`` compares ``dataset.input_shape`` with the data once it
+is loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from dlhw.data.dataset import SPLITS, Dataset, Split
-from dlhw.errors import DataError
 
 KERAS_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
 KERAS_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "reuters": 46, "imdb": 2}
@@ -66,9 +66,9 @@ def config_shape(dcfg) -> Optional[Tuple[Tuple[int, ...], str]]:
         if dcfg.name in ("reuters", "imdb"):
             return (dcfg.num_words,), "dataset.num_words"
         if dcfg.name in KERAS_SHAPES:
-            return KERAS_SHAPES[dcfg.name], f"keras {dcfg.name}'s image size"
+            return KERAS_SHAPES[dcfg.name], f"the known shape of keras {dcfg.name}"
     if dcfg.source == "sklearn" and dcfg.name in SKLEARN_FEATURES:
-        return (SKLEARN_FEATURES[dcfg.name],), f"sklearn {dcfg.name}'s feature count"
+        return (SKLEARN_FEATURES[dcfg.name],), f"the known shape of sklearn {dcfg.name}"
     return None
 
 
@@ -102,9 +102,9 @@ def _class_count(cfg) -> Optional[Tuple[int, str, str]]:
     if d.classes:
         return len(d.classes), "dataset.classes", "nothing"
     if d.source == "keras" and d.name in KERAS_CLASSES:
-        return KERAS_CLASSES[d.name], f"keras {d.name}'s classes", "nothing"
+        return KERAS_CLASSES[d.name], f"the known classes of keras {d.name}", "nothing"
     if d.source == "sklearn" and d.name in SKLEARN_CLASSES:
-        return SKLEARN_CLASSES[d.name], f"sklearn {d.name}'s classes", "nothing"
+        return SKLEARN_CLASSES[d.name], f"the known classes of sklearn {d.name}", "nothing"
     if d.source in ("image_folder", "sequences", "csv"):
         from dlhw.data.paths import check_data_paths
 
@@ -172,15 +172,6 @@ def data_facts(cfg) -> DataFacts:
     n = dataset.num_classes if cfg.task == "classification" else dataset.num_targets
     where = f"the data ({cfg.dataset.path or cfg.dataset.name})"
     return DataFacts(tuple(dataset.input_shape), n, where, where, "everything", dataset)
-
-
-def check_input_shape(dcfg, dataset: Dataset, source: Optional[str] = None) -> None:
-    """A DataError when ``dataset.input_shape`` was given and the data's samples differ."""
-    if not dcfg.input_shape or tuple(dcfg.input_shape) == tuple(dataset.input_shape):
-        return
-    prefix = f"{source}: " if source else ""
-    raise DataError(f"{prefix}dataset.input_shape: {list(dcfg.input_shape)}, but the samples of "
-                    f"{dcfg.path or dcfg.name} have shape {list(dataset.input_shape)}; fix input_shape or omit it")
 
 
 def describe_read(facts: DataFacts) -> str:
