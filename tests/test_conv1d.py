@@ -138,15 +138,25 @@ def test_a_csv_without_input_shape_is_one_channel_and_a_header_line_is_skipped(t
 
 
 @pytest.mark.parametrize("kind", ["npz", "npy", "csv"])
-def test_a_cnn1d_trains_on_each_format(kind, tmp_path):
+def test_a_cnn1d_trains_on_each_format_and_predicts_from_it(kind, tmp_path):
     from dlhw.orchestration.experiment import run_experiment
+    from dlhw.results.predict import predict_run
 
-    out = run_experiment(validate(config(write(kind, tmp_path))), out=tmp_path / "runs", quiet=True)
+    ds = write(kind, tmp_path)
+    out = run_experiment(validate(config(ds)), out=tmp_path / "runs", quiet=True)
     assert out.status == "completed"
     metrics = json.loads((out.run_dir / "metrics.json").read_text())
     assert metrics["params"]["total"] > 0 and metrics["test"]["samples"] == 6
     pre = json.loads((out.run_dir / "preprocessing.json").read_text())
     assert pre["input_shape"] == [STEPS, CHANNELS] and pre["model_type"] == "cnn1d"
+    predictions = predict_run(out.run_dir, [ds["path"]], top_k=1)  # a CSV line's label first is skipped
+    assert len(predictions) == 3 * PER_CLASS
+    assert {p.top[0]["class"] for p in predictions} <= {"fast", "flat", "slow"}
+    if kind == "csv":
+        (tmp_path / "bad.csv").write_text(",".join(["1"] * 7) + "\n")
+        with pytest.raises(DataError, match=r"bad\.csv: line 1 holds a sequence of 7 values; expected 80 "
+                                            r"\(the run's input shape \[40, 2\]\), or 81 with the label first"):
+            predict_run(out.run_dir, [str(tmp_path / "bad.csv")])
 
 
 def test_the_shipped_config_runs_on_its_shipped_data(tmp_path, monkeypatch):

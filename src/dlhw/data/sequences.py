@@ -253,3 +253,38 @@ def load_sequences(cfg, task: str, seed: int) -> Dataset:
     return Dataset(splits=splits, class_names=names, input_shape=tuple(x.shape[1:]), task=task,
                    fingerprint=fingerprint(x, y, cfg.classes, cfg.max_samples), unseen=unseen,
                    unseen_names=unseen_names, meta=meta)
+
+
+def predict_inputs(paths, input_shape) -> Tuple[np.ndarray, List[str]]:
+    """(inputs, one name per sequence) for ``dlhw predict`` on a sequences run: .npz files (their
+    x; y, if any, is ignored), .npy files, or CSV files with a sequence per line, with or without
+    the label first."""
+    shape = [int(v) for v in input_shape]
+    n = int(np.prod(shape))
+    xs, names = [], []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise DataError(f"{path}: input not found")
+        kind = kind_of(path)
+        if kind == "csv":
+            rows = []
+            for number, row in _csv_rows(path):
+                values = row[1:] if len(row) == n + 1 else row
+                if len(values) != n:
+                    raise DataError(f"{path}: line {number} holds a sequence of {len(row)} values; expected {n} "
+                                    f"(the run's input shape {shape}), or {n + 1} with the label first")
+                try:
+                    rows.append(np.array(values, dtype=np.float32))
+                except ValueError:
+                    raise DataError(f"{path}: line {number} holds a value that is not a number") from None
+                names.append(f"{path.name}:{number}")
+            x = np.array(rows, dtype=np.float32).reshape([len(rows)] + shape)
+        else:
+            x = _check_x(np.asarray(_npz_member(path, "x") if kind == "npz" else _load_npy(path, str(path))),
+                         str(path))
+            if list(x.shape[1:]) != shape:
+                raise DataError(f"{path}: sequences of shape {list(x.shape[1:])}; the run was trained on {shape}")
+            names.extend(f"{path.name}:{i}" for i in range(len(x)))
+        xs.append(x)
+    return np.concatenate(xs), names
