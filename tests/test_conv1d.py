@@ -185,6 +185,9 @@ def test_a_sequence_of_the_wrong_length_names_its_line_and_the_expected_length(t
     path.write_text(f"a,{good}\nb,0.5,0.5,oops,0.5,0.5,0.5\n")
     with pytest.raises(DataError, match=r"line 2 holds 'oops' where a number belongs"):
         load_dataset(cfg)
+    path.write_text(f"a,0.5,0.5,oops,0.5,0.5,0.5\nb,{good}\n")  # not a header: it holds numbers
+    with pytest.raises(DataError, match=r"line 1 holds 'oops' where a number belongs"):
+        load_dataset(cfg)
 
 
 def test_an_npz_without_y_names_the_arrays_it_holds(tmp_path):

@@ -124,6 +124,10 @@ def test_without_the_facts_only_what_tells_them_is_read(tmp_path):
     assert "from the array header of" in s.data and "data read: labels and headers only" in s.data
     with_units = dlhw.summary(raw, {"model.output.units": 4})
     assert with_units.total == s.total and "data read: file headers only" in with_units.data
+    (tmp_path / "s.csv").write_text("label,v1,v2,v3,v4,v5,v6\n" + "".join(f"{i % 3},1,2,3,4,5,6\n" for i in range(9)))
+    lines = dlhw.summary({"dataset": {"source": "sequences", "path": str(tmp_path / "s.csv")},
+                          "model": {"type": "cnn1d", "blocks": [{"filters": 2, "kernel": 3}], "output": {"units": 3}}})
+    assert lines.input_shape == (6, 1) and f"from the first line of {tmp_path / 's.csv'}" in lines.data
     csv = make_csv(tmp_path / "t.csv")
     table = dlhw.summary({"dataset": {"source": "csv", "path": str(csv), "target": "label"},
                           "model": {"type": "mlp", "layers": [{"units": 4}]}})

@@ -93,13 +93,18 @@ def read_labels(cfg) -> np.ndarray:
     return np.array([row[0] for _, row in _csv_rows(path)])
 
 
+def csv_width(path: str | Path) -> Optional[int]:
+    """How many values follow the label on a sequences CSV's first line (None: no lines)."""
+    return next((len(row) - 1 for _, row in _csv_rows(Path(path))), None)
+
+
 def _csv_rows(path: Path):
-    """(line number, cells) of each non-empty line, a header line of names skipped."""
+    """(line number, cells) of each non-empty line; a first line of names only (a header) skipped."""
     with open(path, newline="", encoding="utf-8") as f:
         for number, row in enumerate(csv.reader(f), start=1):
             if not row or all(not c.strip() for c in row):
                 continue
-            if number == 1 and len(row) > 1 and not all(_is_number(c) for c in row[1:]):
+            if number == 1 and len(row) > 1 and not any(_is_number(c) for c in row[1:]):
                 continue  # a header: names, not values
             yield number, row
 

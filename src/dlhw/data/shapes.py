@@ -76,21 +76,12 @@ def header_shape(dcfg) -> Optional[Tuple[Tuple[int, ...], str]]:
     """(one sample's shape, where from) from a sequences file's header or first line, else None."""
     if dcfg.source != "sequences":
         return None
-    from dlhw.data.sequences import array_header, kind_of
+    from dlhw.data.sequences import array_header, csv_width, kind_of
 
     path = Path(dcfg.path)
     if kind_of(path) == "csv":
-        import csv
-
-        with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.reader(f):
-                if row and any(c.strip() for c in row):
-                    try:
-                        [float(v) for v in row[1:]]
-                    except ValueError:
-                        continue  # a header line
-                    return (len(row) - 1, 1), f"the first line of {path}"
-        return None
+        width = csv_width(path)
+        return None if width is None else ((width, 1), f"the first line of {path}")
     shape = array_header(dcfg)
     sample = tuple(int(v) for v in shape[1:]) + ((1,) if len(shape) == 2 else ())
     return sample, f"the array header of {path}"
