@@ -207,6 +207,9 @@ def test_other_bad_sequence_inputs_are_one_line_each(tmp_path):
     x, y = sequences()
     with pytest.raises(ConfigError, match=r"dataset\.labels .* is required when dataset\.path is a \.npy file"):
         validate({"dataset": {"source": "sequences", "path": "x.npy"}})
+    with pytest.raises(ConfigError, match=r"dataset\.labels is only for source sequences with a \.npy path.*"
+                                          r"received source sequences and path 'x\.npz'"):
+        validate({"dataset": {"source": "sequences", "path": "x.npz", "labels": "y.npy"}})
     with pytest.raises(ConfigError, match=r"sequences reads \.npz, \.npy or \.csv files; received .*seq\.txt"):
         (tmp_path / "seq.txt").write_text("1,2\n")
         load_dataset(validate({"dataset": {"source": "sequences", "path": str(tmp_path / "seq.txt")}}))

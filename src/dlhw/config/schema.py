@@ -134,8 +134,13 @@ class DatasetConfig(Section):
             raise ValueError(f"dataset.name is required for source '{self.source}'")
         if self.source in ("csv", "image_folder", "sequences") and not self.path:
             raise ValueError(f"dataset.path is required for source '{self.source}'")
-        if self.source == "sequences" and str(self.path).lower().endswith(".npy") and not self.labels:
+        npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
+        if npy and not self.labels:
             raise ValueError("dataset.labels (the .npy file of labels) is required when dataset.path is a .npy file")
+        if self.labels and not npy:
+            raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
+                             f"labels as y, a CSV line starts with its label); received source {self.source} and "
+                             f"path {shorten(str(self.path))}")
         if self.source == "csv" and not self.target:
             raise ValueError("dataset.target (the label column) is required for source 'csv'")
         if self.validation == "test" and self.split.val > 0:
@@ -177,7 +182,7 @@ class MLPModel(Section):
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
 
 
-BLOCK_TYPE = "Block kind: conv (a Conv2D) or inception (four parallel branches, GoogLeNet style)."
+BLOCK_TYPE = "Block kind: conv (a Conv2D; a Conv1D in cnn1d) or inception (four parallel branches, GoogLeNet style)."
 
 
 class ConvBlock(Section):
@@ -188,7 +193,7 @@ class ConvBlock(Section):
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
     order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm: conv -> BatchNorm -> activation, or conv -> activation -> BatchNorm (S3's Conv2D(relu) then BatchNorm).")
-    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels; omit for no pooling.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels (steps in cnn1d); omit for no pooling.")
     pool_padding: Literal["valid", "same"] = Field("valid", description="Max-pool padding: valid (an incomplete last window is dropped: the size rounds down) or same (kept: it rounds up).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block (0 to < 1; 0: none).")
 
