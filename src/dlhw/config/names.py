@@ -4,7 +4,7 @@ The registries that build these things (dlhw.models, dlhw.training.optimizers,
 dlhw.data) are checked against these tuples by the test suite.
 """
 
-DATASET_SOURCES = ("csv", "image_folder", "keras", "sklearn")
+DATASET_SOURCES = ("csv", "image_folder", "keras", "sequences", "sklearn")
 
 ACTIVATIONS = (
     "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu",

@@ -31,6 +31,7 @@ MAX_LAYER_INDEX = 100_000       # unfreeze: layer counts and indices
 MAX_STEPS = 10**12              # schedule steps, sklearn iterations, max_samples
 MAX_FLOAT = 1e30                # learning rates and other magnitudes: finite, and finite in float32
 MAX_TEXT = 4_096                # any string: names, paths (Linux's PATH_MAX), monitors
+MAX_SHAPE_SIDE = 10_000_000     # input_shape: one axis (sequence steps, pixels, features)
 
 
 class Section(BaseModel):
@@ -96,9 +97,11 @@ class SplitConfig(Section):
 
 
 class DatasetConfig(Section):
-    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once).")
+    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
-    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); relative to the working directory; required for those.")
+    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); sequences: a .npz (arrays x and y), a .npy of inputs (labels in dataset.labels) or a .csv (one sequence per line: the label, then the values); relative to the working directory; required for those.")
+    labels: Optional[str] = Field(None, description="sequences with a .npy path: the .npy file of labels, one per sample (required there).")
+    input_shape: Optional[List[Annotated[int, Field(gt=0, le=MAX_SHAPE_SIDE)]]] = Field(None, min_length=1, max_length=4, description="The shape of one sample, without the batch axis, e.g. [500, 3] (500 steps, 3 channels); lets `dlhw summary` build the model without reading data; checked against the data when it is loaded. sequences CSV: the shape each line's values are read into.")
     target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column, required (a list of columns for multilabel / regression).")
     features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
     image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] in pixels that images are resized to (8 to 16384 each).")
@@ -129,8 +132,15 @@ class DatasetConfig(Section):
     def _needs(self) -> "DatasetConfig":
         if self.source in ("sklearn", "keras") and not self.name:
             raise ValueError(f"dataset.name is required for source '{self.source}'")
-        if self.source in ("csv", "image_folder") and not self.path:
+        if self.source in ("csv", "image_folder", "sequences") and not self.path:
             raise ValueError(f"dataset.path is required for source '{self.source}'")
+        npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
+        if npy and not self.labels:
+            raise ValueError("dataset.labels (the .npy file of labels) is required when dataset.path is a .npy file")
+        if self.labels and not npy:
+            raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
+                             f"labels as y, a CSV line starts with its label); received source {self.source} and "
+                             f"path {shorten(str(self.path))}")
         if self.source == "csv" and not self.target:
             raise ValueError("dataset.target (the label column) is required for source 'csv'")
         if self.validation == "test" and self.split.val > 0:
@@ -156,7 +166,7 @@ class DenseLayerConfig(Section):
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
-MODEL_TYPE = "The network: mlp (dense layers), cnn (convolution blocks) or backbone (a pretrained keras.applications network and a head)."
+MODEL_TYPE = "The network: mlp (dense layers), cnn (2-D convolution blocks), cnn1d (1-D convolution blocks over (steps, channels) sequences) or backbone (a pretrained keras.applications network and a head)."
 
 
 class MLPModel(Section):
@@ -172,18 +182,19 @@ class MLPModel(Section):
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
 
 
-BLOCK_TYPE = "Block kind: conv (a Conv2D) or inception (four parallel branches, GoogLeNet style)."
+BLOCK_TYPE = "Block kind: conv (a Conv2D; a Conv1D in cnn1d) or inception (four parallel branches, GoogLeNet style)."
 
 
 class ConvBlock(Section):
     type: Literal["conv"] = Field("conv", description=BLOCK_TYPE)
     filters: int = Field(..., gt=0, le=MAX_FILTERS, description="Number of filters, required.")
-    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Square kernel size, pixels.")
+    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Kernel size: square side in pixels (cnn), length in steps (cnn1d).")
     activation: Activation = Field("relu", description="Activation after the convolution.")
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
     order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm: conv -> BatchNorm -> activation, or conv -> activation -> BatchNorm (S3's Conv2D(relu) then BatchNorm).")
-    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels; omit for no pooling.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels (steps in cnn1d); omit for no pooling.")
+    pool_padding: Literal["valid", "same"] = Field("valid", description="Max-pool padding: valid (an incomplete last window is dropped: the size rounds down) or same (kept: it rounds up).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block (0 to < 1; 0: none).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
@@ -212,6 +223,22 @@ class CNNModel(Section):
     rescale: Optional[float] = Field(None, ge=-MAX_FLOAT, le=MAX_FLOAT, description="Multiply inputs by this first (1/255 for raw pixels).")
     blocks: List[CNNBlockConfig] = Field(..., min_length=1, description="Convolution and inception blocks, input to output (at least one), each with its type.")
     global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How the last feature maps become a vector: flatten, avg or max (global pooling).")
+    dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+
+class CNN1DModel(Section):
+    type: Literal["cnn1d"] = Field("cnn1d", description=MODEL_TYPE)
+    api: Literal["sequential", "functional"] = Field("functional", description="Keras API that builds the network: sequential or functional (same graph, same parameter count).")
+    blocks: List[ConvBlock] = Field(..., min_length=1, description="Conv1D blocks, input to output (at least one): filters, kernel (steps), padding, batch_norm, pool, pool_padding, dropout.")
+    global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How the last feature sequence becomes a vector: flatten, avg or max (global pooling over the steps).")
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
@@ -291,7 +318,7 @@ class BackboneModel(Section):
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights (S2 d).")
 
 
-ModelConfig = Annotated[Union[MLPModel, CNNModel, BackboneModel], Field(discriminator="type")]
+ModelConfig = Annotated[Union[MLPModel, CNNModel, CNN1DModel, BackboneModel], Field(discriminator="type")]
 
 
 # -------------------------------------------------------------------- training
@@ -459,7 +486,7 @@ class ExperimentConfig(Section):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow, and the split; same seed, same results (0 to 2^32-1).")
     task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts: classification (one class), multilabel (several labels) or regression (numbers).")
     dataset: DatasetConfig = Field(..., description="The data: where it comes from and how it is split. Required.")
-    model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, backbone) chooses the other keys.")
+    model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, cnn1d, backbone) chooses the other keys.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")

@@ -13,12 +13,14 @@ def load_dataset(cfg) -> Dataset:
     """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``.
 
     Missing data paths fail first, naming the config file and the fix (dlhw.data.paths)."""
-    from dlhw.data.dataset import use_test_for_validation
+    from dlhw.data.dataset import check_input_shape, use_test_for_validation
     from dlhw.data.paths import check_data_paths
 
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))
-    return use_test_for_validation(loader(cfg.dataset, cfg.task, cfg.seed), cfg)
+    dataset = loader(cfg.dataset, cfg.task, cfg.seed)
+    check_input_shape(cfg.dataset, dataset, getattr(cfg, "_source", None))
+    return use_test_for_validation(dataset, cfg)
 
 
 __all__ = ["SOURCES", "SPLITS", "Dataset", "Split", "load_dataset"]

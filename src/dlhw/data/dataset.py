@@ -241,3 +241,14 @@ def validation_findings(dataset: Dataset) -> List[Dict[str, Any]]:
     if dataset.meta.get("validation") != "test split":
         return []
     return [{"kind": "val_is_test", "message": VALIDATION_ON_TEST}]
+
+
+def check_input_shape(dcfg, dataset: Dataset, source: Optional[str] = None) -> None:
+    """A DataError when ``dataset.input_shape`` was given and the data's samples differ."""
+    if not dcfg.input_shape or tuple(dcfg.input_shape) == tuple(dataset.input_shape):
+        return
+    from dlhw.errors import DataError
+
+    prefix = f"{source}: " if source else ""
+    raise DataError(f"{prefix}dataset.input_shape: {list(dcfg.input_shape)}, but the samples of "
+                    f"{dcfg.path or dcfg.name} have shape {list(dataset.input_shape)}; fix input_shape or omit it")

@@ -1,7 +1,8 @@
 """Data sources: scikit-learn toy sets, CSV files and Keras's downloadable sets.
 
 Each source is a registered function ``(cfg: DatasetConfig, task, seed) -> Dataset``.
-Image folders live in dlhw.data.images. Heavy imports stay inside the functions.
+Image folders live in dlhw.data.images, sequences in dlhw.data.sequences. Heavy imports stay
+inside the functions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dlhw.registry import Registry, lazy
 
 SOURCES: Registry = Registry("dataset.source")
 SOURCES.register("image_folder", lazy("dlhw.data.images", "load_image_folder"))
+SOURCES.register("sequences", lazy("dlhw.data.sequences", "load_sequences"))
 
 SKLEARN_SETS = ("breast_cancer", "digits", "iris", "wine")
 KERAS_SETS = ("cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters")

@@ -12,6 +12,7 @@ from dlhw.registry import Registry, lazy
 MODELS: Registry = Registry("model.type")
 MODELS.register("mlp", lazy("dlhw.models.mlp", "build_mlp"))
 MODELS.register("cnn", lazy("dlhw.models.cnn", "build_cnn"))
+MODELS.register("cnn1d", lazy("dlhw.models.cnn1d", "build_cnn1d"))
 MODELS.register("backbone", lazy("dlhw.models.backbones", "build_backbone_model"))
 
 

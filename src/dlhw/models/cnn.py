@@ -35,7 +35,7 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
                                       batch_norm=b.batch_norm, kernel_initializer=init, order=b.order,
                                       use_bias=b.use_bias, name=f"inception_{i}"))
         if b.pool:
-            seq.append(layers.MaxPooling2D(b.pool, name=f"pool_{i}"))
+            seq.append(layers.MaxPooling2D(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
         if getattr(b, "dropout", 0):
             seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
     seq.append({"flatten": layers.Flatten(name="flatten"),

@@ -186,6 +186,10 @@ def model_inputs(run_dir: Path, inputs: Sequence[str]):
     from dlhw.data.preprocessing import csv_inputs, image_inputs
 
     pre = load_preprocessing(run_dir)
+    if pre.get("source") == "sequences":  # .npz / .npy / CSV sequences, as the run was trained on
+        from dlhw.data.sequences import predict_inputs
+
+        return predict_inputs(inputs, pre["input_shape"])
     found = collect_inputs(inputs)
     if found["images"]:
         return image_inputs(found["images"], pre), list(found["images"])
