@@ -22,8 +22,10 @@ GENERATORS = {
     "data/cars196": "python data/make_images.py --out data/cars196 --names a b c d e --per-class 60 --size 64",
     "data/phones.csv": "python data/make_phones.py",
     "data/landmarks.csv": "python data/make_landmarks.py",
+    "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
+    "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small --count 240 --size 32",
 }
-KINDS = {"csv": "CSV file", "image_folder": "image folder"}
+KINDS = {"csv": "CSV file", "image_csv": "CSV file", "image_folder": "image folder"}
 
 
 def data_paths(dataset) -> List[Tuple[str, str, str]]:
@@ -79,7 +81,7 @@ def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
         if not p.exists():
             raise missing_path(key, p, what, source)
         if what == "CSV file" and p.is_dir():
-            raise DataError(f"{prefix}{key}: {p} is a folder; source 'csv' needs a .csv file")
+            raise DataError(f"{prefix}{key}: {p} is a folder; source '{dataset.source}' needs a .csv file")
         if what == "image folder":
             if not p.is_dir():
                 raise DataError(f"{prefix}{key}: {p} is a file; source 'image_folder' needs a folder of class "
