@@ -8,14 +8,14 @@ keypoints are occluded: covered by a grey patch, their x / y cells left empty an
 their ``<point>_present`` column 0 (S4: "is this point present?").
 
 Coordinates are divided by the image width / height, so they lie in 0..1 like
-S4's 152 sigmoid outputs. The CSV (``<out>/landmarks.csv``) has the columns
+S4's 152 sigmoid outputs. The CSV (``--out``) has the columns
 
     image, left_eye_x, left_eye_y, ..., mouth_right_y, left_eye_present, ..., mouth_right_present
 
-with image paths relative to the CSV file (``images/face_0000.png``).
+with image paths relative to the CSV file: the images go into ``images/`` beside it.
 
-    python data/make_landmark_images.py                          # data/landmark_images: 600 images, 64 px
-    python data/make_landmark_images.py --out data/landmark_images_small --count 240 --size 32
+    python data/make_landmark_images.py        # data/landmark_images/landmarks.csv: 600 images, 64 px
+    python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32
 """
 
 from __future__ import annotations
@@ -72,12 +72,13 @@ def draw(rng: np.random.Generator, size: int, missing: float):
     return img, pts, visible
 
 
-def make(out: Path, count: int = 600, size: int = 64, seed: int = 0, missing: float = 0.12) -> Path:
-    """Write ``count`` images under ``out/images`` and ``out/landmarks.csv``; returns the CSV path."""
+def make(path: Path, count: int = 600, size: int = 64, seed: int = 0, missing: float = 0.12) -> Path:
+    """Write the CSV ``path`` and ``count`` images in ``images/`` beside it; returns ``path``."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    out = Path(out)
+    path = Path(path)
+    out = path.parent
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(count):
@@ -93,14 +94,14 @@ def make(out: Path, count: int = 600, size: int = 64, seed: int = 0, missing: fl
             row[f"{p}_present"] = int(visible[p])
         rows.append(row)
     df = pd.DataFrame(rows, columns=["image"] + coordinate_columns() + present_columns())
-    path = out / "landmarks.csv"
     df.to_csv(path, index=False)
     return path
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("landmark_images"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "landmark_images" / "landmarks.csv",
+                    help="the CSV file to write; the images go into images/ beside it")
     ap.add_argument("--count", type=int, default=600)
     ap.add_argument("--size", type=int, default=64, help="image side, pixels")
     ap.add_argument("--seed", type=int, default=0)

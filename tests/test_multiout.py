@@ -9,6 +9,7 @@ import json
 import math
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ COORDS, PRESENT = GEN.coordinate_columns(), GEN.present_columns()
 @pytest.fixture(scope="module")
 def landmarks(tmp_path_factory) -> Path:
     """24 drawn faces at 32 px, some keypoints occluded (empty cells)."""
-    path = GEN.make(tmp_path_factory.mktemp("lm") / "set", count=24, size=32, seed=1, missing=0.15)
+    path = GEN.make(tmp_path_factory.mktemp("lm") / "landmarks.csv", count=24, size=32, seed=1, missing=0.15)
     import pandas as pd
 
     assert pd.read_csv(path)[COORDS].isna().any().any()  # the test data really has missing cells
@@ -63,9 +64,15 @@ def raw_config(path: Path, **model) -> dict:
 # ------------------------------------------------------------------ end to end
 @pytest.fixture(scope="module")
 def run(landmarks, tmp_path_factory):
-    out = run_experiment(validate(raw_config(landmarks)), out=tmp_path_factory.mktemp("runs"), quiet=True)
-    assert out.status == "completed"
-    return out
+    """One run through the CLI, whose table shows each output's loss and metric."""
+    root = tmp_path_factory.mktemp("runs")
+    config = root / "lm.yaml"
+    config.write_text(yaml.safe_dump(raw_config(landmarks)))
+    r = runner.invoke(app, ["run", str(config), "--out", str(root / "out")])
+    assert r.exit_code == 0, r.output
+    for column in ("coords loss", "coords mae", "present loss", "present accuracy"):
+        assert column in r.output, column
+    return SimpleNamespace(run_dir=root / "out" / "lm")
 
 
 def test_metrics_per_output_in_every_split(run):

@@ -23,7 +23,7 @@ GENERATORS = {
     "data/phones.csv": "python data/make_phones.py",
     "data/landmarks.csv": "python data/make_landmarks.py",
     "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
-    "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small --count 240 --size 32",
+    "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32",
 }
 KINDS = {"csv": "CSV file", "image_csv": "CSV file", "image_folder": "image folder"}
 

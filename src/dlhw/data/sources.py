@@ -18,7 +18,6 @@ from dlhw.registry import Registry, lazy
 
 SOURCES: Registry = Registry("dataset.source")
 SOURCES.register("image_folder", lazy("dlhw.data.images", "load_image_folder"))
-SOURCES.register("image_csv", lazy("dlhw.data.image_table", "load_image_csv"))
 
 SKLEARN_SETS = ("breast_cancer", "digits", "iris", "wine")
 KERAS_SETS = ("cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters")
