@@ -11,7 +11,7 @@ counts stop at generous limits (a big machine is never refused, a typo such as
 
 from __future__ import annotations
 
-from typing import Annotated, Any, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
@@ -97,15 +97,16 @@ class SplitConfig(Section):
 
 
 class DatasetConfig(Section):
-    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
+    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_csv (a table of image paths and numeric targets), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
-    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); sequences: a .npz (arrays x and y), a .npy of inputs (labels in dataset.labels) or a .csv (one sequence per line: the label, then the values); relative to the working directory; required for those.")
+    path: Optional[str] = Field(None, description="csv, image_csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); sequences: a .npz (arrays x and y), a .npy of inputs (labels in dataset.labels) or a .csv (one sequence per line: the label, then the values); relative to the working directory; required for those.")
     labels: Optional[str] = Field(None, description="sequences with a .npy path: the .npy file of labels, one per sample (required there).")
     input_shape: Optional[List[Annotated[int, Field(gt=0, le=MAX_SHAPE_SIDE)]]] = Field(None, min_length=1, max_length=4, description="The shape of one sample, without the batch axis, e.g. [500, 3] (500 steps, 3 channels); lets `dlhw summary` build the model without reading data; checked against the data when it is loaded. sequences CSV: the shape each line's values are read into.")
     target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column, required (a list of columns for multilabel / regression).")
     features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
-    image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] in pixels that images are resized to (8 to 16384 each).")
-    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder: rgb (3 channels) or grayscale (1).")
+    image_column: str = Field("image", min_length=1, description="image_csv: the column of image paths, relative to the CSV file's folder (or absolute).")
+    image_size: Tuple[int, int] = Field((128, 128), description="image_folder, image_csv: [height, width] in pixels that images are resized to (8 to 16384 each).")
+    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder, image_csv: rgb (3 channels) or grayscale (1).")
     num_words: int = Field(1000, gt=0, le=MAX_WORDS, description="reuters / imdb: length of the multi-hot input vector (the most frequent words kept).")
     classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only (labels or class names); the others form the unseen set (see evaluation.open_set). Default: all classes.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
@@ -132,7 +133,7 @@ class DatasetConfig(Section):
     def _needs(self) -> "DatasetConfig":
         if self.source in ("sklearn", "keras") and not self.name:
             raise ValueError(f"dataset.name is required for source '{self.source}'")
-        if self.source in ("csv", "image_folder", "sequences") and not self.path:
+        if self.source in ("csv", "image_csv", "image_folder", "sequences") and not self.path:
             raise ValueError(f"dataset.path is required for source '{self.source}'")
         npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
         if npy and not self.labels:
@@ -141,8 +142,13 @@ class DatasetConfig(Section):
             raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
                              f"labels as y, a CSV line starts with its label); received source {self.source} and "
                              f"path {shorten(str(self.path))}")
-        if self.source == "csv" and not self.target:
-            raise ValueError("dataset.target (the label column) is required for source 'csv'")
+        if self.source in ("csv", "image_csv") and not self.target:
+            raise ValueError(f"dataset.target (the label column) is required for source '{self.source}'")
+        if self.source == "image_csv" and self.features:
+            raise ValueError("dataset.features: source image_csv reads the image only; remove features")
+        if self.source == "image_csv" and self.augment:
+            raise ValueError("dataset.augment: a flipped image no longer matches its image_csv targets "
+                             "(landmark coordinates); remove augment")
         if self.validation == "test" and self.split.val > 0:
             raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
                              f"(its samples would go unused); received split.val={self.split.val:g}")
@@ -155,6 +161,43 @@ class OutputConfig(Section):
     activation: Optional[Activation] = Field(None, description="Output activation; default sigmoid (one unit, multilabel), softmax (one unit per class), linear (regression).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+
+OUTPUT_LOSSES = ("mse", "mae", "masked_mse", "masked_euclidean", "binary_crossentropy", "categorical_crossentropy")
+
+
+class NamedOutputConfig(Section):
+    targets: List[str] = Field(..., min_length=1, description="The target columns this output predicts, in order, required (columns of dataset.target).")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="Output units; default (and it must be) one per target column.")
+    activation: Activation = Field("linear", description="Output activation, e.g. linear (coordinates), sigmoid (0..1 coordinates, present / absent).")
+    loss: LossName = Field(..., description="This output's loss, required: mse, mae, masked_mse or masked_euclidean (both ignore missing target cells), binary_crossentropy, categorical_crossentropy.")
+    loss_weight: float = Field(1.0, ge=0, le=MAX_FLOAT, description="Weight of this output's loss in the total loss (>= 0).")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        return _check_name(v, OUTPUT_LOSSES, "output loss")  # type: ignore[return-value]
+
+
+def _output_names(v: Optional[dict]) -> Optional[dict]:
+    """model.outputs: names become layer and metric names (coords_loss, val_coords_loss)."""
+    import re
+
+    if v is None:
+        return v
+    if not v:
+        raise ValueError("give at least one output, or remove outputs")
+    for name in v:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", str(name)) or str(name) == "val" \
+                or str(name).startswith("val_"):
+            raise ValueError(f"output name {shorten(str(name))} must be a letter then letters, digits or _ "
+                             f"(and not start with val_: metric names would clash)")
+    return v
+
+
+OUTPUTS = "Several named outputs (task: regression), each with its own targets, units, activation, loss and loss weight; replaces output and training.loss."
 
 
 class DenseLayerConfig(Section):
@@ -174,7 +217,10 @@ class MLPModel(Section):
     layers: List[DenseLayerConfig] = Field(default_factory=lambda: [DenseLayerConfig(units=128)], description="Hidden layers, input to output (default one of 128 units).")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of every dense kernel, e.g. random_uniform, he_normal.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
     @field_validator("kernel_initializer")
     @classmethod
@@ -226,7 +272,10 @@ class CNNModel(Section):
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
     @field_validator("kernel_initializer")
     @classmethod
@@ -242,12 +291,15 @@ class CNN1DModel(Section):
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
 
     @field_validator("kernel_initializer")
     @classmethod
     def _init(cls, v: str) -> str:
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
 
 class BackboneSpec(Section):
@@ -314,8 +366,11 @@ class BackboneModel(Section):
     backbone: BackboneSpec = Field(..., description="The pretrained feature extractor, required.")
     head: List[HeadLayerConfig] = Field(default_factory=list, description="Layers between the backbone and the output, in order (default none).")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     classifier: Optional[ClassifierConfig] = Field(None, description="Fit a scikit-learn classifier on the frozen features instead of a Keras head and output (S2 c).")
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights (S2 d).")
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
 
 ModelConfig = Annotated[Union[MLPModel, CNNModel, CNN1DModel, BackboneModel], Field(discriminator="type")]
@@ -492,10 +547,25 @@ class ExperimentConfig(Section):
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_from_outputs(cls, data: Any) -> Any:
+        """model.outputs without dataset.target: the outputs' target columns, in order, once each."""
+        model, dataset = (data.get("model"), data.get("dataset")) if isinstance(data, dict) else (None, None)
+        outs = model.get("outputs") if isinstance(model, dict) else None
+        if isinstance(outs, dict) and isinstance(dataset, dict) and dataset.get("target") is None:
+            cols = [c for o in outs.values() if isinstance(o, dict) and isinstance(o.get("targets"), list)
+                    for c in o["targets"]]
+            if cols:
+                data = {**data, "dataset": {**dataset, "target": list(dict.fromkeys(cols))}}
+        return data
+
     @model_validator(mode="after")
     def _cross(self) -> "ExperimentConfig":
         if self.evaluation.open_set is not None and not self.dataset.classes:
             raise ValueError("evaluation.open_set needs dataset.classes (the known classes)")
+        if getattr(self.model, "outputs", None):
+            check_outputs(self)
         return self
 
     def stages(self) -> List[StageConfig]:
@@ -514,6 +584,43 @@ class ExperimentConfig(Section):
     def dump(self) -> dict[str, Any]:
         """The resolved config as plain data (every default filled)."""
         return self.model_dump(mode="json")
+
+
+def check_outputs(cfg: ExperimentConfig) -> None:
+    """model.outputs against the rest of the config (one ConfigError naming the key)."""
+    outs = cfg.model.outputs
+    if cfg.task != "regression":
+        raise ConfigError(f"model.outputs: named outputs predict numeric target columns; use task: regression "
+                          f"(a 0/1 column with binary_crossentropy works there too); received task={cfg.task}")
+    if cfg.training.loss is not None:
+        raise ConfigError(f"training.loss: with model.outputs each output has its own loss; remove training.loss "
+                          f"(received {cfg.training.loss})")
+    if cfg.model.output.units is not None or cfg.model.output.activation is not None:
+        raise ConfigError("model.output: with model.outputs give units and activation per output; remove model.output")
+    if getattr(cfg.model, "classifier", None) is not None:
+        raise ConfigError("model.outputs: a scikit-learn classifier has one output; remove classifier or outputs")
+    columns = [cfg.dataset.target] if isinstance(cfg.dataset.target, str) else list(cfg.dataset.target or [])
+    used = set()
+    for name, o in outs.items():
+        key = f"model.outputs.{name}"
+        for c in o.targets:
+            if c not in columns:
+                raise ConfigError(f"{key}.targets: column '{c}' is not in dataset.target{did_you_mean(c, columns)}; "
+                                  f"dataset.target: {', '.join(columns)}")
+        twice = next((c for i, c in enumerate(o.targets) if c in o.targets[:i]), None)
+        if twice is not None:
+            raise ConfigError(f"{key}.targets: column '{twice}' is listed twice")
+        used.update(o.targets)
+        if o.units is not None and o.units != len(o.targets):
+            raise ConfigError(f"{key}.units: {o.units} does not match its {len(o.targets)} target column(s); "
+                              f"omit units or list one target per unit")
+        if o.loss == "masked_euclidean" and len(o.targets) % 2:
+            raise ConfigError(f"{key}.loss: masked_euclidean needs (x, y) pairs, an even number of targets; "
+                              f"received {len(o.targets)}")
+    spare = [c for c in columns if c not in used]
+    if spare:
+        raise ConfigError(f"dataset.target: column '{spare[0]}' is predicted by no output of model.outputs; "
+                          f"add it to an output's targets or remove it")
 
 
 def check_classifier(cfg: ExperimentConfig) -> None:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dlhw.data.dataset import SPLITS, Dataset, Split
 from dlhw.data.sources import SOURCES
+from dlhw.registry import lazy
+
+# Registered here, not in sources.py: image_table reuses sources' CSV cell checks (no import cycle).
+SOURCES.register("image_csv", lazy("dlhw.data.image_table", "load_image_csv"))
 
 
 def load_dataset(cfg) -> Dataset:

@@ -23,8 +23,10 @@ GENERATORS = {
     "data/phones.csv": "python data/make_phones.py",
     "data/landmarks.csv": "python data/make_landmarks.py",
     "data/sequences.npz": "python data/make_sequences.py",
+    "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
+    "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32",
 }
-KINDS = {"csv": "CSV file", "image_folder": "image folder", "sequences": "sequences file"}
+KINDS = {"csv": "CSV file", "image_csv": "CSV file", "image_folder": "image folder", "sequences": "sequences file"}
 
 
 def data_paths(dataset) -> List[Tuple[str, str, str]]:
@@ -83,7 +85,7 @@ def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
         if not p.exists():
             raise missing_path(key, p, what, source)
         if what == "CSV file" and p.is_dir():
-            raise DataError(f"{prefix}{key}: {p} is a folder; source 'csv' needs a .csv file")
+            raise DataError(f"{prefix}{key}: {p} is a folder; source '{dataset.source}' needs a .csv file")
         if what in ("sequences file", "labels file") and p.is_dir():
             raise DataError(f"{prefix}{key}: {p} is a folder; source 'sequences' needs a .npz, .npy or .csv file")
         if what == "image folder":

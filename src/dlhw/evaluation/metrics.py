@@ -74,6 +74,11 @@ def split_metrics(p: Predictions, spec, loss_fn) -> Dict[str, Any]:
     y_enc = encode_labels(p.y, spec)
     loss = float(np.mean(np.asarray(loss_fn(y_enc, p.raw))))
     out: Dict[str, Any] = {"samples": int(len(p.y)), "loss": loss}
+    if spec.encoding == "target" and getattr(spec, "heads", ()):  # model.outputs: figures per named output
+        from dlhw.evaluation.heads_eval import head_metrics
+
+        out["outputs"] = head_metrics(p.y, p.raw, spec)
+        return out
     if spec.encoding == "target":
         y, yp = p.y.astype(np.float64), p.raw.astype(np.float64)
         mask = ~np.isnan(y)

@@ -260,7 +260,9 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
             x = layers.BatchNormalization(name=f"head_{i}_bn")(x)
         else:
             x = layers.Dropout(hl.rate, name=f"head_{i}_dropout")(x)
-    outputs = layers.Dense(out_spec.units, activation=out_spec.activation, name="output")(x)
+    from dlhw.models.heads import output_layer
+
+    outputs = output_layer(out_spec)(x)  # Dense, or one per named output (model.outputs)
     model = keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
     model._dlhw_pinned = not (spec.trainable or bn_training)  # backbone called with training=False
     return model

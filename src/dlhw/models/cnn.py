@@ -49,7 +49,9 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
             seq.append(layers.Activation(d.activation, name=f"dense_{j}_{d.activation}"))
         if d.dropout:
             seq.append(layers.Dropout(d.dropout, name=f"dense_{j}_dropout"))
-    seq.append(layers.Dense(out.units, activation=out.activation, kernel_initializer=init, name="output"))
+    from dlhw.models.heads import output_layer
+
+    seq.append(output_layer(out, init))  # Dense, or one per named output (model.outputs)
     return seq
 
 

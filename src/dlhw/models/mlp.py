@@ -30,6 +30,7 @@ def build_mlp(model_cfg, input_shape, out, *, augment: bool = False):
     if len(input_shape) > 1:
         x = layers.Flatten(name="flatten")(x)
     x = dense_stack(x, model_cfg.layers, model_cfg.kernel_initializer)
-    outputs = layers.Dense(out.units, activation=out.activation, kernel_initializer=model_cfg.kernel_initializer,
-                           name="output")(x)
+    from dlhw.models.heads import output_layer
+
+    outputs = output_layer(out, model_cfg.kernel_initializer)(x)  # Dense, or one per named output
     return keras.Model(inputs, outputs, name="mlp")

@@ -66,6 +66,10 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
                          f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
         P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / layout.ROC, f"{title}: ROC")
         out["confusion_matrix"] = cm.tolist()
+    elif spec.heads:  # model.outputs: curves_outputs.png, predicted_vs_true.png per output
+        from dlhw.evaluation.heads_eval import write_head_results
+
+        write_head_results(result.history, test.y, test.raw, spec, run_dir, "test" if len(preds["test"].y) else "val")
     elif spec.encoding == "target":
         P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
     if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)

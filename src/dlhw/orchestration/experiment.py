@@ -212,6 +212,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         result = trainer.fit()
         write_history(result.history, run_dir / layout.HISTORY)
         metric = "accuracy" if spec.accuracy != "none" else "mae"
+        if spec.heads:  # model.outputs: the first output's metric (curves_outputs.png has them all)
+            from dlhw.evaluation.heads_eval import curve_metric
+
+            metric = curve_metric(spec)
         plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
         if cfg.training.log_steps:
             plot_step_curves(run_dir, metric)

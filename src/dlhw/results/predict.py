@@ -27,10 +27,13 @@ class Prediction:
     input: str
     top: List[Dict[str, Any]] = field(default_factory=list)
     values: Optional[Dict[str, float]] = None
+    outputs: Optional[Dict[str, Dict[str, float]]] = None  # model.outputs: {output name: {target: value}}
 
     def as_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"input": self.input}
-        if self.values is not None:
+        if self.outputs is not None:
+            out["outputs"] = self.outputs
+        elif self.values is not None:
             out["values"] = self.values
         else:
             out["top"] = self.top
@@ -143,6 +146,15 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
             logits: Optional[np.ndarray] = None) -> List[Prediction]:
     """Prediction objects from raw model (or classifier) outputs; ``logits`` adds each class's logit."""
     out: List[Prediction] = []
+    heads = (pre.get("output") or {}).get("heads")
+    if heads:  # model.outputs: each output by name, its targets' values (values: the same, flat)
+        rows = np.asarray(raw).reshape(len(labels), -1)
+        for label, row in zip(labels, rows):
+            outs = {h["name"]: {t: float(v) for t, v in zip(h["targets"], row[h["start"]:h["start"] + h["units"]])}
+                    for h in heads}
+            out.append(Prediction(label, values={f"{n}.{t}": v for n, o in outs.items() for t, v in o.items()},
+                                  outputs=outs))
+        return out
     if pre["task"] == "regression":
         names = pre.get("targets") or [f"target_{i}" for i in range(raw.shape[1])]
         for label, row in zip(labels, np.asarray(raw).reshape(len(labels), -1)):
