@@ -10,7 +10,7 @@ from dlhw.data.sources import SOURCES
 
 
 def load_dataset(cfg) -> Dataset:
-    """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed``.
+    """The Dataset described by ``cfg.dataset`` for ``cfg.task``, split with ``cfg.seed`` (or ``dataset.split_seed``).
 
     Missing data paths fail first, naming the config file and the fix (dlhw.data.paths)."""
     from dlhw.data.dataset import use_test_for_validation
@@ -18,7 +18,9 @@ def load_dataset(cfg) -> Dataset:
 
     loader = SOURCES.get(cfg.dataset.source, "dataset.source")
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))
-    return use_test_for_validation(loader(cfg.dataset, cfg.task, cfg.seed), cfg)
+    from dlhw.data.folds import split_seed
+
+    return use_test_for_validation(loader(cfg.dataset, cfg.task, split_seed(cfg)), cfg)
 
 
 __all__ = ["SOURCES", "SPLITS", "Dataset", "Split", "load_dataset"]
