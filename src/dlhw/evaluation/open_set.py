@@ -226,6 +226,9 @@ def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
                                        scores["unseen"], threshold, other=other, closed_pred=closed_pred)
     if other is not None:
         metrics["other_classes"] = [str(c) for c in cfg.dataset.other_classes]
+    uy = dataset.unseen.y.astype(int)
+    metrics["unseen_rejection_by_class"] = {name: float(ur[uy == u].mean()) for u, name in enumerate(unseen)
+                                            if (uy == u).any()}
     cm = open_set_confusion(known_y, known_pred, kr, dataset.unseen.y, unseen_pred, ur, len(known), len(unseen))
     metrics["confusion_matrix"] = cm.tolist()
     metrics["rows"], metrics["columns"] = known + unseen, known + [OTHER]
