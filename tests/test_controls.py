@@ -90,9 +90,14 @@ def test_class_weight_unknown_class_is_one_line(tmp_path, value, words):
     assert "\n" not in str(err.value) and "training.class_weight" in str(err.value)
 
 
-@pytest.mark.parametrize("value", [{0: 0}, {0: -1.0}, "heavy"])
-def test_class_weight_bad_values_are_refused(value):
-    with pytest.raises(ConfigError, match="training.class_weight"):
+@pytest.mark.parametrize("value, words", [
+    ({0: 0}, "the weight of class 0 must be a number > 0 .*; received 0$"),
+    ({"3": -1.0}, "the weight of class '3' must be a number > 0 .*; received -1.0$"),
+    ({0: "x"}, "the weight of class 0 must be a number > 0"),
+    ("heavy", "must be balanced or a mapping {class: weight}; received 'heavy'$"),
+])
+def test_class_weight_bad_values_are_refused(value, words):
+    with pytest.raises(ConfigError, match="training.class_weight: " + words):
         validate(digits(class_weight=value))
 
 
@@ -119,10 +124,12 @@ def test_step_decay_counts_from_each_stage(tmp_path):
     assert [float(r["lr"]) for r in history(run_dir)] == pytest.approx([0.2, 0.1, 0.2, 0.1])
 
 
-@pytest.mark.parametrize("key, value", [("gamma", 0), ("gamma", 1.5), ("step_size", 0)])
-def test_step_decay_bad_values(key, value):
-    with pytest.raises(ConfigError, match=f"schedule.{key}"):
+@pytest.mark.parametrize("key, value, words", [("gamma", 0, "greater than 0"), ("gamma", 1.5, "less than or equal to 1"),
+                                             ("step_size", 0, "greater than 0")])
+def test_step_decay_bad_values(key, value, words):
+    with pytest.raises(ConfigError, match=f"schedule.{key}: Input should be {words}; received {value}"):
         validate(digits(optimizer={"schedule": {"type": "step", key: value}}))
+    validate(digits(optimizer={"schedule": {"type": "step", "step_size": 3, "gamma": 0.5}}))  # a good one passes
 
 
 # --------------------------------------------------------------------- metrics
@@ -251,8 +258,14 @@ def test_augmentation_on_image_arrays_and_feature_cache_reason(tmp_path):
     assert cache_reason(plain, build_model(plain, ds)[0], ds) is None  # the cache is off only while augmenting
 
 
-@pytest.mark.parametrize("aug, key", [({"rotation": -0.1}, "rotation"), ({"crop": 1.0}, "crop"),
-                                      ({"flip": "diagonal"}, "flip"), ({"shear": 0.1}, "shear")])
-def test_augmentation_bad_values(aug, key):
-    with pytest.raises(ConfigError, match=f"dataset.augment.*{key}"):
+@pytest.mark.parametrize("aug, words", [
+    ({"rotation": -0.1}, "rotation: Input should be greater than or equal to 0; received -0.1"),
+    ({"crop": 1.0}, "crop: Input should be less than 1; received 1.0"),
+    ({"flip": "diagonal"}, "flip: Input should be 'none', 'horizontal', .*; received 'diagonal'"),
+    ({"shear": 0.1}, "unknown key 'shear'; the keys are: flip, crop, zoom, rotation, translation, contrast"),
+    ("yes", "must be true, false or a mapping of flip, crop"),
+])
+def test_augmentation_bad_values(aug, words):
+    with pytest.raises(ConfigError, match=f"dataset.augment: {words}") as err:
         validate({"dataset": {"source": "image_folder", "path": "x", "augment": aug}})
+    assert "\n" not in str(err.value)

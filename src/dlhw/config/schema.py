@@ -95,6 +95,22 @@ class SplitConfig(Section):
         return self
 
 
+def _section(model: type, v: dict) -> Any:
+    """``v`` validated as ``model`` inside a before-validator (a union with bool): one line
+    naming the sub-key, not pydantic's union report."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(v)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            names = list(model.model_fields)
+            raise ValueError(f"unknown key '{key}'{did_you_mean(key, names)}; the keys are: {', '.join(names)}") from None
+        raise ValueError(f"{key}: {err['msg']}; received {shorten(err.get('input'))}") from None
+
+
 class AugmentConfig(Section):
     flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = Field("none", description="Random flips (RandomFlip): none, horizontal, vertical or horizontal_and_vertical.")
     crop: float = Field(0.0, ge=0, lt=1, description="Random crop of up to this fraction of each side, resized back (RandomCrop + Resizing; at inference the centre crop). 0: off.")
@@ -149,9 +165,14 @@ class DatasetConfig(Section):
     @field_validator("augment", mode="before")
     @classmethod
     def _augment(cls, v: Any) -> Any:
+        if isinstance(v, (bool, AugmentConfig)) or v is None:
+            return bool(v) if v is None else v
         if isinstance(v, str) and v.strip().lower() in ("true", "false"):
             return v.strip().lower() == "true"
-        return v
+        if isinstance(v, dict):
+            return _section(AugmentConfig, v)
+        raise ValueError(f"must be true, false or a mapping of {', '.join(AugmentConfig.model_fields)}; "
+                         f"received {shorten(v)}")
 
     @model_validator(mode="after")
     def _needs(self) -> "DatasetConfig":
@@ -469,6 +490,24 @@ class TrainingConfig(Section):
     @classmethod
     def _loss(cls, v: Optional[str]) -> Optional[str]:
         return _check_name(v, LOSSES, "loss")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, v: Any) -> Any:
+        """balanced, or {class: weight} with every weight a finite number > 0."""
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if v.strip().lower() == "balanced":
+                return "balanced"
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        if not isinstance(v, dict) or not v:
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        for k, w in v.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < float(w) <= MAX_FLOAT:
+                raise ValueError(f"the weight of class {shorten(k)} must be a number > 0 (at most {MAX_FLOAT:g}); "
+                                 f"received {shorten(w)}")
+        return v
 
     @model_validator(mode="after")
     def _stages(self) -> "TrainingConfig":
