@@ -81,6 +81,22 @@ def test_class_weight_on_image_folder_pipeline(tmp_path):
     assert m["class_weight"] == {"a": 1.0, "b": 1.0, "c": 2.0}
 
 
+def test_class_weight_reaches_a_scikit_learn_classifier(tmp_path):
+    import joblib
+
+    folder = make_image_folder(tmp_path / "img", classes=("a", "b", "c"), per_class=6, size=32)
+    raw = {"seed": 0, "dataset": {"source": "image_folder", "path": str(folder), "image_size": [32, 32]},
+           "model": {"type": "backbone", "backbone": {"name": "vgg16", "weights": None, "pooling": "avg"},
+                     "classifier": {"type": "logistic", "max_iter": 50}},
+           "training": {"batch_size": 8, "tensorboard": False, "class_weight": {"b": 4.0}},
+           "evaluation": {"samples": 0}}
+    cfg = validate({**raw, "name": "clf_cw"})
+    out = run_experiment(cfg, out=tmp_path / "runs", quiet=True, cache_dir=tmp_path / "cache")
+    assert out.metrics["class_weight"] == {"a": 1.0, "b": 4.0, "c": 1.0}
+    est = joblib.load(out.run_dir / "classifier.joblib")["estimator"]
+    assert est.class_weight == {0: 1.0, 1: 4.0, 2: 1.0}
+
+
 @pytest.mark.parametrize("value, words", [
     ({"seven": 2.0}, "class 'seven' is not a class"),
 ])
