@@ -68,6 +68,9 @@ def shape_fingerprint(cfg_or_dump: Any) -> str:
     """A hash that leaves out name, seed and epoch counts: same shape, same seconds per epoch."""
     # new dicts only where keys are left out (no deep copy: a 10,000-trial plan hashes each trial)
     data = {k: v for k, v in _dump(cfg_or_dump).items() if k not in _SHAPE_IGNORED}
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and ("split_seed" in dataset or "fold" in dataset):  # another split or fold: same shape
+        data["dataset"] = {k: v for k, v in dataset.items() if k not in ("split_seed", "fold")}
     training = data.get("training")
     if isinstance(training, dict):
         training = {k: v for k, v in training.items() if k not in _SHAPE_IGNORED_TRAINING}

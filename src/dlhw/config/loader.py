@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
-SWEEP_KEYS = ("grid", "random", "repeats")
+SWEEP_KEYS = ("grid", "random", "repeats", "vary")
 
 
 # ------------------------------------------------------------------------ yaml
@@ -394,7 +394,7 @@ def validate(data: Mapping[str, Any], source: str = "config"):
 
     if any(k in data for k in ("grid", "random")):
         raise ConfigError(f"{source}: this is a sweep file (it has grid:); run it with `dlhw sweep {source}`")
-    data = {k: v for k, v in data.items() if k != "repeats"}
+    data = {k: v for k, v in data.items() if k not in ("repeats", "vary")}
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:

@@ -96,6 +96,31 @@ class SplitConfig(Section):
         return self
 
 
+def _section(model: type, v: dict) -> Any:
+    """``v`` validated as ``model`` inside a before-validator (a union with bool): one line
+    naming the sub-key, not pydantic's union report."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(v)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            names = list(model.model_fields)
+            raise ValueError(f"unknown key '{key}'{did_you_mean(key, names)}; the keys are: {', '.join(names)}") from None
+        raise ValueError(f"{key}: {err['msg']}; received {shorten(err.get('input'))}") from None
+
+
+class AugmentConfig(Section):
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = Field("none", description="Random flips (RandomFlip): none, horizontal, vertical or horizontal_and_vertical.")
+    crop: float = Field(0.0, ge=0, lt=1, description="Random crop of up to this fraction of each side, resized back (RandomCrop + Resizing; at inference the centre crop). 0: off.")
+    zoom: float = Field(0.0, ge=0, lt=1, description="Random zoom in or out by up to this fraction (RandomZoom). 0: off.")
+    rotation: float = Field(0.0, ge=0, le=1, description="Random rotation by up to this fraction of a full turn (RandomRotation: 0.1 = 36 degrees). 0: off.")
+    translation: float = Field(0.0, ge=0, lt=1, description="Random shift by up to this fraction of the height and width (RandomTranslation). 0: off.")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change by up to this factor (RandomContrast). 0: off.")
+
+
 class DatasetConfig(Section):
     source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_csv (a table of image paths and numeric targets), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
@@ -111,7 +136,12 @@ class DatasetConfig(Section):
     classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only (labels or class names); the others form the unseen set (see evaluation.open_set). Default: all classes.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
     max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials. Default: all.")
-    augment: bool = Field(False, description="image_folder: random horizontal flips of the training images, every epoch.")
+    augment: Union[bool, AugmentConfig] = Field(False, description="Image data: random changes of the training images every epoch, as Keras preprocessing layers inside the model (off at inference): true = random horizontal flips, or {flip, crop, zoom, rotation, translation, contrast}.")
+    other_classes: Optional[List[Union[int, str]]] = Field(None, description="With classes: classes trained as one extra class 'other' (outlier exposure); the classes in neither list form the unseen test set (evaluation.open_set.method: other).")
+    standardize: bool = Field(True, description="csv / sklearn: scale numeric features to zero mean and unit variance (statistics of the training split); false: the values as they are.")
+    folds: Optional[int] = Field(None, le=MAX_UNITS, description="K-fold cross-validation: K runs (dlhw sweep), each testing on one of K stratified folds; val comes out of the rest (split.val / (split.train + split.val)).")
+    fold: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="With folds: which fold (0 to K-1) is the test set; set by dlhw sweep for each of the K runs.")
+    split_seed: Optional[int] = Field(None, ge=0, le=MAX_SEED, description="Seed of the train/val/test split (and max_samples, folds); default the run's seed (sweep vary: seed keeps it fixed, vary: split changes it).")
     validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
 
     @field_validator("source")
@@ -129,8 +159,40 @@ class DatasetConfig(Section):
                              f"received {shorten(list(v))}")
         return v
 
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and v < 2:
+            raise ValueError(f"K-fold cross-validation needs at least 2 folds; received {v}")
+        return v
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment(cls, v: Any) -> Any:
+        if isinstance(v, (bool, AugmentConfig)) or v is None:
+            return bool(v) if v is None else v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        if isinstance(v, dict):
+            return _section(AugmentConfig, v)
+        raise ValueError(f"must be true, false or a mapping of {', '.join(AugmentConfig.model_fields)}; "
+                         f"received {shorten(v)}")
+
     @model_validator(mode="after")
     def _needs(self) -> "DatasetConfig":
+        if self.fold is not None and self.folds is None:
+            raise ValueError(f"dataset.fold needs dataset.folds (the number of folds); received fold={self.fold}")
+        if self.fold is not None and self.fold >= self.folds:
+            raise ValueError(f"dataset.fold must be 0 to folds-1 ({self.folds - 1}); received {self.fold}")
+        if self.other_classes is not None:
+            if not self.classes:
+                raise ValueError("dataset.other_classes needs dataset.classes (the known classes)")
+            if not self.other_classes:
+                raise ValueError("dataset.other_classes: list at least one class; received []")
+            both = [c for c in self.other_classes if str(c) in {str(k) for k in self.classes}]
+            if both:
+                raise ValueError(f"dataset.other_classes: class {both[0]!r} is also in dataset.classes; "
+                                 f"a class is known or other, not both")
         if self.source in ("sklearn", "keras") and not self.name:
             raise ValueError(f"dataset.name is required for source '{self.source}'")
         if self.source in ("csv", "image_csv", "image_folder", "sequences") and not self.path:
@@ -378,7 +440,7 @@ ModelConfig = Annotated[Union[MLPModel, CNNModel, CNN1DModel, BackboneModel], Fi
 
 # -------------------------------------------------------------------- training
 class ScheduleConfig(Section):
-    type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule, required: exponential, cosine (decay) or reduce_on_plateau.")
+    type: Literal["exponential", "cosine", "reduce_on_plateau", "step"] = Field(..., description="Learning-rate schedule, required: exponential, cosine (decay), reduce_on_plateau or step (PyTorch's StepLR).")
     decay_steps: int = Field(1000, gt=0, le=MAX_STEPS, description="exponential / cosine: training steps (batches) per decay period.")
     decay_rate: float = Field(0.96, gt=0, le=MAX_FLOAT, description="exponential: factor per decay period.")
     alpha: float = Field(0.0, ge=0, le=1, description="cosine: final learning rate as a fraction of the initial one.")
@@ -386,6 +448,8 @@ class ScheduleConfig(Section):
     patience: int = Field(3, ge=0, le=MAX_EPOCHS, description="reduce_on_plateau: epochs without improvement.")
     monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched, e.g. val_loss or val_accuracy.")
     min_lr: float = Field(0.0, ge=0, le=MAX_FLOAT, description="reduce_on_plateau: the rate never goes below this.")
+    step_size: int = Field(10, gt=0, le=MAX_EPOCHS, description="step: epochs between two decays (counted from the stage's start).")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: factor applied to the rate every step_size epochs (0 to 1).")
 
 
 class OptimizerConfig(Section):
@@ -447,6 +511,9 @@ class TrainingConfig(Section):
         "auto", json_schema_extra=_true_false_too,
         description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
                     "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+    class_weight: Optional[Union[Literal["balanced"], Dict[Union[int, str], Annotated[float, Field(gt=0, le=MAX_FLOAT)]]]] = Field(
+        None, description="Weigh each class's loss: balanced (n_samples / (n_classes * count), scikit-learn's rule) "
+                          "or {class: weight} (labels or names; classes not listed weigh 1). Default none.")
     keep_checkpoints: bool = Field(False, description="Keep checkpoints/ once the run completes (default: removed; "
                                                       "model.keras holds the evaluated weights). Failed, diverged "
                                                       "and interrupted runs always keep theirs, for --resume.")
@@ -506,6 +573,24 @@ class TrainingConfig(Section):
     def _loss(cls, v: Optional[str]) -> Optional[str]:
         return _check_name(v, LOSSES, "loss")
 
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, v: Any) -> Any:
+        """balanced, or {class: weight} with every weight a finite number > 0."""
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if v.strip().lower() == "balanced":
+                return "balanced"
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        if not isinstance(v, dict) or not v:
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        for k, w in v.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < float(w) <= MAX_FLOAT:
+                raise ValueError(f"the weight of class {shorten(k)} must be a number > 0 (at most {MAX_FLOAT:g}); "
+                                 f"received {shorten(w)}")
+        return v
+
     @model_validator(mode="after")
     def _stages(self) -> "TrainingConfig":
         if self.stages is not None:
@@ -518,12 +603,13 @@ class TrainingConfig(Section):
 
 
 class OpenSetConfig(Section):
-    method: Literal["distance", "max_prob"] = Field("distance", description="How an input is called unseen: distance (to the nearest known class centre) or max_prob (the top probability).")
+    method: Literal["distance", "max_prob", "other"] = Field("distance", description="How an input is called unseen: distance (to the nearest known class centre), max_prob (the top probability) or other (the extra class trained on dataset.other_classes).")
     percentile: float = Field(95.0, gt=0, le=100, description="Threshold percentile (0 to 100) fitted on validation data of the known classes.")
 
 
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
+    top_k: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="Report top-k accuracy (the true class among the k most probable) per split; default 5 when there are more than 10 classes; 0: off.")
     samples: int = Field(16, ge=0, le=1000, description="Images shown in samples.png (image data only; 0: none).")
     weights: Literal["last", "best"] = Field("last", description="Evaluate (and save as model.keras) the last epoch's weights or the best epoch's by evaluation.monitor.")
     monitor: Optional[MonitorName] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
@@ -566,6 +652,11 @@ class ExperimentConfig(Section):
             raise ValueError("evaluation.open_set needs dataset.classes (the known classes)")
         if getattr(self.model, "outputs", None):
             check_outputs(self)
+        if self.evaluation.open_set is not None and self.evaluation.open_set.method == "other" \
+                and not self.dataset.other_classes:
+            raise ValueError("evaluation.open_set.method: other needs dataset.other_classes (the classes trained as 'other')")
+        if self.training.class_weight is not None and self.task != "classification":
+            raise ValueError(f"training.class_weight: only for classification; received task={self.task}")
         return self
 
     def stages(self) -> List[StageConfig]:

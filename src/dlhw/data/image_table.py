@@ -17,7 +17,7 @@ from typing import List
 
 import numpy as np
 
-from dlhw.data.dataset import SPLITS, Dataset, Split, fingerprint, split_arrays, subsample
+from dlhw.data.dataset import SPLITS, Dataset, Split, fingerprint, subsample
 from dlhw.errors import ConfigError, DataError, did_you_mean, shorten
 
 
@@ -119,7 +119,9 @@ def load_image_csv(cfg, task: str, seed: int) -> Dataset:
     whole = Split(y=y, files=files)
     if cfg.max_samples:
         whole = subsample(whole, cfg.max_samples, seed, False)
-    splits = split_arrays(whole, cfg.split.model_dump(), seed, False)
+    from dlhw.data.folds import make_splits
+
+    splits = make_splits(whole, cfg, seed, False)  # the seeded split, or one fold of dataset.folds
     for name in SPLITS:
         if len(splits[name]) == 0 and name != "test" and not (name == "val" and cfg.validation == "test"):
             raise DataError(f"{path}: the {name} split is empty ({len(whole)} rows); add rows or change dataset.split")

@@ -222,20 +222,22 @@ def _labels(y: np.ndarray, task: str, path: str, n: int) -> Tuple[np.ndarray, Li
 def _split(whole: Split, names: List[str], cfg, task: str, seed: int) -> Tuple[dict, List[str], Any, List[str]]:
     """(splits, class names, unseen split, unseen names): max_samples, the seeded split and
     dataset.classes, as every in-memory source does (dlhw.data.sources)."""
-    from dlhw.data.dataset import SPLITS, select_classes, split_arrays, subsample
+    from dlhw.data.dataset import SPLITS, select_classes, subsample
+    from dlhw.data.folds import make_splits
 
     stratify = task == "classification"
     if cfg.max_samples:
         whole = subsample(whole, cfg.max_samples, seed, stratify)
     fractions = cfg.split.model_dump()
-    splits = split_arrays(whole, fractions, seed, stratify)
+    splits = make_splits(whole, cfg, seed, stratify, names)  # the seeded split, or one fold of dataset.folds
     unseen, unseen_names = None, []
     if cfg.classes:
         if not stratify:
             raise ConfigError(f"dataset.classes: only for classification; task is {task}")
-        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes,
+                                                             other=getattr(cfg, "other_classes", None))
     for name in SPLITS:
-        if len(splits[name]) == 0 and (name == "train" or fractions[name] > 0):
+        if len(splits[name]) == 0 and (name == "train" or fractions[name] > 0 or getattr(cfg, "folds", None)):
             raise DataError(f"dataset.split: the {name} split is empty; use more data or larger fractions")
     return splits, names, unseen, unseen_names
 

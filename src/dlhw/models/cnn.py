@@ -8,15 +8,15 @@ same parameter count: a test compares the two summaries.
 from __future__ import annotations
 
 
-def cnn_layers(cfg, out, augment: bool = False) -> list:
-    """The CNN's layers in order, input excluded."""
+def cnn_layers(cfg, out, augment=None, input_shape=None) -> list:
+    """The CNN's layers in order, input excluded; ``augment``: dataset.augment's AugmentConfig
+    (True: horizontal flips), its layers first (dlhw.models.augment)."""
     from keras import layers
 
+    from dlhw.models.augment import augment_layers, augment_spec
     from dlhw.models.layers import InceptionBlock
 
-    seq = []
-    if augment:
-        seq.append(layers.RandomFlip("horizontal", name="augment_flip"))
+    seq = augment_layers(augment_spec(augment) if augment is True else (augment or None), input_shape)
     if cfg.rescale is not None:
         seq.append(layers.Rescaling(cfg.rescale, name="rescale"))
     init = cfg.kernel_initializer
@@ -55,7 +55,7 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
     return seq
 
 
-def build_cnn(model_cfg, input_shape, out, *, augment: bool = False):
+def build_cnn(model_cfg, input_shape, out, *, augment=None):
     """The CNN with ``model_cfg.api``: sequential or functional."""
     import keras
 
@@ -65,7 +65,7 @@ def build_cnn(model_cfg, input_shape, out, *, augment: bool = False):
         raise ConfigError(
             f"model.type: cnn needs image input (height, width, channels); the data has shape {tuple(input_shape)}"
         )
-    seq = cnn_layers(model_cfg, out, augment)
+    seq = cnn_layers(model_cfg, out, augment, input_shape)
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     if model_cfg.api == "sequential":
         return keras.Sequential([inputs] + seq, name="cnn_sequential")

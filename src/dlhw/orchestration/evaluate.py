@@ -52,11 +52,12 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     preds = {}
     out: Dict[str, Any] = {}
     raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
+    top_k = M.top_k_for(cfg, spec.num_classes) if spec.encoding in ("index", "onehot") else 0  # evaluation.top_k
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
         raw = raw_fn(split) if raw_fn else raws[split]
         preds[split] = M.predictions(raw, s.y, spec)
-        out[split] = M.split_metrics(preds[split], spec, loss_fn)
+        out[split] = M.split_metrics(preds[split], spec, loss_fn, top_k=top_k)
     test = preds["test"] if len(preds["test"].y) else preds["val"]
     title = run_dir.name
     if spec.encoding in ("index", "binary", "onehot"):

@@ -152,6 +152,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.config.fingerprint import fingerprint
     from dlhw.rundir.resume import prepare_resume
 
+    from dlhw.data.folds import check_one_run
+
+    check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
     from dlhw.data import image_cache
@@ -231,6 +234,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         metrics["batch_size"] = run_cfg.training.batch_size
+        if trainer.class_weights is not None:  # training.class_weight, as applied
+            from dlhw.training.class_weights import describe
+
+            metrics["class_weight"] = describe(trainer.class_weights, dataset)
         if features is not None:
             metrics["feature_cache"] = features.summary()
         from dlhw.data.dataset import validation_findings
