@@ -257,6 +257,11 @@ def go_offline(tmp_path, monkeypatch) -> list:
         monkeypatch.delenv(var, raising=False)
     for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
+    import urllib.request
+
+    # urlopen builds its opener once and keeps the proxies of that moment: an earlier urlopen in
+    # this process (the browser test's DevTools calls) would otherwise bypass the proxy set above
+    monkeypatch.setattr(urllib.request, "_opener", None)
     from keras.src.utils import file_utils
 
     calls = []
