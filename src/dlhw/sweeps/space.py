@@ -39,6 +39,8 @@ SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")
 KINDS = ("log_uniform", "uniform", "int", "float")  # a space value: one of these, or a list (categorical)
 OPTIONS = ("step", "log")
+SPLIT_METRICS = ("accuracy", "loss", "auc", "precision_macro", "recall_macro", "f1_macro", "subset_accuracy",
+                 "mae", "mse", "rmse", "r2")  # metrics.json's per-split names (evaluation.metrics)
 EXTRA_METRICS = ("params_total", "params_trainable", "train_seconds", "best_epoch", "epochs_run")
 MAX_GRID = 10_000  # grid sampler: combinations of a discretised space
 
@@ -235,7 +237,7 @@ def _one_line(exc: ValidationError, source: str, where: str, value: Any = None) 
 
 def _choice(source: str, key: str, value: Any, names, what: str) -> None:
     if value not in names:
-        raise ConfigError(f"{source}: {key}: unknown {what} '{shorten(value, 40)}'{did_you_mean(value, names)}; "
+        raise ConfigError(f"{source}: {key}: unknown {what} {shorten(value, 40)}{did_you_mean(value, names)}; "
                           f"choose one of: {', '.join(names)}")
 
 
@@ -257,12 +259,14 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
     metrics = [spec.metric] if isinstance(spec.metric, str) else spec.metric
     if not metrics:
         raise ConfigError(f"{source}: search.metric: an empty list; give a metric or a list of them")
+    known = [f"{s}_{n}" for s in ("val", "test", "train") for n in SPLIT_METRICS] + list(EXTRA_METRICS)
     for m in metrics:
         split = m.split("_", 1)[0]
-        if not ((split in ("train", "val", "test") and "_" in m) or m in EXTRA_METRICS):
-            known = ["val_accuracy", "val_loss", "test_accuracy", "train_loss", *EXTRA_METRICS]
-            raise ConfigError(f"{source}: search.metric: unknown metric '{shorten(m, 40)}'{did_you_mean(m, known)}; "
-                              f"give val_<name>, test_<name>, train_<name> or one of {', '.join(EXTRA_METRICS)}")
+        typo = m not in known and did_you_mean(m, known)  # another name (a custom metric) is left to the run
+        if typo or not ((split in ("train", "val", "test") and "_" in m) or m in EXTRA_METRICS):
+            raise ConfigError(f"{source}: search.metric: unknown metric {shorten(m, 40)}{typo or ''}; "
+                              f"give val_<name>, test_<name>, train_<name> (a metrics.json name) or one of "
+                              f"{', '.join(EXTRA_METRICS)}")
     multi = not isinstance(spec.metric, str)
     pruner = spec.pruner if isinstance(spec.pruner, PrunerSpec) else PrunerSpec(type=spec.pruner or "none")
     if multi and pruner.type != "none":
