@@ -157,8 +157,9 @@ def _gallery(rows: Sequence[Row], limit: int = GALLERY) -> str:
 
 
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
-           sources: Sequence[str], created: str, out_dir: Optional[Path] = None) -> str:
-    """The page; ``out_dir``: where report.html goes (the run links are relative to it)."""
+           sources: Sequence[str], created: str, out_dir: Optional[Path] = None, search: str = "") -> str:
+    """The page; ``out_dir``: where report.html goes (the run links are relative to it); ``search``:
+    the Search section's HTML (dlhw.reports.search), after the problems."""
     counts: Dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -175,6 +176,6 @@ def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[
         f"{best_line}<h2>Runs</h2>{_table(rows, metric, out_dir)}"
         "<p class=\"meta\">Repeats of one trial are shown as mean ± standard deviation over their completed runs "
         "(column n). ★ marks the best row.</p>"
-        f"{_problems(rows)}{_diagnostics(records)}{_charts(charts)}{_gallery(rows)}"
+        f"{_problems(rows)}{_diagnostics(records)}{search}{_charts(charts)}{_gallery(rows)}"
         "</body></html>\n"
     )
