@@ -73,6 +73,11 @@ def test_a_clearly_bad_learning_rate_is_pruned_and_a_second_run_trains_nothing(t
     states = [t.state.name for t in study(sweep_dir).trials]
     assert states == ["COMPLETE", "PRUNED"]
 
+    rep = runner.invoke(app, ["report", str(sweep_dir)])  # the Search section marks where it stopped
+    assert rep.exit_code == 0, rep.output
+    page = (sweep_dir / "report.html").read_text()
+    assert "<h2>Search</h2>" in page and "pruned at epoch 1" in page and (sweep_dir / "search_best_so_far.png").exists()
+
     stamp = (run / "status.json").stat().st_mtime_ns
     again = sweep(f, out, "--workers", "1")
     assert again.exit_code == 0, again.output
@@ -133,22 +138,24 @@ def test_a_killed_search_resumes_its_trial_with_the_same_params_and_stops_at_tri
 
 
 # -------------------------------------------------------------------- workers
-def test_two_workers_keep_two_trials_running(tmp_path):
-    f = search_file(tmp_path, {"trials": 3, "sampler": "random", "seed": 1},
-                    {"model.layers.0.units": {"int": [8, 32], "step": 8}})
+def test_two_workers_keep_two_trials_running_on_a_grid(tmp_path):
+    f = search_file(tmp_path, {"trials": 5, "sampler": "grid", "seed": 1},  # the grid has 3 points: 3 trials
+                    {"model.layers.0.units": {"int": [8, 24], "step": 8}})
     out = tmp_path / "out"
     r = sweep(f, out, "--workers", "2")
     assert r.exit_code == 0, r.output
     m = manifest(out / "s")
-    assert m["workers"] == 2 and m["search"]["sampler"] == "random"
+    assert m["workers"] == 2 and m["search"]["sampler"] == "grid" and m["search"]["trials"] == 3
     assert [t["status"] for t in m["trials"]] == ["completed"] * 3
+    assert sorted(t["varied"]["model.layers.0.units"] for t in m["trials"]) == [8, 16, 24]
     assert len({t["pid"] for t in m["trials"]}) == 2  # two worker processes shared the trials
     assert [t.state.name for t in study(out / "s").trials] == ["COMPLETE"] * 3
 
 
 def test_the_same_seed_gives_the_same_search_with_one_worker(tmp_path):
     space = {LR: {"log_uniform": [1.0e-3, 1.0e-1]}, "training.optimizer.type": ["sgd", "adam"]}
-    f = search_file(tmp_path, {"trials": 3, "sampler": "tpe", "seed": 7}, space)
+    one_epoch = {**BASE, "training": {**BASE["training"], "epochs": 1}}
+    f = search_file(tmp_path, {"trials": 3, "sampler": "tpe", "seed": 7}, space, base=one_epoch)
     got = []
     for out in ("a", "b"):
         r = sweep(f, tmp_path / out, "--workers", "1")
@@ -179,8 +186,9 @@ def test_a_search_on_a_local_ray_instance_prunes_through_the_actor(tmp_path, mon
 
 # -------------------------------------------------------------------- multi-objective, report
 def test_a_multi_objective_search_and_its_report(tmp_path):
+    one_epoch = {**BASE, "training": {**BASE["training"], "epochs": 1}}
     f = search_file(tmp_path, {"trials": 3, "sampler": "nsga2", "seed": 0, "metric": ["val_accuracy", "params_total"]},
-                    {"model.layers.0.units": [4, 16, 32], LR: {"log_uniform": [1.0e-3, 1.0e-1]}})
+                    {"model.layers.0.units": [4, 16, 32], LR: {"log_uniform": [1.0e-3, 1.0e-1]}}, base=one_epoch)
     out = tmp_path / "out"
     r = sweep(f, out, "--workers", "1")
     assert r.exit_code == 0, r.output
@@ -193,21 +201,6 @@ def test_a_multi_objective_search_and_its_report(tmp_path):
     assert "<h2>Search</h2>" in page and "Pareto front" in page
     for png in ("search_best_so_far.png", "search_parallel.png", "search_pareto.png", "search_importances.png"):
         assert (out / "s" / png).exists(), png
-
-
-def test_the_report_of_a_pruned_search_marks_the_stop_epoch(tmp_path):
-    f = search_file(tmp_path, {"trials": 3, "sampler": "random", "seed": 0,
-                               "pruner": {"type": "asha", "min_epochs": 1, "reduction_factor": 3},
-                               "enqueue": [{LR: 0.05, "model.layers.0.units": 16},
-                                           {LR: 1.0e-7, "model.layers.0.units": 8}]},
-                    {LR: {"log_uniform": [1.0e-7, 1.0e-1]}, "model.layers.0.units": [8, 16]})
-    out = tmp_path / "out"
-    assert sweep(f, out, "--workers", "1").exit_code == 0
-    rep = runner.invoke(app, ["report", str(out / "s")])
-    assert rep.exit_code == 0, rep.output
-    page = (out / "s" / "report.html").read_text()
-    assert "pruned at epoch 1" in page and "best so far" in page
-    assert (out / "s" / "search_best_so_far.png").exists() and (out / "s" / "search_parallel.png").exists()
 
 
 # -------------------------------------------------------------------- dotted keys, dry run

@@ -85,20 +85,29 @@ class SearchLoop:
         self.numbers[t.name] = ft.number
         self.manifest.add(t, number=ft.number, **fields)
 
+    def _told(self, number: int, values=None, state=None) -> None:
+        """study.tell; the grid sampler's "grid exhausted" stop (meant for study.optimize) is not an
+        error here: the budget (SearchPlan.budget, at most the grid's size) ends the search."""
+        try:
+            self.study.tell(number, values, state=state)
+        except RuntimeError as exc:
+            if "Study.stop" not in str(exc):
+                raise
+
     def _tell(self, number: int, name: str, res: Result) -> Optional[List[float]]:
         TS = self.optuna.trial.TrialState
         values = None
         if res.status in ("completed", "skipped"):
             values = trial_values(self.plan, self.sweep_dir / self.manifest._by_name[name]["run_dir"])
             if values is None:
-                self.study.tell(number, state=TS.FAIL)
+                self._told(number, state=TS.FAIL)
                 self.manifest.update(name, error=f"search.metric: {', '.join(self.plan.metrics)} not in its metrics.json")
                 return None
-            self.study.tell(number, values if self.plan.multi else values[0])
+            self._told(number, values if self.plan.multi else values[0])
         elif res.status == "pruned":
-            self.study.tell(number, state=TS.PRUNED)
+            self._told(number, state=TS.PRUNED)
         elif res.status in ("failed", "diverged"):
-            self.study.tell(number, state=TS.FAIL)
+            self._told(number, state=TS.FAIL)
         return values  # interrupted / running elsewhere: the study keeps it running, the next run resumes it
 
     # ------------------------------------------------------------ resume
@@ -127,9 +136,9 @@ class SearchLoop:
                 self._tell(ft.number, t.name, res)
                 outcome.results.append(res)
             elif status == "pruned":
-                self.study.tell(ft.number, state=TS.PRUNED)
+                self._told(ft.number, state=TS.PRUNED)
             elif status in ("failed", "diverged"):
-                self.study.tell(ft.number, state=TS.FAIL)
+                self._told(ft.number, state=TS.FAIL)
             elif where.state == "running":
                 self.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             else:
@@ -147,7 +156,7 @@ class SearchLoop:
             try:
                 t = self.plan.trial(ft.number, ft.params)
             except ConfigError as exc:  # a combination the config refuses: the trial fails, the search goes on
-                self.study.tell(ft.number, state=TS.FAIL)
+                self._told(ft.number, state=TS.FAIL)
                 self.echo(f"trial {ft.number}: {exc}")
                 continue
             self._add(t, ft, status="queued", state="running")
