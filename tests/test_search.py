@@ -221,6 +221,21 @@ def test_dotted_keys_index_lists_in_set_grid_and_space(tmp_path):
     assert [layer.units for layer in t.cfg.model.layers] == [32, 7] and t.name == "005_units-7"
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "search").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_searches_validate_and_dry_run(path, tmp_path):
+    r = sweep(path, tmp_path / "out", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert f"search {path.stem} (dry run" in r.output and "budget:" in r.output
+
+
+def test_a_search_file_is_not_one_trial_of_a_folder_sweep(tmp_path):
+    (tmp_path / "mixed").mkdir()
+    f = search_file(tmp_path / "mixed", {"trials": 2}, {LR: [0.1, 0.01]})  # beside its base.yaml
+    r = sweep(f.parent, tmp_path / "out", "--dry-run")
+    assert r.exit_code == 2 and "a search file (search:, space:) runs on its own" in r.output, r.output
+
+
 def test_dry_run_prints_space_sampler_pruner_and_budget(tmp_path):
     f = search_file(tmp_path, {"trials": 40, "sampler": "tpe", "pruner": {"type": "asha", "min_epochs": 1}},
                     {LR: {"log_uniform": [1.0e-4, 1.0e-1]}, "training.optimizer.type": ["sgd", "adam"],
