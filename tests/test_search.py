@@ -306,3 +306,14 @@ def test_a_space_key_the_schema_lacks_is_named_with_did_you_mean(tmp_path):
     r = sweep(f, tmp_path / "out", "--dry-run")
     assert r.exit_code == 2
     assert "space.training.optimizer.learning_rat" in r.output and "did you mean 'learning_rate'" in r.output
+
+
+def test_dlhw_sweep_runs_a_search_given_as_a_dict(tmp_path, monkeypatch):
+    import dlhw
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**BASE, "training": {**BASE["training"], "epochs": 1}}))
+    monkeypatch.chdir(tmp_path)
+    s = dlhw.sweep({"base": "base.yaml", "search": {"trials": 1, "sampler": "random"},
+                    "space": {"model.layers.0.units": [8, 16]}}, out="out", workers=1, name="api", quiet=True)
+    assert s.path == Path("out") / "api" and [r["status"] for r in s.results] == ["completed"]
+    assert s.manifest["search"]["trials"] == 1 and s.best() is not None

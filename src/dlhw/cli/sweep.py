@@ -49,7 +49,7 @@ def format_bytes(n: int) -> str:
 
 def sweep(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="A folder of YAML configs, or a sweep file (base: + grid:).",
+    path: Annotated[Optional[Path], typer.Argument(help="A folder of YAML configs, or a sweep file (base: + grid:, or search: + space:).",
                                                    show_default=False)] = None,
     out: OutOpt = Path("runs"),
     sets: SetOpt = None,

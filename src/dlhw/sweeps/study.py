@@ -40,10 +40,10 @@ def make_sampler(plan: SearchPlan):
         return optuna.samplers.QMCSampler(seed=seed)
     if s == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
-    try:
-        import cmaes  # noqa: F401
-    except ImportError:
-        raise ConfigError("search.sampler: cmaes needs the cmaes package: pip install cmaes") from None
+    import importlib.util
+
+    if importlib.util.find_spec("cmaes") is None:
+        raise ConfigError("search.sampler: cmaes needs the cmaes package: pip install cmaes")
     return optuna.samplers.CmaEsSampler(seed=seed)
 
 
