@@ -159,6 +159,41 @@ def _confusion(run: Path, m: dict, c: dict) -> str:
     return json.dumps(cm).replace(" ", "") if cm is not None else "-"
 
 
+def _rejected_of(classes: List[str]) -> Callable[[Path, dict, dict], str]:
+    """The rejection rate over the unseen classes ``classes`` only (weighted by their samples), so
+    open-set runs with different unseen sets (distance / max_prob: 5-9; known vs other: 7-9)
+    compare on the digits all of them leave unseen."""
+    def cell(run: Path, m: dict, c: dict) -> str:
+        by = (m.get("open_set") or {}).get("unseen_rejection_by_class") or {}
+        per = (m.get("unseen") or {}).get("per_class") or {}
+        n = [per.get(k, {}).get("samples", 0) for k in classes]
+        if not all(k in by for k in classes) or not sum(n):
+            return "-"
+        return _num(sum(by[k] * w for k, w in zip(classes, n)) / sum(n))
+    return cell
+
+
+def _open_acc_of(classes: List[str]) -> Callable[[Path, dict, dict], str]:
+    """Open-set accuracy over the known test samples and the unseen ``classes`` only: (known
+    accepted and right + those unseen rejected) / (known + those unseen)."""
+    def cell(run: Path, m: dict, c: dict) -> str:
+        o = m.get("open_set") or {}
+        by, per = o.get("unseen_rejection_by_class") or {}, (m.get("unseen") or {}).get("per_class") or {}
+        n = [per.get(k, {}).get("samples", 0) for k in classes]
+        if not all(k in by for k in classes) or o.get("known_accuracy") is None:
+            return "-"
+        right = o["known_accuracy"] * o["known_samples"] + sum(by[k] * w for k, w in zip(classes, n))
+        return _num(right / (o["known_samples"] + sum(n)))
+    return cell
+
+
+def _open_method(run: Path, m: dict, c: dict) -> str:
+    o = m.get("open_set") or {}
+    if o.get("method") == "other":
+        return f"known vs other (trained on {', '.join(o.get('other_classes') or [])})"
+    return f"{o.get('method', '-')} ({_num(o.get('percentile'), 0)}th percentile)" if o else "-"
+
+
 COLUMNS: Dict[str, tuple] = {
     "run": ("run", lambda run, m, c: run.name),
     "head": ("head", _head),
@@ -181,6 +216,11 @@ COLUMNS: Dict[str, tuple] = {
         f"{k}->{v}" for k, v in ((m.get("unseen") or {}).get("mistaken_for") or {}).items()) or "-"),
     "unseen_rejected": ("unseen rejected", lambda run, m, c: _num((m.get("open_set") or {}).get("unseen_rejection_rate"))),
     "known_rejected": ("known rejected", lambda run, m, c: _num((m.get("open_set") or {}).get("known_false_rejection_rate"))),
+    "open_method": ("open-set method", _open_method),
+    "known_acc": ("known acc (accepted and right)", lambda run, m, c: _num((m.get("open_set") or {}).get("known_accuracy"))),
+    "closed_acc": ("closed-set acc", lambda run, m, c: _num((m.get("open_set") or {}).get("closed_set_accuracy"))),
+    "unseen_rejected_789": ("unseen 7-9 rejected", _rejected_of(["7", "8", "9"])),
+    "open_acc_789": ("open-set acc (known + 7-9)", _open_acc_of(["7", "8", "9"])),
     "validation": ("validation data", lambda run, m, c: m.get("validation", "-")),
     "confusion": ("test confusion matrix", _confusion),
     "diagnostics": ("diagnostics", _diag),

@@ -30,9 +30,14 @@ STAGED = {
 
 def checkpoint_hash_before(cfg) -> str:
     """The formula checkpoints stored before the two hashes became one (dlhw.rundir.resume.config_hash),
-    on the dump as that dlhw wrote it: without training.keep_checkpoints (added since; left out of the hash)."""
+    on the dump as that dlhw wrote it: without training.keep_checkpoints and the keys of LATE_DEFAULTS
+    (added since; left out of the hash at their defaults; test_new_keys_at_their_defaults_keep_the_shipped_configs_hashes
+    checks that against hashes that dlhw computed)."""
+    from dlhw.config.fingerprint import _without_late_defaults
+
     dump = cfg.dump()
     dump["training"].pop("keep_checkpoints")
+    dump = _without_late_defaults(dump)
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -102,3 +107,26 @@ def test_a_sweep_completed_before_is_still_completed(tmp_path):
     written_config(validate({**other.raw, "name": "elsewhere"}), sweep_dir / other.name)
     where = locate(other, sweep_dir)
     assert where.state == "changed" and where.detail.startswith("name: 'elsewhere'"), where
+
+
+def test_new_keys_at_their_defaults_keep_the_shipped_configs_hashes():
+    """tests/fixtures/config_hashes.json: the hashes of the shipped configs as dlhw computed them
+    before issue 16's keys existed (commit dc37956). A key added to the schema since changes every
+    resolved dump; fingerprint leaves it out while it holds its default (LATE_DEFAULTS), so older run
+    folders keep resuming and older sweeps keep their finished trials. A failure here means a new key
+    is missing from LATE_DEFAULTS (or a shipped config was edited on purpose: then update the file)."""
+    root = REPO
+    golden = json.loads((root / "tests" / "fixtures" / "config_hashes.json").read_text())
+    assert len(golden) >= 20
+    changed = {path: (want, fingerprint(load_config(root / path))) for path, want in golden.items()}
+    changed = {p: v for p, v in changed.items() if v[0] != v[1]}
+    assert not changed, f"hashes changed (want, got): {changed}"
+
+
+def test_a_new_key_away_from_its_default_changes_the_hash():
+    from dlhw.config.fingerprint import LATE_DEFAULTS
+
+    base = validate({"dataset": {"source": "sklearn", "name": "digits"}})
+    assert "dataset.standardize" in LATE_DEFAULTS
+    other = validate({"dataset": {"source": "sklearn", "name": "digits", "standardize": False}})
+    assert fingerprint(base) != fingerprint(other)

@@ -119,7 +119,7 @@ def test_cnn_refuses_flat_input():
 
 
 def test_registry_names():
-    assert MODELS.names() == ["backbone", "cnn", "mlp"]
+    assert MODELS.names() == ["backbone", "cnn", "cnn1d", "mlp"]
     with pytest.raises(ConfigError, match="did you mean 'mlp'"):
         MODELS.get("mpl", "model.type")
 

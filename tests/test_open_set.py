@@ -39,6 +39,61 @@ def test_open_set_on_digits_0_to_4(tmp_path, method):
     assert set(m["unseen"]["mistaken_for"].values()) <= {"0", "1", "2", "3", "4"}
 
 
+def test_known_vs_other_on_digits(tmp_path):
+    """Known 0-4, 'other' trained on 5-6, unseen 7-9: reported like distance and max_prob."""
+    cfg = load_config(CONFIG, FAST + ["dataset.other_classes=[5, 6]", "evaluation.open_set.method=other"])
+    run = run_experiment(cfg, out=tmp_path, quiet=True).run_dir
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["class_names"] == ["0", "1", "2", "3", "4", "other"] and m["output"]["units"] == 6
+    o = m["open_set"]
+    assert o["method"] == "other" and o["threshold"] is None and o["other_classes"] == ["5", "6"]
+    for key in ("known_accuracy", "closed_set_accuracy", "known_false_rejection_rate", "unseen_rejection_rate",
+                "open_set_accuracy"):
+        assert 0.0 <= o[key] <= 1.0, key
+    from dlhw.data import load_dataset
+
+    test_y = load_dataset(load_config(CONFIG, ["dataset.classes=null", "evaluation.open_set=null"])).splits["test"].y
+    n_unseen = int(np.isin(test_y, [7, 8, 9]).sum())
+    assert m["unseen"]["classes"] == ["7", "8", "9"] and o["unseen_samples"] == m["unseen"]["samples"] == n_unseen
+    # the test split's 5s and 6s are trained 'other' samples: neither known nor unseen
+    assert m["test"]["samples"] - o["known_samples"] == int(np.isin(test_y, [5, 6]).sum()) > 0
+    assert o["known_samples"] == int(np.isin(test_y, range(5)).sum())
+    cm = np.array(o["confusion_matrix"])
+    assert cm.shape == (8, 6) and o["rows"][5:] == ["7", "8", "9"] and cm.sum() == o["known_samples"] + n_unseen
+    assert np.isclose(cm[5:, 5].sum() / n_unseen, o["unseen_rejection_rate"])
+    assert np.isclose(cm[:5, 5].sum() / o["known_samples"], o["known_false_rejection_rate"])
+    assert o["unseen_rejection_by_class"].keys() == {"7", "8", "9"}
+    assert o["unseen_rejection_rate"] > o["known_false_rejection_rate"]  # 'other' generalises beyond 5-6
+    # the same run with distance: the 'other' answer also counts as a rejection, threshold fitted
+    cfg = load_config(CONFIG, FAST + ["dataset.other_classes=[5, 6]", "evaluation.open_set.method=distance"])
+    d = run_experiment(cfg, out=tmp_path, quiet=True).metrics["open_set"]
+    assert d["threshold"] > 0 and d["known_samples"] == o["known_samples"]
+    assert d["closed_set_accuracy"] == pytest.approx(o["closed_set_accuracy"])  # same model, same data
+
+
+@pytest.mark.parametrize("sets, words", [
+    (["dataset.classes=null", "evaluation.open_set=null", "dataset.other_classes=[5]"],
+     "dataset.other_classes needs dataset.classes"),
+    (["dataset.other_classes=[4, 5]"], "dataset.other_classes: class 4 is also in dataset.classes"),
+    (["evaluation.open_set.method=other"], "evaluation.open_set.method: other needs dataset.other_classes"),
+    (["dataset.other_classes=[]"], "dataset.other_classes: list at least one class"),
+])
+def test_known_vs_other_bad_configs(sets, words):
+    from dlhw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words) as err:
+        load_config(CONFIG, sets)
+    assert "\n" not in str(err.value)
+
+
+def test_known_vs_other_class_not_in_data(tmp_path):
+    from dlhw.data import load_dataset
+    from dlhw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dataset.other_classes: class '12' is not in the data"):
+        load_dataset(load_config(CONFIG, ["dataset.other_classes=[12]"]))
+
+
 def test_unseen_classes_are_reported_without_open_set(tmp_path):
     cfg = load_config(CONFIG, FAST + ["evaluation.open_set=null", "training.epochs=2"])
     out = run_experiment(cfg, out=tmp_path, quiet=True)

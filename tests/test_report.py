@@ -62,7 +62,11 @@ def write_sweep(root: Path, name: str, trials: list) -> Path:
 
 @pytest.fixture
 def runs(tmp_path) -> Path:
-    root = tmp_path / "runs"
+    return make_runs(tmp_path / "runs")
+
+
+def make_runs(root: Path) -> Path:
+    """Two sweeps (repeats, failed, diverged, hostile names) and two loose runs (one stale)."""
     write_sweep(root / "layers", "layers", [
         ("units-32", "units-32", {"model.units": 32}, "completed", 0.70, {}),
         ("units-64_seed-0", "units-64", {"model.units": 64}, "completed", 0.80, {}),
@@ -135,12 +139,18 @@ def test_html_is_self_contained_and_escaped(runs, tmp_path):
     out = tmp_path / "out"
     make_report([runs], out)
     page = (out / "report.html").read_text()
-    assert "<script" not in page.lower() and HOSTILE not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # two inline scripts (the data as JSON, the page's script) and nothing loaded from anywhere
+    assert re.findall(r"<script[^>]*>", page.lower()) == ['<script type="application/json" id="dlhw-data">', "<script>"]
+    assert HOSTILE not in page and "</script" not in page.split("<script>", 1)[1].rsplit("</script>", 1)[0]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # in the HTML
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page  # in the JSON
     assert "&lt;b&gt;bold&amp;amp" in page
-    assert not re.search(r"https?://", page) and "<link" not in page
-    assert page.count('src="data:image/png;base64,') == 6 + 5  # charts + confusion matrices
-    assert re.search(r'<tr class="best"><td class="l">units-64 <a href="[^"]+" title="units-64_seed-0">\[1\]</a> <a href="[^"]+" title="units-64_seed-1">\[2\]</a> ★', page)
+    assert not re.search(r"https?://", page.replace("http://www.w3.org/2000/svg", "")) and "<link" not in page
+    # charts + confusion gallery + each completed run's figures in its detail section
+    assert page.count('src="data:image/png;base64,') == 6 + 5 + 5
+    assert re.search(r'<tr class="best" data-status="completed"><td class="l" data-s="units-64">units-64 <a href="[^"]+" '
+                     r'title="units-64_seed-0">\[1\]</a> <a href="[^"]+" title="units-64_seed-1">\[2\]</a> ★ '
+                     r'<a class="det" href="#run-\d+">details</a>', page)
     assert 's-failed' in page and 's-diverged' in page and 's-stale' in page
     assert "overfitting" in page and "Diagnostics" in page
     assert "0.8500 ± 0.0707" in page

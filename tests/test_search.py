@@ -76,7 +76,7 @@ def test_a_clearly_bad_learning_rate_is_pruned_and_a_second_run_trains_nothing(t
     rep = runner.invoke(app, ["report", str(sweep_dir)])  # the Search section marks where it stopped
     assert rep.exit_code == 0, rep.output
     page = (sweep_dir / "report.html").read_text()
-    assert "<h2>Search</h2>" in page and "pruned at epoch 1" in page and (sweep_dir / "search_best_so_far.png").exists()
+    assert '<h2 id="search">Search</h2>' in page and "pruned at epoch 1" in page and (sweep_dir / "search_best_so_far.png").exists()
 
     stamp = (run / "status.json").stat().st_mtime_ns
     again = sweep(f, out, "--workers", "1")
@@ -198,7 +198,7 @@ def test_a_multi_objective_search_and_its_report(tmp_path):
     rep = runner.invoke(app, ["report", str(out / "s")])
     assert rep.exit_code == 0, rep.output
     page = (out / "s" / "report.html").read_text()
-    assert "<h2>Search</h2>" in page and "Pareto front" in page
+    assert '<h2 id="search">Search</h2>' in page and "Pareto front" in page
     for png in ("search_best_so_far.png", "search_parallel.png", "search_pareto.png", "search_importances.png"):
         assert (out / "s" / png).exists(), png
 

@@ -118,6 +118,8 @@ def _tiny(raw: dict, folders: dict) -> dict:
     ds, model = raw["dataset"], raw.get("model", {})
     if ds.get("source") == "image_folder":
         sets += [f"dataset.path={folders['images']}", "dataset.image_size=[32,32]", "training.batch_size=8"]
+    elif ds.get("source") == "image_csv":
+        sets += [f"dataset.path={folders['landmarks']}", "dataset.image_size=[32,32]", "training.batch_size=8"]
     elif ds.get("source") in ("sklearn", "csv"):
         sets += ["dataset.max_samples=200"]
     if model.get("type") == "backbone":
@@ -143,7 +145,10 @@ RUNS = [pytest.param(p, marks=pytest.mark.slow, id=p.name) if _heavy(p) else pyt
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("shipped")
-    return {"images": make_image_folder(root / "images", classes=("0", "1"), per_class=8, size=32)}
+    from tests.test_multiout import GEN  # data/make_landmark_images.py
+
+    return {"images": make_image_folder(root / "images", classes=("0", "1"), per_class=8, size=32),
+            "landmarks": GEN.make(root / "landmarks" / "landmarks.csv", count=20, size=32, seed=0)}
 
 
 def _stand_ins(monkeypatch):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # S5: MLP sweeps on handwritten digits (layers counted with the output layer, the 10-layer net on
 # RMSprop; units with the chosen 256 -> 512 net; optimizers), the chosen net with RandomUniform
-# weights, and unseen classes. Run from the repository root:  bash experiments/S5/run.sh
+# weights, and unseen classes (distance, max_prob and known-vs-other rejection side by side).
+# Run from the repository root:  bash experiments/S5/run.sh
 # Offline stand-in for MNIST: scikit-learn's 8x8 digits (1797 images); 5 epochs per sweep trial.
 # On MNIST add  --set dataset.source=keras dataset.name=mnist  (needs mnist.npz).
 set -euo pipefail
@@ -13,6 +14,9 @@ for s in mlp_layers mlp_neurons mlp_optimizers; do
 done
 dlhw run configs/s5_chosen_random_uniform.yaml --out "$OUT" --overwrite --set "${T[@]}"
 dlhw run configs/mnist_open_set.yaml --out "$OUT" --overwrite --name open_set_distance --set "${T[@]}"
+dlhw run configs/mnist_open_set.yaml --out "$OUT" --overwrite --name open_set_max_prob \
+  --set evaluation.open_set.method=max_prob "${T[@]}"
+dlhw run configs/s5_known_vs_other.yaml --out "$OUT" --overwrite --name open_set_other --set "${T[@]}"
 dlhw report "$OUT" -q
 cp "$OUT/charts/mlp_layers_val_accuracy.png" experiments/S5/layers_val_accuracy.png
 cp "$OUT/charts/mlp_optimizers_val_accuracy.png" experiments/S5/optimizers_val_accuracy.png

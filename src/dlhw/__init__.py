@@ -6,6 +6,7 @@ The Python API (dlhw.api), for notebooks and scripts::
     run = dlhw.run("configs/quickstart.yaml", overrides={"training.epochs": 5}, out="runs")
     sweep = dlhw.sweep("configs/mlp_optimizers", workers=2)
     dlhw.load("runs/quickstart"), dlhw.report("runs/mlp_optimizers")
+    dlhw.summary("configs/s3_conv1d.yaml")  # layers and parameter counts, nothing trained
 
 The packages beneath are named apart from these functions (dlhw.sweeps, dlhw.reports), so
 ``dlhw.sweep`` and ``dlhw.report`` are always the functions.
@@ -14,9 +15,9 @@ The packages beneath are named apart from these functions (dlhw.sweeps, dlhw.rep
 from dlhw.errors import ConfigError, DataError
 
 __version__ = "0.1.0"
-__all__ = ["ConfigError", "DataError", "Run", "Sweep", "load", "report", "run", "sweep"]
+__all__ = ["ConfigError", "DataError", "Run", "Sweep", "load", "report", "run", "summary", "sweep"]
 
-_API = ("run", "sweep", "load", "report", "Run", "Sweep")
+_API = ("run", "sweep", "load", "report", "summary", "Run", "Sweep")
 
 
 def __getattr__(name: str):

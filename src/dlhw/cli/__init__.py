@@ -18,6 +18,7 @@ from dlhw.cli import report as report_cmd
 from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli import list_cmd
 from dlhw.cli import schema_cmd
+from dlhw.cli import summary_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ def main_callback(
 app.command("run", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(run_cmd.run)
 app.command("validate", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.validate)
 app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(config_cmds.show)
+app.command("summary", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(summary_cmd.summary)
 app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(sweep_cmd.sweep)
 app.command("report", rich_help_panel="Results")(report_cmd.report)
 app.command("predict", rich_help_panel="Results")(predict_cmd.predict)

@@ -18,7 +18,13 @@ def print_table(run: Path, preds, logits: bool = False) -> None:
 
     table = Table(title=f"{run.name}: predictions")
     table.add_column("input", overflow="fold")
-    if preds and preds[0].values is not None:
+    if preds and preds[0].outputs is not None:  # model.outputs: one row per input and output
+        table.add_column("output")
+        table.add_column("values", overflow="fold")
+        for p in preds:
+            for i, (name, vals) in enumerate(p.outputs.items()):
+                table.add_row(p.input if i == 0 else "", name, "  ".join(f"{k}={v:.4g}" for k, v in vals.items()))
+    elif preds and preds[0].values is not None:
         for name in preds[0].values:
             table.add_column(name, justify="right")
         for p in preds:

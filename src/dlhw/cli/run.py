@@ -19,13 +19,19 @@ def print_results(run) -> None:
     m = run.metrics
     table = Table(title=f"{run.path.name}: {run.status}")
     keys = [k for k in ("loss", "accuracy", "f1_macro", "auc", "mae", "rmse", "r2") if k in m.get("train", {})]
+    first = m.get("train", {}).get("outputs") or {}  # model.outputs: each output's loss and metric too
+    per_output = [(o, k) for o, fig in first.items() for k in ("loss", "mae", "accuracy") if k in fig]
     table.add_column("split")
     for k in keys:
         table.add_column(k, justify="right")
+    for o, k in per_output:
+        table.add_column(f"{o} {k}", justify="right")
     for split in ("train", "val", "test"):
         row = m.get(split, {})
         if row.get("samples"):
-            table.add_row(split, *["-" if row.get(k) is None else f"{row[k]:.4f}" for k in keys])
+            outs = row.get("outputs") or {}
+            figures = [row.get(k) for k in keys] + [outs.get(o, {}).get(k) for o, k in per_output]
+            table.add_row(split, *["-" if v is None else f"{v:.4f}" for v in figures])
     console = Console()
     console.print(table)
     p = m.get("params", {})

@@ -51,7 +51,53 @@ def _digest(data: Any) -> str:
 
 def fingerprint(cfg_or_dump: Any) -> str:
     """The config's hash, run name included (see the module doc for why)."""
-    return _digest(_without_keeping(_dump(cfg_or_dump)))
+    return _digest(_without_late_defaults(_without_keeping(_dump(cfg_or_dump))))
+
+
+# Keys added to the schema after the hash's formula was fixed, with their defaults. While a
+# key holds its default it is left out of the hash, so a config that does not use it hashes as
+# it did before the key existed: run folders and sweeps written by an older dlhw keep resuming
+# and keep their finished trials. A key set to anything else is hashed as usual. Every key
+# added to the schema belongs here (tests/test_fingerprint.py holds hashes of the shipped
+# configs from before these keys and fails when a new default changes one). ``*``: every item.
+LATE_DEFAULTS: Dict[str, Any] = {
+    # issue 16
+    "dataset.labels": None, "dataset.input_shape": None, "dataset.image_column": "image",
+    "dataset.other_classes": None, "dataset.standardize": True, "dataset.folds": None,
+    "dataset.fold": None, "dataset.split_seed": None,
+    "model.outputs": None, "model.blocks.*.pool_padding": "valid",
+    "training.class_weight": None, "evaluation.top_k": None,
+    "training.optimizer.schedule.step_size": 10, "training.optimizer.schedule.gamma": 0.1,
+    "training.stages.*.optimizer.schedule.step_size": 10, "training.stages.*.optimizer.schedule.gamma": 0.1,
+}
+
+
+def _drop(node: Any, parts: list, default: Any) -> Any:
+    """``node`` without the key at ``parts`` when it holds ``default`` (new containers on the
+    path only; nothing is modified in place)."""
+    if not parts:
+        return node
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        if not isinstance(node, list):
+            return node
+        return [_drop(item, rest, default) for item in node]
+    if not isinstance(node, dict) or head not in node:
+        return node
+    if not rest:
+        value = node[head]
+        if value == default or (isinstance(value, (list, tuple)) and isinstance(default, (list, tuple))
+                                and list(value) == list(default)):
+            return {k: v for k, v in node.items() if k != head}
+        return node
+    child = _drop(node[head], rest, default)
+    return node if child is node[head] else {**node, head: child}
+
+
+def _without_late_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
+    for path, default in LATE_DEFAULTS.items():
+        data = _drop(data, path.split("."), default)
+    return data
 
 
 def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -68,6 +114,9 @@ def shape_fingerprint(cfg_or_dump: Any) -> str:
     """A hash that leaves out name, seed and epoch counts: same shape, same seconds per epoch."""
     # new dicts only where keys are left out (no deep copy: a 10,000-trial plan hashes each trial)
     data = {k: v for k, v in _dump(cfg_or_dump).items() if k not in _SHAPE_IGNORED}
+    dataset = data.get("dataset")
+    if isinstance(dataset, dict) and ("split_seed" in dataset or "fold" in dataset):  # another split or fold: same shape
+        data["dataset"] = {k: v for k, v in dataset.items() if k not in ("split_seed", "fold")}
     training = data.get("training")
     if isinstance(training, dict):
         training = {k: v for k, v in training.items() if k not in _SHAPE_IGNORED_TRAINING}

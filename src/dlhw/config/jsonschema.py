@@ -40,6 +40,11 @@ REPEATS_KEY = {
     "description": "dlhw sweep: seeds per trial (seed, seed + 1, ...); more than 1 gives mean ± std in "
                    "reports. dlhw run ignores it.",
 }
+VARY_KEY = {
+    "type": "string", "enum": ["seed", "split", "both"], "default": "both",
+    "description": "dlhw sweep, with repeats: what the repeats change: seed (weights and batch order; the "
+                   "split stays), split (dataset.split_seed; the seed stays) or both. dlhw run ignores it.",
+}
 RANDOM_KEY = {
     "type": "object", "additionalProperties": False, "required": ["samples"],
     "description": "Train a random subset of the grid's combinations instead of all of them.",
@@ -60,14 +65,15 @@ SWEEP_ABOUT = ("A dlhw sweep file (dlhw sweep FILE, or a file of a swept folder)
 def experiment_schema() -> Dict[str, Any]:
     """The JSON Schema of an experiment config file (``dlhw schema``)."""
     defs = _definitions()
-    return _document(defs, "dlhw experiment config", EXPERIMENT_ABOUT, {"base": BASE_KEY, "repeats": REPEATS_KEY})
+    return _document(defs, "dlhw experiment config", EXPERIMENT_ABOUT, {"base": BASE_KEY, "repeats": REPEATS_KEY,
+                                                                                 "vary": VARY_KEY})
 
 
 def sweep_schema() -> Dict[str, Any]:
     """The JSON Schema of a sweep file (``dlhw schema --sweep``); it accepts experiment configs too."""
     defs = _definitions()
     grid = _grid(defs)  # before base: and the sweep keys join the root: a grid cannot vary those
-    extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY}
+    extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY, "vary": VARY_KEY}
     return _document(defs, "dlhw sweep file", SWEEP_ABOUT, extra, {"random": ["grid"]})
 
 

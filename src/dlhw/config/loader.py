@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import typing
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
-SWEEP_KEYS = ("grid", "random", "repeats", "search", "space")
+SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space")
 
 
 # ------------------------------------------------------------------------ yaml
@@ -306,6 +307,7 @@ def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
     shown: list[str] = []
     current: list[type] = [ExperimentConfig]
     leaf = False  # past a field that holds plain values: a str part there names a Union member
+    mapping = False  # the next part is a dict key, not a field
     for part in loc:
         if isinstance(part, int):
             shown.append(str(part))
@@ -318,10 +320,14 @@ def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
             continue
         fields = [c.model_fields[part] for c in current if part in c.model_fields]
         shown.append(str(part))
+        if mapping:  # a key of a Dict[str, Section] field (model.outputs.<name>): the sections stay
+            mapping = False
+            continue
         if not fields:
             current = []
             continue
         current = _models_in(fields[0].annotation)
+        mapping = "Dict[" in str(fields[0].annotation) or "dict[" in str(fields[0].annotation)
         leaf = not current
     return shown, current
 
@@ -341,6 +347,9 @@ def format_validation_error(exc: Any, source: str) -> ConfigError:
     shown, parents = _resolve(loc)
     path = ".".join(shown) or "(top level)"
     msg = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    keyed = re.match(r"([a-z_]+(?:\.[A-Za-z0-9_]+)+): ", msg) if not shown else None
+    if keyed:  # a cross-section check that names its own key (model.outputs.coords.targets: ...)
+        path, msg = keyed.group(1), msg[keyed.end():]
     bound = next((v for k, v in first.get("ctx", {}).items() if k in ("gt", "ge", "lt", "le")), None)
     if isinstance(bound, float) and abs(bound) >= 1e6:  # 1e+30, not thirty-one digits
         msg = f"{msg.rsplit(' ', 1)[0]} {bound:g}"
@@ -386,7 +395,7 @@ def validate(data: Mapping[str, Any], source: str = "config"):
     sweep_key = next((k for k in ("grid", "random", "search", "space") if k in data), None)
     if sweep_key is not None:
         raise ConfigError(f"{source}: this is a sweep file (it has {sweep_key}:); run it with `dlhw sweep {source}`")
-    data = {k: v for k, v in data.items() if k != "repeats"}
+    data = {k: v for k, v in data.items() if k not in ("repeats", "vary")}
     try:
         cfg = ExperimentConfig.model_validate(data)
     except ValidationError as exc:

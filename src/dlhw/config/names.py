@@ -4,7 +4,7 @@ The registries that build these things (dlhw.models, dlhw.training.optimizers,
 dlhw.data) are checked against these tuples by the test suite.
 """
 
-DATASET_SOURCES = ("csv", "image_folder", "keras", "sklearn")
+DATASET_SOURCES = ("csv", "image_csv", "image_folder", "keras", "sequences", "sklearn")
 
 ACTIVATIONS = (
     "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu",
@@ -21,7 +21,7 @@ OPTIMIZERS = ("adagrad", "adam", "adamw", "rmsprop", "sgd")
 
 LOSSES = (
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "mse", "mae", "masked_euclidean",
+    "mse", "mae", "masked_euclidean", "masked_mse",
 )
 
 BACKBONES = (

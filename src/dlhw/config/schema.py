@@ -11,7 +11,7 @@ counts stop at generous limits (a big machine is never refused, a typo such as
 
 from __future__ import annotations
 
-from typing import Annotated, Any, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
@@ -31,6 +31,7 @@ MAX_LAYER_INDEX = 100_000       # unfreeze: layer counts and indices
 MAX_STEPS = 10**12              # schedule steps, sklearn iterations, max_samples
 MAX_FLOAT = 1e30                # learning rates and other magnitudes: finite, and finite in float32
 MAX_TEXT = 4_096                # any string: names, paths (Linux's PATH_MAX), monitors
+MAX_SHAPE_SIDE = 10_000_000     # input_shape: one axis (sequence steps, pixels, features)
 
 
 class Section(BaseModel):
@@ -95,19 +96,52 @@ class SplitConfig(Section):
         return self
 
 
+def _section(model: type, v: dict) -> Any:
+    """``v`` validated as ``model`` inside a before-validator (a union with bool): one line
+    naming the sub-key, not pydantic's union report."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(v)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            names = list(model.model_fields)
+            raise ValueError(f"unknown key '{key}'{did_you_mean(key, names)}; the keys are: {', '.join(names)}") from None
+        raise ValueError(f"{key}: {err['msg']}; received {shorten(err.get('input'))}") from None
+
+
+class AugmentConfig(Section):
+    flip: Literal["none", "horizontal", "vertical", "horizontal_and_vertical"] = Field("none", description="Random flips (RandomFlip): none, horizontal, vertical or horizontal_and_vertical.")
+    crop: float = Field(0.0, ge=0, lt=1, description="Random crop of up to this fraction of each side, resized back (RandomCrop + Resizing; at inference the centre crop). 0: off.")
+    zoom: float = Field(0.0, ge=0, lt=1, description="Random zoom in or out by up to this fraction (RandomZoom). 0: off.")
+    rotation: float = Field(0.0, ge=0, le=1, description="Random rotation by up to this fraction of a full turn (RandomRotation: 0.1 = 36 degrees). 0: off.")
+    translation: float = Field(0.0, ge=0, lt=1, description="Random shift by up to this fraction of the height and width (RandomTranslation). 0: off.")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change by up to this factor (RandomContrast). 0: off.")
+
+
 class DatasetConfig(Section):
-    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once).")
+    source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_csv (a table of image paths and numeric targets), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
-    path: Optional[str] = Field(None, description="csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); relative to the working directory; required for those.")
+    path: Optional[str] = Field(None, description="csv, image_csv: the file; image_folder: the folder (one sub-folder per class, or train/val/test); sequences: a .npz (arrays x and y), a .npy of inputs (labels in dataset.labels) or a .csv (one sequence per line: the label, then the values); relative to the working directory; required for those.")
+    labels: Optional[str] = Field(None, description="sequences with a .npy path: the .npy file of labels, one per sample (required there).")
+    input_shape: Optional[List[Annotated[int, Field(gt=0, le=MAX_SHAPE_SIDE)]]] = Field(None, min_length=1, max_length=4, description="The shape of one sample, without the batch axis, e.g. [500, 3] (500 steps, 3 channels); lets `dlhw summary` build the model without reading data; checked against the data when it is loaded. sequences CSV: the shape each line's values are read into.")
     target: Optional[Union[str, List[str]]] = Field(None, description="csv: the label column, required (a list of columns for multilabel / regression).")
     features: Optional[List[str]] = Field(None, description="csv: feature columns; default all columns except the target.")
-    image_size: Tuple[int, int] = Field((128, 128), description="image_folder: [height, width] in pixels that images are resized to (8 to 16384 each).")
-    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder: rgb (3 channels) or grayscale (1).")
+    image_column: str = Field("image", min_length=1, description="image_csv: the column of image paths, relative to the CSV file's folder (or absolute).")
+    image_size: Tuple[int, int] = Field((128, 128), description="image_folder, image_csv: [height, width] in pixels that images are resized to (8 to 16384 each).")
+    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="image_folder, image_csv: rgb (3 channels) or grayscale (1).")
     num_words: int = Field(1000, gt=0, le=MAX_WORDS, description="reuters / imdb: length of the multi-hot input vector (the most frequent words kept).")
     classes: Optional[List[Union[int, str]]] = Field(None, description="Train on these classes only (labels or class names); the others form the unseen set (see evaluation.open_set). Default: all classes.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Stratified, seeded train/val/test fractions.")
     max_samples: Optional[int] = Field(None, gt=0, le=MAX_STEPS, description="Keep at most this many samples (stratified), for quick trials. Default: all.")
-    augment: bool = Field(False, description="image_folder: random horizontal flips of the training images, every epoch.")
+    augment: Union[bool, AugmentConfig] = Field(False, description="Image data: random changes of the training images every epoch, as Keras preprocessing layers inside the model (off at inference): true = random horizontal flips, or {flip, crop, zoom, rotation, translation, contrast}.")
+    other_classes: Optional[List[Union[int, str]]] = Field(None, description="With classes: classes trained as one extra class 'other' (outlier exposure); the classes in neither list form the unseen test set (evaluation.open_set.method: other).")
+    standardize: bool = Field(True, description="csv / sklearn: scale numeric features to zero mean and unit variance (statistics of the training split); false: the values as they are.")
+    folds: Optional[int] = Field(None, le=MAX_UNITS, description="K-fold cross-validation: K runs (dlhw sweep), each testing on one of K stratified folds; val comes out of the rest (split.val / (split.train + split.val)).")
+    fold: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="With folds: which fold (0 to K-1) is the test set; set by dlhw sweep for each of the K runs.")
+    split_seed: Optional[int] = Field(None, ge=0, le=MAX_SEED, description="Seed of the train/val/test split (and max_samples, folds); default the run's seed (sweep vary: seed keeps it fixed, vary: split changes it).")
     validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
 
     @field_validator("source")
@@ -125,14 +159,58 @@ class DatasetConfig(Section):
                              f"received {shorten(list(v))}")
         return v
 
+    @field_validator("folds")
+    @classmethod
+    def _folds(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and v < 2:
+            raise ValueError(f"K-fold cross-validation needs at least 2 folds; received {v}")
+        return v
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment(cls, v: Any) -> Any:
+        if isinstance(v, (bool, AugmentConfig)) or v is None:
+            return bool(v) if v is None else v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            return v.strip().lower() == "true"
+        if isinstance(v, dict):
+            return _section(AugmentConfig, v)
+        raise ValueError(f"must be true, false or a mapping of {', '.join(AugmentConfig.model_fields)}; "
+                         f"received {shorten(v)}")
+
     @model_validator(mode="after")
     def _needs(self) -> "DatasetConfig":
+        if self.fold is not None and self.folds is None:
+            raise ValueError(f"dataset.fold needs dataset.folds (the number of folds); received fold={self.fold}")
+        if self.fold is not None and self.fold >= self.folds:
+            raise ValueError(f"dataset.fold must be 0 to folds-1 ({self.folds - 1}); received {self.fold}")
+        if self.other_classes is not None:
+            if not self.classes:
+                raise ValueError("dataset.other_classes needs dataset.classes (the known classes)")
+            if not self.other_classes:
+                raise ValueError("dataset.other_classes: list at least one class; received []")
+            both = [c for c in self.other_classes if str(c) in {str(k) for k in self.classes}]
+            if both:
+                raise ValueError(f"dataset.other_classes: class {both[0]!r} is also in dataset.classes; "
+                                 f"a class is known or other, not both")
         if self.source in ("sklearn", "keras") and not self.name:
             raise ValueError(f"dataset.name is required for source '{self.source}'")
-        if self.source in ("csv", "image_folder") and not self.path:
+        if self.source in ("csv", "image_csv", "image_folder", "sequences") and not self.path:
             raise ValueError(f"dataset.path is required for source '{self.source}'")
-        if self.source == "csv" and not self.target:
-            raise ValueError("dataset.target (the label column) is required for source 'csv'")
+        npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
+        if npy and not self.labels:
+            raise ValueError("dataset.labels (the .npy file of labels) is required when dataset.path is a .npy file")
+        if self.labels and not npy:
+            raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
+                             f"labels as y, a CSV line starts with its label); received source {self.source} and "
+                             f"path {shorten(str(self.path))}")
+        if self.source in ("csv", "image_csv") and not self.target:
+            raise ValueError(f"dataset.target (the label column) is required for source '{self.source}'")
+        if self.source == "image_csv" and self.features:
+            raise ValueError("dataset.features: source image_csv reads the image only; remove features")
+        if self.source == "image_csv" and self.augment:
+            raise ValueError("dataset.augment: a flipped image no longer matches its image_csv targets "
+                             "(landmark coordinates); remove augment")
         if self.validation == "test" and self.split.val > 0:
             raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
                              f"(its samples would go unused); received split.val={self.split.val:g}")
@@ -147,6 +225,43 @@ class OutputConfig(Section):
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
+OUTPUT_LOSSES = ("mse", "mae", "masked_mse", "masked_euclidean", "binary_crossentropy", "categorical_crossentropy")
+
+
+class NamedOutputConfig(Section):
+    targets: List[str] = Field(..., min_length=1, description="The target columns this output predicts, in order, required (columns of dataset.target).")
+    units: Optional[int] = Field(None, gt=0, le=MAX_UNITS, description="Output units; default (and it must be) one per target column.")
+    activation: Activation = Field("linear", description="Output activation, e.g. linear (coordinates), sigmoid (0..1 coordinates, present / absent).")
+    loss: LossName = Field(..., description="This output's loss, required: mse, mae, masked_mse or masked_euclidean (both ignore missing target cells), binary_crossentropy, categorical_crossentropy.")
+    loss_weight: float = Field(1.0, ge=0, le=MAX_FLOAT, description="Weight of this output's loss in the total loss (>= 0).")
+
+    _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        return _check_name(v, OUTPUT_LOSSES, "output loss")  # type: ignore[return-value]
+
+
+def _output_names(v: Optional[dict]) -> Optional[dict]:
+    """model.outputs: names become layer and metric names (coords_loss, val_coords_loss)."""
+    import re
+
+    if v is None:
+        return v
+    if not v:
+        raise ValueError("give at least one output, or remove outputs")
+    for name in v:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", str(name)) or str(name) == "val" \
+                or str(name).startswith("val_"):
+            raise ValueError(f"output name {shorten(str(name))} must be a letter then letters, digits or _ "
+                             f"(and not start with val_: metric names would clash)")
+    return v
+
+
+OUTPUTS = "Several named outputs (task: regression), each with its own targets, units, activation, loss and loss weight; replaces output and training.loss."
+
+
 class DenseLayerConfig(Section):
     units: int = Field(..., gt=0, le=MAX_UNITS, description="Number of units (neurons), required.")
     activation: Activation = Field("relu", description="Activation function of the layer.")
@@ -156,7 +271,7 @@ class DenseLayerConfig(Section):
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
 
 
-MODEL_TYPE = "The network: mlp (dense layers), cnn (convolution blocks) or backbone (a pretrained keras.applications network and a head)."
+MODEL_TYPE = "The network: mlp (dense layers), cnn (2-D convolution blocks), cnn1d (1-D convolution blocks over (steps, channels) sequences) or backbone (a pretrained keras.applications network and a head)."
 
 
 class MLPModel(Section):
@@ -164,7 +279,10 @@ class MLPModel(Section):
     layers: List[DenseLayerConfig] = Field(default_factory=lambda: [DenseLayerConfig(units=128)], description="Hidden layers, input to output (default one of 128 units).")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of every dense kernel, e.g. random_uniform, he_normal.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
     @field_validator("kernel_initializer")
     @classmethod
@@ -172,18 +290,19 @@ class MLPModel(Section):
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
 
 
-BLOCK_TYPE = "Block kind: conv (a Conv2D) or inception (four parallel branches, GoogLeNet style)."
+BLOCK_TYPE = "Block kind: conv (a Conv2D; a Conv1D in cnn1d) or inception (four parallel branches, GoogLeNet style)."
 
 
 class ConvBlock(Section):
     type: Literal["conv"] = Field("conv", description=BLOCK_TYPE)
     filters: int = Field(..., gt=0, le=MAX_FILTERS, description="Number of filters, required.")
-    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Square kernel size, pixels.")
+    kernel: int = Field(3, gt=0, le=MAX_KERNEL, description="Kernel size: square side in pixels (cnn), length in steps (cnn1d).")
     activation: Activation = Field("relu", description="Activation after the convolution.")
     padding: Literal["same", "valid"] = Field("same", description="Convolution padding.")
     batch_norm: bool = Field(False, description="BatchNormalization after the convolution.")
     order: Literal["conv_bn_act", "conv_act_bn"] = Field("conv_bn_act", description="With batch_norm: conv -> BatchNorm -> activation, or conv -> activation -> BatchNorm (S3's Conv2D(relu) then BatchNorm).")
-    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels; omit for no pooling.")
+    pool: Optional[int] = Field(None, gt=0, le=MAX_KERNEL, description="Max-pool size (and stride) after the block, pixels (steps in cnn1d); omit for no pooling.")
+    pool_padding: Literal["valid", "same"] = Field("valid", description="Max-pool padding: valid (an incomplete last window is dropped: the size rounds down) or same (kept: it rounds up).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after the block (0 to < 1; 0: none).")
 
     _v = field_validator("activation")(classmethod(lambda cls, v: _activation(v)))
@@ -215,12 +334,34 @@ class CNNModel(Section):
     dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
+    init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
+
+    @field_validator("kernel_initializer")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+
+class CNN1DModel(Section):
+    type: Literal["cnn1d"] = Field("cnn1d", description=MODEL_TYPE)
+    api: Literal["sequential", "functional"] = Field("functional", description="Keras API that builds the network: sequential or functional (same graph, same parameter count).")
+    blocks: List[ConvBlock] = Field(..., min_length=1, description="Conv1D blocks, input to output (at least one): filters, kernel (steps), padding, batch_norm, pool, pool_padding, dropout.")
+    global_pool: Literal["flatten", "avg", "max"] = Field("flatten", description="How the last feature sequence becomes a vector: flatten, avg or max (global pooling over the steps).")
+    dense: List[DenseLayerConfig] = Field(default_factory=list, description="Dense layers after the convolutions.")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of conv and dense kernels.")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights.")
 
     @field_validator("kernel_initializer")
     @classmethod
     def _init(cls, v: str) -> str:
         return _check_name(v, INITIALIZERS, "initializer")  # type: ignore[return-value]
+
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
 
 class BackboneSpec(Section):
@@ -287,16 +428,19 @@ class BackboneModel(Section):
     backbone: BackboneSpec = Field(..., description="The pretrained feature extractor, required.")
     head: List[HeadLayerConfig] = Field(default_factory=list, description="Layers between the backbone and the output, in order (default none).")
     output: OutputConfig = Field(default_factory=OutputConfig, description="The output layer.")
+    outputs: Optional[Dict[str, NamedOutputConfig]] = Field(None, description=OUTPUTS)
     classifier: Optional[ClassifierConfig] = Field(None, description="Fit a scikit-learn classifier on the frozen features instead of a Keras head and output (S2 c).")
     init_from: Optional[str] = Field(None, description="Start from an earlier run folder's weights (S2 d).")
 
+    _o = field_validator("outputs")(classmethod(lambda cls, v: _output_names(v)))
 
-ModelConfig = Annotated[Union[MLPModel, CNNModel, BackboneModel], Field(discriminator="type")]
+
+ModelConfig = Annotated[Union[MLPModel, CNNModel, CNN1DModel, BackboneModel], Field(discriminator="type")]
 
 
 # -------------------------------------------------------------------- training
 class ScheduleConfig(Section):
-    type: Literal["exponential", "cosine", "reduce_on_plateau"] = Field(..., description="Learning-rate schedule, required: exponential, cosine (decay) or reduce_on_plateau.")
+    type: Literal["exponential", "cosine", "reduce_on_plateau", "step"] = Field(..., description="Learning-rate schedule, required: exponential, cosine (decay), reduce_on_plateau or step (PyTorch's StepLR).")
     decay_steps: int = Field(1000, gt=0, le=MAX_STEPS, description="exponential / cosine: training steps (batches) per decay period.")
     decay_rate: float = Field(0.96, gt=0, le=MAX_FLOAT, description="exponential: factor per decay period.")
     alpha: float = Field(0.0, ge=0, le=1, description="cosine: final learning rate as a fraction of the initial one.")
@@ -304,6 +448,8 @@ class ScheduleConfig(Section):
     patience: int = Field(3, ge=0, le=MAX_EPOCHS, description="reduce_on_plateau: epochs without improvement.")
     monitor: str = Field("val_loss", description="reduce_on_plateau: the quantity watched, e.g. val_loss or val_accuracy.")
     min_lr: float = Field(0.0, ge=0, le=MAX_FLOAT, description="reduce_on_plateau: the rate never goes below this.")
+    step_size: int = Field(10, gt=0, le=MAX_EPOCHS, description="step: epochs between two decays (counted from the stage's start).")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: factor applied to the rate every step_size epochs (0 to 1).")
 
 
 class OptimizerConfig(Section):
@@ -365,6 +511,9 @@ class TrainingConfig(Section):
         "auto", json_schema_extra=_true_false_too,
         description="Resume checkpoints: auto (cost-bounded: every 30 s at most, and at stage ends, "
                     "Ctrl-C and the end), every_epoch, off, or {every_seconds: S}; true = auto, false = off.")
+    class_weight: Optional[Union[Literal["balanced"], Dict[Union[int, str], Annotated[float, Field(gt=0, le=MAX_FLOAT)]]]] = Field(
+        None, description="Weigh each class's loss: balanced (n_samples / (n_classes * count), scikit-learn's rule) "
+                          "or {class: weight} (labels or names; classes not listed weigh 1). Default none.")
     keep_checkpoints: bool = Field(False, description="Keep checkpoints/ once the run completes (default: removed; "
                                                       "model.keras holds the evaluated weights). Failed, diverged "
                                                       "and interrupted runs always keep theirs, for --resume.")
@@ -424,6 +573,24 @@ class TrainingConfig(Section):
     def _loss(cls, v: Optional[str]) -> Optional[str]:
         return _check_name(v, LOSSES, "loss")
 
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, v: Any) -> Any:
+        """balanced, or {class: weight} with every weight a finite number > 0."""
+        if v is None:
+            return v
+        if isinstance(v, str):
+            if v.strip().lower() == "balanced":
+                return "balanced"
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        if not isinstance(v, dict) or not v:
+            raise ValueError(f"must be balanced or a mapping {{class: weight}}; received {shorten(v)}")
+        for k, w in v.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < float(w) <= MAX_FLOAT:
+                raise ValueError(f"the weight of class {shorten(k)} must be a number > 0 (at most {MAX_FLOAT:g}); "
+                                 f"received {shorten(w)}")
+        return v
+
     @model_validator(mode="after")
     def _stages(self) -> "TrainingConfig":
         if self.stages is not None:
@@ -436,12 +603,13 @@ class TrainingConfig(Section):
 
 
 class OpenSetConfig(Section):
-    method: Literal["distance", "max_prob"] = Field("distance", description="How an input is called unseen: distance (to the nearest known class centre) or max_prob (the top probability).")
+    method: Literal["distance", "max_prob", "other"] = Field("distance", description="How an input is called unseen: distance (to the nearest known class centre), max_prob (the top probability) or other (the extra class trained on dataset.other_classes).")
     percentile: float = Field(95.0, gt=0, le=100, description="Threshold percentile (0 to 100) fitted on validation data of the known classes.")
 
 
 class EvaluationConfig(Section):
     open_set: Optional[OpenSetConfig] = Field(None, description="Reject unseen-class inputs (needs dataset.classes).")
+    top_k: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="Report top-k accuracy (the true class among the k most probable) per split; default 5 when there are more than 10 classes; 0: off.")
     samples: int = Field(16, ge=0, le=1000, description="Images shown in samples.png (image data only; 0: none).")
     weights: Literal["last", "best"] = Field("last", description="Evaluate (and save as model.keras) the last epoch's weights or the best epoch's by evaluation.monitor.")
     monitor: Optional[MonitorName] = Field(None, description="weights: best: the quantity that picks the epoch, e.g. val_accuracy; default the last stage's early-stopping monitor, else val_loss.")
@@ -459,16 +627,36 @@ class ExperimentConfig(Section):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow, and the split; same seed, same results (0 to 2^32-1).")
     task: Literal["classification", "multilabel", "regression"] = Field("classification", description="What the output predicts: classification (one class), multilabel (several labels) or regression (numbers).")
     dataset: DatasetConfig = Field(..., description="The data: where it comes from and how it is split. Required.")
-    model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, backbone) chooses the other keys.")
+    model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, cnn1d, backbone) chooses the other keys.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_from_outputs(cls, data: Any) -> Any:
+        """model.outputs without dataset.target: the outputs' target columns, in order, once each."""
+        model, dataset = (data.get("model"), data.get("dataset")) if isinstance(data, dict) else (None, None)
+        outs = model.get("outputs") if isinstance(model, dict) else None
+        if isinstance(outs, dict) and isinstance(dataset, dict) and dataset.get("target") is None:
+            cols = [c for o in outs.values() if isinstance(o, dict) and isinstance(o.get("targets"), list)
+                    for c in o["targets"]]
+            if cols:
+                data = {**data, "dataset": {**dataset, "target": list(dict.fromkeys(cols))}}
+        return data
+
     @model_validator(mode="after")
     def _cross(self) -> "ExperimentConfig":
         if self.evaluation.open_set is not None and not self.dataset.classes:
             raise ValueError("evaluation.open_set needs dataset.classes (the known classes)")
+        if getattr(self.model, "outputs", None):
+            check_outputs(self)
+        if self.evaluation.open_set is not None and self.evaluation.open_set.method == "other" \
+                and not self.dataset.other_classes:
+            raise ValueError("evaluation.open_set.method: other needs dataset.other_classes (the classes trained as 'other')")
+        if self.training.class_weight is not None and self.task != "classification":
+            raise ValueError(f"training.class_weight: only for classification; received task={self.task}")
         return self
 
     def stages(self) -> List[StageConfig]:
@@ -487,6 +675,43 @@ class ExperimentConfig(Section):
     def dump(self) -> dict[str, Any]:
         """The resolved config as plain data (every default filled)."""
         return self.model_dump(mode="json")
+
+
+def check_outputs(cfg: ExperimentConfig) -> None:
+    """model.outputs against the rest of the config (one ConfigError naming the key)."""
+    outs = cfg.model.outputs
+    if cfg.task != "regression":
+        raise ConfigError(f"model.outputs: named outputs predict numeric target columns; use task: regression "
+                          f"(a 0/1 column with binary_crossentropy works there too); received task={cfg.task}")
+    if cfg.training.loss is not None:
+        raise ConfigError(f"training.loss: with model.outputs each output has its own loss; remove training.loss "
+                          f"(received {cfg.training.loss})")
+    if cfg.model.output.units is not None or cfg.model.output.activation is not None:
+        raise ConfigError("model.output: with model.outputs give units and activation per output; remove model.output")
+    if getattr(cfg.model, "classifier", None) is not None:
+        raise ConfigError("model.outputs: a scikit-learn classifier has one output; remove classifier or outputs")
+    columns = [cfg.dataset.target] if isinstance(cfg.dataset.target, str) else list(cfg.dataset.target or [])
+    used = set()
+    for name, o in outs.items():
+        key = f"model.outputs.{name}"
+        for c in o.targets:
+            if c not in columns:
+                raise ConfigError(f"{key}.targets: column '{c}' is not in dataset.target{did_you_mean(c, columns)}; "
+                                  f"dataset.target: {', '.join(columns)}")
+        twice = next((c for i, c in enumerate(o.targets) if c in o.targets[:i]), None)
+        if twice is not None:
+            raise ConfigError(f"{key}.targets: column '{twice}' is listed twice")
+        used.update(o.targets)
+        if o.units is not None and o.units != len(o.targets):
+            raise ConfigError(f"{key}.units: {o.units} does not match its {len(o.targets)} target column(s); "
+                              f"omit units or list one target per unit")
+        if o.loss == "masked_euclidean" and len(o.targets) % 2:
+            raise ConfigError(f"{key}.loss: masked_euclidean needs (x, y) pairs, an even number of targets; "
+                              f"received {len(o.targets)}")
+    spare = [c for c in columns if c not in used]
+    if spare:
+        raise ConfigError(f"dataset.target: column '{spare[0]}' is predicted by no output of model.outputs; "
+                          f"add it to an output's targets or remove it")
 
 
 def check_classifier(cfg: ExperimentConfig) -> None:

@@ -160,34 +160,48 @@ def subsample(whole: Split, n: int, seed: int, stratify: bool) -> Split:
     return whole.take(np.sort(keep))
 
 
+OTHER_CLASS = "other"  # the extra class of dataset.other_classes (outlier exposure)
+
+
 def select_classes(
-    splits: Dict[str, Split], class_names: List[str], wanted: Sequence[Any], key: str = "dataset.classes"
+    splits: Dict[str, Split], class_names: List[str], wanted: Sequence[Any], key: str = "dataset.classes",
+    other: Optional[Sequence[Any]] = None,
 ) -> tuple[Dict[str, Split], List[str], Split, List[str]]:
     """Keep the ``wanted`` classes (remapped to 0..k-1); the rest become the unseen set.
 
-    Returns (known splits, known names, unseen split with labels indexing
+    ``other`` (dataset.other_classes): these classes stay in every split as one extra class
+    k named "other" (outlier exposure); only the classes in neither list are unseen.
+
+    Returns (known splits, known names (+ "other"), unseen split with labels indexing
     ``unseen_names``, unseen_names).
     """
     from dlhw.errors import ConfigError, did_you_mean
 
+    def check(names: List[str], k: str) -> None:
+        missing = [w for w in names if w not in class_names]
+        if missing:
+            raise ConfigError(
+                f"{k}: class {missing[0]!r} is not in the data{did_you_mean(missing[0], class_names)}; "
+                f"classes are: {', '.join(class_names[:30])}"
+            )
+
     wanted_names = [str(w) for w in wanted]
-    missing = [w for w in wanted_names if w not in class_names]
-    if missing:
-        raise ConfigError(
-            f"{key}: class {missing[0]!r} is not in the data{did_you_mean(missing[0], class_names)}; "
-            f"classes are: {', '.join(class_names[:30])}"
-        )
+    check(wanted_names, key)
     if len(set(wanted_names)) < 2:
         raise ConfigError(f"{key}: keep at least 2 classes; received {list(wanted)}")
+    other_names = [str(w) for w in other or []]
+    check(other_names, "dataset.other_classes")
     known_idx = [class_names.index(w) for w in class_names if w in wanted_names]
-    unseen_idx = [i for i in range(len(class_names)) if i not in known_idx]
+    other_idx = [class_names.index(w) for w in class_names if w in other_names and w not in wanted_names]
+    unseen_idx = [i for i in range(len(class_names)) if i not in known_idx and i not in other_idx]
     remap = {old: new for new, old in enumerate(known_idx)}
+    remap.update({old: len(known_idx) for old in other_idx})
     uremap = {old: new for new, old in enumerate(unseen_idx)}
     known: Dict[str, Split] = {}
     unseen_parts: List[Split] = []
     for name, s in splits.items():
         labels = s.y.astype(int)
-        mask = np.isin(labels, known_idx)
+        mask = np.isin(labels, known_idx + other_idx)
         k = s.take(np.flatnonzero(mask))
         k.y = np.array([remap[v] for v in k.y.astype(int)], dtype=np.int64)
         known[name] = k
@@ -196,7 +210,8 @@ def select_classes(
             u.y = np.array([uremap[v] for v in u.y.astype(int)], dtype=np.int64)
             unseen_parts.append(u)
     unseen = unseen_parts[0]
-    return known, [class_names[i] for i in known_idx], unseen, [class_names[i] for i in unseen_idx]
+    names = [class_names[i] for i in known_idx] + ([OTHER_CLASS] if other_idx else [])
+    return known, names, unseen, [class_names[i] for i in unseen_idx]
 
 
 VALIDATION_ON_TEST = ("validation data is the test split (dataset.validation: test), as the study did; "
@@ -241,3 +256,14 @@ def validation_findings(dataset: Dataset) -> List[Dict[str, Any]]:
     if dataset.meta.get("validation") != "test split":
         return []
     return [{"kind": "val_is_test", "message": VALIDATION_ON_TEST}]
+
+
+def check_input_shape(dcfg, dataset: Dataset, source: Optional[str] = None) -> None:
+    """A DataError when ``dataset.input_shape`` was given and the data's samples differ."""
+    if not dcfg.input_shape or tuple(dcfg.input_shape) == tuple(dataset.input_shape):
+        return
+    from dlhw.errors import DataError
+
+    prefix = f"{source}: " if source else ""
+    raise DataError(f"{prefix}dataset.input_shape: {list(dcfg.input_shape)}, but the samples of "
+                    f"{dcfg.path or dcfg.name} have shape {list(dataset.input_shape)}; fix input_shape or omit it")

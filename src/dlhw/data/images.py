@@ -117,6 +117,9 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
     present = {d.name.lower(): d for d in root.iterdir() if d.is_dir()}
     presplit = "train" in present
     if presplit:
+        from dlhw.data.folds import refuse_folds
+
+        refuse_folds(cfg, f"{root} is already split into train/ val/ test/ folders")
         files, labels, names = list_class_folder(present["train"])
         splits = {"train": Split(y=np.array(labels, dtype=np.int64), files=files)}
         for split in ("val", "test"):
@@ -136,13 +139,15 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
         whole = Split(y=np.array(labels, dtype=np.int64), files=files)
         if cfg.max_samples:
             whole = subsample(whole, cfg.max_samples, seed, True)
-        splits = split_arrays(whole, cfg.split.model_dump(), seed, True)
+        from dlhw.data.folds import make_splits
+
+        splits = make_splits(whole, cfg, seed, True, names)
         all_files = whole.files
     if len(names) < 2:
         raise DataError(f"{root}: found a single class folder ('{names[0]}'); classification needs at least 2")
     unseen, unseen_names = None, []
     if cfg.classes:
-        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes, other=cfg.other_classes)
     for name in SPLITS:
         if len(splits[name]) == 0 and name != "test" and not (name == "val" and cfg.validation == "test"):
             raise DataError(f"{root}: the {name} split is empty; add images or change dataset.split")
@@ -153,7 +158,8 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
         class_names=names,
         input_shape=(h, w, channels),
         task=task,
-        fingerprint=_folder_fingerprint(sorted(all_files), (h, w, channels, cfg.classes, cfg.max_samples, seed)),
+        fingerprint=_folder_fingerprint(sorted(all_files), (h, w, channels, cfg.classes, cfg.max_samples, seed)
+                                 + ((cfg.other_classes, cfg.folds, cfg.fold) if cfg.other_classes or cfg.folds else ())),
         unseen=unseen,
         unseen_names=unseen_names,
         meta={"source": "image_folder", "path": str(root), "image_size": [h, w], "channels": channels},

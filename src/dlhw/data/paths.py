@@ -22,14 +22,20 @@ GENERATORS = {
     "data/cars196": "python data/make_images.py --out data/cars196 --names a b c d e --per-class 60 --size 64",
     "data/phones.csv": "python data/make_phones.py",
     "data/landmarks.csv": "python data/make_landmarks.py",
+    "data/sequences.npz": "python data/make_sequences.py",
+    "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
+    "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32",
 }
-KINDS = {"csv": "CSV file", "image_folder": "image folder"}
+KINDS = {"csv": "CSV file", "image_csv": "CSV file", "image_folder": "image folder", "sequences": "sequences file"}
 
 
 def data_paths(dataset) -> List[Tuple[str, str, str]]:
     """(key, path, what) for every file or folder the dataset section points at."""
     what = KINDS.get(dataset.source)
-    return [("dataset.path", str(dataset.path), what)] if what and dataset.path else []
+    found = [("dataset.path", str(dataset.path), what)] if what and dataset.path else []
+    if dataset.source == "sequences" and getattr(dataset, "labels", None):
+        found.append(("dataset.labels", str(dataset.labels), "labels file"))
+    return found
 
 
 def fix_for(path: str | Path, key: str = "dataset.path") -> str:
@@ -79,7 +85,9 @@ def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
         if not p.exists():
             raise missing_path(key, p, what, source)
         if what == "CSV file" and p.is_dir():
-            raise DataError(f"{prefix}{key}: {p} is a folder; source 'csv' needs a .csv file")
+            raise DataError(f"{prefix}{key}: {p} is a folder; source '{dataset.source}' needs a .csv file")
+        if what in ("sequences file", "labels file") and p.is_dir():
+            raise DataError(f"{prefix}{key}: {p} is a folder; source 'sequences' needs a .npz, .npy or .csv file")
         if what == "image folder":
             if not p.is_dir():
                 raise DataError(f"{prefix}{key}: {p} is a file; source 'image_folder' needs a folder of class "

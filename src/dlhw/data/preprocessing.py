@@ -43,6 +43,8 @@ def describe(cfg, dataset, spec) -> Dict[str, Any]:
     if cfg.dataset.source == "csv":
         out.update(features=meta.get("features"), numeric=meta.get("numeric"),
                    categorical=meta.get("categorical"), targets=meta.get("targets"))
+    elif cfg.dataset.source == "image_csv":
+        out["targets"] = meta.get("targets")
     elif cfg.dataset.source == "sklearn":
         out["features"] = meta.get("feature_names") or None
     if not dataset.in_memory():

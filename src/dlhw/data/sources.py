@@ -1,7 +1,8 @@
 """Data sources: scikit-learn toy sets, CSV files and Keras's downloadable sets.
 
 Each source is a registered function ``(cfg: DatasetConfig, task, seed) -> Dataset``.
-Image folders live in dlhw.data.images. Heavy imports stay inside the functions.
+Image folders live in dlhw.data.images, sequences in dlhw.data.sequences. Heavy imports stay
+inside the functions.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dlhw.registry import Registry, lazy
 
 SOURCES: Registry = Registry("dataset.source")
 SOURCES.register("image_folder", lazy("dlhw.data.images", "load_image_folder"))
+SOURCES.register("sequences", lazy("dlhw.data.sequences", "load_sequences"))
 
 SKLEARN_SETS = ("breast_cancer", "digits", "iris", "wine")
 KERAS_SETS = ("cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters")
@@ -39,7 +41,9 @@ def _finish(whole: Split, names: List[str], cfg, task: str, seed: int, meta: Dic
     stratify = task == "classification"
     if cfg.max_samples:
         whole = subsample(whole, cfg.max_samples, seed, stratify)
-    splits = split_arrays(whole, cfg.split.model_dump(), seed, stratify)
+    from dlhw.data.folds import make_splits
+
+    splits = make_splits(whole, cfg, seed, stratify, names)
     return _build(splits, names, cfg, task, meta, scale, whole)
 
 
@@ -50,8 +54,9 @@ def _build(splits, names, cfg, task, meta, scale, whole) -> Dataset:
     if cfg.classes:
         if task != "classification":
             raise ConfigError(f"dataset.classes: only for classification; task is {task}")
-        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes)
-    if scale:
+        splits, names, unseen, unseen_names = select_classes(splits, names, cfg.classes,
+                                                             other=getattr(cfg, "other_classes", None))
+    if scale and getattr(cfg, "standardize", True):  # dataset.standardize: false feeds the values as they are
         _standardize(splits, meta)
         if unseen is not None:
             st = meta["standardize"]
@@ -64,7 +69,8 @@ def _build(splits, names, cfg, task, meta, scale, whole) -> Dataset:
         class_names=names,
         input_shape=tuple(splits["train"].x.shape[1:]),
         task=task,
-        fingerprint=fingerprint(whole.x, whole.y, cfg.classes, cfg.max_samples),
+        fingerprint=fingerprint(whole.x, whole.y, cfg.classes, cfg.max_samples,
+                                *([cfg.other_classes] if getattr(cfg, "other_classes", None) else [])),
         unseen=unseen,
         unseen_names=unseen_names,
         meta=meta,
@@ -248,7 +254,7 @@ def load_csv(cfg, task: str, seed: int) -> Dataset:
     }
     ds = _finish(Split(y=y, x=x), names, cfg, task, seed, meta, scale=False)
     # Standardise numeric columns only (one-hot columns stay 0/1), fitted on train.
-    if n_num:
+    if n_num and cfg.standardize:  # dataset.standardize: false keeps the values as they are
         tr = ds.splits["train"].x[:, :n_num]
         mean, std = tr.mean(axis=0), tr.std(axis=0)
         std[std == 0] = 1.0
@@ -355,6 +361,9 @@ def load_keras(cfg, task: str, seed: int) -> Dataset:
             f"dataset.name: unknown keras dataset '{cfg.name}'{did_you_mean(cfg.name, KERAS_SETS)}; "
             f"choose one of: {', '.join(KERAS_SETS)}"
         )
+    from dlhw.data.folds import refuse_folds
+
+    refuse_folds(cfg, f"keras dataset '{cfg.name}' keeps its official test set")
     import keras
 
     (xtr, ytr), (xte, yte) = _load_keras_arrays(cfg, getattr(keras.datasets, cfg.name))

@@ -65,8 +65,20 @@ def _auc(y: np.ndarray, proba: np.ndarray) -> Optional[float]:
     return float(np.mean(scores))
 
 
-def split_metrics(p: Predictions, spec, loss_fn) -> Dict[str, Any]:
-    """loss plus the task's metrics for one split's predictions."""
+def top_k_for(cfg, num_classes: int) -> int:
+    """evaluation.top_k as a number: unset means 5 when there are more than 10 classes (S2's 196
+    car models), else off; 0 is off; a k that is not below the number of classes is off (every
+    true class would be among the top k)."""
+    k = getattr(cfg.evaluation, "top_k", None)
+    if k is None:
+        k = 5 if num_classes > 10 else 0
+    return int(k) if 0 < int(k) < num_classes else 0
+
+
+def split_metrics(p: Predictions, spec, loss_fn, top_k: int = 0) -> Dict[str, Any]:
+    """loss plus the task's metrics for one split's predictions; classification: with
+    macro- and weighted-average precision / recall / F1, and ``top_{k}_accuracy`` when
+    ``top_k`` (see top_k_for)."""
     from sklearn import metrics as skm
 
     if len(p.y) == 0:
@@ -74,6 +86,11 @@ def split_metrics(p: Predictions, spec, loss_fn) -> Dict[str, Any]:
     y_enc = encode_labels(p.y, spec)
     loss = float(np.mean(np.asarray(loss_fn(y_enc, p.raw))))
     out: Dict[str, Any] = {"samples": int(len(p.y)), "loss": loss}
+    if spec.encoding == "target" and getattr(spec, "heads", ()):  # model.outputs: figures per named output
+        from dlhw.evaluation.heads_eval import head_metrics
+
+        out["outputs"] = head_metrics(p.y, p.raw, spec)
+        return out
     if spec.encoding == "target":
         y, yp = p.y.astype(np.float64), p.raw.astype(np.float64)
         mask = ~np.isnan(y)
@@ -102,8 +119,27 @@ def split_metrics(p: Predictions, spec, loss_fn) -> Dict[str, Any]:
     out["precision_macro"] = float(skm.precision_score(y, pred, labels=labels, average="macro", zero_division=0))
     out["recall_macro"] = float(skm.recall_score(y, pred, labels=labels, average="macro", zero_division=0))
     out["f1_macro"] = float(skm.f1_score(y, pred, labels=labels, average="macro", zero_division=0))
+    out.update(weighted_prf(y, pred, labels))
+    if top_k:
+        out[f"top_{top_k}_accuracy"] = top_k_accuracy(y, p.proba, top_k)
     out["auc"] = _auc(y, p.proba)
     return out
+
+
+def weighted_prf(y: np.ndarray, pred: np.ndarray, labels) -> Dict[str, float]:
+    """Precision, recall and F1 averaged over classes weighted by their true counts (support)."""
+    from sklearn import metrics as skm
+
+    kw = dict(labels=labels, average="weighted", zero_division=0)
+    return {"precision_weighted": float(skm.precision_score(y, pred, **kw)),
+            "recall_weighted": float(skm.recall_score(y, pred, **kw)),
+            "f1_weighted": float(skm.f1_score(y, pred, **kw))}
+
+
+def top_k_accuracy(y: np.ndarray, proba: np.ndarray, k: int) -> float:
+    """Fraction of samples whose true class is among the ``k`` most probable (ties: lower index first)."""
+    top = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return float((top == y.astype(int)[:, None]).any(axis=1).mean())
 
 
 def confusion(p: Predictions, num_classes: int) -> np.ndarray:

@@ -16,6 +16,13 @@ With ``evaluation.open_set`` the model may also answer "other":
   threshold is rejected; the threshold is the (100 - percentile) percentile of
   the validation split's highest probabilities.
 
+- ``other`` (outlier exposure, S5's second remedy): with ``dataset.other_classes`` the
+  model was trained with one extra class "other" made of those classes (not the unseen
+  ones); an input is rejected when "other" is its most probable class. No threshold is
+  fitted; the score is the probability of "other". With an "other" class, the other two
+  methods also count an answer "other" as a rejection, and only the known classes' test
+  samples count as known (the test split's "other" samples are neither known nor unseen).
+
 Accepted inputs keep the model's predicted class. Reported on the test split:
 known accuracy (known inputs accepted *and* classified correctly), closed-set
 accuracy (ignoring rejection), known false-rejection rate, unseen rejection
@@ -84,37 +91,61 @@ def nearest_centre_distance(features: np.ndarray, centres: np.ndarray) -> np.nda
 
 
 def open_set_scores(cfg, dataset, model, spec, batch_size: int,
-                    proba: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Scores for val, test and unseen: nearest-centre distance, or the highest probability
-    (from ``proba``, the class probabilities of those three parts, already computed)."""
+                    proba: Dict[str, np.ndarray], n_known: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """Scores for val, test and unseen: nearest-centre distance (to the centres of the first
+    ``n_known`` classes, default all), the highest probability, or the probability of the
+    "other" class (from ``proba``, the class probabilities of those three parts, already computed)."""
     method = cfg.evaluation.open_set.method
     parts = {"val": dataset.splits["val"], "test": dataset.splits["test"], "unseen": dataset.unseen}
     if method == "max_prob":
         return {k: proba[k].max(axis=1) for k in parts}
+    if method == "other":
+        return {k: proba[k][:, -1] for k in parts}
     from dlhw.evaluation.metrics import predict_raw
 
     fm = feature_model(model)
     train = predict_raw(fm, dataset, "train", batch_size)
     train = train.reshape(len(train), -1).astype(np.float64)
     y = dataset.splits["train"].y.astype(int)
-    centres = np.stack([train[y == c].mean(axis=0) for c in range(dataset.num_classes)])
+    centres = np.stack([train[y == c].mean(axis=0) for c in range(n_known or dataset.num_classes)])
     return {k: nearest_centre_distance(predict_raw(fm, dataset, s, batch_size), centres) for k, s in parts.items()}
 
 
-def open_set_metrics(cfg, known_y, known_pred, known_score, unseen_pred, unseen_score, threshold) -> tuple:
+SCORES = {"distance": "distance to the nearest class centre (penultimate layer)",
+          "max_prob": "highest class probability",
+          "other": "probability of the 'other' class (rejected when it is the most probable class)"}
+
+
+def rejected(method: str, score: np.ndarray, threshold: Optional[float], pred: np.ndarray,
+             other: Optional[int]) -> np.ndarray:
+    """Which inputs are rejected: by the score and threshold (distance: above, max_prob: below),
+    and, when the model has an "other" class (index ``other``), every input it calls "other"."""
+    if method == "distance":
+        out = score > threshold
+    elif method == "max_prob":
+        out = score < threshold
+    else:
+        out = np.zeros(len(score), dtype=bool)
+    return out | (pred == other) if other is not None else out
+
+
+def open_set_metrics(cfg, known_y, known_pred, known_score, unseen_pred, unseen_score, threshold,
+                     other: Optional[int] = None, closed_pred: Optional[np.ndarray] = None) -> tuple:
+    """metrics.json's open_set figures; ``other``: the index of the "other" class when the model
+    has one, ``closed_pred``: the known samples' most probable known class (default ``known_pred``)."""
     method = cfg.evaluation.open_set.method
-    reject = (lambda s: s > threshold) if method == "distance" else (lambda s: s < threshold)
-    kr, ur = reject(known_score), reject(unseen_score)
+    kr = rejected(method, known_score, threshold, known_pred, other)
+    ur = rejected(method, unseen_score, threshold, unseen_pred, other)
+    closed_pred = known_pred if closed_pred is None else closed_pred
     correct = (known_pred == known_y.astype(int)) & ~kr
     n_k, n_u = len(known_y), len(unseen_score)
     return {
-        "method": method, "percentile": cfg.evaluation.open_set.percentile,
-        "score": "distance to the nearest class centre (penultimate layer)" if method == "distance"
-        else "highest class probability",
+        "method": method, "percentile": None if method == "other" else cfg.evaluation.open_set.percentile,
+        "score": SCORES[method],
         "threshold": threshold,
         "known_samples": int(n_k), "unseen_samples": int(n_u),
         "known_accuracy": float(correct.mean()) if n_k else None,
-        "closed_set_accuracy": float((known_pred == known_y.astype(int)).mean()) if n_k else None,
+        "closed_set_accuracy": float((closed_pred == known_y.astype(int)).mean()) if n_k else None,
         "known_false_rejection_rate": float(kr.mean()) if n_k else None,
         "unseen_rejection_rate": float(ur.mean()) if n_u else None,
         "open_set_accuracy": float((correct.sum() + ur.sum()) / max(n_k + n_u, 1)),
@@ -169,28 +200,43 @@ def evaluate_unseen(cfg, dataset, model, spec, run_dir: Path, batch_size: int,
     them already (dlhw.orchestration.experiment does); otherwise they are predicted here."""
     if dataset.unseen is None or len(dataset.unseen) == 0 or spec.encoding not in ("index", "binary", "onehot"):
         return {}
-    known, unseen = list(dataset.class_names), list(dataset.unseen_names)
+    names, unseen = list(dataset.class_names), list(dataset.unseen_names)
+    other = len(names) - 1 if getattr(cfg.dataset, "other_classes", None) else None  # dataset.other_classes
+    known = names if other is None else names[:other]
     unseen_proba = _proba(model, dataset, dataset.unseen, spec, batch_size)
-    out: Dict[str, Any] = {"unseen": unseen_report(unseen_proba, dataset.unseen.y, known, unseen)}
+    out: Dict[str, Any] = {"unseen": unseen_report(unseen_proba, dataset.unseen.y, names, unseen)}
     if cfg.evaluation.open_set is None:
         return out
-    test = dataset.splits["test"]
+    method = cfg.evaluation.open_set.method
+    test, val = dataset.splits["test"], dataset.splits["val"]
     proba = {k: (known_proba or {}).get(k) for k in ("val", "test")}
     proba = {k: v if v is not None else _proba(model, dataset, k, spec, batch_size) for k, v in proba.items()}
     proba["unseen"] = unseen_proba
-    known_pred = proba["test"].argmax(axis=1)
+    keep = np.ones(len(test), dtype=bool) if other is None else test.y.astype(int) != other  # known test samples
+    known_y = test.y[keep]
+    known_pred = proba["test"][keep].argmax(axis=1)
+    closed_pred = proba["test"][keep][:, :len(known)].argmax(axis=1)
     unseen_pred = unseen_proba.argmax(axis=1)
-    scores = open_set_scores(cfg, dataset, model, spec, batch_size, proba)
-    threshold = fit_threshold(scores["val"], cfg.evaluation.open_set.method, cfg.evaluation.open_set.percentile)
-    metrics, kr, ur = open_set_metrics(cfg, test.y, known_pred, scores["test"], unseen_pred, scores["unseen"], threshold)
-    cm = open_set_confusion(test.y, known_pred, kr, dataset.unseen.y, unseen_pred, ur, len(known), len(unseen))
+    scores = open_set_scores(cfg, dataset, model, spec, batch_size, proba, n_known=len(known))
+    threshold = None
+    if method != "other":
+        val_keep = np.ones(len(val), dtype=bool) if other is None else val.y.astype(int) != other
+        threshold = fit_threshold(scores["val"][val_keep], method, cfg.evaluation.open_set.percentile)
+    metrics, kr, ur = open_set_metrics(cfg, known_y, known_pred, scores["test"][keep], unseen_pred,
+                                       scores["unseen"], threshold, other=other, closed_pred=closed_pred)
+    if other is not None:
+        metrics["other_classes"] = [str(c) for c in cfg.dataset.other_classes]
+    uy = dataset.unseen.y.astype(int)
+    metrics["unseen_rejection_by_class"] = {name: float(ur[uy == u].mean()) for u, name in enumerate(unseen)
+                                            if (uy == u).any()}
+    cm = open_set_confusion(known_y, known_pred, kr, dataset.unseen.y, unseen_pred, ur, len(known), len(unseen))
     metrics["confusion_matrix"] = cm.tolist()
     metrics["rows"], metrics["columns"] = known + unseen, known + [OTHER]
     rejected_pred = np.where(ur, -1, unseen_pred)
     metrics["unseen_after_rejection"] = unseen_report(unseen_proba, dataset.unseen.y, known, unseen,
                                                       rejected_pred)["mistaken_for"]
+    how = "trained 'other' class" if method == "other" else f"{metrics['percentile']:g}th percentile"
     write_open_set_confusion(cm, known + unseen, known + [OTHER], Path(run_dir),
-                             f"{Path(run_dir).name}: open set ({metrics['method']}, "
-                             f"{metrics['percentile']:g}th percentile)")
+                             f"{Path(run_dir).name}: open set ({method}, {how})")
     out["open_set"] = metrics
     return out

@@ -56,6 +56,15 @@ def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
     _save(fig, path)
 
 
+def _values(v) -> str:
+    """A target row as a short title (image_csv: the first few of its numbers)."""
+    row = np.asarray(v, dtype=float).ravel()
+    if row.size == 1:
+        return f"{row[0]:.3g}"
+    shown = " ".join("-" if np.isnan(x) else f"{x:.2f}" for x in row[:4])
+    return shown + (" ..." if row.size > 4 else "")
+
+
 def write_samples(dataset, path: Path, n: int, seed: int, title: str) -> Optional[Path]:
     """samples.png for an image dataset; returns its path, or None for non-image data."""
     got = sample_images(dataset, n, seed)
@@ -63,6 +72,6 @@ def write_samples(dataset, path: Path, n: int, seed: int, title: str) -> Optiona
         return None
     images, y = got
     names = dataset.class_names
-    titles = [names[int(v)] if names and dataset.task == "classification" else str(v) for v in y]
+    titles = [names[int(v)] if names and dataset.task == "classification" else _values(v) for v in y]
     plot_samples(images, titles, Path(path), title)
     return Path(path)

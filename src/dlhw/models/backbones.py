@@ -4,7 +4,7 @@
 constructor, its preprocessing mode, its minimum input size, the ImageNet file
 Keras caches and the layer-name prefixes of its blocks. The model built here is
 
-    image -> [augment_flip] -> preprocess -> <backbone> -> features (pooling) -> head_* -> output
+    image -> [augment_*] -> preprocess -> <backbone> -> features (pooling) -> head_* -> output
 
 with the backbone as one nested model. Layer indices (``unfreeze.from_layer``) count
 the backbone's own layers, input layer included, as ``base_model.layers[N:]`` does.
@@ -217,7 +217,7 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
 
 
 # --------------------------------------------------------------------- model
-def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = False, bn_training: bool = False):
+def build_backbone_model(model_cfg, input_shape, out_spec, *, augment=None, bn_training: bool = False):
     """Backbone + pooling + head + output (or the feature extractor alone for a classifier).
 
     ``bn_training``: a later stage unfreezes with ``batch_norm: trainable``, so the frozen
@@ -242,8 +242,10 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
         backbone = frozen_backbone(entry, (h, w, 3), spec.weights)
     inputs = keras.Input(shape=(h, w, c), name="image")
     x = inputs
-    if augment:
-        x = layers.RandomFlip("horizontal", name="augment_flip")(x)
+    from dlhw.models.augment import augment_layers, augment_spec
+
+    for layer in augment_layers(augment_spec(augment) if augment is True else (augment or None), (h, w, c)):
+        x = layer(x)  # dataset.augment (dlhw.models.augment)
     x = ImagePreprocess(entry.preprocessing, name="preprocess")(x)
     if spec.trainable or bn_training:
         x = backbone(x)  # a non-trainable BatchNormalization still runs in inference mode (Keras 3)
@@ -260,7 +262,9 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
             x = layers.BatchNormalization(name=f"head_{i}_bn")(x)
         else:
             x = layers.Dropout(hl.rate, name=f"head_{i}_dropout")(x)
-    outputs = layers.Dense(out_spec.units, activation=out_spec.activation, name="output")(x)
+    from dlhw.models.heads import output_layer
+
+    outputs = output_layer(out_spec)(x)  # Dense, or one per named output (model.outputs)
     model = keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
     model._dlhw_pinned = not (spec.trainable or bn_training)  # backbone called with training=False
     return model

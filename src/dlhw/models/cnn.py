@@ -8,15 +8,15 @@ same parameter count: a test compares the two summaries.
 from __future__ import annotations
 
 
-def cnn_layers(cfg, out, augment: bool = False) -> list:
-    """The CNN's layers in order, input excluded."""
+def cnn_layers(cfg, out, augment=None, input_shape=None) -> list:
+    """The CNN's layers in order, input excluded; ``augment``: dataset.augment's AugmentConfig
+    (True: horizontal flips), its layers first (dlhw.models.augment)."""
     from keras import layers
 
+    from dlhw.models.augment import augment_layers, augment_spec
     from dlhw.models.layers import InceptionBlock
 
-    seq = []
-    if augment:
-        seq.append(layers.RandomFlip("horizontal", name="augment_flip"))
+    seq = augment_layers(augment_spec(augment) if augment is True else (augment or None), input_shape)
     if cfg.rescale is not None:
         seq.append(layers.Rescaling(cfg.rescale, name="rescale"))
     init = cfg.kernel_initializer
@@ -35,7 +35,7 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
                                       batch_norm=b.batch_norm, kernel_initializer=init, order=b.order,
                                       use_bias=b.use_bias, name=f"inception_{i}"))
         if b.pool:
-            seq.append(layers.MaxPooling2D(b.pool, name=f"pool_{i}"))
+            seq.append(layers.MaxPooling2D(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
         if getattr(b, "dropout", 0):
             seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
     seq.append({"flatten": layers.Flatten(name="flatten"),
@@ -49,11 +49,13 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
             seq.append(layers.Activation(d.activation, name=f"dense_{j}_{d.activation}"))
         if d.dropout:
             seq.append(layers.Dropout(d.dropout, name=f"dense_{j}_dropout"))
-    seq.append(layers.Dense(out.units, activation=out.activation, kernel_initializer=init, name="output"))
+    from dlhw.models.heads import output_layer
+
+    seq.append(output_layer(out, init))  # Dense, or one per named output (model.outputs)
     return seq
 
 
-def build_cnn(model_cfg, input_shape, out, *, augment: bool = False):
+def build_cnn(model_cfg, input_shape, out, *, augment=None):
     """The CNN with ``model_cfg.api``: sequential or functional."""
     import keras
 
@@ -63,7 +65,7 @@ def build_cnn(model_cfg, input_shape, out, *, augment: bool = False):
         raise ConfigError(
             f"model.type: cnn needs image input (height, width, channels); the data has shape {tuple(input_shape)}"
         )
-    seq = cnn_layers(model_cfg, out, augment)
+    seq = cnn_layers(model_cfg, out, augment, input_shape)
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     if model_cfg.api == "sequential":
         return keras.Sequential([inputs] + seq, name="cnn_sequential")

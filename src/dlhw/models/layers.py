@@ -5,6 +5,13 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+# Several named outputs (model.outputs) and the masked losses; importing registers them with Keras.
+from dlhw.models.multi_output import (
+    HeadMetric, MultiHead, MultiOutputLoss, masked_euclidean_values, masked_mae_values, masked_mse_values)
+
+__all__ = ["InceptionBlock", "MaskedEuclideanLoss", "MaskedMSELoss", "ImagePreprocess", "masked_mae",
+           "HeadMetric", "MultiHead", "MultiOutputLoss"]  # the last three: defined in multi_output
+
 
 @keras.saving.register_keras_serializable(package="dlhw")
 class InceptionBlock(layers.Layer):
@@ -81,14 +88,19 @@ class MaskedEuclideanLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, y_pred.dtype)
-        shape = ops.shape(y_pred)
-        t = ops.reshape(y_true, (shape[0], -1, 2))
-        p = ops.reshape(y_pred, (shape[0], -1, 2))
-        valid = ops.cast(ops.all(ops.logical_not(ops.isnan(t)), axis=-1), y_pred.dtype)
-        t = ops.where(ops.isnan(t), p, t)
-        dist = ops.sqrt(ops.sum(ops.square(t - p), axis=-1) + 1e-12) * valid
-        return ops.sum(dist, axis=-1) / ops.maximum(ops.sum(valid, axis=-1), 1.0)
+        return masked_euclidean_values(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="dlhw")
+class MaskedMSELoss(keras.losses.Loss):
+    """Mean squared error over the target cells that are present, ignoring NaN cells
+    (missing landmarks, S4); a row with no target present adds 0."""
+
+    def __init__(self, name="masked_mse", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        return masked_mse_values(y_true, y_pred)
 
 
 _IMAGENET_MEAN = {"caffe": (103.939, 116.779, 123.68), "torch": (0.485, 0.456, 0.406)}
@@ -140,7 +152,4 @@ class ImagePreprocess(layers.Layer):
 @keras.saving.register_keras_serializable(package="dlhw")
 def masked_mae(y_true, y_pred):
     """Mean absolute error over the targets that are present (NaN targets ignored)."""
-    y_true = ops.cast(y_true, y_pred.dtype)
-    valid = ops.logical_not(ops.isnan(y_true))
-    err = ops.where(valid, ops.abs(ops.where(valid, y_true, y_pred) - y_pred), ops.zeros_like(y_pred))
-    return ops.sum(err, axis=-1) / ops.maximum(ops.sum(ops.cast(valid, y_pred.dtype), axis=-1), 1.0)
+    return masked_mae_values(y_true, y_pred)

@@ -20,16 +20,21 @@ def dense_stack(x, layer_cfgs, kernel_initializer: str, prefix: str = "dense"):
     return x
 
 
-def build_mlp(model_cfg, input_shape, out, *, augment: bool = False):
-    """Input -> (Flatten) -> hidden Dense layers -> output Dense."""
+def build_mlp(model_cfg, input_shape, out, *, augment=None):
+    """Input -> (augmentation, images only) -> (Flatten) -> hidden Dense layers -> output Dense."""
     import keras
     from keras import layers
 
+    from dlhw.models.augment import augment_layers
+
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = inputs
+    for layer in augment_layers(augment or None, input_shape) if len(input_shape) == 3 else []:
+        x = layer(x)  # dataset.augment on image arrays (dlhw.models.augment)
     if len(input_shape) > 1:
         x = layers.Flatten(name="flatten")(x)
     x = dense_stack(x, model_cfg.layers, model_cfg.kernel_initializer)
-    outputs = layers.Dense(out.units, activation=out.activation, kernel_initializer=model_cfg.kernel_initializer,
-                           name="output")(x)
+    from dlhw.models.heads import output_layer
+
+    outputs = output_layer(out, model_cfg.kernel_initializer)(x)  # Dense, or one per named output
     return keras.Model(inputs, outputs, name="mlp")

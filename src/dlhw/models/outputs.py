@@ -28,6 +28,7 @@ class OutputSpec:
     encoding: str  # index | binary | onehot | multihot | target
     accuracy: str  # binary | sparse_categorical | categorical | none
     num_classes: int
+    heads: tuple = ()  # model.outputs: one dict per named output (dlhw.models.heads); loss and activation 'multi'
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,6 +36,11 @@ class OutputSpec:
 
 def resolve_output(cfg, dataset) -> OutputSpec:
     """The OutputSpec for a validated config and its Dataset."""
+    if getattr(cfg.model, "outputs", None):  # several named outputs, each with its own loss
+        from dlhw.models.heads import resolve_heads
+
+        heads = resolve_heads(cfg, dataset)
+        return OutputSpec(sum(h["units"] for h in heads), "multi", "multi", False, "target", "none", 0, tuple(heads))
     out = cfg.model.output
     loss = cfg.training.loss
     task = cfg.task
@@ -47,9 +53,9 @@ def resolve_output(cfg, dataset) -> OutputSpec:
         if loss in CE_LOSSES:
             raise ConfigError(f"training.loss: {loss} is for classification; received task=regression (use mse, mae or masked_euclidean)")
         missing = sum(int(np.isnan(s.y).sum()) for s in dataset.splits.values() if s.y.dtype.kind == "f")
-        if missing and loss != "masked_euclidean":
-            raise ConfigError(f"training.loss: the targets hold {missing} missing (NaN) value(s); only masked_euclidean "
-                              f"ignores them; received {loss} (fill or drop the rows, or use masked_euclidean)")
+        if missing and loss not in ("masked_euclidean", "masked_mse"):
+            raise ConfigError(f"training.loss: the targets hold {missing} missing (NaN) value(s); only masked_mse and "
+                              f"masked_euclidean ignore them; received {loss} (fill or drop the rows, or use a masked loss)")
         if loss == "masked_euclidean" and units % 2:
             raise ConfigError(f"training.loss: masked_euclidean needs (x, y) pairs, an even number of targets; "
                               f"received {units}")
@@ -60,7 +66,7 @@ def resolve_output(cfg, dataset) -> OutputSpec:
             raise ConfigError(f"model.output.units: {units} does not match the {dataset.num_targets} labels")
         act = out.activation or "sigmoid"
         loss = loss or "binary_crossentropy"
-        if loss in ("sparse_categorical_crossentropy", "masked_euclidean"):
+        if loss in ("sparse_categorical_crossentropy", "masked_euclidean", "masked_mse"):
             raise ConfigError(f"training.loss: {loss} cannot train multilabel targets; use binary_crossentropy or mse")
         return OutputSpec(units, act, loss, act == "linear" and loss in CE_LOSSES, "multihot", "binary", units)
 
@@ -79,8 +85,8 @@ def resolve_output(cfg, dataset) -> OutputSpec:
         raise ConfigError("model.output.activation: softmax over 1 unit always outputs 1.0; use sigmoid, or units: 2")
     if loss is None:
         loss = "binary_crossentropy" if (units == 1 or act == "sigmoid") else "sparse_categorical_crossentropy"
-    if loss == "masked_euclidean":
-        raise ConfigError("training.loss: masked_euclidean is a regression loss; received task=classification")
+    if loss in ("masked_euclidean", "masked_mse"):
+        raise ConfigError(f"training.loss: {loss} is a regression loss; received task=classification")
     if units == 1 and loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
         raise ConfigError(f"training.loss: {loss} needs one output unit per class; received units=1 (use binary_crossentropy)")
     if loss == "sparse_categorical_crossentropy":
@@ -134,6 +140,10 @@ def make_loss(spec: OutputSpec):
     """The Keras loss object for ``spec`` (imports Keras)."""
     import keras
 
+    if spec.heads:
+        from dlhw.models.multi_output import MultiOutputLoss
+
+        return MultiOutputLoss([dict(h) for h in spec.heads])
     if spec.loss == "binary_crossentropy":
         return keras.losses.BinaryCrossentropy(from_logits=spec.from_logits)
     if spec.loss == "categorical_crossentropy":
@@ -148,20 +158,28 @@ def make_loss(spec: OutputSpec):
         from dlhw.models.layers import MaskedEuclideanLoss
 
         return MaskedEuclideanLoss()
+    if spec.loss == "masked_mse":
+        from dlhw.models.layers import MaskedMSELoss
+
+        return MaskedMSELoss()
     raise ConfigError(f"training.loss: unknown loss '{spec.loss}'")
 
 
 def make_metrics(spec: OutputSpec) -> list:
-    """The accuracy metric (named 'accuracy') that matches the encoding."""
+    """The accuracy metric (named 'accuracy') that matches the encoding; per output with model.outputs."""
     import keras
 
+    if spec.heads:
+        from dlhw.models.multi_output import make_metrics as head_metrics
+
+        return head_metrics([dict(h) for h in spec.heads])
     if spec.accuracy == "binary":
         return [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0 if spec.from_logits else 0.5)]
     if spec.accuracy == "sparse_categorical":
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if spec.accuracy == "categorical":
         return [keras.metrics.CategoricalAccuracy(name="accuracy")]
-    if spec.loss == "masked_euclidean":  # targets may be NaN: a plain MAE would be NaN too
+    if spec.loss in ("masked_euclidean", "masked_mse"):  # targets may be NaN: a plain MAE would be NaN too
         from dlhw.models.layers import masked_mae
 
         return [keras.metrics.MeanMetricWrapper(masked_mae, name="mae")]

@@ -30,6 +30,11 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
     k = dataset.num_classes
     feats = {split: plan.features(split) for split in ("train", "val", "test")}
     est = make_estimator(ccfg, cfg.seed)
+    from dlhw.training.class_weights import as_keras, class_weights, describe
+
+    weights = class_weights(cfg, dataset)  # training.class_weight: scikit-learn's class_weight
+    if weights is not None:
+        est.set_params(class_weight=as_keras(weights))
     start = time.perf_counter()
     y = dataset.splits["train"].y.astype(int)
     if ccfg.type in IN_MEMORY:
@@ -50,6 +55,8 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
 
     metrics.update(classifier=info, feature_cache=plan.summary(), epochs_run=0, best_epoch=None,
                    diagnostics=validation_findings(dataset))
+    if weights is not None:
+        metrics["class_weight"] = describe(weights, dataset)
     save_model(model, run_dir / layout.MODEL)
     with replacing(run_dir / layout.ESTIMATOR) as tmp:
         joblib.dump({"estimator": est, "class_names": list(dataset.class_names), "num_classes": k,

@@ -52,11 +52,12 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     preds = {}
     out: Dict[str, Any] = {}
     raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
+    top_k = M.top_k_for(cfg, spec.num_classes) if spec.encoding in ("index", "onehot") else 0  # evaluation.top_k
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
         raw = raw_fn(split) if raw_fn else raws[split]
         preds[split] = M.predictions(raw, s.y, spec)
-        out[split] = M.split_metrics(preds[split], spec, loss_fn)
+        out[split] = M.split_metrics(preds[split], spec, loss_fn, top_k=top_k)
     test = preds["test"] if len(preds["test"].y) else preds["val"]
     title = run_dir.name
     if spec.encoding in ("index", "binary", "onehot"):
@@ -66,6 +67,10 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
                          f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
         P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / layout.ROC, f"{title}: ROC")
         out["confusion_matrix"] = cm.tolist()
+    elif spec.heads:  # model.outputs: curves_outputs.png, predicted_vs_true.png per output
+        from dlhw.evaluation.heads_eval import write_head_results
+
+        write_head_results(result.history, test.y, test.raw, spec, run_dir, "test" if len(preds["test"].y) else "val")
     elif spec.encoding == "target":
         P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
     if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)

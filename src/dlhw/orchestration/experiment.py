@@ -155,6 +155,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     from dlhw.config.fingerprint import fingerprint
     from dlhw.rundir.resume import prepare_resume
 
+    from dlhw.data.folds import check_one_run
+
+    check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
     from dlhw.data import image_cache
@@ -215,6 +218,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         result = trainer.fit()
         write_history(result.history, run_dir / layout.HISTORY)
         metric = "accuracy" if spec.accuracy != "none" else "mae"
+        if spec.heads:  # model.outputs: the first output's metric (curves_outputs.png has them all)
+            from dlhw.evaluation.heads_eval import curve_metric
+
+            metric = curve_metric(spec)
         plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
         if cfg.training.log_steps:
             plot_step_curves(run_dir, metric)
@@ -234,6 +241,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
         metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
         metrics["batch_size"] = run_cfg.training.batch_size
+        if trainer.class_weights is not None:  # training.class_weight, as applied
+            from dlhw.training.class_weights import describe
+
+            metrics["class_weight"] = describe(trainer.class_weights, dataset)
         if features is not None:
             metrics["feature_cache"] = features.summary()
         from dlhw.data.dataset import validation_findings

@@ -1,42 +1,40 @@
-"""report.html: one self-contained page (inline CSS, images as base64, no scripts, no network).
+"""report.html: one self-contained page (inline CSS and script, images as base64, no network).
 
-Each run's name links to its run folder; the confusion matrices of the best
-``GALLERY`` runs are embedded (a 1,000-run report stays a few MB).
+The whole table, the PNG overlays, the confusion gallery and every run's detail section
+(reports.details) are in the HTML: the page reads the same with scripts off and prints. A small
+inline script (page.js, with page.css read from the package at render time) makes it
+explorable: the table sorts by any column and filters by status and text; the curves, each
+run's curves and, for sweeps with two or more varied keys, a parallel-coordinates chart are
+drawn as SVG from the data embedded as JSON (reports.interactive).
 
-Every string that comes from a user (run, sweep and class names, varied
-values, error messages, paths) goes through ``html.escape``.
+Each run's name links to its run folder; the confusion matrices of the best ``GALLERY`` runs
+and the figures of the best ``details.DETAIL_IMAGES`` runs are embedded, downscaled (a
+1,000-run report stays a few MB).
+
+Every string that comes from a user (run, sweep and class names, varied values, error
+messages, paths) goes through ``html.escape``, or into the JSON with ``<``, ``>`` and ``&`` escaped.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from dlhw.reports.collect import RunRecord
 from dlhw.evaluation.direction import higher_is_better
+from dlhw.reports import details as D
+from dlhw.reports.collect import RunRecord
+from dlhw.reports.interactive import detail_id, page_data, to_script_json
 from dlhw.reports.table import Row, cell, header
 from dlhw.rundir import layout
 
-CSS = """
-body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:24px 32px;color:#1d1d1f;background:#fff}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-h3{font-size:15px;margin:18px 0 6px}.meta{color:#666;font-size:13px;margin-bottom:16px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}
-th,td{border:1px solid #d8d8d8;padding:4px 8px;text-align:right;white-space:nowrap}
-th{background:#f3f4f6;position:sticky;top:0}td.l,th.l{text-align:left}
-tr:nth-child(even) td{background:#fafafa}
-tr.best td{background:#dcfce7;font-weight:600}
-.s-completed{color:#15803d}.s-failed{color:#b91c1c;font-weight:600}.s-diverged{color:#b45309;font-weight:600}
-.s-stale,.s-interrupted,.s-partial,.s-running,.s-unknown{color:#7c3aed;font-weight:600}
-.charts{display:flex;flex-wrap:wrap;gap:16px}.charts img{max-width:100%;width:640px;border:1px solid #eee}
-.gallery{display:flex;flex-wrap:wrap;gap:12px}.gallery figure{margin:0;width:400px}
-.gallery img{width:400px;border:1px solid #eee}.gallery figcaption{font-size:12px;color:#444;word-break:break-all}
-ul.problems li{margin:4px 0;font-size:13px}.wrap{overflow-x:auto}code{font-size:12px}
-.diag{font-size:12px;color:#92400e}
-"""
+
+def asset(name: str) -> str:
+    """page.css / page.js: package data next to this module, read at render time."""
+    return (Path(__file__).with_name(name)).read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:
@@ -72,15 +70,28 @@ def _run_cell(r: Row, text: str, out_dir: Optional[Path]) -> str:
     return f"{text} {links}"
 
 
-def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None) -> str:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+STATUSES = ("completed", "failed", "diverged", "stale", "interrupted", "partial", "running", "pruned")
+
+
+def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None,
+           details: Optional[Dict[int, str]] = None) -> str:
+    """The runs table, sorted by ``metric``, every row in the HTML. For the script: numeric cells
+    carry their value (``data-v``) and rows their status (``data-status``); ``details``:
+    id(record) -> the id of its detail section, linked from the run's name."""
     keys, names = header(rows, metric)
     left = {"run", "sweep", "status", "diagnostics"}
     heads = []
     for k, n in zip(keys, names):
         cls = "l" if k in left or k.startswith("varied:") else ""
         title = f' title="{esc(k.split(":", 1)[1])}"' if k.startswith("varied:") else ""  # the full dotted key
-        arrow = (" ▲" if higher_is_better(metric) else " ▼") if k == metric else ""
-        heads.append(f'<th class="{cls}"{title}>{esc(n)}{arrow}</th>')
+        order = ("descending" if higher_is_better(metric) else "ascending") if k == metric else "none"
+        arrow = {"descending": " ▼", "ascending": " ▲", "none": ""}[order]  # the order the rows are in
+        heads.append(f'<th class="{cls}"{title} data-key="{esc(k)}" aria-sort="{order}">{esc(n)}'
+                     f'<span class="arrow">{arrow}</span></th>')
     th = "".join(heads)
     body = []
     for r in rows:
@@ -88,18 +99,29 @@ def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None) -> 
         for k in keys:
             text = esc(cell(r, k))
             if k == "status":
-                status_cls = r.status if r.status in ("completed", "failed", "diverged", "stale", "interrupted",
-                                                      "partial", "running") else "unknown"
+                status_cls = r.status if r.status in STATUSES else "unknown"
                 title = f' title="{esc(r.error)}"' if r.error else ""
                 tds.append(f'<td class="l s-{status_cls}"{title}>{text}</td>')
             elif k == "run":
-                tds.append(f'<td class="l">{_run_cell(r, text, out_dir)}{" ★" if r.best else ""}</td>')
+                target = (details or {}).get(id(r.runs[0])) if r.runs else None
+                more = f' <a class="det" href="#{target}">details</a>' if target else ""
+                tds.append(f'<td class="l" data-s="{text}">{_run_cell(r, text, out_dir)}{" ★" if r.best else ""}{more}</td>')
+            elif k.startswith("varied:") and _is_number(r.varied.get(k.split(":", 1)[1])):
+                tds.append(f'<td class="l" data-v="{r.varied[k.split(":", 1)[1]]!r}">{text}</td>')  # sorts as a number
             elif k in left or k.startswith("varied:"):
-                tds.append(f'<td class="l">{text}{" ★" if k == "run" and r.best else ""}</td>')
+                tds.append(f'<td class="l">{text}</td>')
+            elif k == "n":
+                tds.append(f'<td data-v="{r.n}">{text}</td>')
             else:
-                tds.append(f"<td>{text}</td>")
-        body.append(f'<tr class="{"best" if r.best else ""}">{"".join(tds)}</tr>')
-    return f'<div class="wrap"><table><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+                mean = r.values.get(k, (None, None))[0]
+                tds.append(f'<td data-v="{mean!r}">{text}</td>' if mean is not None else f"<td>{text}</td>")
+        body.append(f'<tr class="{"best" if r.best else ""}" data-status="{esc(r.status)}">{"".join(tds)}</tr>')
+    controls = ('<div class="controls" id="table-controls"><label>status <select id="status-filter">'
+                '<option value="">all</option></select></label><input type="search" id="text-filter" '
+                'placeholder="filter runs by text" aria-label="filter runs by text"><span class="meta" '
+                'id="row-count"></span><span class="meta">click a column header to sort</span></div>')
+    return (f'{controls}<div class="wrap"><table id="runs"><thead><tr>{th}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _problems(rows: Sequence[Row]) -> str:
@@ -121,20 +143,38 @@ def _diagnostics(records: Sequence[RunRecord]) -> str:
     return f'<h2>Diagnostics</h2><ul class="problems diag">{"".join(items)}</ul>'
 
 
-def _charts(charts: List[Dict[str, Any]]) -> str:
+def _charts(charts: List[Dict[str, Any]], groups: Sequence[Dict[str, Any]]) -> str:
+    """Per sweep: the in-page chart (drawn by the script from the embedded history) and the PNG
+    overlays (shown with scripts off and when printing; a button shows them on screen)."""
     if not charts:
-        return "<h2>Curves</h2><p>No run has a history yet.</p>"
-    parts = ["<h2>Curves</h2>"]
+        return '<h2 id="curves">Curves</h2><p>No run has a history yet.</p>'
+    parts = ['<h2 id="curves">Curves</h2><div class="controls"><span class="meta">Click a legend entry to show or '
+             'hide its run; the value under the mouse is shown.</span><button type="button" id="show-png">'
+             'PNG overlays</button></div>']
     by_sweep: Dict[str, List[Dict[str, Any]]] = {}
     for c in charts:
         by_sweep.setdefault(str(c["sweep"]), []).append(c)
+    index = {g["title"]: i for i, g in enumerate(groups)}
     for sweep, items in by_sweep.items():
         imgs = "".join(f'<img src="{data_uri(c["path"])}" alt="{esc(sweep)}: {esc(c["quantity"])}">' for c in items)
-        parts.append(f'<h3>{esc(sweep)}</h3><div class="charts">{imgs}</div>')
+        live = f'<div class="curves" data-group="{index[sweep]}"></div>' if sweep in index else ""
+        parts.append(f'<h3>{esc(sweep)}</h3>{live}<div class="charts static">{imgs}</div>')
     return "".join(parts)
 
 
-def _gallery(rows: Sequence[Row], limit: int = GALLERY) -> str:
+def _parallel(groups: Sequence[Dict[str, Any]], metric: str) -> str:
+    """A parallel-coordinates chart for each sweep with two or more varied keys (drawn by the script)."""
+    parts = [f'<h3>{esc(g["title"])}</h3><div class="pcoords" data-group="{i}"><p class="meta static">'
+             f'{len(g["keys"])} varied keys and {esc(metric)}: the chart is drawn by the page\'s script.</p></div>'
+             for i, g in enumerate(groups) if len(g["keys"]) >= 2]
+    if not parts:
+        return ""
+    return ('<h2 id="parallel">Parallel coordinates</h2><p class="meta">One line per trial across its varied values '
+            f'and {esc(metric)}, coloured by {esc(metric)}; point at a line to name it, click it to open its run.</p>'
+            + "".join(parts))
+
+
+def _gallery(rows: Sequence[Row], images: D.Images, limit: int = GALLERY) -> str:
     """The confusion matrices of the best ``limit`` runs (rows are sorted best first), embedded;
     the others stay in their run folders, linked from the table."""
     having = [rec for r in rows for rec in r.runs if rec.confusion_png is not None]
@@ -147,7 +187,7 @@ def _gallery(rows: Sequence[Row], limit: int = GALLERY) -> str:
     figs = []
     for rec in shown:
         cap = rec.name + (f" — {rec.label}" if rec.label else "") + ("" if one else names[rec.confusion_split])
-        figs.append(f'<figure><img src="{data_uri(rec.confusion_png)}" alt="confusion matrix of {esc(rec.name)}">'
+        figs.append(f'<figure><img src="{images.uri(rec.confusion_png)}" alt="confusion matrix of {esc(rec.name)}">'
                     f"<figcaption>{esc(cap)}</figcaption></figure>")
     heading = "Confusion matrices" + (names[splits.pop()] if one else " (the split under each)")
     note = "" if len(having) <= limit else (
@@ -159,7 +199,7 @@ def _gallery(rows: Sequence[Row], limit: int = GALLERY) -> str:
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
            sources: Sequence[str], created: str, out_dir: Optional[Path] = None, search: str = "") -> str:
     """The page; ``out_dir``: where report.html goes (the run links are relative to it); ``search``:
-    the Search section's HTML (dlhw.reports.search), after the problems."""
+    the Search section's HTML (dlhw.reports.search), '' when no search is among the folders."""
     counts: Dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -167,15 +207,31 @@ def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[
     best = next((r for r in rows if r.best), None)
     best_line = (f"<p>Best by <code>{esc(metric)}</code>: <b>{esc(best.name)}</b> "
                  f"({esc(cell(best, metric))})</p>") if best else ""
+    data = page_data(rows, records, metric)
+    images = D.Images()
+    detail_of = {id(rec): detail_id(i) for i, rec in enumerate(records)}
+    sections = [
+        best_line,
+        f'<h2 id="runs-table">Runs</h2>{_table(rows, metric, out_dir, detail_of)}',
+        '<p class="meta">Repeats of one trial are shown as mean ± standard deviation over their completed runs '
+        "(column n). ★ marks the best row.</p>",
+        _problems(rows), _diagnostics(records), _charts(charts, data["groups"]), _parallel(data["groups"], metric),
+        _gallery(rows, images),
+    ]
+    # More sections (e.g. reports/search.py's) are appended here, before the run details.
+    sections.append(search)
+    sections.append(D.sections(rows, records, metric, esc, lambda p: href(p, out_dir), images))
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("runs-table", "Runs"), ("curves", "Curves"),
+                                                          ("parallel", "Parallel coordinates"), ("search", "Search"),
+                                                          ("details", "Run details"))
+                  if f'id="{a}"' in "".join(sections))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>dlhw report: {esc(', '.join(sources))}</title><style>{CSS}</style></head><body>"
+        f"<title>dlhw report: {esc(', '.join(sources))}</title><style>{asset('page.css')}</style></head><body>"
         f"<h1>dlhw report</h1><div class=\"meta\">{len(records)} runs ({esc(summary)}) from "
-        f"{esc(', '.join(sources))}; sorted by {esc(metric)}; written {esc(created)}</div>"
-        f"{best_line}<h2>Runs</h2>{_table(rows, metric, out_dir)}"
-        "<p class=\"meta\">Repeats of one trial are shown as mean ± standard deviation over their completed runs "
-        "(column n). ★ marks the best row.</p>"
-        f"{_problems(rows)}{_diagnostics(records)}{search}{_charts(charts)}{_gallery(rows)}"
-        "</body></html>\n"
+        f"{esc(', '.join(sources))}; sorted by {esc(metric)}; written {esc(created)}</div><nav>{nav}</nav>"
+        + "".join(sections)
+        + f'<script type="application/json" id="dlhw-data">{to_script_json(data)}</script>'
+        f"<script>{asset('page.js')}</script></body></html>\n"
     )

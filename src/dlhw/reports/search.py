@@ -191,7 +191,7 @@ def section(paths: Sequence[str | Path], out_dir: Path, data_uri) -> str:
     """The page's Search section ('' when no search is among ``paths``); ``data_uri(png)`` embeds a chart."""
     searches = find_searches(paths)
     parts = [_one(s, Path(out_dir), data_uri, prefix=len(searches) > 1) for s in searches]
-    return ("<h2>Search</h2>" + "".join(parts)) if parts else ""
+    return ('<h2 id="search">Search</h2>' + "".join(parts)) if parts else ""
 
 
 def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:

@@ -27,10 +27,13 @@ class Prediction:
     input: str
     top: List[Dict[str, Any]] = field(default_factory=list)
     values: Optional[Dict[str, float]] = None
+    outputs: Optional[Dict[str, Dict[str, float]]] = None  # model.outputs: {output name: {target: value}}
 
     def as_dict(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"input": self.input}
-        if self.values is not None:
+        if self.outputs is not None:
+            out["outputs"] = self.outputs
+        elif self.values is not None:
             out["values"] = self.values
         else:
             out["top"] = self.top
@@ -143,6 +146,15 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
             logits: Optional[np.ndarray] = None) -> List[Prediction]:
     """Prediction objects from raw model (or classifier) outputs; ``logits`` adds each class's logit."""
     out: List[Prediction] = []
+    heads = (pre.get("output") or {}).get("heads")
+    if heads:  # model.outputs: each output by name, its targets' values (values: the same, flat)
+        rows = np.asarray(raw).reshape(len(labels), -1)
+        for label, row in zip(labels, rows):
+            outs = {h["name"]: {t: float(v) for t, v in zip(h["targets"], row[h["start"]:h["start"] + h["units"]])}
+                    for h in heads}
+            out.append(Prediction(label, values={f"{n}.{t}": v for n, o in outs.items() for t, v in o.items()},
+                                  outputs=outs))
+        return out
     if pre["task"] == "regression":
         names = pre.get("targets") or [f"target_{i}" for i in range(raw.shape[1])]
         for label, row in zip(labels, np.asarray(raw).reshape(len(labels), -1)):
@@ -186,6 +198,10 @@ def model_inputs(run_dir: Path, inputs: Sequence[str]):
     from dlhw.data.preprocessing import csv_inputs, image_inputs
 
     pre = load_preprocessing(run_dir)
+    if pre.get("source") == "sequences":  # .npz / .npy / CSV sequences, as the run was trained on
+        from dlhw.data.sequences import predict_inputs
+
+        return predict_inputs(inputs, pre["input_shape"])
     found = collect_inputs(inputs)
     if found["images"]:
         return image_inputs(found["images"], pre), list(found["images"])

@@ -4,6 +4,7 @@ A run folder (``dlhw run``, and each trial of a sweep)::
 
     config.yaml  status.json  env.json  summary.txt  preprocessing.json  samples.png
     history.csv  history_steps.csv  curves.png (curves.txt for a classifier)  steps_curves.png
+    curves_outputs.png (model.outputs)
     metrics.json  model.keras  classifier.joblib
     confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
     tb/  checkpoints/last.ckpt.npz (and the best weights)
@@ -23,6 +24,7 @@ SAMPLES = "samples.png"
 HISTORY = "history.csv"                # one row per epoch
 HISTORY_STEPS = "history_steps.csv"    # training.log_steps
 CURVES = "curves.png"
+CURVES_OUTPUTS = "curves_outputs.png"    # model.outputs: loss and metric of each named output
 CURVES_NOTE = "curves.txt"             # a classifier run: why there are no curves
 STEP_CURVES = "steps_curves.png"
 METRICS = "metrics.json"               # written last: a run with it finished

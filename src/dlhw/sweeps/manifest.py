@@ -311,7 +311,7 @@ def _size_proxy(cfg) -> float:
     if m.type == "mlp":
         units = [layer.units for layer in m.layers]
         return float(sum(units) + sum(a * b for a, b in zip(units, units[1:])))
-    if m.type == "cnn":
+    if m.type in ("cnn", "cnn1d"):
         return float(sum(getattr(b, "filters", 0) or 0 for b in m.blocks) + 1)
     return 1e9  # a backbone outweighs any small model
 

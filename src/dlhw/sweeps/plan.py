@@ -3,7 +3,8 @@
 PATH is a folder (every ``*.yaml`` in it, sorted; each may use ``base:`` and
 may itself be a sweep file) or a sweep file (``base:`` + ``grid:`` of dotted
 keys whose values are lists; optional ``repeats: k`` and ``random: {samples:
-n, seed}``). Every trial is validated here, before anything trains. Names are
+n, seed}``; ``vary: seed | split | both`` says what the repeats change). A config with
+``dataset.folds: K`` expands into K trials, one per test fold. Every trial is validated here, before anything trains. Names are
 readable (built from the varied values), sanitised, unique and stable: the
 same sweep file gives the same names every time. No heavy imports.
 """
@@ -35,8 +36,9 @@ class Trial:
     raw: Dict[str, Any]            # the config as plain data (validated)
     cfg: Any                       # the validated ExperimentConfig
     source: str                    # file it came from
-    repeat: int = 0
-    repeats: int = 1               # how many seeds its file asked for
+    repeat: int = 0                # index among its group's runs (repeats x folds); 0 starts a group
+    repeats: int = 1               # how many runs its group has (repeats x folds)
+    suffix: str = ""               # what tells the group's runs apart: _seed-1, _split-2, _fold-0
     hash: str = ""                 # dlhw.config.fingerprint of the resolved config (name included)
     shape: str = ""                # its shape_fingerprint (no name, seed, epochs): same time per epoch
 
@@ -163,6 +165,57 @@ def _repeats(raw: Dict[str, Any], source: str) -> int:
     return k
 
 
+VARY = ("seed", "split", "both")
+
+
+def _vary(raw: Dict[str, Any], source: str) -> str:
+    """``vary:`` what repeats change: seed (the initial weights, dropout and batch order; the split
+    stays that of the file's seed), split (dataset.split_seed; the seed stays), or both (the seed,
+    which also draws the split: the behaviour before vary: existed, and the default)."""
+    v = raw.get("vary", "both")
+    if not isinstance(v, str) or v.strip().lower() not in VARY:
+        raise ConfigError(f"{source}: vary: expected one of {', '.join(VARY)}; received {shorten(v)}")
+    return v.strip().lower()
+
+
+def _folds(data: Dict[str, Any]) -> int:
+    """K when the trial's config asks for K-fold cross-validation and picks no fold itself, else 1
+    (a bad value is left for validation to report)."""
+    ds = data.get("dataset")
+    if not isinstance(ds, dict) or ds.get("fold") is not None:
+        return 1
+    k = ds.get("folds")
+    return k if isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= MAX_TRIALS else 1
+
+
+def _runs_of(data: Dict[str, Any], repeats: int, vary: str) -> List[tuple]:
+    """(suffix, config) of each run of one grid combination: repeats x folds."""
+    seed0 = data.get("seed", 0)
+    seed_ok = isinstance(seed0, int) and not isinstance(seed0, bool)
+    folds = _folds(data)
+    runs: List[tuple] = []
+    for r in range(repeats):
+        d = copy.deepcopy(data)
+        parts: List[str] = []
+        if repeats > 1 and seed_ok:  # a bad seed is left for validation to report
+            ds = d.setdefault("dataset", {}) if isinstance(d.get("dataset", {}), dict) else {}
+            split0 = ds.get("split_seed") if isinstance(ds.get("split_seed"), int) else seed0
+            if vary in ("seed", "both"):
+                d["seed"] = seed0 + r
+                parts.append(f"seed-{seed0 + r}")
+            if vary == "seed":
+                ds["split_seed"] = split0  # the split stays the file's
+            elif vary == "split":
+                ds["split_seed"] = split0 + r
+                parts.append(f"split-{split0 + r}")
+        for i in range(folds):
+            f = d if folds == 1 else copy.deepcopy(d)
+            if folds > 1:
+                f["dataset"]["fold"] = i
+            runs.append(("".join(f"_{p}" for p in parts + ([f"fold-{i}"] if folds > 1 else [])), f))
+    return runs
+
+
 def _combo(values: List[List[Any]], index: int) -> tuple:
     """The index-th tuple of itertools.product(*values), without building the others."""
     out = []
@@ -213,6 +266,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "",
         raise ConfigError(f"{source}: a search file (search:, space:) runs on its own: dlhw sweep {source}")
     grid = _grid(raw, source)
     repeats = _repeats(raw, source)
+    vary = _vary(raw, source)
     if "random" in raw and not grid:
         raise ConfigError(f"{source}: random: needs a grid: to sample from")
     _check_sets(sets, list(grid), source)
@@ -231,13 +285,10 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "",
         group = trial_name(varied, labels, leaves)
         if label_prefix:
             group = sanitize_name(f"{label_prefix}_{group}" if varied else label_prefix)
-        seed0 = data.get("seed", 0)
-        for r in range(repeats):
-            d = data if r == repeats - 1 else copy.deepcopy(data)  # the last repeat takes the original
-            if repeats > 1 and isinstance(seed0, int) and not isinstance(seed0, bool):
-                d["seed"] = seed0 + r  # a bad seed is left for validation to report
+        runs = _runs_of(data, repeats, vary)
+        for r, (suffix, d) in enumerate(runs):
             trials.append(Trial(name=group, group=group, varied=dict(varied), raw=d, cfg=None,
-                                source=source, repeat=r, repeats=repeats))
+                                source=source, repeat=r, repeats=len(runs), suffix=suffix))
     return trials, list(grid), repeats
 
 
@@ -288,7 +339,7 @@ def build_plan(path: str | Path, sets: Sequence[str] = (), raw: Optional[Dict[st
         if t.repeat == 0:
             group = next(it)
         t.group = group
-        t.name = group if t.repeats == 1 else f"{group}_seed-{t.raw.get('seed')}"
+        t.name = group + t.suffix
         t.raw["name"] = t.name
         t.cfg = validate(t.raw, f"{t.source} (trial {t.name})")
         dump = t.cfg.dump()

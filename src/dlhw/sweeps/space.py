@@ -348,7 +348,7 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     source = str(p)
     given = raw is not None  # a dict (dlhw.sweep): PATH only names the search
     raw = copy.deepcopy(raw) if given else load_raw(p)
-    for other in ("grid", "random", "repeats"):
+    for other in ("grid", "random", "repeats", "vary"):
         if other in raw:
             raise ConfigError(f"{source}: {other}: a file has either grid: (every combination) or search: "
                               f"(Optuna), not both; move one to its own file")

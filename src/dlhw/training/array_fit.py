@@ -23,7 +23,7 @@ Image folders keep ``Model.fit`` on a tf.data pipeline (decoding dominates there
 from __future__ import annotations
 
 import math
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuff
             m.reset_state()
 
     @tf.function(autograph=False)
-    def run(x, y, xv, yv, epoch):
+    def run(x, y, xv, yv, epoch, w):
         reset()
         perm = epoch_permutation(n, seed, epoch, shuffle)
 
@@ -54,7 +54,8 @@ def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuff
 
         def body(i, loss, rows):
             idx = perm[i * batch_size:(i + 1) * batch_size]
-            logs = train_step((tf.gather(x, idx), tf.gather(y, idx)))
+            batch = (tf.gather(x, idx), tf.gather(y, idx))
+            logs = train_step(batch if w is None else batch + (tf.gather(w, idx),))  # training.class_weight
             row = tf.stack([tf.cast(logs[k], tf.float32) for k in keys])
             return i + 1, row[at_loss], rows.write(i, row)
 
@@ -80,9 +81,11 @@ def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuff
 
 
 def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, batch_size: int,
-             seed: int, first: int, end: int, shuffle: bool, callbacks: list, verbose: int) -> None:
+             seed: int, first: int, end: int, shuffle: bool, callbacks: list, verbose: int,
+             sample_weight: Optional[np.ndarray] = None) -> None:
     """``model.fit`` on in-memory features for epochs ``first`` .. ``end - 1``, with
-    epoch e's batches the stateless (seed, e) permutation of ``seeded_epochs``."""
+    epoch e's batches the stateless (seed, e) permutation of ``seeded_epochs``;
+    ``sample_weight``: one weight per training sample (training.class_weight)."""
     import keras
     import tensorflow as tf
 
@@ -95,6 +98,7 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
         raise DataError("the training split is empty; add samples or change dataset.split")
     x_t, y_t = tf.constant(x), tf.constant(y)
     xv_t, yv_t = tf.constant(xv), tf.constant(yv)
+    w_t = None if sample_weight is None else tf.constant(sample_weight)
     symbolic_build(model, x[:batch_size], y[:batch_size])  # metrics, loss, optimizer: built outside the graph
     run, keys, steps = _epoch_function(model, n, n_val, batch_size, seed, shuffle)
     cbs = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, verbose=verbose,
@@ -104,7 +108,7 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
     epoch_logs: Dict[str, float] = {}
     for epoch in range(first, end):
         cbs.on_epoch_begin(epoch)  # reseeds the dropout generators for (seed, epoch)
-        rows, train, val = run(x_t, y_t, xv_t, yv_t, tf.constant(epoch, tf.int64))
+        rows, train, val = run(x_t, y_t, xv_t, yv_t, tf.constant(epoch, tf.int64), w_t)
         rows = rows.numpy()
         for b, row in enumerate(rows):
             cbs.on_train_batch_begin(b)

@@ -49,7 +49,9 @@ def cache_reason(cfg, model, dataset) -> Optional[str]:
         return "not a backbone model"
     if cfg.cache == "off":
         return "cache: off"
-    if cfg.dataset.augment and not dataset.in_memory():
+    from dlhw.models.augment import augmenting
+
+    if augmenting(cfg, dataset):  # a frozen backbone must see the augmented images: no cache while on
         return "dataset.augment is on (features change every epoch)"
     from dlhw.models.backbones import is_frozen
 

@@ -91,6 +91,10 @@ class Trainer:
         self.checkpointer = None
         self.best = None  # evaluation.weights: best: the BestWeights of the last stage run, carried over stages
         self.steps = None  # training.log_steps: the history_steps.csv writer
+        self.stage_start = 0  # the current stage's first epoch (0-based, continuous): step decay counts from it
+        from dlhw.training.class_weights import class_weights
+
+        self.class_weights = class_weights(cfg, dataset)  # training.class_weight, one weight per class
 
     def _verbose(self) -> int:
         if self.quiet:
@@ -115,6 +119,10 @@ class Trainer:
             s = opt.schedule
             cbs.append(keras.callbacks.ReduceLROnPlateau(monitor=s.monitor, mode=keras_mode(s.monitor), factor=s.factor,
                                                          patience=s.patience, min_lr=s.min_lr, verbose=0))
+        if opt.schedule is not None and opt.schedule.type == "step":
+            from dlhw.training.optimizers import step_decay
+
+            cbs.append(step_decay(opt.schedule, opt.learning_rate, self.stage_start))
         if self.cfg.evaluation.weights == "best":  # the best epoch over all stages is evaluated and saved
             best = BestWeights(self.run_dir / layout.CHECKPOINTS, monitor=evaluation_monitor(self.cfg),
                                live=lambda: ckpt.live)
@@ -213,6 +221,7 @@ class Trainer:
             rows: List[dict] = ckpt.stage_rows(index)  # a resumed stage's epochs so far
             ckpt.restore_model(self.model, fit_model, index)
             first = offset + len(rows)
+            self.stage_start = offset
             end = first if ckpt.stage_stopped(index) else offset + stage.epochs
             xv, yv, val = (None, None, None) if cached else val_inputs()
             fit_kw: Dict[str, Any] = dict(
@@ -220,6 +229,10 @@ class Trainer:
                 callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard, ckpt), result,
                                          self.model),
             )
+            if self.class_weights is not None:  # training.class_weight (fit_arrays: per-sample weights)
+                from dlhw.training.class_weights import as_keras
+
+                fit_kw["class_weight"] = as_keras(self.class_weights)
             # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
             ys = encode_labels(train.y, self.spec)
             if cached and not all(isinstance(self.features.features(s), np.ndarray) for s in ("train", "val")):
@@ -247,8 +260,10 @@ class Trainer:
                     pin_checkpoints(fit_kw["callbacks"], self.model)
                     x, x_val = self.features.features("train"), self.features.features("val")
                     y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
+                from dlhw.training.class_weights import sample_weights
+
                 fit_arrays(fit_model, x, ys, x_val, y_val, t.batch_size, cfg.seed, first, end, t.shuffle,
-                           fit_kw["callbacks"], fit_kw["verbose"])
+                           fit_kw["callbacks"], fit_kw["verbose"], sample_weights(self.class_weights, train.y))
             else:
                 data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
                                      image_size=self.dataset.meta.get("image_size"),
