@@ -317,3 +317,39 @@ def test_dlhw_sweep_runs_a_search_given_as_a_dict(tmp_path, monkeypatch):
                     "space": {"model.layers.0.units": [8, 16]}}, out="out", workers=1, name="api", quiet=True)
     assert s.path == Path("out") / "api" and [r["status"] for r in s.results] == ["completed"]
     assert s.manifest["search"]["trials"] == 1 and s.best() is not None
+
+
+def test_the_sweep_schema_knows_search_and_space():
+    import jsonschema
+
+    from dlhw.config.jsonschema import sweep_schema
+
+    schema = sweep_schema()
+    configs = Path(__file__).resolve().parents[1] / "configs" / "search"
+    for f in sorted(configs.glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+    bad = {"base": "x.yaml", "search": {"trials": 3, "sampler": "tpee"}, "space": {LR: [0.1]}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    with pytest.raises(jsonschema.ValidationError):  # a key the config does not have
+        jsonschema.validate({"base": "x.yaml", "search": {"trials": 3}, "space": {"model.layerz.0.units": [8]}}, schema)
+
+
+def test_the_contracts_search_example_plans_as_written():
+    from test_config import CONTRACT, contract_blocks
+
+    from dlhw.config.jsonschema import sweep_schema
+    from dlhw.sweeps.space import build_search
+
+    if not CONTRACT.exists():
+        pytest.skip("shared/CONFIG.md not beside the repo")
+    block = next(yaml.safe_load(b) for b in contract_blocks() if "search:" in b and "space:" in b)
+    import jsonschema
+
+    jsonschema.validate(block, sweep_schema())
+    f = Path(__file__).resolve().parents[1] / "configs" / "search" / "contract.yaml"  # its base: ../quickstart.yaml
+    from dlhw.config.loader import deep_merge, load_raw
+
+    raw = deep_merge(load_raw(f.parent.parent / "quickstart.yaml"), {k: v for k, v in block.items() if k != "base"})
+    plan = build_search(f, raw=raw)
+    assert plan.spec.trials == 40 and plan.pruner.type == "asha" and len(plan.params) == 3
