@@ -26,6 +26,7 @@ runner = CliRunner()
 CONFIGS = REPO / "configs"
 YAMLS = sorted(CONFIGS.rglob("*.yaml"))
 SHIPPED = sorted(list(CONFIGS.glob("*.yaml")) + [p for p in CONFIGS.iterdir() if p.is_dir()])
+SEARCHES = sorted((CONFIGS / "search").glob("*.yaml"))  # each runs on its own (dlhw.sweeps.search)
 COMMITTED = {"dlhw.schema.json": experiment_schema, "dlhw-sweep.schema.json": sweep_schema}
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(\S+)$")
 
@@ -63,7 +64,7 @@ def test_every_shipped_file_names_its_schema_and_validates_as_written(path, expe
     first = path.read_text().splitlines()[0]
     named = MODELINE.match(first)
     assert named, f"{path}: first line should be the yaml-language-server modeline; is {first!r}"
-    is_sweep = "grid" in raw
+    is_sweep = "grid" in raw or "search" in raw
     target = (path.parent / named.group(1)).resolve()
     assert target == CONFIGS / ("dlhw-sweep.schema.json" if is_sweep else "dlhw.schema.json")
     assert problems(sweep, raw) == []
@@ -76,7 +77,14 @@ def test_every_shipped_file_names_its_schema_and_validates_as_written(path, expe
 @pytest.mark.parametrize("path", SHIPPED, ids=_ids)
 def test_every_shipped_trial_validates_merged_and_resolved(path, experiment):
     """What the loader produces: the base chain merged, the grid applied; and every default filled."""
-    for trial in build_plan(path).trials:
+    if path in SEARCHES or path == CONFIGS / "search":  # a search: its first trial of each file
+        from dlhw.sweeps.space import build_search
+
+        plans = [build_search(f) for f in SEARCHES]
+        trials = [p.trial(0, {q.key: (q.labels or q.choices or [q.low])[0] for q in p.params}) for p in plans]
+    else:
+        trials = build_plan(path).trials
+    for trial in trials:
         assert problems(experiment, trial.raw) == [], trial.name
         assert problems(experiment, trial.cfg.dump()) == [], trial.name
 

@@ -63,8 +63,8 @@ class Sweep:
 
     @property
     def failed(self) -> List[Dict[str, Any]]:
-        """The trials that did not complete (failed, diverged, interrupted, ...)."""
-        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running")]
+        """The trials that failed (failed, diverged, interrupted, ...; a search's pruned trials are not)."""
+        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running", "pruned")]
 
     def _records(self):
         from dlhw.reports.collect import collect
@@ -138,6 +138,20 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
     check_device(device)
     sets = override_list(overrides)
     with console_quiet(quiet):
+        from dlhw.sweeps.space import is_search, search_raw
+
+        search = merge_base(path) if isinstance(path, Mapping) else \
+            search_raw(path) if isinstance(path, (str, Path)) else None
+        if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.search)
+            from dlhw.sweeps.search import run_search
+            from dlhw.sweeps.space import build_search
+
+            label = (name or str(search.get("name") or "search")) if isinstance(path, Mapping) else path
+            splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
+            echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+            outcome = run_search(splan, Path(out), workers=workers, executor=executor, address=address,
+                                 device=device, rerun=rerun, echo=echo, debug=debug)
+            return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
             plan = build_plan(name or str(raw.get("name") or "sweep"), sets, raw=raw)

@@ -26,7 +26,7 @@ def print_closing(sweep) -> None:
                              f"{len(sweep.failed)} failed"))
     for col in ("trial", "status", "val acc", "test acc", "train s", "why"):
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
-    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red"}
+    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow"}
     for r in sweep.results:
         table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
                       num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
@@ -49,7 +49,7 @@ def format_bytes(n: int) -> str:
 
 def sweep(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="A folder of YAML configs, or a sweep file (base: + grid:).",
+    path: Annotated[Optional[Path], typer.Argument(help="A folder of YAML configs, or a sweep file (base: + grid:, or search: + space:).",
                                                    show_default=False)] = None,
     out: OutOpt = Path("runs"),
     sets: SetOpt = None,
@@ -77,6 +77,14 @@ def sweep(
             check_device(device)
             from dlhw.sweeps import build_plan
             from dlhw.sweeps.dryrun import data_problem, plan_rows, print_plan
+            from dlhw.sweeps.space import search_raw
+
+            if search_raw(path) is not None:  # a search: its space, sampler, pruner and budget
+                from dlhw.sweeps.search_dryrun import print_search
+                from dlhw.sweeps.space import build_search
+
+                print_search(build_search(path, overrides(sets, ctx.args)), out)
+                return
 
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains
             rows = plan_rows(plan, out, device=device)

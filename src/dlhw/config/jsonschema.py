@@ -55,11 +55,45 @@ RANDOM_KEY = {
                  "description": "Seed of the draw: the same seed, the same trials. Default: 0."},
     },
 }
+SEARCH_KEY = {
+    "type": "object", "additionalProperties": False, "required": ["trials"],
+    "description": "Search the space: with an Optuna study instead of a grid (dlhw.sweeps.search).",
+    "properties": {
+        "trials": {"type": "integer", "minimum": 1, "description": "Trials in all, over every run of the command."},
+        "sampler": {"type": "string", "enum": ["tpe", "random", "grid", "cmaes", "qmc", "nsga2"], "default": "tpe",
+                    "description": "How the next trial is chosen."},
+        "metric": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                   "default": "val_accuracy",
+                   "description": "What the search optimises (losses minimised, accuracies maximised); a list: "
+                                  "multi-objective (no pruner)."},
+        "pruner": {"anyOf": [
+            {"type": "string", "enum": ["none", "median", "asha", "hyperband"]},
+            {"type": "object", "additionalProperties": False, "properties": {
+                "type": {"type": "string", "enum": ["none", "median", "asha", "hyperband"], "description": "The pruner."},
+                "min_epochs": {"type": "integer", "minimum": 1, "description": "Epochs before a trial may be pruned."},
+                "reduction_factor": {"type": "integer", "minimum": 2, "description": "asha, hyperband: keep 1 in this many."},
+                "startup_trials": {"type": "integer", "minimum": 0, "description": "median: trials finished first."}}},
+            {"type": "null"}], "description": "Stops hopeless trials early (status pruned)."},
+        "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "The sampler's seed."},
+        "enqueue": {"type": "array", "items": {"type": "object"}, "description": "Trials to try first: space keys to values."},
+    },
+}
+RANGE = {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "description": "A range: {log_uniform: [low, high]}, {uniform: [low, high]}, {int: [low, high], step, log} "
+                   "or {float: [low, high], step, log}.",
+    "properties": {k: {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                       "description": f"[low, high]: {what}."}
+                   for k, what in (("log_uniform", "a number on a log scale (low above 0)"),
+                                   ("uniform", "a number"), ("int", "a whole number"), ("float", "a number"))} | {
+        "step": {"type": "number", "exclusiveMinimum": 0, "description": "int, float: the grid of values."},
+        "log": {"type": "boolean", "description": "int, float: sample on a log scale (low above 0)."}},
+}
 EXPERIMENT_ABOUT = ("A dlhw experiment config (dlhw run, dlhw validate): data, model, training plan. "
                     "With base: it may leave out what its base file gives.")
 SWEEP_ABOUT = ("A dlhw sweep file (dlhw sweep FILE, or a file of a swept folder): an experiment config, "
                "usually base: plus a grid: of dotted keys and the values each takes; repeats: and random: "
-               "optional.")
+               "optional. Or base: plus search: and space: (an Optuna search).")
 
 
 def experiment_schema() -> Dict[str, Any]:
@@ -73,8 +107,18 @@ def sweep_schema() -> Dict[str, Any]:
     """The JSON Schema of a sweep file (``dlhw schema --sweep``); it accepts experiment configs too."""
     defs = _definitions()
     grid = _grid(defs)  # before base: and the sweep keys join the root: a grid cannot vary those
-    extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY, "vary": VARY_KEY}
-    return _document(defs, "dlhw sweep file", SWEEP_ABOUT, extra, {"random": ["grid"]})
+    space = copy.deepcopy(grid)  # search: the same dotted keys, each a list of choices or a range
+    space["description"] = ("Dotted keys and what a search samples for each: a list of choices (categorical) "
+                            "or a range, e.g. {log_uniform: [1.0e-4, 1.0e-1]}, {int: [16, 512], step: 16}.")
+    for table in (space["properties"], space["patternProperties"]):
+        for key, entry in table.items():
+            table[key] = {"anyOf": [{k: v for k, v in entry.items() if k != "description"}, {"$ref": REF + "Range"}],
+                          "description": entry["description"].replace("one trial each", "a search samples")}
+    defs["Range"] = copy.deepcopy(RANGE)
+    extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY, "vary": VARY_KEY,
+             "search": SEARCH_KEY, "space": space}
+    return _document(defs, "dlhw sweep file", SWEEP_ABOUT, extra, {"random": ["grid"], "search": ["space"],
+                                                                   "space": ["search"]})
 
 
 def dumps(schema: Dict[str, Any]) -> str:

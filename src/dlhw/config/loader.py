@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
-SWEEP_KEYS = ("grid", "random", "repeats", "vary")
+SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space")
 
 
 # ------------------------------------------------------------------------ yaml
@@ -392,8 +392,9 @@ def validate(data: Mapping[str, Any], source: str = "config"):
 
     from dlhw.config.schema import ExperimentConfig
 
-    if any(k in data for k in ("grid", "random")):
-        raise ConfigError(f"{source}: this is a sweep file (it has grid:); run it with `dlhw sweep {source}`")
+    sweep_key = next((k for k in ("grid", "random", "search", "space") if k in data), None)
+    if sweep_key is not None:
+        raise ConfigError(f"{source}: this is a sweep file (it has {sweep_key}:); run it with `dlhw sweep {source}`")
     data = {k: v for k, v in data.items() if k not in ("repeats", "vary")}
     try:
         cfg = ExperimentConfig.model_validate(data)

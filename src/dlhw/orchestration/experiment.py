@@ -123,7 +123,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
                    device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
                    debug: bool = False, cache_dir: Optional[str | Path] = None,
                    resume: Optional[str | Path] = None, on_start: Optional[Callable[[Path], None]] = None,
-                   on_epoch: Optional[Callable[[dict], None]] = None) -> RunOutcome:
+                   on_epoch: Optional[Callable[[dict], None]] = None, prune=None) -> RunOutcome:
     """Train and evaluate ``cfg``; returns the run folder and its final status.
 
     ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
@@ -133,17 +133,20 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
 
+    ``prune(epoch, logs) -> bool``: a search's pruner (dlhw.sweeps.search); True stops the run after
+    that epoch with status ``pruned`` (history and curves kept, nothing evaluated).
+
     The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
     from dlhw.runtime.locks import released_after
 
     with released_after():
         return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                               on_start, on_epoch)
+                               on_start, on_epoch, prune)
 
 
 def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                    on_start=None, on_epoch=None) -> RunOutcome:
+                    on_start=None, on_epoch=None, prune=None) -> RunOutcome:
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
@@ -211,7 +214,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
                 on_epoch(row)
 
         trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features, on_epoch=epoch_done,
-                          resume=resumed.checkpoint if resumed else None, identity=identity)
+                          resume=resumed.checkpoint if resumed else None, identity=identity, prune=prune)
         result = trainer.fit()
         write_history(result.history, run_dir / layout.HISTORY)
         metric = "accuracy" if spec.accuracy != "none" else "mae"
@@ -224,6 +227,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose
 
+        if result.pruned_at is not None:  # a search's pruner stopped it (dlhw.sweeps.search)
+            from dlhw.orchestration.pruned import end_pruned
+
+            return RunOutcome(run_dir, "pruned", end_pruned(trainer, result, status, run_dir))
         if result.diverged:
             epoch, batch = result.diverged_at
             msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"

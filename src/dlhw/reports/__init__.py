@@ -57,8 +57,11 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
     charts = C.make_charts(records, out_dir, curves, rank=T.rank_of(rows))
     write_text(out_dir / layout.SUMMARY_CSV, T.to_csv(rows, metric))
     write_text(out_dir / layout.SUMMARY_MD, T.to_markdown(rows, metric))
+    from dlhw.reports.search import section
+
+    search = section(paths, out_dir, H.data_uri)  # searches among the folders: their own charts and table
     write_text(out_dir / layout.REPORT, H.render(rows, records, charts, metric, [str(p) for p in paths], now(),
-                                                 out_dir))
+                                                 out_dir, search=search))
     return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
 
 

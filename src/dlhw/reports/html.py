@@ -197,8 +197,9 @@ def _gallery(rows: Sequence[Row], images: D.Images, limit: int = GALLERY) -> str
 
 
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
-           sources: Sequence[str], created: str, out_dir: Optional[Path] = None) -> str:
-    """The page; ``out_dir``: where report.html goes (the run links are relative to it)."""
+           sources: Sequence[str], created: str, out_dir: Optional[Path] = None, search: str = "") -> str:
+    """The page; ``out_dir``: where report.html goes (the run links are relative to it); ``search``:
+    the Search section's HTML (dlhw.reports.search), '' when no search is among the folders."""
     counts: Dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -218,9 +219,11 @@ def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[
         _gallery(rows, images),
     ]
     # More sections (e.g. reports/search.py's) are appended here, before the run details.
+    sections.append(search)
     sections.append(D.sections(rows, records, metric, esc, lambda p: href(p, out_dir), images))
     nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("runs-table", "Runs"), ("curves", "Curves"),
-                                                          ("parallel", "Parallel coordinates"), ("details", "Run details"))
+                                                          ("parallel", "Parallel coordinates"), ("search", "Search"),
+                                                          ("details", "Run details"))
                   if f'id="{a}"' in "".join(sections))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -1,4 +1,4 @@
-"""status.json: where a run stands (running, completed, failed, diverged, interrupted), its
+"""status.json: where a run stands (running, completed, failed, diverged, interrupted, pruned), its
 times, its pid and heartbeat while it runs, and the error it ended with. A ``running``
 run whose process is gone reads as ``stale``."""
 
@@ -14,7 +14,7 @@ from dlhw.rundir.folder import now, read_json
 from dlhw.runtime.files import write_json
 from dlhw.rundir import layout
 
-STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
+STATUSES = ("running", "completed", "failed", "diverged", "interrupted", "pruned")  # pruned: a search stopped it
 
 
 class RunStatus:

@@ -117,6 +117,8 @@ def run_trial(job: Job) -> Result:
 
         kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
                       threads=job.threads)
+        if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.search)
+            kwargs["prune"] = job.report
         outcome = None
         if job.resume and "resume" in inspect.signature(run_experiment).parameters:
             try:  # an interrupted or stale trial continues from its last checkpoint
@@ -129,6 +131,10 @@ def run_trial(job: Job) -> Result:
         if outcome is None:
             outcome = run_experiment(cfg, **kwargs)
         m = outcome.metrics
+        if outcome.status == "pruned":
+            fields.update(status="pruned", pruned_at=m.get("pruned_at"), train_seconds=m.get("train_seconds"),
+                          error=f"pruned at epoch {m.get('pruned_at')}")
+            return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
         fields.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
                       val_accuracy=_short(m, "val", "accuracy"), test_accuracy=_short(m, "test", "accuracy"),
                       val_loss=_short(m, "val", "loss"), params=(m.get("params") or {}).get("total"))
@@ -165,7 +171,8 @@ def _clear_keras() -> None:
             pass
 
 
-def run_serial(jobs: List[Job], on_result: Callable[[Result], None]) -> None:
+def run_serial(jobs, on_result: Callable[[Result], None]) -> None:
+    """Each job in turn, in this process (``jobs``: a list, or a dlhw.sweeps.feed.Feed asked one at a time)."""
     threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
     for job in jobs:
         on_result(run_trial(job if job.threads is not None else job.replace(threads=threads)))

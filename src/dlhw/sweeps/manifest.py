@@ -68,6 +68,15 @@ class Manifest:
             self._log_started = True
         append_event(self.path.parent, name, fields, now())
 
+    def add(self, t: Trial, **fields: Any) -> None:
+        """A trial the plan did not list (a search's, asked as it goes); sweep.json is rewritten."""
+        entry = {**trial_entry(t), **fields}
+        self.data["trials"].append(entry)
+        self._by_name[t.name] = entry
+        for k in self.data["varied_keys"]:
+            self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
+        self.save()
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)
@@ -86,6 +95,8 @@ class Manifest:
             if state == "completed" and metrics is None:
                 state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
             e.update(status=state, error=status.get("error") if state != "completed" else None)
+            if state == "pruned":  # a search's pruner stopped it (sweeps.search)
+                e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
             if metrics is not None and state == "completed":
                 val, test = metrics.get("val") or {}, metrics.get("test") or {}
                 e.update(train_seconds=metrics.get("train_seconds"), val_accuracy=val.get("accuracy"),

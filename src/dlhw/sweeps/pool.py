@@ -207,9 +207,9 @@ class _Worker:
         self.stopping = False
 
 
-def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
-    """Train ``jobs`` (in order) on ``workers`` processes. A worker that dies fails only the trial
-    it had (recorded with the signal) and is replaced while trials remain."""
+def run_pool(jobs: "List[Job] | Any", workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
+    """Train ``jobs`` (in order; a list or a dlhw.sweeps.feed.Feed) on ``workers`` processes. A worker
+    that dies fails only the trial it had (recorded with the signal) and is replaced while trials remain."""
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
@@ -219,7 +219,10 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
     ctx = mp.get_context(method)
     slots, stop = ctx.Queue(), ctx.Event()
     threads = threads_per_worker(workers)
-    queue = [job.replace(threads=threads) for job in jobs]
+    from dlhw.sweeps.feed import Feed
+
+    queue = Feed.of(jobs)  # a list, or a search's study asked as workers free up
+    queue.prepare = lambda job: job.replace(threads=threads)
     crew: List[_Worker] = []
     driver_ends: List[Any] = []  # this process's ends of the workers' pipes
     idle_deaths = [0]  # workers that died holding no trial: replaced only so often
@@ -257,9 +260,10 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
             for w in list(crew):
                 if w.job is None and not w.stopping:
                     try:
-                        if queue:
-                            w.conn.send(queue[0])
-                            w.job = queue.pop(0)
+                        job = queue.peek()
+                        if job is not None:
+                            w.conn.send(job)
+                            w.job = queue.take()
                         else:
                             w.conn.send(None)
                             w.stopping = True
@@ -278,7 +282,7 @@ def run_pool(jobs: List[Job], workers: int, gpus: List[str], on_result: Callable
                         continue
                 if w.proc.sentinel in ready or not w.proc.is_alive():
                     bury(w)
-        for job in queue:  # every worker died before taking these
+        for job in queue.left():  # every worker died before taking these
             on_result(Result(job.name, "failed", error="not started: the worker processes died"))
     except BaseException:
         # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already

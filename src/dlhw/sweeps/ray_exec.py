@@ -282,12 +282,20 @@ def _start(ray, address: Optional[str], debug: bool, echo: Callable[[str], None]
     return temp_dir
 
 
-def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_result: Callable[[Result], None],
-            echo: Callable[[str], None] = print, debug: bool = False, view: Optional[PathView] = None) -> None:
-    """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc)."""
+def run_ray(jobs: "List[Job] | Any", workers: "int | str", address: Optional[str], on_result: Callable[[Result], None],
+            echo: Callable[[str], None] = print, debug: bool = False, view: Optional[PathView] = None,
+            sweep_dir: Optional[Path] = None) -> None:
+    """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc).
+    ``jobs``: a list (all submitted at once, Ray schedules them) or a dlhw.sweeps.feed.Feed made on demand
+    (a search: ``workers`` tasks in flight, the next asked for as one ends; ``sweep_dir`` names its folder)."""
+    from dlhw.sweeps.feed import Feed
+
     ray = import_ray()
     address = cluster_address(address)
-    sweep_dir = Path(jobs[0].out) if jobs else None
+    feed = Feed.of(jobs)
+    first = None if feed.on_demand else feed.peek()
+    sweep_dir = Path(sweep_dir) if sweep_dir is not None else Path(first.out) if first is not None else None
+    outs = {sweep_dir} if feed.on_demand else {Path(j.out) for j in feed._jobs}
     log_path = sweep_dir / LOG_NAME if sweep_dir is not None else None
     marker = f".dlhw-ray-{uuid.uuid4().hex}"
     auth_mode = os.environ.get("RAY_AUTH_MODE")  # a new local instance sets it for this process
@@ -300,29 +308,40 @@ def run_ray(jobs: List[Job], workers: "int | str", address: Optional[str], on_re
             started = True
         refs: Dict[Any, Job] = {}
         try:
-            for d in {Path(j.out) for j in jobs}:
+            for d in outs:
                 (d / marker).touch()
             resources = ray.cluster_resources()
             cpus = max(1, int(resources.get("CPU", 1)))
             if workers == "auto":  # as many trials at once as the cluster has CPUs (one thread each at most)
-                workers = max(1, min(len(jobs), cpus))
+                workers = max(1, min(feed.size() or cpus, cpus))
             threads = max(1, cpus // max(1, workers))
             gpus = 1 if resources.get("GPU", 0) >= 1 else 0
             task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
-            for job in jobs:
+            in_flight = workers if feed.on_demand else None  # a list: everything at once
+
+            def submit() -> bool:
+                job = feed.take()
+                if job is None:
+                    return False
                 job = job.replace(threads=threads)
                 seed = [ray.put(pack(job.run_dir))] if job.resume and job.run_dir.is_dir() else None
                 refs[task.remote(job, marker, seed, view)] = job
+                return True
+
+            while (in_flight is None or len(refs) < in_flight) and submit():
+                pass
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
                 for ref in done:
                     on_result(_collect(ray, ref, refs.pop(ref)))
+                while (in_flight is None or len(refs) < in_flight) and submit():
+                    pass
         except KeyboardInterrupt:
             for ref in list(refs):
                 ray.cancel(ref, force=True)
             raise
         finally:
-            for d in {Path(j.out) for j in jobs}:
+            for d in outs:
                 (d / marker).unlink(missing_ok=True)
             if started:
                 ray.shutdown()

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-STATUSES = ("completed", "skipped", "running", "failed", "diverged", "interrupted")
-OK = ("completed", "skipped", "running")  # anything else makes the sweep exit 1
+STATUSES = ("completed", "skipped", "running", "failed", "diverged", "interrupted", "pruned")
+OK = ("completed", "skipped", "running", "pruned")  # anything else makes the sweep exit 1 (pruned: a search stopped it)
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Job:
     resume: bool = False           # continue an unfinished run folder from its checkpoint
     device: str = "auto"
     threads: Optional[int] = None  # CPU threads of its process (None: as the process has)
+    report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.search)
 
     @property
     def run_dir(self) -> Path:
@@ -55,6 +56,7 @@ class Result:
     val_loss: Optional[float] = None
     params: Optional[int] = None
     resumed: Optional[bool] = None         # True: continued from its checkpoint; False: refused, trained anew
+    pruned_at: Optional[int] = None        # status pruned: the epoch a search's pruner stopped it at
     archive: Optional[bytes] = field(default=None, repr=False, compare=False)  # Ray: the trial folder, shipped back
 
     @property

@@ -27,6 +27,7 @@ class TrainResult:
     diverged_at: Optional[tuple] = None
     stopped_early: List[str] = field(default_factory=list)
     evaluated: Dict[str, Any] = field(default_factory=dict)  # which epoch's weights the model holds, and why
+    pruned_at: Optional[int] = None  # a search's pruner stopped training after this epoch (training.pruning)
 
     @property
     def diverged(self) -> bool:
@@ -75,8 +76,9 @@ class Trainer:
 
     def __init__(self, cfg, dataset, model, spec, run_dir: Path, quiet: bool = False,
                  on_epoch: Optional[Callable[[dict], None]] = None, features=None,
-                 resume: Optional[dict] = None, identity: Optional[dict] = None):
+                 resume: Optional[dict] = None, identity: Optional[dict] = None, prune=None):
         self.cfg = cfg
+        self.prune = prune  # a search's decide(epoch, logs) -> stop? (training.pruning)
         self.resume = resume  # a loaded checkpoint (training.checkpoint) to continue from
         self.identity = identity or {}  # config hash and data fingerprint stored in checkpoints
         self.features = features  # a feature_cache.FeaturePlan: frozen stages train the head on cached features
@@ -136,6 +138,10 @@ class Trainer:
             from dlhw.training.steps import StepRecorder
 
             cbs.append(StepRecorder(self.steps, stage.name))
+        if self.prune is not None:
+            from dlhw.training.pruning import PruneCallback
+
+            cbs.append(PruneCallback(self.prune))
         return cbs
 
     def _evaluated(self, result: TrainResult, early_stop) -> Dict[str, Any]:
@@ -273,6 +279,10 @@ class Trainer:
                 result.stopped_early.append(stage.name)
             if guard.diverged_at is not None:
                 result.diverged_at = guard.diverged_at
+                break
+            pruned = next((cb.pruned_at for cb in fit_kw["callbacks"] if getattr(cb, "pruned_at", None)), None)
+            if pruned is not None:  # a search's pruner stopped it: no later stage runs
+                result.pruned_at = pruned
                 break
         result.train_seconds = ckpt.elapsed()
         result.epochs_run = offset

@@ -1,0 +1,161 @@
+"""Search (Optuna) on S5's space: TPE + ASHA vs random search vs the full grid of a discretised space.
+
+S5's space on scikit-learn digits: 1 to 8 hidden layers of 32 to 512 units (one categorical
+dimension, '3x256': Optuna samples it as a label), optimizer sgd / adagrad / rmsprop / adam,
+learning rate 1e-4 .. 1e-1 (log), 20 epochs a trial. The grid discretises it: 1, 2, 4 or 8 layers
+of 32, 128 or 512 units, the 4 optimizers, learning rates 1e-4, 1e-3, 1e-2, 1e-1 (192 trials).
+Random search gets as many trials as TPE + ASHA.
+
+For each method and seed (median over the seeds): the epochs spent and the wall time until a
+trial first comes within 0.5 points of the grid's best validation accuracy (pruned trials count
+the epochs they ran; trials counted in the order they finished). Target: TPE + ASHA needs at most
+1/3 of the grid's epochs. Then `--workers 2` vs 1 on the TPE + ASHA search (wall time; target
+>= 1.7x on 2 cores). Each search is a fresh `dlhw sweep` process.
+
+    python benchmarks/search.py [--seeds 3] [--trials 60]
+    python benchmarks/search.py --small        # a few minutes: 2 optimizers, 4 architectures, 4 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+OPTIMIZERS = ["sgd", "adagrad", "rmsprop", "adam"]
+
+
+def dlhw() -> list[str]:
+    exe = Path(sys.executable).with_name("dlhw")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlhw.cli"]
+
+
+def layers(depths, widths) -> list:
+    return [[{"units": u, "activation": "relu"} for _ in range(d)] for d in depths for u in widths]
+
+
+def spaces(small: bool):
+    """(search space, grid space, epochs)."""
+    if small:
+        archs, opts, epochs = layers([1, 2], [32, 128]), ["sgd", "adam"], 4
+        grid = {"model.layers": archs, "training.optimizer.type": opts,
+                "training.optimizer.learning_rate": [1.0e-3, 1.0e-1]}
+        return {"model.layers": archs, "training.optimizer.type": opts,
+                "training.optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-1]}}, grid, epochs
+    search = {"model.layers": layers(range(1, 9), [32, 64, 128, 256, 512]), "training.optimizer.type": OPTIMIZERS,
+              "training.optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-1]}}
+    grid = {"model.layers": layers([1, 2, 4, 8], [32, 128, 512]), "training.optimizer.type": OPTIMIZERS,
+            "training.optimizer.learning_rate": [1.0e-4, 1.0e-3, 1.0e-2, 1.0e-1]}
+    return search, grid, 20
+
+
+def grid_size(grid: dict) -> int:
+    n = 1
+    for v in grid.values():
+        n *= len(v)
+    return n
+
+
+def write(folder: Path, name: str, search: dict, space: dict, epochs: int) -> Path:
+    f = folder / f"{name}.yaml"
+    f.write_text(yaml.safe_dump({"base": str(REPO / "configs" / "quickstart.yaml"),
+                                 "training": {"epochs": epochs, "tensorboard": False, "checkpoint": False},
+                                 "evaluation": {"samples": 0},
+                                 "search": search, "space": space}, sort_keys=False))
+    return f
+
+
+def run(f: Path, out: Path, workers: int) -> tuple[float, list[dict]]:
+    """(wall seconds, the trials as they finished: epochs run, val accuracy, seconds since the start)."""
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.time()
+    res = subprocess.run(dlhw() + ["sweep", str(f), "--out", str(out), "--workers", str(workers), "--quiet",
+                                   "--device", "cpu"], capture_output=True, text=True)
+    wall = time.time() - start
+    if res.returncode != 0:
+        sys.exit(f"dlhw sweep {f.name} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    sweep_dir = out / f.stem
+    trials = []
+    for t in json.loads((sweep_dir / "sweep.json").read_text())["trials"]:
+        st = json.loads((sweep_dir / t["run_dir"] / "status.json").read_text())
+        done = dt.datetime.fromisoformat(st["finished"]).timestamp()
+        trials.append({"epochs": st.get("epochs_run") or 0, "val": t.get("val_accuracy"), "at": done - start,
+                       "status": t["status"]})
+    trials.sort(key=lambda t: t["at"])
+    return wall, trials
+
+
+def until(trials: list[dict], target: float) -> tuple[float, float]:
+    """(epochs, seconds) spent until a trial first reaches ``target`` (inf when none does)."""
+    epochs = 0
+    for t in trials:
+        epochs += t["epochs"]
+        if t["status"] == "completed" and isinstance(t["val"], float) and t["val"] >= target:
+            return epochs, t["at"]
+    return float("inf"), float("inf")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per method (median reported; default 3, --small 1)")
+    ap.add_argument("--trials", type=int, default=None, help="trials of TPE + ASHA and of random (default 60, --small 8)")
+    ap.add_argument("--small", action="store_true", help="a small space and 4 epochs: minutes, not hours")
+    args = ap.parse_args()
+    seeds = args.seeds or (1 if args.small else 3)
+    n = args.trials or (8 if args.small else 60)
+    space, grid, epochs = spaces(args.small)
+    pruner = {"type": "asha", "min_epochs": 1 if args.small else 2, "reduction_factor": 3}
+    print(f"S5's space on digits{' (--small)' if args.small else ''}: {epochs} epochs a trial; grid {grid_size(grid)} "
+          f"trials; TPE + ASHA and random {n} trials; {seeds} seed(s)", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        found = {"grid": [], "tpe+asha": [], "random": []}
+        walls = {"grid": [], "tpe+asha": [], "random": []}
+        runs = {}
+        for seed in range(seeds):
+            files = {
+                "grid": write(tmp, f"grid{seed}", {"trials": grid_size(grid), "sampler": "grid", "seed": seed}, grid, epochs),
+                "tpe+asha": write(tmp, f"tpe{seed}", {"trials": n, "sampler": "tpe", "seed": seed, "pruner": pruner},
+                                  space, epochs),
+                "random": write(tmp, f"random{seed}", {"trials": n, "sampler": "random", "seed": seed}, space, epochs),
+            }
+            for method, f in files.items():
+                wall, trials = run(f, tmp / "out", 1)
+                runs[(method, seed)] = trials
+                walls[method].append(wall)
+                print(f"  seed {seed} {method:9s} {len(trials):4d} trials, {sum(t['epochs'] for t in trials):5d} "
+                      f"epochs, {wall:7.1f}s", flush=True)
+        best = max(t["val"] for seed in range(seeds) for t in runs[("grid", seed)] if isinstance(t["val"], float))
+        target = best - 0.005
+        print(f"\nthe grid's best val accuracy: {best:.4f}; target: within 0.5 points ({target:.4f})")
+        for method in found:
+            for seed in range(seeds):
+                found[method].append(until(runs[(method, seed)], target))
+        grid_epochs = statistics.median(e for e, _ in found["grid"])
+        for method, hits in found.items():
+            ep = statistics.median(e for e, _ in hits)
+            sec = statistics.median(s for _, s in hits)
+            reached = sum(1 for e, _ in hits if e != float("inf"))
+            ratio = f"{ep / grid_epochs:.2f}x the grid's epochs" if grid_epochs not in (0, float("inf")) else "-"
+            print(f"  {method:9s} epochs to target {ep:>7}  wall {sec:>7.1f}s  ({ratio}; reached in {reached}/{seeds})")
+        print("  target: TPE + ASHA at most 0.33x the grid's epochs")
+
+        f = write(tmp, "workers", {"trials": n, "sampler": "tpe", "seed": 0, "pruner": pruner}, space, epochs)
+        one, _ = run(f, tmp / "w1", 1)
+        two, _ = run(f, tmp / "w2", 2)
+        print(f"\n--workers 2 vs 1 on the TPE + ASHA search ({n} trials): {one:.1f}s vs {two:.1f}s -> "
+              f"{one / two:.2f}x (target >= 1.7x on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()
