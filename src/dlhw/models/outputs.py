@@ -31,7 +31,10 @@ class OutputSpec:
     heads: tuple = ()  # model.outputs: one dict per named output (dlhw.models.heads); loss and activation 'multi'
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As metrics.json holds it (JSON has lists, not tuples: the dict equals the file read back)."""
+        d = asdict(self)
+        d["heads"] = [dict(h) for h in d["heads"]]
+        return d
 
 
 def resolve_output(cfg, dataset) -> OutputSpec:
