@@ -202,15 +202,20 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
 
     memo = held("frozen_backbones", lambda: LastUsed(MEMO_SIZE))
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
-    key = (entry.name, tuple(shape), _weights_identity(weights), rng)
-    backbone, digest = memo.take(key) or (None, None)
+    import keras
+    import tensorflow as tf
+
+    key = (entry.name, tuple(shape), _weights_identity(weights), rng, keras.config.dtype_policy().name)
+    shared = not tf.distribute.has_strategy()  # a distributed run's variables belong to its strategy: not kept
+    backbone, digest = (memo.take(key) or (None, None)) if shared else (None, None)
     if backbone is not None and (backbone.trainable or weights_digest(backbone) != digest):
         backbone = None  # unfrozen or overwritten since: build afresh
     if backbone is None:
         backbone = make_backbone(entry, shape, weights)
         backbone.trainable = False
         digest = weights_digest(backbone)
-    memo.put(key, (backbone, digest))
+    if shared:
+        memo.put(key, (backbone, digest))
     random.seed(int(rng[:15], 16))
     reset_global_seed_generator()
     return backbone
@@ -260,7 +265,8 @@ def build_backbone_model(model_cfg, input_shape, out_spec, *, augment: bool = Fa
             x = layers.BatchNormalization(name=f"head_{i}_bn")(x)
         else:
             x = layers.Dropout(hl.rate, name=f"head_{i}_dropout")(x)
-    outputs = layers.Dense(out_spec.units, activation=out_spec.activation, name="output")(x)
+    outputs = layers.Dense(out_spec.units, activation=out_spec.activation, dtype="float32",
+                           name="output")(x)  # float32 under mixed precision too (training.precision)
     model = keras.Model(inputs, outputs, name=f"{entry.name}_transfer")
     model._dlhw_pinned = not (spec.trainable or bn_training)  # backbone called with training=False
     return model

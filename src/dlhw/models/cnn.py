@@ -49,7 +49,8 @@ def cnn_layers(cfg, out, augment: bool = False) -> list:
             seq.append(layers.Activation(d.activation, name=f"dense_{j}_{d.activation}"))
         if d.dropout:
             seq.append(layers.Dropout(d.dropout, name=f"dense_{j}_dropout"))
-    seq.append(layers.Dense(out.units, activation=out.activation, kernel_initializer=init, name="output"))
+    seq.append(layers.Dense(out.units, activation=out.activation, kernel_initializer=init, dtype="float32",
+                            name="output"))  # float32 under mixed precision too (training.precision)
     return seq
 
 

@@ -31,5 +31,5 @@ def build_mlp(model_cfg, input_shape, out, *, augment: bool = False):
         x = layers.Flatten(name="flatten")(x)
     x = dense_stack(x, model_cfg.layers, model_cfg.kernel_initializer)
     outputs = layers.Dense(out.units, activation=out.activation, kernel_initializer=model_cfg.kernel_initializer,
-                           name="output")(x)
+                           dtype="float32", name="output")(x)  # float32 under mixed precision too
     return keras.Model(inputs, outputs, name="mlp")
