@@ -46,16 +46,17 @@ MODES = {"float32": ("float32", False), "mixed": ("mixed_float16", False), "mixe
 
 
 # ------------------------------------------------------------------- data
-def make_images(root: Path, total: int, size: int, seed: int = 0) -> Path:
-    """train/ (90%) and val/ (10%) folders of two classes; test/ holds a few images."""
+def make_images(root: Path, train: int, size: int, seed: int = 0) -> Path:
+    """train/ (``train`` images: whole batches, no retracing for a last partial one), val/ (a
+    tenth of that) and test/ (2 images) folders of two classes."""
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    n_val = max(2, total // 10)
+    n_val = max(1, train // 20)
     for c in range(2):
-        for i in range(total // 2 + 2):
-            split = "test" if i < 2 else "val" if i < 2 + n_val // 2 else "train"
+        for i in range(train // 2 + n_val + 1):
+            split = "test" if i < 1 else "val" if i < 1 + n_val else "train"
             folder = root / split / str(c)
             folder.mkdir(parents=True, exist_ok=True)
             img = rng.integers(0, 90, size=(size, size, 3)).astype(np.uint8)
@@ -118,11 +119,12 @@ def plain_resnet(size: int, case: str, precision: str, xla: bool):
         for layer in base.layers:
             layer.trainable = layer.name.startswith("conv5")
     inp = keras.Input((size, size, 3))
-    x = keras.applications.resnet50.preprocess_input(inp)
+    x = keras.ops.flip(inp, axis=-1) - keras.ops.convert_to_tensor([103.939, 116.779, 123.68])  # caffe mode
     x = keras.layers.GlobalAveragePooling2D()(base(x))
     out = keras.layers.Dense(1, activation="sigmoid", dtype="float32")(x)
     model = keras.Model(inp, out)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "binary_crossentropy", ["accuracy"], jit_compile=xla)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="binary_crossentropy",
+                  metrics=["accuracy"], jit_compile=xla)
     keras.config.set_dtype_policy("float32")
     return model
 
@@ -152,12 +154,13 @@ def plain_epochs(train, val, size: int, batch: int, epochs: int, case: str, mode
     ds = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train[0]), seed=0).batch(batch).prefetch(-1)
     vds = tf.data.Dataset.from_tensor_slices(val).batch(batch).prefetch(-1)
     timer = EpochTimer()
-    model.fit(ds, validation_data=vds, epochs=epochs, verbose=0, callbacks=[timer.callback])
+    model.fit(ds, validation_data=vds, epochs=epochs, verbose=0, callbacks=[timer.callback], shuffle=False)
     return timer.times
 
 
-def wait_fraction(data: Path, size: int, batch: int, epochs: int) -> dict:
-    """The plain model (mixed + XLA) on dlhw's image pipeline vs the same batches in memory."""
+def wait_fraction(data: Path, size: int, batch: int, epochs: int, mode: str) -> dict:
+    """The plain model (mixed + XLA; --small: float32, as XLA compiles slowly on CPU) on dlhw's
+    image pipeline vs the same batches in memory."""
     import numpy as np
     import tensorflow as tf
     from tensorflow.python.framework import config as tf_config
@@ -172,11 +175,13 @@ def wait_fraction(data: Path, size: int, batch: int, epochs: int) -> dict:
     piped = seeded_epochs(None, y, batch, 0, 0, epochs, True, files=files, image_size=(size, size), channels=3)
     result = {}
     for name, ds in (("pipeline", piped.dataset), ("memory", piped.dataset.take(piped.steps).cache().repeat())):
-        model = plain_resnet(size, "scratch", "mixed_float16", True)
+        model = plain_resnet(size, "scratch", *MODES[mode])
         timer = EpochTimer()
-        model.fit(ds, steps_per_epoch=piped.steps, epochs=epochs, verbose=0, callbacks=[timer.callback])
+        model.fit(ds, steps_per_epoch=piped.steps, epochs=epochs, verbose=0, callbacks=[timer.callback],
+                  shuffle=False)
         result[name] = steady(timer.times)
     result["wait"] = max(0.0, 1 - result["memory"] / result["pipeline"])
+    result["mode"] = mode
     return result
 
 
@@ -190,7 +195,8 @@ def plain_features(data: Path, size: int, precision: str) -> float:
     x = np.concatenate([load_arrays(data, s, size)[0] for s in ("train", "val", "test")])
     net.predict(x[:64], batch_size=64, verbose=0)  # traced once, like dlhw's first batch
     start = time.perf_counter()
-    net.predict(keras.applications.densenet.preprocess_input(x), batch_size=64, verbose=0)
+    x = (x / 255.0 - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    net.predict(x, batch_size=64, verbose=0)  # (torch-mode preprocessing, done on the host here)
     return len(x) / (time.perf_counter() - start)
 
 
@@ -198,7 +204,7 @@ def plain_features(data: Path, size: int, precision: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="tiny sizes (runs on CPU in a minute or two)")
-    ap.add_argument("--images", type=int, default=512, help="ResNet50 images (training ~90%%)")
+    ap.add_argument("--images", type=int, default=512, help="ResNet50 training images (a multiple of 2 x --batch)")
     ap.add_argument("--feature-images", type=int, default=1024, help="DenseNet201 feature-pass images")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batch", type=int, default=64)
@@ -206,7 +212,7 @@ def main() -> None:
     args = ap.parse_args()
     size, fsize = 224, 128
     if args.small:
-        args.images, args.feature_images, args.epochs, args.batch, size, fsize = 24, 16, 2, 8, 32, 32
+        args.images, args.feature_images, args.epochs, args.batch, size, fsize = 16, 16, 2, 8, 32, 32
     from dlhw.runtime.tfruntime import setup_runtime
 
     used = setup_runtime("auto", 0)
@@ -215,8 +221,12 @@ def main() -> None:
     from dlhw.runtime.devices import gpu_name
 
     gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:  # float16 has no fast CPU kernels; bfloat16 does (AVX512-BF16, AMX)
+        MODES.update({"mixed": ("mixed_bfloat16", False), "mixed+xla": ("mixed_bfloat16", True)})
     device = ", ".join(gpu_name(tf, g) or g.name for g in gpus) if gpus else "CPU only (no GPU visible)"
-    print(f"device: {device}" + ("   [--small: tiny sizes, figures mean nothing]" if args.small else ""))
+    print(f"device: {device}; mixed = {MODES['mixed'][0]}"
+          + ("   [--small: tiny sizes, figures mean nothing]" if args.small else ""))
+    began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="dlhw_gpu_bench_"))
     data = make_images(work / "resnet", args.images, size)
     train, val = load_arrays(data, "train", size), load_arrays(data, "val", size)
@@ -230,7 +240,8 @@ def main() -> None:
             theirs = n_train / steady(plain_epochs(train, val, size, args.batch, args.epochs, case, mode))
             figures[f"{case}/{mode}"] = {"dlhw": ours, "keras": theirs}
             rows.append((f"{label}, {mode}", ours, theirs))
-            print(f"  {rows[-1][0]}: dlhw {ours:.1f} img/s, plain Keras {theirs:.1f} img/s", flush=True)
+            print(f"  [{time.perf_counter() - began:5.0f}s] {rows[-1][0]}: dlhw {ours:.1f} img/s, "
+                  f"plain Keras {theirs:.1f} img/s", flush=True)
     for case in ("scratch", "conv5"):
         f = figures
         speedup = f[f"{case}/mixed+xla"]["dlhw"] / f[f"{case}/float32"]["dlhw"]
@@ -245,13 +256,14 @@ def main() -> None:
         theirs = plain_features(fdata, fsize, MODES[mode][0])
         figures[f"densenet201_features/{mode}"] = {"dlhw": ours, "keras": theirs}
         rows.append((f"DenseNet201 feature pass {fsize} px, {mode}", ours, theirs))
-        print(f"  {rows[-1][0]}: dlhw {ours:.1f} img/s, plain predict {theirs:.1f} img/s", flush=True)
-    wait = wait_fraction(data, size, args.batch, max(2, args.epochs))
+        print(f"  [{time.perf_counter() - began:5.0f}s] {rows[-1][0]}: dlhw {ours:.1f} img/s, "
+              f"plain predict {theirs:.1f} img/s", flush=True)
+    wait = wait_fraction(data, size, args.batch, max(2, args.epochs), "float32" if args.small else "mixed+xla")
     figures["input_wait"] = wait
     print(f"\n{'case':<52} {'dlhw img/s':>11} {'Keras img/s':>12} {'ratio':>6}")
     for name, ours, theirs in rows:
         print(f"{name:<52} {ours:>11.1f} {theirs:>12.1f} {ours / theirs:>6.2f}")
-    print(f"image-folder input wait (ResNet50 mixed + XLA, dlhw pipeline vs the same batches in memory): "
+    print(f"image-folder input wait (ResNet50 {wait['mode']}, dlhw pipeline vs the same batches in memory): "
           f"{wait['wait']:.1%} (target < 5%)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from dlhw.errors import ConfigError, shorten
 
-CHOICES = "auto, cpu, gpu or gpu:N (N: a GPU index, e.g. gpu:1; gpu:0,1 for several)"
+CHOICES = "auto, cpu or gpu (gpu:N: one GPU by index, e.g. gpu:1; gpu:0,1 for several)"
 
 
 def parse_device(device: str) -> Tuple[str, Optional[List[int]]]:
