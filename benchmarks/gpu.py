@@ -162,7 +162,6 @@ def wait_fraction(data: Path, size: int, batch: int, epochs: int, mode: str) -> 
     """The plain model (mixed + XLA; --small: float32, as XLA compiles slowly on CPU) on dlhw's
     image pipeline vs the same batches in memory."""
     import numpy as np
-    import tensorflow as tf
     from tensorflow.python.framework import config as tf_config
 
     from dlhw.data import image_cache
