@@ -13,12 +13,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 from dlhw.errors import ConfigError, shorten
 from dlhw.rundir import layout
 
-DEVICES = ("auto", "cpu", "gpu")
+DEVICES = ("auto", "cpu", "gpu")  # and gpu:N (dlhw.runtime.devices)
 
 
 def check_device(device: str) -> str:
-    if device not in DEVICES:
-        raise ConfigError(f"--device: expected auto, cpu or gpu; received '{device}'")
+    """The --device syntax (auto, cpu, gpu, gpu:N), checked before TensorFlow loads."""
+    from dlhw.runtime.devices import parse_device
+
+    parse_device(device)
     return device
 
 

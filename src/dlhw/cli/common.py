@@ -24,7 +24,7 @@ SetOpt = Annotated[
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder that receives run folders.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when present), cpu or gpu.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when present), cpu, gpu or gpu:N (one GPU by index).")]
 
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": False}
 

@@ -514,6 +514,10 @@ class TrainingConfig(Section):
     class_weight: Optional[Union[Literal["balanced"], Dict[Union[int, str], Annotated[float, Field(gt=0, le=MAX_FLOAT)]]]] = Field(
         None, description="Weigh each class's loss: balanced (n_samples / (n_classes * count), scikit-learn's rule) "
                           "or {class: weight} (labels or names; classes not listed weigh 1). Default none.")
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field("float32", description="Keras dtype policy of the run: float32, mixed_float16 (GPU tensor cores; loss scaling as Keras does it) or mixed_bfloat16; the output layer stays float32.")
+    jit_compile: Union[Literal["auto"], bool] = Field("auto", description="XLA compilation of the training step: auto (on on a GPU when every layer allows it, off on CPU), true or false.")
+    distribute: Literal["none", "mirrored"] = Field("none", description="none (one device) or mirrored (tf.distribute.MirroredStrategy over the visible GPUs; each batch is split over them).")
+    batch_size_per: Literal["global", "replica"] = Field("global", description="distribute: mirrored: batch_size is the global batch (split over the replicas: the same curves as one device) or per replica (global = batch_size x replicas).")
     keep_checkpoints: bool = Field(False, description="Keep checkpoints/ once the run completes (default: removed; "
                                                       "model.keras holds the evaluated weights). Failed, diverged "
                                                       "and interrupted runs always keep theirs, for --resume.")
@@ -530,6 +534,16 @@ class TrainingConfig(Section):
                                  f"received '{v[:40]}'")
             return low
         return v
+
+    @field_validator("jit_compile", mode="before")
+    @classmethod
+    def _jit(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() in ("auto", "true", "false"):
+            low = v.strip().lower()
+            return low if low == "auto" else low == "true"
+        if isinstance(v, bool):
+            return v
+        raise ValueError(f"must be auto, true or false; received {shorten(v)}")
 
     @field_validator("batch_size", mode="before")
     @classmethod

@@ -202,15 +202,20 @@ def frozen_backbone(entry: BackboneEntry, shape: Tuple[int, int, int], weights: 
 
     memo = held("frozen_backbones", lambda: LastUsed(MEMO_SIZE))
     rng = hashlib.sha1(repr(random.getstate()).encode()).hexdigest()
-    key = (entry.name, tuple(shape), _weights_identity(weights), rng)
-    backbone, digest = memo.take(key) or (None, None)
+    import keras
+    import tensorflow as tf
+
+    key = (entry.name, tuple(shape), _weights_identity(weights), rng, keras.config.dtype_policy().name)
+    shared = not tf.distribute.has_strategy()  # a distributed run's variables belong to its strategy: not kept
+    backbone, digest = (memo.take(key) or (None, None)) if shared else (None, None)
     if backbone is not None and (backbone.trainable or weights_digest(backbone) != digest):
         backbone = None  # unfrozen or overwritten since: build afresh
     if backbone is None:
         backbone = make_backbone(entry, shape, weights)
         backbone.trainable = False
         digest = weights_digest(backbone)
-    memo.put(key, (backbone, digest))
+    if shared:
+        memo.put(key, (backbone, digest))
     random.seed(int(rng[:15], 16))
     reset_global_seed_generator()
     return backbone

@@ -61,8 +61,10 @@ def output_layer(spec, kernel_initializer: str = "glorot_uniform"):
     if heads:
         from dlhw.models.multi_output import MultiHead
 
-        return MultiHead(heads, kernel_initializer=kernel_initializer, name="output")
-    return layers.Dense(spec.units, activation=spec.activation, kernel_initializer=kernel_initializer, name="output")
+        return MultiHead(heads, kernel_initializer=kernel_initializer, dtype="float32", name="output")
+    # float32 under mixed precision too (training.precision): the outputs and the loss stay exact
+    return layers.Dense(spec.units, activation=spec.activation, kernel_initializer=kernel_initializer,
+                        dtype="float32", name="output")
 
 
 def split_outputs(raw: np.ndarray, spec) -> Dict[str, np.ndarray]:

@@ -101,7 +101,8 @@ class MultiHead(layers.Layer):
                       for h in heads]
         self.kernel_initializer = kernel_initializer
         self.dense = [layers.Dense(h["units"], activation=h["activation"], kernel_initializer=kernel_initializer,
-                                   name=h["name"]) for h in self.heads]
+                                   dtype=self.dtype_policy, name=h["name"])  # float32 under mixed precision too
+                      for h in self.heads]
 
     def build(self, input_shape):
         for d in self.dense:

@@ -138,15 +138,17 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
+    from contextlib import ExitStack
+
     from dlhw.runtime.locks import released_after
 
-    with released_after():
+    with released_after(), ExitStack() as scopes:  # scopes: the run's precision policy and strategy
         return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                               on_start, on_epoch, prune)
+                               on_start, on_epoch, prune, scopes)
 
 
 def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                    on_start=None, on_epoch=None, prune=None) -> RunOutcome:
+                    on_start=None, on_epoch=None, prune=None, scopes=None) -> RunOutcome:
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
@@ -160,11 +162,14 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
+    from dlhw.training.accelerator import Accelerator
+
+    accel = scopes.enter_context(Accelerator(cfg.training, used))  # precision, distribute (until the run ends)
     from dlhw.data import image_cache
 
     image_cache.configure(cfg.cache != "off", cache_dir)  # image folders: decoded once, not every epoch
     dataset = load_dataset(cfg)
-    run_cfg = resolve_batch_size(cfg, dataset)  # what trains: batch_size 'full' -> a number
+    run_cfg = accel.global_batch(cfg, resolve_batch_size(cfg, dataset))  # 'full' -> a number; x replicas
     model, spec = build_model(cfg, dataset)
     if cfg.model.init_from:
         load_init_weights(model, cfg.model.init_from)
@@ -179,8 +184,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     identity = resumed.identity if resumed else {"config_hash": fingerprint(cfg), "dataset_fingerprint": dataset.fingerprint}
     import yaml
 
-    note = "" if run_cfg is cfg else (f"# training.batch_size: full = {run_cfg.training.batch_size} "
-                                      f"(the training split's size in this run)\n")
+    note = "" if run_cfg is cfg else (f"# training.batch_size: {cfg.training.batch_size} = {run_cfg.training.batch_size} "
+                                      + ("(the training split's size in this run)\n" if cfg.training.batch_size == "full"
+                                         else f"(the global batch: per replica x {accel.replicas} replicas)\n"))
     write_text(run_dir / layout.CONFIG, note + yaml.safe_dump(cfg.dump(), sort_keys=False))
     status = RunStatus(run_dir)
     status.set("running", name=run_dir.name, warnings=take_warnings())
@@ -193,7 +199,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     trainer = None
     try:
         write_text(run_dir / layout.SUMMARY, model_summary(model))
-        write_json(run_dir / layout.ENV, environment(cfg.seed, dataset.fingerprint, used))
+        write_json(run_dir / layout.ENV, {**environment(cfg.seed, dataset.fingerprint, used),
+                                          **accel.resolve(model, run_cfg)})
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples
 

@@ -7,7 +7,6 @@ import sys
 import tempfile
 from typing import Optional
 
-from dlhw.errors import ConfigError
 
 
 def import_tensorflow(debug: bool = False):
@@ -37,7 +36,10 @@ def import_tensorflow(debug: bool = False):
 
 
 def setup_runtime(device: str = "auto", seed: int = 0, threads: Optional[int] = None, debug: bool = False) -> str:
-    """Pick the device, limit threads, seed everything; returns 'gpu' or 'cpu'."""
+    """Pick the device (auto, cpu, gpu, gpu:N), limit threads, seed everything; returns 'gpu' or 'cpu'."""
+    from dlhw.runtime.devices import parse_device
+
+    parse_device(device)
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     threads = threads or (int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None)
@@ -53,11 +55,11 @@ def setup_runtime(device: str = "auto", seed: int = 0, threads: Optional[int] = 
             tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
         except RuntimeError:  # already initialised in this process
             pass
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "gpu" and not gpus:
-        raise ConfigError("--device gpu: TensorFlow sees no GPU on this machine; use --device auto or cpu")
+    from dlhw.runtime.devices import select_devices
+
+    used = select_devices(tf, device)  # --device gpu:N, memory growth (dlhw.runtime.devices)
     import keras
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    return "gpu" if gpus else "cpu"
+    return used

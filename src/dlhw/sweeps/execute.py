@@ -38,6 +38,32 @@ def visible_gpus() -> List[str]:
     return [str(i) for i, line in enumerate(res.stdout.splitlines()) if line.startswith("GPU ")]
 
 
+def sweep_gpus(device: str) -> List[str]:
+    """The GPU ids a sweep hands out, one per worker: none for --device cpu, the ones --device
+    gpu:N names (ConfigError naming the visible ones when absent), else every visible GPU."""
+    from dlhw.runtime.devices import parse_device
+
+    kind, indices = parse_device(device)
+    if kind == "cpu":
+        return []
+    gpus = visible_gpus()
+    if indices is None:
+        return gpus
+    missing = [i for i in indices if i >= len(gpus)]
+    if missing:
+        shown = ", ".join(f"gpu:{i}" for i in range(len(gpus))) or "none"
+        raise ConfigError(f"--device {device}: there is no gpu:{missing[0]}; visible GPUs: {shown}")
+    return [gpus[i] for i in indices]
+
+
+def trial_device(device: str) -> str:
+    """The --device of a trial: in a pool worker that was given its own GPU (CUDA_VISIBLE_DEVICES),
+    ``gpu:N`` is that GPU, now the worker's only one."""
+    if os.environ.get("DLHW_WORKER_GPU") and str(device).lower().startswith("gpu:"):
+        return "gpu"
+    return device
+
+
 def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
@@ -116,7 +142,7 @@ def run_trial(job: Job) -> Result:
         cfg = validate(job.raw, job.source)
         from dlhw.orchestration.experiment import run_experiment
 
-        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
+        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=trial_device(job.device), quiet=True,
                       threads=job.threads)
         if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.search)
             kwargs["prune"] = job.report

@@ -113,6 +113,7 @@ def _worker_init(slots, gpus: List[str], threads: int, forked: bool = False,
     slot = slots.get()
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+        os.environ["DLHW_WORKER_GPU"] = gpus[slot % len(gpus)]  # a trial's --device gpu:N is this GPU
     import atexit
 
     if forked:

@@ -137,7 +137,7 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
                 device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
     out = sweep_dir.parent
-    gpus = execute.visible_gpus() if device != "cpu" else []
+    gpus = execute.sweep_gpus(device)  # one per worker; --device gpu:N: only those
     auto = workers == "auto"
     if auto and executor != "ray":  # ray: as many at once as the cluster's CPUs hold (run_ray)
         workers = execute.auto_workers(len(plan.trials), gpus)

@@ -37,6 +37,9 @@ def _epoch_function(model, n: int, n_val: int, batch_size: int, seed: int, shuff
     val_steps = math.ceil(n_val / batch_size)
     train_step = tf.autograph.experimental.do_not_convert(model.train_step)
     test_step = tf.autograph.experimental.do_not_convert(model.test_step)
+    if model.jit_compile:  # training.jit_compile: each step XLA-compiled, as Model.fit does it
+        train_step = tf.function(train_step, jit_compile=True, autograph=False)
+        test_step = tf.function(test_step, jit_compile=True, autograph=False)
     keys = list(model.get_metrics_result())  # what train_step reports, in order (metrics are built)
     at_loss = keys.index("loss")
 
@@ -96,6 +99,8 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
         from dlhw.errors import DataError
 
         raise DataError("the training split is empty; add samples or change dataset.split")
+    if tf.distribute.has_strategy():  # training.distribute: mirrored: Model.fit splits each batch over replicas
+        return _fit_distributed(model, x, y, xv, yv, batch_size, seed, first, end, shuffle, callbacks, verbose)
     x_t, y_t = tf.constant(x), tf.constant(y)
     xv_t, yv_t = tf.constant(xv), tf.constant(yv)
     w_t = None if sample_weight is None else tf.constant(sample_weight)
@@ -124,3 +129,17 @@ def fit_arrays(model, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarr
     if end > first:
         model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs=epoch_logs)
+
+
+def _fit_distributed(model, x, y, xv, yv, batch_size: int, seed: int, first: int, end: int, shuffle: bool,
+                     callbacks: list, verbose: int) -> None:
+    """``fit_arrays`` under a tf.distribute strategy: ``Model.fit`` on the same (seed, epoch)
+    batches (training.epoch_data), the strategy splitting each over its replicas."""
+    import tensorflow as tf
+
+    from dlhw.training.epoch_data import seeded_epochs
+
+    data = seeded_epochs(x, y, batch_size, seed, first, end, shuffle)
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size) if len(xv) else None
+    model.fit(data.dataset, steps_per_epoch=data.steps, epochs=end, initial_epoch=first, validation_data=val,
+              callbacks=callbacks, verbose=verbose, shuffle=False)

@@ -110,6 +110,11 @@ class FeaturePlan:
                 "dataset": self.dataset.fingerprint,
                 "keras": _version("keras"),
             }
+            import keras
+
+            policy = keras.config.dtype_policy().name  # mixed precision computes other features
+            if policy != "float32":  # (float32 entries keep their key)
+                parts["precision"] = policy
             self._key = json.dumps(parts, sort_keys=True)
         return self._key
 

@@ -180,6 +180,7 @@ class Trainer:
         from dlhw.training.callbacks import BestWeights
         from dlhw.training.checkpoint import Checkpointer
         from dlhw.training.epoch_data import seeded_epochs
+        from dlhw.training.accelerator import jit_setting
         from dlhw.training.optimizers import build_optimizer
 
         cfg, t = self.cfg, self.cfg.training
@@ -213,7 +214,8 @@ class Trainer:
             cached = self.features is not None and self.features.stage_ready(index)
             fit_model = self.features.head_model() if cached else self.model
             fit_model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
-                              loss=make_loss(self.spec), metrics=make_metrics(self.spec))
+                              loss=make_loss(self.spec), metrics=make_metrics(self.spec),
+                              jit_compile=jit_setting(t.jit_compile, self.model))
             result.stage_params.append({"stage": stage.name, **count_params(self.model)})
             from dlhw.training.callbacks import NaNGuard
 
