@@ -69,6 +69,9 @@ LATE_DEFAULTS: Dict[str, Any] = {
     "training.class_weight": None, "evaluation.top_k": None,
     "training.optimizer.schedule.step_size": 10, "training.optimizer.schedule.gamma": 0.1,
     "training.stages.*.optimizer.schedule.step_size": 10, "training.stages.*.optimizer.schedule.gamma": 0.1,
+    # issue 18
+    "training.precision": "float32", "training.jit_compile": "auto", "training.distribute": "none",
+    "training.batch_size_per": "global",
 }
 
 
