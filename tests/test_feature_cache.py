@@ -227,3 +227,25 @@ def test_concurrent_computations_wait_for_the_first_and_read_its_features(tmp_pa
     thread.join(60)
     assert done.is_set() and computed == []
     assert sorted(e["split"] for e in first.events if e["hit"]) == ["test", "train", "val"]
+
+
+def test_a_large_set_is_extracted_through_one_compiled_graph_with_the_same_features(tmp_path, folder, monkeypatch):
+    """Past EAGER_MAX_IMAGES (or on a GPU) the extractor runs as one traced tf.function: the same
+    features as the eager calls, within float tolerance, the last smaller batch included."""
+    from dlhw.training import feature_cache
+
+    eager = plan(config(folder), tmp_path / "eager")
+    monkeypatch.setattr(feature_cache, "EAGER_MAX_IMAGES", 0)
+    traced = []
+    real = feature_cache.extract_fn
+
+    def spy(extractor, images):
+        fn = real(extractor, images)
+        traced.append(hasattr(fn, "get_concrete_function"))
+        return fn
+
+    monkeypatch.setattr(feature_cache, "extract_fn", spy)
+    compiled = plan(config(folder), tmp_path / "compiled")
+    for split in ("train", "val", "test"):
+        np.testing.assert_allclose(compiled.features(split), eager.features(split), rtol=1e-4, atol=1e-5)
+    assert traced and all(traced)

@@ -145,16 +145,16 @@ class FeaturePlan:
 
     def _blocks(self, splits: List[str]):
         """(split, rows) blocks of features of several splits in one pass, in order, batch by
-        batch. The extractor is called eagerly: tracing a 700-layer graph for predict() costs
-        more than a few hundred images."""
-        ext = self.extractor()
+        batch, through ``extract_fn`` (eager for a few hundred images, a compiled graph for more
+        or on a GPU)."""
         from dlhw.data.dataset import Split
 
         parts = [self.dataset.splits[s] for s in splits]
         ends = np.cumsum([len(p) for p in parts])
+        ext = extract_fn(self.extractor(), int(ends[-1]) if len(ends) else 0)
         at, which = 0, 0
         for b in self.dataset.batches(Split.concat(parts), 64):
-            out = np.asarray(ext(b, training=False), dtype=np.float32)
+            out = np.asarray(ext(b), dtype=np.float32)
             i = 0
             while i < len(out):
                 while at >= ends[which]:
@@ -372,6 +372,26 @@ class FeaturePlan:
             "seconds": round(self.seconds, 3),
             "on_disk": [s for s, f in self._features.items() if not isinstance(f, np.ndarray)],
         }
+
+
+# Up to this many images the extractor is called eagerly on CPU: tracing a 700-layer graph costs
+# seconds, more than Python's per-op dispatch over a few hundred images. Past it, or on a GPU
+# (where dispatching each op from Python costs more than computing it: eager was 0.2-0.35x of
+# a compiled predict in benchmarks/gpu.py --small), one graph is traced and reused.
+EAGER_MAX_IMAGES = 2048
+
+
+def extract_fn(extractor, images: int):
+    """batch -> features: ``extractor`` called eagerly, or through one traced tf.function (any
+    batch size: the last, smaller batch does not trace again)."""
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_logical_devices("GPU"))
+    if images <= EAGER_MAX_IMAGES and not gpu:
+        return lambda batch: extractor(batch, training=False)
+    shape = (None,) + tuple(extractor.inputs[0].shape[1:])
+    return tf.function(lambda batch: extractor(batch, training=False),
+                       input_signature=[tf.TensorSpec(shape, extractor.inputs[0].dtype)])
 
 
 def pin_checkpoints(callbacks: list, full_model) -> None:
