@@ -101,9 +101,12 @@ def _without_late_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
-    """The dump without ``training.keep_checkpoints``: what a completed run keeps on disk changes
-    nothing it computes, and configs written before the key existed keep their hash (their
-    trials stay done in a sweep, their checkpoints resumable)."""
+    """The dump without ``training.keep_checkpoints`` and ``tracking``: what a completed run keeps
+    on disk, and where copies of it go (MLflow), change nothing it computes, and configs written
+    before the keys existed keep their hash (their trials stay done in a sweep, their checkpoints
+    resumable)."""
+    if "tracking" in data:
+        data = {k: v for k, v in data.items() if k != "tracking"}
     training = data.get("training")
     if not isinstance(training, dict) or "keep_checkpoints" not in training:
         return data

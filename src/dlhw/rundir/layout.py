@@ -39,6 +39,8 @@ OPEN_SET_CONFUSION_CSV = "open_set_confusion.csv"
 TENSORBOARD = "tb"                     # a folder
 CHECKPOINTS = "checkpoints"            # a folder: the resume checkpoint and the best weights
 CHECKPOINT = "last.ckpt.npz"           # inside CHECKPOINTS
+MLFLOW = "mlflow.json"                 # tracking.mlflow: the MLflow run this folder is copied to (a sweep's: its parent run)
+HPARAMS_SUFFIX = ".dlhw-hparams"       # TensorBoard HParams event files a sweep writes (events.out.tfevents.*<suffix>)
 
 RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when a run ends badly)
 
