@@ -18,7 +18,8 @@ What an MLflow run of dlhw holds:
 A sweep is a parent run (its id in ``<sweep>/mlflow.json``) with one child run per trial
 (tag ``mlflow.parentRunId``); worker processes get the parent's id with their job. A
 resumed dlhw run continues the MLflow run whose id its folder keeps (``mlflow.json``,
-written atomically).
+written atomically); epochs trained after the last checkpoint and trained again appear
+twice at their step (MLflow keeps every value logged; the later one is the resumed run's).
 
 The run folder is the record, MLflow a copy: a missing ``mlflow`` package is refused
 before anything runs (exit 2, with the pip line), but once a run has started nothing here
@@ -145,14 +146,10 @@ def final_metrics(metrics: Dict[str, Any]) -> Dict[str, float]:
 
 
 def _version() -> str:
-    from importlib import metadata
+    """dlhw's version (the package running, imported as this module's parent)."""
+    import sys
 
-    try:
-        return metadata.version("dlhw")
-    except metadata.PackageNotFoundError:
-        import dlhw
-
-        return getattr(dlhw, "__version__", "unknown")
+    return str(getattr(sys.modules.get("dlhw"), "__version__", "unknown"))
 
 
 class Tracker:
@@ -266,6 +263,7 @@ class Tracker:
         """The model as an MLflow Keras model (artifact ``model/``): ``mlflow.keras.load_model(
         "runs:/<id>/model")`` loads it. Its pip requirements are given, not inferred (inferring
         them loads the model again in a subprocess: seconds per run)."""
+        import logging
         import tempfile
 
         import keras
@@ -278,9 +276,15 @@ class Tracker:
             reqs.append(f"tensorflow=={metadata.version('tensorflow')}")
         except Exception:  # noqa: BLE001 - a build of TensorFlow under another name
             pass
+        log = logging.getLogger("mlflow.keras.save")  # "saving a Keras model without specifying model signature"
+        level = log.level
         with tempfile.TemporaryDirectory(prefix="dlhw-mlflow-") as tmp:
             folder = Path(tmp) / "model"
-            mlflow.keras.save_model(model, str(folder), pip_requirements=reqs)
+            log.setLevel(logging.ERROR)
+            try:
+                mlflow.keras.save_model(model, str(folder), pip_requirements=reqs)
+            finally:
+                log.setLevel(level)
             self.client.log_artifacts(self.run_id, str(folder), "model")
 
     # --------------------------------------------------------------- guarding
