@@ -24,6 +24,12 @@ mlflow = pytest.importorskip("mlflow")
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """MLflow's sqlite store keeps artifacts in ./mlruns by default: here, not in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 def tracked(uri: str, experiment: str = "t", **training) -> dict:
     cfg = copy.deepcopy(TINY)
     cfg["training"].update({"epochs": 2, **training})
@@ -66,6 +72,10 @@ def test_a_run_is_copied_whole_to_mlflow(tmp_path):
 
     uri = sqlite_uri(tmp_path)
     cfg_file = write(tmp_path / "tiny.yaml", tracked(uri))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)  # the working directory is a repository
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], cwd=tmp_path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
     r = runner.invoke(app, ["run", str(cfg_file), "--out", str(tmp_path / "runs")])
     assert r.exit_code == 0, r.output
     run_dir = tmp_path / "runs" / "tiny"
@@ -101,7 +111,7 @@ def test_a_run_is_copied_whole_to_mlflow(tmp_path):
 
     assert tags["dlhw.version"] == dlhw.__version__
     env = json.loads((run_dir / "env.json").read_text())
-    assert tags.get("dlhw.git_commit") == env["git_commit"]
+    assert tags["dlhw.git_commit"] == tags["mlflow.source.git.commit"] == env["git_commit"] == commit
     # the run folder's files, and the model as an MLflow Keras model
     files = artifacts(c, run.info.run_id)
     assert {"config.yaml", "status.json", "metrics.json", "history.csv", "model.keras", "env.json",
