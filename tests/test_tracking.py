@@ -324,7 +324,7 @@ def test_hparams_without_mlflow_record_failed_trials_and_list_values(tmp_path):
     session that says so; a list value (layers) is shown as JSON text, None as null."""
     from tensorboard.plugins.hparams import api_pb2
 
-    write(tmp_path / "base.yaml", TINY)
+    write(tmp_path / "base.yaml", {**TINY, "training": {**TINY["training"], "tensorboard": True}})
     sweep = write(tmp_path / "g.yaml", {"base": "base.yaml", "grid": {
         "model.init_from": [None, str(tmp_path / "nowhere")], "model.layers": [[{"units": 8}]]}})
     r = runner.invoke(app, ["sweep", str(sweep), "--workers", "1", "--out", str(tmp_path / "runs")])
@@ -339,6 +339,20 @@ def test_hparams_without_mlflow_record_failed_trials_and_list_values(tmp_path):
         ends[start.hparams["model.init_from"].string_value] = (end.status, "test_accuracy" in scalars)
     assert ends == {"null": (api_pb2.STATUS_SUCCESS, True),
                     str(tmp_path / "nowhere"): (api_pb2.STATUS_FAILURE, False)}
+
+
+def test_no_hparams_where_tensorboard_is_off(tmp_path):
+    from dlhw.sweeps import build_plan
+    from dlhw.tracking.hparams import HParamsLog
+
+    write(tmp_path / "base.yaml", TINY)  # training.tensorboard: false
+    plan = build_plan(write(tmp_path / "g.yaml", {"base": "base.yaml", "grid": {"seed": [0, 1]}}))
+    sweep_dir = tmp_path / "runs" / "g"
+    (sweep_dir / plan.trials[0].name).mkdir(parents=True)
+    log = HParamsLog(plan, sweep_dir)
+    log.trial(plan.trials[0].name, sweep_dir / plan.trials[0].name, "completed")
+    assert log.write_experiment() is None
+    assert sorted(p.relative_to(sweep_dir).as_posix() for p in sweep_dir.rglob("*")) == [plan.trials[0].name]
 
 
 # -------------------------------------------------------- a real mlflow server

@@ -13,7 +13,8 @@ The HParams plugin reads two kinds of summaries:
 Both are rewritten as trials finish (the sweep's parent process writes them, one small
 file each, atomically, named ``events.out.tfevents.*.dlhw-hparams``; the previous one
 is replaced), so TensorBoard shows the table and the parallel-coordinates view while the
-sweep runs. Values that are not a number, a bool or a string (a list of layers) are
+sweep runs. Trials with ``training.tensorboard: false`` get none (and a sweep where no
+trial writes TensorBoard logs writes no experiment either). Values that are not a number, a bool or a string (a list of layers) are
 shown as compact JSON text. Plain protocol buffers and TensorBoard's own record writer:
 no TensorFlow import.
 """
@@ -96,7 +97,7 @@ class HParamsLog:
     def __init__(self, plan, sweep_dir: Path):
         self.plan = plan
         self.sweep_dir = Path(sweep_dir)
-        self.by_name = {t.name: t for t in plan.trials}
+        self.by_name = {t.name: t for t in plan.trials if t.cfg.training.tensorboard}  # tensorboard: false: no logs
         self.kinds = {k: _kind([t.varied.get(k) for t in plan.trials]) for k in plan.varied_keys}
         self.metrics: Dict[str, None] = {}  # every final metric seen, in order
 
@@ -144,7 +145,7 @@ class HParamsLog:
         from google.protobuf import struct_pb2
         from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-        if not self.kinds:
+        if not self.kinds or not self.by_name:
             return None
         types = {"bool": api_pb2.DATA_TYPE_BOOL, "number": api_pb2.DATA_TYPE_FLOAT64,
                  "string": api_pb2.DATA_TYPE_STRING}
