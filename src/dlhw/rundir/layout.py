@@ -7,7 +7,7 @@ A run folder (``dlhw run``, and each trial of a sweep)::
     curves_outputs.png (model.outputs)
     metrics.json  model.keras  classifier.joblib
     confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
-    tb/  checkpoints/last.ckpt.npz (and the best weights)
+    tb/  checkpoints/last.ckpt.npz (and the best weights)  mlflow.json (tracking.mlflow)
 
 A sweep folder holds its trials' run folders and sweep.json (plus sweep.jsonl while it runs); a report folder
 report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
