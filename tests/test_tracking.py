@@ -180,6 +180,14 @@ def test_failed_then_interrupted_then_resumed_keep_one_mlflow_run(tmp_path, monk
     c, runs = runs_of(uri)
     assert runs[0].info.status == "FAILED" and runs[0].data.tags["dlhw.status"] == "failed"
     assert "simulated crash" in runs[0].data.tags["dlhw.error"]
+    from dlhw.errors import DivergedError
+
+    with pytest.raises(DivergedError):
+        run_experiment(validate(tracked(uri, optimizer={"type": "sgd", "learning_rate": 1e12})),
+                       out=tmp_path / "d", quiet=True)
+    diverged = runs_of(uri)[1][-1]
+    assert diverged.info.status == "FAILED" and diverged.data.tags["dlhw.status"] == "diverged"
+    assert "status.json" in artifacts(c, diverged.info.run_id)  # the folder of a failed run is copied too
 
     beat = RunStatus.heartbeat
 
@@ -202,7 +210,7 @@ def test_failed_then_interrupted_then_resumed_keep_one_mlflow_run(tmp_path, monk
     run = c.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["dlhw.status"] == "completed"
     assert [m.step for m in c.get_metric_history(run_id, "epoch/loss")] == [1, 2, 3]
-    assert len(runs_of(uri)[1]) == 2  # the crashed run and this one: no new run for the resume
+    assert len(runs_of(uri)[1]) == 3  # the crashed, the diverged run and this one: no new run for the resume
 
 
 # ------------------------------------------------------------- failure modes

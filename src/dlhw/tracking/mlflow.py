@@ -52,6 +52,8 @@ CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEO
               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 PARAM_VALUE_MAX = 6000  # MLflow's limit on a param's value
 BATCH = 100             # params per log_batch (MLflow's limit)
+METRIC_BATCH = 1000     # metrics per log_batch (MLflow's limit)
+FLUSH_SECONDS = 2.0     # epoch metrics are sent at most this often (and when the run ends)
 
 
 def settings(cfg) -> Optional[Any]:
@@ -163,6 +165,8 @@ class Tracker:
         self.run_dir = Path(run_dir)
         self.log_model = log_model
         self.off = False
+        self.pending: List[Any] = []  # epoch metrics not sent yet
+        self.sent = time.monotonic()
 
     # ------------------------------------------------------------------ start
     @classmethod
@@ -218,17 +222,26 @@ class Tracker:
     # -------------------------------------------------------------- progress
     def epoch(self, row: Dict[str, Any]) -> None:
         """One history row (a Keras epoch's logs, from the trainer's HistoryRecorder) as
-        ``epoch/<key>`` metrics, step = the epoch."""
+        ``epoch/<key>`` metrics, step = the epoch. Sent at most every ``FLUSH_SECONDS`` (a
+        request per epoch to a remote server would cost small models more than their epoch)."""
         if self.off:
             return
         from mlflow.entities import Metric
 
         step, now = int(row.get("epoch", 0)), int(time.time() * 1000)
-        metrics = [Metric(f"epoch/{k}", float(v), now, step) for k, v in row.items()
-                   if k not in ("epoch", "stage") and isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and math.isfinite(v)]
-        if metrics:
-            self._guard(self.client.log_batch, self.run_id, metrics=metrics, synchronous=True)
+        self.pending.extend(Metric(f"epoch/{k}", float(v), now, step) for k, v in row.items()
+                            if k not in ("epoch", "stage") and isinstance(v, (int, float))
+                            and not isinstance(v, bool) and math.isfinite(v))
+        if time.monotonic() - self.sent >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the epoch metrics held back."""
+        pending, self.pending, self.sent = self.pending, [], time.monotonic()
+        for i in range(0, len(pending), METRIC_BATCH):
+            if not self._guard(self.client.log_batch, self.run_id, metrics=pending[i:i + METRIC_BATCH],
+                               synchronous=True):
+                return
 
     # ------------------------------------------------------------------- end
     def finish(self, state: Optional[str], error: Optional[str] = None, model=None) -> None:
@@ -239,6 +252,7 @@ class Tracker:
 
         from dlhw.rundir.folder import read_json
 
+        self.flush()
         state = state or "failed"
         metrics = (read_json(self.run_dir / layout.METRICS) or {}) if state == "completed" else {}
         now = int(time.time() * 1000)
