@@ -629,7 +629,7 @@ class MLflowConfig(Section):
 
 
 class TrackingConfig(Section):
-    mlflow: Optional[MLflowConfig] = Field(None, description="Copy the run to MLflow (optional extra dlhw[mlflow]): params, epoch metrics, final metrics, tags, files; true: the defaults.")
+    mlflow: Optional[MLflowConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to MLflow (optional extra dlhw[mlflow]): params, epoch metrics, final metrics, tags, files; true: the defaults.")
 
     @field_validator("mlflow", mode="before")
     @classmethod
