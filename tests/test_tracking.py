@@ -140,13 +140,14 @@ def test_env_uri_and_the_true_shorthand_with_a_file_store(tmp_path, monkeypatch)
 
 
 def test_tracking_changes_no_config_hash_and_no_resume_check():
-    from dlhw.config.fingerprint import fingerprint
+    from dlhw.config.fingerprint import fingerprint, shape_fingerprint
     from dlhw.rundir.resume import _computed, first_difference
 
     with_tracking = validate(tracked("sqlite:///x.db"))
     plain = validate({k: v for k, v in tracked("sqlite:///x.db").items() if k != "tracking"})
     other = validate(tracked("http://example.org:5000", "other"))
     assert fingerprint(plain) == fingerprint(with_tracking) == fingerprint(other)
+    assert shape_fingerprint(plain) == shape_fingerprint(other)  # the same time per epoch (sweep estimates)
     assert first_difference(_computed(with_tracking.dump()), _computed(other.dump())) is None
     assert validate({**TINY, "tracking": {"mlflow": True}}).tracking.mlflow.experiment is None
     assert validate({**TINY, "tracking": {"mlflow": False}}).tracking.mlflow is None

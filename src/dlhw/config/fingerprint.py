@@ -19,7 +19,7 @@ once, its format does not; sweep.json's hashes are only ever compared after
 being computed again).
 
 ``shape_fingerprint`` is the related hash without what does not change the
-time one epoch takes (name, seed, epoch counts, early stopping, TensorBoard,
+time one epoch takes (name, seed, tracking, epoch counts, early stopping, TensorBoard,
 checkpoints): trials of one shape cost the same per epoch (sweep estimates).
 """
 
@@ -30,7 +30,7 @@ import json
 from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
-_SHAPE_IGNORED = ("name", "seed")
+_SHAPE_IGNORED = ("name", "seed", "tracking")
 _SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
