@@ -136,7 +136,7 @@ def final_metrics(metrics: Dict[str, Any]) -> Dict[str, float]:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             out[key] = float(value)
 
-    for split in ("train", "val", "test"):
+    for split in ("val", "test", "train"):  # this order in TensorBoard's HParams table
         for k, v in (metrics.get(split) or {}).items():
             if k != "samples":
                 put(f"{split}_{k}", v)
