@@ -350,6 +350,44 @@ def test_hparams_without_mlflow_record_failed_trials_and_list_values(tmp_path):
                     str(tmp_path / "nowhere"): (api_pb2.STATUS_FAILURE, False)}
 
 
+def test_a_search_is_a_parent_run_and_a_pruned_trial_ends_killed(tmp_path):
+    """An Optuna search (sweeps.search): one parent run, a child per trial; the trial its pruner
+    stops ends KILLED (dlhw.status pruned); HParams shows the space's range and choices."""
+    pytest.importorskip("optuna")
+    from tensorboard.plugins.hparams import api_pb2
+
+    lr = "training.optimizer.learning_rate"
+    uri = sqlite_uri(tmp_path)
+    write(tmp_path / "base.yaml", tracked(uri, "search", tensorboard=True))
+    f = write(tmp_path / "s.yaml", {"base": "base.yaml", "search": {
+        "trials": 2, "sampler": "tpe", "seed": 0, "pruner": {"type": "asha", "min_epochs": 1, "reduction_factor": 3},
+        "enqueue": [{lr: 0.05, "training.optimizer.type": "adam"}, {lr: 1.0e-7, "training.optimizer.type": "sgd"}]},
+        "space": {lr: {"log_uniform": [1.0e-7, 1.0e-1]}, "training.optimizer.type": ["adam", "sgd"]}})
+    r = runner.invoke(app, ["sweep", str(f), "--workers", "1", "--out", str(tmp_path / "runs"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    sweep_dir = tmp_path / "runs" / "s"
+    trials = {t["number"]: t for t in json.loads((sweep_dir / "sweep.json").read_text())["trials"]}
+    assert [trials[0]["status"], trials[1]["status"]] == ["completed", "pruned"]
+    c, runs = runs_of(uri, "search")
+    parent = next(x for x in runs if "mlflow.parentRunId" not in x.data.tags)
+    children = {x.info.run_name: x for x in runs if x.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+    assert parent.info.run_name == "s" and parent.info.status == "FINISHED" and len(runs) == 3
+    assert json.loads(parent.data.params["search.metric"]) == ["val_accuracy"]
+    done, pruned = children[trials[0]["run_dir"]], children[trials[1]["run_dir"]]
+    assert done.info.status == "FINISHED" and "test_accuracy" in done.data.metrics
+    assert pruned.info.status == "KILLED" and pruned.data.tags["dlhw.status"] == "pruned"
+    assert [m.step for m in c.get_metric_history(pruned.info.run_id, "epoch/loss")] == [1]
+
+    found = hparams_sessions(sweep_dir)
+    exp = found.pop("")
+    infos = {h.name: h for h in exp.hparam_infos}
+    assert (infos[lr].domain_interval.min_value, infos[lr].domain_interval.max_value) == (1.0e-7, 1.0e-1)
+    assert [v.string_value for v in infos["training.optimizer.type"].domain_discrete.values] == ["adam", "sgd"]
+    sessions = {start.hparams["training.optimizer.type"].string_value: (start, end) for start, _, end in found.values()}
+    assert sessions["sgd"][0].hparams[lr].number_value == pytest.approx(1.0e-7)
+    assert sessions["adam"][1].status == api_pb2.STATUS_SUCCESS
+
+
 def test_no_hparams_where_tensorboard_is_off(tmp_path):
     from dlhw.sweeps import build_plan
     from dlhw.tracking.hparams import HParamsLog
@@ -358,7 +396,7 @@ def test_no_hparams_where_tensorboard_is_off(tmp_path):
     plan = build_plan(write(tmp_path / "g.yaml", {"base": "base.yaml", "grid": {"seed": [0, 1]}}))
     sweep_dir = tmp_path / "runs" / "g"
     (sweep_dir / plan.trials[0].name).mkdir(parents=True)
-    log = HParamsLog(plan, sweep_dir)
+    log = HParamsLog.for_plan(plan, sweep_dir)
     log.trial(plan.trials[0].name, sweep_dir / plan.trials[0].name, "completed")
     assert log.write_experiment() is None
     assert sorted(p.relative_to(sweep_dir).as_posix() for p in sweep_dir.rglob("*")) == [plan.trials[0].name]

@@ -150,8 +150,11 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
     from dlhw.tracking.hparams import HParamsLog
     from dlhw.tracking.mlflow import SweepRun
 
-    tracking = SweepRun.start(plan, sweep_dir)  # tracking.mlflow: the parent run of the trials' runs, else None
-    hparams = HParamsLog(plan, sweep_dir)  # TensorBoard's HParams table of the trials
+    tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None), None)
+    tracking = SweepRun.start(tracked, plan.name, sweep_dir, {"sweep.trials": len(plan.trials),
+                                                              "sweep.varied_keys": plan.varied_keys,
+                                                              "sweep.source": plan.source})
+    hparams = HParamsLog.for_plan(plan, sweep_dir)  # TensorBoard's HParams table of the trials
     jobs: List[Job] = []
     trials = plan.trials
     if executor == "ray" or workers > 1:  # a pool starts the longest trials first

@@ -92,14 +92,50 @@ def _plugin_summary(tag: str, data):
 
 
 class HParamsLog:
-    """A sweep's HParams summaries (see the module doc); ``trial(...)`` as each trial ends."""
+    """A sweep's HParams summaries (see the module doc): ``add(trial)`` for each trial planned,
+    ``trial(...)`` as each one ends. ``kinds``: dotted key -> bool / number / string;
+    ``domains``: dotted key -> the list of its values, or (low, high) for a search range."""
 
-    def __init__(self, plan, sweep_dir: Path):
-        self.plan = plan
+    def __init__(self, sweep_dir: Path, kinds: Dict[str, str], domains: Dict[str, Any]):
         self.sweep_dir = Path(sweep_dir)
-        self.by_name = {t.name: t for t in plan.trials if t.cfg.training.tensorboard}  # tensorboard: false: no logs
-        self.kinds = {k: _kind([t.varied.get(k) for t in plan.trials]) for k in plan.varied_keys}
+        self.kinds = kinds
+        self.domains = domains
+        self.by_name: Dict[str, Any] = {}
         self.metrics: Dict[str, None] = {}  # every final metric seen, in order
+
+    @classmethod
+    def for_plan(cls, plan, sweep_dir: Path) -> "HParamsLog":
+        """A grid or folder sweep: every trial known up front."""
+        kinds = {k: _kind([t.varied.get(k) for t in plan.trials]) for k in plan.varied_keys}
+        domains: Dict[str, List[Any]] = {k: [] for k in kinds}
+        for k, kind in kinds.items():
+            for t in plan.trials:
+                v = t.varied.get(k)
+                v = _text(v) if kind == "string" else v
+                if v not in domains[k]:
+                    domains[k].append(v)
+        log = cls(sweep_dir, kinds, domains)
+        for t in plan.trials:
+            log.add(t)
+        return log
+
+    @classmethod
+    def for_search(cls, plan, sweep_dir: Path) -> "HParamsLog":
+        """A search (dlhw.sweeps.search): its space says each key's kind and domain; trials are
+        added as the study asks for them."""
+        kinds, domains = {}, {}
+        for p in plan.params:
+            if p.kind == "categorical":
+                kinds[p.key] = _kind(list(p.choices))
+                domains[p.key] = [_text(c) if kinds[p.key] == "string" else c for c in p.choices]
+            else:
+                kinds[p.key], domains[p.key] = "number", (float(p.low), float(p.high))
+        return cls(sweep_dir, kinds, domains)
+
+    def add(self, trial) -> None:
+        """A trial to show (not with ``training.tensorboard: false``: that trial writes no logs)."""
+        if trial.cfg.training.tensorboard:
+            self.by_name[trial.name] = trial
 
     def trial(self, name: str, run_dir: Path, status: str) -> None:
         """Write the session of trial ``name`` (its folder ``run_dir``, how it ended), then the
@@ -151,14 +187,13 @@ class HParamsLog:
                  "string": api_pb2.DATA_TYPE_STRING}
         infos = []
         for key, kind in self.kinds.items():
-            values: List[Any] = []
-            for t in self.plan.trials:
-                v = t.varied.get(key)
-                v = _text(v) if kind == "string" else v
-                if v not in values:
-                    values.append(v)
+            values = self.domains.get(key)
+            if isinstance(values, tuple):  # a search range
+                infos.append(api_pb2.HParamInfo(name=key, type=types[kind], domain_interval=api_pb2.Interval(
+                    min_value=values[0], max_value=values[1])))
+                continue
             domain = struct_pb2.ListValue()
-            for v in values:
+            for v in values or []:
                 _set_value(domain.values.add(), kind, v)
             infos.append(api_pb2.HParamInfo(name=key, type=types[kind], domain_discrete=domain))
         metric_infos = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=k), display_name=k) for k in self.metrics]

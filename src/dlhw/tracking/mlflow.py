@@ -57,7 +57,12 @@ FLUSH_SECONDS = 2.0     # epoch metrics are sent at most this often (and when th
 
 
 def settings(cfg) -> Optional[Any]:
-    """``cfg.tracking.mlflow`` (None: not tracked)."""
+    """``cfg.tracking.mlflow`` (None: not tracked); ``cfg``: a config, or plain config data (a
+    search's base config, whose ``tracking`` section is read and checked alone)."""
+    if isinstance(cfg, dict):
+        from dlhw.config.schema import TrackingConfig
+
+        return TrackingConfig.model_validate(cfg.get("tracking") or {}).mlflow
     tracking = getattr(cfg, "tracking", None)
     return getattr(tracking, "mlflow", None) if tracking is not None else None
 
@@ -363,13 +368,14 @@ class SweepRun:
         self.uri = uri
 
     @classmethod
-    def start(cls, plan, sweep_dir: Path) -> Optional["SweepRun"]:
-        """None when the sweep's trials are not tracked; refuses (exit 2) when mlflow is missing."""
-        tracked = [t for t in plan.trials if settings(t.cfg) is not None]
-        if not tracked:
+    def start(cls, cfg, name: str, sweep_dir: Path, params: Dict[str, Any]) -> Optional["SweepRun"]:
+        """The parent run of sweep ``name`` for the tracking settings of ``cfg`` (a trial's config,
+        or the plain data of a search's base config; None or untracked: no parent run, returns
+        None); ``params``: what the parent run records of the sweep (logged when it is created).
+        Refuses (exit 2) when mlflow is missing."""
+        if cfg is None or settings(cfg) is None:
             return None
         require_mlflow()
-        cfg = tracked[0].cfg
         uri, experiment = target(cfg)
         saved_path = Path(sweep_dir) / layout.MLFLOW
         try:
@@ -378,14 +384,13 @@ class SweepRun:
             if run_id is None:
                 from mlflow.entities import Param
 
-                run = client.create_run(_experiment_id(client, experiment), run_name=plan.name,
-                                        tags={"mlflow.source.name": "dlhw", "dlhw.sweep": plan.name,
+                run = client.create_run(_experiment_id(client, experiment), run_name=name,
+                                        tags={"mlflow.source.name": "dlhw", "dlhw.sweep": name,
                                               "dlhw.version": _version()})
                 run_id = run.info.run_id
-                params = [Param("sweep.trials", str(len(plan.trials))),
-                          Param("sweep.varied_keys", json.dumps(plan.varied_keys)[:PARAM_VALUE_MAX]),
-                          Param("sweep.source", str(plan.source)[:PARAM_VALUE_MAX])]
-                client.log_batch(run_id, params=params, synchronous=True)
+                client.log_batch(run_id, params=[Param(k, (v if isinstance(v, str) else json.dumps(v, default=str))
+                                                       [:PARAM_VALUE_MAX]) for k, v in params.items()],
+                                 synchronous=True)
             client.set_tag(run_id, "dlhw.status", "running")
             from dlhw.runtime.files import write_json
 
