@@ -194,7 +194,7 @@ class SearchLoop:
         from dlhw.sweeps.manifest import Manifest
         from dlhw.sweeps.session import MANIFEST_FIELDS, SweepOutcome
 
-        from dlhw.tracking.mlflow import SweepRun
+        from dlhw.tracking.sweep_run import SweepRun
 
         plan = self.plan
         self.tracking = SweepRun.start(plan.base, plan.name, self.sweep_dir, {

@@ -148,7 +148,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
     from dlhw.tracking.hparams import HParamsLog
-    from dlhw.tracking.mlflow import SweepRun
+    from dlhw.tracking.sweep_run import SweepRun
 
     tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None), None)
     tracking = SweepRun.start(tracked, plan.name, sweep_dir, {"sweep.trials": len(plan.trials),

@@ -15,8 +15,9 @@ What an MLflow run of dlhw holds:
 - its status: completed -> FINISHED; failed, diverged -> FAILED; interrupted, pruned,
   stale -> KILLED.
 
-A sweep is a parent run (its id in ``<sweep>/mlflow.json``) with one child run per trial
-(tag ``mlflow.parentRunId``); worker processes get the parent's id with their job. A
+A sweep is a parent run (:mod:`dlhw.tracking.sweep_run`; its id in ``<sweep>/mlflow.json``)
+with one child run per trial (tag ``mlflow.parentRunId``); worker processes get the parent's
+id with their job. A
 resumed dlhw run continues the MLflow run whose id its folder keeps (``mlflow.json``,
 written atomically); epochs trained after the last checkpoint and trained again appear
 twice at their step (MLflow keeps every value logged; the later one is the resumed run's).
@@ -355,66 +356,3 @@ def run_files(run_dir: Path) -> Iterable[Path]:
                              not (Path(dirpath) == root and d == layout.CHECKPOINTS))
         out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
     return out
-
-
-# ------------------------------------------------------------------ sweeps
-class SweepRun:
-    """A sweep's parent MLflow run. ``parent_id`` goes to every trial's job: '' when the
-    server could not be reached (warned once here; the trials do not try again)."""
-
-    def __init__(self, client, parent_id: str, uri: Optional[str]):
-        self.client = client
-        self.parent_id = parent_id
-        self.uri = uri
-
-    @classmethod
-    def start(cls, cfg, name: str, sweep_dir: Path, params: Dict[str, Any]) -> Optional["SweepRun"]:
-        """The parent run of sweep ``name`` for the tracking settings of ``cfg`` (a trial's config,
-        or the plain data of a search's base config; None or untracked: no parent run, returns
-        None); ``params``: what the parent run records of the sweep (logged when it is created).
-        Refuses (exit 2) when mlflow is missing."""
-        if cfg is None or settings(cfg) is None:
-            return None
-        require_mlflow()
-        uri, experiment = target(cfg)
-        saved_path = Path(sweep_dir) / layout.MLFLOW
-        try:
-            client = _client(uri)
-            run_id = _continued(client, Path(sweep_dir), uri)  # a sweep run again continues its parent run
-            if run_id is None:
-                from mlflow.entities import Param
-
-                run = client.create_run(_experiment_id(client, experiment), run_name=name,
-                                        tags={"mlflow.source.name": "dlhw", "dlhw.sweep": name,
-                                              "dlhw.version": _version()})
-                run_id = run.info.run_id
-                client.log_batch(run_id, params=[Param(k, (v if isinstance(v, str) else json.dumps(v, default=str))
-                                                       [:PARAM_VALUE_MAX]) for k, v in params.items()],
-                                 synchronous=True)
-            client.set_tag(run_id, "dlhw.status", "running")
-            from dlhw.runtime.files import write_json
-
-            write_json(saved_path, {"run_id": run_id, "uri": uri, "experiment": experiment})
-        except Exception as exc:  # noqa: BLE001
-            _unreachable(uri, exc)
-            return cls(None, "", uri)
-        return cls(client, run_id, uri)
-
-    def finish(self, sweep_dir: Path, ok: int, failed: int, interrupted: bool = False) -> None:
-        if not self.parent_id:
-            return
-        from mlflow.entities import Metric, RunTag
-
-        status = "KILLED" if interrupted else ("FAILED" if failed else "FINISHED")
-        word = "interrupted" if interrupted else ("failed" if failed else "completed")
-        try:
-            now = int(time.time() * 1000)
-            self.client.log_batch(self.parent_id, metrics=[Metric("trials_ok", float(ok), now, 0),
-                                                           Metric("trials_failed", float(failed), now, 0)],
-                                  tags=[RunTag("dlhw.status", word)], synchronous=True)
-            manifest = Path(sweep_dir) / layout.SWEEP_MANIFEST
-            if manifest.exists():
-                self.client.log_artifact(self.parent_id, str(manifest))
-            self.client.set_terminated(self.parent_id, status)
-        except Exception as exc:  # noqa: BLE001
-            _unreachable(self.uri, exc, during=True)
