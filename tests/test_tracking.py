@@ -251,6 +251,19 @@ def test_an_unreachable_server_is_one_warning_and_a_complete_run(tmp_path, capfd
     assert not (run_dir / "mlflow.json").exists()
 
 
+def test_an_unreachable_server_is_one_warning_for_a_whole_sweep(tmp_path, capfd):
+    uri = f"http://127.0.0.1:{closed_port()}"
+    write(tmp_path / "base.yaml", tracked(uri, epochs=1))
+    sweep = write(tmp_path / "g.yaml", {"base": "base.yaml", "grid": {"seed": [0, 1]}})
+    r = runner.invoke(app, ["sweep", str(sweep), "--workers", "1", "--out", str(tmp_path / "runs")])
+    assert r.exit_code == 0, r.output
+    text = r.output + capfd.readouterr().err
+    assert text.count("warning: tracking.mlflow") == 1 and uri in text, text
+    sweep_dir = tmp_path / "runs" / "g"
+    assert [t["status"] for t in json.loads((sweep_dir / "sweep.json").read_text())["trials"]] == ["completed"] * 2
+    assert not list(sweep_dir.rglob("mlflow.json"))
+
+
 # -------------------------------------------------------------------- sweeps
 def hparams_sessions(sweep_dir: Path) -> dict:
     """Trial folder -> (hparams, final scalars, status) read back from the event files, as
