@@ -174,6 +174,7 @@ LOWER = {  # these packages never import the ones listed (data flows one way)
     "dlhw.evaluation": ("dlhw.training", "dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports",
                         "dlhw.cli"),
     "dlhw.orchestration": ("dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.cli"),
+    "dlhw.tracking": ("dlhw.orchestration", "dlhw.results", "dlhw.sweeps", "dlhw.reports", "dlhw.api", "dlhw.cli"),
     "dlhw.reports": ("dlhw.orchestration", "dlhw.cli"),
 }
 

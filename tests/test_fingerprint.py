@@ -30,13 +30,14 @@ STAGED = {
 
 def checkpoint_hash_before(cfg) -> str:
     """The formula checkpoints stored before the two hashes became one (dlhw.rundir.resume.config_hash),
-    on the dump as that dlhw wrote it: without training.keep_checkpoints and the keys of LATE_DEFAULTS
-    (added since; left out of the hash at their defaults; test_new_keys_at_their_defaults_keep_the_shipped_configs_hashes
+    on the dump as that dlhw wrote it: without training.keep_checkpoints, tracking and the keys of LATE_DEFAULTS
+    (added since; left out of the hash at their defaults, tracking always; test_new_keys_at_their_defaults_keep_the_shipped_configs_hashes
     checks that against hashes that dlhw computed)."""
     from dlhw.config.fingerprint import _without_late_defaults
 
     dump = cfg.dump()
     dump["training"].pop("keep_checkpoints")
+    dump.pop("tracking")
     dump = _without_late_defaults(dump)
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

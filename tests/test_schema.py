@@ -114,6 +114,8 @@ def test_contract_examples_validate(experiment, sweep):
                "classifier": {"type": "svm", "gamma": 0.1}}},
     {"dataset": {"source": "sklearn", "name": "digits", "image_size": [32, 48], "classes": [0, "one"]}},
     {"evaluation": {"weights": "best", "monitor": "val_accuracy"}},
+    {"tracking": {"mlflow": {"uri": "file:./mlruns", "experiment": "s5"}}},  # CONFIG.md's tracking block
+    {"tracking": {"mlflow": True}},
     {"repeats": 3},
 ], ids=lambda e: json.dumps(e)[:50])
 def test_other_spellings_the_loader_accepts_pass_too(extra, experiment):

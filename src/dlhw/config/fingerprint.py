@@ -19,7 +19,7 @@ once, its format does not; sweep.json's hashes are only ever compared after
 being computed again).
 
 ``shape_fingerprint`` is the related hash without what does not change the
-time one epoch takes (name, seed, epoch counts, early stopping, TensorBoard,
+time one epoch takes (name, seed, tracking, epoch counts, early stopping, TensorBoard,
 checkpoints): trials of one shape cost the same per epoch (sweep estimates).
 """
 
@@ -30,7 +30,7 @@ import json
 from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
-_SHAPE_IGNORED = ("name", "seed")
+_SHAPE_IGNORED = ("name", "seed", "tracking")
 _SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
@@ -104,9 +104,12 @@ def _without_late_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
-    """The dump without ``training.keep_checkpoints``: what a completed run keeps on disk changes
-    nothing it computes, and configs written before the key existed keep their hash (their
-    trials stay done in a sweep, their checkpoints resumable)."""
+    """The dump without ``training.keep_checkpoints`` and ``tracking``: what a completed run keeps
+    on disk, and where copies of it go (MLflow), change nothing it computes, and configs written
+    before the keys existed keep their hash (their trials stay done in a sweep, their checkpoints
+    resumable)."""
+    if "tracking" in data:
+        data = {k: v for k, v in data.items() if k != "tracking"}
     training = data.get("training")
     if not isinstance(training, dict) or "keep_checkpoints" not in training:
         return data

@@ -636,6 +636,25 @@ class EvaluationConfig(Section):
         return _check_name(v, MONITORS, "monitor")
 
 
+class MLflowConfig(Section):
+    uri: Optional[str] = Field(None, description="MLflow tracking URI: http://host:5000, sqlite:///mlflow.db, file:./mlruns; default MLFLOW_TRACKING_URI, else MLflow's own default.")
+    experiment: Optional[str] = Field(None, description="MLflow experiment name (created when missing); default MLFLOW_EXPERIMENT_NAME, else dlhw.")
+    log_model: bool = Field(True, description="Also log the trained model as an MLflow Keras model (artifact model/, loadable with mlflow.keras.load_model).")
+
+
+class TrackingConfig(Section):
+    mlflow: Optional[MLflowConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to MLflow (optional extra dlhw[mlflow]): params, epoch metrics, final metrics, tags, files; true: the defaults.")
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _mlflow(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() in ("true", "false"):
+            v = v.strip().lower() == "true"
+        if v is True:
+            return {}
+        return None if v is False else v
+
+
 class ExperimentConfig(Section):
     name: str = Field("experiment", min_length=1, description="Run-name prefix: the run folder is OUT/<name> (a suffix is added, never an overwrite).")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds Python, NumPy and TensorFlow, and the split; same seed, same results (0 to 2^32-1).")
@@ -644,6 +663,7 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, cnn1d, backbone) chooses the other keys.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow); the run folder stays the record.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 

@@ -131,13 +131,19 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     return plan
 
 
+def _computed(dump: Dict[str, Any]) -> Dict[str, Any]:
+    """What a resumed run must share with the folder's config: all of it but ``tracking`` (where
+    copies of the run go, e.g. another MLflow server, changes nothing it computes)."""
+    return {k: v for k, v in dump.items() if k != "tracking"}
+
+
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     from dlhw.config import load_config
     from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 
     _check_state(run, status)
     saved_cfg = load_config(path)
-    diff = first_difference(saved_cfg.dump(), cfg.dump())
+    diff = first_difference(_computed(saved_cfg.dump()), _computed(cfg.dump()))
     if diff is not None:
         raise ConfigError(f"--resume: the config differs from {path} at {diff} "
                           f"(run: {get_path(saved_cfg.dump(), diff)!r}, given: {get_path(cfg.dump(), diff)!r}); "

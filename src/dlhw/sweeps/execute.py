@@ -146,6 +146,8 @@ def run_trial(job: Job) -> Result:
                       threads=job.threads)
         if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.search)
             kwargs["prune"] = job.report
+        if job.mlflow_parent is not None:
+            kwargs["mlflow_parent"] = job.mlflow_parent  # one child run of the sweep's parent run per trial
         outcome = None
         if job.resume and "resume" in inspect.signature(run_experiment).parameters:
             try:  # an interrupted or stale trial continues from its last checkpoint

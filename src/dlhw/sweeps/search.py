@@ -63,6 +63,10 @@ class SearchLoop:
         self.resume_jobs: List[Job] = []
         self.actor = None
         self.done = 0
+        from dlhw.tracking.hparams import HParamsLog
+
+        self.tracking = None  # tracking.mlflow: the search's parent MLflow run (started by run)
+        self.hparams = HParamsLog.for_search(plan, sweep_dir)  # TensorBoard's HParams table of the trials
 
     # ------------------------------------------------------------ bookkeeping
     def _count(self) -> int:
@@ -88,11 +92,13 @@ class SearchLoop:
 
     def _job(self, t, number: int, resume: bool = False, folder: str = "") -> Job:
         return Job(name=t.name, folder=folder or t.name, raw=t.raw, source=f"{t.source} (trial {number})",
-                   out=str(self.sweep_dir), resume=resume, device=self.device, report=self._reporter(number))
+                   out=str(self.sweep_dir), resume=resume, device=self.device, report=self._reporter(number),
+                   mlflow_parent=self.tracking.parent_id if self.tracking is not None else None)
 
     def _add(self, t, ft, **fields: Any) -> None:
         self.numbers[t.name] = ft.number
         self.manifest.add(t, number=ft.number, **fields)
+        self.hparams.add(t)
 
     def _told(self, number: int, values=None, state=None) -> None:
         """study.tell; the grid sampler's "grid exhausted" stop (meant for study.optimize) is not an
@@ -172,6 +178,14 @@ class SearchLoop:
             return self._job(t, ft.number)
         return None
 
+    @staticmethod
+    def _ok(outcome) -> int:
+        return sum(1 for r in outcome.results if r.status in ("completed", "skipped", "pruned"))
+
+    @staticmethod
+    def _failed(outcome) -> int:
+        return sum(1 for r in outcome.results if r.status in ("failed", "diverged"))
+
     # ------------------------------------------------------------ the run
     def run(self):
         from dlhw.rundir.folder import folder_bytes
@@ -180,7 +194,12 @@ class SearchLoop:
         from dlhw.sweeps.manifest import Manifest
         from dlhw.sweeps.session import MANIFEST_FIELDS, SweepOutcome
 
+        from dlhw.tracking.sweep_run import SweepRun
+
         plan = self.plan
+        self.tracking = SweepRun.start(plan.base, plan.name, self.sweep_dir, {
+            "search.trials": plan.budget, "search.sampler": plan.spec.sampler, "search.metric": plan.metrics,
+            "search.space": {p.key: p.describe() for p in plan.params}, "sweep.source": plan.source})
         fresh = not self.study.get_trials(deepcopy=False)
         if fresh:
             for point in plan.spec.enqueue:
@@ -215,6 +234,8 @@ class SearchLoop:
             self.manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS}, pruned_at=res.pruned_at,
                                  state=state, value=values if plan.multi or values is None else values[0])
             outcome.results.append(res)
+            self.hparams.trial(res.name, self.sweep_dir / (self.manifest._by_name[res.name].get("run_dir") or res.name),
+                               res.status)
             shown = ", ".join(f"{m} {v:.4f}" for m, v in zip(plan.metrics, values)) if values else (res.error or "")
             self.echo(f"[{self.done}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {shown}".rstrip())
 
@@ -233,10 +254,18 @@ class SearchLoop:
                 from dlhw.sweeps.pool import run_pool
 
                 run_pool(feed, min(workers, to_run), gpus, on_result)
+        except KeyboardInterrupt:
+            if self.tracking is not None:
+                self.tracking.finish(self.sweep_dir, ok=self._ok(outcome), failed=self._failed(outcome),
+                                     interrupted=True)
+                self.tracking = None
+            raise
         finally:
             outcome.disk_bytes = folder_bytes(self.sweep_dir)
             self.manifest.data["disk_bytes"] = outcome.disk_bytes
             self.manifest.sync()
+            if self.tracking is not None:
+                self.tracking.finish(self.sweep_dir, ok=self._ok(outcome), failed=self._failed(outcome))
         outcome.seconds = time.time() - start
         seen = {r.name for r in outcome.results}
         for e in self.manifest.data["trials"]:  # trials an earlier run finished: in the closing table too
@@ -265,6 +294,10 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
         raise ConfigError("--rerun: a search keeps its study and its trials; to start afresh, give another --out "
                           "or remove the sweep folder")
     make_sampler(plan)  # Optuna (and the sampler's own package) present: said before anything runs
+    from dlhw.tracking.mlflow import require_mlflow, settings
+
+    if settings(plan.base) is not None:
+        require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
     if executor == "ray":
         ray_exec.check_address(address)
     sweep_dir = sweep_folder(plan, out)

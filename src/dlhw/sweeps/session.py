@@ -99,6 +99,10 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
         ray_exec.check_address(address)  # a missing extra or a wrong --address: found before anything runs
+    from dlhw.tracking.mlflow import require_mlflow, settings
+
+    if any(settings(t.cfg) is not None for t in plan.trials):
+        require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
     sweep_dir = sweep_folder(plan, out)
     if sweep_dir.name != plan.name:
         echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
@@ -143,6 +147,14 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         workers = execute.auto_workers(len(plan.trials), gpus)
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
+    from dlhw.tracking.hparams import HParamsLog
+    from dlhw.tracking.sweep_run import SweepRun
+
+    tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None), None)
+    tracking = SweepRun.start(tracked, plan.name, sweep_dir, {"sweep.trials": len(plan.trials),
+                                                              "sweep.varied_keys": plan.varied_keys,
+                                                              "sweep.source": plan.source})
+    hparams = HParamsLog.for_plan(plan, sweep_dir)  # TensorBoard's HParams table of the trials
     jobs: List[Job] = []
     trials = plan.trials
     if executor == "ray" or workers > 1:  # a pool starts the longest trials first
@@ -158,6 +170,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
             manifest.record(t.name, status="completed", skipped=True, run_dir=where.folder.name,
                             train_seconds=res.train_seconds, val_accuracy=res.val_accuracy,
                             test_accuracy=res.test_accuracy, params=res.params)
+            hparams.trial(t.name, where.folder, "completed")
             continue
         if where.state == "running":  # never overwrite a run that is training right now, even with --rerun
             echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
@@ -166,6 +179,8 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
                             run_dir=where.folder.name)
             continue
         job = _place(t, where, sweep_dir, rerun, taken, echo, device)
+        if tracking is not None:
+            job = job.replace(mlflow_parent=tracking.parent_id)
         taken.append(job.folder)
         jobs.append(job)
     manifest.sync()
@@ -184,12 +199,15 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
     manifest.save()
     done = [0]
     start = time.time()
+    folders = {job.name: job.folder for job in jobs}
+    interrupted = [False]
 
     def on_result(res: Result) -> None:
         done[0] += 1
         outcome.results.append(res)
         fields = res.to_dict()
         manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS})
+        hparams.trial(res.name, sweep_dir / (folders.get(res.name) or res.name), res.status)
         note = f"val acc {res.val_accuracy:.4f}" if isinstance(res.val_accuracy, (int, float)) else (res.error or "")
         echo(f"[{done[0]}/{len(jobs)}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {note}".rstrip())
 
@@ -208,11 +226,15 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         for job in jobs:
             if manifest._by_name[job.name]["status"] == "queued":
                 manifest.update(job.name, status="interrupted", error="the sweep was interrupted")
+        interrupted[0] = True
         raise
     finally:
         outcome.disk_bytes = folder_bytes(sweep_dir)  # what the sweep folder holds (sweep.json: disk_bytes)
         manifest.data["disk_bytes"] = outcome.disk_bytes
         manifest.sync()  # the run folders are the truth
+        if tracking is not None:
+            tracking.finish(sweep_dir, ok=sum(1 for r in outcome.results if r.ok),
+                            failed=sum(1 for r in outcome.results if not r.ok), interrupted=interrupted[0])
     outcome.seconds = time.time() - start
     order = {t.name: i for i, t in enumerate(plan.trials)}
     outcome.results.sort(key=lambda r: order.get(r.name, 0))

@@ -1,0 +1,77 @@
+"""A sweep's parent MLflow run: grid and folder sweeps (dlhw.sweeps.session) and searches
+(dlhw.sweeps.search). Its id is kept in ``<sweep>/mlflow.json``: running the sweep again
+continues it. Each trial's own run (dlhw.tracking.mlflow.Tracker) is its child.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from dlhw.rundir import layout
+from dlhw.tracking.mlflow import (PARAM_VALUE_MAX, _client, _continued, _experiment_id, _unreachable, _version,
+                                  require_mlflow, settings, target)
+
+
+class SweepRun:
+    """A sweep's parent MLflow run. ``parent_id`` goes to every trial's job: '' when the
+    server could not be reached (warned once here; the trials do not try again)."""
+
+    def __init__(self, client, parent_id: str, uri: Optional[str]):
+        self.client = client
+        self.parent_id = parent_id
+        self.uri = uri
+
+    @classmethod
+    def start(cls, cfg, name: str, sweep_dir: Path, params: Dict[str, Any]) -> Optional["SweepRun"]:
+        """The parent run of sweep ``name`` for the tracking settings of ``cfg`` (a trial's config,
+        or the plain data of a search's base config; None or untracked: no parent run, returns
+        None); ``params``: what the parent run records of the sweep (logged when it is created).
+        Refuses (exit 2) when mlflow is missing."""
+        if cfg is None or settings(cfg) is None:
+            return None
+        require_mlflow()
+        uri, experiment = target(cfg)
+        saved_path = Path(sweep_dir) / layout.MLFLOW
+        try:
+            client = _client(uri)
+            run_id = _continued(client, Path(sweep_dir), uri)  # a sweep run again continues its parent run
+            if run_id is None:
+                from mlflow.entities import Param
+
+                run = client.create_run(_experiment_id(client, experiment), run_name=name,
+                                        tags={"mlflow.source.name": "dlhw", "dlhw.sweep": name,
+                                              "dlhw.version": _version()})
+                run_id = run.info.run_id
+                client.log_batch(run_id, params=[Param(k, (v if isinstance(v, str) else json.dumps(v, default=str))
+                                                       [:PARAM_VALUE_MAX]) for k, v in params.items()],
+                                 synchronous=True)
+            client.set_tag(run_id, "dlhw.status", "running")
+            from dlhw.runtime.files import write_json
+
+            write_json(saved_path, {"run_id": run_id, "uri": uri, "experiment": experiment})
+        except Exception as exc:  # noqa: BLE001
+            _unreachable(uri, exc)
+            return cls(None, "", uri)
+        return cls(client, run_id, uri)
+
+    def finish(self, sweep_dir: Path, ok: int, failed: int, interrupted: bool = False) -> None:
+        if not self.parent_id:
+            return
+        from mlflow.entities import Metric, RunTag
+
+        status = "KILLED" if interrupted else ("FAILED" if failed else "FINISHED")
+        word = "interrupted" if interrupted else ("failed" if failed else "completed")
+        try:
+            now = int(time.time() * 1000)
+            self.client.log_batch(self.parent_id, metrics=[Metric("trials_ok", float(ok), now, 0),
+                                                           Metric("trials_failed", float(failed), now, 0)],
+                                  tags=[RunTag("dlhw.status", word)], synchronous=True)
+            manifest = Path(sweep_dir) / layout.SWEEP_MANIFEST
+            if manifest.exists():
+                self.client.log_artifact(self.parent_id, str(manifest))
+            self.client.set_terminated(self.parent_id, status)
+        except Exception as exc:  # noqa: BLE001
+            _unreachable(self.uri, exc, during=True)
