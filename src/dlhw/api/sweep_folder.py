@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from dlhw.api.common import check_device, console_quiet, merge_base, override_list
 from dlhw.errors import ConfigError
-from dlhw.rundir import layout
 
 DEFAULT_METRIC = "val_accuracy"  # what `dlhw report` sorts by unless told otherwise
 
