@@ -117,7 +117,7 @@ def test_config_and_data_errors_raise_the_cli_line(tmp_path, quickstart):
     with pytest.raises(dlhw.ConfigError) as info:
         dlhw.run(tmp_path / "nope.yaml")
     assert str(info.value) == cli_error(["run", str(tmp_path / "nope.yaml")])
-    with pytest.raises(dlhw.ConfigError, match="--device: expected auto, cpu or gpu; received 'tpu'"):
+    with pytest.raises(dlhw.ConfigError, match=r"--device: expected auto, cpu or gpu \(gpu:N.*\); received 'tpu'"):
         dlhw.run(quickstart, device="tpu")
     with pytest.raises(dlhw.ConfigError, match="overrides: expected a dict"):
         dlhw.run(quickstart, overrides="training.epochs=5")
