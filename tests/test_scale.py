@@ -211,7 +211,7 @@ def test_a_report_of_many_runs_links_every_folder_and_embeds_the_best_matrices(t
         (f"t{i:02d}", f"t{i:02d}", {"model.units": i}, "completed", 0.3 + i / 100, {}) for i in range(n)])
     make_report([root], tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text()
-    gallery = page.split("<h2>Confusion matrices")[1]
+    gallery = page.split("<h2>Confusion matrices")[1].split("<h2")[0]  # the gallery alone (run details follow)
     assert gallery.count('src="data:image/png;base64,') == H.GALLERY
     best = [f"t{i:02d}" for i in range(n - 1, n - 1 - H.GALLERY, -1)]
     assert re.findall(r"<figcaption>(t\d\d)", gallery) == best  # the best by val accuracy, best first

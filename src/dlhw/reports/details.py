@@ -80,10 +80,13 @@ def flatten(data: Any, prefix: str = "") -> Dict[str, Any]:
 def read_config(rec: RunRecord) -> Optional[Dict[str, Any]]:
     import yaml
 
-    try:
+    from dlhw.config.loader import safe_loader
+    from dlhw.errors import ConfigError
+
+    try:  # the config loader's guarded SafeLoader: a hostile run folder's YAML is data, within limits
         text = (rec.path / layout.CONFIG).read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = yaml.load(text, Loader=safe_loader())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ConfigError):
         return None
     return flatten(data) if isinstance(data, dict) else None
 
@@ -179,7 +182,9 @@ def run_section(i: int, rec: RunRecord, row: Row, diff: List[Tuple[str, str, str
     summary = (f'<summary><b>{esc(rec.name)}</b>{esc(label)} <span class="s-{esc(rec.status.split("/")[0])}">'
                f'{esc(rec.status)}</span> <span class="meta">{esc(metric_text)}</span></summary>')
     folder = link(rec.path)
-    parts = [f'<p class="meta">Run folder: <a href="{folder}">{esc(rec.path.name)}/</a>'
+    where = (f'<a href="{folder}">{esc(rec.path.name)}/</a>' if rec.path.is_dir()
+             else f"{esc(rec.path.name)}/ (no folder: listed by its sweep only)")  # no dead links
+    parts = [f'<p class="meta">Run folder: {where}'
              f'{" (sweep " + esc(rec.sweep) + ")" if rec.sweep else ""}</p>']
     if rec.error and rec.status != "completed":
         parts.append(f'<p class="err">{esc(rec.error)}</p>')

@@ -312,6 +312,7 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
 
 
 def read_status_of(folder: Path) -> Optional[Dict[str, Any]]:
+    from dlhw.rundir import layout
     from dlhw.rundir.status import read_status
 
-    return read_status(folder) if (Path(folder) / "status.json").is_file() else None
+    return read_status(folder) if (Path(folder) / layout.STATUS).is_file() else None

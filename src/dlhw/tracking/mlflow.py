@@ -280,8 +280,8 @@ class Tracker:
                 return
 
     def _log_keras_model(self, model) -> None:
-        """The model as an MLflow Keras model (artifact ``model/``): ``mlflow.keras.load_model(
-        "runs:/<id>/model")`` loads it. Its pip requirements are given, not inferred (inferring
+        """The model as an MLflow Keras model (artifact ``model/``; mlflow.keras reads it back from
+        ``runs:/<id>/model``). Its pip requirements are given, not inferred (inferring
         them loads the model again in a subprocess: seconds per run)."""
         import logging
         import tempfile
