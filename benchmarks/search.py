@@ -69,8 +69,7 @@ def grid_size(grid: dict) -> int:
 def write(folder: Path, name: str, search: dict, space: dict, epochs: int) -> Path:
     f = folder / f"{name}.yaml"
     f.write_text(yaml.safe_dump({"base": str(REPO / "configs" / "quickstart.yaml"),
-                                 "training": {"epochs": epochs, "tensorboard": False, "checkpoint": False},
-                                 "evaluation": {"samples": 0},
+                                 "training": {"epochs": epochs},  # the shipped defaults otherwise
                                  "search": search, "space": space}, sort_keys=False))
     return f
 
