@@ -22,19 +22,9 @@ from dlhw.errors import ConfigError, DataError, did_you_mean, shorten
 
 
 def _read(path: Path):
-    import pandas as pd
+    from dlhw.data.sources import read_table
 
-    from dlhw.data.sources import _unique_header
-
-    if path.is_dir():
-        raise DataError(f"dataset.path: {path} is a folder; source 'image_csv' needs a .csv file")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:  # pandas raises many kinds
-        raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
-    if df.empty:
-        raise DataError(f"{path}: the CSV has no data rows")
-    _unique_header(path)
+    df = read_table(path, "image_csv")
     df.columns = [str(c) for c in df.columns]
     return df
 

@@ -129,6 +129,23 @@ def _numeric_or_error(col, name: str, path: Path):
     return converted
 
 
+def read_table(path: Path, source: str):
+    """The CSV at ``path`` as a DataFrame with a unique header and at least one row, or a one-line
+    DataError naming the file (sources csv and image_csv)."""
+    import pandas as pd
+
+    if path.is_dir():
+        raise DataError(f"dataset.path: {path} is a folder; source '{source}' needs a .csv file")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many kinds
+        raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+    if df.empty:
+        raise DataError(f"{path}: the CSV has no data rows")
+    _unique_header(path)
+    return df
+
+
 def _unique_header(path: Path) -> None:
     """Refuse a header that names a column twice (pandas would quietly rename the second 'x.1',
     and a duplicated target would leak into the features)."""
@@ -171,20 +188,10 @@ def _finite_or_error(df, columns: List[str], path: Path) -> None:
 
 @SOURCES.register("csv")
 def load_csv(cfg, task: str, seed: int) -> Dataset:
-    import pandas as pd
-
     path = Path(cfg.path)
     if not path.exists():
         raise DataError(f"dataset.path: CSV file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"dataset.path: {path} is a folder; source 'csv' needs a .csv file")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:  # pandas raises many kinds
-        raise DataError(f"{path}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
-    if df.empty:
-        raise DataError(f"{path}: the CSV has no data rows")
-    _unique_header(path)
+    df = read_table(path, "csv")
     targets = [cfg.target] if isinstance(cfg.target, str) else list(cfg.target)
     columns = [str(c) for c in df.columns]
     for t in targets:

@@ -38,9 +38,22 @@ def cnn_layers(cfg, out, augment=None, input_shape=None) -> list:
             seq.append(layers.MaxPooling2D(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
         if getattr(b, "dropout", 0):
             seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
-    seq.append({"flatten": layers.Flatten(name="flatten"),
-                "avg": layers.GlobalAveragePooling2D(name="global_avg_pool"),
-                "max": layers.GlobalMaxPooling2D(name="global_max_pool")}[cfg.global_pool])
+    return seq + conv_tail(cfg, out, dims=2)
+
+
+def conv_tail(cfg, out, dims: int) -> list:
+    """What follows the convolutions of a 2-D (``dims`` 2) or 1-D CNN: the vector (flatten or
+    global pooling), the dense layers, the output layer (Dense, or one per named output)."""
+    from keras import layers
+
+    from dlhw.models.heads import output_layer
+
+    init = cfg.kernel_initializer
+    pools = {1: (layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D),
+             2: (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D)}[dims]
+    seq = [{"flatten": lambda: layers.Flatten(name="flatten"),
+            "avg": lambda: pools[0](name="global_avg_pool"),
+            "max": lambda: pools[1](name="global_max_pool")}[cfg.global_pool]()]
     for j, d in enumerate(cfg.dense, start=1):
         seq.append(layers.Dense(d.units, activation=None if d.batch_norm else d.activation,
                                 kernel_initializer=init, name=f"dense_{j}"))
@@ -49,9 +62,7 @@ def cnn_layers(cfg, out, augment=None, input_shape=None) -> list:
             seq.append(layers.Activation(d.activation, name=f"dense_{j}_{d.activation}"))
         if d.dropout:
             seq.append(layers.Dropout(d.dropout, name=f"dense_{j}_dropout"))
-    from dlhw.models.heads import output_layer
-
-    seq.append(output_layer(out, init))  # Dense, or one per named output (model.outputs)
+    seq.append(output_layer(out, init))
     return seq
 
 

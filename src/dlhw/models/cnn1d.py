@@ -27,21 +27,9 @@ def cnn1d_layers(cfg, out) -> list:
             seq.append(layers.MaxPooling1D(b.pool, padding=b.pool_padding, name=f"pool_{i}"))
         if b.dropout:
             seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
-    seq.append({"flatten": layers.Flatten(name="flatten"),
-                "avg": layers.GlobalAveragePooling1D(name="global_avg_pool"),
-                "max": layers.GlobalMaxPooling1D(name="global_max_pool")}[cfg.global_pool])
-    for j, d in enumerate(cfg.dense, start=1):
-        seq.append(layers.Dense(d.units, activation=None if d.batch_norm else d.activation,
-                                kernel_initializer=init, name=f"dense_{j}"))
-        if d.batch_norm:
-            seq.append(layers.BatchNormalization(name=f"dense_{j}_bn"))
-            seq.append(layers.Activation(d.activation, name=f"dense_{j}_{d.activation}"))
-        if d.dropout:
-            seq.append(layers.Dropout(d.dropout, name=f"dense_{j}_dropout"))
-    from dlhw.models.heads import output_layer
+    from dlhw.models.cnn import conv_tail
 
-    seq.append(output_layer(out, init))  # Dense, or one per named output (model.outputs)
-    return seq
+    return seq + conv_tail(cfg, out, dims=1)
 
 
 def check_lengths(model_cfg, input_shape) -> None:
