@@ -22,23 +22,37 @@ def cnn_layers(cfg, out, augment=None, input_shape=None) -> list:
     init = cfg.kernel_initializer
     for i, b in enumerate(cfg.blocks, start=1):
         if b.type == "conv":
-            # conv_act_bn (S3): Conv2D(activation) -> BatchNorm; conv_bn_act: Conv2D -> BatchNorm -> Activation
-            act_inside = not b.batch_norm or b.order == "conv_act_bn"
-            seq.append(layers.Conv2D(b.filters, b.kernel, padding=b.padding, kernel_initializer=init,
-                                     activation=b.activation if act_inside else None, name=f"conv_{i}"))
-            if b.batch_norm:
-                seq.append(layers.BatchNormalization(name=f"conv_{i}_bn"))
-                if not act_inside:
-                    seq.append(layers.Activation(b.activation, name=f"conv_{i}_{b.activation}"))
+            seq += conv_layers(b, i, init, dims=2)
         else:
             seq.append(InceptionBlock(b.b1, b.b3_reduce, b.b3, b.b5_reduce, b.b5, b.pool_proj,
                                       batch_norm=b.batch_norm, kernel_initializer=init, order=b.order,
                                       use_bias=b.use_bias, name=f"inception_{i}"))
-        if b.pool:
-            seq.append(layers.MaxPooling2D(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
-        if getattr(b, "dropout", 0):
-            seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
+            if b.pool:
+                seq.append(layers.MaxPooling2D(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
+            if getattr(b, "dropout", 0):
+                seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
     return seq + conv_tail(cfg, out, dims=2)
+
+
+def conv_layers(b, i: int, init: str, dims: int) -> list:
+    """Conv block ``i`` of a 2-D (``dims`` 2) or 1-D CNN: the convolution, BatchNorm in the block's
+    order (conv_act_bn, S3: Conv(activation) -> BatchNorm; conv_bn_act: Conv -> BatchNorm ->
+    Activation), max-pooling, dropout."""
+    from keras import layers
+
+    conv, pool = {1: (layers.Conv1D, layers.MaxPooling1D), 2: (layers.Conv2D, layers.MaxPooling2D)}[dims]
+    act_inside = not b.batch_norm or b.order == "conv_act_bn"
+    seq = [conv(b.filters, b.kernel, padding=b.padding, kernel_initializer=init,
+                activation=b.activation if act_inside else None, name=f"conv_{i}")]
+    if b.batch_norm:
+        seq.append(layers.BatchNormalization(name=f"conv_{i}_bn"))
+        if not act_inside:
+            seq.append(layers.Activation(b.activation, name=f"conv_{i}_{b.activation}"))
+    if b.pool:
+        seq.append(pool(b.pool, padding=getattr(b, "pool_padding", "valid"), name=f"pool_{i}"))
+    if getattr(b, "dropout", 0):
+        seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
+    return seq
 
 
 def conv_tail(cfg, out, dims: int) -> list:

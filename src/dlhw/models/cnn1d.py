@@ -11,24 +11,11 @@ from __future__ import annotations
 
 def cnn1d_layers(cfg, out) -> list:
     """The network's layers in order, input excluded."""
-    from keras import layers
+    from dlhw.models.cnn import conv_layers, conv_tail
 
     seq = []
-    init = cfg.kernel_initializer
     for i, b in enumerate(cfg.blocks, start=1):
-        act_inside = not b.batch_norm or b.order == "conv_act_bn"
-        seq.append(layers.Conv1D(b.filters, b.kernel, padding=b.padding, kernel_initializer=init,
-                                 activation=b.activation if act_inside else None, name=f"conv_{i}"))
-        if b.batch_norm:
-            seq.append(layers.BatchNormalization(name=f"conv_{i}_bn"))
-            if not act_inside:
-                seq.append(layers.Activation(b.activation, name=f"conv_{i}_{b.activation}"))
-        if b.pool:
-            seq.append(layers.MaxPooling1D(b.pool, padding=b.pool_padding, name=f"pool_{i}"))
-        if b.dropout:
-            seq.append(layers.Dropout(b.dropout, name=f"block_{i}_dropout"))
-    from dlhw.models.cnn import conv_tail
-
+        seq += conv_layers(b, i, cfg.kernel_initializer, dims=1)
     return seq + conv_tail(cfg, out, dims=1)
 
 
