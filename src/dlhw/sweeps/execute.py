@@ -183,7 +183,9 @@ def run_trial(job: Job) -> Result:
         set_quiet(was_quiet)
     if fields["status"] == "failed" and not (run_dir / layout.STATUS).exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        ensure_dir(run_dir)
         RunStatus(run_dir).set("failed", name=job.name, error=fields.get("error"))
     return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
 

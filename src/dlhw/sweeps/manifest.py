@@ -23,7 +23,7 @@ from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.rundir.folder import now, read_json
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
-from dlhw.runtime.files import write_json
+from dlhw.runtime.files import ensure_dir, write_json
 from dlhw.sweeps.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
@@ -108,7 +108,7 @@ class Manifest:
         """sweep.json rewritten whole (the log compacted into it, then removed)."""
         self.data["updated"] = now()
         self.data["counts"] = count_statuses(self.data["trials"])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.path.parent)
         write_json(self.path, self.data)
         self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
         drop_log(self.path.parent)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from dlhw.errors import ConfigError
+from dlhw.errors import ConfigError, WriteError
 from dlhw.sweeps.records import Job, Result
 from dlhw.sweeps.study import JOURNAL, StudyReporter, import_optuna, make_sampler, open_study, trial_values
 from dlhw.sweeps.space import SearchPlan
@@ -301,10 +301,12 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
     if executor == "ray":
         ray_exec.check_address(address)
     sweep_dir = sweep_folder(plan, out)
+    from dlhw.runtime.files import ensure_dir
+
     try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
+        ensure_dir(sweep_dir)  # never a link planted as the sweep folder
+    except WriteError as exc:
+        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.reason}") from None
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from dlhw.errors import ConfigError
+from dlhw.errors import ConfigError, WriteError
 from dlhw.rundir.folder import folder_bytes, read_json
 from dlhw.sweeps import execute, ray_exec
 from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
@@ -78,7 +78,9 @@ def sweep_folder(plan: SweepPlan, out: Path) -> Path:
 def _set_aside(folder: Path, sweep_dir: Path) -> Path:
     """Move a damaged trial folder to SWEEP/.damaged/<name>[-N] and return where it went."""
     aside = sweep_dir / DAMAGED
-    aside.mkdir(exist_ok=True)
+    from dlhw.runtime.files import ensure_dir
+
+    ensure_dir(aside)
     target, n = aside / folder.name, 2
     while target.exists():
         target, n = aside / f"{folder.name}-{n}", n + 1
@@ -106,10 +108,12 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
     sweep_dir = sweep_folder(plan, out)
     if sweep_dir.name != plan.name:
         echo(f"{Path(out) / plan.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} instead")
+    from dlhw.runtime.files import ensure_dir
+
     try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
+        ensure_dir(sweep_dir)  # never a link planted as the sweep folder
+    except WriteError as exc:
+        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.reason}") from None
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed

@@ -29,6 +29,8 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
+from dlhw.errors import DlhwError
+
 READ_CHUNK = 16 * 1024 ** 2  # bytes per read while checking an entry's CRC32
 
 
@@ -162,10 +164,12 @@ def computing_lock(folder: Path, name: str):
     try:
         import fcntl
 
-        folder.mkdir(parents=True, exist_ok=True)
-        fh = open(folder / f".{name}.lock", "a")
+        from dlhw.runtime.files import ensure_dir, open_append
+
+        ensure_dir(folder)
+        fh = open_append(folder / f".{name}.lock")
         fcntl.flock(fh, fcntl.LOCK_EX)
-    except (ImportError, OSError):
+    except (ImportError, OSError, DlhwError):
         if fh is not None:
             fh.close()
         fh = None
