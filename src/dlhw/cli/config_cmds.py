@@ -41,4 +41,6 @@ def show(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, debug: Debu
         from dlhw.config import load_config
 
         cfg = load_config(config, overrides(sets, ctx.args))
-        typer.echo(yaml.safe_dump(cfg.dump(), sort_keys=False).rstrip())
+        from dlhw.tracking.redact import redact_data
+
+        typer.echo(yaml.safe_dump(redact_data(cfg.dump()), sort_keys=False).rstrip())

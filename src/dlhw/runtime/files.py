@@ -231,11 +231,16 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """UTF-8 text; credentials in any URI it holds are masked first (dlhw.tracking.redact): a
+    config.yaml, report or record dlhw writes never stores a tracking password or token."""
+    from dlhw.tracking.redact import redact
+
+    write_bytes(path, redact(text).encode("utf-8"))
 
 
 def write_json(path: Path, data: Any, indent: "int | None" = 2) -> None:
-    """JSON (NumPy numbers and arrays, and paths, as plain values), with a final newline."""
+    """JSON (NumPy numbers and arrays, and paths, as plain values), with a final newline
+    (secrets in URIs masked, as by write_text)."""
     write_text(path, json.dumps(data, indent=indent, default=_jsonable) + "\n")
 
 

@@ -27,7 +27,10 @@ before anything runs (exit 2, with the pip line), but once a run has started not
 raises. An unreachable server gives one warning and the run goes on without MLflow. The
 client is made to give up fast: ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` 1 and
 ``MLFLOW_HTTP_REQUEST_TIMEOUT`` 10 s unless set already (MLflow's defaults, 7 retries with
-back-off and 120 s, keep a run waiting for minutes on a closed port).
+back-off and 120 s, keep a run waiting for minutes on a closed port); every call is bounded
+(:mod:`dlhw.tracking.bounded`: a local store that cannot be written is refused before MLflow
+retries it, no call waits more than ``CALL_SECONDS``) and MLflow's own INFO lines are off.
+Credentials in the URI are used to connect and shown nowhere (:mod:`dlhw.tracking.redact`).
 
 Only ``MlflowClient`` is used (no ``mlflow.start_run``): nothing global, so the trials a
 sweep runs one after another in one process never share an active run.
@@ -98,13 +101,19 @@ def _client(uri: Optional[str]):
     if uri and (uri.startswith("file:") or "://" not in uri):
         # MLflow 3 refuses its file store (maintenance mode) unless asked; file:./mlruns is documented here
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from dlhw.tracking.bounded import preflight, quiet_mlflow
+
+    preflight(uri)  # a read-only or special local store: refused now, not after MLflow's retries
+    quiet_mlflow()
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    from dlhw.tracking.redact import redact
+
+    text = redact(" ".join(str(exc).split())) or type(exc).__name__
     return text[:200] + ("..." if len(text) > 200 else "")
 
 
@@ -114,7 +123,10 @@ def _experiment_id(client, name: str) -> str:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
-    return client.create_experiment(name)
+    from dlhw.tracking.bounded import artifact_root
+
+    uri = getattr(client, "_tracking_client", None) and client._tracking_client.tracking_uri
+    return client.create_experiment(name, artifact_location=artifact_root(uri))  # never an unasked ./mlruns
 
 
 def flatten(data: Any, prefix: str = "") -> Dict[str, str]:
@@ -186,15 +198,11 @@ class Tracker:
             return None
         require_mlflow()
         uri, experiment = target(cfg)
+        from dlhw.tracking.bounded import Caller
+
+        caller = Caller()
         try:
-            client = _client(uri)
-            run_id = _continued(client, run_dir, uri) if resumed else None
-            if run_id is None:
-                tags = {"mlflow.source.name": "dlhw", "mlflow.source.type": "LOCAL"}
-                if parent:
-                    tags["mlflow.parentRunId"] = parent
-                run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
-                run_id = run.info.run_id
+            client, run_id = caller.call(_open_run, uri, experiment, run_dir, resumed, parent)
             from dlhw.runtime.files import write_json
 
             write_json(Path(run_dir) / layout.MLFLOW, {"run_id": run_id, "uri": uri, "experiment": experiment,
@@ -203,8 +211,11 @@ class Tracker:
             _unreachable(uri, exc)
             return None
         tracker = cls(client, run_id, uri, run_dir, s.log_model)
+        tracker.caller = caller
         tracker._start_logs(cfg)
         return tracker
+
+    caller = None  # dlhw.tracking.bounded.Caller: every call bounded in time
 
     def _start_logs(self, cfg) -> None:
         from mlflow.entities import Param, RunTag
@@ -213,7 +224,9 @@ class Tracker:
         from dlhw.rundir.env import git_commit
 
         dump = {k: v for k, v in cfg.dump().items() if k != "tracking"}
-        params = [Param(k, v) for k, v in sorted(flatten(dump).items())]
+        from dlhw.tracking.redact import redact_data
+
+        params = [Param(k, v) for k, v in sorted(flatten(redact_data(dump)).items())]
         commit = git_commit()
         tags = {"dlhw.status": "running", "dlhw.config_hash": fingerprint(cfg), "dlhw.version": _version(),
                 "dlhw.run_dir": str(self.run_dir.resolve())}
@@ -266,7 +279,9 @@ class Tracker:
         finals = [Metric(k, v, now, step) for k, v in final_metrics(metrics).items()]
         tags = [RunTag("dlhw.status", state)]
         if error:
-            tags.append(RunTag("dlhw.error", str(error)[:5000]))
+            from dlhw.tracking.redact import redact
+
+            tags.append(RunTag("dlhw.error", redact(str(error))[:5000]))
         self._guard(self.client.log_batch, self.run_id, metrics=finals, tags=tags, synchronous=True)
         self._upload_files()
         if state == "completed" and self.log_model and model is not None and (self.run_dir / layout.MODEL).exists():
@@ -312,7 +327,10 @@ class Tracker:
         if self.off:
             return False
         try:
-            fn(*args, **kwargs)
+            if self.caller is not None:
+                self.caller.call(fn, *args, **kwargs)
+            else:
+                fn(*args, **kwargs)
             return True
         except Exception as exc:  # noqa: BLE001 - tracking is a copy: the run goes on
             self.off = True
@@ -320,10 +338,25 @@ class Tracker:
             return False
 
 
+def _open_run(uri: Optional[str], experiment: str, run_dir: Path, resumed: bool, parent: Optional[str]) -> tuple:
+    """(client, run id): the MLflow run a dlhw run copies to, continued or created."""
+    client = _client(uri)
+    run_id = _continued(client, run_dir, uri) if resumed else None
+    if run_id is None:
+        tags = {"mlflow.source.name": "dlhw", "mlflow.source.type": "LOCAL"}
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
+        run_id = run.info.run_id
+    return client, run_id
+
+
 def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -> None:
     from dlhw.runtime.console import warn
 
-    where = uri or "MLflow's default tracking URI"
+    from dlhw.tracking.redact import redact
+
+    where = redact(uri) or "MLflow's default tracking URI"
     warn(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
          f"the run goes on without MLflow (its run folder is the record)")
 
@@ -332,9 +365,11 @@ def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
     """The MLflow run id a resumed folder was copied to (same URI), marked running again; else None."""
     from dlhw.rundir.folder import read_json
 
+    from dlhw.tracking.redact import redact
+
     saved = read_json(Path(run_dir) / layout.MLFLOW) or {}
     run_id = saved.get("run_id")
-    if not run_id or saved.get("uri") != uri:
+    if not run_id or saved.get("uri") not in (uri, redact(uri)):  # mlflow.json keeps the URI redacted
         return None
     try:
         client.get_run(run_id)
