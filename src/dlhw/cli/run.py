@@ -14,10 +14,12 @@ from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, cli_e
 def print_results(run) -> None:
     """A short table of the run's metrics per split, and where the run folder is."""
     from rich.console import Console
+    from rich.markup import escape  # names and findings from data are text, never rich markup
     from rich.table import Table
+    from rich.text import Text
 
     m = run.metrics
-    table = Table(title=f"{run.path.name}: {run.status}")
+    table = Table(title=Text(f"{run.path.name}: {run.status}"))
     keys = [k for k in ("loss", "accuracy", "f1_macro", "auc", "mae", "rmse", "r2") if k in m.get("train", {})]
     first = m.get("train", {}).get("outputs") or {}  # model.outputs: each output's loss and metric too
     per_output = [(o, k) for o, fig in first.items() for k in ("loss", "mae", "accuracy") if k in fig]
@@ -25,7 +27,7 @@ def print_results(run) -> None:
     for k in keys:
         table.add_column(k, justify="right")
     for o, k in per_output:
-        table.add_column(f"{o} {k}", justify="right")
+        table.add_column(Text(f"{o} {k}"), justify="right")
     for split in ("train", "val", "test"):
         row = m.get(split, {})
         if row.get("samples"):
@@ -40,8 +42,8 @@ def print_results(run) -> None:
     from dlhw.evaluation.diagnostics import format_findings
 
     for line in format_findings(m.get("diagnostics") or []):
-        console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
-    console.print(f"run folder: {run.path}")
+        console.print(f"[yellow]diagnostic[/yellow] {escape(line)}", highlight=False, markup=True)
+    console.print(Text(f"run folder: {run.path}"))
 
 
 def run(

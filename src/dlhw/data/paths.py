@@ -84,6 +84,11 @@ def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
         p = Path(path)
         if not p.exists():
             raise missing_path(key, p, what, source)
+        from dlhw.runtime.files import path_kind
+
+        kind = path_kind(p)
+        if kind not in ("file", "folder"):  # a FIFO or device: refused by name, never opened (no hang)
+            raise DataError(f"{prefix}{key}: {p} is a {kind}, not a {what}; special files are never read")
         if what == "CSV file" and p.is_dir():
             raise DataError(f"{prefix}{key}: {p} is a folder; source '{dataset.source}' needs a .csv file")
         if what in ("sequences file", "labels file") and p.is_dir():

@@ -36,9 +36,13 @@ class RunOutcome:
 
 def load_init_weights(model, run_dir: str) -> int:
     """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
+    from dlhw.runtime.files import kind_problem
+
     path = Path(run_dir) / layout.MODEL
-    if not path.exists():
-        raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
+    problem = kind_problem(run_dir, "folder") or kind_problem(path)
+    if problem:
+        where = run_dir if kind_problem(run_dir, "folder") else path
+        raise ConfigError(f"model.init_from: {where} {problem}; point init_from at a completed run folder")
     from dlhw.runtime.safeload import load_keras_model
 
     src = load_keras_model(path, "model.init_from")  # safe mode: a model file never runs code
@@ -208,10 +212,11 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         write_json(run_dir / layout.ENV, {**environment(cfg.seed, dataset.fingerprint, used),
                                           **accel.resolve(model, run_cfg)})
         from dlhw.data.preprocessing import write_preprocessing
+        from dlhw.evaluation.figure import drawn
         from dlhw.evaluation.samples import write_samples
 
         write_preprocessing(run_dir, cfg, dataset, spec)
-        write_samples(dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
+        drawn(run_dir / layout.SAMPLES, write_samples, dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
                       f"{run_dir.name}: random training samples")
         info(f"run folder: {run_dir}")
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
@@ -237,7 +242,8 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             from dlhw.evaluation.heads_eval import curve_metric
 
             metric = curve_metric(spec)
-        plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
+        drawn(run_dir / layout.CURVES, plot_curves, result.history, run_dir / layout.CURVES,
+              f"{run_dir.name}: training curves", metric)
         if cfg.training.log_steps:
             plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose

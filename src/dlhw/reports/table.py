@@ -159,19 +159,31 @@ def cell(row: Row, key: str) -> str:
     return fmt(row.values.get(key, (None, None)), key)
 
 
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) behind a
+    quote, as OWASP advises; numbers (-0.5, +3) and everything else unchanged."""
+    if not isinstance(value, str) or not value or value[0] not in "=+-@\t\r":
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def to_csv(rows: Sequence[Row], metric: str) -> str:
     keys, names = header(rows, metric)
     num_keys = [k for k in keys if k not in ("run", "sweep", "status", "n", "diagnostics") and not k.startswith("varied:")]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([n for k, n in zip(keys, names) if k not in num_keys] + [c for k in num_keys for c in (k, f"{k}_std")]
-               + ["best", "error"])
+    w.writerow([csv_safe(n) for k, n in zip(keys, names) if k not in num_keys]
+               + [csv_safe(c) for k in num_keys for c in (k, f"{k}_std")] + ["best", "error"])
     for r in rows:
-        out = [cell(r, k) for k in keys if k not in num_keys]
+        out = [csv_safe(cell(r, k)) for k in keys if k not in num_keys]
         for k in num_keys:
             mean, std = r.values.get(k, (None, None))
             out += ["" if mean is None else repr(mean), "" if std is None else repr(std)]
-        w.writerow(out + [int(r.best), r.error or ""])
+        w.writerow(out + [int(r.best), csv_safe(r.error or "")])
     return buf.getvalue()
 
 

@@ -43,11 +43,17 @@ def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
 
 def run_config_path(run_dir: str | Path) -> Path:
     """RUN_DIR/config.yaml after checking that RUN_DIR looks like a run folder."""
+    from dlhw.runtime.files import kind_problem, path_kind
+
     run = Path(run_dir)
     if not run.exists():
         raise ConfigError(f"--resume: run folder not found: {run}")
     if not run.is_dir():
-        raise ConfigError(f"--resume: {run} is a file; give a run folder (runs/<name>)")
+        raise ConfigError(f"--resume: {run} {kind_problem(run, 'folder')}; give a run folder (runs/<name>)")
+    for f in (layout.CONFIG, layout.STATUS):
+        kind = path_kind(run / f)
+        if kind not in (None, "file"):
+            raise ConfigError(f"--resume: {run / f} is a {kind}, not a file; special files are never read")
     missing = [f for f in (layout.CONFIG, layout.STATUS) if not (run / f).is_file()]
     if missing:
         raise ConfigError(f"--resume: {run} is not a run folder (no {' or '.join(missing)}); "

@@ -79,6 +79,19 @@ def path_kind(path: "str | Path", follow: bool = True) -> "str | None":
     return kind_of(st.st_mode)
 
 
+def kind_problem(path: "str | Path", want: str = "file") -> "str | None":
+    """None when ``path`` is a ``want`` ('file' or 'folder', links followed); else what is wrong,
+    for a message: 'not found', 'is a folder, not a file', 'is a FIFO (named pipe), not a file;
+    special files are never read'. Nothing is opened, so a FIFO or device cannot hang the check."""
+    kind = path_kind(path)
+    if kind is None:
+        return "not found"
+    if kind == want:
+        return None
+    special = "" if kind in ("file", "folder") else "; special files are never read"
+    return f"is a {kind}, not a {want}{special}"
+
+
 def link_refused(path: Path, what: str = "a symbolic link") -> WriteError:
     err = WriteError(f"{path}: is {what}; dlhw never writes through a link or into a special file "
                      f"planted where it writes (remove it, or choose another folder)")
