@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import typing
 from pathlib import Path
@@ -227,7 +228,10 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if Path(base).suffix.lower() not in CONFIG_SUFFIXES:
         raise ConfigError(f"{p}: base: {shorten(base, 80)} is not a config file name; base names a "
                           f"{' or '.join(CONFIG_SUFFIXES)} file")
-    base_path = (p.parent / base).resolve()
+    try:
+        base_path = (p.parent / base).resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop: read_yaml names it
+        base_path = Path(os.path.abspath(p.parent / base))
     if base_path in _seen:
         raise ConfigError(f"{p}: base: '{base}' includes itself")
     parent = load_raw(base_path, _seen + (p.resolve(),))

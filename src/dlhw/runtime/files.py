@@ -74,7 +74,9 @@ def path_kind(path: "str | Path", follow: bool = True) -> "str | None":
     ``follow=False``: a link is reported as 'symbolic link' instead of what it points to."""
     try:
         st = os.stat(path) if follow else os.lstat(path)
-    except (OSError, ValueError):
+    except OSError as exc:
+        return "symbolic link loop" if exc.errno == errno.ELOOP else None
+    except ValueError:  # a NUL in the path: nothing can be there
         return None
     return kind_of(st.st_mode)
 
