@@ -8,9 +8,12 @@ The run folder is the record, so dlhw bounds what tracking may cost a run:
 - ``preflight(uri)``: a sqlite or file store whose folder cannot be written (read-only
   filesystem, permissions) or whose path is a FIFO, device or folder is refused at once,
   before MLflow is asked (its retry loop would otherwise print a line per try);
-- ``Caller``: every call of one tracker is made on one daemon thread of its own and waited
-  for at most ``CALL_SECONDS``; a call that takes longer is abandoned (the thread is left
-  behind, a daemon, and never joined at exit) and the tracker switches off with one line;
+- ``Caller``: every call of one tracker is made on one daemon thread of its own; for a
+  tracking server each is waited for at most ``CALL_SECONDS`` (an artifact upload
+  ``UPLOAD_SECONDS``); a call that takes longer is abandoned (the thread is left behind, a
+  daemon, never joined at exit) and the tracker switches off with one line. A local store
+  (sqlite, file) is local work: creating a sqlite store's tables can take tens of seconds on
+  a busy machine, so it is not cut short; its failures are found by ``preflight`` at once;
 - ``quiet_mlflow()``: MLflow's loggers (and alembic's, which MLflow uses to create a sqlite
   store) print warnings and errors only, and MLflow's store-retry lines not at all: dlhw says
   the one line that matters itself;
@@ -28,7 +31,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlparse
 
-CALL_SECONDS = 15.0    # the longest one tracking call (connect, log, upload) may keep a run waiting
+CALL_SECONDS = 15.0    # the longest one call to a tracking server (connect, log) may keep a run waiting
+UPLOAD_SECONDS = 300.0  # the longest one artifact upload (the run folder's files, the model) to a server
 STORE_RETRIES = 2      # MLflow's tries to open a sqlite store (its default: 10, with back-off)
 ARTIFACTS = "mlartifacts"
 
@@ -41,8 +45,9 @@ class Caller:
     """Calls made one at a time on a daemon thread, each waited for at most ``timeout`` seconds
     (a sqlite connection MLflow opens on that thread is only ever used there)."""
 
-    def __init__(self, timeout: Optional[float] = None):
-        self.timeout = CALL_SECONDS if timeout is None else timeout
+    def __init__(self, uri: Optional[str] = None, timeout: Optional[float] = None):
+        self.local = uri is None or store_path(uri) is not None  # MLflow's default store is a local sqlite file
+        self.timeout = timeout
         self._jobs: "queue.Queue[Any]" = queue.Queue()
         self._thread: Optional[threading.Thread] = None
 
@@ -57,14 +62,22 @@ class Caller:
                 done.set()
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` on the tracker's thread, waited for at most the call bound."""
+        return self.call_within(self.timeout if self.timeout is not None else CALL_SECONDS, fn, *args, **kwargs)
+
+    def upload(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """As ``call``, for an artifact upload (bounded by ``UPLOAD_SECONDS``)."""
+        return self.call_within(self.timeout if self.timeout is not None else UPLOAD_SECONDS, fn, *args, **kwargs)
+
+    def call_within(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="dlhw-tracking", daemon=True)
             self._thread.start()
         box: dict = {}
         done = threading.Event()
         self._jobs.put((fn, args, kwargs, box, done))
-        if not done.wait(self.timeout):
-            raise TrackingTimeout(f"no answer within {self.timeout:g} s")
+        if not done.wait(None if self.local else seconds):
+            raise TrackingTimeout(f"no answer within {seconds:g} s")
         if "error" in box:
             raise box["error"]
         return box.get("value")

@@ -29,7 +29,8 @@ client is made to give up fast: ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` 1 and
 ``MLFLOW_HTTP_REQUEST_TIMEOUT`` 10 s unless set already (MLflow's defaults, 7 retries with
 back-off and 120 s, keep a run waiting for minutes on a closed port); every call is bounded
 (:mod:`dlhw.tracking.bounded`: a local store that cannot be written is refused before MLflow
-retries it, no call waits more than ``CALL_SECONDS``) and MLflow's own INFO lines are off.
+retries it, no call to a server waits more than ``CALL_SECONDS``, an upload ``UPLOAD_SECONDS``)
+and MLflow's own INFO lines are off.
 Credentials in the URI are used to connect and shown nowhere (:mod:`dlhw.tracking.redact`).
 
 Only ``MlflowClient`` is used (no ``mlflow.start_run``): nothing global, so the trials a
@@ -200,7 +201,7 @@ class Tracker:
         uri, experiment = target(cfg)
         from dlhw.tracking.bounded import Caller
 
-        caller = Caller()
+        caller = Caller(uri)
         try:
             client, run_id = caller.call(_open_run, uri, experiment, run_dir, resumed, parent)
             from dlhw.runtime.files import write_json
@@ -285,13 +286,14 @@ class Tracker:
         self._guard(self.client.log_batch, self.run_id, metrics=finals, tags=tags, synchronous=True)
         self._upload_files()
         if state == "completed" and self.log_model and model is not None and (self.run_dir / layout.MODEL).exists():
-            self._guard(self._log_keras_model, model)
+            self._guard(self._log_keras_model, model, _local=True)
         self._guard(self.client.set_terminated, self.run_id, MLFLOW_STATUS.get(state, "FAILED"))
 
     def _upload_files(self) -> None:
         for path in run_files(self.run_dir):
             rel = path.relative_to(self.run_dir).parent.as_posix()
-            if not self._guard(self.client.log_artifact, self.run_id, str(path), None if rel == "." else rel):
+            if not self._guard(self.client.log_artifact, self.run_id, str(path), None if rel == "." else rel,
+                               _upload=True):
                 return
 
     def _log_keras_model(self, model) -> None:
@@ -316,19 +318,20 @@ class Tracker:
         with tempfile.TemporaryDirectory(prefix="dlhw-mlflow-") as tmp:
             folder = Path(tmp) / "model"
             log.setLevel(logging.ERROR)
-            try:
-                mlflow.keras.save_model(model, str(folder), pip_requirements=reqs)
+            try:  # local work, here; only the upload waits on the service (bounded)
+                if not self._guard(mlflow.keras.save_model, model, str(folder), pip_requirements=reqs, _local=True):
+                    return
             finally:
                 log.setLevel(level)
-            self.client.log_artifacts(self.run_id, str(folder), "model")
+            self._guard(self.client.log_artifacts, self.run_id, str(folder), "model", _upload=True)
 
     # --------------------------------------------------------------- guarding
-    def _guard(self, fn, *args, **kwargs) -> bool:
+    def _guard(self, fn, *args, _upload: bool = False, _local: bool = False, **kwargs) -> bool:
         if self.off:
             return False
         try:
-            if self.caller is not None:
-                self.caller.call(fn, *args, **kwargs)
+            if self.caller is not None and not _local:
+                (self.caller.upload if _upload else self.caller.call)(fn, *args, **kwargs)
             else:
                 fn(*args, **kwargs)
             return True

@@ -37,7 +37,7 @@ class SweepRun:
         saved_path = Path(sweep_dir) / layout.MLFLOW
         from dlhw.tracking.bounded import Caller
 
-        caller = Caller()
+        caller = Caller(uri)
         try:
             client, run_id = caller.call(_open_parent, uri, experiment, name, sweep_dir, params)
             from dlhw.runtime.files import write_json
