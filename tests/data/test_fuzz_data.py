@@ -54,7 +54,7 @@ def folder_name(name: str) -> str:
 # ------------------------------------------------------------------ generators
 @st.composite
 def image_bytes(draw) -> bytes:
-    kind = draw(st.sampled_from(["png", "png", "jpeg", "empty", "text", "truncated", "gif", "bmp"]))
+    kind = draw(st.sampled_from(["png"] * 6 + ["jpeg", "gif", "bmp"] * 2 + ["empty", "text", "truncated"]))
     if kind == "empty":
         return b""
     if kind == "text":
@@ -83,7 +83,7 @@ def image_folder(draw, root: Path) -> dict:
     for i, name in enumerate(names):
         d = root / "imgs" / name
         d.mkdir(parents=True, exist_ok=True)
-        for j in range(draw(st.integers(0, 6))):
+        for j in range(draw(st.sampled_from([0, 1, 5, 6, 8]))):
             ext = draw(st.sampled_from([".png", ".jpg", ".jpeg", ".gif", ".bmp", ".PNG", ".txt", ""]))
             (d / f"{j}{ext}").write_bytes(draw(image_bytes()))
     return {"source": "image_folder", "path": str(root / "imgs"), "image_size": [16, 16]}
@@ -91,11 +91,14 @@ def image_folder(draw, root: Path) -> dict:
 
 @st.composite
 def csv_table(draw, root: Path) -> dict:
-    n = draw(st.integers(0, 40))
+    n = draw(st.sampled_from([0, 1, 3, 30, 40]))
     header = draw(st.lists(st.sampled_from(["a", "b", "x 1", "$c$", "=f", "", "a", "\ufeffd", "é"]), min_size=1,
                            max_size=4))
-    value = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10 ** 30, 10 ** 30).map(str),
+    value = st.one_of(st.floats(-1e3, 1e3).map(repr), st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                      st.integers(-10 ** 30, 10 ** 30).map(str),
                       st.sampled_from(["", "NaN", "inf", "-inf", "1e999", "abc", "\"", "1,5", "=1+1", " 3 ", "None"]))
+    if draw(st.booleans()):  # a table a model can learn from, with hostile labels only
+        value = st.floats(-1e3, 1e3).map(repr)
     labels = draw(st.lists(LABEL, min_size=1, max_size=4))
     rows = [[draw(value) for _ in header] + [draw(st.sampled_from(labels))] for _ in range(n)]
     import csv
