@@ -197,7 +197,8 @@ def read_yaml(path: str | Path) -> Any:
 def _no_quotes(problem: str) -> str:
     """A parser's problem without the file's content it may quote (a token, an alias name): a
     file that is not a config (a key file, a .env) is never echoed in an error."""
-    return re.sub(r"'[^']{2,}'|\"[^\"]{2,}\"", "(...)", str(problem).splitlines()[0] if problem else "")[:120]
+    text = str(problem).splitlines()[0] if problem else ""
+    return re.sub(r"'([^'\s]{4,})'|\"([^\"\s]{4,})\"", "(...)", text)[:120]  # ',' and ']' stay: the parser's own
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
