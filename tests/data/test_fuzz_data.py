@@ -173,7 +173,6 @@ def summary(request):
 
 
 def fresh(root: Path) -> Path:
-    import shutil
     import uuid
 
     d = root / uuid.uuid4().hex[:8]
