@@ -1,0 +1,177 @@
+"""The records of a run folder: status.json, metrics.json, env.json, mlflow.json, and the shape
+of history.csv (../layout.py names the files; ../../../../docs/RUN_FOLDER.md describes them).
+
+``read_status(run_dir)`` is the one reader of status.json that every part uses: a ``running``
+run whose process is gone reads as ``stale``; no status.json reads as ``unknown``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Dict, List, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dlhw.rundir import layout
+from dlhw.rundir.records.base import Record
+from dlhw.rundir.states import Status
+
+
+def _status_word(value: Any) -> Status:
+    return Status.parse(value)
+
+
+class StatusRecord(Record):
+    """status.json: where a run stands, its times, its pid and heartbeat while it runs, the error it ended with."""
+
+    FILE: ClassVar[str] = layout.STATUS
+
+    status: Status = Field(Status.UNKNOWN, description="where the run stands (dlhw.rundir.states.Status)")
+    name: Optional[str] = Field(None, description="the run's name")
+    started: Optional[str] = Field(None, description="ISO time the run started")
+    updated: Optional[str] = Field(None, description="ISO time of the last status change")
+    finished: Optional[str] = Field(None, description="ISO time it stopped (any ending)")
+    pid: Optional[int] = Field(None, description="the training process while running")
+    heartbeat: Optional[str] = Field(None, description="ISO time of the last progress write")
+    epoch: Optional[int] = Field(None, description="the last epoch reported")
+    stage: Optional[str] = Field(None, description="the training stage (train, finetune...)")
+    epochs_run: Optional[int] = Field(None, description="epochs trained when it stopped")
+    train_seconds: Optional[float] = Field(None, description="seconds spent training")
+    error: Optional[str] = Field(None, description="why it did not complete (one line)")
+    warnings: List[Any] = Field(default_factory=list, description="warnings raised while it ran")
+    resumes: Optional[int] = Field(None, description="how many times it was resumed (--resume)")
+    resumed_from_epoch: Optional[int] = Field(None, description="the epoch the last resume continued after")
+    pruned_at: Optional[int] = Field(None, description="status pruned: the epoch a search's pruner stopped it at")
+
+    _normalise = field_validator("status", mode="before")(_status_word)
+
+    @classmethod
+    def migrate(cls, data: Dict[str, Any], version: int) -> Dict[str, Any]:
+        """Version 0 (no schema_version): the same keys; status words of older releases read
+        through Status.parse ('partial' -> completed, 'pending' -> queued, others -> unknown)."""
+        return data
+
+    @classmethod
+    def of(cls, run_dir: Path | str) -> "StatusRecord":
+        """RUN_DIR/status.json as it stands on disk (UNKNOWN status when there is none); a damaged
+        file raises RecordError."""
+        return cls.read_optional(cls.in_folder(run_dir)) or cls()
+
+
+class MetricsRecord(Record):
+    """metrics.json: written last, so a run folder holding it finished. Per split (train, val,
+    test) its samples, loss and metrics; the run's training figures; any other figure an
+    evaluation adds (open-set, per-output, diagnostics) is kept as written."""
+
+    FILE: ClassVar[str] = layout.METRICS
+
+    train: Optional[Dict[str, Any]] = Field(None, description="metrics on the training split")
+    val: Optional[Dict[str, Any]] = Field(None, description="metrics on the validation split")
+    test: Optional[Dict[str, Any]] = Field(None, description="metrics on the test split")
+    params: Optional[Dict[str, Any]] = Field(None, description="parameter counts: total, trainable, non_trainable")
+    train_seconds: Optional[float] = Field(None, description="seconds spent training")
+    best_epoch: Optional[int] = Field(None, description="the epoch whose weights were evaluated")
+    epochs_run: Optional[int] = Field(None, description="epochs trained")
+    batch_size: Optional[int] = Field(None, description="the training batch size")
+    class_names: Optional[List[Any]] = Field(None, description="the class names, in label order")
+    confusion_matrix: Optional[List[Any]] = Field(None, description="rows: true class, columns: predicted")
+    diagnostics: Optional[Any] = Field(None, description="what the run's diagnostics found")
+
+    def as_dict(self) -> Dict[str, Any]:
+        """metrics.json's content as a plain dict, without ``schema_version`` (what readers had before)."""
+        data = self.to_dict()
+        data.pop("schema_version", None)
+        return data
+
+    @classmethod
+    def from_values(cls, values: Dict[str, Any]) -> "MetricsRecord":
+        """The record for the dict an evaluation computed (validated)."""
+        return cls.from_data({**values, "schema_version": cls.SCHEMA_VERSION}, cls.FILE)
+
+
+class EnvRecord(Record):
+    """env.json: what a run ran on (Python, platform, package versions, devices), its seed, git
+    commit and dataset fingerprint; the precision and distribution settings it resolved."""
+
+    FILE: ClassVar[str] = layout.ENV
+
+    python: Optional[str] = Field(None, description="the Python version")
+    platform: Optional[str] = Field(None, description="platform.platform()")
+    versions: Dict[str, Optional[str]] = Field(default_factory=dict, description="package -> version (null: not installed)")
+    devices: List[str] = Field(default_factory=list, description="physical devices TensorFlow saw")
+    gpus: List[str] = Field(default_factory=list, description="physical GPUs TensorFlow saw")
+    device_used: Optional[str] = Field(None, description="cpu or gpu")
+    seed: Optional[int] = Field(None, description="the run's seed")
+    git_commit: Optional[str] = Field(None, description="HEAD of the working folder's git repository")
+    dataset_fingerprint: Optional[str] = Field(None, description="the data's fingerprint (resume refuses changed data)")
+    created: Optional[str] = Field(None, description="ISO time written")
+
+
+class MlflowRecord(Record):
+    """mlflow.json (tracking.mlflow): the MLflow run this folder was copied to (a sweep's: its parent run)."""
+
+    FILE: ClassVar[str] = layout.MLFLOW
+
+    run_id: Optional[str] = Field(None, description="the MLflow run id")
+    uri: Optional[str] = Field(None, description="the tracking URI")
+    experiment: Optional[str] = Field(None, description="the MLflow experiment name")
+
+
+class HistoryRow(BaseModel):
+    """One row of history.csv (one per epoch; stages of a fine-tune follow each other). Columns
+    beyond these (other metrics, per-output losses) follow in name order; an empty cell is
+    not known (NaN when read). Read by dlhw.rundir.history.read_history."""
+
+    model_config = ConfigDict(extra="allow")
+
+    stage: Optional[str] = Field(None, description="the training stage")
+    epoch: Optional[float] = Field(None, description="the epoch, from 1")
+    loss: Optional[float] = Field(None, description="training loss")
+    accuracy: Optional[float] = Field(None, description="training accuracy (classification)")
+    val_loss: Optional[float] = Field(None, description="validation loss")
+    val_accuracy: Optional[float] = Field(None, description="validation accuracy (classification)")
+    lr: Optional[float] = Field(None, description="the learning rate at the epoch's end")
+
+
+# -------------------------------------------------------------- readers every part uses
+def read_status(run_dir: Path | str) -> StatusRecord:
+    """RUN_DIR/status.json, with a ``running`` run whose process is gone shown as ``stale`` and
+    no status.json as ``unknown``. A damaged status.json raises RecordError (one line)."""
+    rec = StatusRecord.of(run_dir)
+    if rec.status is Status.RUNNING and not _alive(rec.pid, rec.heartbeat):
+        rec = rec.model_copy(update={"status": Status.STALE})
+    return rec
+
+
+def read_metrics(run_dir: Path | str) -> Optional[Dict[str, Any]]:
+    """RUN_DIR/metrics.json's values (None: the run has none); RecordError when it is damaged."""
+    rec = MetricsRecord.read_optional(MetricsRecord.in_folder(run_dir))
+    return rec.as_dict() if rec is not None else None
+
+
+def _alive(pid: Optional[int], heartbeat: Optional[str]) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except (OverflowError, OSError):
+        return False
+    return not _started_after(pid, heartbeat)  # else the pid was reused by another process
+
+
+def _started_after(pid: int, stamp: Optional[str]) -> bool:
+    """True when process ``pid`` started after the ISO time ``stamp`` (Linux /proc; else False)."""
+    try:
+        when = _dt.datetime.fromisoformat(str(stamp)).timestamp()
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2
+    except (OSError, ValueError, IndexError, StopIteration, TypeError):
+        return False
