@@ -34,14 +34,15 @@ class Run:
 
     @property
     def status(self) -> str:
-        """running, completed, failed, diverged, interrupted, or stale (a running run whose process is gone)."""
+        """A dlhw.rundir.states.Status (a str): running, completed, failed, diverged, interrupted,
+        pruned, or stale (a running run whose process is gone); unknown without a readable status.json."""
         from dlhw.rundir.status import read_status
 
-        return str(read_status(self.path).get("status", "unknown"))
+        return read_status(self.path)["status"]
 
     @property
     def error(self) -> Optional[str]:
-        """Why the run did not complete (status.json's message), else None."""
+        """Why the run did not complete (status.json's message, or the line saying it is damaged), else None."""
         from dlhw.rundir.status import read_status
 
         return read_status(self.path).get("error")
@@ -60,12 +61,13 @@ class Run:
 
     @property
     def metrics(self) -> Dict[str, Any]:
-        """metrics.json as a dict ({} until the run completed)."""
+        """metrics.json as a dict ({} until the run completed). A damaged metrics.json raises
+        RecordError (a DataError) naming the file and what is wrong."""
         if self._metrics is None:
-            from dlhw.rundir.folder import read_json
+            from dlhw.rundir.records import read_metrics
 
-            data = read_json(self.path / layout.METRICS)
-            if not isinstance(data, dict):
+            data = read_metrics(self.path)
+            if data is None:
                 return {}
             self._metrics = data
         return self._metrics

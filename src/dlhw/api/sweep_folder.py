@@ -31,10 +31,12 @@ class Sweep:
 
     @property
     def manifest(self) -> Dict[str, Any]:
-        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied, dlhw.rundir.sweep_log)."""
-        from dlhw.rundir.sweep_log import read_manifest
+        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied; dlhw.rundir.records).
+        A damaged sweep.json raises RecordError (a DataError) naming the file and what is wrong."""
+        from dlhw.rundir.records import read_manifest_optional
 
-        return read_manifest(self.path) or {}
+        manifest = read_manifest_optional(self.path)
+        return manifest.plain() if manifest is not None else {}
 
     @property
     def disk_bytes(self) -> int:
@@ -63,7 +65,9 @@ class Sweep:
     @property
     def failed(self) -> List[Dict[str, Any]]:
         """The trials that failed (failed, diverged, interrupted, ...; a search's pruned trials are not)."""
-        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running", "pruned")]
+        from dlhw.rundir.states import Status
+
+        return [r for r in self.results if not Status.parse(r.get("status")).ok]
 
     def _records(self):
         from dlhw.reports.collect import collect

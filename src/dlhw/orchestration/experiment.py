@@ -20,8 +20,9 @@ from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.rundir.env import environment
 from dlhw.rundir.folder import create_run_dir, discard_results, drop_checkpoints
+from dlhw.rundir.records import write_env, write_metrics
 from dlhw.rundir.status import RunStatus
-from dlhw.runtime.files import write_json, write_text
+from dlhw.runtime.files import write_text
 from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
 from dlhw.rundir.history import write_history
 from dlhw.rundir import layout
@@ -205,8 +206,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     trainer = None
     try:
         write_text(run_dir / layout.SUMMARY, model_summary(model))
-        write_json(run_dir / layout.ENV, {**environment(cfg.seed, dataset.fingerprint, used),
-                                          **accel.resolve(model, run_cfg)})
+        write_env(run_dir, {**environment(cfg.seed, dataset.fingerprint, used), **accel.resolve(model, run_cfg)})
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples
 
@@ -267,7 +267,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         # the table's (inference-mode) figures
         metrics["diagnostics"] = validation_findings(dataset) + diagnose(result.history, evaluated=metrics)
         trainer.close()  # the last checkpoint, written in the background while evaluating
-        write_json(run_dir / layout.METRICS, metrics)
+        write_metrics(run_dir, metrics)
         status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
         if not cfg.training.keep_checkpoints:  # model.keras holds the evaluated weights; nothing resumes a completed run
             drop_checkpoints(run_dir)

@@ -12,7 +12,6 @@ estimator gives the class scores.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -178,9 +177,11 @@ def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
     """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
     from dlhw.data.preprocessing import describe
 
-    path = Path(run_dir) / layout.PREPROCESSING
+    from dlhw.rundir.records import PreprocessingRecord
+
+    path = PreprocessingRecord.in_folder(run_dir)
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return PreprocessingRecord.read(path).as_dict()
     cfg_path = Path(run_dir) / layout.CONFIG
     if not cfg_path.exists():
         raise DataError(f"{run_dir}: not a run folder (no {layout.PREPROCESSING} and no config.yaml)")

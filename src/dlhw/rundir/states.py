@@ -49,6 +49,21 @@ class Status(str, enum.Enum):
         return self in (Status.COMPLETED, Status.SKIPPED, Status.RUNNING, Status.PRUNED, Status.PAUSED, Status.QUEUED)
 
     @property
+    def succeeded(self) -> bool:
+        """It has its results (completed, or skipped: completed by an earlier sweep)."""
+        return self in (Status.COMPLETED, Status.SKIPPED)
+
+    @property
+    def failure(self) -> bool:
+        """It ended with an error (failed, diverged)."""
+        return self in (Status.FAILED, Status.DIVERGED)
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped before its end by something other than an error (interrupted, pruned, stale, paused)."""
+        return self in (Status.INTERRUPTED, Status.PRUNED, Status.STALE, Status.PAUSED)
+
+    @property
     def resumable(self) -> bool:
         """A run folder in this state can continue from its checkpoint (``--resume``)."""
         return self in (Status.INTERRUPTED, Status.FAILED, Status.STALE, Status.PAUSED)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.rundir.folder import now, read_json
+from dlhw.rundir.folder import now
+from dlhw.rundir.records import NO_METRICS, RecordError, read_manifest_optional, read_metrics, settled_status
+from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
 from dlhw.runtime.files import write_json
@@ -34,7 +36,7 @@ def trial_entry(t: Trial) -> Dict[str, Any]:
         "name": t.name, "group": t.group, "repeat": t.repeat, "seed": t.cfg.seed,
         "varied": t.varied, "label": describe(t.varied), "source": t.source,
         "hash": t.hash, "shape": t.shape, "epochs": t.epochs,
-        "status": "pending", "error": None, "run_dir": t.name,
+        "status": Status.QUEUED.value, "error": None, "run_dir": t.name,
     }
 
 
@@ -43,7 +45,7 @@ class Manifest:
 
     def __init__(self, plan: SweepPlan, sweep_dir: Path, executor: str, workers: "int | str"):
         self.path = Path(sweep_dir) / layout.SWEEP_MANIFEST
-        old = read_json(self.path) or {}
+        old = _old_manifest(self.path.parent)
         self.data: Dict[str, Any] = {
             "name": plan.name, "source": plan.source, "overrides": plan.overrides,
             "created": old.get("created") or now(), "updated": now(),
@@ -90,10 +92,10 @@ class Manifest:
             if not (run_dir / layout.STATUS).is_file():
                 continue
             status = read_status(run_dir)
-            state = status.get("status", "unknown")
-            metrics = read_json(run_dir / layout.METRICS) if (run_dir / layout.METRICS).is_file() else None
-            if state == "completed" and metrics is None:
-                state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
+            metrics = read_metrics(run_dir, tolerant=True)
+            state = settled_status(status["status"], metrics is not None).value
+            if state == "failed" and status["status"] is Status.COMPLETED:
+                status["error"] = NO_METRICS
             e.update(status=state, error=status.get("error") if state != "completed" else None)
             if state == "pruned":  # a search's pruner stopped it (sweeps.search)
                 e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
@@ -113,6 +115,15 @@ class Manifest:
         self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
         drop_log(self.path.parent)
         self._log_started = False
+
+
+def _old_manifest(sweep_dir: Path) -> Dict[str, Any]:
+    """The sweep.json an earlier run of this sweep left ({}: none, or damaged: rebuilt from the run folders)."""
+    try:
+        old = read_manifest_optional(sweep_dir)
+    except RecordError:
+        return {}
+    return old.plain() if old is not None else {}
 
 
 def _distinct(values: List[Any]) -> List[Any]:
@@ -269,7 +280,7 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
     stack = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
-        metrics = read_json(folder / layout.METRICS) if (folder / layout.METRICS).exists() else None
+        metrics = read_metrics(folder, tolerant=True)
         if metrics is not None:
             dump = read_config_dump(folder)
             seconds, epochs = metrics.get("train_seconds"), metrics.get("epochs_run")

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.rundir.folder import folder_bytes, read_json
+from dlhw.rundir.folder import folder_bytes
+from dlhw.rundir.records import read_metrics
 from dlhw.sweeps import execute, ray_exec
 from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
 from dlhw.sweeps.plan import SweepPlan
@@ -50,7 +51,7 @@ class SweepOutcome:
 
 
 def _done_result(name: str, run_dir: Path) -> Result:
-    m = read_json(run_dir / layout.METRICS) or {}
+    m = read_metrics(run_dir, tolerant=True) or {}
     val, test = m.get("val") or {}, m.get("test") or {}
     return Result(name, "skipped", train_seconds=m.get("train_seconds"), val_accuracy=val.get("accuracy"),
                   test_accuracy=test.get("accuracy"), val_loss=val.get("loss"), best_epoch=m.get("best_epoch"),

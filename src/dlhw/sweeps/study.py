@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.errors import ConfigError
-from dlhw.rundir import layout
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records import read_metrics
 from dlhw.sweeps.space import SearchPlan
 
 JOURNAL = "study.journal"
@@ -113,7 +112,7 @@ class StudyReporter:
 
 def trial_values(plan: SearchPlan, run_dir: Path) -> Optional[List[float]]:
     """The metric(s) of a completed trial, from its metrics.json (None when one is missing)."""
-    m = read_json(Path(run_dir) / layout.METRICS) or {}
+    m = read_metrics(run_dir, tolerant=True) or {}
     out = []
     for key in plan.metrics:
         if key in ("params_total", "params_trainable"):

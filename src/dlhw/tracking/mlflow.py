@@ -46,8 +46,15 @@ from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 
 PIP_LINE = 'pip install "dlhw[mlflow]"'
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "diverged": "FAILED", "interrupted": "KILLED",
-                 "pruned": "KILLED", "stale": "KILLED"}
+def mlflow_status(state: object) -> str:
+    """The MLflow run status for a dlhw status: FINISHED (it has its results), KILLED (stopped
+    before its end: interrupted, pruned, stale, paused), else FAILED."""
+    from dlhw.rundir.states import Status
+
+    s = Status.parse(state)
+    return "FINISHED" if s.succeeded else "KILLED" if s.stopped else "FAILED"
+
+
 DEFAULT_EXPERIMENT = "dlhw"
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
@@ -195,10 +202,10 @@ class Tracker:
                     tags["mlflow.parentRunId"] = parent
                 run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
                 run_id = run.info.run_id
-            from dlhw.runtime.files import write_json
+            from dlhw.rundir.records import MlflowRecord
 
-            write_json(Path(run_dir) / layout.MLFLOW, {"run_id": run_id, "uri": uri, "experiment": experiment,
-                                                       "parent_run_id": parent})
+            MlflowRecord.build({"run_id": run_id, "uri": uri, "experiment": experiment, "parent_run_id": parent}
+                               ).write(MlflowRecord.in_folder(run_dir))
         except Exception as exc:  # noqa: BLE001 - an unreachable server never stops a run
             _unreachable(uri, exc)
             return None
@@ -256,11 +263,11 @@ class Tracker:
             return
         from mlflow.entities import Metric, RunTag
 
-        from dlhw.rundir.folder import read_json
+        from dlhw.rundir.records import read_metrics
 
         self.flush()
         state = state or "failed"
-        metrics = (read_json(self.run_dir / layout.METRICS) or {}) if state == "completed" else {}
+        metrics = (read_metrics(self.run_dir, tolerant=True) or {}) if state == "completed" else {}
         now = int(time.time() * 1000)
         step = int(metrics.get("epochs_run") or 0)
         finals = [Metric(k, v, now, step) for k, v in final_metrics(metrics).items()]
@@ -271,7 +278,7 @@ class Tracker:
         self._upload_files()
         if state == "completed" and self.log_model and model is not None and (self.run_dir / layout.MODEL).exists():
             self._guard(self._log_keras_model, model)
-        self._guard(self.client.set_terminated, self.run_id, MLFLOW_STATUS.get(state, "FAILED"))
+        self._guard(self.client.set_terminated, self.run_id, mlflow_status(state))
 
     def _upload_files(self) -> None:
         for path in run_files(self.run_dir):
@@ -330,11 +337,14 @@ def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -
 
 def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
     """The MLflow run id a resumed folder was copied to (same URI), marked running again; else None."""
-    from dlhw.rundir.folder import read_json
+    from dlhw.rundir.records import MlflowRecord, RecordError
 
-    saved = read_json(Path(run_dir) / layout.MLFLOW) or {}
-    run_id = saved.get("run_id")
-    if not run_id or saved.get("uri") != uri:
+    try:
+        saved = MlflowRecord.read_optional(MlflowRecord.in_folder(run_dir))
+    except RecordError:
+        saved = None  # damaged: a new MLflow run (the folder's mlflow.json is rewritten)
+    run_id = saved.run_id if saved is not None else None
+    if not run_id or saved is None or saved.uri != uri:
         return None
     try:
         client.get_run(run_id)

@@ -81,7 +81,7 @@ class Record(BaseModel):
     """One file of a run or sweep folder. Subclasses set ``FILE`` (its name in the folder) and
     ``SCHEMA_VERSION`` (what this dlhw writes), declare their fields and may override ``migrate``."""
 
-    model_config = ConfigDict(extra="allow", validate_assignment=False, use_enum_values=False)
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="constants")  # NaN stays NaN, as json.dumps writes it
 
     FILE: ClassVar[str] = ""
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -115,6 +115,14 @@ class Record(BaseModel):
             raise RecordError(path, validation_line(exc)) from None
 
     @classmethod
+    def build(cls: Type[R], data: Dict[str, Any], path: Path | str = "(data)") -> R:
+        """The record for data a writer computed (NumPy numbers and arrays, paths and enums made
+        plain JSON values first), at this dlhw's ``SCHEMA_VERSION``; RecordError if it does not fit."""
+        from dlhw.runtime.files import plain_json
+
+        return cls.from_data({**plain_json(data), "schema_version": cls.SCHEMA_VERSION}, path)
+
+    @classmethod
     def read(cls: Type[R], path: Path | str) -> R:
         """The file at ``path`` as this record; RecordMissing or RecordError (one line) otherwise."""
         return cls.from_data(load_json_file(Path(path)), path)
@@ -137,6 +145,12 @@ class Record(BaseModel):
         out, as the files always did), the undeclared keys kept."""
         data = self.model_dump(mode="json", exclude_unset=True)
         return {"schema_version": self.SCHEMA_VERSION, **{k: v for k, v in data.items() if k != "schema_version"}}
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The file's content as the plain dict readers used before records (no ``schema_version``)."""
+        data = self.to_dict()
+        data.pop("schema_version", None)
+        return data
 
     def write(self, path: Path | str) -> None:
         """Atomically: the old file or the new one, never half of one (WriteError naming the file)."""

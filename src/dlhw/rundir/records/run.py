@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Dict, List, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dlhw.rundir import layout
-from dlhw.rundir.records.base import Record
+from dlhw.rundir.records.base import Record, RecordError
 from dlhw.rundir.states import Status
 
 
@@ -28,22 +28,22 @@ class StatusRecord(Record):
 
     FILE: ClassVar[str] = layout.STATUS
 
-    status: Status = Field(Status.UNKNOWN, description="where the run stands (dlhw.rundir.states.Status)")
-    name: Optional[str] = Field(None, description="the run's name")
-    started: Optional[str] = Field(None, description="ISO time the run started")
-    updated: Optional[str] = Field(None, description="ISO time of the last status change")
-    finished: Optional[str] = Field(None, description="ISO time it stopped (any ending)")
-    pid: Optional[int] = Field(None, description="the training process while running")
-    heartbeat: Optional[str] = Field(None, description="ISO time of the last progress write")
-    epoch: Optional[int] = Field(None, description="the last epoch reported")
-    stage: Optional[str] = Field(None, description="the training stage (train, finetune...)")
-    epochs_run: Optional[int] = Field(None, description="epochs trained when it stopped")
-    train_seconds: Optional[float] = Field(None, description="seconds spent training")
-    error: Optional[str] = Field(None, description="why it did not complete (one line)")
+    status: Status = Field(default=Status.UNKNOWN, description="where the run stands (dlhw.rundir.states.Status)")
+    name: Optional[str] = Field(default=None, description="the run's name")
+    started: Optional[str] = Field(default=None, description="ISO time the run started")
+    updated: Optional[str] = Field(default=None, description="ISO time of the last status change")
+    finished: Optional[str] = Field(default=None, description="ISO time it stopped (any ending)")
+    pid: Optional[int] = Field(default=None, description="the training process while running")
+    heartbeat: Optional[str] = Field(default=None, description="ISO time of the last progress write")
+    epoch: Optional[int] = Field(default=None, description="the last epoch reported")
+    stage: Optional[str] = Field(default=None, description="the training stage (train, finetune...)")
+    epochs_run: Optional[int] = Field(default=None, description="epochs trained when it stopped")
+    train_seconds: Optional[float] = Field(default=None, description="seconds spent training")
+    error: Optional[str] = Field(default=None, description="why it did not complete (one line)")
     warnings: List[Any] = Field(default_factory=list, description="warnings raised while it ran")
-    resumes: Optional[int] = Field(None, description="how many times it was resumed (--resume)")
-    resumed_from_epoch: Optional[int] = Field(None, description="the epoch the last resume continued after")
-    pruned_at: Optional[int] = Field(None, description="status pruned: the epoch a search's pruner stopped it at")
+    resumes: Optional[int] = Field(default=None, description="how many times it was resumed (--resume)")
+    resumed_from_epoch: Optional[int] = Field(default=None, description="the epoch the last resume continued after")
+    pruned_at: Optional[int] = Field(default=None, description="status pruned: the epoch a search's pruner stopped it at")
 
     _normalise = field_validator("status", mode="before")(_status_word)
 
@@ -67,28 +67,22 @@ class MetricsRecord(Record):
 
     FILE: ClassVar[str] = layout.METRICS
 
-    train: Optional[Dict[str, Any]] = Field(None, description="metrics on the training split")
-    val: Optional[Dict[str, Any]] = Field(None, description="metrics on the validation split")
-    test: Optional[Dict[str, Any]] = Field(None, description="metrics on the test split")
-    params: Optional[Dict[str, Any]] = Field(None, description="parameter counts: total, trainable, non_trainable")
-    train_seconds: Optional[float] = Field(None, description="seconds spent training")
-    best_epoch: Optional[int] = Field(None, description="the epoch whose weights were evaluated")
-    epochs_run: Optional[int] = Field(None, description="epochs trained")
-    batch_size: Optional[int] = Field(None, description="the training batch size")
-    class_names: Optional[List[Any]] = Field(None, description="the class names, in label order")
-    confusion_matrix: Optional[List[Any]] = Field(None, description="rows: true class, columns: predicted")
-    diagnostics: Optional[Any] = Field(None, description="what the run's diagnostics found")
-
-    def as_dict(self) -> Dict[str, Any]:
-        """metrics.json's content as a plain dict, without ``schema_version`` (what readers had before)."""
-        data = self.to_dict()
-        data.pop("schema_version", None)
-        return data
+    train: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the training split")
+    val: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the validation split")
+    test: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the test split")
+    params: Optional[Dict[str, Any]] = Field(default=None, description="parameter counts: total, trainable, non_trainable")
+    train_seconds: Optional[float] = Field(default=None, description="seconds spent training")
+    best_epoch: Optional[int] = Field(default=None, description="the epoch whose weights were evaluated")
+    epochs_run: Optional[int] = Field(default=None, description="epochs trained")
+    batch_size: Optional[int] = Field(default=None, description="the training batch size")
+    class_names: Optional[List[Any]] = Field(default=None, description="the class names, in label order")
+    confusion_matrix: Optional[List[Any]] = Field(default=None, description="rows: true class, columns: predicted")
+    diagnostics: Optional[Any] = Field(default=None, description="what the run's diagnostics found")
 
     @classmethod
     def from_values(cls, values: Dict[str, Any]) -> "MetricsRecord":
         """The record for the dict an evaluation computed (validated)."""
-        return cls.from_data({**values, "schema_version": cls.SCHEMA_VERSION}, cls.FILE)
+        return cls.build(values, cls.FILE)
 
 
 class EnvRecord(Record):
@@ -97,16 +91,16 @@ class EnvRecord(Record):
 
     FILE: ClassVar[str] = layout.ENV
 
-    python: Optional[str] = Field(None, description="the Python version")
-    platform: Optional[str] = Field(None, description="platform.platform()")
+    python: Optional[str] = Field(default=None, description="the Python version")
+    platform: Optional[str] = Field(default=None, description="platform.platform()")
     versions: Dict[str, Optional[str]] = Field(default_factory=dict, description="package -> version (null: not installed)")
     devices: List[str] = Field(default_factory=list, description="physical devices TensorFlow saw")
     gpus: List[str] = Field(default_factory=list, description="physical GPUs TensorFlow saw")
-    device_used: Optional[str] = Field(None, description="cpu or gpu")
-    seed: Optional[int] = Field(None, description="the run's seed")
-    git_commit: Optional[str] = Field(None, description="HEAD of the working folder's git repository")
-    dataset_fingerprint: Optional[str] = Field(None, description="the data's fingerprint (resume refuses changed data)")
-    created: Optional[str] = Field(None, description="ISO time written")
+    device_used: Optional[str] = Field(default=None, description="cpu or gpu")
+    seed: Optional[int] = Field(default=None, description="the run's seed")
+    git_commit: Optional[str] = Field(default=None, description="HEAD of the working folder's git repository")
+    dataset_fingerprint: Optional[str] = Field(default=None, description="the data's fingerprint (resume refuses changed data)")
+    created: Optional[str] = Field(default=None, description="ISO time written")
 
 
 class MlflowRecord(Record):
@@ -114,9 +108,24 @@ class MlflowRecord(Record):
 
     FILE: ClassVar[str] = layout.MLFLOW
 
-    run_id: Optional[str] = Field(None, description="the MLflow run id")
-    uri: Optional[str] = Field(None, description="the tracking URI")
-    experiment: Optional[str] = Field(None, description="the MLflow experiment name")
+    run_id: Optional[str] = Field(default=None, description="the MLflow run id")
+    uri: Optional[str] = Field(default=None, description="the tracking URI")
+    experiment: Optional[str] = Field(default=None, description="the MLflow experiment name")
+    parent_run_id: Optional[str] = Field(default=None, description="a sweep trial's: its sweep's parent run")
+
+
+class PreprocessingRecord(Record):
+    """preprocessing.json: what the model expects as input, for ``dlhw predict`` (written by
+    dlhw.data.preprocessing; ``format`` is that module's own version of its content)."""
+
+    FILE: ClassVar[str] = layout.PREPROCESSING
+
+    format: Optional[int] = Field(default=None, description="the version of the input description")
+    task: Optional[str] = Field(default=None, description="classification or regression")
+    source: Optional[str] = Field(default=None, description="the data source the run trained on")
+    class_names: Optional[List[Any]] = Field(default=None, description="the class names, in label order")
+    input_shape: Optional[List[Any]] = Field(default=None, description="one sample's shape")
+    model_type: Optional[str] = Field(default=None, description="the model type")
 
 
 class HistoryRow(BaseModel):
@@ -126,13 +135,13 @@ class HistoryRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    stage: Optional[str] = Field(None, description="the training stage")
-    epoch: Optional[float] = Field(None, description="the epoch, from 1")
-    loss: Optional[float] = Field(None, description="training loss")
-    accuracy: Optional[float] = Field(None, description="training accuracy (classification)")
-    val_loss: Optional[float] = Field(None, description="validation loss")
-    val_accuracy: Optional[float] = Field(None, description="validation accuracy (classification)")
-    lr: Optional[float] = Field(None, description="the learning rate at the epoch's end")
+    stage: Optional[str] = Field(default=None, description="the training stage")
+    epoch: Optional[float] = Field(default=None, description="the epoch, from 1")
+    loss: Optional[float] = Field(default=None, description="training loss")
+    accuracy: Optional[float] = Field(default=None, description="training accuracy (classification)")
+    val_loss: Optional[float] = Field(default=None, description="validation loss")
+    val_accuracy: Optional[float] = Field(default=None, description="validation accuracy (classification)")
+    lr: Optional[float] = Field(default=None, description="the learning rate at the epoch's end")
 
 
 # -------------------------------------------------------------- readers every part uses
@@ -145,9 +154,15 @@ def read_status(run_dir: Path | str) -> StatusRecord:
     return rec
 
 
-def read_metrics(run_dir: Path | str) -> Optional[Dict[str, Any]]:
-    """RUN_DIR/metrics.json's values (None: the run has none); RecordError when it is damaged."""
-    rec = MetricsRecord.read_optional(MetricsRecord.in_folder(run_dir))
+def read_metrics(run_dir: Path | str, tolerant: bool = False) -> Optional[Dict[str, Any]]:
+    """RUN_DIR/metrics.json's values (None: the run has none); RecordError when it is damaged,
+    or None then too with ``tolerant`` (callers that treat a damaged file as no result)."""
+    try:
+        rec = MetricsRecord.read_optional(MetricsRecord.in_folder(run_dir))
+    except RecordError:
+        if tolerant:
+            return None
+        raise
     return rec.as_dict() if rec is not None else None
 
 
@@ -175,3 +190,28 @@ def _started_after(pid: int, stamp: Optional[str]) -> bool:
         return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2
     except (OSError, ValueError, IndexError, StopIteration, TypeError):
         return False
+
+
+def write_metrics(run_dir: Path | str, values: Dict[str, Any]) -> None:
+    """RUN_DIR/metrics.json, atomically, as a MetricsRecord (written last: it marks a finished run)."""
+    MetricsRecord.build(values, MetricsRecord.in_folder(run_dir)).write(MetricsRecord.in_folder(run_dir))
+
+
+def write_env(run_dir: Path | str, values: Dict[str, Any]) -> None:
+    """RUN_DIR/env.json, atomically, as an EnvRecord."""
+    EnvRecord.build(values, EnvRecord.in_folder(run_dir)).write(EnvRecord.in_folder(run_dir))
+
+
+NO_METRICS = "status.json says completed but metrics.json is missing"
+
+
+def settled_status(status: Status, has_metrics: bool) -> Status:
+    """The status a reader shows for a run folder, from status.json's word and whether the folder
+    holds metrics.json (written last): completed without metrics is failed (a run cut short between
+    the two writes; the error is NO_METRICS), unknown with metrics is completed (an older run without
+    status.json). Every reader (report, sweep manifest, API) decides this here."""
+    if status is Status.COMPLETED and not has_metrics:
+        return Status.FAILED
+    if status is Status.UNKNOWN and has_metrics:
+        return Status.COMPLETED
+    return status

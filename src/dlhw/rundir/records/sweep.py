@@ -27,27 +27,27 @@ def _status_word(value: Any) -> Status:
 class TrialEntry(BaseModel):
     """One trial of sweep.json: what it varies, where its run folder is, how it ended."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="constants")
 
     name: str = Field(description="the trial's name (its run folder unless run_dir says otherwise)")
-    status: Status = Field(Status.QUEUED, description="where the trial stands (dlhw.rundir.states.Status)")
-    error: Optional[str] = Field(None, description="why it did not complete (one line)")
-    run_dir: Optional[str] = Field(None, description="its run folder inside the sweep folder (<name>-2: an older one kept)")
-    group: Optional[str] = Field(None, description="repeats of one trial share a group")
-    repeat: Optional[int] = Field(None, description="which repeat (0 when repeats is 1)")
-    seed: Optional[int] = Field(None, description="the trial's seed")
+    status: Status = Field(default=Status.QUEUED, description="where the trial stands (dlhw.rundir.states.Status)")
+    error: Optional[str] = Field(default=None, description="why it did not complete (one line)")
+    run_dir: Optional[str] = Field(default=None, description="its run folder inside the sweep folder (<name>-2: an older one kept)")
+    group: Optional[str] = Field(default=None, description="repeats of one trial share a group")
+    repeat: Optional[int] = Field(default=None, description="which repeat (0 when repeats is 1)")
+    seed: Optional[int] = Field(default=None, description="the trial's seed")
     varied: Dict[str, Any] = Field(default_factory=dict, description="dotted key -> the value this trial uses")
-    label: Optional[str] = Field(None, description="the varied values as one short line")
-    source: Optional[str] = Field(None, description="the file (or grid) the trial came from")
-    hash: Optional[str] = Field(None, description="the resolved config's fingerprint")
-    shape: Optional[str] = Field(None, description="the fingerprint without seed and epochs (time estimates)")
-    epochs: Optional[int] = Field(None, description="epochs the trial trains")
-    train_seconds: Optional[float] = Field(None, description="seconds spent training")
-    val_accuracy: Optional[float] = Field(None, description="from its metrics.json")
-    test_accuracy: Optional[float] = Field(None, description="from its metrics.json")
-    best_epoch: Optional[int] = Field(None, description="from its metrics.json")
-    params: Optional[int] = Field(None, description="parameter count")
-    pruned_at: Optional[int] = Field(None, description="status pruned: the epoch a search's pruner stopped it at")
+    label: Optional[str] = Field(default=None, description="the varied values as one short line")
+    source: Optional[str] = Field(default=None, description="the file (or grid) the trial came from")
+    hash: Optional[str] = Field(default=None, description="the resolved config's fingerprint")
+    shape: Optional[str] = Field(default=None, description="the fingerprint without seed and epochs (time estimates)")
+    epochs: Optional[int] = Field(default=None, description="epochs the trial trains")
+    train_seconds: Optional[float] = Field(default=None, description="seconds spent training")
+    val_accuracy: Optional[float] = Field(default=None, description="from its metrics.json")
+    test_accuracy: Optional[float] = Field(default=None, description="from its metrics.json")
+    best_epoch: Optional[int] = Field(default=None, description="from its metrics.json")
+    params: Optional[int] = Field(default=None, description="parameter count")
+    pruned_at: Optional[int] = Field(default=None, description="status pruned: the epoch a search's pruner stopped it at")
 
     _normalise = field_validator("status", mode="before")(_status_word)
 
@@ -62,20 +62,20 @@ class SweepManifest(Record):
 
     FILE: ClassVar[str] = layout.SWEEP_MANIFEST
 
-    name: Optional[str] = Field(None, description="the sweep's name (its folder)")
-    source: Optional[str] = Field(None, description="the sweep file or folder of configs")
-    overrides: Any = Field(None, description="the --set overrides applied to every trial")
-    created: Optional[str] = Field(None, description="ISO time the sweep was first started")
-    updated: Optional[str] = Field(None, description="ISO time of the last event")
-    executor: Optional[str] = Field(None, description="serial, process or ray")
-    workers: Union[int, str, None] = Field(None, description="worker processes (or 'auto')")
-    repeats: Optional[int] = Field(None, description="seeds per trial")
+    name: Optional[str] = Field(default=None, description="the sweep's name (its folder)")
+    source: Optional[str] = Field(default=None, description="the sweep file or folder of configs")
+    overrides: Any = Field(default=None, description="the --set overrides applied to every trial")
+    created: Optional[str] = Field(default=None, description="ISO time the sweep was first started")
+    updated: Optional[str] = Field(default=None, description="ISO time of the last event")
+    executor: Optional[str] = Field(default=None, description="serial, process or ray")
+    workers: Union[int, str, None] = Field(default=None, description="worker processes (or 'auto')")
+    repeats: Optional[int] = Field(default=None, description="seeds per trial")
     varied_keys: List[str] = Field(default_factory=list, description="the dotted keys the trials vary")
     varied_values: Dict[str, List[Any]] = Field(default_factory=dict, description="each varied key's distinct values")
     trials: List[TrialEntry] = Field(default_factory=list, description="one entry per trial, in plan order")
     counts: Dict[str, int] = Field(default_factory=dict, description="trials per status")
-    disk_bytes: Optional[int] = Field(None, description="the sweep folder's size when the sweep ended")
-    metric: Optional[str] = Field(None, description="the metric the sweep is judged by (a search's)")
+    disk_bytes: Optional[int] = Field(default=None, description="the sweep folder's size when the sweep ended")
+    metric: Optional[str] = Field(default=None, description="the metric the sweep is judged by (a search's)")
 
     @field_validator("trials", mode="before")
     @classmethod
@@ -101,9 +101,7 @@ class SweepManifest(Record):
 
     def plain(self) -> Dict[str, Any]:
         """The manifest as the dict sweep.json holds (what readers used before records; no schema_version)."""
-        data = self.to_dict()
-        data.pop("schema_version", None)
-        return data
+        return self.as_dict()
 
 
 class SweepLogHeader(BaseModel):
@@ -117,7 +115,7 @@ class SweepLogEvent(BaseModel):
 
     trial: str = Field(description="the trial's name")
     set: Dict[str, Any] = Field(description="the fields its sweep.json entry gets")
-    at: Optional[str] = Field(None, description="ISO time of the event")
+    at: Optional[str] = Field(default=None, description="ISO time of the event")
 
 
 def count_statuses(trials: List[Dict[str, Any]]) -> Dict[str, int]:
