@@ -20,7 +20,6 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from dlhw.errors import DataError
-from dlhw.rundir import layout
 
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 
@@ -55,10 +54,10 @@ def describe(cfg, dataset, spec) -> Dict[str, Any]:
 
 
 def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
-    from dlhw.runtime.files import write_json
+    from dlhw.rundir.records import PreprocessingRecord
 
     record = describe(cfg, dataset, spec)
-    write_json(Path(run_dir) / layout.PREPROCESSING, record)
+    PreprocessingRecord.build(record).write(PreprocessingRecord.in_folder(run_dir))
     return record
 
 

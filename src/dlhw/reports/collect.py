@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.errors import ConfigError
 from dlhw.rundir.records import NO_METRICS, RecordError, read_manifest_optional, read_metrics, settled_status
@@ -87,9 +87,10 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
     status = read_status(path)
     if status["status"] is Status.UNKNOWN and status.get("error"):
         _warn(status["error"])  # a damaged status.json: its one line
-    metrics = _metrics(path)
+    metrics, damage = _metrics(path)
     state = settled_status(status["status"], metrics is not None)
-    error = NO_METRICS if state is Status.FAILED and status["status"] is Status.COMPLETED else status.get("error")
+    error = (damage or NO_METRICS) if state is Status.FAILED and status["status"] is Status.COMPLETED \
+        else status.get("error")
     rec = RunRecord(name=path.name, path=path, status=state, error=error, metrics=metrics or {},
                     history=read_history(path / layout.HISTORY))
     rec.diagnostics = _diagnostics(rec.metrics.get("diagnostics"), status.get("diagnostics"))
@@ -134,13 +135,14 @@ def _warn(line: str) -> None:
     warn(f"{line}; read as not known")
 
 
-def _metrics(run: Path) -> Optional[Dict[str, Any]]:
-    """metrics.json's values (None: none, or damaged: then a warning names the file)."""
+def _metrics(run: Path) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(metrics.json's values, None); (None, None) without one; (None, its one line) when it is
+    damaged (then a warning says so too)."""
     try:
-        return read_metrics(run)
+        return read_metrics(run), None
     except RecordError as exc:
         _warn(str(exc))
-        return None
+        return None, str(exc)
 
 
 def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
