@@ -14,8 +14,19 @@ from pathlib import Path
 import pytest
 
 from dlhw.errors import DataError, WriteError
-from dlhw.rundir.records import (NO_METRICS, EnvRecord, MetricsRecord, RecordError, RecordMissing, StatusRecord,
-                                 SweepManifest, read_manifest, read_metrics, read_status, settled_status)
+from dlhw.rundir.records import (
+    NO_METRICS,
+    EnvRecord,
+    MetricsRecord,
+    RecordError,
+    RecordMissing,
+    StatusRecord,
+    SweepManifest,
+    read_manifest,
+    read_metrics,
+    read_status,
+    settled_status,
+)
 from dlhw.rundir.states import Status
 from dlhw.rundir.sweep_log import append_event, manifest_stamp, start_log
 from tests.conftest import REPO
@@ -102,7 +113,8 @@ def test_read_status_stale_unknown_and_damaged(tmp_path):
     from dlhw.rundir.status import read_status as read_status_dict
 
     assert read_status(tmp_path).status is Status.UNKNOWN
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     StatusRecord.build({"status": "running", "pid": int(dead.stdout)}).write(tmp_path / "status.json")
     assert read_status(tmp_path).status is Status.STALE  # its process is gone
     StatusRecord.build({"status": "running", "pid": os.getpid()}).write(tmp_path / "status.json")

@@ -12,7 +12,12 @@ from typer.testing import CliRunner
 
 from dlhw.cli import app
 from dlhw.rundir.records import FILE_RECORDS, read_manifest
-from dlhw.rundir.records.docs import dumps, record_schemas, record_section, replace_section
+from dlhw.rundir.records.docs import (
+    dumps,
+    record_schemas,
+    record_section,
+    replace_section,
+)
 from dlhw.rundir.states import Status
 from tests.conftest import REPO
 

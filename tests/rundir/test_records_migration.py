@@ -13,8 +13,15 @@ import pytest
 
 import dlhw
 from dlhw.errors import ConfigError
-from dlhw.rundir.records import (EnvRecord, MetricsRecord, PreprocessingRecord, StatusRecord, SweepManifest,
-                                 read_manifest, read_status)
+from dlhw.rundir.records import (
+    EnvRecord,
+    MetricsRecord,
+    PreprocessingRecord,
+    StatusRecord,
+    SweepManifest,
+    read_manifest,
+    read_status,
+)
 from dlhw.rundir.states import Status
 from tests.conftest import REPO
 

@@ -12,22 +12,60 @@ Schemas, generated from these classes by ``dlhw schema --records``).
             (sweep.jsonl's lines); read_manifest
 """
 
-from typing import Dict, Type
 
 from dlhw.rundir.records.base import Record, RecordError, RecordMissing
-from dlhw.rundir.records.run import (NO_METRICS, EnvRecord, HistoryRow, MetricsRecord, MlflowRecord,
-                                     PreprocessingRecord, StatusRecord, read_metrics, read_status, settled_status,
-                                     write_env, write_metrics)
-from dlhw.rundir.records.sweep import (SweepLogEvent, SweepLogHeader, SweepManifest, TrialEntry, count_statuses,
-                                       read_manifest, read_manifest_optional)
+from dlhw.rundir.records.run import (
+    NO_METRICS,
+    EnvRecord,
+    HistoryRow,
+    MetricsRecord,
+    MlflowRecord,
+    PreprocessingRecord,
+    StatusRecord,
+    read_metrics,
+    read_status,
+    settled_status,
+    write_env,
+    write_metrics,
+)
+from dlhw.rundir.records.sweep import (
+    SweepLogEvent,
+    SweepLogHeader,
+    SweepManifest,
+    TrialEntry,
+    count_statuses,
+    read_manifest,
+    read_manifest_optional,
+)
 
 # every record with a file of its own, by the name of its JSON Schema in docs/schemas/ (<name>.schema.json)
-FILE_RECORDS: Dict[str, Type[Record]] = {
+FILE_RECORDS: dict[str, type[Record]] = {
     "status": StatusRecord, "metrics": MetricsRecord, "env": EnvRecord, "mlflow": MlflowRecord,
     "preprocessing": PreprocessingRecord, "sweep": SweepManifest,
 }
 
-__all__ = ["Record", "RecordError", "RecordMissing", "StatusRecord", "MetricsRecord", "EnvRecord", "MlflowRecord",
-           "PreprocessingRecord", "HistoryRow", "SweepManifest", "TrialEntry", "SweepLogHeader", "SweepLogEvent",
-           "read_status", "read_metrics", "settled_status", "NO_METRICS", "write_metrics", "write_env",
-           "read_manifest", "read_manifest_optional", "count_statuses", "FILE_RECORDS"]
+__all__ = [
+    "FILE_RECORDS",
+    "NO_METRICS",
+    "EnvRecord",
+    "HistoryRow",
+    "MetricsRecord",
+    "MlflowRecord",
+    "PreprocessingRecord",
+    "Record",
+    "RecordError",
+    "RecordMissing",
+    "StatusRecord",
+    "SweepLogEvent",
+    "SweepLogHeader",
+    "SweepManifest",
+    "TrialEntry",
+    "count_statuses",
+    "read_manifest",
+    "read_manifest_optional",
+    "read_metrics",
+    "read_status",
+    "settled_status",
+    "write_env",
+    "write_metrics",
+]

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Dict, Optional, Type, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self
 
 from dlhw.errors import DataError
 
@@ -90,13 +91,13 @@ class Record(BaseModel):
 
     # ------------------------------------------------------------------ reading
     @classmethod
-    def migrate(cls, data: Dict[str, Any], version: int) -> Dict[str, Any]:
+    def migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """``data`` as written by schema ``version`` (0: no schema_version, the release before
         records), brought to ``SCHEMA_VERSION``. The base keeps it as it is."""
         return data
 
     @classmethod
-    def from_data(cls: Type[R], data: Any, path: Path | str = "(data)") -> R:
+    def from_data(cls, data: Any, path: Path | str = "(data)") -> Self:
         """The record for a parsed JSON value (RecordError naming ``path`` if it does not fit)."""
         if not isinstance(data, dict):
             raise RecordError(path, f"holds a JSON {type(data).__name__}, not an object; not a {cls.FILE or 'record'}")
@@ -115,7 +116,7 @@ class Record(BaseModel):
             raise RecordError(path, validation_line(exc)) from None
 
     @classmethod
-    def build(cls: Type[R], data: Dict[str, Any], path: Path | str = "(data)") -> R:
+    def build(cls, data: dict[str, Any], path: Path | str = "(data)") -> Self:
         """The record for data a writer computed (NumPy numbers and arrays, paths and enums made
         plain JSON values first), at this dlhw's ``SCHEMA_VERSION``; RecordError if it does not fit."""
         from dlhw.runtime.files import plain_json
@@ -123,12 +124,12 @@ class Record(BaseModel):
         return cls.from_data({**plain_json(data), "schema_version": cls.SCHEMA_VERSION}, path)
 
     @classmethod
-    def read(cls: Type[R], path: Path | str) -> R:
+    def read(cls, path: Path | str) -> Self:
         """The file at ``path`` as this record; RecordMissing or RecordError (one line) otherwise."""
         return cls.from_data(load_json_file(Path(path)), path)
 
     @classmethod
-    def read_optional(cls: Type[R], path: Path | str) -> Optional[R]:
+    def read_optional(cls, path: Path | str) -> Self | None:
         """Like ``read``; None when the file does not exist (a damaged file still raises RecordError)."""
         try:
             return cls.read(path)
@@ -140,13 +141,13 @@ class Record(BaseModel):
         return Path(folder) / cls.FILE
 
     # ------------------------------------------------------------------ writing
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON data, ``schema_version`` first: the keys read or given (unset defaults are left
         out, as the files always did), the undeclared keys kept."""
         data = self.model_dump(mode="json", exclude_unset=True)
         return {"schema_version": self.SCHEMA_VERSION, **{k: v for k, v in data.items() if k != "schema_version"}}
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The file's content as the plain dict readers used before records (no ``schema_version``)."""
         data = self.to_dict()
         data.pop("schema_version", None)
@@ -159,7 +160,7 @@ class Record(BaseModel):
         write_json(Path(path), self.to_dict())
 
     @classmethod
-    def json_schema(cls) -> Dict[str, Any]:
+    def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema (draft 2020-12, as pydantic writes it) of this record's file."""
         schema = cls.model_json_schema(mode="serialization")
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

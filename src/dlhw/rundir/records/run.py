@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,32 +29,32 @@ class StatusRecord(Record):
     FILE: ClassVar[str] = layout.STATUS
 
     status: Status = Field(default=Status.UNKNOWN, description="where the run stands (dlhw.rundir.states.Status)")
-    name: Optional[str] = Field(default=None, description="the run's name")
-    started: Optional[str] = Field(default=None, description="ISO time the run started")
-    updated: Optional[str] = Field(default=None, description="ISO time of the last status change")
-    finished: Optional[str] = Field(default=None, description="ISO time it stopped (any ending)")
-    pid: Optional[int] = Field(default=None, description="the training process while running")
-    heartbeat: Optional[str] = Field(default=None, description="ISO time of the last progress write")
-    epoch: Optional[int] = Field(default=None, description="the last epoch reported")
-    stage: Optional[str] = Field(default=None, description="the training stage (train, finetune...)")
-    epochs_run: Optional[int] = Field(default=None, description="epochs trained when it stopped")
-    train_seconds: Optional[float] = Field(default=None, description="seconds spent training")
-    error: Optional[str] = Field(default=None, description="why it did not complete (one line)")
-    warnings: List[Any] = Field(default_factory=list, description="warnings raised while it ran")
-    resumes: Optional[int] = Field(default=None, description="how many times it was resumed (--resume)")
-    resumed_from_epoch: Optional[int] = Field(default=None, description="the epoch the last resume continued after")
-    pruned_at: Optional[int] = Field(default=None, description="status pruned: the epoch a search's pruner stopped it at")
+    name: str | None = Field(default=None, description="the run's name")
+    started: str | None = Field(default=None, description="ISO time the run started")
+    updated: str | None = Field(default=None, description="ISO time of the last status change")
+    finished: str | None = Field(default=None, description="ISO time it stopped (any ending)")
+    pid: int | None = Field(default=None, description="the training process while running")
+    heartbeat: str | None = Field(default=None, description="ISO time of the last progress write")
+    epoch: int | None = Field(default=None, description="the last epoch reported")
+    stage: str | None = Field(default=None, description="the training stage (train, finetune...)")
+    epochs_run: int | None = Field(default=None, description="epochs trained when it stopped")
+    train_seconds: float | None = Field(default=None, description="seconds spent training")
+    error: str | None = Field(default=None, description="why it did not complete (one line)")
+    warnings: list[Any] = Field(default_factory=list, description="warnings raised while it ran")
+    resumes: int | None = Field(default=None, description="how many times it was resumed (--resume)")
+    resumed_from_epoch: int | None = Field(default=None, description="the epoch the last resume continued after")
+    pruned_at: int | None = Field(default=None, description="status pruned: the epoch a search's pruner stopped it at")
 
     _normalise = field_validator("status", mode="before")(_status_word)
 
     @classmethod
-    def migrate(cls, data: Dict[str, Any], version: int) -> Dict[str, Any]:
+    def migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
         """Version 0 (no schema_version): the same keys; status words of older releases read
         through Status.parse ('partial' -> completed, 'pending' -> queued, others -> unknown)."""
         return data
 
     @classmethod
-    def of(cls, run_dir: Path | str) -> "StatusRecord":
+    def of(cls, run_dir: Path | str) -> StatusRecord:
         """RUN_DIR/status.json as it stands on disk (UNKNOWN status when there is none); a damaged
         file raises RecordError."""
         return cls.read_optional(cls.in_folder(run_dir)) or cls()
@@ -67,20 +67,20 @@ class MetricsRecord(Record):
 
     FILE: ClassVar[str] = layout.METRICS
 
-    train: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the training split")
-    val: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the validation split")
-    test: Optional[Dict[str, Any]] = Field(default=None, description="metrics on the test split")
-    params: Optional[Dict[str, Any]] = Field(default=None, description="parameter counts: total, trainable, non_trainable")
-    train_seconds: Optional[float] = Field(default=None, description="seconds spent training")
-    best_epoch: Optional[int] = Field(default=None, description="the epoch whose weights were evaluated")
-    epochs_run: Optional[int] = Field(default=None, description="epochs trained")
-    batch_size: Optional[int] = Field(default=None, description="the training batch size")
-    class_names: Optional[List[Any]] = Field(default=None, description="the class names, in label order")
-    confusion_matrix: Optional[List[Any]] = Field(default=None, description="rows: true class, columns: predicted")
-    diagnostics: Optional[Any] = Field(default=None, description="what the run's diagnostics found")
+    train: dict[str, Any] | None = Field(default=None, description="metrics on the training split")
+    val: dict[str, Any] | None = Field(default=None, description="metrics on the validation split")
+    test: dict[str, Any] | None = Field(default=None, description="metrics on the test split")
+    params: dict[str, Any] | None = Field(default=None, description="parameter counts: total, trainable, non_trainable")
+    train_seconds: float | None = Field(default=None, description="seconds spent training")
+    best_epoch: int | None = Field(default=None, description="the epoch whose weights were evaluated")
+    epochs_run: int | None = Field(default=None, description="epochs trained")
+    batch_size: int | None = Field(default=None, description="the training batch size")
+    class_names: list[Any] | None = Field(default=None, description="the class names, in label order")
+    confusion_matrix: list[Any] | None = Field(default=None, description="rows: true class, columns: predicted")
+    diagnostics: Any | None = Field(default=None, description="what the run's diagnostics found")
 
     @classmethod
-    def from_values(cls, values: Dict[str, Any]) -> "MetricsRecord":
+    def from_values(cls, values: dict[str, Any]) -> MetricsRecord:
         """The record for the dict an evaluation computed (validated)."""
         return cls.build(values, cls.FILE)
 
@@ -91,16 +91,16 @@ class EnvRecord(Record):
 
     FILE: ClassVar[str] = layout.ENV
 
-    python: Optional[str] = Field(default=None, description="the Python version")
-    platform: Optional[str] = Field(default=None, description="platform.platform()")
-    versions: Dict[str, Optional[str]] = Field(default_factory=dict, description="package -> version (null: not installed)")
-    devices: List[str] = Field(default_factory=list, description="physical devices TensorFlow saw")
-    gpus: List[str] = Field(default_factory=list, description="physical GPUs TensorFlow saw")
-    device_used: Optional[str] = Field(default=None, description="cpu or gpu")
-    seed: Optional[int] = Field(default=None, description="the run's seed")
-    git_commit: Optional[str] = Field(default=None, description="HEAD of the working folder's git repository")
-    dataset_fingerprint: Optional[str] = Field(default=None, description="the data's fingerprint (resume refuses changed data)")
-    created: Optional[str] = Field(default=None, description="ISO time written")
+    python: str | None = Field(default=None, description="the Python version")
+    platform: str | None = Field(default=None, description="platform.platform()")
+    versions: dict[str, str | None] = Field(default_factory=dict, description="package -> version (null: not installed)")
+    devices: list[str] = Field(default_factory=list, description="physical devices TensorFlow saw")
+    gpus: list[str] = Field(default_factory=list, description="physical GPUs TensorFlow saw")
+    device_used: str | None = Field(default=None, description="cpu or gpu")
+    seed: int | None = Field(default=None, description="the run's seed")
+    git_commit: str | None = Field(default=None, description="HEAD of the working folder's git repository")
+    dataset_fingerprint: str | None = Field(default=None, description="the data's fingerprint (resume refuses changed data)")
+    created: str | None = Field(default=None, description="ISO time written")
 
 
 class MlflowRecord(Record):
@@ -108,10 +108,10 @@ class MlflowRecord(Record):
 
     FILE: ClassVar[str] = layout.MLFLOW
 
-    run_id: Optional[str] = Field(default=None, description="the MLflow run id")
-    uri: Optional[str] = Field(default=None, description="the tracking URI")
-    experiment: Optional[str] = Field(default=None, description="the MLflow experiment name")
-    parent_run_id: Optional[str] = Field(default=None, description="a sweep trial's: its sweep's parent run")
+    run_id: str | None = Field(default=None, description="the MLflow run id")
+    uri: str | None = Field(default=None, description="the tracking URI")
+    experiment: str | None = Field(default=None, description="the MLflow experiment name")
+    parent_run_id: str | None = Field(default=None, description="a sweep trial's: its sweep's parent run")
 
 
 class PreprocessingRecord(Record):
@@ -120,12 +120,12 @@ class PreprocessingRecord(Record):
 
     FILE: ClassVar[str] = layout.PREPROCESSING
 
-    format: Optional[int] = Field(default=None, description="the version of the input description")
-    task: Optional[str] = Field(default=None, description="classification or regression")
-    source: Optional[str] = Field(default=None, description="the data source the run trained on")
-    class_names: Optional[List[Any]] = Field(default=None, description="the class names, in label order")
-    input_shape: Optional[List[Any]] = Field(default=None, description="one sample's shape")
-    model_type: Optional[str] = Field(default=None, description="the model type")
+    format: int | None = Field(default=None, description="the version of the input description")
+    task: str | None = Field(default=None, description="classification or regression")
+    source: str | None = Field(default=None, description="the data source the run trained on")
+    class_names: list[Any] | None = Field(default=None, description="the class names, in label order")
+    input_shape: list[Any] | None = Field(default=None, description="one sample's shape")
+    model_type: str | None = Field(default=None, description="the model type")
 
 
 class HistoryRow(BaseModel):
@@ -135,13 +135,13 @@ class HistoryRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    stage: Optional[str] = Field(default=None, description="the training stage")
-    epoch: Optional[float] = Field(default=None, description="the epoch, from 1")
-    loss: Optional[float] = Field(default=None, description="training loss")
-    accuracy: Optional[float] = Field(default=None, description="training accuracy (classification)")
-    val_loss: Optional[float] = Field(default=None, description="validation loss")
-    val_accuracy: Optional[float] = Field(default=None, description="validation accuracy (classification)")
-    lr: Optional[float] = Field(default=None, description="the learning rate at the epoch's end")
+    stage: str | None = Field(default=None, description="the training stage")
+    epoch: float | None = Field(default=None, description="the epoch, from 1")
+    loss: float | None = Field(default=None, description="training loss")
+    accuracy: float | None = Field(default=None, description="training accuracy (classification)")
+    val_loss: float | None = Field(default=None, description="validation loss")
+    val_accuracy: float | None = Field(default=None, description="validation accuracy (classification)")
+    lr: float | None = Field(default=None, description="the learning rate at the epoch's end")
 
 
 # -------------------------------------------------------------- readers every part uses
@@ -154,7 +154,7 @@ def read_status(run_dir: Path | str) -> StatusRecord:
     return rec
 
 
-def read_metrics(run_dir: Path | str, tolerant: bool = False) -> Optional[Dict[str, Any]]:
+def read_metrics(run_dir: Path | str, tolerant: bool = False) -> dict[str, Any] | None:
     """RUN_DIR/metrics.json's values (None: the run has none); RecordError when it is damaged,
     or None then too with ``tolerant`` (callers that treat a damaged file as no result)."""
     try:
@@ -166,7 +166,7 @@ def read_metrics(run_dir: Path | str, tolerant: bool = False) -> Optional[Dict[s
     return rec.as_dict() if rec is not None else None
 
 
-def _alive(pid: Optional[int], heartbeat: Optional[str]) -> bool:
+def _alive(pid: int | None, heartbeat: str | None) -> bool:
     if not isinstance(pid, int):
         return False
     try:
@@ -180,7 +180,7 @@ def _alive(pid: Optional[int], heartbeat: Optional[str]) -> bool:
     return not _started_after(pid, heartbeat)  # else the pid was reused by another process
 
 
-def _started_after(pid: int, stamp: Optional[str]) -> bool:
+def _started_after(pid: int, stamp: str | None) -> bool:
     """True when process ``pid`` started after the ISO time ``stamp`` (Linux /proc; else False)."""
     try:
         when = _dt.datetime.fromisoformat(str(stamp)).timestamp()
@@ -192,12 +192,12 @@ def _started_after(pid: int, stamp: Optional[str]) -> bool:
         return False
 
 
-def write_metrics(run_dir: Path | str, values: Dict[str, Any]) -> None:
+def write_metrics(run_dir: Path | str, values: dict[str, Any]) -> None:
     """RUN_DIR/metrics.json, atomically, as a MetricsRecord (written last: it marks a finished run)."""
     MetricsRecord.build(values, MetricsRecord.in_folder(run_dir)).write(MetricsRecord.in_folder(run_dir))
 
 
-def write_env(run_dir: Path | str, values: Dict[str, Any]) -> None:
+def write_env(run_dir: Path | str, values: dict[str, Any]) -> None:
     """RUN_DIR/env.json, atomically, as an EnvRecord."""
     EnvRecord.build(values, EnvRecord.in_folder(run_dir)).write(EnvRecord.in_folder(run_dir))
 
