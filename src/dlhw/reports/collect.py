@@ -2,7 +2,7 @@
 
 A run folder is any folder with a status.json or a metrics.json. A folder
 with a sweep.json is a sweep: its runs take their varied values and repeat
-group from the manifest. Partial, failed, diverged and stale runs are read
+group from the manifest. Failed, diverged, interrupted and stale runs are read
 too (they have a status and maybe a history, no metrics), and so is every
 trial a sweep.json lists but no folder holds (a Ray worker that died before
 the trial's folder existed): it shows with the manifest's status and error.

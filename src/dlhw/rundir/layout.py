@@ -11,12 +11,13 @@ A run folder (``dlhw run``, and each trial of a sweep)::
 
 A sweep folder holds its trials' run folders and sweep.json (plus sweep.jsonl while it runs); a report folder
 report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
-activations.csv / .png. No imports: any module may use these names.
+activations.csv / .png. The JSON files are typed records (dlhw.rundir.records; docs/RUN_FOLDER.md).
+No imports: any module may use these names.
 """
 
 # ------------------------------------------------------------------ run folder
 CONFIG = "config.yaml"                 # the resolved config, every default filled in
-STATUS = "status.json"                 # running / completed / failed / diverged / interrupted
+STATUS = "status.json"                 # where the run stands: a dlhw.rundir.states.Status word
 ENV = "env.json"                       # versions, devices, seed, git commit, dataset fingerprint
 SUMMARY = "summary.txt"                # the model summary
 PREPROCESSING = "preprocessing.json"   # what the model expects as input (dlhw predict)
@@ -46,7 +47,7 @@ RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when
 
 # ---------------------------------------------------------------- sweep folder
 SWEEP_MANIFEST = "sweep.json"
-SWEEP_LOG = "sweep.jsonl"              # trial events since sweep.json was last written (runs.sweep_log)
+SWEEP_LOG = "sweep.jsonl"              # trial events since sweep.json was last written (rundir.sweep_log)
 
 # --------------------------------------------------------------- report folder
 REPORT = "report.html"
