@@ -132,7 +132,7 @@ def test_trial_events_append_to_the_log_and_readers_see_them(tmp_path):
     assert len((sweep_dir / layout.SWEEP_LOG).read_text().splitlines()) == 3  # base line + 2 events
     seen = read_manifest(sweep_dir)
     assert seen["trials"] == json.loads(json.dumps(manifest.data["trials"]))  # as a full rewrite would hold
-    assert seen["counts"] == {"completed": 1, "failed": 1, "pending": 2}
+    assert seen["counts"] == {"completed": 1, "failed": 1, "queued": 2}  # a planned trial (sweep.json of older releases: "pending")
     assert Sweep(sweep_dir).results[1] == {"name": names[1], "status": "failed", "error": "boom",
                                            "val_accuracy": None, "test_accuracy": None, "train_seconds": None}
     assert _sweep_of(sweep_dir)["trials"][0]["val_accuracy"] == 0.5
