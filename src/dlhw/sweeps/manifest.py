@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.rundir.folder import now
-from dlhw.rundir.records import NO_METRICS, RecordError, read_manifest_optional, read_metrics, settled_status
+from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_manifest_optional, read_metrics,
+                                 settled_status)
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
-from dlhw.runtime.files import write_json
 from dlhw.sweeps.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
@@ -111,7 +111,7 @@ class Manifest:
         self.data["updated"] = now()
         self.data["counts"] = count_statuses(self.data["trials"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(self.path, self.data)
+        SweepManifest.build(self.data, self.path).write(self.path)
         self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
         drop_log(self.path.parent)
         self._log_started = False
