@@ -15,6 +15,12 @@ existed read back unchanged. Meanings:
 - ``stale``       read-time only: status.json says running, but its process is gone
 - ``skipped``     a sweep found it already completed and did not train it again
 - ``unknown``     read-time only: no readable status.json
+
+Groups, as properties (every reader asks these instead of keeping its own tuple of words):
+``succeeded`` (completed, skipped), ``failure`` (failed, diverged), ``stopped`` (interrupted,
+pruned, stale, paused), ``finished``, ``ok`` (a sweep's exit code stays 0) and ``resumable``
+(``--resume`` continues it). docs/RUN_FOLDER.md's table of status words is generated from the
+list above (dlhw.rundir.records.docs).
 """
 
 from __future__ import annotations
