@@ -22,7 +22,7 @@ from dlhw.errors import ConfigError, DataError, did_you_mean, shorten
 
 
 def _read(path: Path):
-    from dlhw.data.sources import read_table
+    from dlhw.data.table import read_table
 
     df = read_table(path, "image_csv")
     df.columns = [str(c) for c in df.columns]
@@ -72,10 +72,10 @@ def image_files(df, column: str, path: Path) -> List[str]:
 
 
 def _targets(df, targets: List[str], task: str, path: Path) -> np.ndarray:
-    from dlhw.data.sources import _finite_or_error, _numeric_or_error
+    from dlhw.data.table import finite_or_error, numeric_or_error
 
-    _finite_or_error(df, targets, path)
-    y = np.stack([_numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
+    finite_or_error(df, targets, path)
+    y = np.stack([numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
     if task == "multilabel":
         bad = ~np.isin(y, (0, 1))
         if bad.any():
