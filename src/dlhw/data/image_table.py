@@ -48,7 +48,7 @@ def _columns(df, cfg, path: Path) -> List[str]:
     return targets
 
 
-def image_files(df, column: str, path: Path) -> List[str]:
+def image_files(df, column: str, path: Path, limits=None) -> List[str]:
     """Each row's image as a path, checked: present, a file, readable (the row is named otherwise)."""
     from dlhw.data.images import IMAGE_EXTENSIONS, _readable
 
@@ -64,7 +64,7 @@ def image_files(df, column: str, path: Path) -> List[str]:
             raise DataError(f"{where}: image {shorten(cell.strip())} not found (looked for {p})")
         if p.suffix.lower() not in IMAGE_EXTENSIONS:
             raise DataError(f"{where}: {p.name} is not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
-        reason = _readable(p)
+        reason = _readable(p, limits)
         if reason:
             raise DataError(f"{where}: {p} is not a readable image ({reason})")
         files.append(str(p))
@@ -104,7 +104,7 @@ def load_image_csv(cfg, task: str, seed: int) -> Dataset:
         raise missing_path("dataset.path", path, "CSV file")
     df = _read(path)
     targets = _columns(df, cfg, path)
-    files = image_files(df, cfg.image_column, path)
+    files = image_files(df, cfg.image_column, path, getattr(cfg, "limits", None))
     y = _targets(df, targets, task, path)
     whole = Split(y=y, files=files)
     if cfg.max_samples:

@@ -1,6 +1,6 @@
 """Data paths a config names: do they exist, and if not, how to get them.
 
-``check_data_paths(dataset_cfg, source)`` runs before any data is read (by
+``dlhw.data.sources.check_data_paths(dataset_cfg, source)`` runs before any data is read (by
 ``load_dataset`` and by ``dlhw validate``; each source's ``check_present`` uses the helpers
 here): a missing CSV file or image folder
 is one line naming the config file, the key, the path, and the fix: for the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from dlhw.errors import DataError
 
@@ -27,13 +27,6 @@ GENERATORS = {
     "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
     "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32",
 }
-
-
-def data_paths(dataset) -> List[Tuple[str, str, str]]:
-    """(key, path, what) for every file or folder the dataset section points at (its source says)."""
-    from dlhw.data.sources import source_for
-
-    return source_for(dataset.source).paths(dataset)
 
 
 def fix_for(path: str | Path, key: str = "dataset.path") -> str:
@@ -72,11 +65,3 @@ def check_image_folder(root: Path, key: str, prefix: str) -> None:
     if len(classes) < 2:
         raise DataError(f"{prefix}{key}: {where}: found a single class folder ('{classes[0]}'); classification "
                         f"needs at least 2")
-
-
-def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
-    """Raise DataError for the first data path that is missing or of the wrong kind; else the paths
-    checked (the dataset's source decides what it needs: dlhw.data.sources)."""
-    from dlhw.data.sources import source_for
-
-    return source_for(dataset.source).check_present(dataset, source)

@@ -19,7 +19,6 @@ is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -79,7 +78,7 @@ READ_ORDER = ("nothing", "headers", "labels", "everything")
 
 def data_facts(cfg) -> DataFacts:
     """The input shape and output count of ``cfg``'s data, read as little as possible."""
-    from dlhw.data.paths import check_data_paths
+    from dlhw.data.sources import check_data_paths
 
     known = config_shape(cfg.dataset)
     if known is None:

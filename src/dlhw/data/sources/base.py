@@ -61,7 +61,8 @@ class Source:
         from dlhw.errors import DataError
 
         if path.is_dir():
-            raise DataError(f"{prefix}{key}: {path} is a folder; source '{self.name}' needs a {self.path_kind}")
+            needs = "a .csv file" if self.path_kind == "CSV file" else f"a {self.path_kind}"
+            raise DataError(f"{prefix}{key}: {path} is a folder; source '{self.name}' needs {needs}")
 
     def offline(self, dcfg: Any) -> str:
         """Where the data goes when it cannot be fetched (a file name and a folder), in a few words."""
@@ -98,13 +99,6 @@ class Source:
 
 
 SOURCES: Registry[Source] = Registry("dataset.source")
-
-
-def source_for(name: Any) -> Source:
-    """The registered source called ``name`` (a ConfigError naming dataset.source otherwise)."""
-    import dlhw.data.sources  # noqa: F401  (registers every source)
-
-    return SOURCES.get(str(name), "dataset.source")
 
 
 def targets_of(dcfg: Any) -> List[str]:
