@@ -60,7 +60,7 @@ def preview(
         table.add_row("all", *map(str, totals), str(sum(sum(counts[s].values()) for s in counted)), style="bold")
         console.print(table)
         if same:
-            console.print("validation is the test split (dataset.validation: test): its samples are counted once")
+            console.print("val is the test split (dataset.validation: test): counted once in the totals")
         for line in source_for(cfg.dataset.source).preview(dataset):
             console.print(line)
         if dataset.unseen is not None:
