@@ -72,6 +72,9 @@ LATE_DEFAULTS: Dict[str, Any] = {
     # issue 18
     "training.precision": "float32", "training.jit_compile": "auto", "training.distribute": "none",
     "training.batch_size_per": "global",
+    # issues 25 and 27 (data)
+    "dataset.impute": False,
+    "dataset.limits": {"max_image_pixels": 100_000_000, "max_frames": 1_000, "max_array_bytes": 4 * 1024**3},
 }
 
 

@@ -121,6 +121,12 @@ class AugmentConfig(Section):
     contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change by up to this factor (RandomContrast). 0: off.")
 
 
+class LimitsConfig(Section):
+    max_image_pixels: int = Field(100_000_000, gt=0, le=MAX_STEPS, description="Largest image accepted: width x height x frames (GIF frames are all decoded), read from the file's header before decoding; an image folder skips a larger file with one warning, an image CSV and dlhw predict refuse it.")
+    max_frames: int = Field(1_000, gt=0, le=MAX_STEPS, description="Most frames of one animated image (GIF), counted from its blocks without decoding; more is skipped (image folder) or refused.")
+    max_array_bytes: int = Field(4 * 1024**3, gt=0, le=2**62, description="Largest .npy array (alone or in a .npz) in bytes, from its header's shape and dtype before reading; a larger one is refused.")
+
+
 class DatasetConfig(Section):
     source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_csv (a table of image paths and numeric targets), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
@@ -143,6 +149,8 @@ class DatasetConfig(Section):
     fold: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="With folds: which fold (0 to K-1) is the test set; set by dlhw sweep for each of the K runs.")
     split_seed: Optional[int] = Field(None, ge=0, le=MAX_SEED, description="Seed of the train/val/test split (and max_samples, folds); default the run's seed (sweep vary: seed keeps it fixed, vary: split changes it).")
     validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
+    impute: bool = Field(False, description="csv: fill empty feature cells (numeric: the column's median; text: a category of its own) instead of refusing them; the fill values are saved with the run's encoder and used by dlhw predict.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Resource budgets checked from file headers before decoding: max_image_pixels, max_frames, max_array_bytes.")
 
     @field_validator("source")
     @classmethod

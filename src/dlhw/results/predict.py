@@ -198,11 +198,12 @@ def model_inputs(run_dir: Path, inputs: Sequence[str]):
     """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
     from dlhw.data.preprocessing import csv_inputs, image_inputs
 
-    pre = load_preprocessing(run_dir)
-    if pre.get("source") == "sequences":  # .npz / .npy / CSV sequences, as the run was trained on
-        from dlhw.data.sequences import predict_inputs
+    from dlhw.data.sources import source_for
 
-        return predict_inputs(inputs, pre["input_shape"])
+    pre = load_preprocessing(run_dir)
+    own = source_for(pre.get("source")).predict_inputs(inputs, pre)  # e.g. sequences: .npz / .npy / CSV
+    if own is not None:
+        return own
     found = collect_inputs(inputs)
     if found["images"]:
         return image_inputs(found["images"], pre), list(found["images"])
