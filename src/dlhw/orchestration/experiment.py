@@ -22,7 +22,7 @@ from dlhw.rundir.env import environment
 from dlhw.rundir.folder import create_run_dir, discard_results, drop_checkpoints
 from dlhw.rundir.status import RunStatus
 from dlhw.runtime.files import write_json, write_text
-from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
+from dlhw.orchestration.evaluate import cached_head, evaluate_and_write, plot_step_curves, save_model
 from dlhw.rundir.history import write_history
 from dlhw.rundir import layout
 
@@ -253,8 +253,9 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
                        diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
         save_model(model, run_dir / layout.MODEL)
-        cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
-        metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
+        head = cached_head(features) if features is not None and features.final_model_frozen else None
+        metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, head=head,
+                                     class_weights=trainer.class_weights)
         metrics["batch_size"] = run_cfg.training.batch_size
         if trainer.class_weights is not None:  # training.class_weight, as applied
             from dlhw.training.class_weights import describe
