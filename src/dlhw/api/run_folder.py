@@ -146,7 +146,19 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
         finally:
             if bar is not None:
                 bar.close()
+        log_diagnostics(outcome.metrics)
     return Run(outcome.run_dir, config=cfg, metrics=outcome.metrics)
+
+
+def log_diagnostics(metrics: Dict[str, Any]) -> None:
+    """The run's findings (metrics.json's ``diagnostics``: overfitting, a learning rate too high, ...),
+    one INFO line each under ``dlhw.api``, as ``dlhw run`` shows them; ``quiet`` hides them."""
+    from dlhw.evaluation.diagnostics import format_findings
+    from dlhw.runtime.log import get_logger
+
+    log = get_logger(__name__)
+    for line in format_findings(metrics.get("diagnostics") or []):
+        log.info(f"diagnostic {line}")
 
 
 # ---------------------------------------------------------------- predictions

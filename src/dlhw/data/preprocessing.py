@@ -21,6 +21,9 @@ import numpy as np
 
 from dlhw.errors import DataError
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 
@@ -117,8 +120,6 @@ def _positional_columns(df, n: int, names: List[str] | None, path: Path) -> List
 
 def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
     """(model inputs, row labels) for the rows of a CSV file, transformed as in training."""
-    from dlhw.runtime.console import warn
-
     path = Path(path)
     if is_image_run(pre):
         raise DataError(f"{path}: this run was trained on images {pre['input_shape']}; give image files or a folder")
@@ -135,8 +136,8 @@ def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
             values = df[c].astype(str).to_numpy()
             unknown = sorted(set(values) - set(cats))
             if unknown:
-                warn(f"{path}: column '{c}' holds value(s) not seen in training ({', '.join(unknown[:5])}); "
-                     f"they encode as all-zero")
+                log.warning(f"{path}: column '{c}' holds value(s) not seen in training ({', '.join(unknown[:5])}); "
+                            f"they encode as all-zero")
             blocks.append((values[:, None] == np.array(cats)[None, :]).astype(np.float32))
         x = np.concatenate(blocks, axis=1)
         st = pre.get("standardize")

@@ -9,13 +9,11 @@ atomically and only for a run that finished.
 from __future__ import annotations
 
 import os
-import sys
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.rundir.env import environment
@@ -25,6 +23,9 @@ from dlhw.runtime.files import write_json, write_text
 from dlhw.orchestration.evaluate import cached_head, evaluate_and_write, plot_step_curves, save_model
 from dlhw.rundir.history import write_history
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger, take_warnings
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -105,8 +106,7 @@ def _record_end(status, state: str, error: str) -> None:
     try:
         status.set(state, error=error)
     except Exception as exc:  # noqa: BLE001 - never hide the error that ended the run
-        print(f"warning: {status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})",
-              file=sys.stderr)
+        log.warning(f"{status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})")
 
 
 def resolve_batch_size(cfg, dataset):
@@ -213,7 +213,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
         write_preprocessing(run_dir, cfg, dataset, spec)
         write_samples(dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
                       f"{run_dir.name}: random training samples")
-        info(f"run folder: {run_dir}")
+        log.info(f"run folder: {run_dir}")
         if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
             from dlhw.orchestration.classifier import run_classifier
 

@@ -20,6 +20,9 @@ from dlhw.config.fingerprint import fingerprint
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 RESUMABLE = ("interrupted", "failed", "stale")
 
@@ -84,10 +87,8 @@ class ResumePlan:
         data["resumes"] = int(data.get("resumes", 0)) + 1
         data["resumed_from_epoch"] = self.epoch
         write_json(self.run_dir / layout.STATUS, data)
-        from dlhw.runtime.console import info
-
-        info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
-             else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
+        log.info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
+                 else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
         return self.run_dir
 
 

@@ -129,12 +129,12 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
     from dlhw.config import validate
-    from dlhw.runtime.console import is_quiet, set_quiet
+    from dlhw.runtime.log import get_logger, restore_level, set_quiet
     from dlhw.runtime.locks import FolderBusy
     from dlhw.rundir.status import RunStatus
 
     start = time.time()
-    was_quiet = is_quiet()  # a trial run in this process (--workers 1, Ray local) gives it back as found
+    was_level = get_logger().level  # a trial run in this process (--workers 1, Ray local) gives it back as found
     run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)
     fields: Dict[str, Any] = {"status": "failed"}
     try:
@@ -180,7 +180,7 @@ def run_trial(job: Job) -> Result:
         fields.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
     finally:
         _clear_keras()
-        set_quiet(was_quiet)
+        restore_level(was_level)
     if fields["status"] == "failed" and not (run_dir / layout.STATUS).exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
         run_dir.mkdir(parents=True, exist_ok=True)
