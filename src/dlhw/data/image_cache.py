@@ -76,12 +76,22 @@ def clear() -> None:
     held.clear()
 
 
+def share_memory(workers: int) -> None:
+    """This process is one of ``workers`` sweep workers: its default budget is 1/workers of the
+    machine's ($DLHW_CACHE_MEMORY, when set, is each worker's own)."""
+    from dlhw.runtime.memo import held
+
+    held("image_memory_share", dict)["workers"] = max(1, int(workers))
+
+
 def memory_budget() -> int:
     """Bytes of decoded images kept in memory ($DLHW_CACHE_MEMORY; see the module doc)."""
+    from dlhw.runtime.memo import held
+
     total = _physical_memory()
     raw = os.environ.get("DLHW_CACHE_MEMORY", "").strip().lower()
     if not raw:
-        return int(min(2 * 1024 ** 3, 0.10 * total))
+        return int(min(2 * 1024 ** 3, 0.10 * total)) // held("image_memory_share", dict).get("workers", 1)
     units = {"kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "b": 1}
     try:
         if raw.endswith("%"):

@@ -56,10 +56,10 @@ def sweep_gpus(device: str) -> List[str]:
     return [gpus[i] for i in indices]
 
 
-def trial_device(device: str) -> str:
-    """The --device of a trial: in a pool worker that was given its own GPU (CUDA_VISIBLE_DEVICES),
-    ``gpu:N`` is that GPU, now the worker's only one."""
-    if os.environ.get("DLHW_WORKER_GPU") and str(device).lower().startswith("gpu:"):
+def trial_device(device: str, worker_gpu: Optional[str] = None) -> str:
+    """The --device of a trial: in a pool worker that was given its own GPU ``worker_gpu``
+    (CUDA_VISIBLE_DEVICES), ``gpu:N`` is that GPU, now the worker's only one."""
+    if worker_gpu and str(device).lower().startswith("gpu:"):
         return "gpu"
     return device
 
@@ -142,7 +142,7 @@ def run_trial(job: Job) -> Result:
         cfg = validate(job.raw, job.source)
         from dlhw.orchestration.experiment import run_experiment
 
-        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=trial_device(job.device), quiet=True,
+        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
                       threads=job.threads)
         if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.search)
             kwargs["prune"] = job.report
@@ -203,6 +203,5 @@ def _clear_keras() -> None:
 
 def run_serial(jobs, on_result: Callable[[Result], None]) -> None:
     """Each job in turn, in this process (``jobs``: a list, or a dlhw.sweeps.feed.Feed asked one at a time)."""
-    threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
-    for job in jobs:
-        on_result(run_trial(job if job.threads is not None else job.replace(threads=threads)))
+    for job in jobs:  # job.threads: None, as the process has (the CLI's, or the caller's)
+        on_result(run_trial(job))
