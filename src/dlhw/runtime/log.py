@@ -67,7 +67,7 @@ class TerminalHandler(logging.Handler):
                 from rich.text import Text
 
                 Console(file=stream, force_jupyter=False).print(
-                    Text(prefix, style=style) + Text(text), soft_wrap=True, highlight=False)
+                    Text.assemble((prefix, style), text), soft_wrap=True, highlight=False)
             else:
                 stream.write(f"{prefix}{text}\n")
             stream.flush()
