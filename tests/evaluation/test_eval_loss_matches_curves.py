@@ -42,8 +42,8 @@ def test_evaluated_val_loss_equals_the_curves_last_point(tmp_path, lr, overconfi
     assert metrics["evaluated"]["epoch"] == len(run.history)
     assert metrics["val"]["loss"] == pytest.approx(curve, rel=2e-3)
     clipped = _clipped_loss(run)
-    if overconfident:  # the case that broke: probabilities clipped at 1e-7 under-count the loss
-        assert clipped < 0.9 * curve, (clipped, curve)
+    if overconfident:  # the case that broke: probabilities clipped at 1e-7 under-count the loss, by far
+        assert clipped < 0.99 * curve, (clipped, curve)  # more than 5x the tolerance (24% on the 2-core CI box)
     else:
         assert clipped == pytest.approx(curve, rel=0.1)
 
