@@ -236,13 +236,15 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_an_unreachable_server_is_one_warning_and_a_complete_run(tmp_path, capfd):
+def test_an_unreachable_server_is_one_warning_and_a_complete_run(tmp_path, caplog):
     from dlhw.orchestration.experiment import run_experiment
 
     uri = f"http://127.0.0.1:{closed_port()}"
     outcome = run_experiment(validate(tracked(uri)), out=tmp_path, quiet=True)
-    err = capfd.readouterr().err
-    warnings = [line for line in err.splitlines() if line.startswith("warning: tracking.mlflow")]
+    from tests.conftest import warned
+
+    err = warned(caplog)
+    warnings = [line for line in err.splitlines() if line.startswith("tracking.mlflow")]
     assert len(warnings) == 1 and uri in warnings[0], err
     run_dir = outcome.run_dir
     assert outcome.status == "completed"

@@ -165,7 +165,7 @@ def test_the_manifest_replays_its_log_and_skips_torn_and_foreign_lines(tmp_path)
     assert read_manifest(sweep).entry(first).status is Status.COMPLETED
 
 
-def test_the_report_warns_about_a_damaged_file_and_goes_on(tmp_path, capsys):
+def test_the_report_warns_about_a_damaged_file_and_goes_on(tmp_path, caplog):
     from dlhw.reports.collect import collect
 
     sweep = _copy("sweep_v0", tmp_path)
@@ -175,7 +175,9 @@ def test_the_report_warns_about_a_damaged_file_and_goes_on(tmp_path, capsys):
     assert damaged.status == "failed" and damaged.metrics == {}
     assert damaged.error.endswith("metrics.json: is not valid JSON at line 1 (damaged or cut short?)")
     assert records["learning_rate-0.001"].status == "completed" and records["learning_rate-0.001"].metrics["val"]
-    assert "metrics.json: is not valid JSON" in capsys.readouterr().err
+    from tests.conftest import warned
+
+    assert "metrics.json: is not valid JSON" in warned(caplog)
 
 
 def test_no_module_parses_a_run_folder_file_outside_the_records():

@@ -128,17 +128,19 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
         raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
     check_device(device)
     from dlhw.api.display import epoch_bar
-    from dlhw.orchestration.experiment import run_experiment
+    from dlhw.orchestration.experiment import RunHooks, run_experiment
+    from dlhw.runtime.options import RunOptions
 
     with console_quiet(quiet):
         cfg = resolve_config(config, overrides)
         bar = epoch_bar(cfg, quiet, progress)
         started: List[Path] = []
         try:
-            outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, device=device,
-                                     quiet=quiet or bar is not None, threads=threads, debug=debug, resume=resume,
-                                     cache_dir=cache_dir, on_start=started.append,
-                                     on_epoch=None if bar is None else bar.update)
+            options = RunOptions(device=device, threads=threads, debug=debug, quiet=quiet, progress=bar is None,
+                                 cache_dir=None if cache_dir is None else Path(cache_dir))
+            hooks = RunHooks(on_start=started.append, on_epoch=None if bar is None else bar.update)
+            outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, resume=resume,
+                                     options=options, hooks=hooks)
         except (ConfigError, DataError):
             raise
         except Exception:
@@ -148,7 +150,19 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
         finally:
             if bar is not None:
                 bar.close()
+        log_diagnostics(outcome.metrics)
     return Run(outcome.run_dir, config=cfg, metrics=outcome.metrics)
+
+
+def log_diagnostics(metrics: Dict[str, Any]) -> None:
+    """The run's findings (metrics.json's ``diagnostics``: overfitting, a learning rate too high, ...),
+    one INFO line each under ``dlhw.api``, as ``dlhw run`` shows them; ``quiet`` hides them."""
+    from dlhw.evaluation.diagnostics import format_findings
+    from dlhw.runtime.log import get_logger
+
+    log = get_logger(__name__)
+    for line in format_findings(metrics.get("diagnostics") or []):
+        log.info(f"diagnostic {line}")
 
 
 # ---------------------------------------------------------------- predictions

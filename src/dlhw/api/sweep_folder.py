@@ -135,6 +135,7 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
     ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
+    from dlhw.runtime.log import get_logger
     from dlhw.sweeps import build_plan
     from dlhw.sweeps.session import run_sweep
 
@@ -151,7 +152,7 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
 
             label = (name or str(search.get("name") or "search")) if isinstance(path, Mapping) else path
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
-            echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+            echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
             outcome = run_search(splan, Path(out), workers=workers, executor=executor, address=address,
                                  device=device, rerun=rerun, echo=echo, debug=debug)
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
@@ -163,7 +164,7 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         else:
             raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
                               f"received {type(path).__name__}")
-        echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+        echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
                             rerun=rerun, echo=echo, debug=debug)
     return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)

@@ -175,9 +175,9 @@ class TabularEncoder:
             if unseen == "warn":
                 new = sorted(set(cells) - set(c.values))
                 if new:
-                    from dlhw.runtime.console import warn
+                    from dlhw.runtime.log import get_logger
 
-                    warn(f"{path}: column '{c.name}' holds value(s) not seen in training "
+                    get_logger(__name__).warning(f"{path}: column '{c.name}' holds value(s) not seen in training "
                          f"({', '.join(shorten(v) for v in new[:5])}); they encode as all-zero")
             return (cells[:, None] == np.array(c.values, dtype=object)[None, :]).astype(np.float32)
         index = {w: i for i, w in enumerate(c.values)}

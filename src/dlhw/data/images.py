@@ -14,9 +14,11 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dlhw.runtime.console import warn
 from dlhw.data.dataset import SPLITS, Dataset, Split, split_arrays, subsample
 from dlhw.errors import ConfigError, DataError
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
@@ -90,13 +92,13 @@ def list_class_folder(root: Path, class_names: List[str] | None = None,
             if entry.is_dir() or entry.name.startswith("."):
                 continue
             if entry.suffix.lower() not in IMAGE_EXTENSIONS:
-                warn(f"skipping {entry}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
+                log.warning(f"skipping {entry}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
                 skipped += 1
                 continue
             reason = _readable(entry, limits)
             if reason:
-                warn(f"skipping {entry}: {'over budget' if 'dataset.limits' in reason else 'unreadable image'} "
-                     f"({reason})")
+                log.warning(f"skipping {entry}: {'over budget' if 'dataset.limits' in reason else 'unreadable image'} "
+                            f"({reason})")
                 skipped += 1
                 continue
             files.append(str(entry))

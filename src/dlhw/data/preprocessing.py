@@ -21,6 +21,9 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from dlhw.errors import DataError
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 

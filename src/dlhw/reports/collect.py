@@ -130,9 +130,9 @@ def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[R
 
 
 def _warn(line: str) -> None:
-    from dlhw.runtime.console import warn
+    from dlhw.runtime.log import get_logger
 
-    warn(f"{line}; read as not known")
+    get_logger(__name__).warning(f"{line}; read as not known")
 
 
 def _metrics(run: Path) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:

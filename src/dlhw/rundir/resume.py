@@ -21,6 +21,9 @@ from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.states import Status
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
@@ -83,10 +86,8 @@ class ResumePlan:
         data["resumes"] = int(data.get("resumes") or 0) + 1
         data["resumed_from_epoch"] = self.epoch
         StatusRecord.build(data, path).write(path)
-        from dlhw.runtime.console import info
-
-        info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
-             else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
+        log.info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
+                 else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
         return self.run_dir
 
 

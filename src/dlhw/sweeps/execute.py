@@ -56,10 +56,10 @@ def sweep_gpus(device: str) -> List[str]:
     return [gpus[i] for i in indices]
 
 
-def trial_device(device: str) -> str:
-    """The --device of a trial: in a pool worker that was given its own GPU (CUDA_VISIBLE_DEVICES),
-    ``gpu:N`` is that GPU, now the worker's only one."""
-    if os.environ.get("DLHW_WORKER_GPU") and str(device).lower().startswith("gpu:"):
+def trial_device(device: str, worker_gpu: Optional[str] = None) -> str:
+    """The --device of a trial: in a pool worker that was given its own GPU ``worker_gpu``
+    (CUDA_VISIBLE_DEVICES), ``gpu:N`` is that GPU, now the worker's only one."""
+    if worker_gpu and str(device).lower().startswith("gpu:"):
         return "gpu"
     return device
 
@@ -129,12 +129,12 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
     from dlhw.config import validate
-    from dlhw.runtime.console import is_quiet, set_quiet
+    from dlhw.runtime.log import get_logger, restore_level, set_quiet
     from dlhw.runtime.locks import FolderBusy
     from dlhw.rundir.status import RunStatus
 
     start = time.time()
-    was_quiet = is_quiet()  # a trial run in this process (--workers 1, Ray local) gives it back as found
+    was_level = get_logger().level  # a trial run in this process (--workers 1, Ray local) gives it back as found
     run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)
     fields: Dict[str, Any] = {"status": "failed"}
     try:
@@ -142,7 +142,7 @@ def run_trial(job: Job) -> Result:
         cfg = validate(job.raw, job.source)
         from dlhw.orchestration.experiment import run_experiment
 
-        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=trial_device(job.device), quiet=True,
+        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=job.device, quiet=True,
                       threads=job.threads)
         if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.search)
             kwargs["prune"] = job.report
@@ -180,7 +180,7 @@ def run_trial(job: Job) -> Result:
         fields.update(error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}")
     finally:
         _clear_keras()
-        set_quiet(was_quiet)
+        restore_level(was_level)
     if fields["status"] == "failed" and not (run_dir / layout.STATUS).exists():
         # failed before its run folder existed (bad data path, model error): leave a marked folder
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,6 +203,5 @@ def _clear_keras() -> None:
 
 def run_serial(jobs, on_result: Callable[[Result], None]) -> None:
     """Each job in turn, in this process (``jobs``: a list, or a dlhw.sweeps.feed.Feed asked one at a time)."""
-    threads = int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None
-    for job in jobs:
-        on_result(run_trial(job if job.threads is not None else job.replace(threads=threads)))
+    for job in jobs:  # job.threads: None, as the process has (the CLI's, or the caller's)
+        on_result(run_trial(job))

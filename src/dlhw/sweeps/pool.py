@@ -91,9 +91,10 @@ def _prepare_fork() -> None:
 
 
 def _worker_init(slots, gpus: List[str], threads: int, forked: bool = False,
-                 parent: Optional[int] = None, share: int = 1) -> None:
-    """Runs once per worker: its threads, its GPU, TensorFlow imported up front; with ``parent``
-    (the sweep's pid), the worker ends when the sweep process dies."""
+                 parent: Optional[int] = None, share: int = 1) -> Optional[str]:
+    """Runs once per worker: its GPU, its share of the image memory, TensorFlow imported up front;
+    with ``parent`` (the sweep's pid), the worker ends when the sweep process dies. Returns the GPU
+    it was given (None: none). Its CPU threads come with each Job (``job.threads``)."""
     import signal
 
     if parent is not None:
@@ -105,15 +106,14 @@ def _worker_init(slots, gpus: List[str], threads: int, forked: bool = False,
     from dlhw.runtime.signals import note_between_runs
 
     signal.signal(signal.SIGINT, note_between_runs)
-    os.environ["DLHW_THREADS"] = str(threads)
-    if share > 1 and not os.environ.get("DLHW_CACHE_MEMORY"):  # the decoded-image budget, shared by the workers
-        from dlhw.data.image_cache import memory_budget
+    if share > 1:  # the decoded-image budget, shared by the workers
+        from dlhw.data.image_cache import share_memory
 
-        os.environ["DLHW_CACHE_MEMORY"] = str(memory_budget() // share)
+        share_memory(share)
     slot = slots.get()
-    if gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-        os.environ["DLHW_WORKER_GPU"] = gpus[slot % len(gpus)]  # a trial's --device gpu:N is this GPU
+    gpu = gpus[slot % len(gpus)] if gpus else None
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # for TensorFlow, read when it starts
     import atexit
 
     if forked:
@@ -124,13 +124,14 @@ def _worker_init(slots, gpus: List[str], threads: int, forked: bool = False,
 
         atexit._clear()
         Finalize(None, atexit._run_exitfuncs, exitpriority=-100)
-        return
+        return gpu
     from dlhw.runtime.fastexit import exit_now
 
     # Registered before anything else, so it runs last: once TensorFlow's and autograph's exit
     # hooks have run, an idle worker ends at once instead of spending ~1.2 s on module teardown.
     atexit.register(exit_now, 0, False)
     _import_keras()  # paid once per worker, not once per trial
+    return gpu
 
 
 def _pool_trial(job: Job, stop=None) -> Result:
@@ -156,7 +157,7 @@ def _worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool,
     left open here, a dead sweep would never read as an EOF."""
     for end in driver_ends:
         end.close()
-    _worker_init(slots, gpus, threads, forked, parent, share)
+    gpu = _worker_init(slots, gpus, threads, forked, parent, share)
     while True:
         try:
             job = conn.recv()
@@ -164,7 +165,7 @@ def _worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool,
             return
         if job is None:
             return
-        result = _pool_trial(job, stop)
+        result = _pool_trial(job.replace(device=execute.trial_device(job.device, gpu)), stop)
         try:
             conn.send(result)
         except OSError:

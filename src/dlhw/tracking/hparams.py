@@ -32,6 +32,9 @@ from typing import Any, Dict, List, Optional
 
 from dlhw.rundir import layout
 from dlhw.rundir.states import Status
+from dlhw.runtime.log import get_logger
+
+logger = get_logger(__name__)
 
 def hparams_status(state: object) -> str:
     """The TensorBoard HParams session status for a dlhw status (interrupted, pruned...: STATUS_UNKNOWN)."""
@@ -148,9 +151,7 @@ class HParamsLog:
             self._trial(name, Path(run_dir), status)
             self.write_experiment()
         except Exception as exc:  # noqa: BLE001 - a failed write of a view never stops the sweep
-            from dlhw.runtime.console import warn
-
-            warn(f"{run_dir}: TensorBoard HParams summary not written ({' '.join(str(exc).split())[:200]})")
+            logger.warning(f"{run_dir}: TensorBoard HParams summary not written ({' '.join(str(exc).split())[:200]})")
 
     def _trial(self, name: str, run_dir: Path, status: str) -> None:
         from tensorboard.compat.proto import summary_pb2

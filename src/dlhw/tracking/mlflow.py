@@ -44,6 +44,9 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 PIP_LINE = 'pip install "dlhw[mlflow]"'
 def mlflow_status(state: object) -> str:
@@ -328,11 +331,9 @@ class Tracker:
 
 
 def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -> None:
-    from dlhw.runtime.console import warn
-
     where = uri or "MLflow's default tracking URI"
-    warn(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
-         f"the run goes on without MLflow (its run folder is the record)")
+    log.warning(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
+                f"the run goes on without MLflow (its run folder is the record)")
 
 
 def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
