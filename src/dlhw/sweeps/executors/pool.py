@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from dlhw.errors import DlhwError
 from dlhw.sweeps.executors import resources, worker
@@ -35,7 +35,7 @@ from dlhw.sweeps.executors.resources import threads_per_worker
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
 
-def start_method(gpus: List[str] = ()) -> str:
+def start_method(gpus: Sequence[str] = ()) -> str:
     """'fork' where forking after a bare TensorFlow import is safe, else 'spawn' (see the module doc).
     ``gpus``: those the sweep already found; without any, the machine is asked (--device cpu)."""
     if os.environ.get("DLHW_WORKER_START", "").strip().lower() == "spawn":
@@ -116,7 +116,7 @@ def run_pool(jobs: "List[Job] | Feed", workers: int, gpus: List[str], on_result:
     method = start_method(gpus)
     if method == "fork":
         _prepare_fork()
-    ctx = mp.get_context(method)
+    ctx: Any = mp.get_context(method)
     slots, stop = ctx.Queue(), ctx.Event()
     threads = threads_per_worker(workers)
     queue = Feed.of(jobs)  # a list, or a search's study asked as workers free up

@@ -1,6 +1,6 @@
 """A fixed list of trials as a source: a grid, a folder of configs, a random subset of a grid,
-repeats and folds, all expanded and validated up front by :func:`dlhw.sweeps.planning.plan.build_plan`
-(grid points and random subsets: :mod:`dlhw.sweeps.sources.grid`; repeats and folds:
+repeats and folds, all expanded, named and validated up front by :func:`build_plan` (grid points
+and random subsets: :mod:`dlhw.sweeps.sources.grid`; repeats and folds:
 :mod:`dlhw.sweeps.sources.repeats`; a folder: :mod:`dlhw.sweeps.sources.directory`).
 
 Each trial is looked for on disk (dlhw.sweeps.manifest.locate, dlhw.sweeps.resume): completed
@@ -11,16 +11,61 @@ A pool or Ray starts the longest trials first.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from dlhw.config.fingerprint import fingerprint, shape_fingerprint
+from dlhw.config.loader import validate
+from dlhw.errors import ConfigError
+from dlhw.rundir.folder import sanitize_name
 from dlhw.sweeps.feed import Feed
-from dlhw.sweeps.planning.plan import SweepPlan, Trial
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, unique_names
 from dlhw.sweeps.records import Result
 from dlhw.sweeps.sources.base import TrialSource
 
 if TYPE_CHECKING:
     from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome
     from dlhw.sweeps.manifest import Manifest
+
+
+def build_plan(path: "str | Path", sets: Sequence[str] = (), raw: Optional[Dict[str, Any]] = None) -> SweepPlan:
+    """Expand PATH (a folder of configs or a sweep file) into named, validated trials; any config
+    error stops here (exit 2). ``raw``: a sweep file's content as data (``dlhw.sweep(dict)``);
+    PATH then only names the sweep."""
+    from dlhw.sweeps.sources.directory import expand_folder, folder_varied_keys
+    from dlhw.sweeps.sources.grid import expand_file
+
+    p = Path(path)
+    sets = list(sets)
+    if raw is None and not p.exists():
+        raise ConfigError(f"{p}: sweep file or folder not found")
+    folder = raw is None and p.is_dir()
+    if folder:
+        trials, grid_keys, repeats = expand_folder(p, sets)
+        name = p.resolve().name
+    else:
+        trials, grid_keys, repeats = expand_file(p, sets, raw=raw)
+        name = p.stem if raw is None else str(path)
+    _name_and_validate(trials)
+    varied_keys = folder_varied_keys(trials, grid_keys) if folder else list(grid_keys)
+    if len({t.name for t in trials}) != len(trials):
+        raise ConfigError(f"{p}: two trials share a name; give the files distinct names")
+    return SweepPlan(name=sanitize_name(name), source=str(p), trials=trials, varied_keys=varied_keys,
+                     repeats=repeats, overrides=sets)
+
+
+def _name_and_validate(trials: List[Trial]) -> None:
+    """Unique group names (the runs of a group share one), each config validated and hashed."""
+    it = iter(unique_names([t.group for t in trials if t.repeat == 0]))
+    group = ""
+    for t in trials:
+        if t.repeat == 0:
+            group = next(it)
+        t.group = group
+        t.name = group + t.suffix
+        t.raw["name"] = t.name
+        t.cfg = validate(t.raw, f"{t.source} (trial {t.name})")
+        dump = t.cfg.dump()
+        t.hash, t.shape = fingerprint(dump), shape_fingerprint(dump)
 
 
 class PlannedSource(TrialSource):
