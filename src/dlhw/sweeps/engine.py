@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import folder_bytes
+from dlhw.rundir.states import Status
 from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome, print_line
 from dlhw.sweeps.executors.base import Dispatch, Executor, Workers
 from dlhw.sweeps.feed import Feed
@@ -135,8 +136,8 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
     except KeyboardInterrupt:
         interrupted = True
         for entry in ctx.manifest.data["trials"]:
-            if entry.get("status") == "queued":
-                ctx.manifest.update(entry["name"], status="interrupted", error="the sweep was interrupted")
+            if entry.get("status") == Status.QUEUED:
+                ctx.manifest.update(entry["name"], status=Status.INTERRUPTED, error="the sweep was interrupted")
         raise
     finally:
         _finish(ctx, interrupted)

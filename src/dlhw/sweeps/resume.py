@@ -17,6 +17,7 @@ from typing import Callable, List, Tuple
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import read_json
+from dlhw.rundir.states import Status
 from dlhw.sweeps.manifest import Where, free_folder
 from dlhw.sweeps.planning.plan import Trial
 from dlhw.sweeps.records import Result
@@ -28,7 +29,7 @@ def done_result(name: str, run_dir: Path) -> Result:
     """A trial an earlier run completed, as this run's (skipped) Result."""
     m = read_json(run_dir / layout.METRICS) or {}
     val, test = m.get("val") or {}, m.get("test") or {}
-    return Result(name, "skipped", train_seconds=m.get("train_seconds"), val_accuracy=val.get("accuracy"),
+    return Result(name, Status.SKIPPED, train_seconds=m.get("train_seconds"), val_accuracy=val.get("accuracy"),
                   test_accuracy=test.get("accuracy"), val_loss=val.get("loss"), best_epoch=m.get("best_epoch"),
                   params=(m.get("params") or {}).get("total"))
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.rundir.states import Status
 from dlhw.sweeps.executors.base import Dispatch, Executor, OnResult, Workers
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
@@ -295,7 +296,8 @@ def run_ray(jobs: "List[Job] | Feed", workers: "int | str", address: Optional[st
     feed = Feed.of(jobs)
     first = None if feed.on_demand else feed.peek()
     sweep_dir = Path(sweep_dir) if sweep_dir is not None else Path(first.out) if first is not None else None
-    outs = ({sweep_dir} if sweep_dir is not None else set()) if feed.on_demand else {Path(j.out) for j in feed.left(keep=True)}
+    queued = {Path(j.out) for j in feed.left(keep=True)}
+    outs = ({sweep_dir} if sweep_dir is not None else set()) if feed.on_demand else queued
     log_path = sweep_dir / LOG_NAME if sweep_dir is not None else None
     marker = f".dlhw-ray-{uuid.uuid4().hex}"
     auth_mode = os.environ.get("RAY_AUTH_MODE")  # a new local instance sets it for this process
@@ -363,14 +365,14 @@ def _collect(ray, ref, job: Job) -> Result:
     try:
         res = ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - a task or node died
-        return Result(job.name, "failed",
+        return Result(job.name, Status.FAILED,
                       error=f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     archive, res = res.archive, res.replace(archive=None)
     if archive is not None:
         try:
             receive(archive, Path(job.out), job.run_dir.name)
         except (OSError, tarfile.TarError) as exc:
-            res = res.replace(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
+            res = res.replace(status=Status.FAILED, error=f"the trial folder shipped back by its Ray worker could not be "
                                                      f"written to {job.out}: {exc}")
     return res
 

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
 from dlhw.rundir import layout
+from dlhw.rundir.states import Status
 from dlhw.sweeps.executors.resources import trial_device
 from dlhw.sweeps.records import Job, Result
 
@@ -34,16 +35,16 @@ def run_trial(job: Job) -> Result:
 
     start = time.time()
     was_quiet = is_quiet()  # a trial run in this process (--workers 1, Ray local) gives it back as found
-    fields: Dict[str, Any] = {"status": "failed"}
+    fields: Dict[str, Any] = {"status": Status.FAILED}
     try:
         set_quiet(True)
         fields.update(_train(job))
     except KeyboardInterrupt:
         raise
     except FolderBusy as exc:  # another process took the folder since the sweep looked: left to it
-        fields.update(status="running", error=f"running elsewhere (pid {exc.pid or '?'})")
+        fields.update(status=Status.RUNNING, error=f"running elsewhere (pid {exc.pid or '?'})")
     except DivergedError as exc:
-        fields.update(status="diverged", error=str(exc).split(": ", 1)[-1])
+        fields.update(status=Status.DIVERGED, error=str(exc).split(": ", 1)[-1])
     except DlhwError as exc:
         fields.update(error=" ".join(str(exc).split()))
     except Exception as exc:  # noqa: BLE001 - any failure of one trial is recorded, the sweep goes on
@@ -51,7 +52,7 @@ def run_trial(job: Job) -> Result:
     finally:
         _clear_keras()
         set_quiet(was_quiet)
-    if fields["status"] == "failed":
+    if fields["status"] == Status.FAILED:
         _mark_failed(job, fields.get("error"))
     return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
 
@@ -87,10 +88,10 @@ def _train(job: Job) -> Dict[str, Any]:
     if outcome is None:
         outcome = run_experiment(cfg, **kwargs)
     m = outcome.metrics
-    if outcome.status == "pruned":
-        return {**fields, "status": "pruned", "pruned_at": m.get("pruned_at"), "train_seconds": m.get("train_seconds"),
+    if outcome.status == Status.PRUNED:
+        return {**fields, "status": Status.PRUNED, "pruned_at": m.get("pruned_at"), "train_seconds": m.get("train_seconds"),
                 "error": f"pruned at epoch {m.get('pruned_at')}"}
-    return {**fields, "status": "completed", "train_seconds": m.get("train_seconds"), "best_epoch": m.get("best_epoch"),
+    return {**fields, "status": Status.COMPLETED, "train_seconds": m.get("train_seconds"), "best_epoch": m.get("best_epoch"),
             "val_accuracy": _short(m, "val", "accuracy"), "test_accuracy": _short(m, "test", "accuracy"),
             "val_loss": _short(m, "val", "loss"), "params": (m.get("params") or {}).get("total")}
 
@@ -102,7 +103,7 @@ def _mark_failed(job: Job, error: Optional[str]) -> None:
     run_dir = job.run_dir
     if not (run_dir / layout.STATUS).exists():
         run_dir.mkdir(parents=True, exist_ok=True)
-        RunStatus(run_dir).set("failed", name=job.name, error=error)
+        RunStatus(run_dir).set(Status.FAILED, name=job.name, error=error)
 
 
 def _clear_keras() -> None:

@@ -268,7 +268,8 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
                               f"give val_<name>, test_<name>, train_<name> (a metrics.json name) or one of "
                               f"{', '.join(EXTRA_METRICS)}")
     multi = not isinstance(spec.metric, str)
-    pruner = spec.pruner if isinstance(spec.pruner, PrunerSpec) else PrunerSpec.model_validate({"type": spec.pruner or "none"})
+    pruner = spec.pruner if isinstance(spec.pruner, PrunerSpec) \
+        else PrunerSpec.model_validate({"type": spec.pruner or "none"})
     if multi and pruner.type != "none":
         raise ConfigError(f"{source}: search.pruner: a multi-objective search (metric: {metrics}) cannot prune; "
                           f"remove the pruner or give one metric")

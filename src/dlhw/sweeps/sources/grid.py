@@ -15,10 +15,22 @@ import random
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from dlhw.config.loader import SWEEP_KEYS, apply_overrides, load_raw, parse_override, set_path
+from dlhw.config.loader import (
+    SWEEP_KEYS,
+    apply_overrides,
+    load_raw,
+    parse_override,
+    set_path,
+)
 from dlhw.errors import ConfigError, shorten
 from dlhw.rundir.folder import sanitize_name
-from dlhw.sweeps.planning.plan import MAX_TRIALS, Trial, differing_leaves, key_labels, trial_name
+from dlhw.sweeps.planning.plan import (
+    MAX_TRIALS,
+    Trial,
+    differing_leaves,
+    key_labels,
+    trial_name,
+)
 from dlhw.sweeps.sources.repeats import repeats_of, runs_of, vary_of
 
 
@@ -43,7 +55,8 @@ def _combo(values: List[List[Any]], index: int) -> Tuple[Any, ...]:
     return tuple(reversed(out))
 
 
-def combinations(raw: Dict[str, Any], grid: Dict[str, List[Any]], source: str, repeats: int = 1) -> List[Tuple[Any, ...]]:
+def combinations(raw: Dict[str, Any], grid: Dict[str, List[Any]], source: str,
+                 repeats: int = 1) -> List[Tuple[Any, ...]]:
     values = list(grid.values())
     total = math.prod(len(v) for v in values)  # 1 without a grid: one combination, ()
     rnd = raw.get("random")

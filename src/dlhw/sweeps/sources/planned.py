@@ -17,6 +17,7 @@ from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import validate
 from dlhw.errors import ConfigError
 from dlhw.rundir.folder import sanitize_name
+from dlhw.rundir.states import Status
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.planning.plan import SweepPlan, Trial, unique_names
 from dlhw.sweeps.records import Result
@@ -127,24 +128,24 @@ class PlannedSource(TrialSource):
             elif where.state == "running":  # never overwrite a run that is training right now, even with --rerun
                 ctx.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
                 why = f"running elsewhere ({where.detail})"
-                ctx.outcome.results.append(Result(t.name, "running", error=why))
-                ctx.manifest.record(t.name, status="running", error=why, run_dir=where.folder.name)
+                ctx.outcome.results.append(Result(t.name, Status.RUNNING, error=why))
+                ctx.manifest.record(t.name, status=Status.RUNNING, error=why, run_dir=where.folder.name)
             else:
                 folder, resume = place(t, where, ctx.sweep_dir, rerun, taken, ctx.echo)
                 taken.append(folder)
                 jobs.append(ctx.job(t.name, t.raw, f"{t.source} (trial {t.name})", folder, resume))
         ctx.manifest.sync()
         for job in jobs:
-            ctx.manifest.record(job.name, status="queued", error=None, skipped=False, run_dir=job.folder)
+            ctx.manifest.record(job.name, status=Status.QUEUED, error=None, skipped=False, run_dir=job.folder)
         return Feed(jobs)
 
     def _skip(self, ctx: "Context", t: Trial, res: Result, folder: Path) -> None:
         self.skipped += 1
         ctx.outcome.results.append(res)
-        ctx.manifest.record(t.name, status="completed", skipped=True, run_dir=folder.name,
+        ctx.manifest.record(t.name, status=Status.COMPLETED, skipped=True, run_dir=folder.name,
                             train_seconds=res.train_seconds, val_accuracy=res.val_accuracy,
                             test_accuracy=res.test_accuracy, params=res.params)
-        ctx.hparams.trial(t.name, folder, "completed")
+        ctx.hparams.trial(t.name, folder, Status.COMPLETED)
 
     def announce(self, ctx: "Context", to_run: int) -> str:
         skipped = f", {self.skipped} already completed (skipped; --rerun forces)" if self.skipped else ""
