@@ -73,7 +73,7 @@ def sweep_folder(plan: Any, out: Path) -> Path:
     return sweep_dir
 
 
-def check(source: "TrialSource", options: SweepOptions) -> Executor:
+def check(source: "TrialSource", options: SweepOptions, sweep_dir: Path) -> Executor:
     """Everything checked before anything is written; returns the executor to use."""
     from dlhw.sweeps import executors
     from dlhw.sweeps.executors.resources import parse_workers
@@ -82,7 +82,7 @@ def check(source: "TrialSource", options: SweepOptions) -> Executor:
     executor = executors.get(options.executor)
     options.workers = parse_workers(options.workers)
     executor.check(options.address)
-    source.check(options)
+    source.check(options, sweep_dir)
     check_trials(source.configs(), source.source)  # every trial's config and data
     return executor
 
@@ -90,8 +90,8 @@ def check(source: "TrialSource", options: SweepOptions) -> Executor:
 def run(source: "TrialSource", out: Path, options: Optional[SweepOptions] = None) -> SweepOutcome:
     """Run ``source``'s trials into ``out/<name>/``: checks, lock, resume, dispatch, outcomes."""
     options = options or SweepOptions()
-    executor = check(source, options)
     sweep_dir = sweep_folder(source, out)
+    executor = check(source, options, sweep_dir)
     if sweep_dir.name != source.name:
         options.echo(f"{Path(out) / source.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} "
                      f"instead")

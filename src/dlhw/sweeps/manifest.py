@@ -164,14 +164,6 @@ def trial_folders(t: Trial, sweep_dir: Path) -> List[Path]:
     return found + [c for c in extra if (read_config_dump(c) or {}).get("name") == t.name]
 
 
-def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
-    """``<name>-N``, the first N that is neither on disk nor another trial's name."""
-    n = 2
-    while (Path(sweep_dir) / f"{t.name}-{n}").exists() or f"{t.name}-{n}" in taken:
-        n += 1
-    return Path(sweep_dir) / f"{t.name}-{n}"
-
-
 def _state(run_dir: Path) -> Dict[str, Any]:
     from dlhw.runtime.locks import holder
 

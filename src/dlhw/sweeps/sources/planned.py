@@ -77,11 +77,25 @@ class PlannedSource(TrialSource):
         self.name, self.source = plan.name, plan.source
         self.skipped = 0
 
-    def check(self, options: "SweepOptions") -> None:
+    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
         from dlhw.tracking.mlflow import require_mlflow, settings
 
         if any(settings(t.cfg) is not None for t in self.plan.trials):
             require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
+        if not options.rerun and sweep_dir.is_dir():
+            self._refuse_changed(sweep_dir)
+
+    def _refuse_changed(self, sweep_dir: Path) -> None:
+        """A trial an earlier run completed with another config (another --set) is not trained
+        again beside it (no second folder) nor over it: the sweep stops, its results kept."""
+        from dlhw.sweeps.manifest import locate
+
+        changed = [(t, w) for t, w in ((t, locate(t, sweep_dir)) for t in self.plan.trials) if w.state == "changed"]
+        if changed:
+            t, where = changed[0]
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            raise ConfigError(f"{t.name}: completed with another config ({where.detail}) in {where.folder}{more}; "
+                              f"--rerun trains it again in its folder with this config, or give another --out")
 
     def configs(self) -> Iterator[Tuple[str, Any]]:
         for t in self.plan.trials:
@@ -119,7 +133,6 @@ class PlannedSource(TrialSource):
         from dlhw.sweeps.resume import done_result, place
 
         rerun = ctx.options.rerun
-        taken = [t.name for t in self.plan.trials]
         jobs = []
         for t in self._in_order(ctx):
             where = locate(t, ctx.sweep_dir)
@@ -131,8 +144,7 @@ class PlannedSource(TrialSource):
                 ctx.outcome.results.append(Result(t.name, Status.RUNNING, error=why))
                 ctx.manifest.record(t.name, status=Status.RUNNING, error=why, run_dir=where.folder.name)
             else:
-                folder, resume = place(t, where, ctx.sweep_dir, rerun, taken, ctx.echo)
-                taken.append(folder)
+                folder, resume = place(t, where, ctx.sweep_dir, rerun, ctx.echo)
                 jobs.append(ctx.job(t.name, t.raw, f"{t.source} (trial {t.name})", folder, resume))
         ctx.manifest.sync()
         for job in jobs:
