@@ -32,6 +32,7 @@ def test_the_terminal_handler_prints_info_on_stdout_and_warnings_on_stderr(capsy
     handler = TerminalHandler()
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    log.propagate = False  # this handler alone (a CLI test earlier in the process may have set up the dlhw logger's)
     try:
         log.info("hello %s", "there")
         log.warning("careful")
@@ -39,6 +40,7 @@ def test_the_terminal_handler_prints_info_on_stdout_and_warnings_on_stderr(capsy
     finally:
         log.removeHandler(handler)
         log.setLevel(logging.NOTSET)
+        log.propagate = True
     out, err = capsys.readouterr()
     assert out == "hello there\n" and err == "warning: careful\n"  # not a terminal: no control codes
 

@@ -64,6 +64,10 @@ class Source:
             needs = "a .csv file" if self.path_kind == "CSV file" else f"a {self.path_kind}"
             raise DataError(f"{prefix}{key}: {path} is a folder; source '{self.name}' needs {needs}")
 
+    def fetch_problem(self, dcfg: Any) -> Optional[str]:
+        """Why data that is fetched at run time (a download) cannot be had now, beyond its paths; None: it can."""
+        return None
+
     def offline(self, dcfg: Any) -> str:
         """Where the data goes when it cannot be fetched (a file name and a folder), in a few words."""
         from dlhw.data.paths import fix_for

@@ -17,10 +17,17 @@ KERAS_SETS = ("cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters"
 KERAS_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
 KERAS_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100, "reuters": 46, "imdb": 2}
 # What the Keras cache holds once a set is there (a file, or the folder an archive unpacks to).
+# (Keras 3 unpacks cifar into <name>-target/; older releases into <name>/.)
 KERAS_PRESENT = {"mnist": ("mnist.npz",), "fashion_mnist": ("fashion-mnist",),
-                 "cifar10": ("cifar-10-batches-py", "cifar-10-batches-py_archive"),
-                 "cifar100": ("cifar-100-python", "cifar-100-python_archive"),
+                 "cifar10": ("cifar-10-batches-py-target", "cifar-10-batches-py"),
+                 "cifar100": ("cifar-100-python-target", "cifar-100-python"),
                  "reuters": ("reuters.npz",), "imdb": ("imdb.npz",)}
+_KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+KERAS_ORIGINS = {"mnist": _KERAS_BASE + "mnist.npz", "fashion_mnist": _KERAS_BASE + "fashion-mnist/",
+                 "cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                 "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+                 "reuters": _KERAS_BASE + "reuters.npz", "imdb": _KERAS_BASE + "imdb.npz"}
+PROBE_TIMEOUT = 5.0  # seconds to reach a download host before a set counts as unreachable
 
 
 KERAS_FILES = {
@@ -34,6 +41,19 @@ KERAS_FILES = {
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 DOWNLOAD_TIMEOUT = 30  # seconds a stalled download waits before it fails (Keras itself tries once, with no limit)
+
+
+def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> Optional[str]:
+    """None when the host of ``url`` accepts a connection now, else why not."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "", parts.port or 443), timeout=timeout).close()
+    except OSError as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 def keras_cache_dir() -> Path:
@@ -163,6 +183,16 @@ class KerasSource(Source):
     def present(self, dcfg) -> bool:
         """Whether the set is in the Keras cache already (no TensorFlow imported)."""
         return any((keras_cache_dir() / f).exists() for f in KERAS_PRESENT.get(dcfg.name, ()))
+
+    def fetch_problem(self, dcfg) -> Optional[str]:
+        """Why the set cannot be had now: not in the Keras cache and its download host out of reach."""
+        if not dcfg.name or self.present(dcfg):
+            return None
+        why = reachable(KERAS_ORIGINS.get(dcfg.name, ""))
+        if why is None:
+            return None  # Keras downloads it when the run starts
+        return (f"dataset.name: keras dataset '{dcfg.name}' is not in the Keras cache and could not be downloaded "
+                f"({why}); offline, {self.offline(dcfg)}")
 
     def offline(self, dcfg) -> str:
         wanted = KERAS_FILES.get(dcfg.name, f"the files of '{dcfg.name}'")
