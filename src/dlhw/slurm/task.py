@@ -135,7 +135,7 @@ class SlurmTrial:
 
     def __call__(self) -> Dict[str, Any]:
         from dlhw.runtime import signals
-        from dlhw.sweeps.execute import run_trial
+        from dlhw.sweeps.executors.trial import run_trial
         from dlhw.sweeps.manifest import checkpoint_damage
 
         job = self.job

@@ -27,7 +27,7 @@ from dlhw.sweeps.planning.plan import SweepPlan
 from dlhw.rundir import layout
 from dlhw.sweeps.records import Job, Result
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
 DAMAGED = ".damaged"  # damaged trial folders are kept here (dot: never read as runs by reports)
 # What sweep.json records of a trial's Result (the keys it has always had).
 MANIFEST_FIELDS = ("status", "error", "train_seconds", "seconds", "val_accuracy", "test_accuracy", "params",
@@ -92,10 +92,12 @@ def _set_aside(folder: Path, sweep_dir: Path) -> Path:
 
 def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
-              echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
+              echo: Callable[[str], None] = print, debug: bool = False, detach: bool = False,
+              retry_failed: bool = False) -> SweepOutcome:
     if executor not in EXECUTORS:
-        raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
+        raise ConfigError(f"--executor: expected local, ray or slurm; received '{executor}'")
     workers = resources.parse_workers(workers)
+    check_slurm_options(executor, detach, retry_failed)
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
@@ -114,7 +116,21 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
-        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
+        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug,
+                           {"detach": detach, "retry_failed": retry_failed})
+
+
+def check_slurm_options(executor: str, detach: bool, retry_failed: bool) -> None:
+    """--detach and --retry-failed are the Slurm executor's; with slurm, submitit and a reachable Slurm."""
+    if executor != "slurm":
+        if detach or retry_failed:
+            raise ConfigError(f"{'--detach' if detach else '--retry-failed'}: only used with --executor slurm")
+        return
+    from dlhw.slurm.queue import check_slurm
+    from dlhw.slurm.resources import import_submitit
+
+    import_submitit()  # the missing extra: exit 2 with the pip line, before any folder
+    check_slurm()
 
 
 def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo, device: str) -> Job:
@@ -140,11 +156,14 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
 
 
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
-                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
+                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False,
+                slurm: Optional[dict] = None) -> SweepOutcome:
     out = sweep_dir.parent
     gpus = resources.sweep_gpus(device)  # one per worker; --device gpu:N: only those
     auto = workers == "auto"
-    if auto and executor != "ray":  # ray: as many at once as the cluster's CPUs hold (run_ray)
+    if auto and executor == "slurm":  # slurm: every trial may run at once; the scheduler decides
+        workers = max(1, len(plan.trials))
+    elif auto and executor != "ray":  # ray: as many at once as the cluster's CPUs hold (run_ray)
         workers = resources.auto_workers(len(plan.trials), gpus)
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
@@ -173,7 +192,8 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
                             test_accuracy=res.test_accuracy, params=res.params)
             hparams.trial(t.name, where.folder, "completed")
             continue
-        if where.state == "running":  # never overwrite a run that is training right now, even with --rerun
+        if where.state == "running" and executor != "slurm":  # never overwrite a run training right now
+            # (slurm: the executor reattaches to its own tasks and leaves any other process alone)
             echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             outcome.results.append(Result(t.name, "running", error=f"running elsewhere ({where.detail})"))
             manifest.record(t.name, status="running", error=f"running elsewhere ({where.detail})",
@@ -188,13 +208,16 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
     skipped = sum(1 for r in outcome.results if r.status == "skipped")
     if executor == "ray":
         where_ = "as many workers as the cluster's CPUs hold" if auto else f"{workers} workers"
+    elif executor == "slurm":
+        where_ = f"Slurm, at most {min(workers, len(jobs)) or 1} at once" + (" (--workers auto)" if auto else "")
     else:
         n = min(workers, len(jobs)) or 1
         where_ = f"{n} worker{'s' if n > 1 else ''}" + (" (--workers auto)" if auto else "")
     where_ += f", {len(gpus)} GPU(s)" if gpus else ""
     echo(f"sweep {plan.name}: {len(plan.trials)} trials, {len(jobs)} to run"
          + (f", {skipped} already completed (skipped; --rerun forces)" if skipped else "")
-         + (f" on {where_}" if jobs else "") + (" via Ray" if executor == "ray" and jobs else ""))
+         + (f" on {where_}" if jobs and executor != "slurm" else f" via {where_}" if jobs else "")
+         + (" via Ray" if executor == "ray" and jobs else ""))
     for job in jobs:
         manifest.record(job.name, status="queued", error=None, skipped=False, run_dir=job.folder)
     manifest.save()
@@ -217,6 +240,11 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
             pass
         elif executor == "ray":
             ray_exec.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
+        elif executor == "slurm":
+            from dlhw.sweeps.executors.slurm import prepare_data, run_slurm
+
+            prepare_data(jobs, echo)
+            run_slurm(jobs, workers, on_result, sweep_dir=sweep_dir, sweep=plan.name, echo=echo, **(slurm or {}))
         elif workers == 1 or len(jobs) == 1:
             from dlhw.sweeps.executors.serial import run_serial
 
@@ -226,7 +254,7 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
 
             run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:
-        for job in jobs:
+        for job in jobs if executor != "slurm" else []:  # slurm: they stay in the queue
             if manifest._by_name[job.name]["status"] == "queued":
                 manifest.update(job.name, status="interrupted", error="the sweep was interrupted")
         interrupted[0] = True

@@ -69,6 +69,19 @@ def _submit_error(exc: BaseException) -> ConfigError:
                        f"nothing was submitted for these trials")
 
 
+def _task_result(sweep_dir: Path, task: str) -> Optional[Dict[str, Any]]:
+    """The Result dict the task returned (submitit's result pickle), or None."""
+    import pickle
+
+    path = Path(sweep_dir) / FOLDER / f"{task}_0_result.pkl"
+    try:
+        with open(path, "rb") as f:
+            outcome, value = pickle.load(f)
+    except Exception:  # noqa: BLE001 - absent, being written, or from another version: read the run folder
+        return None
+    return value if outcome == "success" and isinstance(value, dict) else None
+
+
 class SlurmRun:
     """One driver session over a sweep folder's trials."""
 
@@ -144,7 +157,7 @@ class SlurmRun:
         """A trial whose task left the queue (or ended): its Result from its run folder, or None when the
         run folder says nothing final and Slurm gives no reason (not started, or not visible yet)."""
         from dlhw.rundir.folder import read_json
-        from dlhw.sweeps.search import read_status_of
+        from dlhw.sweeps.sources.search import read_status_of
 
         status = read_status_of(job.run_dir) or {}
         state = status.get("status")
@@ -153,6 +166,9 @@ class SlurmRun:
         requeues = int((trial or {}).get("requeues") or 0)
         self.record.update(job.name, requeues=requeues, **({"state": st.state, "reason": st.reason} if st else {}))
         if state == "completed" and (job.run_dir / layout.METRICS).exists():
+            done = _task_result(self.sweep_dir, task)
+            if done is not None and done.get("name") == job.name and done.get("status") == "completed":
+                return Result.from_dict(done).replace(resumed=bool(requeues) or done.get("resumed"))
             m = read_json(job.run_dir / layout.METRICS) or {}
             val, test = m.get("val") or {}, m.get("test") or {}
             return Result(job.name, "completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
@@ -195,6 +211,28 @@ class SlurmRun:
     def counts(self) -> str:
         queued = sum(1 for w in self.watching.values() if w.shown.startswith("queued") or not w.shown)
         return f"{queued} queued, {len(self.watching) - queued} running"
+
+
+def prepare_data(jobs: List[Job], echo: Callable[[str], None]) -> None:
+    """Load each distinct dataset once, here, before anything is submitted: downloads (Keras datasets,
+    ``data/`` fetches) land in the shared caches once instead of once per trial, racing; and data
+    that cannot be loaded is one line (exit 2) with nothing submitted."""
+    import json
+
+    from dlhw.config import validate
+    from dlhw.data import load_dataset
+
+    seen: Dict[str, Job] = {}
+    for job in jobs:
+        seen.setdefault(json.dumps(job.raw.get("dataset"), sort_keys=True, default=str), job)
+    if not seen:
+        return
+    echo(f"slurm: preparing the data once before submitting ({len(seen)} dataset(s))")
+    for job in seen.values():
+        try:
+            load_dataset(validate(job.raw, job.source))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; nothing was submitted") from None
 
 
 def run_slurm(jobs, workers: int, on_result: Callable[[Result], None], *, sweep_dir: Path, sweep: str,

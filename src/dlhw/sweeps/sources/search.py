@@ -65,6 +65,7 @@ class SearchLoop:
         self.done = 0
         from dlhw.tracking.hparams import HParamsLog
 
+        self.slurm: Dict[str, Any] = {}  # --executor slurm: detach, retry_failed
         self.tracking = None  # tracking.mlflow: the search's parent MLflow run (started by run)
         self.hparams = HParamsLog.for_search(plan, sweep_dir)  # TensorBoard's HParams table of the trials
 
@@ -154,7 +155,7 @@ class SearchLoop:
                 self._told(ft.number, state=TS.PRUNED)
             elif status in ("failed", "diverged"):
                 self._told(ft.number, state=TS.FAIL)
-            elif where.state == "running":
+            elif where.state == "running" and self.executor != "slurm":  # slurm: its executor reattaches
                 self.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             else:
                 job = _place(t, where, self.sweep_dir, False, list(self.numbers), self.echo, self.device)
@@ -208,7 +209,9 @@ class SearchLoop:
         workers = self.workers
         gpus = resources.visible_gpus() if self.device != "cpu" else []
         auto = workers == "auto"
-        if auto and self.executor != "ray":
+        if auto and self.executor == "slurm":
+            workers = plan.budget  # every trial may be in the queue at once; the scheduler decides
+        elif auto and self.executor != "ray":
             workers = resources.auto_workers(plan.budget, gpus)
         self.manifest = Manifest(plan.as_sweep_plan([]), self.sweep_dir, self.executor, workers)
         self.manifest.data.update(search=plan.summary(), metric=plan.metrics[0], study=JOURNAL)
@@ -218,7 +221,8 @@ class SearchLoop:
         held = self._count()
         to_run = len(self.resume_jobs) + max(0, plan.budget - held)
         pruner = plan.pruner.type
-        where = "via Ray" if self.executor == "ray" else f"on {workers} worker{'s' if workers != 1 else ''}"
+        where = "via Ray" if self.executor == "ray" else f"via Slurm, at most {workers} in the queue" \
+            if self.executor == "slurm" else f"on {workers} worker{'s' if workers != 1 else ''}"
         self.echo(f"search {plan.name}: {plan.spec.sampler} sampler, {pruner} pruner, {plan.budget} trials "
                   f"({held} in the study, {len(self.resume_jobs)} to resume, {max(0, plan.budget - held)} to ask) "
                   + (where if to_run else "; nothing to train"))
@@ -248,6 +252,11 @@ class SearchLoop:
 
                 ray_exec.run_ray(feed, self.workers, self.address, on_result, echo=self.echo, debug=self.debug,
                                  sweep_dir=self.sweep_dir)
+            elif self.executor == "slurm":
+                from dlhw.sweeps.executors.slurm import run_slurm
+
+                run_slurm(feed, workers, on_result, sweep_dir=self.sweep_dir, sweep=plan.name, echo=self.echo,
+                          **self.slurm)
             elif workers == 1 or to_run == 1:
                 from dlhw.sweeps.executors.serial import run_serial
 
@@ -283,14 +292,16 @@ class SearchLoop:
 
 def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", executor: str = "local",
                address: Optional[str] = None, device: str = "auto", rerun: bool = False,
-               echo: Callable[[str], None] = print, debug: bool = False):
+               echo: Callable[[str], None] = print, debug: bool = False, detach: bool = False,
+               retry_failed: bool = False):
     from dlhw.sweeps.executors import ray as ray_exec
     from dlhw.sweeps.executors import resources
-    from dlhw.sweeps.engine import EXECUTORS, sweep_folder
+    from dlhw.sweeps.engine import EXECUTORS, check_slurm_options, sweep_folder
 
     if executor not in EXECUTORS:
-        raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
+        raise ConfigError(f"--executor: expected local, ray or slurm; received '{executor}'")
     workers = resources.parse_workers(workers)
+    check_slurm_options(executor, detach, retry_failed)
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if rerun:
@@ -311,7 +322,9 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):
-        return SearchLoop(plan, sweep_dir, workers, executor, address, device, echo, debug).run()
+        loop = SearchLoop(plan, sweep_dir, workers, executor, address, device, echo, debug)
+        loop.slurm = {"detach": detach, "retry_failed": retry_failed}
+        return loop.run()
 
 
 def read_status_of(folder: Path) -> Optional[Dict[str, Any]]:
