@@ -157,9 +157,9 @@ class SlurmRun:
         """A trial whose task left the queue (or ended): its Result from its run folder, or None when the
         run folder says nothing final and Slurm gives no reason (not started, or not visible yet)."""
         from dlhw.rundir.folder import read_json
-        from dlhw.sweeps.sources.search import read_status_of
+        from dlhw.rundir.status import read_status
 
-        status = read_status_of(job.run_dir) or {}
+        status = read_status(job.run_dir) if (job.run_dir / layout.STATUS).is_file() else {}
         state = status.get("status")
         slurm = f"Slurm: {st.state}{' (' + st.reason + ')' if st.reason else ''}" if st is not None and st.bad else ""
         trial = read_json(job.run_dir / "slurm.json") if (job.run_dir / "slurm.json").exists() else None
