@@ -247,6 +247,10 @@ def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     from tests.conftest import fake_reuters
 
     fake_reuters(monkeypatch, n=160, vocab=60, n_test=40, lengths=(4, 12))
+    cache = tmp_path / "keras" / "datasets"  # the sweep checks the Keras cache before it writes anything;
+    cache.mkdir(parents=True)                 # the stand-in loader never reads this placeholder
+    (cache / "reuters.npz").write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     out = tmp_path / "runs"
     r = runner.invoke(app, ["sweep", "--workers", "1", str(REPO / "configs" / "reuters_losses"), "--out", str(out),
                             "--set", "training.epochs=1", "training.tensorboard=false", "dataset.num_words=60"])
@@ -317,9 +321,9 @@ def test_workers_share_the_image_cache_budget(monkeypatch):
     whole = memory_budget()
     env = {k: v for k, v in os.environ.items() if k != "DLHW_CACHE_MEMORY"}
     code = ("import os, multiprocessing as mp\n"
-            "from dlhw.sweeps.executors import pool\n"
+            "from dlhw.sweeps.executors import worker\n"
             "q = mp.get_context('spawn').Queue(); q.put(0)\n"
-            "pool._worker_init(q, [], 1, share=4)\n"
+            "worker.worker_init(q, [], 1, share=4)\n"
             "from dlhw.data.image_cache import memory_budget\n"
             "print(memory_budget())\n")
     import subprocess
@@ -356,9 +360,9 @@ def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
 def _forked_worker(slots, stop, marks: str) -> None:
     import atexit
 
-    from dlhw.sweeps.executors.pool import _worker_init
+    from dlhw.sweeps.executors.worker import worker_init
 
-    _worker_init(slots, [], 1, True)
+    worker_init(slots, [], 1, True)
     atexit.register(lambda: Path(marks, "own").write_text("ran"))
 
 
@@ -439,12 +443,12 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     import signal
 
     from dlhw.runtime import signals
-    from dlhw.sweeps.executors.pool import _pool_trial
+    from dlhw.sweeps.executors.worker import pool_trial
     from dlhw.sweeps.records import Job
 
     job = Job(name="t", raw=TINY, source="test", out=str(tmp_path), device="cpu")
     signals.note_between_runs(signal.SIGINT, None)
-    res = _pool_trial(job)
+    res = pool_trial(job)
     assert res.status == "interrupted" and not (tmp_path / "t").exists()
     assert signals.STATE.requested is None  # consumed: the worker's later trials run
     signals.note_between_runs(signal.SIGINT, None)  # as if it landed after the check above
@@ -454,4 +458,4 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
         run_trial(job)
     status = json.loads((tmp_path / "t" / "status.json").read_text())
     assert status["status"] == "interrupted" and signals.STATE.requested is None
-    assert _pool_trial(job.replace(name="u")).status == "completed"
+    assert pool_trial(job.replace(name="u")).status == "completed"

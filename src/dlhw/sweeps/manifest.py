@@ -77,6 +77,10 @@ class Manifest:
             self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
         self.save()
 
+    def entry(self, name: str) -> Optional[Dict[str, Any]]:
+        """Trial ``name``'s entry (None: not listed)."""
+        return self._by_name.get(name)
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)

@@ -26,6 +26,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.sweeps.executors.base import Dispatch, Executor, OnResult, Workers
+from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
 
 POLL_S = 2.0          # seconds between two looks at the queue
@@ -238,11 +240,10 @@ def prepare_data(jobs: List[Job], echo: Callable[[str], None]) -> None:
 def run_slurm(jobs, workers: int, on_result: Callable[[Result], None], *, sweep_dir: Path, sweep: str,
               echo: Callable[[str], None] = print, detach: bool = False, retry_failed: bool = False) -> None:
     """Submit ``jobs`` (a list, or a dlhw.sweeps.feed.Feed asked as the queue has room) to Slurm and
-    watch them until they end, Ctrl-C, or (``detach``) at once."""
+    watch them until they end, Ctrl-C (which cancels nothing and returns), or (``detach``) at once."""
     from dlhw.slurm import queue
     from dlhw.sweeps.feed import Feed
 
-    queue.check_slurm()
     feed = Feed.of(jobs)
     run = SlurmRun(sweep_dir, workers, on_result, echo, retry_failed)
     known = queue.tasks(run.record.task_ids())
@@ -250,6 +251,7 @@ def run_slurm(jobs, workers: int, on_result: Callable[[Result], None], *, sweep_
         if not feed.on_demand:
             todo = [j for j in (run.triage(job, known) for job in feed) if j is not None]
             if todo:
+                prepare_data(todo, echo)
                 run.submit(todo, sweep)
         while True:
             if feed.on_demand:  # a search: the next trial only when the queue has room
@@ -263,10 +265,40 @@ def run_slurm(jobs, workers: int, on_result: Callable[[Result], None], *, sweep_
             run.poll()
     except KeyboardInterrupt:
         run.record.save()
-        if run.watching:
-            echo(f"slurm: stopped watching; {len(run.watching)} trial(s) stay in the Slurm queue "
-                 f"({run.counts()}); nothing was cancelled. Run the same command again to reattach.")
-        raise
+        echo(f"slurm: stopped watching; {len(run.watching)} trial(s) stay in the Slurm queue "
+             f"({run.counts()}); nothing was cancelled. Run the same command again to reattach.")
+        return
     if detach and run.watching:
         echo(f"slurm: detached; {len(run.watching)} trial(s) in the Slurm queue. Run the same command again "
              f"to reattach, or `dlhw report {sweep_dir}` at any time.")
+
+
+class SlurmExecutor(Executor):
+    """``--executor slurm``: a job array per resource set, watched from squeue and the run folders."""
+
+    name = "slurm"
+    reattaches = True
+
+    def check(self, address: Optional[str]) -> None:
+        from dlhw.slurm.queue import check_slurm
+        from dlhw.slurm.resources import import_submitit
+
+        super().check(address)
+        import_submitit()  # the missing extra: exit 2 with the pip line, before any folder
+        check_slurm()
+
+    def workers(self, requested: Workers, trials: int, gpus: List[str]) -> Workers:
+        """--workers: the array's parallelism limit; auto: every trial at once (the scheduler decides)."""
+        return max(1, trials) if requested == "auto" else requested
+
+    def where(self, workers: Workers, jobs: int, gpus: List[str], auto: bool) -> str:
+        n = max(1, min(int(workers), jobs) if isinstance(workers, int) else jobs)
+        return f"via Slurm, at most {n} at once" + (" (--workers auto)" if auto else "")
+
+    def run(self, feed: Feed, on_result: OnResult, where: Dispatch) -> None:
+        run_slurm(feed, int(where.workers) if where.workers != "auto" else (feed.size() or 1), on_result,
+                  sweep_dir=where.sweep_dir, sweep=where.sweep_dir.name, echo=where.echo, detach=where.detach,
+                  retry_failed=where.retry_failed)
+
+
+EXECUTOR = SlurmExecutor()
