@@ -22,7 +22,11 @@ def test_a_small_search_on_slurm(slurm_cluster, tmp_path):
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     res = dlhw("sweep", str(path), "--out", str(tmp_path / "runs"), "--workers", "2")
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    assert "via Slurm, at most 2 in the queue" in res.stdout, res.stdout
+    assert "via Slurm, at most 2 at once" in res.stdout, res.stdout
+    lines = res.stdout.splitlines()
+    submits = [i for i, line in enumerate(lines) if line.startswith("slurm: submitted 1 trial(s)")]
+    first_done = next(i for i, line in enumerate(lines) if line.startswith("[1/3]"))
+    assert len(submits) == 3 and submits[1] < first_done < submits[2], res.stdout  # never more than 2 queued
     sweep_dir = tmp_path / "runs" / "search"
     record = json.loads((sweep_dir / "slurm.json").read_text())["trials"]
     assert len(record) == 3 and len({e["task"] for e in record.values()}) == 3  # one job per proposed trial
