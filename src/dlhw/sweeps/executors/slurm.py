@@ -100,10 +100,21 @@ class SlurmRun:
     # ------------------------------------------------------------------ triage
     def triage(self, job: Job, known: Dict[str, Any]) -> Optional[Job]:
         """Watch a trial already in the queue, report one that ended, or return it to be submitted."""
+        from dlhw.slurm.queue import BAD, TaskState
+
         rec = self.record.get(job.name)
         if rec is None or not rec.get("task"):
+            from dlhw.runtime.locks import holder
+
+            pid = holder(job.run_dir) if job.run_dir.is_dir() else None
+            if pid:  # trained right now by a process that is not one of this sweep's tasks: left alone
+                self.echo(f"{job.name}: being trained by another process (pid {pid}); left alone")
+                self.on_result(Result(job.name, "running", error=f"running elsewhere (pid {pid})"))
+                return None
             return job
         st = known.get(rec["task"])
+        if st is None and rec.get("state") in BAD:  # squeue forgot it (MinJobAge): what it said last
+            st = TaskState(rec["task"], rec["state"], rec.get("reason") or "")
         if st is not None and st.live:
             self.watching[job.name] = Watch(job, rec["task"])
             self.echo(f"{job.name}: already in the Slurm queue as {rec['task']} ({st.state.lower()}); watching it")
