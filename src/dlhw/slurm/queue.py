@@ -58,8 +58,8 @@ def check_slurm() -> None:
                           f"node (where sbatch and squeue work)")
     res = _run(["squeue", "-h", "-o", "%i", "-j", "0"], check=False)
     if res is None or (res.returncode != 0 and "Invalid job id" not in (res.stderr or "")):
-        why = " ".join(((res.stderr or "").strip() if res is not None else "no answer").split())[:200]
-        raise ConfigError(f"--executor slurm: squeue does not answer ({why or 'exit ' + str(res.returncode)}); "
+        why = " ".join((res.stderr or "").split())[:200] or f"exit {res.returncode}" if res is not None else "no answer"
+        raise ConfigError(f"--executor slurm: squeue does not answer ({why}); "
                           f"is the Slurm controller reachable from this machine?")
 
 

@@ -266,8 +266,11 @@ def run_slurm(jobs, workers: int, on_result: Callable[[Result], None], *, sweep_
                 run.submit(todo, sweep)
         while True:
             if feed.on_demand:  # a search: the next trial only when the queue has room
-                while len(run.watching) < run.workers and feed:
-                    job = run.triage(feed.take(), known)
+                while len(run.watching) < run.workers:
+                    taken = feed.take()
+                    if taken is None:
+                        break
+                    job = run.triage(taken, known)
                     if job is not None:
                         run.submit([job], sweep)
             if detach or not run.watching:
