@@ -7,12 +7,13 @@ import subprocess
 
 import pytest
 
-from tests.slurm.conftest import dlhw, write_sweep
+from tests.slurm.slurm_helpers import slurm_cluster, dlhw, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_cancelled_task_is_shown_and_retried_only_when_asked(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_a_cancelled_task_is_shown_and_retried_only_when_asked(tmp_path):
     sweep = write_sweep(tmp_path / "grid.yaml", {"training.optimizer.learning_rate": [0.001, 0.01]})
     args = ["sweep", str(sweep), "--out", str(tmp_path / "runs"), "--executor", "slurm", "--workers", "1"]
     sweep_dir = tmp_path / "runs" / "grid"

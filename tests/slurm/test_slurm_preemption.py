@@ -9,12 +9,13 @@ import threading
 
 import pytest
 
-from tests.slurm.conftest import dlhw, metrics, wait_for, write_sweep
+from tests.slurm.slurm_helpers import slurm_cluster, dlhw, metrics, wait_for, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
-def test_usr2_mid_training_requeues_the_task_and_results_are_identical(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_usr2_mid_training_requeues_the_task_and_results_are_identical(tmp_path):
     import dlhw as api
 
     sweep = write_sweep(tmp_path / "one.yaml", {"training.optimizer.learning_rate": [0.01]},

@@ -10,12 +10,13 @@ import subprocess
 import pytest
 
 from tests.conftest import DLHW
-from tests.slurm.conftest import REPO, dlhw, env, squeue, wait_for, write_sweep
+from tests.slurm.slurm_helpers import slurm_cluster, REPO, dlhw, env, squeue, wait_for, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
-def test_detach_ctrl_c_and_rerun_reattach_without_duplicates(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_detach_ctrl_c_and_rerun_reattach_without_duplicates(tmp_path):
     sweep = write_sweep(tmp_path / "grid.yaml", {"training.optimizer.learning_rate": [0.001, 0.01]})
     args = ["sweep", str(sweep), "--out", str(tmp_path / "runs"), "--executor", "slurm", "--workers", "1"]
     sweep_dir = tmp_path / "runs" / "grid"
@@ -53,7 +54,8 @@ def test_detach_ctrl_c_and_rerun_reattach_without_duplicates(slurm_cluster, tmp_
         assert len(starts) == 1, starts
 
 
-def test_report_works_while_the_jobs_run(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_report_works_while_the_jobs_run(tmp_path):
     sweep = write_sweep(tmp_path / "grid.yaml", {"training.optimizer.learning_rate": [0.001, 0.01]},
                         training={"epochs": 60, "batch_size": 16, "tensorboard": False})
     sweep_dir = tmp_path / "runs" / "grid"

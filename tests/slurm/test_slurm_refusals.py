@@ -9,10 +9,11 @@ import pytest
 from dlhw.config import validate
 from dlhw.config.fingerprint import fingerprint
 from dlhw.errors import ConfigError
-from tests.slurm.conftest import TRIAL, dlhw, write_sweep
+from tests.slurm.slurm_helpers import slurm_cluster, TRIAL, dlhw, write_sweep  # noqa: F401 (the fixture)
 
 
-def test_a_bad_partition_is_one_line_exit_2_and_nothing_lost(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_a_bad_partition_is_one_line_exit_2_and_nothing_lost(tmp_path):
     sweep = write_sweep(tmp_path / "grid.yaml", {"training.optimizer.learning_rate": [0.001, 0.01]})
     res = dlhw("sweep", str(sweep), "--out", str(tmp_path / "runs"), "--executor", "slurm",
                "--set", "slurm.partition=nosuchpartition")

@@ -7,12 +7,13 @@ import json
 import pytest
 import yaml
 
-from tests.slurm.conftest import TRIAL, dlhw
+from tests.slurm.slurm_helpers import slurm_cluster, TRIAL, dlhw  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_small_search_on_slurm(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_a_small_search_on_slurm(tmp_path):
     pytest.importorskip("optuna")
     spec = {"name": "tiny", **TRIAL, "executor": "slurm",  # the executor from the sweep file
             "search": {"trials": 3, "sampler": "random", "metric": "val_accuracy", "pruner": {"type": "none"},

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.slurm.conftest import dlhw, metrics, write_sweep
+import pytest
+
+from tests.slurm.slurm_helpers import slurm_cluster, dlhw, metrics, write_sweep  # noqa: F401 (the fixture)
 
 
-def test_a_four_trial_grid_via_slurm_equals_workers_1_locally(slurm_cluster, tmp_path):
+@pytest.mark.usefixtures("slurm_cluster")
+def test_a_four_trial_grid_via_slurm_equals_workers_1_locally(tmp_path):
     import dlhw as api
 
     sweep = write_sweep(tmp_path / "grid.yaml", {"model.layers.0.units": [8, 16],

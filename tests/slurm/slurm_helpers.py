@@ -1,5 +1,7 @@
-"""The Slurm tests run on a real single-node Slurm (tests/slurm/start_local_cluster.sh starts it: Debian's
-slurm-wlm and munge, as root). They skip, with the reason, only where that cluster cannot be started."""
+"""Helpers of the Slurm tests, and their fixture (imported by each test module: a conftest.py here would shadow
+tests/conftest.py for the modules that import it as `conftest`). They run on a real single-node Slurm
+(tests/slurm/start_local_cluster.sh starts it: Debian's slurm-wlm and munge, as root) and skip, with the reason,
+only where that cluster cannot be started."""
 
 from __future__ import annotations
 
