@@ -114,8 +114,8 @@ def dry_run_text(raws: List[Tuple[str, Dict[str, Any]]], workers: int, sweep: st
             lines.append(sbatch_script(s, f"dlhw-{sweep}", workers, 1, folder))
             break
         n = len(names)
-        lines.append(f"slurm: array {i + 1}: {n} task(s) --array=0-{n - 1}%{min(n, max(1, workers))}; "
-                     f"each asks: {describe(s)}")
+        shape = f"{n} task(s) --array=0-{n - 1}%{min(n, max(1, workers))}" if n > 1 else "1 job (no array)"
+        lines.append(f"slurm: array {i + 1}: {shape}; each asks: {describe(s)}")
         for k, name in enumerate(names):
             lines.append(f"  task {k}: {name}")
         lines.append(sbatch_script(s, f"dlhw-{sweep}", workers, n, folder))
