@@ -19,7 +19,7 @@ def test_usr2_mid_training_requeues_the_task_and_results_are_identical(tmp_path)
     import dlhw as api
 
     sweep = write_sweep(tmp_path / "one.yaml", {"training.optimizer.learning_rate": [0.01]},
-                        training={"epochs": 150, "batch_size": 16, "tensorboard": False})
+                        training={"epochs": 300, "batch_size": 16, "tensorboard": False})
     sweep_dir = tmp_path / "slurm" / "one"
     sent = {}
 
@@ -51,10 +51,11 @@ def test_usr2_mid_training_requeues_the_task_and_results_are_identical(tmp_path)
     (trial,) = manifest["trials"]
     run = sweep_dir / trial["run_dir"]
     task = json.loads((run / "slurm.json").read_text())
-    assert task["requeues"] == 1, task  # requeued once, counted in the trial's record
+    logs = (run / "slurm.out").read_text() + (run / "slurm.err").read_text()
+    assert task["requeues"] == 1, (task, logs[-3000:])  # requeued once, counted in the trial's record
     assert [s["how"] for s in task["starts"]] == ["requeued", "ended"], task
     status = json.loads((run / "status.json").read_text())
-    assert status["status"] == "completed" and 1 <= status["resumed_from_epoch"] < 150, status  # mid-training
+    assert status["status"] == "completed" and 1 <= status["resumed_from_epoch"] < 300, status  # mid-training
     log = (run / "slurm.out").read_text()
     assert "requeued (requeue 1 of 3)" in log and "(start 2, resuming)" in log
     local = api.sweep(sweep, out=tmp_path / "local", workers=1, quiet=True)
