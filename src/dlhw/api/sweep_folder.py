@@ -129,17 +129,21 @@ class Sweep:
 
 
 def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "int | str" = "auto", *,
-          name: Optional[str] = None, executor: str = "local", address: Optional[str] = None,
-          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False) -> Sweep:
+          name: Optional[str] = None, executor: Optional[str] = None, address: Optional[str] = None,
+          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False,
+          detach: bool = False, retry_failed: bool = False) -> Sweep:
     """Run every trial of ``path`` (a folder of configs, a sweep file, or a sweep file's content as a
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
-    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
+    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep').
+    ``executor``: local, ray or slurm (default: the sweep file's ``executor:``, else local); with slurm,
+    ``detach`` returns once the trials are submitted and ``retry_failed`` submits failed ones again."""
     from dlhw.runtime.log import get_logger
     from dlhw.sweeps import build_plan
     from dlhw.sweeps.engine import run_sweep
 
     check_device(device)
+    executor = sweep_executor(path, executor)
     sets = override_list(overrides)
     with console_quiet(quiet):
         from dlhw.sweeps.planning.space import is_search, search_raw
@@ -153,7 +157,8 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
             echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
             outcome = run_sweep(splan, Path(out), workers=workers, executor=executor, address=address,
-                                 device=device, rerun=rerun, echo=echo, debug=debug)
+                                device=device, rerun=rerun, echo=echo, debug=debug, detach=detach,
+                                retry_failed=retry_failed)
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
@@ -165,5 +170,25 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
                               f"received {type(path).__name__}")
         echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo, debug=debug)
+                            rerun=rerun, echo=echo, debug=debug, detach=detach, retry_failed=retry_failed)
     return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
+
+
+def sweep_executor(path: Any, given: Optional[str]) -> str:
+    """The executor: ``given`` (--executor), else a sweep file's (or dict's) ``executor:``, else local."""
+    if given:
+        return str(given)
+    raw: Any = None
+    if isinstance(path, Mapping):
+        raw = path
+    elif isinstance(path, (str, Path)) and Path(path).is_file():
+        from dlhw.config.loader import load_raw
+
+        raw = load_raw(path)
+    value = raw.get("executor") if isinstance(raw, Mapping) else None
+    if value is None:
+        return "local"
+    if value not in ("local", "ray", "slurm"):
+        raise ConfigError(f"{path if not isinstance(path, Mapping) else 'sweep'}: executor: expected local, ray "
+                          f"or slurm; received {value!r}")
+    return str(value)

@@ -30,7 +30,7 @@ import json
 from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
-_SHAPE_IGNORED = ("name", "seed", "tracking")
+_SHAPE_IGNORED = ("name", "seed", "tracking", "slurm")
 _SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
@@ -107,12 +107,12 @@ def _without_late_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
-    """The dump without ``training.keep_checkpoints`` and ``tracking``: what a completed run keeps
-    on disk, and where copies of it go (MLflow), change nothing it computes, and configs written
+    """The dump without ``training.keep_checkpoints``, ``tracking`` and ``slurm``: what a completed run
+    keeps on disk, where copies of it go (MLflow) and where it runs change nothing it computes, and configs written
     before the keys existed keep their hash (their trials stay done in a sweep, their checkpoints
     resumable)."""
-    if "tracking" in data:
-        data = {k: v for k, v in data.items() if k != "tracking"}
+    if "tracking" in data or "slurm" in data:  # slurm: where a trial runs (dlhw.config.slurm)
+        data = {k: v for k, v in data.items() if k not in ("tracking", "slurm")}
     training = data.get("training")
     if not isinstance(training, dict) or "keep_checkpoints" not in training:
         return data

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tupl
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
+from dlhw.config.slurm import SlurmConfig
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
@@ -673,6 +674,7 @@ class ExperimentConfig(Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow); the run folder stays the record.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig, description="What each trial asks of a Slurm cluster (dlhw sweep --executor slurm): partition, time, CPUs, memory, GPUs; ignored elsewhere.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
     @model_validator(mode="before")

@@ -135,7 +135,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
 def _computed(dump: Dict[str, Any]) -> Dict[str, Any]:
     """What a resumed run must share with the folder's config: all of it but ``tracking`` (where
     copies of the run go, e.g. another MLflow server, changes nothing it computes)."""
-    return {k: v for k, v in dump.items() if k != "tracking"}
+    return {k: v for k, v in dump.items() if k not in ("tracking", "slurm")}  # slurm: where it runs
 
 
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:

@@ -31,6 +31,8 @@ class SweepOptions:
     rerun: bool = False
     echo: Callable[[str], None] = print_line
     debug: bool = False
+    detach: bool = False        # --detach (an executor that reattaches: slurm)
+    retry_failed: bool = False  # --retry-failed (likewise)
 
 
 @dataclass

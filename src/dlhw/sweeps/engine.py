@@ -82,6 +82,9 @@ def check(source: "TrialSource", options: SweepOptions, sweep_dir: Path) -> Exec
     executor = executors.get(options.executor)
     options.workers = parse_workers(options.workers)
     executor.check(options.address)
+    if (options.detach or options.retry_failed) and not executor.reattaches:
+        raise ConfigError(f"{'--detach' if options.detach else '--retry-failed'}: only used with --executor slurm; "
+                          f"received --executor {executor.name}")
     source.check(options, sweep_dir)
     check_trials(source.configs(), source.source)  # every trial's config and data
     return executor
@@ -149,7 +152,7 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
 def _dispatch_of(ctx: Context) -> Dispatch:
     o = ctx.options
     return Dispatch(workers=ctx.workers, sweep_dir=ctx.sweep_dir, gpus=list(ctx.gpus), address=o.address,
-                    device=o.device, echo=o.echo, debug=o.debug)
+                    device=o.device, echo=o.echo, debug=o.debug, detach=o.detach, retry_failed=o.retry_failed)
 
 
 def _finish(ctx: Context, interrupted: bool) -> None:
@@ -166,11 +169,11 @@ def _finish(ctx: Context, interrupted: bool) -> None:
 # ------------------------------------------------------------------ entry points
 def run_sweep(plan: Any, out: Path, workers: Workers = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False, echo: Callable[[str], None] = print_line,
-              debug: bool = False) -> SweepOutcome:
+              debug: bool = False, detach: bool = False, retry_failed: bool = False) -> SweepOutcome:
     """A grid, a folder of configs, a random subset, repeats or folds (a SweepPlan), or a search
     (a SearchPlan): the source made from the plan, run by :func:`run`."""
     from dlhw.sweeps.sources import source_for
 
     options = SweepOptions(workers=workers, executor=executor, address=address, device=device, rerun=rerun,
-                           echo=echo, debug=debug)
+                           echo=echo, debug=debug, detach=detach, retry_failed=retry_failed)
     return run(source_for(plan), Path(out), options)

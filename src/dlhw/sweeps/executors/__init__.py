@@ -1,6 +1,6 @@
 """Executors: where a sweep's trials run. One module per executor, each defining ``EXECUTOR``
 (an instance of :class:`dlhw.sweeps.executors.base.Executor`; the interface is documented there):
-``local`` (this process, or a pool of worker processes), ``ray``. ``--executor NAME`` loads the
+``local`` (this process, or a pool of worker processes), ``ray``, ``slurm`` (a job array). ``--executor NAME`` loads the
 module of that name; adding an executor is adding its module, nothing else.
 
 The other modules here are the executors' parts: ``trial`` (run one trial: every executor calls

@@ -65,6 +65,8 @@ class Dispatch:
     device: str = "auto"             # --device
     echo: Callable[[str], None] = _print  # one line for the user
     debug: bool = False              # --debug: show the executor's own logs
+    detach: bool = False             # --detach: return once the jobs are submitted (reattaching executors)
+    retry_failed: bool = False       # --retry-failed: submit again trials whose job failed (reattaching executors)
 
 
 class Executor(ABC):
@@ -73,6 +75,9 @@ class Executor(ABC):
     name: str = ""
     #: whether ``--address`` means something to this executor
     takes_address: bool = False
+    #: trials outlive the driver (a batch queue): a trial found running is handed to the executor
+    #: again (it knows its own and watches them); ``--detach`` and ``--retry-failed`` apply
+    reattaches: bool = False
 
     def check(self, address: Optional[str]) -> None:
         """Everything that can be checked before a folder is made: the package it needs installed,

@@ -138,7 +138,8 @@ class PlannedSource(TrialSource):
             where = locate(t, ctx.sweep_dir)
             if where.state == "done" and not rerun:
                 self._skip(ctx, t, done_result(t.name, where.folder), where.folder)
-            elif where.state == "running":  # never overwrite a run that is training right now, even with --rerun
+            elif where.state == "running" and not ctx.executor.reattaches:  # never overwrite a run training now
+                # (slurm: its executor watches its own tasks again and leaves any other process alone)
                 ctx.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
                 why = f"running elsewhere ({where.detail})"
                 ctx.outcome.results.append(Result(t.name, Status.RUNNING, error=why))

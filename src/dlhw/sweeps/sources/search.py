@@ -220,7 +220,7 @@ class SearchSource(TrialSource):
             self._told(number, state=TS.PRUNED)
         elif status in ("failed", "diverged"):
             self._told(number, state=TS.FAIL)
-        elif where.state == "running":
+        elif where.state == "running" and not ctx.executor.reattaches:  # slurm: watched again by its executor
             ctx.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
         else:
             folder, resume = place(t, where, ctx.sweep_dir, False, ctx.echo)
