@@ -26,7 +26,7 @@ from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_ma
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
-from dlhw.sweeps.plan import SweepPlan, Trial, describe
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
 
@@ -79,6 +79,10 @@ class Manifest:
             self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
         self.save()
 
+    def entry(self, name: str) -> Optional[Dict[str, Any]]:
+        """Trial ``name``'s entry (None: not listed)."""
+        return self._by_name.get(name)
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)
@@ -97,7 +101,7 @@ class Manifest:
             if state == "failed" and status["status"] is Status.COMPLETED:
                 status["error"] = NO_METRICS
             e.update(status=state, error=status.get("error") if state != "completed" else None)
-            if state == "pruned":  # a search's pruner stopped it (sweeps.search)
+            if state == "pruned":  # a search's pruner stopped it (sweeps.sources.search)
                 e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
             if metrics is not None and state == "completed":
                 val, test = metrics.get("val") or {}, metrics.get("test") or {}
@@ -167,7 +171,7 @@ def trial_folders(t: Trial, sweep_dir: Path) -> List[Path]:
         extra = [c for c in sweep_dir.iterdir() if pattern.fullmatch(c.name) and c.is_dir()]
     except OSError:
         extra = []
-    extra.sort(key=lambda c: int(pattern.fullmatch(c.name).group(1)))
+    extra.sort(key=lambda c: int(c.name.rsplit("-", 1)[1]))
     return found + [c for c in extra if (read_config_dump(c) or {}).get("name") == t.name]
 
 
@@ -331,8 +335,9 @@ def longest_first(trials: List[Trial], timings: List[Dict[str, Any]]) -> List[Tr
     """The trials in the order a pool should start them: the longest first, so that no worker is
     left with a long trial while the others idle at the end (LPT scheduling). Estimates from
     earlier runs when every trial has one, else epochs x a model-size proxy; ties keep plan order."""
-    est = [estimate_seconds(t, timings) for t in trials]
-    if any(e is None for e in est):
+    found = [estimate_seconds(t, timings) for t in trials]
+    est = [e for e in found if e is not None]
+    if len(est) < len(trials):
         est = [t.epochs * _size_proxy(t.cfg) for t in trials]
     order = sorted(range(len(trials)), key=lambda i: (-est[i], i))
     return [trials[i] for i in order]
