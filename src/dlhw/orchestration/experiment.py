@@ -125,7 +125,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
                    debug: bool = False, cache_dir: Optional[str | Path] = None,
                    resume: Optional[str | Path] = None, on_start: Optional[Callable[[Path], None]] = None,
                    on_epoch: Optional[Callable[[dict], None]] = None, prune=None,
-                   mlflow_parent: Optional[str] = None) -> RunOutcome:
+                   mlflow_parent: Optional[str] = None, sweep: Optional[Dict[str, Any]] = None) -> RunOutcome:
     """Train and evaluate ``cfg``; returns the run folder and its final status.
 
     ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
@@ -139,6 +139,7 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
     that epoch with status ``pruned`` (history and curves kept, nothing evaluated).
 
     ``mlflow_parent``: with ``tracking.mlflow``, the sweep's parent MLflow run (dlhw.tracking.mlflow).
+    ``sweep``: a sweep trial's {"name", "varied"}: with ``tracking.wandb``, its W&B group and config.
 
     The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
@@ -148,11 +149,11 @@ def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, ov
 
     with released_after(), ExitStack() as scopes:  # scopes: the run's precision policy and strategy
         return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                               on_start, on_epoch, prune, mlflow_parent, scopes)
+                               on_start, on_epoch, prune, mlflow_parent, scopes, sweep)
 
 
 def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                    on_start=None, on_epoch=None, prune=None, mlflow_parent=None, scopes=None) -> RunOutcome:
+                    on_start=None, on_epoch=None, prune=None, mlflow_parent=None, scopes=None, sweep=None) -> RunOutcome:
     from dlhw.data import load_dataset
     from dlhw.evaluation.plots import plot_curves
     from dlhw.models import build_model
@@ -160,12 +161,12 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     from dlhw.config.fingerprint import fingerprint
     from dlhw.rundir.resume import prepare_resume
-    from dlhw.tracking.mlflow import Tracker, check_available
+    from dlhw.tracking.trackers import Trackers, check_available
 
     from dlhw.data.folds import check_one_run
 
     check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
-    check_available(cfg)  # tracking.mlflow without the package: exit 2 with the pip line, before a run folder
+    check_available(cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before a run folder
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     used = setup_runtime(device, cfg.seed, threads, debug)
     from dlhw.training.accelerator import Accelerator
@@ -198,7 +199,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     status.set("running", name=run_dir.name, warnings=take_warnings())
     if on_start is not None:
         on_start(run_dir)
-    tracker = Tracker.start(cfg, run_dir, resumed=resumed is not None, parent=mlflow_parent)  # None: untracked
+    tracker = Trackers.start(cfg, run_dir, resumed=resumed is not None, parent=mlflow_parent, sweep=sweep)  # None: untracked
     from dlhw.runtime.signals import graceful_interrupts
 
     interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted

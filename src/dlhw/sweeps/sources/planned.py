@@ -78,10 +78,10 @@ class PlannedSource(TrialSource):
         self.skipped = 0
 
     def check(self, options: "SweepOptions") -> None:
-        from dlhw.tracking.mlflow import require_mlflow, settings
+        from dlhw.tracking.trackers import check_available
 
-        if any(settings(t.cfg) is not None for t in self.plan.trials):
-            require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
+        for t in self.plan.trials:
+            check_available(t.cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before any folder
 
     def configs(self) -> Iterator[Tuple[str, Any]]:
         for t in self.plan.trials:
