@@ -246,6 +246,25 @@ def test_a_search_is_a_group_and_a_pruned_trial_is_marked(tmp_path):
     assert pruned["exit"] == 0 and [row["epoch"] for row in epochs(pruned)] == [1]
 
 
+def test_a_grid_sweep_without_a_key_says_offline_once_and_is_one_group(tmp_path):
+    """A grid of two trials, no API key: one line for the whole sweep; both trials offline, in the
+    group named after the sweep, each with its varied value."""
+    lr = "training.optimizer.learning_rate"
+    write(tmp_path / "base.yaml", tracked({"project": "p"}, epochs=1))
+    f = write(tmp_path / "g.yaml", {"base": "base.yaml", "grid": {lr: [0.01, 0.001]}})
+    r = dlhw("sweep", str(f), "--workers", "1", "--out", str(tmp_path / "runs"), "--device", "cpu")
+    assert r.returncode == 0, r.stdout + r.stderr
+    said = [line for line in (r.stdout + r.stderr).splitlines() if "tracking.wandb" in line]
+    assert len(said) == 1 and "no W&B API key" in said[0] and "wandb sync" in said[0], said
+    sweep_dir = tmp_path / "runs" / "g"
+    trials = json.loads((sweep_dir / "sweep.json").read_text())["trials"]
+    runs = [offline_runs(sweep_dir / t["run_dir"]) for t in trials]
+    assert [len(x) for x in runs] == [1, 1]
+    assert {x[0]["group"] for x in runs} == {"g"} and len({x[0]["id"] for x in runs}) == 2
+    assert sorted(x[0]["config"][f"sweep.varied.{lr}"] for x in runs) == [0.001, 0.01]
+    assert all(x[0]["summary"]["dlhw.status"] == "completed" and x[0]["exit"] == 0 for x in runs)
+
+
 # ------------------------------------------------------------------ refusals and failures
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_without_the_package_tracking_wandb_is_exit_2_before_any_folder(tmp_path, command):

@@ -141,6 +141,19 @@ def resolve_mode(s) -> Tuple[str, Optional[str]]:
     return ("offline", f"cannot reach {redact(_host())} ({why})") if why else ("online", None)
 
 
+def sweep_mode(cfg, sweep_dir: Path, echo) -> Optional[str]:
+    """A sweep's W&B mode, settled once for all its trials (None: not tracked, or the config's own
+    mode); when offline for want of a key or a server, ``echo`` says so in one line."""
+    s = settings(cfg) if cfg is not None else None
+    if s is None or s.mode:
+        return None
+    mode, why = resolve_mode(s)
+    if why:
+        echo(f"tracking.wandb: {why}; the trials log offline to {Path(sweep_dir)}/<trial>/{layout.WANDB_DIR}, "
+             f"upload later with: wandb sync {Path(sweep_dir)}/*/{layout.WANDB_DIR}/offline-run-*")
+    return mode
+
+
 def _reason(exc: BaseException) -> str:
     from dlhw.tracking.redact import redact
 

@@ -34,7 +34,8 @@ class WandbTracker:
         if s is None:
             return None
         wandb = require_wandb()
-        mode, why = resolve_mode(s)
+        settled = (sweep or {}).get("wandb_mode")  # a sweep's trials: settled (and said) once by the sweep
+        mode, why = (settled, None) if settled and not s.mode else resolve_mode(s)
         if mode == "disabled":
             return None
         try:

@@ -97,7 +97,8 @@ class PlannedSource(TrialSource):
 
     def tracking(self) -> Tuple[Optional[Any], Dict[str, Any]]:
         plan = self.plan
-        tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None), None)
+        tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None
+                        or t.cfg.tracking.wandb is not None), None)
         return tracked, {"sweep.trials": len(plan.trials), "sweep.varied_keys": plan.varied_keys,
                          "sweep.source": plan.source}
 
