@@ -654,7 +654,7 @@ class WandbConfig(Section):
     project: Optional[str] = Field(None, description="W&B project; default WANDB_PROJECT, else dlhw.")
     entity: Optional[str] = Field(None, description="W&B entity (user or team); default WANDB_ENTITY, else the account's default.")
     group: Optional[str] = Field(None, description="W&B group of a single run (a sweep's trials are grouped by the sweep's name); default WANDB_RUN_GROUP.")
-    tags: List[str] = Field(default_factory=list, description="W&B tags of the run (WANDB_TAGS adds to them).")
+    tags: List[str] = Field(default_factory=list, description="W&B tags of the run; default WANDB_TAGS (comma-separated).")
     mode: Optional[Literal["online", "offline", "disabled"]] = Field(None, description="online, offline (files under the run folder's wandb/, upload later with wandb sync) or disabled; default WANDB_MODE, else online with an API key and a reachable server, otherwise offline.")
     log_model: bool = Field(False, description="Also log model.keras as a W&B artifact of type model.")
 
