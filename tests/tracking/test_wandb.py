@@ -296,7 +296,7 @@ def test_an_unreachable_server_is_one_line_and_the_run_goes_on(tmp_path):
 
     f = write(tmp_path / "on.yaml", tracked({"project": "p", "mode": "online"}, epochs=1))
     r = dlhw("run", str(f), "--out", str(tmp_path / "b"),
-             env={"WANDB_API_KEY": SECRET, "WANDB_BASE_URL": base, "WANDB_INIT_TIMEOUT": "10"})
+             env={"WANDB_API_KEY": SECRET, "WANDB_BASE_URL": base, "WANDB_INIT_TIMEOUT": "5"})
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout + r.stderr
     said = [line for line in out.splitlines() if "tracking.wandb" in line]
