@@ -71,7 +71,7 @@ def test_schema_command_prints_and_writes_the_record_schemas(tmp_path):
     res = runner.invoke(app, ["schema", "--records"])
     assert res.exit_code == 0 and sorted(json.loads(res.output)) == sorted(record_schemas())
     res = runner.invoke(app, ["schema", "--records", "--out", str(tmp_path / "s")])
-    assert res.exit_code == 0 and "wrote 6 record schemas" in res.output
+    assert res.exit_code == 0 and f"wrote {len(record_schemas())} record schemas" in res.output
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == sorted(record_schemas())
     (tmp_path / "f.json").write_text("{}")
     res = runner.invoke(app, ["schema", "--records", "--out", str(tmp_path / "f.json")])

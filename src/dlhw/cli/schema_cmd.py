@@ -18,7 +18,7 @@ SweepOpt = Annotated[bool, typer.Option(
                     "configs too.")]
 RecordsOpt = Annotated[bool, typer.Option(
     "--records", help="The schemas of the run-folder and sweep-folder files (status.json, metrics.json, env.json, "
-                      "mlflow.json, preprocessing.json, sweep.json); --out: a folder, one <name>.schema.json each.")]
+                      "mlflow.json, wandb.json, preprocessing.json, sweep.json); --out: a folder, one <name>.schema.json each.")]
 
 
 def schema(out: SchemaOutOpt = None, sweep: SweepOpt = False, records: RecordsOpt = False,

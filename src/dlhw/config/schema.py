@@ -651,10 +651,20 @@ class MLflowConfig(Section):
     log_model: bool = Field(True, description="Also log the trained model as an MLflow Keras model (artifact model/, loadable with mlflow.keras.load_model).")
 
 
+class WandbConfig(Section):
+    project: Optional[str] = Field(None, description="W&B project; default WANDB_PROJECT, else dlhw.")
+    entity: Optional[str] = Field(None, description="W&B entity (user or team); default WANDB_ENTITY, else the account's default.")
+    group: Optional[str] = Field(None, description="W&B group of a single run (a sweep's trials are grouped by the sweep's name); default WANDB_RUN_GROUP.")
+    tags: List[str] = Field(default_factory=list, description="W&B tags of the run; default WANDB_TAGS (comma-separated).")
+    mode: Optional[Literal["online", "offline", "disabled"]] = Field(None, description="online, offline (files under the run folder's wandb/, upload later with wandb sync) or disabled; default WANDB_MODE, else online with an API key and a reachable server, otherwise offline.")
+    log_model: bool = Field(False, description="Also log model.keras as a W&B artifact of type model.")
+
+
 class TrackingConfig(Section):
     mlflow: Optional[MLflowConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to MLflow (optional extra dlhw[mlflow]): params, epoch metrics, final metrics, tags, files; true: the defaults.")
+    wandb: Optional[WandbConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to Weights & Biases (optional extra dlhw[wandb]): config, epoch metrics, final metrics, plots, files; true: the defaults.")
 
-    @field_validator("mlflow", mode="before")
+    @field_validator("mlflow", "wandb", mode="before")
     @classmethod
     def _mlflow(cls, v: Any) -> Any:
         if isinstance(v, str) and v.strip().lower() in ("true", "false"):
@@ -672,7 +682,7 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, cnn1d, backbone) chooses the other keys.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow); the run folder stays the record.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow, Weights & Biases); the run folder stays the record.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
     slurm: SlurmConfig = Field(default_factory=SlurmConfig, description="What each trial asks of a Slurm cluster (dlhw sweep --executor slurm): partition, time, CPUs, memory, GPUs; ignored elsewhere.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)

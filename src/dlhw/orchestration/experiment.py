@@ -127,12 +127,14 @@ class RunHooks:
     ``on_epoch(row)``: after each epoch, with its history row (the API's notebook progress bar);
     ``prune(epoch, logs) -> bool``: a search's pruner (dlhw.sweeps.search), True stops the run
     after that epoch with status ``pruned`` (history and curves kept, nothing evaluated);
-    ``mlflow_parent``: with ``tracking.mlflow``, the sweep's parent MLflow run."""
+    ``mlflow_parent``: with ``tracking.mlflow``, the sweep's parent MLflow run;
+    ``sweep``: a sweep trial's {"name", "varied"}: with ``tracking.wandb``, its W&B group and config."""
 
     on_start: Optional[Callable[[Path], None]] = None
     on_epoch: Optional[Callable[[dict], None]] = None
     prune: Optional[Callable[..., bool]] = None
     mlflow_parent: Optional[str] = None
+    sweep: Optional[Dict[str, Any]] = None
 
 
 def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
@@ -236,13 +238,13 @@ class Experiment:
         from dlhw.data.folds import check_one_run
         from dlhw.models import build_model
         from dlhw.rundir.resume import prepare_resume
-        from dlhw.tracking.mlflow import check_available
+        from dlhw.tracking.trackers import check_available
         from dlhw.training.accelerator import Accelerator
         from dlhw.training.feature_cache import plan_for
 
         cfg, opt = self.cfg, self.options
         check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
-        check_available(cfg)  # tracking.mlflow without the package: exit 2 with the pip line, before a run folder
+        check_available(cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before a run folder
         self.resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
         self.device = setup_runtime(opt.device, cfg.seed, opt.threads, opt.debug)
         self.accel = self.scopes.enter_context(Accelerator(cfg.training, self.device))  # precision, distribute
@@ -263,7 +265,7 @@ class Experiment:
         import yaml
 
         from dlhw.config.fingerprint import fingerprint
-        from dlhw.tracking.mlflow import Tracker
+        from dlhw.tracking.trackers import Trackers
 
         cfg, resumed = self.cfg, self.resumed
         if resumed:
@@ -277,8 +279,8 @@ class Experiment:
         self.status.set("running", name=self.run_dir.name, warnings=take_warnings())
         if self.hooks.on_start is not None:
             self.hooks.on_start(self.run_dir)
-        self.tracker = Tracker.start(cfg, self.run_dir, resumed=resumed is not None,
-                                     parent=self.hooks.mlflow_parent)  # None: untracked
+        self.tracker = Trackers.start(cfg, self.run_dir, resumed=resumed is not None,
+                                      parent=self.hooks.mlflow_parent, sweep=self.hooks.sweep)  # None: untracked
 
     def record_inputs(self) -> None:
         """summary.txt, env.json, preprocessing.json and samples.png: what the run trains on."""

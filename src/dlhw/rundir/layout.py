@@ -8,6 +8,7 @@ A run folder (``dlhw run``, and each trial of a sweep)::
     metrics.json  model.keras  classifier.joblib
     confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
     tb/  checkpoints/last.ckpt.npz (and the best weights)  mlflow.json (tracking.mlflow)
+    wandb.json and wandb/ (tracking.wandb: the W&B run id; W&B's own files, offline runs to sync)
 
 A sweep folder holds its trials' run folders and sweep.json (plus sweep.jsonl while it runs); a report folder
 report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
@@ -41,6 +42,8 @@ TENSORBOARD = "tb"                     # a folder
 CHECKPOINTS = "checkpoints"            # a folder: the resume checkpoint and the best weights
 CHECKPOINT = "last.ckpt.npz"           # inside CHECKPOINTS
 MLFLOW = "mlflow.json"                 # tracking.mlflow: the MLflow run this folder is copied to (a sweep's: its parent run)
+WANDB = "wandb.json"                   # tracking.wandb: the W&B run this folder is copied to (resume continues it)
+WANDB_DIR = "wandb"                    # a folder: W&B's own files (offline-run-*: upload with `wandb sync`)
 HPARAMS_SUFFIX = ".dlhw-hparams"       # TensorBoard HParams event files a sweep writes (events.out.tfevents.*<suffix>)
 
 RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when a run ends badly)

@@ -64,6 +64,7 @@ class Context:
     outcome: SweepOutcome
     hparams: Any = None               # dlhw.tracking.hparams.HParamsLog
     tracking: Any = None              # dlhw.tracking.sweep_run.SweepRun, or None
+    wandb_mode: Optional[str] = None  # tracking.wandb: the mode the sweep settled once (dlhw.tracking.wandb.sweep_mode)
     done: int = 0                     # results recorded so far
     to_run: int = 0                   # jobs this run dispatches (at most)
 
@@ -73,10 +74,13 @@ class Context:
     def job(self, name: str, raw: Any, source: str, folder: str = "", resume: bool = False,
             report: Any = None) -> Job:
         """The one way a trial becomes a Job: into this sweep folder, on this sweep's device, a
-        child run of the sweep's MLflow run."""
+        child run of the sweep's MLflow run, a member of the sweep's W&B group."""
+        entry = self.manifest.entry(name) or {}
         return Job(name=name, folder=folder or name, raw=raw, source=source, out=str(self.sweep_dir),
                    resume=resume, device=self.options.device, report=report,
-                   mlflow_parent=self.tracking.parent_id if self.tracking is not None else None)
+                   mlflow_parent=self.tracking.parent_id if self.tracking is not None else None,
+                   sweep={"name": self.manifest.data.get("name"), "varied": dict(entry.get("varied") or {}),
+                          "wandb_mode": self.wandb_mode})
 
     def run_dir(self, name: str) -> Path:
         entry = self.manifest.entry(name) or {}

@@ -119,9 +119,11 @@ def _start(source: "TrialSource", sweep_dir: Path, executor: Executor, options: 
     manifest = source.manifest(sweep_dir, executor.name, workers)
     cfg, params = source.tracking()
     tracking = SweepRun.start(cfg, source.name, sweep_dir, params) if cfg is not None else None
+    from dlhw.tracking.wandb import sweep_mode
+
     return Context(sweep_dir=sweep_dir, options=options, executor=executor, workers=workers, gpus=gpus,
                    manifest=manifest, outcome=SweepOutcome(sweep_dir), hparams=source.hparams(sweep_dir),
-                   tracking=tracking)
+                   tracking=tracking, wandb_mode=sweep_mode(cfg, sweep_dir, options.echo))
 
 
 def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:

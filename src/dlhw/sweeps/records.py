@@ -31,6 +31,7 @@ class Job:
     threads: Optional[int] = None  # CPU threads of its process (None: as the process has)
     report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.sources.search)
     mlflow_parent: Optional[str] = None  # tracking.mlflow: the sweep's parent run id ('': unreachable, not tracked)
+    sweep: Optional[Dict[str, Any]] = None  # {"name": the sweep's, "varied": {key: value}}: tracking.wandb's group and config
 
     @property
     def run_dir(self) -> Path:

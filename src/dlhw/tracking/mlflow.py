@@ -359,11 +359,11 @@ def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
 
 def run_files(run_dir: Path) -> Iterable[Path]:
     """The files of a run folder that go to MLflow: all but dot files (locks, temporaries) and
-    checkpoints/ (resume state, removed when a run completes)."""
+    checkpoints/ (resume state, removed when a run completes) nor wandb/ (W&B's own files)."""
     root = Path(run_dir)
     out: List[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and
-                             not (Path(dirpath) == root and d == layout.CHECKPOINTS))
+                             not (Path(dirpath) == root and d in (layout.CHECKPOINTS, layout.WANDB_DIR)))
         out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
     return out

@@ -6,7 +6,7 @@ Schemas, generated from these classes by ``dlhw schema --records``).
 
 - base.py   Record, RecordError, RecordMissing
 - run.py    StatusRecord (status.json), MetricsRecord (metrics.json), EnvRecord (env.json),
-            MlflowRecord (mlflow.json), PreprocessingRecord (preprocessing.json), HistoryRow
+            MlflowRecord (mlflow.json), WandbRecord (wandb.json), PreprocessingRecord (preprocessing.json), HistoryRow
             (a history.csv row); read_status, read_metrics, settled_status, write_metrics, write_env
 - sweep.py  SweepManifest and TrialEntry (sweep.json), SweepLogHeader and SweepLogEvent
             (sweep.jsonl's lines); read_manifest
@@ -22,6 +22,7 @@ from dlhw.rundir.records.run import (
     MlflowRecord,
     PreprocessingRecord,
     StatusRecord,
+    WandbRecord,
     read_metrics,
     read_status,
     settled_status,
@@ -40,7 +41,7 @@ from dlhw.rundir.records.sweep import (
 
 # every record with a file of its own, by the name of its JSON Schema in docs/schemas/ (<name>.schema.json)
 FILE_RECORDS: dict[str, type[Record]] = {
-    "status": StatusRecord, "metrics": MetricsRecord, "env": EnvRecord, "mlflow": MlflowRecord,
+    "status": StatusRecord, "metrics": MetricsRecord, "env": EnvRecord, "mlflow": MlflowRecord, "wandb": WandbRecord,
     "preprocessing": PreprocessingRecord, "sweep": SweepManifest,
 }
 
@@ -60,6 +61,7 @@ __all__ = [
     "SweepLogHeader",
     "SweepManifest",
     "TrialEntry",
+    "WandbRecord",
     "count_statuses",
     "read_manifest",
     "read_manifest_optional",

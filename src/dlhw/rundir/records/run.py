@@ -114,6 +114,19 @@ class MlflowRecord(Record):
     parent_run_id: str | None = Field(default=None, description="a sweep trial's: its sweep's parent run")
 
 
+class WandbRecord(Record):
+    """wandb.json (tracking.wandb): the Weights & Biases run this folder was copied to; a resumed
+    run continues it (``resume="allow"`` with this id), never a second one."""
+
+    FILE: ClassVar[str] = layout.WANDB
+
+    run_id: str | None = Field(default=None, description="the W&B run id")
+    project: str | None = Field(default=None, description="the W&B project")
+    entity: str | None = Field(default=None, description="the W&B entity (null: the account's default)")
+    group: str | None = Field(default=None, description="the W&B group (a sweep trial's: the sweep's name)")
+    mode: str | None = Field(default=None, description="online, offline (files under wandb/, upload with wandb sync) or disabled")
+
+
 class PreprocessingRecord(Record):
     """preprocessing.json: what the model expects as input, for ``dlhw predict`` (written by
     dlhw.data.preprocessing; ``format`` is that module's own version of its content)."""

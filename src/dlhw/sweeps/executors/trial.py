@@ -64,6 +64,8 @@ def _experiment_options(job: Job) -> Dict[str, Any]:
         kwargs["prune"] = job.report
     if job.mlflow_parent is not None:
         kwargs["mlflow_parent"] = job.mlflow_parent  # one child run of the sweep's parent run per trial
+    if job.sweep is not None:
+        kwargs["sweep"] = job.sweep  # tracking.wandb: the sweep's name is the trial's W&B group
     return kwargs
 
 

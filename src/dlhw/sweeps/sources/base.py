@@ -61,7 +61,7 @@ class TrialSource(ABC):
         """The sweep's sweep.json, made or read back."""
 
     def tracking(self) -> Tuple[Optional[Any], Dict[str, Any]]:
-        """(the config whose tracking.mlflow settings hold, the parent run's parameters)."""
+        """(the config whose tracking.mlflow / tracking.wandb settings hold, the parent run's parameters)."""
         return None, {}
 
     def hparams(self, sweep_dir: Any) -> Any:

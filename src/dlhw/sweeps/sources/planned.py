@@ -78,10 +78,10 @@ class PlannedSource(TrialSource):
         self.skipped = 0
 
     def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
-        from dlhw.tracking.mlflow import require_mlflow, settings
+        from dlhw.tracking.trackers import check_available
 
-        if any(settings(t.cfg) is not None for t in self.plan.trials):
-            require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
+        for t in self.plan.trials:
+            check_available(t.cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before any folder
         if not options.rerun and sweep_dir.is_dir():
             self._refuse_changed(sweep_dir)
 
@@ -111,7 +111,8 @@ class PlannedSource(TrialSource):
 
     def tracking(self) -> Tuple[Optional[Any], Dict[str, Any]]:
         plan = self.plan
-        tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None), None)
+        tracked = next((t.cfg for t in plan.trials if t.cfg.tracking.mlflow is not None
+                        or t.cfg.tracking.wandb is not None), None)
         return tracked, {"sweep.trials": len(plan.trials), "sweep.varied_keys": plan.varied_keys,
                          "sweep.source": plan.source}
 

@@ -84,10 +84,9 @@ class SearchSource(TrialSource):
             raise ConfigError("--rerun: a search keeps its study and its trials; to start afresh, give another "
                               "--out or remove the sweep folder")
         make_sampler(self.plan)  # Optuna (and the sampler's own package) present: said before anything runs
-        from dlhw.tracking.mlflow import require_mlflow, settings
+        from dlhw.tracking.trackers import check_available
 
-        if settings(self.plan.base) is not None:
-            require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
+        check_available(self.plan.base)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before any folder
 
     def configs(self) -> Iterator[Tuple[str, Any]]:
         """The base config, then each category and both extremes of each range set into it."""
