@@ -247,7 +247,7 @@ def test_out_that_is_a_file_is_one_line(tmp_path):
 
 def test_data_error_names_a_special_labels_file(tmp_path):
     from dlhw.config import validate
-    from dlhw.data.paths import check_data_paths
+    from dlhw.data.sources import check_data_paths
 
     fifo(tmp_path / "labels.npy")
     (tmp_path / "x.npy").write_bytes(b"")

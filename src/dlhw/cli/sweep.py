@@ -56,13 +56,20 @@ def sweep(
     workers: Annotated[str, typer.Option("--workers", "-j", help="Trials trained at once: auto (one per CPU core "
                                          "as memory allows, at most 8; one per GPU when there are GPUs) or a number. "
                                          "Each worker is a process with its share of the CPU threads.")] = "auto",
-    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local (processes on this machine), ray or "
+                                                    "slurm (a job array; see README 'On a Slurm cluster'). Default: "
+                                                    "the sweep file's executor:, else local.",
+                                                    show_default=False)] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
                                                    "(default: RAY_ADDRESS, else a private local Ray instance).",
                                                    show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="slurm: return once the trials are submitted (run the "
+                                         "same command again to reattach).")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="slurm: submit again the trials whose task "
+                                               "failed, was cancelled or hit a node failure.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -73,22 +80,35 @@ def sweep(
 
         if path is None:
             raise ConfigError("dlhw sweep: give a folder of configs or a sweep file")
+        from dlhw.api.sweep_folder import sweep_executor
+
         if dry_run:
             check_device(device)
             from dlhw.sweeps import build_plan
-            from dlhw.sweeps.dryrun import data_problem, plan_rows, print_plan
-            from dlhw.sweeps.space import search_raw
+            from dlhw.sweeps.planning.dryrun import data_problem, plan_rows, print_plan
+            from dlhw.sweeps.planning.space import search_raw
 
             if search_raw(path) is not None:  # a search: its space, sampler, pruner and budget
-                from dlhw.sweeps.search_dryrun import print_search
-                from dlhw.sweeps.space import build_search
+                from dlhw.sweeps.planning.search_dryrun import print_search
+                from dlhw.sweeps.planning.space import build_search
 
-                print_search(build_search(path, overrides(sets, ctx.args)), out)
+                splan = build_search(path, overrides(sets, ctx.args))
+                print_search(splan, out)
+                if sweep_executor(path, executor) == "slurm":
+                    from dlhw.slurm.resources import dry_run_text
+
+                    typer.echo(dry_run_text([(splan.name, splan.base)], slurm_workers(workers, splan.budget),
+                                            splan.name, str(out / splan.name / ".slurm"), search=splan.budget))
                 return
 
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains
             rows = plan_rows(plan, out, device=device)
             print_plan(plan, rows, rerun)
+            if sweep_executor(path, executor) == "slurm":
+                from dlhw.slurm.resources import dry_run_text
+
+                typer.echo(dry_run_text([(t.name, t.raw) for t in plan.trials], slurm_workers(workers, len(plan.trials)),
+                                        plan.name, str(out / plan.name / ".slurm")))
             problem = data_problem(rows)
             if problem:  # a dataset that cannot be loaded: the sweep would fail, say so with exit 2
                 raise problem
@@ -96,7 +116,16 @@ def sweep(
         from dlhw.api import sweep as sweep_api
 
         result = sweep_api(path, overrides(sets, ctx.args), out=out, workers=workers, executor=executor,
-                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug)
+                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug, detach=detach,
+                           retry_failed=retry_failed)
         print_closing(result)
         if result.failed:
             raise typer.Exit(1)
+
+
+def slurm_workers(workers: str, n: int) -> int:
+    """--workers for a Slurm array: a number, or auto: every trial at once (the scheduler decides)."""
+    from dlhw.sweeps.executors.resources import parse_workers
+
+    value = parse_workers(workers)
+    return max(1, n) if value == "auto" else int(value)

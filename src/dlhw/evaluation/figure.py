@@ -51,10 +51,10 @@ def save(fig, path: Path) -> None:
 
 
 def _not_drawn(path: Path, exc: BaseException) -> None:
-    from dlhw.runtime.console import warn
+    from dlhw.runtime.log import get_logger
 
     why = " ".join(str(exc).split())[:160]
-    warn(f"{path}: not drawn ({type(exc).__name__}: {why}); the run's other results stand")
+    get_logger(__name__).warning(f"{path}: not drawn ({type(exc).__name__}: {why}); the run's other results stand")
 
 
 def drawn(path: Path, fn, *args, **kwargs):

@@ -145,6 +145,12 @@ def open_append(path: Path, encoding: str = "utf-8", newline: "str | None" = Non
     return os.fdopen(fd, "a", encoding=encoding, newline=newline)
 
 
+def append_fd(path: Path) -> int:
+    """A write-only descriptor appending to ``path`` (created 0644), never through a link (a log
+    a process points its stdout at)."""
+    return _open_checked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+
+
 def create_new(path: Path, mode: int = 0o644) -> int:
     """A descriptor on a file created here and now (O_EXCL: nothing, not even a link, was there)."""
     return _open_checked(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -257,6 +263,12 @@ def write_json(path: Path, data: Any, indent: "int | None" = 2) -> None:
     """JSON (NumPy numbers and arrays, and paths, as plain values), with a final newline
     (secrets in URIs masked, as by write_text)."""
     write_text(path, json.dumps(data, indent=indent, default=_jsonable) + "\n")
+
+
+def plain_json(data: Any) -> Any:
+    """``data`` as plain JSON values (what ``write_json`` would write, read back): NumPy numbers
+    and arrays, paths and str enums become ints, floats, lists and strings."""
+    return json.loads(json.dumps(data, default=_jsonable))
 
 
 def _jsonable(o: Any) -> Any:
