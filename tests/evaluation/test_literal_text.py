@@ -10,7 +10,7 @@ import pytest
 HOSTILE = ["$\\foo$", "$x^$", "$$", "a $ b $ c", "\\", "[/bold]", "=cmd|'/C calc'!A0"]
 
 
-def test_figures_draw_mathtext_as_plain_text(tmp_path, capfd):
+def test_figures_draw_mathtext_as_plain_text(tmp_path, caplog):
     from dlhw.evaluation import plots as P
     from dlhw.evaluation.figure import figure, save
 
@@ -29,18 +29,21 @@ def test_figures_draw_mathtext_as_plain_text(tmp_path, capfd):
     save(fig, tmp_path / "chart.png")
     for name in ("cm.png", "roc.png", "chart.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-    assert "not drawn" not in capfd.readouterr().err
+    from tests.conftest import warned
+
+    assert "not drawn" not in warned(caplog)
 
 
-def test_a_plot_that_fails_is_one_warning_and_nothing_half_written(tmp_path, capfd):
+def test_a_plot_that_fails_is_one_warning_and_nothing_half_written(tmp_path, caplog):
     from dlhw.errors import WriteError
     from dlhw.evaluation.figure import drawn
+    from tests.conftest import warned
 
     def broken(*_):
         raise ValueError("a plot that cannot be drawn\nsecond line")
 
     assert drawn(tmp_path / "x.png", broken) is None
-    err = capfd.readouterr().err.strip().splitlines()
+    err = warned(caplog).splitlines()
     assert len(err) == 1 and str(tmp_path / "x.png") in err[0] and "not drawn" in err[0]
     assert not (tmp_path / "x.png").exists()
 
