@@ -140,3 +140,15 @@ def test_a_real_server_gets_the_credentials_and_stores_none(tmp_path, monkeypatc
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_logged_message_never_shows_a_password(caplog):
+    """Masked by the filter on every dlhw logger (dlhw.runtime.log): caplog sees what a terminal would."""
+    import logging
+
+    from dlhw.runtime.log import get_logger
+
+    with caplog.at_level(logging.WARNING, logger="dlhw"):
+        get_logger("dlhw.tracking.somewhere").warning("cannot reach %s", "https://bob:hunter2@mlflow.example/x?token=abc")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "hunter2" not in text and "abc" not in text and "bob:***@mlflow.example" in text
