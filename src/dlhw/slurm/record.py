@@ -16,10 +16,19 @@ FILE = "slurm.json"
 SCHEMA_VERSION = 1
 
 
+def read_json(path: Path) -> Optional[dict]:
+    """A JSON file's object (a slurm.json, a status.json being marked); None when missing or damaged."""
+    from dlhw.rundir.records.base import RecordError, load_json_file
+
+    try:
+        data = load_json_file(Path(path))
+    except RecordError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 class Record:
     def __init__(self, sweep_dir: Path):
-        from dlhw.rundir.folder import read_json
-
         self.path = Path(sweep_dir) / FILE
         data = (read_json(self.path) or {}) if self.path.exists() else {}
         self.trials: Dict[str, Dict[str, Any]] = dict(data.get("trials") or {})

@@ -118,7 +118,7 @@ class TrialLogs:
 
 
 def _write_record(run_dir: Path, entry: Dict[str, Any], limit: int) -> Dict[str, Any]:
-    from dlhw.rundir.folder import read_json
+    from dlhw.slurm.record import read_json
     from dlhw.runtime.files import ensure_dir, write_json
 
     path = run_dir / RECORD
@@ -196,7 +196,7 @@ class SlurmTrial:
 
 def _mark(run_dir: Path, error: str) -> None:
     """Add ``error`` to an interrupted run's status.json (the driver shows it)."""
-    from dlhw.rundir.folder import read_json
+    from dlhw.slurm.record import read_json
     from dlhw.runtime.files import write_json
 
     path = run_dir / layout.STATUS

@@ -169,7 +169,7 @@ class SlurmRun:
     def ended(self, job: Job, task: str, st) -> Optional[Result]:
         """A trial whose task left the queue (or ended): its Result from its run folder, or None when the
         run folder says nothing final and Slurm gives no reason (not started, or not visible yet)."""
-        from dlhw.rundir.folder import read_json
+        from dlhw.slurm.record import read_json
         from dlhw.rundir.status import read_status
 
         status = read_status(job.run_dir) if (job.run_dir / layout.STATUS).is_file() else {}
