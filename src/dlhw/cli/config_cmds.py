@@ -25,6 +25,10 @@ def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, no_data
 
         cfg = load_config(config, overrides(sets, ctx.args))
         found = [] if no_data else check_data_paths(cfg.dataset, str(config))
+        if not no_data:
+            from dlhw.data.sources import check_csv_targets
+
+            check_csv_targets(cfg.dataset, cfg.task)  # a regression on a column of words
         stages = cfg.stages()
         plan = ", ".join(f"{s.name} {s.epochs} epochs" for s in stages)
         if getattr(cfg.model, "classifier", None) is not None:  # fitted once, no epochs

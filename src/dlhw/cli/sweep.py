@@ -13,8 +13,33 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
 
 
-def print_closing(sweep) -> None:
-    """One row per trial: status, accuracies, time, and why a trial failed."""
+def closing_counts(results) -> str:
+    """'6 completed, 6 pruned, 0 failed': every status counted apart (a pruned trial is neither ok nor failed)."""
+    from dlhw.sweeps.records import OK
+
+    counts: dict = {}
+    for r in results:
+        status = str(r.get("status"))
+        key = status if status in OK else "failed"
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{counts[s]} {s}" for s in ("completed", "pruned", "skipped", "running") if counts.get(s)]
+    return ", ".join(parts + [f"{counts.get('failed', 0)} failed"])
+
+
+def why(r) -> str:
+    """The why column: a failed trial's error, a pruned trial's epoch, a skipped trial's reason."""
+    if r.get("error"):
+        return str(r["error"])
+    if r.get("status") == "pruned":
+        return f"pruned at epoch {r['pruned_at']}" if r.get("pruned_at") else "stopped by the search's pruner"
+    if r.get("status") == "skipped":
+        return "completed earlier (--rerun trains it again)"
+    return ""
+
+
+def print_closing(sweep, console=None) -> None:
+    """One row per trial: status, accuracies, time, and why a trial did not complete (the column only
+    when some trial has a reason)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -22,19 +47,32 @@ def print_closing(sweep) -> None:
     def num(v: Any, fmt: str = "{:.4f}") -> str:
         return fmt.format(v) if isinstance(v, (int, float)) else "-"
 
-    table = Table(title=Text(f"sweep {sweep.path.name}: {len(sweep.results) - len(sweep.failed)} ok, "
-                             f"{len(sweep.failed)} failed"))
-    for col in ("trial", "status", "val acc", "test acc", "train s", "why"):
+    reasons = [why(r) for r in sweep.results]
+    table = Table(title=Text(f"sweep {sweep.path.name}: {closing_counts(sweep.results)}"))
+    columns = ("trial", "status", "val acc", "test acc", "train s") + (("why",) if any(reasons) else ())
+    for col in columns:
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
     styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow"}
-    for r in sweep.results:
-        table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
-                      num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
-                      Text(r.get("error") or ""))
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    for r, reason in zip(sweep.results, reasons):
+        cells = [Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
+                 num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}")]
+        table.add_row(*cells, *([Text(reason)] if any(reasons) else []))
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(Text(f"run folders and sweep.json: {sweep.path} ({format_bytes(sweep.disk_bytes)} on disk)   "
                        f"(compare them: dlhw report {sweep.path})"))
+
+
+def missing_search_packages(plan) -> str:
+    """What a search needs that is not installed here (Optuna, and cmaes for that sampler), as the
+    one line the real run would stop with; '' when everything is there."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        return 'search: needs Optuna, which is not installed here; install it with: pip install "dlhw[search]"'
+    if plan.spec.sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
+        return "search.sampler: cmaes needs the cmaes package, which is not installed here: pip install cmaes"
+    return ""
 
 
 def format_bytes(n: int) -> str:
@@ -83,7 +121,11 @@ def sweep(
                 from dlhw.sweeps.search_dryrun import print_search
                 from dlhw.sweeps.space import build_search
 
-                print_search(build_search(path, overrides(sets, ctx.args)), out)
+                splan = build_search(path, overrides(sets, ctx.args))
+                print_search(splan, out)
+                missing = missing_search_packages(splan)
+                if missing:  # the plan is shown, but the search itself would stop at once: say so, exit 2
+                    raise ConfigError(missing)
                 return
 
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains

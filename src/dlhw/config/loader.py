@@ -148,15 +148,26 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=safe_loader())  # noqa: S506 - a SafeLoader subclass
 
 
+def sibling_hint(p: Path) -> str:
+    """'; did you mean x.yml?' when the same name with the other YAML extension (or none) exists."""
+    other = {".yaml": ".yml", ".yml": ".yaml"}.get(p.suffix)
+    candidates = [p.with_suffix(other)] if other else [p.with_name(p.name + ".yaml"), p.with_name(p.name + ".yml")]
+    found = next((c for c in candidates if c.is_file()), None)
+    return f"; did you mean {found}?" if found else ""
+
+
 def read_yaml(path: str | Path) -> Any:
     """Parse one YAML file safely; errors name the file, line and column."""
     import yaml
 
     p = Path(path)
     if not p.exists():
-        raise ConfigError(f"{p}: config file not found")
+        raise ConfigError(f"{p}: config file not found{sibling_hint(p)}")
     if p.is_dir():
-        raise ConfigError(f"{p}: is a folder, expected a YAML config file")
+        configs = sorted(c.name for c in p.iterdir() if c.suffix in (".yaml", ".yml"))
+        shown = ", ".join(configs[:3]) + (f" and {len(configs) - 3} more" if len(configs) > 3 else "")
+        hint = f"; it holds {shown}: a folder of configs runs with `dlhw sweep {p}`" if configs else ""
+        raise ConfigError(f"{p}: is a folder, expected a YAML config file{hint}")
     try:
         with p.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero or a FIFO has no size to stat
@@ -336,6 +347,14 @@ def _short(value: Any) -> str:
     return shorten(value, 60)  # never the whole repr: a hostile value may expand to gigabytes
 
 
+def plain_words(msg: str) -> str:
+    """pydantic's message without its class names ("instance of TrainingConfig", "object to extract
+    fields from"): a section is a mapping of keys in YAML."""
+    msg = re.sub(r",? or (?:an )?instance of [A-Z]\w*", "", msg)
+    msg = msg.replace(" or object to extract fields from", "")
+    return msg.replace("Input should be a valid dictionary", "expected a section (key: value lines)")
+
+
 def format_validation_error(exc: Any, source: str) -> ConfigError:
     """One line from a pydantic ValidationError: file, key path, problem, received."""
     errors = exc.errors(include_url=False)
@@ -346,7 +365,7 @@ def format_validation_error(exc: Any, source: str) -> ConfigError:
     kind = first["type"]
     shown, parents = _resolve(loc)
     path = ".".join(shown) or "(top level)"
-    msg = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = plain_words(str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, "))
     keyed = re.match(r"([a-z_]+(?:\.[A-Za-z0-9_]+)+): ", msg) if not shown else None
     if keyed:  # a cross-section check that names its own key (model.outputs.coords.targets: ...)
         path, msg = keyed.group(1), msg[keyed.end():]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -127,6 +127,35 @@ def _numeric_or_error(col, name: str, path: Path):
             f"fix the cell or remove the column"
         )
     return converted
+
+
+def text_target_error(col, name: str, task: str) -> Optional[ConfigError]:
+    """A regression or multilabel target column that holds words (class labels): the one-line
+    error that says so, or None when the column is (mostly) numbers."""
+    present = col.dropna()
+    if present.empty or _to_numbers(present).notna().mean() >= 0.9:
+        return None  # numbers (a stray word among them is _numeric_or_error's line)
+    row = int(np.flatnonzero(_to_numbers(col).isna().to_numpy() & col.notna().to_numpy())[0])
+    return ConfigError(f"dataset.target: column '{name}' holds text ({shorten(col.iloc[row])} on line {row + 2}) "
+                       f"but task: {task} needs numbers; for class labels use task: classification")
+
+
+def check_csv_targets(dataset, task: str) -> None:
+    """``dlhw validate`` and ``dlhw run`` before TensorFlow: a regression / multilabel target that is text."""
+    if task == "classification" or dataset.source != "csv" or not getattr(dataset, "target", None):
+        return
+    import pandas as pd
+
+    targets = [dataset.target] if isinstance(dataset.target, str) else list(dataset.target)
+    try:
+        df = pd.read_csv(dataset.path, usecols=lambda c: str(c) in targets)
+    except Exception:  # noqa: BLE001 - an unreadable file is load_csv's one line, with its reason
+        return
+    for t in targets:
+        if t in df.columns:
+            problem = text_target_error(df[t], t, task)
+            if problem is not None:
+                raise problem
 
 
 def read_table(path: Path, source: str):
@@ -250,6 +279,10 @@ def load_csv(cfg, task: str, seed: int) -> Dataset:
         if len(names) < 2:
             raise DataError(f"{path}: target column '{targets[0]}' has a single value ({names[0]}); need 2 or more classes")
     else:
+        for t in targets:
+            problem = text_target_error(df[t], t, task)
+            if problem is not None:
+                raise problem
         y = np.stack([_numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
         if task == "multilabel" and not np.isin(y, (0, 1)).all():
             raise DataError(f"{path}: multilabel targets {targets} must hold only 0 and 1")

@@ -316,7 +316,9 @@ def build_plan(path: str | Path, sets: Sequence[str] = (), raw: Optional[Dict[st
     p = Path(path)
     sets = list(sets)
     if raw is None and not p.exists():
-        raise ConfigError(f"{p}: sweep file or folder not found")
+        from dlhw.config.loader import sibling_hint
+
+        raise ConfigError(f"{p}: sweep file or folder not found{sibling_hint(p)}")
     folder = raw is None and p.is_dir()
     if folder:
         files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
