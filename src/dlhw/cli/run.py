@@ -46,7 +46,7 @@ def print_results(run) -> None:
 
 def run(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Argument(help="Experiment YAML file.", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment config (a YAML file) to read.", show_default=False)] = None,
     out: OutOpt = Path("runs"),
     name: Annotated[Optional[str], typer.Option("--name", help="Run folder name (default: the config's name).")] = None,
     sets: SetOpt = None,

@@ -94,13 +94,13 @@ def sweep(
     workers: Annotated[str, typer.Option("--workers", "-j", help="Trials trained at once: auto (one per CPU core "
                                          "as memory allows, at most 8; one per GPU when there are GPUs) or a number. "
                                          "Each worker is a process with its share of the CPU threads.")] = "auto",
-    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or ray.")] = "local",
+    executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (processes on this machine) or ray (a Ray cluster, see --address).")] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
                                                    "(default: RAY_ADDRESS, else a private local Ray instance).",
                                                    show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
-    rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too (by default they are skipped).")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

@@ -167,7 +167,6 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
     check_available(cfg)  # tracking.mlflow without the package: exit 2 with the pip line, before a run folder
     resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
     from dlhw.data.paths import check_data_paths
-
     from dlhw.data.sources import check_csv_targets
 
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))  # a missing path: one line in 1 s, not after TF
