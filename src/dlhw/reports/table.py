@@ -196,26 +196,62 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
 
 TEXT_MIN_WIDTH = 20  # text columns (run names, varied values, diagnostics) fold onto more lines up to this
 MAX_PARTS = 2  # the terminal table folds into at most this many tables; columns beyond them are left out, with a note
-PRIORITY = ("status", "sweep", "varied", "n", "metric", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
+RUN_MAX_WIDTH = 28  # longer run names are shortened in the middle on the terminal (report.html has them whole)
+PRIORITY = ("status", "metric", "sweep", "varied", "n", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
             "test_f1_macro", "test_loss", "train_loss", "diagnostics", "params_total", "train_seconds", "best_epoch",
             "params_trainable")
+
+
+def short_names(names: Sequence[str], width: int = RUN_MAX_WIDTH) -> Dict[str, str]:
+    """Each name at most ``width`` characters on the terminal: a long name shows where the names
+    start to differ (after their common prefix, from the word before it), '…' marking cuts."""
+    import os
+
+    prefix = os.path.commonprefix(list(names)) if len(names) > 1 else ""
+    out: Dict[str, str] = {}
+    for name in names:
+        if len(name) <= width:
+            out[name] = name
+            continue
+        cut = max(prefix.rfind(c, 0, max(len(prefix) - 1, 0)) for c in "-_/ ") + 1  # the word where names differ
+        start = min(cut, len(name) - (width - 1))
+        piece = ("…" if start > 0 else "") + name[start:]
+        out[name] = piece if len(piece) <= width else piece[:width - 1] + "…"
+    if len(set(out.values())) < len(set(names)):  # still alike: the start and the end of each name
+        head = (width - 1) // 2
+        out = {n: n if len(n) <= width else f"{n[:head]}…{n[len(n) - (width - 1 - head):]}" for n in names}
+    return out
+
+
+def terminal_cell(row: Row, key: str, short: Optional[Dict[str, str]] = None) -> str:
+    return (short or {}).get(row.name, row.name) if key == "run" else cell(row, key)
 
 
 def _is_text(key: str) -> bool:
     return key in ("run", "sweep", "status", "diagnostics") or key.startswith("varied:")
 
 
-def _widths(key: str, name: str, rows: Sequence[Row]) -> Tuple[int, int]:
+def terminal_names(rows: Sequence[Row], metric: str, width: int) -> Dict[str, str]:
+    """Run names as the terminal shows them: whole when the whole table fits ``width``, else short_names."""
+    from rich.cells import cell_len
+
+    keys, names = header(rows, metric)
+    whole = 1 + sum(3 + max(cell_len(t) for t in [n] + [cell(r, k) for r in rows]) for k, n in zip(keys, names))
+    every = [r.name for r in rows]
+    return {n: n for n in every} if whole <= width else short_names(every)
+
+
+def _widths(key: str, name: str, rows: Sequence[Row], short: Dict[str, str]) -> Tuple[int, int]:
     """(least, full) cells for a column: numbers, n and status always whole; run names may fold
     down to TEXT_MIN_WIDTH, other text (varied values, diagnostics) down to its longest word."""
     from rich.cells import cell_len
 
-    texts = [name] + [cell(r, key) for r in rows]
+    texts = [name] + [terminal_cell(r, key, short) for r in rows]
     full = max(cell_len(t) for t in texts)
     if not _is_text(key) or key == "status":
         return full, full
     if key == "run":
-        return min(full, TEXT_MIN_WIDTH), full
+        return full, full  # (short_names made it at most RUN_MAX_WIDTH where the table is too wide)
     return min(full, TEXT_MIN_WIDTH, max(cell_len(w) for t in texts for w in (t.split() or [""]))), full
 
 
@@ -224,7 +260,8 @@ def terminal_layout(rows: Sequence[Row], metric: str, width: int) -> Tuple[List[
     (header index, width), starting with the run column, no table wider than ``width``, no number
     cut. Columns that fit in none of MAX_PARTS tables (the lowest priority first) are left out."""
     keys, names = header(rows, metric)
-    sizes = [_widths(k, n, rows) for k, n in zip(keys, names)]
+    short = terminal_names(rows, metric, width)
+    sizes = [_widths(k, n, rows, short) for k, n in zip(keys, names)]
     cost = [least + 3 for least, _ in sizes]  # padding 2, border 1
 
     def rank(i: int) -> int:
@@ -271,6 +308,7 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
         console = Console(width=None if sys.stdout.isatty() else 400)  # a pipe or file: never wrap cells
     keys, names = header(rows, metric)
     parts, left_out = terminal_layout(rows, metric, console.width)
+    short = terminal_names(rows, metric, console.width)
     styles = {"failed": "red", "diverged": "yellow", "stale": "magenta", "running": "cyan"}
     for n_part, part in enumerate(parts):
         table = Table(title=Text(title if n_part == 0 else f"{title} (continued)"))
@@ -279,11 +317,13 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
                              no_wrap=not _is_text(keys[i]), width=w)
         for r in rows:
             style = "bold green" if r.best else styles.get(r.status, "")
-            table.add_row(*[Text(cell(r, keys[i])) for i, _ in part], style=style)
+            table.add_row(*[Text(terminal_cell(r, keys[i], short)) for i, _ in part], style=style)
         console.print(table)
     if left_out:
         console.print(Text(f"not shown at {console.width} columns: {', '.join(names[i] for i in left_out)} "
                            f"(a wider terminal shows them; summary.csv and report.html have every column)"))
+    if any(short[r.name] != r.name for r in rows):
+        console.print(Text("long run names are shortened here (…); summary.csv and report.html have them whole"))
     for r in rows:
         if r.error:
             console.print(Text(f"{r.name} ({r.status}): {r.error}", style=styles.get(r.status, "")))
