@@ -160,6 +160,8 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
             raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
                               f"received {type(path).__name__}")
         echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
+        from dlhw.sweeps.progress import SweepProgress
+
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo, debug=debug)
+                            rerun=rerun, echo=echo, debug=debug, progress=SweepProgress(quiet=quiet))
     return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)

@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, cli_errors, overrides
 
 
-def print_results(run) -> None:
+def print_results(run, config: Optional[Path] = None) -> None:
     """A short table of the run's metrics per split, and where the run folder is."""
     from rich.console import Console
     from rich.table import Table
@@ -41,7 +41,20 @@ def print_results(run) -> None:
 
     for line in format_findings(m.get("diagnostics") or []):
         console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
-    console.print(f"run folder: {run.path}")
+    console.print(f"run folder: {run.path}{sweep_note(config, run.path)}", highlight=False)
+
+
+def sweep_note(config: Optional[Path], run_path: Path) -> str:
+    """A config that is one of a sweep folder's configs trains alone into OUT/<name>, not into the
+    sweep's folder: the closing line says so, and how to run it as part of its sweep."""
+    if config is None or not Path(config).is_file():
+        return ""
+    folder = Path(config).resolve().parent
+    siblings = [f for f in folder.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file()]
+    if len(siblings) < 2:
+        return ""
+    return (f" (a single run, not in the sweep {folder.name}/: `dlhw sweep {Path(config).parent}` trains its "
+            f"configs into {run_path.parent / folder.name}/)")
 
 
 def run(
@@ -68,4 +81,4 @@ def run(
         result = run_api(config, overrides(sets, ctx.args), out=out, name=name, device=device, quiet=quiet,
                          resume=resume, overwrite=overwrite, cache_dir=cache_dir, progress=False, check=True,
                          debug=debug)
-        print_results(result)
+        print_results(result, config)

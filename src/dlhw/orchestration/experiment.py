@@ -109,6 +109,14 @@ def _record_end(status, state: str, error: str) -> None:
               file=sys.stderr)
 
 
+def starting_line(cfg) -> str:
+    """'quickstart: a mlp model on sklearn digits, 20 epochs; loading TensorFlow and the data'."""
+    d = cfg.dataset
+    data = f"{d.source} {d.name}" if d.name else f"{d.source} {d.path}" if d.path else d.source
+    epochs = sum(s.epochs for s in cfg.stages())
+    return f"{cfg.name}: {cfg.model.type} model on {data} data, {epochs} epochs; loading TensorFlow and the data"
+
+
 def resolve_batch_size(cfg, dataset):
     """``cfg`` with ``training.batch_size: full`` made the training split's size (batch gradient
     descent), as a copy: ``cfg`` itself keeps 'full', so its hash and a --resume compare as written."""
@@ -171,6 +179,7 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
 
     check_data_paths(cfg.dataset, getattr(cfg, "_source", None))  # a missing path: one line in 1 s, not after TF
     check_csv_targets(cfg.dataset, cfg.task)  # a text target for a regression: before TF too
+    info(starting_line(cfg))  # the first line, at once: TensorFlow and the data take seconds to load
     used = setup_runtime(device, cfg.seed, threads, debug)
     from dlhw.training.accelerator import Accelerator
 

@@ -91,7 +91,8 @@ def _set_aside(folder: Path, sweep_dir: Path) -> Path:
 
 def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False,
-              echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
+              echo: Callable[[str], None] = print, debug: bool = False, progress=None) -> SweepOutcome:
+    """``progress``: the display fed with start/done/close (dlhw.sweeps.progress); None: echo one line per trial."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
     workers = execute.parse_workers(workers)
@@ -113,7 +114,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
-        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug)
+        return _run_locked(plan, sweep_dir, workers, executor, address, device, rerun, echo, debug, progress)
 
 
 def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo, device: str) -> Job:
@@ -139,7 +140,8 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
 
 
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
-                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
+                device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False,
+                progress=None) -> SweepOutcome:
     out = sweep_dir.parent
     gpus = execute.sweep_gpus(device)  # one per worker; --device gpu:N: only those
     auto = workers == "auto"
@@ -208,9 +210,14 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         fields = res.to_dict()
         manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS})
         hparams.trial(res.name, sweep_dir / (folders.get(res.name) or res.name), res.status)
+        if progress is not None:
+            progress.done(res)
+            return
         note = f"val acc {res.val_accuracy:.4f}" if isinstance(res.val_accuracy, (int, float)) else (res.error or "")
         echo(f"[{done[0]}/{len(jobs)}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {note}".rstrip())
 
+    if progress is not None:
+        progress.start(jobs, sweep_dir, workers if isinstance(workers, int) else 1)
     try:
         if not jobs:
             pass
@@ -229,6 +236,8 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         interrupted[0] = True
         raise
     finally:
+        if progress is not None:
+            progress.close()
         outcome.disk_bytes = folder_bytes(sweep_dir)  # what the sweep folder holds (sweep.json: disk_bytes)
         manifest.data["disk_bytes"] = outcome.disk_bytes
         manifest.sync()  # the run folders are the truth
