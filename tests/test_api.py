@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -245,7 +246,7 @@ def test_the_notebook_progress_bar_counts_epochs_and_is_quiet_when_asked(tmp_pat
             self.closed = True
 
     fake = types.SimpleNamespace(tqdm=FakeTqdm)
-    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=fake))
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=fake, tqdm=FakeTqdm))  # (text bar too)
     monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
     monkeypatch.setattr(display, "in_notebook", lambda: True)
     dlhw.run(tiny(), overrides={"training.epochs": 2}, out=tmp_path, quiet=True)
@@ -337,3 +338,10 @@ def test_the_quickstart_notebook_runs_end_to_end(tmp_path):
     assert any("sweep " in p and "<img" in p for p in pages)  # the Sweep: its table and overlays
     assert (tmp_path / "runs" / "quickstart" / "metrics.json").is_file()
     assert (tmp_path / "runs" / "quickstart_optimizers" / "report.html").is_file()
+    # tidy as a terminal: no TqdmWarning, no empty <pre> blocks (rich consoles capturing in Jupyter), readable figures
+    streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "TqdmWarning" not in streams and "IProgress not found" not in streams
+    html_blocks = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert not [b for b in html_blocks if re.fullmatch(r"<pre[^>]*>\s*</pre>\s*", b)]
+    run_page = next(p for p in pages if "quickstart: completed" in p)
+    assert "max-width:960px" in run_page  # curves.png at up to 960 px, not squeezed into 420

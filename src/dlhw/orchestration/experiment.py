@@ -69,9 +69,14 @@ def _summary_text(model, expand: bool) -> str:
     lines: List[str] = []
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "200"  # rich (inside Keras) cuts the Param # column at 80 columns when not on a terminal
+    import rich.console
+
+    in_jupyter = rich.console._is_jupyter
+    rich.console._is_jupyter = lambda: False  # Keras' capturing Console would show an empty <pre> in Jupyter
     try:
         model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=expand)
     finally:
+        rich.console._is_jupyter = in_jupyter
         if saved is None:
             os.environ.pop("COLUMNS", None)
         else:

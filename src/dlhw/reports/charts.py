@@ -80,10 +80,10 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
     """One chart with a line per group; None when no run has that column (or its fallback).
     More than ``HIGHLIGHT`` groups: the best ``HIGHLIGHT`` by ``rank`` (id(record) -> row position,
     best first) are drawn in colour with a legend, the others as thin grey lines."""
-    from matplotlib import colormaps
     from matplotlib.collections import LineCollection
 
     from dlhw.evaluation.figure import figure, save
+    from dlhw.reports import palette
 
     use = column
     if not any(_series(runs, column)[0] for runs in groups.values()):
@@ -92,9 +92,10 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
             return None
         title += f" (no validation split: training {ylabel})"
     others: Dict[str, List[RunRecord]] = {}
+    if rank:  # the table's order, best first: each run's colour is its position's (as on report.html)
+        groups = {g: groups[g] for g in sorted(groups, key=lambda g: min(rank.get(id(r), 10 ** 9) for r in groups[g]))}
     if len(groups) > HIGHLIGHT:
-        rank = rank or {}
-        best = sorted(groups, key=lambda g: min(rank.get(id(r), 10 ** 9) for r in groups[g]))[:HIGHLIGHT]
+        best = list(groups)[:HIGHLIGHT]
         others = {g: runs for g, runs in groups.items() if g not in set(best)}
         groups = {g: groups[g] for g in best}
     many = len(groups) > 8
@@ -103,15 +104,14 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
     if others:
         lines = [list(zip(*_series(runs, use)[:2])) for runs in others.values()]
         lines = [ln for ln in lines if ln]
-        ax.add_collection(LineCollection(lines, colors="#b8b8b8", linewidths=0.6, alpha=0.6,
+        ax.add_collection(LineCollection(lines, colors=palette.OTHERS, linewidths=0.6, alpha=0.6,
                                          label=f"{len(others)} other runs (grey)"))
         ax.autoscale_view()
-    cmap = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     for i, (name, runs) in enumerate(groups.items()):
         epochs, mean, std = _series(runs, use)
         if not epochs:
             continue
-        color = cmap(i % cmap.N)
+        color = palette.run_colour(i)
         ax.plot(epochs, mean, marker="o" if len(epochs) <= 30 else None, markersize=3, linewidth=1.6,
                 color=color, label=legend_label(runs))
         if any(std):

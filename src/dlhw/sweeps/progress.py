@@ -88,7 +88,10 @@ class SweepProgress:
         if self.quiet:
             return
         if self._progress is None:  # one plain line per trial: no markup, no control codes, never wrapped
-            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            if self.console.is_jupyter:
+                print(line, flush=True)  # a notebook: a text line, not a <pre> block per line
+            else:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
             return
         with self._lock:
             task = self._tasks.pop(res.name, None)
