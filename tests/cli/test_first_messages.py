@@ -127,3 +127,20 @@ def test_closing_table_counts_pruned_apart_and_shows_why_only_with_reasons():
     assert "sweep search: 6 completed, 0 failed" in clean and "why" not in clean
     failed = _closing(done[:1] + [{"name": "bad", "status": "diverged", "error": "loss became NaN"}])
     assert "1 completed, 1 failed" in failed and "loss became NaN" in failed
+
+
+def test_a_config_of_a_sweep_folder_run_alone_says_where_it_went(tmp_path):
+    from dlhw.cli.run import sweep_note
+
+    many = tmp_path / "configs" / "many"
+    many.mkdir(parents=True)
+    for n in ("a", "b"):
+        write(many / f"{n}.yaml", {**TINY, "name": n})
+    write(tmp_path / "configs" / "quick.yaml", TINY)
+    runs = tmp_path / "runs"
+    assert sweep_note(many / "a.yaml", runs / "a") == ""  # the sweep never ran: nothing to be beside
+    (runs / "many").mkdir(parents=True)
+    (runs / "many" / "sweep.json").write_text("{}")
+    note = sweep_note(many / "a.yaml", runs / "a")
+    assert f"not in the sweep {runs / 'many'}/" in note and f"`dlhw sweep {many}`" in note
+    assert sweep_note(tmp_path / "configs" / "quick.yaml", runs / "tiny") == ""  # configs/ is no sweep

@@ -41,20 +41,20 @@ def print_results(run, config: Optional[Path] = None) -> None:
 
     for line in format_findings(m.get("diagnostics") or []):
         console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
-    console.print(f"run folder: {run.path}{sweep_note(config, run.path)}", highlight=False)
+    console.print(f"run folder: {run.path}{sweep_note(config, run.path)}", highlight=False, soft_wrap=True)
 
 
 def sweep_note(config: Optional[Path], run_path: Path) -> str:
-    """A config that is one of a sweep folder's configs trains alone into OUT/<name>, not into the
-    sweep's folder: the closing line says so, and how to run it as part of its sweep."""
+    """A config from a sweep folder (configs/mlp_layers/x.yaml) trains alone into OUT/<name>, not
+    beside its sweep's runs in OUT/<sweep>/: when that sweep folder exists, the closing line says so."""
     if config is None or not Path(config).is_file():
         return ""
-    folder = Path(config).resolve().parent
-    siblings = [f for f in folder.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file()]
-    if len(siblings) < 2:
+    folder = Path(config).parent
+    names = [folder.name] + [f.stem for f in sorted(folder.glob("*.y*ml")) if f != Path(config)]
+    sweep = next((run_path.parent / n for n in names if (run_path.parent / n / "sweep.json").is_file()), None)
+    if sweep is None or sweep == run_path.parent:
         return ""
-    return (f" (a single run, not in the sweep {folder.name}/: `dlhw sweep {Path(config).parent}` trains its "
-            f"configs into {run_path.parent / folder.name}/)")
+    return f" (a single run, not in the sweep {sweep}/; `dlhw sweep {folder}` trains this config there)"
 
 
 def run(
