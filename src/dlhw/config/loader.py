@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from dlhw.errors import ConfigError, did_you_mean, shorten
+from dlhw.errors import ConfigError, did_you_mean, plain_words, shorten
 
 SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space")
 
@@ -345,14 +345,6 @@ def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
 
 def _short(value: Any) -> str:
     return shorten(value, 60)  # never the whole repr: a hostile value may expand to gigabytes
-
-
-def plain_words(msg: str) -> str:
-    """pydantic's message without its class names ("instance of TrainingConfig", "object to extract
-    fields from"): a section is a mapping of keys in YAML."""
-    msg = re.sub(r",? or (?:an )?instance of [A-Z]\w*", "", msg)
-    msg = msg.replace(" or object to extract fields from", "")
-    return msg.replace("Input should be a valid dictionary", "expected a section (key: value lines)")
 
 
 def format_validation_error(exc: Any, source: str) -> ConfigError:
