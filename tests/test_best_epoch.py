@@ -116,6 +116,7 @@ def test_best_epoch_over_stages(tmp_path):
     assert best["epoch"] == 3 and split_metrics(m) == pytest.approx(split_metrics(metrics(short)))
 
 
+@pytest.mark.slow  # issue 28: 27 s
 def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch):
     """Killed during the second stage, after the first stage's best epoch: the resumed process
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""
