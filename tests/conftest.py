@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("DLHW_THREADS", "2")
 REPO = Path(__file__).resolve().parents[1]
+
+
+def warned(caplog) -> str:
+    """The WARNING (and worse) messages dlhw logged during the test (caplog), one a line."""
+    import logging
+
+    return "\n".join(r.getMessage() for r in caplog.records
+                     if r.levelno >= logging.WARNING and r.name.split(".")[0] == "dlhw")
 
 
 def make_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 12, size: int = 16,

@@ -194,7 +194,7 @@ def test_only_the_cli_imports_the_cli():
     assert not wrong, "\n".join(wrong)
 
 
-HEAVY = ("tensorflow", "keras", "matplotlib", "sklearn", "scipy", "pandas", "ray")
+HEAVY = ("tensorflow", "keras", "matplotlib", "sklearn", "scipy", "pandas", "ray", "wandb")
 
 
 def test_importing_the_cli_loads_no_heavy_library():

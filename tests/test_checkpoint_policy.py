@@ -205,7 +205,7 @@ def test_sigkill_between_timed_checkpoints_then_resume_equals_uninterrupted(tmp_
     checkpoint, most likely several epochs past it; resume equals the uninterrupted run."""
     config = tmp_path / "timed.yaml"
     config.write_text(yaml.safe_dump(with_training(epochs=60, batch_size=32, checkpoint={"every_seconds": 0.3})))
-    env = dict(os.environ, DLHW_THREADS="2")
+    env = dict(os.environ)
     full = subprocess.run([DLHW, "run", str(config), "--out", str(tmp_path / "a"), "--name", "full", "-q"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert full.returncode == 0, full.stderr

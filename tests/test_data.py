@@ -148,12 +148,14 @@ def test_image_folder_lists_splits_and_streams(image_folder):
     assert tuple(x.shape) == (4, 16, 16, 3) and float(x.numpy().max()) <= 255
 
 
-def test_image_folder_skips_corrupt_and_non_images(image_folder, capsys):
+def test_image_folder_skips_corrupt_and_non_images(image_folder, caplog):
     (image_folder / "cat" / "broken.png").write_bytes(b"\x89PNG not really")
     (image_folder / "dog" / "notes.txt").write_text("hello")
     ds = load_dataset(cfg({"source": "image_folder", "path": str(image_folder), "image_size": [16, 16]}))
     assert sum(len(s) for s in ds.splits.values()) == 24
-    err = capsys.readouterr().err
+    from tests.conftest import warned
+
+    err = warned(caplog)
     assert "broken.png: unreadable image" in err and "notes.txt: not an image file" in err
 
 

@@ -68,7 +68,7 @@ def test_miss_then_hit_reads_the_same_features(tmp_path, folder):
     assert first.features("train").shape == (len(first.dataset.splits["train"]), 512)
 
 
-def test_a_damaged_entry_is_detected_recomputed_and_warned(tmp_path, folder, capsys):
+def test_a_damaged_entry_is_detected_recomputed_and_warned(tmp_path, folder, caplog):
     cache = tmp_path / "cache"
     first = plan(config(folder), cache)
     hits(first)
@@ -76,10 +76,12 @@ def test_a_damaged_entry_is_detected_recomputed_and_warned(tmp_path, folder, cap
     data = bytearray(entry.read_bytes())
     data[-3] ^= 0xFF  # one feature value changed: same shape, still a valid .npy
     entry.write_bytes(bytes(data))
-    capsys.readouterr()
+    caplog.clear()
     second = plan(config(folder), cache)
     assert len(hits(second)) == 2  # the damaged split was recomputed
-    err = capsys.readouterr().err
+    from tests.conftest import warned
+
+    err = warned(caplog)
     assert "damaged entry" in err and str(entry) in err
     for split in ("train", "val", "test"):
         np.testing.assert_array_equal(first.features(split), second.features(split))

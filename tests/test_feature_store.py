@@ -128,7 +128,7 @@ def _full_disk_during_the_pass(monkeypatch):
 @pytest.mark.parametrize("budget, then", [("1", "the frozen stages train on images"),  # issue 28: 1GB 26 s -> slow
                                            pytest.param("1GB", "features kept in memory for this run, not cached",
                                                         marks=pytest.mark.slow)])
-def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, folder, monkeypatch, capsys, budget,
+def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, folder, monkeypatch, caplog, budget,
                                                                    then):
     """Over the budget the frozen stages train on images; under it on features kept in memory."""
     from dlhw.orchestration.experiment import run_experiment
@@ -136,9 +136,11 @@ def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, fol
     plain = run_experiment(config(folder, name="plain", cache="off"), out=tmp_path / "runs", quiet=True)
     _full_disk_during_the_pass(monkeypatch)
     monkeypatch.setenv("DLHW_CACHE_MEMORY", budget)
-    capsys.readouterr()
+    caplog.clear()
     out = run_experiment(config(folder, name="full"), out=tmp_path / "runs", quiet=True, cache_dir=tmp_path / "c")
-    err = capsys.readouterr().err
+    from tests.conftest import warned
+
+    err = warned(caplog)
     warnings = [line for line in err.splitlines() if "feature cache" in line]
     assert len(warnings) == 1, err
     assert str(tmp_path / "c" / "features") in warnings[0] and "No space left on device" in warnings[0]

@@ -38,6 +38,7 @@ def checkpoint_hash_before(cfg) -> str:
     dump = cfg.dump()
     dump["training"].pop("keep_checkpoints")
     dump.pop("tracking")
+    dump.pop("slurm")  # where a trial runs (added since; left out of the hash always, like tracking)
     dump = _without_late_defaults(dump)
     text = json.dumps(dump, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

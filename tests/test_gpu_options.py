@@ -130,7 +130,7 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     # no dropout: each replica draws its own masks for its half of the batch, a different (equally
     # valid) draw than one device's; the arithmetic is what is compared
     base = dict(BASE, model={"type": "mlp", "layers": [{"units": 32}]}, training=dict(BASE["training"], epochs=4))
-    env = {"PYTHONPATH": f"{REPO / 'src'}", "DLHW_THREADS": "2", "TF_CPP_MIN_LOG_LEVEL": "3",
+    env = {"PYTHONPATH": f"{REPO / 'src'}", "TF_CPP_MIN_LOG_LEVEL": "3",
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     res = subprocess.run([sys.executable, "-c", MIRRORED, json.dumps(base), str(tmp_path / "runs")],
                          capture_output=True, text=True, timeout=600, env=env)
@@ -263,7 +263,7 @@ def test_select_devices_picks_and_validates_gpus():
 
 
 def test_sweep_gives_each_worker_a_named_gpu(monkeypatch):
-    from dlhw.sweeps import execute
+    from dlhw.sweeps.executors import resources as execute
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6")
     assert execute.sweep_gpus("auto") == ["4", "5", "6"]
@@ -272,8 +272,8 @@ def test_sweep_gives_each_worker_a_named_gpu(monkeypatch):
     with pytest.raises(ConfigError, match="there is no gpu:3; visible GPUs: gpu:0, gpu:1, gpu:2"):
         execute.sweep_gpus("gpu:3")
     assert execute.trial_device("gpu:1") == "gpu:1"
-    monkeypatch.setenv("DLHW_WORKER_GPU", "5")  # a pool worker, CUDA_VISIBLE_DEVICES=5
-    assert execute.trial_device("gpu:1") == "gpu" and execute.trial_device("cpu") == "cpu"
+    # a pool worker given GPU 5 (CUDA_VISIBLE_DEVICES=5): gpu:N is its only GPU
+    assert execute.trial_device("gpu:1", "5") == "gpu" and execute.trial_device("cpu", "5") == "cpu"
 
 
 @pytest.mark.parametrize("key,value,words", [

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_image_folder
+from conftest import make_image_folder, warned
 from dlhw.config import validate
 from dlhw.data import image_cache
 from dlhw.orchestration.experiment import run_experiment
@@ -59,7 +59,7 @@ def test_memory_cache_gives_the_uncached_result(folder, uncached, tmp_path):
 
 
 @pytest.mark.slow  # issue 28: 26 s
-def test_disk_cache_when_over_budget_then_reused_and_repaired(folder, uncached, tmp_path, monkeypatch, capsys):
+def test_disk_cache_when_over_budget_then_reused_and_repaired(folder, uncached, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("DLHW_CACHE_MEMORY", "0")
     cache = tmp_path / "cache"
     run = run_experiment(cnn_config(folder), out=tmp_path / "a", quiet=True, cache_dir=cache).run_dir
@@ -73,22 +73,23 @@ def test_disk_cache_when_over_budget_then_reused_and_repaired(folder, uncached, 
         data = bytearray(entry.read_bytes())
         data[7] ^= 0xFF
         entry.write_bytes(bytes(data))
-    capsys.readouterr()
+    caplog.clear()
     run = run_experiment(cnn_config(folder), out=tmp_path / "b", quiet=True, cache_dir=cache).run_dir
-    err = capsys.readouterr().err
+    err = warned(caplog)
     assert "damaged entry" in err and "checksum" in err
     assert results(run) == uncached
     image_cache.clear()  # repaired in place: a third run reads it back without a warning
+    caplog.clear()
     run_experiment(cnn_config(folder), out=tmp_path / "c", quiet=True, cache_dir=cache)
-    assert "damaged" not in capsys.readouterr().err
+    assert "damaged" not in warned(caplog)
 
 
-def test_unwritable_cache_folder_warns_once_and_the_run_goes_on(folder, uncached, tmp_path, monkeypatch, capsys):
+def test_unwritable_cache_folder_warns_once_and_the_run_goes_on(folder, uncached, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("DLHW_CACHE_MEMORY", "0")
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("a file where the cache folder should be")
     run = run_experiment(cnn_config(folder), out=tmp_path, quiet=True, cache_dir=blocker).run_dir
-    err = capsys.readouterr().err
+    err = warned(caplog)
     assert "image cache: cannot write" in err and str(blocker) in err and "decoded every epoch" in err
     assert results(run) == uncached
 
@@ -117,7 +118,7 @@ def test_memory_budget_refuses_nonsense(monkeypatch):
         image_cache.memory_budget()
 
 
-def test_files_tensorflow_cannot_decode_are_skipped_with_a_warning(tmp_path, capsys):
+def test_files_tensorflow_cannot_decode_are_skipped_with_a_warning(tmp_path, caplog):
     from PIL import Image
 
     root = make_image_folder(tmp_path / "f", per_class=6, size=16)
@@ -131,7 +132,7 @@ def test_files_tensorflow_cannot_decode_are_skipped_with_a_warning(tmp_path, cap
     from dlhw.data.images import list_class_folder
 
     files, labels, _ = list_class_folder(root)
-    err = capsys.readouterr().err
+    err = warned(caplog)
     assert str(jpeg) in files and str(cut) not in files and str(tiff) not in files
     assert f"skipping {cut}" in err and "truncated JPEG" in err
     assert f"skipping {tiff}" in err and "TIFF" in err

@@ -47,13 +47,13 @@ def checkpoint_epoch(run: Path) -> int:
 
 
 def dlhw(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DLHW_THREADS="2")
+    env = dict(os.environ)
     return subprocess.run([DLHW, *args], capture_output=True, text=True, env=env, timeout=300, **kw)
 
 
 def start_and_stop(config: Path, out: Path, name: str, sig: int, at_epoch: int = 2):
     """Start `dlhw run` in a real process and send ``sig`` once the epoch-``at_epoch`` checkpoint exists."""
-    env = dict(os.environ, DLHW_THREADS="2")
+    env = dict(os.environ)
     proc = subprocess.Popen([DLHW, "run", str(config), "--out", str(out), "--name", name, "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     run = out / name

@@ -132,7 +132,7 @@ def test_trial_events_append_to_the_log_and_readers_see_them(tmp_path):
     assert len((sweep_dir / layout.SWEEP_LOG).read_text().splitlines()) == 3  # base line + 2 events
     seen = read_manifest(sweep_dir)
     assert seen["trials"] == json.loads(json.dumps(manifest.data["trials"]))  # as a full rewrite would hold
-    assert seen["counts"] == {"completed": 1, "failed": 1, "pending": 2}
+    assert seen["counts"] == {"completed": 1, "failed": 1, "queued": 2}  # a planned trial (sweep.json of older releases: "pending")
     assert Sweep(sweep_dir).results[1] == {"name": names[1], "status": "failed", "error": "boom",
                                            "val_accuracy": None, "test_accuracy": None, "train_seconds": None}
     assert _sweep_of(sweep_dir)["trials"][0]["val_accuracy"] == 0.5
@@ -161,7 +161,7 @@ def test_a_log_from_an_older_sweep_json_or_a_torn_line_is_not_replayed(tmp_path)
 
 @pytest.mark.slow  # issue 28: 91 s; compaction unit-tested in-process here
 def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path, capsys):
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     plan = _plan(tmp_path, 2)
     outcome = run_sweep(plan, tmp_path / "runs", workers=1, device="cpu", echo=lambda s: None)

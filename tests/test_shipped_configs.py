@@ -15,7 +15,7 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.config.loader import apply_overrides
 from dlhw.errors import ConfigError, DataError
-from dlhw.sweeps.plan import build_plan
+from dlhw.sweeps import build_plan
 from tests.conftest import REPO, fake_reuters, make_image_folder
 
 runner = CliRunner()
@@ -192,16 +192,18 @@ def _digits(**dataset):
                      "evaluation": {"samples": 0}})
 
 
-def test_validation_on_the_test_split_is_said_plainly(tmp_path, capsys):
+def test_validation_on_the_test_split_is_said_plainly(tmp_path, caplog):
     from dlhw.data import load_dataset
     from dlhw.orchestration.experiment import run_experiment
 
     cfg = _digits(split={"train": 0.8, "val": 0.0, "test": 0.2}, validation="test")
     ds = load_dataset(cfg)
     assert ds.splits["val"] is ds.splits["test"] and len(ds.splits["test"]) == 60 and len(ds.splits["train"]) == 240
-    capsys.readouterr()
+    caplog.clear()
     out = run_experiment(cfg, out=tmp_path, quiet=True)
-    err = capsys.readouterr().err
+    from tests.conftest import warned
+
+    err = warned(caplog)
     assert "test figures are optimistic" in err  # early stopping watches the test split
     m = json.loads((out.run_dir / "metrics.json").read_text())
     assert m["validation"] == "test split"

@@ -154,11 +154,12 @@ def test_tracking_changes_no_config_hash_and_no_resume_check():
 
 
 def test_status_mapping_covers_every_ending():
-    from dlhw.rundir.status import STATUSES
-    from dlhw.tracking.mlflow import MLFLOW_STATUS
+    from dlhw.rundir.states import Status
+    from dlhw.tracking.mlflow import mlflow_status
 
-    assert {s for s in STATUSES if s != "running"} <= set(MLFLOW_STATUS)
-    assert MLFLOW_STATUS["diverged"] == "FAILED" and MLFLOW_STATUS["pruned"] == "KILLED"
+    assert {mlflow_status(s) for s in Status} == {"FINISHED", "FAILED", "KILLED"}
+    assert mlflow_status("completed") == "FINISHED" and mlflow_status("interrupted") == "KILLED"
+    assert mlflow_status("diverged") == "FAILED" and mlflow_status("pruned") == "KILLED"
 
 
 @pytest.mark.slow  # issue 28: 46 s
@@ -236,13 +237,15 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_an_unreachable_server_is_one_warning_and_a_complete_run(tmp_path, capfd):
+def test_an_unreachable_server_is_one_warning_and_a_complete_run(tmp_path, caplog):
     from dlhw.orchestration.experiment import run_experiment
 
     uri = f"http://127.0.0.1:{closed_port()}"
     outcome = run_experiment(validate(tracked(uri)), out=tmp_path, quiet=True)
-    err = capfd.readouterr().err
-    warnings = [line for line in err.splitlines() if line.startswith("warning: tracking.mlflow")]
+    from tests.conftest import warned
+
+    err = warned(caplog)
+    warnings = [line for line in err.splitlines() if line.startswith("tracking.mlflow")]
     assert len(warnings) == 1 and uri in warnings[0], err
     run_dir = outcome.run_dir
     assert outcome.status == "completed"

@@ -57,7 +57,9 @@ def test_show_lists_what_matters_and_all_lists_every_default():
     for key in ("image_size", "color_mode", "num_words", "image_column", "path", "folds"):
         assert key not in body["dataset"] and key in every["dataset"]
     assert "momentum" not in body["training"]["optimizer"] and "nesterov" in every["training"]["optimizer"]
-    assert "tracking" not in body and every["tracking"] == {"mlflow": None}
+    assert "tracking" not in body and every["tracking"] == {"mlflow": None, "wandb": None}
+    # slurm: (read by --executor slurm only) and dataset.limits (image and sequence files) at their defaults
+    assert "slurm" not in body and "slurm" in every and "limits" not in body["dataset"] and "limits" in every["dataset"]
     # what it uses stays, defaults included, and the run's values are the same in both
     assert body["dataset"]["standardize"] is True and body["training"]["shuffle"] is True
     assert body["model"] == {k: v for k, v in every["model"].items() if v is not None} | {

@@ -99,7 +99,7 @@ def test_quiet_prints_nothing(tmp_path):
 
 def test_a_real_sweep_through_a_pipe_prints_one_line_per_trial(tmp_path):
     from dlhw.sweeps import build_plan
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     import yaml
 
@@ -114,3 +114,27 @@ def test_a_real_sweep_through_a_pipe_prints_one_line_per_trial(tmp_path):
     assert ESC not in text and len(text.splitlines()) == 2
     assert all(re.match(r"\[\d/2\] .+: completed \(\d+\.\ds\) val acc \d\.\d{4}$", line) for line in text.splitlines())
     assert lines and lines[0].startswith("sweep two: 2 trials, 2 to run")
+
+
+def test_a_real_search_feeds_the_live_display_as_its_trials_are_made(tmp_path):
+    """A search's trials are made one at a time (the engine tells the display of each): the live
+    display counts them against the budget and shows each one's end with the search's figures."""
+    from dlhw.sweeps.engine import run_sweep
+    from dlhw.sweeps.planning.space import build_search
+
+    import yaml
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**TINY, "training": {**TINY["training"], "epochs": 2}}))
+    search_file = tmp_path / "s.yaml"
+    search_file.write_text(yaml.safe_dump({"base": "base.yaml", "search": {"trials": 2, "sampler": "random", "seed": 1},
+                                           "space": {"model.layers.0.units": [8, 16]}}))
+    out = io.StringIO()
+    progress = SweepProgress(console=Console(file=out, force_terminal=True, width=120))
+    lines = []
+    outcome = run_sweep(build_search(search_file), tmp_path / "runs", workers=1, echo=lines.append, progress=progress)
+    assert [str(r.status) for r in outcome.results] == ["completed", "completed"]
+    assert progress.total == 2 and len(progress.jobs) == 2 and sum(progress.epochs.values()) == 4
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    for i, r in enumerate(outcome.results, 1):
+        assert re.search(rf"done +\[{i}/2\] {re.escape(r.name)}: completed \(\d+\.\ds\) \S+ \d\.\d{{4}}", plain), plain
+    assert not any(re.match(r"\[\d/2\]", line) for line in lines)  # the display showed them, not plain echo lines

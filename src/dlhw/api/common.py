@@ -81,15 +81,14 @@ def resolve_config(config: Any, overrides: Any = None):
 
 @contextmanager
 def console_quiet(quiet: bool) -> Iterator[None]:
-    """dlhw's console messages quiet (or not) inside the block; the previous setting comes back after."""
-    from dlhw.runtime.console import is_quiet, set_quiet
+    """An API call's messages (dlhw.runtime.log): dlhw's terminal handler installed when the program
+    has not configured logging; with ``quiet``, warnings and errors only inside the block (the
+    ``dlhw`` logger's level comes back after)."""
+    from dlhw.runtime.log import ensure_default_handler, quieted
 
-    before = is_quiet()
-    set_quiet(quiet)
-    try:
+    ensure_default_handler()
+    with quieted(quiet):
         yield
-    finally:
-        set_quiet(before)
 
 
 def run_folder_kind(path: Path) -> Optional[str]:

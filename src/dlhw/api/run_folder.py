@@ -34,14 +34,15 @@ class Run:
 
     @property
     def status(self) -> str:
-        """running, completed, failed, diverged, interrupted, or stale (a running run whose process is gone)."""
+        """A dlhw.rundir.states.Status (a str): running, completed, failed, diverged, interrupted,
+        pruned, or stale (a running run whose process is gone); unknown without a readable status.json."""
         from dlhw.rundir.status import read_status
 
-        return str(read_status(self.path).get("status", "unknown"))
+        return read_status(self.path)["status"]
 
     @property
     def error(self) -> Optional[str]:
-        """Why the run did not complete (status.json's message), else None."""
+        """Why the run did not complete (status.json's message, or the line saying it is damaged), else None."""
         from dlhw.rundir.status import read_status
 
         return read_status(self.path).get("error")
@@ -60,12 +61,13 @@ class Run:
 
     @property
     def metrics(self) -> Dict[str, Any]:
-        """metrics.json as a dict ({} until the run completed)."""
+        """metrics.json as a dict ({} until the run completed). A damaged metrics.json raises
+        RecordError (a DataError) naming the file and what is wrong."""
         if self._metrics is None:
-            from dlhw.rundir.folder import read_json
+            from dlhw.rundir.records import read_metrics
 
-            data = read_json(self.path / layout.METRICS)
-            if not isinstance(data, dict):
+            data = read_metrics(self.path)
+            if data is None:
                 return {}
             self._metrics = data
         return self._metrics
@@ -126,17 +128,19 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
         raise ConfigError("dlhw run: give a CONFIG file (or --resume RUN_DIR)")
     check_device(device)
     from dlhw.api.display import epoch_bar
-    from dlhw.orchestration.experiment import run_experiment
+    from dlhw.orchestration.experiment import RunHooks, run_experiment
+    from dlhw.runtime.options import RunOptions
 
     with console_quiet(quiet):
         cfg = resolve_config(config, overrides)
         bar = epoch_bar(cfg, quiet, progress)
         started: List[Path] = []
         try:
-            outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, device=device,
-                                     quiet=quiet or bar is not None, threads=threads, debug=debug, resume=resume,
-                                     cache_dir=cache_dir, on_start=started.append,
-                                     on_epoch=None if bar is None else bar.update)
+            options = RunOptions(device=device, threads=threads, debug=debug, quiet=quiet, progress=bar is None,
+                                 cache_dir=None if cache_dir is None else Path(cache_dir))
+            hooks = RunHooks(on_start=started.append, on_epoch=None if bar is None else bar.update)
+            outcome = run_experiment(cfg, out=out, name=name, overwrite=overwrite, resume=resume,
+                                     options=options, hooks=hooks)
         except (ConfigError, DataError):
             raise
         except Exception:
@@ -146,7 +150,19 @@ def run(config: Any = None, overrides: Any = None, out: str | Path = "runs", nam
         finally:
             if bar is not None:
                 bar.close()
+        log_diagnostics(outcome.metrics)
     return Run(outcome.run_dir, config=cfg, metrics=outcome.metrics)
+
+
+def log_diagnostics(metrics: Dict[str, Any]) -> None:
+    """The run's findings (metrics.json's ``diagnostics``: overfitting, a learning rate too high, ...),
+    one INFO line each under ``dlhw.api``, as ``dlhw run`` shows them; ``quiet`` hides them."""
+    from dlhw.evaluation.diagnostics import format_findings
+    from dlhw.runtime.log import get_logger
+
+    log = get_logger(__name__)
+    for line in format_findings(metrics.get("diagnostics") or []):
+        log.info(f"diagnostic {line}")
 
 
 # ---------------------------------------------------------------- predictions

@@ -31,10 +31,12 @@ class Sweep:
 
     @property
     def manifest(self) -> Dict[str, Any]:
-        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied, dlhw.rundir.sweep_log)."""
-        from dlhw.rundir.sweep_log import read_manifest
+        """sweep.json as a dict (mid-sweep too: with sweep.jsonl's events applied; dlhw.rundir.records).
+        A damaged sweep.json raises RecordError (a DataError) naming the file and what is wrong."""
+        from dlhw.rundir.records import read_manifest_optional
 
-        return read_manifest(self.path) or {}
+        manifest = read_manifest_optional(self.path)
+        return manifest.plain() if manifest is not None else {}
 
     @property
     def disk_bytes(self) -> int:
@@ -63,7 +65,9 @@ class Sweep:
     @property
     def failed(self) -> List[Dict[str, Any]]:
         """The trials that failed (failed, diverged, interrupted, ...; a search's pruned trials are not)."""
-        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running", "pruned")]
+        from dlhw.rundir.states import Status
+
+        return [r for r in self.results if not Status.parse(r.get("status")).ok]
 
     def _records(self):
         from dlhw.reports.collect import collect
@@ -125,31 +129,36 @@ class Sweep:
 
 
 def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "int | str" = "auto", *,
-          name: Optional[str] = None, executor: str = "local", address: Optional[str] = None,
-          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False) -> Sweep:
+          name: Optional[str] = None, executor: Optional[str] = None, address: Optional[str] = None,
+          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False,
+          detach: bool = False, retry_failed: bool = False) -> Sweep:
     """Run every trial of ``path`` (a folder of configs, a sweep file, or a sweep file's content as a
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
-    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
+    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep').
+    ``executor``: local, ray or slurm (default: the sweep file's ``executor:``, else local); with slurm,
+    ``detach`` returns once the trials are submitted and ``retry_failed`` submits failed ones again."""
+    from dlhw.runtime.log import get_logger
     from dlhw.sweeps import build_plan
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     check_device(device)
+    executor = sweep_executor(path, executor)
     sets = override_list(overrides)
     with console_quiet(quiet):
-        from dlhw.sweeps.space import is_search, search_raw
+        from dlhw.sweeps.planning.space import is_search, search_raw
 
         search = merge_base(path) if isinstance(path, Mapping) else \
             search_raw(path) if isinstance(path, (str, Path)) else None
-        if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.search)
-            from dlhw.sweeps.search import run_search
-            from dlhw.sweeps.space import build_search
+        if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.sources.search)
+            from dlhw.sweeps.planning.space import build_search
 
             label = (name or str(search.get("name") or "search")) if isinstance(path, Mapping) else path
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
-            echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
-            outcome = run_search(splan, Path(out), workers=workers, executor=executor, address=address,
-                                 device=device, rerun=rerun, echo=echo, debug=debug)
+            echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
+            outcome = run_sweep(splan, Path(out), workers=workers, executor=executor, address=address,
+                                device=device, rerun=rerun, echo=echo, debug=debug, detach=detach,
+                                retry_failed=retry_failed, progress=sweep_progress(quiet, echo))
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
@@ -159,9 +168,36 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         else:
             raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
                               f"received {type(path).__name__}")
-        echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
-        from dlhw.sweeps.progress import SweepProgress
-
+        echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo, debug=debug, progress=SweepProgress(quiet=quiet))
+                            rerun=rerun, echo=echo, debug=debug, detach=detach, retry_failed=retry_failed,
+                            progress=sweep_progress(quiet, echo))
     return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
+
+
+def sweep_progress(quiet: bool, echo: Any) -> Any:
+    """What a sweep shows while it runs (dlhw.sweeps.progress): on a terminal, each trial's start and
+    end above its live epochs and the sweep's ETA; elsewhere one line per trial through ``echo``."""
+    from dlhw.sweeps.progress import SweepProgress
+
+    return SweepProgress(quiet=quiet, echo=echo)
+
+
+def sweep_executor(path: Any, given: Optional[str]) -> str:
+    """The executor: ``given`` (--executor), else a sweep file's (or dict's) ``executor:``, else local."""
+    if given:
+        return str(given)
+    raw: Any = None
+    if isinstance(path, Mapping):
+        raw = path
+    elif isinstance(path, (str, Path)) and Path(path).is_file():
+        from dlhw.config.loader import load_raw
+
+        raw = load_raw(path)
+    value = raw.get("executor") if isinstance(raw, Mapping) else None
+    if value is None:
+        return "local"
+    if value not in ("local", "ray", "slurm"):
+        raise ConfigError(f"{path if not isinstance(path, Mapping) else 'sweep'}: executor: expected local, ray "
+                          f"or slurm; received {value!r}")
+    return str(value)

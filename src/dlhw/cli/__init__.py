@@ -44,6 +44,9 @@ def main_callback(
                                                     help="Print the version and exit.")] = False,
 ) -> None:
     """dlhw: YAML in, trained Keras model and a complete run folder out."""
+    from dlhw.runtime.log import setup_cli_logging
+
+    setup_cli_logging()  # dlhw's messages on the terminal (dlhw.runtime.log); -q / --debug adjust the level
 
 
 app.command("run", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(run_cmd.run)

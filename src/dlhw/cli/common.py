@@ -45,7 +45,12 @@ def one_line(text: str) -> str:
 
 @contextmanager
 def cli_errors(debug: bool = False) -> Iterator[None]:
-    """Turn errors into one line on stderr and an exit code (2: config/usage, 1: failure, 130: Ctrl-C)."""
+    """Turn errors into one line on stderr and an exit code (2: config/usage, 1: failure, 130: Ctrl-C);
+    ``debug`` also shows dlhw's DEBUG messages (dlhw.runtime.log)."""
+    if debug:
+        from dlhw.runtime.log import setup_cli_logging
+
+        setup_cli_logging(debug=True)
     try:
         yield
     except typer.Exit:

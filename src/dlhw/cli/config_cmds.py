@@ -21,7 +21,7 @@ def validate(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None, no_data
     """Check CONFIG (and --set overrides) and its data paths without training; exit 2 on the first problem."""
     with cli_errors(debug):
         from dlhw.config import load_config
-        from dlhw.data.paths import check_data_paths
+        from dlhw.data.sources import check_data_paths
 
         cfg = load_config(config, overrides(sets, ctx.args))
         found = [] if no_data else check_data_paths(cfg.dataset, str(config))

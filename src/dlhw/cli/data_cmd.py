@@ -31,7 +31,7 @@ def preview(
         from rich.table import Table
 
         from dlhw.config import load_config
-        from dlhw.data import load_dataset
+        from dlhw.data import load_dataset, source_for
         from dlhw.errors import ConfigError
         from dlhw.evaluation.samples import write_samples
         from dlhw.runtime.tfruntime import setup_runtime
@@ -43,20 +43,26 @@ def preview(
         setup_runtime("cpu", cfg.seed, None, debug)
         dataset = load_dataset(cfg)
         counts = dataset.counts()
+        same = dataset.meta.get("validation") == "test split"  # val is the test split: count it once
         console = Console()
         table = Table(title=f"{cfg.name}: samples per split ({cfg.dataset.source})")
         table.add_column("class")
         splits = [s for s in ("train", "val", "test") if s in counts]
         for s in splits:
-            table.add_column(s, justify="right")
+            table.add_column("val (= test)" if same and s == "val" else s, justify="right")
         table.add_column("total", justify="right")
+        counted = [s for s in splits if not (same and s == "val")]
         keys = list(dict.fromkeys(k for s in splits for k in counts[s]))
         for k in keys:
             vals = [counts[s].get(k, 0) for s in splits]
-            table.add_row(str(k), *map(str, vals), str(sum(vals)))
+            table.add_row(str(k), *map(str, vals), str(sum(counts[s].get(k, 0) for s in counted)))
         totals = [sum(counts[s].values()) for s in splits]
-        table.add_row("all", *map(str, totals), str(sum(totals)), style="bold")
+        table.add_row("all", *map(str, totals), str(sum(sum(counts[s].values()) for s in counted)), style="bold")
         console.print(table)
+        if same:
+            console.print("val is the test split (dataset.validation: test): counted once in the totals")
+        for line in source_for(cfg.dataset.source).preview(dataset):
+            console.print(line)
         if dataset.unseen is not None:
             import numpy as np
 

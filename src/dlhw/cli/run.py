@@ -12,7 +12,8 @@ from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, cli_e
 
 
 def print_results(run, config: Optional[Path] = None) -> None:
-    """A short table of the run's metrics per split, and where the run folder is."""
+    """A short table of the run's metrics per split, and where the run folder is (the run's
+    diagnostics came before it, through logging: dlhw.api.run_folder.log_diagnostics)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -37,10 +38,6 @@ def print_results(run, config: Optional[Path] = None) -> None:
     p = m.get("params", {})
     console.print(f"params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                   f"{m.get('epochs_run')} epochs in {m.get('train_seconds', 0):.1f}s, best epoch {m.get('best_epoch')}")
-    from dlhw.evaluation.diagnostics import format_findings
-
-    for line in format_findings(m.get("diagnostics") or []):
-        console.print(f"[yellow]diagnostic[/yellow] {line}", highlight=False, markup=True)
     console.print(f"run folder: {run.path}{sweep_note(config, run.path)}", highlight=False, soft_wrap=True)
 
 

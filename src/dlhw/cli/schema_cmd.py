@@ -1,4 +1,5 @@
-"""dlhw schema: the JSON Schema of config files, for editors that validate and complete YAML."""
+"""dlhw schema: the JSON Schema of config files, for editors that validate and complete YAML; with
+--records, of the files a run folder and a sweep folder hold (dlhw.rundir.records)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ SchemaOutOpt = Annotated[Optional[Path], typer.Option(
 SweepOpt = Annotated[bool, typer.Option(
     "--sweep", help="The schema of a sweep file (base:, grid:, random:, repeats:); it accepts experiment "
                     "configs too.")]
+RecordsOpt = Annotated[bool, typer.Option(
+    "--records", help="The schemas of the run-folder and sweep-folder files (status.json, metrics.json, env.json, "
+                      "mlflow.json, wandb.json, preprocessing.json, sweep.json); --out: a folder, one <name>.schema.json each.")]
 
 
-def schema(out: SchemaOutOpt = None, sweep: SweepOpt = False, debug: DebugOpt = False) -> None:
+def schema(out: SchemaOutOpt = None, sweep: SweepOpt = False, records: RecordsOpt = False,
+           debug: DebugOpt = False) -> None:
     """Print the JSON Schema of an experiment config (with --sweep: of a sweep file), with a description
     of every key. Point a yaml-language-server editor (VS Code's YAML extension) at it: first line
-    `# yaml-language-server: $schema=dlhw.schema.json`."""
+    `# yaml-language-server: $schema=dlhw.schema.json`. With --records: the schemas of the files a run
+    folder and a sweep folder hold (docs/schemas/)."""
     with cli_errors(debug):
+        if records:
+            _records(out)
+            return
         from dlhw.config.jsonschema import dumps, experiment_schema, sweep_schema
 
         text = dumps(sweep_schema() if sweep else experiment_schema())
@@ -36,3 +45,17 @@ def schema(out: SchemaOutOpt = None, sweep: SweepOpt = False, debug: DebugOpt = 
             raise ConfigError(f"--out: {out} is a folder; give a file name, e.g. {out / 'dlhw.schema.json'}")
         write_text(out, text)
         typer.echo(f"wrote {out} (the {'sweep file' if sweep else 'experiment config'} schema)")
+
+
+def _records(out: Optional[Path]) -> None:
+    from dlhw.rundir.records.docs import dumps, record_schemas, write_schemas
+
+    if out is None:
+        typer.echo(dumps(record_schemas()), nl=False)
+        return
+    if out.exists() and not out.is_dir():
+        from dlhw.errors import ConfigError
+
+        raise ConfigError(f"--out: {out} is a file; with --records give a folder, e.g. docs/schemas")
+    written = write_schemas(out)
+    typer.echo(f"wrote {len(written)} record schemas to {out}")

@@ -14,24 +14,28 @@ from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check
 
 
 def closing_counts(results) -> str:
-    """'6 completed, 6 pruned, 0 failed': every status counted apart (a pruned trial is neither ok nor failed)."""
-    from dlhw.sweeps.records import OK
+    """'6 completed, 6 pruned, 0 failed': every status counted apart (a pruned or paused trial is
+    neither completed nor failed)."""
+    from dlhw.rundir.states import Status
 
     counts: dict = {}
     for r in results:
-        status = str(r.get("status"))
-        key = status if status in OK else "failed"
+        status = Status.parse(r.get("status"))
+        key = status if status.ok else Status.FAILED
         counts[key] = counts.get(key, 0) + 1
-    parts = [f"{counts[s]} {s}" for s in ("completed", "pruned", "skipped", "running") if counts.get(s)]
-    return ", ".join(parts + [f"{counts.get('failed', 0)} failed"])
+    shown = (Status.COMPLETED, Status.PRUNED, Status.PAUSED, Status.SKIPPED, Status.RUNNING, Status.QUEUED)
+    parts = [f"{counts[s]} {s}" for s in shown if counts.get(s)]
+    return ", ".join(parts + [f"{counts.get(Status.FAILED, 0)} failed"])
 
 
 def why(r) -> str:
-    """The why column: a failed trial's error, a pruned trial's epoch, a skipped trial's reason."""
+    """The why column: a failed trial's error, a pruned trial's epoch, a paused or skipped trial's reason."""
     if r.get("error"):
         return str(r["error"])
     if r.get("status") == "pruned":
         return f"pruned at epoch {r['pruned_at']}" if r.get("pruned_at") else "stopped by the search's pruner"
+    if r.get("status") == "paused":
+        return "parked by the search's scheduler"
     if r.get("status") == "skipped":
         return "completed earlier (--rerun trains it again)"
     return ""
@@ -52,7 +56,8 @@ def print_closing(sweep, console=None) -> None:
     columns = ("trial", "status", "val acc", "test acc", "train s") + (("why",) if any(reasons) else ())
     for col in columns:
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
-    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow"}
+    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow",
+              "paused": "yellow"}
     for r, reason in zip(sweep.results, reasons):
         cells = [Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
                  num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}")]
@@ -94,13 +99,22 @@ def sweep(
     workers: Annotated[str, typer.Option("--workers", "-j", help="Trials trained at once: auto (one per CPU core "
                                          "as memory allows, at most 8; one per GPU when there are GPUs) or a number. "
                                          "Each worker is a process with its share of the CPU threads.")] = "auto",
-    executor: Annotated[str, typer.Option("--executor", help="Where trials run: local (processes on this machine) or ray (a Ray cluster, see --address).")] = "local",
+    executor: Annotated[Optional[str], typer.Option("--executor", help="Where trials run: local (processes on this "
+                                                    "machine), ray (a Ray cluster, see --address) or "
+                                                    "slurm (a job array; see README 'On a Slurm cluster'). Default: "
+                                                    "the sweep file's executor:, else local.",
+                                                    show_default=False)] = None,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray cluster address, HOST:PORT or auto "
                                                    "(default: RAY_ADDRESS, else a private local Ray instance).",
                                                    show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too (by default they are skipped).")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="With --executor slurm: return once the trials are "
+                                         "submitted (run the same command again to reattach).")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --executor slurm: submit again the "
+                                               "trials whose task failed, was cancelled or hit a node "
+                                               "failure.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -111,18 +125,25 @@ def sweep(
 
         if path is None:
             raise ConfigError("dlhw sweep: give a folder of configs or a sweep file")
+        from dlhw.api.sweep_folder import sweep_executor
+
         if dry_run:
             check_device(device)
             from dlhw.sweeps import build_plan
-            from dlhw.sweeps.dryrun import data_problem, plan_rows, print_plan
-            from dlhw.sweeps.space import search_raw
+            from dlhw.sweeps.planning.dryrun import data_problem, plan_rows, print_plan
+            from dlhw.sweeps.planning.space import search_raw
 
             if search_raw(path) is not None:  # a search: its space, sampler, pruner and budget
-                from dlhw.sweeps.search_dryrun import print_search
-                from dlhw.sweeps.space import build_search
+                from dlhw.sweeps.planning.search_dryrun import print_search
+                from dlhw.sweeps.planning.space import build_search
 
                 splan = build_search(path, overrides(sets, ctx.args))
                 print_search(splan, out)
+                if sweep_executor(path, executor) == "slurm":
+                    from dlhw.slurm.resources import dry_run_text
+
+                    typer.echo(dry_run_text([(splan.name, splan.base)], slurm_workers(workers, splan.budget),
+                                            splan.name, str(out / splan.name / ".slurm"), search=splan.budget))
                 missing = missing_search_packages(splan)
                 if missing:  # the plan is shown, but the search itself would stop at once: say so, exit 2
                     raise ConfigError(missing)
@@ -131,6 +152,11 @@ def sweep(
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains
             rows = plan_rows(plan, out, device=device)
             print_plan(plan, rows, rerun)
+            if sweep_executor(path, executor) == "slurm":
+                from dlhw.slurm.resources import dry_run_text
+
+                typer.echo(dry_run_text([(t.name, t.raw) for t in plan.trials], slurm_workers(workers, len(plan.trials)),
+                                        plan.name, str(out / plan.name / ".slurm")))
             problem = data_problem(rows)
             if problem:  # a dataset that cannot be loaded: the sweep would fail, say so with exit 2
                 raise problem
@@ -138,7 +164,16 @@ def sweep(
         from dlhw.api import sweep as sweep_api
 
         result = sweep_api(path, overrides(sets, ctx.args), out=out, workers=workers, executor=executor,
-                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug)
+                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug, detach=detach,
+                           retry_failed=retry_failed)
         print_closing(result)
         if result.failed:
             raise typer.Exit(1)
+
+
+def slurm_workers(workers: str, n: int) -> int:
+    """--workers for a Slurm array: a number, or auto: every trial at once (the scheduler decides)."""
+    from dlhw.sweeps.executors.resources import parse_workers
+
+    value = parse_workers(workers)
+    return max(1, n) if value == "auto" else int(value)

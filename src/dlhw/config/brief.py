@@ -3,8 +3,8 @@
 Left out: keys that are unset (null: an option not used) and keys at their default that the schema
 says apply to other variants only. A field's description starts with the variants it is for
 ("image_folder, image_csv: ...", "sgd / rmsprop: ...", "reuters / imdb: ..."); when none of them is
-a value of that section (its source, type, name...), the key does not apply here. Top-level keys and
-anything set to a non-default value always stay. ``dlhw show --all`` prints every key.
+a value of that section (its source, type, name...), the key does not apply here (likewise the
+sections in ONLY_FOR). Other top-level keys and anything set to a non-default value always stay. ``dlhw show --all`` prints every key.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional, Set, Tuple
 
+# Sections whose description names no variant, that matter only for some: left out at their default
+# unless a value of their section is one of these (slurm: read only by `dlhw sweep --executor slurm`;
+# dataset.limits: budgets for the sources that decode files).
+ONLY_FOR: Dict[str, Set[str]] = {"slurm": set(), "limits": {"image_folder", "image_csv", "sequences"}}
 FOR_VARIANTS = re.compile(r"^([a-z][a-z0-9_]*(?:\s*(?:,|/)\s*[a-z][a-z0-9_]*)*):\s")
 
 
@@ -37,6 +41,9 @@ def brief(model, dumped: Dict[str, Any], top: bool = True) -> Tuple[Dict[str, An
         field = fields.get(key)
         current = getattr(model, key, None)
         if value is None:
+            dropped += 1
+            continue
+        if key in ONLY_FOR and field is not None and not ONLY_FOR[key] & here and current == _default(field):
             dropped += 1
             continue
         if field is not None and not top:

@@ -30,7 +30,7 @@ import json
 from typing import Any, Dict
 
 # Keys of a resolved config that do not change what a trial computes per epoch.
-_SHAPE_IGNORED = ("name", "seed", "tracking")
+_SHAPE_IGNORED = ("name", "seed", "tracking", "slurm")
 _SHAPE_IGNORED_TRAINING = ("epochs", "early_stopping", "tensorboard", "checkpoint", "keep_checkpoints")
 _SHAPE_IGNORED_STAGE = ("epochs", "early_stopping")
 
@@ -72,6 +72,9 @@ LATE_DEFAULTS: Dict[str, Any] = {
     # issue 18
     "training.precision": "float32", "training.jit_compile": "auto", "training.distribute": "none",
     "training.batch_size_per": "global",
+    # issues 25 and 27 (data)
+    "dataset.impute": False,
+    "dataset.limits": {"max_image_pixels": 100_000_000, "max_frames": 1_000, "max_array_bytes": 4 * 1024**3},
 }
 
 
@@ -104,12 +107,12 @@ def _without_late_defaults(data: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _without_keeping(data: Dict[str, Any]) -> Dict[str, Any]:
-    """The dump without ``training.keep_checkpoints`` and ``tracking``: what a completed run keeps
-    on disk, and where copies of it go (MLflow), change nothing it computes, and configs written
+    """The dump without ``training.keep_checkpoints``, ``tracking`` and ``slurm``: what a completed run
+    keeps on disk, where copies of it go (MLflow) and where it runs change nothing it computes, and configs written
     before the keys existed keep their hash (their trials stay done in a sweep, their checkpoints
     resumable)."""
-    if "tracking" in data:
-        data = {k: v for k, v in data.items() if k != "tracking"}
+    if "tracking" in data or "slurm" in data:  # slurm: where a trial runs (dlhw.config.slurm)
+        data = {k: v for k, v in data.items() if k not in ("tracking", "slurm")}
     training = data.get("training")
     if not isinstance(training, dict) or "keep_checkpoints" not in training:
         return data

@@ -40,6 +40,9 @@ REPEATS_KEY = {
     "description": "dlhw sweep: seeds per trial (seed, seed + 1, ...); more than 1 gives mean ± std in "
                    "reports. dlhw run ignores it.",
 }
+EXECUTOR_KEY = {"type": "string", "enum": ["local", "ray", "slurm"], "default": "local",
+                "description": "dlhw sweep: where the trials run when --executor is not given: local (processes "
+                               "on this machine), ray, or slurm (a job array; each trial's slurm: block)."}
 VARY_KEY = {
     "type": "string", "enum": ["seed", "split", "both"], "default": "both",
     "description": "dlhw sweep, with repeats: what the repeats change: seed (weights and batch order; the "
@@ -116,7 +119,7 @@ def sweep_schema() -> Dict[str, Any]:
                           "description": entry["description"].replace("one trial each", "a search samples")}
     defs["Range"] = copy.deepcopy(RANGE)
     extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY, "vary": VARY_KEY,
-             "search": SEARCH_KEY, "space": space}
+             "search": SEARCH_KEY, "space": space, "executor": EXECUTOR_KEY}
     return _document(defs, "dlhw sweep file", SWEEP_ABOUT, extra, {"random": ["grid"], "search": ["space"],
                                                                    "space": ["search"]})
 

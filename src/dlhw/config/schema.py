@@ -15,6 +15,7 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tupl
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
+from dlhw.config.slurm import SlurmConfig
 from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
@@ -123,6 +124,12 @@ class AugmentConfig(Section):
     contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change by up to this factor (RandomContrast). 0: off.")
 
 
+class LimitsConfig(Section):
+    max_image_pixels: int = Field(100_000_000, gt=0, le=MAX_STEPS, description="Largest image accepted: width x height x frames (GIF frames are all decoded), read from the file's header before decoding; an image folder skips a larger file with one warning, an image CSV and dlhw predict refuse it.")
+    max_frames: int = Field(1_000, gt=0, le=MAX_STEPS, description="Most frames of one animated image (GIF), counted from its blocks without decoding; more is skipped (image folder) or refused.")
+    max_array_bytes: int = Field(4 * 1024**3, gt=0, le=2**62, description="Largest .npy array (alone or in a .npz) in bytes, from its header's shape and dtype before reading; a larger one is refused.")
+
+
 class DatasetConfig(Section):
     source: DatasetSource = Field("sklearn", description="Where data comes from: sklearn (a scikit-learn toy set), csv (a table), image_csv (a table of image paths and numeric targets), image_folder (one sub-folder per class), keras (a keras.datasets set, downloaded once), sequences (fixed-length sequences: .npz, .npy or CSV).")
     name: Optional[str] = Field(None, description="The dataset, for sources sklearn (digits, iris, wine, breast_cancer) and keras (mnist, fashion_mnist, cifar10, cifar100, reuters, imdb); required for those.")
@@ -145,6 +152,8 @@ class DatasetConfig(Section):
     fold: Optional[int] = Field(None, ge=0, le=MAX_UNITS, description="With folds: which fold (0 to K-1) is the test set; set by dlhw sweep for each of the K runs.")
     split_seed: Optional[int] = Field(None, ge=0, le=MAX_SEED, description="Seed of the train/val/test split (and max_samples, folds); default the run's seed (sweep vary: seed keeps it fixed, vary: split changes it).")
     validation: Literal["split", "test"] = Field("split", description="Validation data: the val split, or the test split itself (as S2, S3, S4 did; test figures are then not independent).")
+    impute: bool = Field(False, description="csv: fill empty feature cells (numeric: the column's median; text: a category of its own) instead of refusing them; the fill values are saved with the run's encoder and used by dlhw predict.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Resource budgets checked from file headers before decoding: max_image_pixels, max_frames, max_array_bytes.")
 
     @field_validator("source")
     @classmethod
@@ -646,10 +655,20 @@ class MLflowConfig(Section):
     log_model: bool = Field(True, description="Also log the trained model as an MLflow Keras model (artifact model/, loadable with mlflow.keras.load_model).")
 
 
+class WandbConfig(Section):
+    project: Optional[str] = Field(None, description="W&B project; default WANDB_PROJECT, else dlhw.")
+    entity: Optional[str] = Field(None, description="W&B entity (user or team); default WANDB_ENTITY, else the account's default.")
+    group: Optional[str] = Field(None, description="W&B group of a single run (a sweep's trials are grouped by the sweep's name); default WANDB_RUN_GROUP.")
+    tags: List[str] = Field(default_factory=list, description="W&B tags of the run; default WANDB_TAGS (comma-separated).")
+    mode: Optional[Literal["online", "offline", "disabled"]] = Field(None, description="online, offline (files under the run folder's wandb/, upload later with wandb sync) or disabled; default WANDB_MODE, else online with an API key and a reachable server, otherwise offline.")
+    log_model: bool = Field(False, description="Also log model.keras as a W&B artifact of type model.")
+
+
 class TrackingConfig(Section):
     mlflow: Optional[MLflowConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to MLflow (optional extra dlhw[mlflow]): params, epoch metrics, final metrics, tags, files; true: the defaults.")
+    wandb: Optional[WandbConfig] = Field(None, json_schema_extra=_true_false_too, description="Copy the run to Weights & Biases (optional extra dlhw[wandb]): config, epoch metrics, final metrics, plots, files; true: the defaults.")
 
-    @field_validator("mlflow", mode="before")
+    @field_validator("mlflow", "wandb", mode="before")
     @classmethod
     def _mlflow(cls, v: Any) -> Any:
         if isinstance(v, str) and v.strip().lower() in ("true", "false"):
@@ -667,8 +686,9 @@ class ExperimentConfig(Section):
     model: ModelConfig = Field(default_factory=MLPModel, description="The network; its type (mlp, cnn, cnn1d, backbone) chooses the other keys.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="The training plan: epochs or stages, batch size, loss, optimizer, early stopping, checkpoints.")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Extra evaluation: which epoch is measured, open-set rejection, sample images.")
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow); the run folder stays the record.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Copies of the run kept elsewhere (MLflow, Weights & Biases); the run folder stays the record.")
     cache: Literal["auto", "off"] = Field("auto", description="auto: frozen-backbone features and decoded images are computed once and cached; off: every epoch.")
+    slurm: SlurmConfig = Field(default_factory=SlurmConfig, description="What each trial asks of a Slurm cluster (dlhw sweep --executor slurm): partition, time, CPUs, memory, GPUs; ignored elsewhere.")
     _source: Optional[str] = PrivateAttr(None)  # the file it was read from, for data errors (not part of the dump)
 
     @model_validator(mode="before")

@@ -15,6 +15,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
+
 SPLITS = ("train", "val", "test")
 
 
@@ -225,7 +229,6 @@ def use_test_for_validation(dataset: Dataset, cfg) -> Dataset:
     the choice in ``dataset.meta['validation']`` (metrics.json and the report show it),
     says so on the console and warns when early stopping watches it (the test figure is
     then optimistic: the test data chose the epoch)."""
-    from dlhw.runtime.console import info, warn
     from dlhw.errors import DataError
 
     dcfg = cfg.dataset
@@ -242,12 +245,12 @@ def use_test_for_validation(dataset: Dataset, cfg) -> Dataset:
                         f"give dataset.split.test a fraction > 0 or add a test/ folder")
     dataset.splits["val"] = test
     dataset.meta["validation"] = "test split"
-    info(f"validation: the test split ({len(test)} samples) is the validation data, as the study did; "
-         f"val and test figures are the same data")
+    log.info(f"validation: the test split ({len(test)} samples) is the validation data, as the study did; "
+             f"val and test figures are the same data")
     monitors = [s.early_stopping.monitor for s in cfg.stages() if s.early_stopping is not None]
     if any(m.startswith("val_") for m in monitors):
-        warn(f"early stopping watches {monitors[0]} on the test split (dataset.validation: test): "
-             f"the test data chooses the epoch, so the test figures are optimistic")
+        log.warning(f"early stopping watches {monitors[0]} on the test split (dataset.validation: test): "
+                    f"the test data chooses the epoch, so the test figures are optimistic")
     return dataset
 
 

@@ -32,7 +32,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dlhw.runtime.console import info, warn
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 FORMAT = 1
 
@@ -74,12 +76,22 @@ def clear() -> None:
     held.clear()
 
 
+def share_memory(workers: int) -> None:
+    """This process is one of ``workers`` sweep workers: its default budget is 1/workers of the
+    machine's ($DLHW_CACHE_MEMORY, when set, is each worker's own)."""
+    from dlhw.runtime.memo import held
+
+    held("image_memory_share", dict)["workers"] = max(1, int(workers))
+
+
 def memory_budget() -> int:
     """Bytes of decoded images kept in memory ($DLHW_CACHE_MEMORY; see the module doc)."""
+    from dlhw.runtime.memo import held
+
     total = _physical_memory()
     raw = os.environ.get("DLHW_CACHE_MEMORY", "").strip().lower()
     if not raw:
-        return int(min(2 * 1024 ** 3, 0.10 * total))
+        return int(min(2 * 1024 ** 3, 0.10 * total)) // held("image_memory_share", dict).get("workers", 1)
     units = {"kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "b": 1}
     try:
         if raw.endswith("%"):
@@ -147,7 +159,7 @@ class DiskStore:
         return out
 
     def _repair(self, i: int) -> bytes:
-        warn(f"image cache: damaged entry for {self.files[i]} in {self.path} (checksum mismatch); re-decoded it")
+        log.warning(f"image cache: damaged entry for {self.files[i]} in {self.path} (checksum mismatch); re-decoded it")
         row = _decode_files([self.files[i]], self.image_size, self.channels)[0].tobytes()
         try:
             os.pwrite(self.fd, row, i * self.row)
@@ -250,8 +262,8 @@ def store_for(files: List[str], image_size, channels: int):
             array[at:at + len(b)] = b
             at += len(b)
         store = MemoryStore(array)
-        info(f"decoded {len(files)} images once ({nbytes / 2 ** 20:.0f} MB in memory) "
-             f"in {time.perf_counter() - start:.1f}s")
+        log.info(f"decoded {len(files)} images once ({nbytes / 2 ** 20:.0f} MB in memory) "
+                 f"in {time.perf_counter() - start:.1f}s")
     else:
         store = _disk_store(key, files, (h, w), channels)
         if store is None:
@@ -281,7 +293,7 @@ def _disk_store(key: str, files: List[str], image_size, channels: int) -> Option
     shape = (image_size[0], image_size[1], channels)
     meta = _read_meta(meta_path, len(files), shape)
     if meta is not None and path.exists() and path.stat().st_size == len(files) * int(np.prod(shape)):
-        info(f"decoded images of {len(files)} files read from the disk cache ({path})")
+        log.info(f"decoded images of {len(files)} files read from the disk cache ({path})")
         return DiskStore(path, shape, np.asarray(meta["crc"], dtype=np.uint32), files, image_size, channels)
     from dlhw.errors import WriteError
     from dlhw.runtime.files import replacing, write_json
@@ -299,11 +311,11 @@ def _disk_store(key: str, files: List[str], image_size, channels: int) -> Option
         write_json(meta_path, {"format": FORMAT, "samples": len(files), "shape": list(shape),
                                "first": files[0], "crc": crc}, indent=None)
     except (OSError, WriteError) as exc:
-        warn(f"image cache: cannot write {folder} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
-             f"images are decoded every epoch")
+        log.warning(f"image cache: cannot write {folder} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
+                    f"images are decoded every epoch")
         return None
-    info(f"decoded {len(files)} images once into the disk cache ({path}, "
-         f"{len(files) * int(np.prod(shape)) / 2 ** 20:.0f} MB) in {time.perf_counter() - start:.1f}s")
+    log.info(f"decoded {len(files)} images once into the disk cache ({path}, "
+             f"{len(files) * int(np.prod(shape)) / 2 ** 20:.0f} MB) in {time.perf_counter() - start:.1f}s")
     return DiskStore(path, shape, np.asarray(crc, dtype=np.uint32), files, image_size, channels)
 
 

@@ -22,7 +22,7 @@ from dlhw.errors import ConfigError, DataError, did_you_mean, shorten
 
 
 def _read(path: Path):
-    from dlhw.data.sources import read_table
+    from dlhw.data.table import read_table
 
     df = read_table(path, "image_csv")
     df.columns = [str(c) for c in df.columns]
@@ -48,7 +48,7 @@ def _columns(df, cfg, path: Path) -> List[str]:
     return targets
 
 
-def image_files(df, column: str, path: Path) -> List[str]:
+def image_files(df, column: str, path: Path, limits=None) -> List[str]:
     """Each row's image as a path, checked: present, a file, readable (the row is named otherwise)."""
     from dlhw.data.images import IMAGE_EXTENSIONS, _readable
 
@@ -64,7 +64,7 @@ def image_files(df, column: str, path: Path) -> List[str]:
             raise DataError(f"{where}: image {shorten(cell.strip())} not found (looked for {p})")
         if p.suffix.lower() not in IMAGE_EXTENSIONS:
             raise DataError(f"{where}: {p.name} is not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
-        reason = _readable(p)
+        reason = _readable(p, limits)
         if reason:
             raise DataError(f"{where}: {p} is not a readable image ({reason})")
         files.append(str(p))
@@ -72,10 +72,10 @@ def image_files(df, column: str, path: Path) -> List[str]:
 
 
 def _targets(df, targets: List[str], task: str, path: Path) -> np.ndarray:
-    from dlhw.data.sources import _finite_or_error, _numeric_or_error
+    from dlhw.data.table import finite_or_error, numeric_or_error
 
-    _finite_or_error(df, targets, path)
-    y = np.stack([_numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
+    finite_or_error(df, targets, path)
+    y = np.stack([numeric_or_error(df[t], t, path).to_numpy(dtype=np.float32) for t in targets], axis=1)
     if task == "multilabel":
         bad = ~np.isin(y, (0, 1))
         if bad.any():
@@ -104,7 +104,7 @@ def load_image_csv(cfg, task: str, seed: int) -> Dataset:
         raise missing_path("dataset.path", path, "CSV file")
     df = _read(path)
     targets = _columns(df, cfg, path)
-    files = image_files(df, cfg.image_column, path)
+    files = image_files(df, cfg.image_column, path, getattr(cfg, "limits", None))
     y = _targets(df, targets, task, path)
     whole = Split(y=y, files=files)
     if cfg.max_samples:

@@ -14,9 +14,11 @@ from typing import List, Tuple
 
 import numpy as np
 
-from dlhw.runtime.console import warn
 from dlhw.data.dataset import SPLITS, Dataset, Split, split_arrays, subsample
 from dlhw.errors import ConfigError, DataError
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
@@ -25,23 +27,33 @@ SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test"
 TF_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP"}  # what TensorFlow decodes
 
 
-def _readable(path: Path) -> str | None:
-    """None when the file is an image TensorFlow's decoder (the one training uses) can read,
-    else the reason it cannot. Cheap: PIL reads the header and checks the structure (PNG
-    chunk checksums, a JPEG's end-of-image marker) without decoding the pixels."""
+def _readable(path: Path, limits=None) -> str | None:
+    """None when the file is an image TensorFlow's decoder (the one training uses) can read
+    within ``dataset.limits`` (dlhw.data.limits), else the reason it cannot. Cheap: PIL reads
+    the header and checks the structure (PNG chunk checksums, a JPEG's end-of-image marker)
+    without decoding the pixels; the pixel and frame budget is checked first, from the header."""
     from PIL import Image
 
+    from dlhw.data.limits import image_over_budget, limits_of
+
+    bomb_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # dlhw's own budget applies, with a message naming it
     try:
         with Image.open(path) as im:
             fmt = im.format or "?"
             if fmt not in TF_FORMATS:
                 return f"a {fmt} file; TensorFlow decodes only JPEG, PNG, GIF and BMP"
+            over = image_over_budget(path, im.size, fmt, limits_of() if limits is None else limits)
+            if over:
+                return over
             im.verify()
         if TF_FORMATS[fmt] == "JPEG" and not _jpeg_complete(path):
             return "truncated JPEG (no end-of-image marker)"
         return None
     except Exception as exc:  # PIL raises many kinds for broken files
         return f"{type(exc).__name__}: {str(exc)[:80]}"
+    finally:
+        Image.MAX_IMAGE_PIXELS = bomb_limit
 
 
 def _jpeg_complete(path: Path) -> bool:
@@ -55,8 +67,10 @@ def _jpeg_complete(path: Path) -> bool:
     return b"\xff\xd9" in tail
 
 
-def list_class_folder(root: Path, class_names: List[str] | None = None) -> Tuple[List[str], List[int], List[str]]:
-    """(files, labels, class_names) of a folder with one sub-folder per class."""
+def list_class_folder(root: Path, class_names: List[str] | None = None,
+                      limits=None) -> Tuple[List[str], List[int], List[str]]:
+    """(files, labels, class_names) of a folder with one sub-folder per class; files that are not
+    readable images, or are over ``dataset.limits``, are skipped with one warning each."""
     subdirs = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if class_names is None:
         if not subdirs:
@@ -78,12 +92,13 @@ def list_class_folder(root: Path, class_names: List[str] | None = None) -> Tuple
             if entry.is_dir() or entry.name.startswith("."):
                 continue
             if entry.suffix.lower() not in IMAGE_EXTENSIONS:
-                warn(f"skipping {entry}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
+                log.warning(f"skipping {entry}: not an image file (expected {', '.join(IMAGE_EXTENSIONS)})")
                 skipped += 1
                 continue
-            reason = _readable(entry)
+            reason = _readable(entry, limits)
             if reason:
-                warn(f"skipping {entry}: unreadable image ({reason})")
+                log.warning(f"skipping {entry}: {'over budget' if 'dataset.limits' in reason else 'unreadable image'} "
+                            f"({reason})")
                 skipped += 1
                 continue
             files.append(str(entry))
@@ -120,14 +135,14 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
         from dlhw.data.folds import refuse_folds
 
         refuse_folds(cfg, f"{root} is already split into train/ val/ test/ folders")
-        files, labels, names = list_class_folder(present["train"])
+        files, labels, names = list_class_folder(present["train"], limits=getattr(cfg, "limits", None))
         splits = {"train": Split(y=np.array(labels, dtype=np.int64), files=files)}
         for split in ("val", "test"):
             folder = next((present[n] for n in SPLIT_DIRS[split] if n in present), None)
             if folder is None:
                 splits[split] = Split(y=np.zeros(0, dtype=np.int64), files=[])
                 continue
-            f, lab, _ = list_class_folder(folder, names)
+            f, lab, _ = list_class_folder(folder, names, getattr(cfg, "limits", None))
             splits[split] = Split(y=np.array(lab, dtype=np.int64), files=f)
         if len(splits["val"]) == 0:  # carve validation out of train
             frac = cfg.split.val / max(cfg.split.train + cfg.split.val, 1e-9)
@@ -135,7 +150,7 @@ def load_image_folder(cfg, task: str, seed: int) -> Dataset:
             splits["train"], splits["val"] = parts["train"], parts["val"]
         all_files = [f for s in splits.values() for f in s.files]
     else:
-        files, labels, names = list_class_folder(root)
+        files, labels, names = list_class_folder(root, limits=getattr(cfg, "limits", None))
         whole = Split(y=np.array(labels, dtype=np.int64), files=files)
         if cfg.max_samples:
             whole = subsample(whole, cfg.max_samples, seed, True)

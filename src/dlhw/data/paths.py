@@ -1,7 +1,8 @@
 """Data paths a config names: do they exist, and if not, how to get them.
 
-``check_data_paths(dataset_cfg, source)`` runs before any data is read (by
-``load_dataset`` and by ``dlhw validate``): a missing CSV file or image folder
+``dlhw.data.sources.check_data_paths(dataset_cfg, source)`` runs before any data is read (by
+``load_dataset`` and by ``dlhw validate``; each source's ``check_present`` uses the helpers
+here): a missing CSV file or image folder
 is one line naming the config file, the key, the path, and the fix: for the
 stand-ins this repository can generate (data/make_*.py) the exact command,
 otherwise data/README.md. No heavy imports.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from dlhw.errors import DataError
 
@@ -26,16 +27,6 @@ GENERATORS = {
     "data/landmark_images/landmarks.csv": "python data/make_landmark_images.py",
     "data/landmark_images_small/landmarks.csv": "python data/make_landmark_images.py --out data/landmark_images_small/landmarks.csv --count 240 --size 32",
 }
-KINDS = {"csv": "CSV file", "image_csv": "CSV file", "image_folder": "image folder", "sequences": "sequences file"}
-
-
-def data_paths(dataset) -> List[Tuple[str, str, str]]:
-    """(key, path, what) for every file or folder the dataset section points at."""
-    what = KINDS.get(dataset.source)
-    found = [("dataset.path", str(dataset.path), what)] if what and dataset.path else []
-    if dataset.source == "sequences" and getattr(dataset, "labels", None):
-        found.append(("dataset.labels", str(dataset.labels), "labels file"))
-    return found
 
 
 def fix_for(path: str | Path, key: str = "dataset.path") -> str:
@@ -74,24 +65,3 @@ def check_image_folder(root: Path, key: str, prefix: str) -> None:
     if len(classes) < 2:
         raise DataError(f"{prefix}{key}: {where}: found a single class folder ('{classes[0]}'); classification "
                         f"needs at least 2")
-
-
-def check_data_paths(dataset, source: Optional[str] = None) -> List[str]:
-    """Raise DataError for the first data path that is missing or of the wrong kind; else the paths checked."""
-    prefix = f"{source}: " if source else ""
-    checked = []
-    for key, path, what in data_paths(dataset):
-        p = Path(path)
-        if not p.exists():
-            raise missing_path(key, p, what, source)
-        if what == "CSV file" and p.is_dir():
-            raise DataError(f"{prefix}{key}: {p} is a folder; source '{dataset.source}' needs a .csv file")
-        if what in ("sequences file", "labels file") and p.is_dir():
-            raise DataError(f"{prefix}{key}: {p} is a folder; source 'sequences' needs a .npz, .npy or .csv file")
-        if what == "image folder":
-            if not p.is_dir():
-                raise DataError(f"{prefix}{key}: {p} is a file; source 'image_folder' needs a folder of class "
-                                f"sub-folders")
-            check_image_folder(p, key, prefix)
-        checked.append(str(p))
-    return checked

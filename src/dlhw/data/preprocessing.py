@@ -5,9 +5,10 @@ Written into every run folder before training (``write_preprocessing``); read by
 and image files into model inputs exactly as training did (``csv_inputs``, ``image_inputs``).
 
 Contents: task, source (and dataset name), class names, input shape, model type
-and output spec; for tabular data the feature columns in order, which are
-numeric, the categories of every text column (one-hot, in this order) and the
-standardisation mean/std fitted on the training split; for images the size,
+and output spec; for a csv source its fitted encoder (``encoder``: column kinds,
+categories, vocabularies, fills, classes and the standardisation fitted on the
+training split; dlhw.data.encoder) and, for older readers, the feature columns,
+which are numeric and the categories of every text column; for images the size,
 channels and the pixel scale applied before the model (1/255 for Keras arrays,
 1 for image folders, whose models rescale themselves).
 """
@@ -20,45 +21,39 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 
 from dlhw.errors import DataError
-from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 TARGET_LIKE = ("target", "label", "labels", "class", "y")
 
 
 def describe(cfg, dataset, spec) -> Dict[str, Any]:
-    """The preprocessing record of a run (plain JSON data)."""
+    """The preprocessing record of a run (plain JSON data); the source adds what it knows
+    (a csv source its fitted encoder, image sources the size, channels and pixel scale)."""
+    from dlhw.data.sources import source_for
+
     meta = dataset.meta
-    shape = [int(v) for v in dataset.input_shape]
     out: Dict[str, Any] = {
         "format": 1,
         "task": cfg.task,
         "source": cfg.dataset.source,
         "dataset_name": cfg.dataset.name,
         "class_names": list(dataset.class_names),
-        "input_shape": shape,
+        "input_shape": [int(v) for v in dataset.input_shape],
         "model_type": cfg.model.type,
         "output": spec.as_dict() if spec is not None else None,
         "standardize": meta.get("standardize"),
     }
-    if cfg.dataset.source == "csv":
-        out.update(features=meta.get("features"), numeric=meta.get("numeric"),
-                   categorical=meta.get("categorical"), targets=meta.get("targets"))
-    elif cfg.dataset.source == "image_csv":
-        out["targets"] = meta.get("targets")
-    elif cfg.dataset.source == "sklearn":
-        out["features"] = meta.get("feature_names") or None
-    if not dataset.in_memory():
-        out.update(image_size=list(meta["image_size"]), channels=int(meta["channels"]), pixel_scale=1.0)
-    elif len(shape) == 3:  # image arrays from Keras (mnist, cifar...): scaled to 0..1 by the loader
-        out.update(image_size=shape[:2], channels=shape[2], pixel_scale=1 / 255.0)
+    out.update(source_for(cfg.dataset.source).describe(dataset))
     return out
 
 
 def write_preprocessing(run_dir: Path, cfg, dataset, spec) -> Dict[str, Any]:
-    from dlhw.runtime.files import write_json
+    from dlhw.rundir.records import PreprocessingRecord
 
     record = describe(cfg, dataset, spec)
-    write_json(Path(run_dir) / layout.PREPROCESSING, record)
+    PreprocessingRecord.build(record).write(PreprocessingRecord.in_folder(run_dir))
     return record
 
 
@@ -116,33 +111,18 @@ def _positional_columns(df, n: int, names: List[str] | None, path: Path) -> List
 
 
 def csv_inputs(path: Path, pre: Dict[str, Any]) -> Tuple[np.ndarray, List[str]]:
-    """(model inputs, row labels) for the rows of a CSV file, transformed as in training."""
-    from dlhw.runtime.console import warn
-
+    """(model inputs, row labels) for the rows of a CSV file, transformed as in training: a csv
+    run's own fitted encoder (dlhw.data.encoder; runs written before it existed rebuild it from
+    their older record), else the feature columns by name or position."""
     path = Path(path)
     if is_image_run(pre):
         raise DataError(f"{path}: this run was trained on images {pre['input_shape']}; give image files or a folder")
     df = _read_csv(path)
     n = int(np.prod(pre["input_shape"]))
-    if pre["source"] == "csv":
-        features = pre["features"]
-        missing = [f for f in features if f not in df.columns]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the run was trained on columns: "
-                            f"{', '.join(features)}")
-        blocks = [_numeric(df, pre["numeric"], path)]
-        for c, cats in (pre.get("categorical") or {}).items():
-            values = df[c].astype(str).to_numpy()
-            unknown = sorted(set(values) - set(cats))
-            if unknown:
-                warn(f"{path}: column '{c}' holds value(s) not seen in training ({', '.join(unknown[:5])}); "
-                     f"they encode as all-zero")
-            blocks.append((values[:, None] == np.array(cats)[None, :]).astype(np.float32))
-        x = np.concatenate(blocks, axis=1)
-        st = pre.get("standardize")
-        if st:
-            k = len(st["mean"])
-            x[:, :k] = (x[:, :k] - np.array(st["mean"], np.float32)) / np.array(st["std"], np.float32)
+    if pre.get("encoder") or pre.get("categorical") is not None or pre.get("numeric") is not None:
+        from dlhw.data.encoder import TabularEncoder
+
+        x = TabularEncoder.from_preprocessing(pre).transform(df, path, unseen="warn")
     else:
         cols = _positional_columns(df, n, pre.get("features"), path)
         x = _numeric(df, cols, path)

@@ -39,16 +39,26 @@ def kind_of(path: str | Path) -> str:
     return suffix[1:]
 
 
-def _load_npy(path: Path, key: str, mmap: bool = False) -> np.ndarray:
+def _load_npy(path: Path, key: str, mmap: bool = False, limits: Any = None) -> np.ndarray:
+    """The array of a .npy file, its header checked against ``dataset.limits`` first (dlhw.data.limits)."""
+    from dlhw.data.limits import array_budget, limits_of, read_array_header
+
     try:
+        with open(path, "rb") as f:
+            shape, dtype = read_array_header(f)
+            stored = path.stat().st_size - f.tell()
+        array_budget(f"{key}: {path}", shape, dtype, limits_of() if limits is None else limits, stored)
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{key}: cannot read {path} as a .npy array ({' '.join(str(exc).split())[:160]}); "
                         f"save it with np.save and a number or text dtype") from None
 
 
-def _npz_member(path: Path, name: str, header_only: bool = False):
-    """Array ``name`` of the .npz file ``path`` (its shape only when ``header_only``)."""
+def _npz_member(path: Path, name: str, header_only: bool = False, limits: Any = None):
+    """Array ``name`` of the .npz file ``path`` (its shape only when ``header_only``); its header is
+    checked against ``dataset.limits`` before the data is read (dlhw.data.limits)."""
+    from dlhw.data.limits import array_budget, limits_of, read_array_header
+
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -58,19 +68,20 @@ def _npz_member(path: Path, name: str, header_only: bool = False):
         if name not in held:
             raise DataError(f"dataset.path: {path} has no array '{name}' (it holds: {', '.join(held) or 'none'}); "
                             f"save the inputs as x and the labels as y: np.savez(path, x=inputs, y=labels)")
-        with zf.open(f"{name}.npy") as f:
-            try:
+        member = zf.getinfo(f"{name}.npy")
+        try:
+            with zf.open(member) as f:
+                shape, dtype = read_array_header(f)
                 if header_only:
-                    fmt = np.lib.format
-                    read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(
-                        fmt.read_magic(f))
-                    if read_header is not None:
-                        return tuple(read_header(f)[0])
-                array = np.lib.format.read_array(f, allow_pickle=False)
-                return array.shape if header_only else array
-            except (ValueError, OSError, EOFError) as exc:
-                raise DataError(f"dataset.path: cannot read array '{name}' of {path} "
-                                f"({' '.join(str(exc).split())[:160]})") from None
+                    return shape
+                stored = member.file_size - f.tell()
+                array_budget(f"dataset.path: {path}, array '{name}'", shape, dtype,
+                             limits_of() if limits is None else limits, stored)
+            with zf.open(member) as f:
+                return np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(f"dataset.path: cannot read array '{name}' of {path} "
+                            f"({' '.join(str(exc).split())[:160]})") from None
 
 
 def array_header(cfg) -> Tuple[int, ...]:
@@ -162,15 +173,19 @@ def _inputs(cfg) -> Tuple[np.ndarray, np.ndarray]:
     kind = kind_of(path)
     if kind == "csv":
         return _read_csv(path, cfg.input_shape)
+    limits = getattr(cfg, "limits", None)
     if kind == "npz":
-        return np.asarray(_npz_member(path, "x")), np.asarray(_npz_member(path, "y"))
+        return np.asarray(_npz_member(path, "x", limits=limits)), np.asarray(_npz_member(path, "y", limits=limits))
     labels = Path(cfg.labels)
     if not labels.is_file():
         raise DataError(f"dataset.labels: .npy file not found: {labels}")
-    return _load_npy(path, "dataset.path"), _load_npy(labels, "dataset.labels")
+    return _load_npy(path, "dataset.path", limits=limits), _load_npy(labels, "dataset.labels", limits=limits)
 
 
 def _check_x(x: np.ndarray, path: str) -> np.ndarray:
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{path}: the inputs hold no sequences (shape {list(x.shape)}); give at least a few "
+                        f"per class")
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: the inputs must be numbers; received an array of dtype {x.dtype}")
     if x.ndim == 2:
@@ -186,8 +201,33 @@ def _check_x(x: np.ndarray, path: str) -> np.ndarray:
     return x
 
 
+def check_label_values(y: np.ndarray, where: str, task: str) -> None:
+    """Labels that are labels: some, no complex numbers, none missing (NaN or empty text) for
+    classification and multilabel, not a regression target missing in every row."""
+    if y.ndim == 0 or len(y) == 0:
+        raise DataError(f"{where}: no labels (shape {list(y.shape)})")
+    if y.dtype.kind == "c":
+        raise DataError(f"{where}: labels are complex numbers (dtype {y.dtype}); a label is a class name or "
+                        f"a real number")
+    if y.dtype.kind in "US":
+        empty = np.char.strip(y.astype(str)) == ""
+        if empty.any():
+            i = int(np.flatnonzero(empty.ravel())[0])
+            raise DataError(f"{where}: {int(empty.sum())} empty label(s) (the first at index {i}); every "
+                            f"sequence needs one")
+    if y.dtype.kind == "f":
+        missing = np.isnan(y).reshape(len(y), -1)
+        if task != "regression" and missing.any():
+            i = int(np.flatnonzero(missing.any(axis=1))[0])
+            raise DataError(f"{where}: {int(missing.any(axis=1).sum())} label(s) are NaN (the first at index "
+                            f"{i}); give every sequence a label or drop it")
+        if task == "regression" and missing.all(axis=0).any():
+            raise DataError(f"{where}: a target is NaN in every row; nothing to learn it from")
+
+
 def _labels(y: np.ndarray, task: str, path: str, n: int) -> Tuple[np.ndarray, List[str]]:
     """(labels in dlhw's encoding, class names) for ``task``."""
+    check_label_values(y, path, task)
     if len(y) != n:
         raise DataError(f"{path}: {n} sequences but {len(y)} labels; give one label per sequence")
     if task == "classification":
@@ -199,6 +239,9 @@ def _labels(y: np.ndarray, task: str, path: str, n: int) -> Tuple[np.ndarray, Li
         values: List[Any] = y.tolist()
         if y.dtype.kind in "US" and all(_is_number(v) for v in values):
             values = [float(v) for v in values]  # a CSV's labels arrive as text
+            if any(v != v for v in values):
+                raise DataError(f"{path}: {sum(v != v for v in values)} label(s) read as NaN; give every "
+                                f"sequence a class")
         if values and all(isinstance(v, float) and v.is_integer() for v in values):
             values = [int(v) for v in values]
         classes = sorted(set(values), key=lambda v: (isinstance(v, str), v))
@@ -251,7 +294,9 @@ def load_sequences(cfg, task: str, seed: int) -> Dataset:
         raise DataError(f"dataset.path: sequences file not found: {path}")
     x, y = _inputs(cfg)
     x = _check_x(x, str(path))
-    y, names = _labels(y, task, str(cfg.labels or path), len(x))
+    where = {"npz": f"{path}, array 'y'", "npy": f"dataset.labels: {cfg.labels}",
+             "csv": f"{path}, column 1 (the labels)"}[kind_of(path)]
+    y, names = _labels(np.asarray(y), task, where, len(x))
     meta: Dict[str, Any] = {"source": "sequences", "path": str(path), "format": kind_of(path),
                             "steps": int(x.shape[1]), "channels": int(x.shape[2])}
     if cfg.labels:

@@ -75,16 +75,20 @@ def top_k_for(cfg, num_classes: int) -> int:
     return int(k) if 0 < int(k) < num_classes else 0
 
 
-def split_metrics(p: Predictions, spec, loss_fn, top_k: int = 0) -> Dict[str, Any]:
+def split_metrics(p: Predictions, spec, loss_fn, top_k: int = 0, loss: Optional[float] = None) -> Dict[str, Any]:
     """loss plus the task's metrics for one split's predictions; classification: with
     macro- and weighted-average precision / recall / F1, and ``top_{k}_accuracy`` when
-    ``top_k`` (see top_k_for)."""
+    ``top_k`` (see top_k_for).
+
+    ``loss``: the split's loss as Keras computes it (dlhw.evaluation.forward); without it, the
+    loss object on the raw outputs as numbers. Every other figure is computed here, with
+    scikit-learn, from the raw outputs and the class probabilities derived from them."""
     from sklearn import metrics as skm
 
     if len(p.y) == 0:
         return {"samples": 0}
-    y_enc = encode_labels(p.y, spec)
-    loss = float(np.mean(np.asarray(loss_fn(y_enc, p.raw))))
+    if loss is None:
+        loss = float(np.mean(np.asarray(loss_fn(encode_labels(p.y, spec), p.raw))))
     out: Dict[str, Any] = {"samples": int(len(p.y)), "loss": loss}
     if spec.encoding == "target" and getattr(spec, "heads", ()):  # model.outputs: figures per named output
         from dlhw.evaluation.heads_eval import head_metrics

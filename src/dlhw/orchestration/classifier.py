@@ -23,7 +23,7 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
 
     from dlhw.models.outputs import OutputSpec
     from dlhw.orchestration.evaluate import evaluate_and_write, save_model
-    from dlhw.runtime.files import replacing, write_json, write_text
+    from dlhw.runtime.files import replacing, write_text
     from dlhw.training.trainer import TrainResult, count_params
 
     ccfg = cfg.model.classifier
@@ -69,7 +69,9 @@ def run_classifier(cfg, dataset, model, plan, run_dir: Path) -> Dict[str, Any]:
         f"Fitted on {len(feats['train'])} training samples x {feats['train'].shape[1]} features in "
         f"{fit_seconds:.2f}s; model.keras is the feature extractor (image -> features).\n"
         f"See metrics.json, confusion_matrix.png and roc.png for the results.\n"))
-    write_json(run_dir / layout.METRICS, metrics)
+    from dlhw.rundir.records import write_metrics
+
+    write_metrics(run_dir, metrics)
     return metrics
 
 

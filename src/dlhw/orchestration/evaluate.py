@@ -38,26 +38,61 @@ def plot_step_curves(run_dir: Path, metric: str) -> None:
         plot_steps(rows, run_dir / layout.STEP_CURVES, f"{run_dir.name}: per-step training curves", metric)
 
 
-def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None) -> Dict[str, Any]:
+def cached_head(features):
+    """``head`` for evaluate_and_write: the head on a split's cached backbone features (a frozen
+    backbone's run evaluates without running the backbone again)."""
+    from dlhw.training.feature_store import chunks
+
+    return lambda split: (features.head_model(), chunks(features.features(split)))
+
+
+def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=None, head=None,
+                       class_weights=None) -> Dict[str, Any]:
     """metrics.json, confusion matrix, ROC / regression plot for a trained model.
 
-    ``raw_fn(split)`` supplies the raw outputs instead of ``model.predict`` (cached
-    backbone features through the head, or a scikit-learn classifier's scores)."""
+    Each split's loss is Keras' own (dlhw.evaluation.forward): the loss object of training on the
+    output tensors of the forward pass, with ``class_weights`` (training.class_weight) on the train
+    split as Keras' training loss has them. ``head(split) -> (keras callable, input blocks)``: the
+    head on cached backbone features instead of the full model. ``raw_fn(split)``: raw outputs
+    given as numbers (a scikit-learn classifier's scores), the loss computed on them."""
     from dlhw.evaluation import metrics as M
-    from dlhw.evaluation import plots as P
     from dlhw.models.outputs import make_loss
-    from dlhw.training.trainer import count_params, evaluation_monitor
 
     loss_fn = make_loss(spec)
-    preds = {}
-    out: Dict[str, Any] = {}
-    raws = None if raw_fn else M.predict_splits(model, dataset, cfg.training.batch_size)
+    preds, out = {}, {}
     top_k = M.top_k_for(cfg, spec.num_classes) if spec.encoding in ("index", "onehot") else 0  # evaluation.top_k
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
-        raw = raw_fn(split) if raw_fn else raws[split]
+        raw, loss = _outputs(model, dataset, split, spec, loss_fn, cfg.training.batch_size, raw_fn, head,
+                             class_weights if split == "train" else None)
         preds[split] = M.predictions(raw, s.y, spec)
-        out[split] = M.split_metrics(preds[split], spec, loss_fn, top_k=top_k)
+        out[split] = M.split_metrics(preds[split], spec, loss_fn, top_k=top_k, loss=loss)
+    return _write_results(cfg, dataset, model, spec, result, run_dir, preds, out, raw_fn is None and head is None)
+
+
+def _outputs(model, dataset, split, spec, loss_fn, batch_size, raw_fn, head, class_weights):
+    """(raw outputs, loss) of one split, by the path the run evaluates through."""
+    from dlhw.evaluation.forward import forward, numpy_loss, split_outputs
+    from dlhw.models.outputs import encode_labels
+    from dlhw.training.class_weights import sample_weights
+
+    s = dataset.splits[split]
+    weights = sample_weights(class_weights, s.y) if len(s) else None
+    if raw_fn is not None:
+        raw = raw_fn(split)
+        return raw, (numpy_loss(loss_fn, encode_labels(s.y, spec), raw) if len(s) else None)
+    if head is not None:
+        fn, blocks = head(split)
+        return forward(fn, blocks, encode_labels(s.y, spec), loss_fn, weights, eager=True)
+    return split_outputs(model, dataset, split, spec, loss_fn, batch_size, weights)
+
+
+def _write_results(cfg, dataset, model, spec, result, run_dir: Path, preds, out, full_model: bool) -> Dict[str, Any]:
+    """The plots and the rest of metrics.json from the splits' predictions and figures."""
+    from dlhw.evaluation import metrics as M
+    from dlhw.evaluation import plots as P
+    from dlhw.training.trainer import count_params, evaluation_monitor
+
     test = preds["test"] if len(preds["test"].y) else preds["val"]
     title = run_dir.name
     if spec.encoding in ("index", "binary", "onehot"):
@@ -73,7 +108,7 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
         write_head_results(result.history, test.y, test.raw, spec, run_dir, "test" if len(preds["test"].y) else "val")
     elif spec.encoding == "target":
         P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
-    if raw_fn is None:  # unseen classes / open set (dataset.classes, evaluation.open_set)
+    if full_model:  # unseen classes / open set (dataset.classes, evaluation.open_set)
         from dlhw.evaluation.open_set import evaluate_unseen
 
         out.update(evaluate_unseen(cfg, dataset, model, spec, run_dir, cfg.training.batch_size,

@@ -9,22 +9,25 @@ atomically and only for a run that finished.
 from __future__ import annotations
 
 import os
-import sys
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from dlhw.runtime.console import info, take_warnings
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.runtime.tfruntime import setup_runtime
 from dlhw.rundir.env import environment
 from dlhw.rundir.folder import create_run_dir, discard_results, drop_checkpoints
+from dlhw.rundir.records import write_env, write_metrics
 from dlhw.rundir.status import RunStatus
-from dlhw.runtime.files import write_json, write_text
-from dlhw.orchestration.evaluate import evaluate_and_write, plot_step_curves, save_model
+from dlhw.runtime.files import write_text
+from dlhw.orchestration.evaluate import cached_head, evaluate_and_write, plot_step_curves, save_model
 from dlhw.rundir.history import write_history
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger, take_warnings
+from dlhw.runtime.options import RunOptions
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -110,8 +113,7 @@ def _record_end(status, state: str, error: str) -> None:
     try:
         status.set(state, error=error)
     except Exception as exc:  # noqa: BLE001 - never hide the error that ended the run
-        print(f"warning: {status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})",
-              file=sys.stderr)
+        log.warning(f"{status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})")
 
 
 def starting_line(cfg) -> str:
@@ -132,113 +134,199 @@ def resolve_batch_size(cfg, dataset):
     return resolved
 
 
+@dataclass(frozen=True)
+class RunHooks:
+    """What a caller attaches to one run. ``on_start(run_dir)``: once the run folder exists;
+    ``on_epoch(row)``: after each epoch, with its history row (the API's notebook progress bar);
+    ``prune(epoch, logs) -> bool``: a search's pruner (dlhw.sweeps.search), True stops the run
+    after that epoch with status ``pruned`` (history and curves kept, nothing evaluated);
+    ``mlflow_parent``: with ``tracking.mlflow``, the sweep's parent MLflow run;
+    ``sweep``: a sweep trial's {"name", "varied"}: with ``tracking.wandb``, its W&B group and config."""
+
+    on_start: Optional[Callable[[Path], None]] = None
+    on_epoch: Optional[Callable[[dict], None]] = None
+    prune: Optional[Callable[..., bool]] = None
+    mlflow_parent: Optional[str] = None
+    sweep: Optional[Dict[str, Any]] = None
+
+
 def run_experiment(cfg, out: str | Path = "runs", name: Optional[str] = None, overwrite: bool = False,
-                   device: str = "auto", quiet: bool = False, threads: Optional[int] = None,
-                   debug: bool = False, cache_dir: Optional[str | Path] = None,
-                   resume: Optional[str | Path] = None, on_start: Optional[Callable[[Path], None]] = None,
-                   on_epoch: Optional[Callable[[dict], None]] = None, prune=None,
-                   mlflow_parent: Optional[str] = None) -> RunOutcome:
-    """Train and evaluate ``cfg``; returns the run folder and its final status.
+                   resume: Optional[str | Path] = None, *, options: Optional[RunOptions] = None,
+                   hooks: Optional[RunHooks] = None, **switches: Any) -> RunOutcome:
+    """Train and evaluate ``cfg`` into ``out/name``; returns the run folder and its final status.
 
-    ``on_start(run_dir)``: called once the run folder exists; ``on_epoch(row)``: after each epoch
-    with its history row (the Python API's notebook progress bar, dlhw.api).
-
+    ``options``: the run's switches (dlhw.runtime.options.RunOptions: device, threads, debug,
+    quiet, progress, cache_dir); ``hooks``: what the caller attaches (RunHooks). ``switches``:
+    their fields by name as a shorthand (``quiet=True``, ``prune=...``).
     ``resume``: an unfinished run folder to continue from its last checkpoint (dlhw.rundir.resume).
-
-    ``cache_dir``: the frozen-backbone feature cache (default $DLHW_CACHE_DIR or ~/.cache/dlhw).
-
-    ``prune(epoch, logs) -> bool``: a search's pruner (dlhw.sweeps.search); True stops the run after
-    that epoch with status ``pruned`` (history and curves kept, nothing evaluated).
-
-    ``mlflow_parent``: with ``tracking.mlflow``, the sweep's parent MLflow run (dlhw.tracking.mlflow).
 
     The run folder is locked (dlhw.runtime.locks) from its creation, or from the resume check, until the
     run ends: a second process on the same folder is refused with exit 2."""
     from contextlib import ExitStack
 
     from dlhw.runtime.locks import released_after
+    from dlhw.runtime.log import quieted
 
-    with released_after(), ExitStack() as scopes:  # scopes: the run's precision policy and strategy
-        return _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                               on_start, on_epoch, prune, mlflow_parent, scopes)
+    options, hooks = split_switches(options, hooks, switches)
+    with released_after(), ExitStack() as scopes, quieted(options.quiet):  # scopes: precision policy, strategy
+        return Experiment(cfg, options, hooks, scopes).run(out, name, overwrite, resume)
 
 
-def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, cache_dir, resume,
-                    on_start=None, on_epoch=None, prune=None, mlflow_parent=None, scopes=None) -> RunOutcome:
-    from dlhw.data import load_dataset
-    from dlhw.evaluation.plots import plot_curves
-    from dlhw.models import build_model
-    from dlhw.training.trainer import Trainer
+def split_switches(options: Optional[RunOptions], hooks: Optional[RunHooks],
+                   switches: Dict[str, Any]) -> "tuple[RunOptions, RunHooks]":
+    """``options`` and ``hooks`` with the fields named in ``switches`` set (TypeError for a name of neither)."""
+    from dataclasses import fields, replace
 
-    from dlhw.config.fingerprint import fingerprint
-    from dlhw.rundir.resume import prepare_resume
-    from dlhw.tracking.mlflow import Tracker, check_available
+    hook_names = {f.name for f in fields(RunHooks)}
+    unknown = sorted(set(switches) - hook_names - set(RunOptions.names()))
+    if unknown:
+        raise TypeError(f"run_experiment() got unexpected keyword argument(s): {', '.join(unknown)}")
+    options = (options or RunOptions()).updated({k: v for k, v in switches.items() if k not in hook_names})
+    hooks = replace(hooks or RunHooks(), **{k: v for k, v in switches.items() if k in hook_names})
+    return options, hooks
 
-    from dlhw.data.folds import check_one_run
 
-    check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
-    check_available(cfg)  # tracking.mlflow without the package: exit 2 with the pip line, before a run folder
-    resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
-    from dlhw.data.paths import check_data_paths
-    from dlhw.data.sources import check_csv_targets
+def _batch_note(cfg, run_cfg, replicas: int) -> str:
+    """config.yaml's first line when the batch size trained with is not the one written."""
+    if run_cfg is cfg:
+        return ""
+    why = ("(the training split's size in this run)" if cfg.training.batch_size == "full"
+           else f"(the global batch: per replica x {replicas} replicas)")
+    return f"# training.batch_size: {cfg.training.batch_size} = {run_cfg.training.batch_size} {why}\n"
 
-    check_data_paths(cfg.dataset, getattr(cfg, "_source", None))  # a missing path: one line in 1 s, not after TF
-    check_csv_targets(cfg.dataset, cfg.task)  # a text target for a regression: before TF too
-    info(starting_line(cfg))  # the first line, at once: TensorFlow and the data take seconds to load
-    used = setup_runtime(device, cfg.seed, threads, debug)
-    from dlhw.training.accelerator import Accelerator
 
-    accel = scopes.enter_context(Accelerator(cfg.training, used))  # precision, distribute (until the run ends)
-    from dlhw.data import image_cache
+def _curve_metric(spec) -> str:
+    """The metric curves.png draws beside the loss."""
+    if spec.heads:  # model.outputs: the first output's metric (curves_outputs.png has them all)
+        from dlhw.evaluation.heads_eval import curve_metric
 
-    image_cache.configure(cfg.cache != "off", cache_dir)  # image folders: decoded once, not every epoch
-    dataset = load_dataset(cfg)
-    run_cfg = accel.global_batch(cfg, resolve_batch_size(cfg, dataset))  # 'full' -> a number; x replicas
-    model, spec = build_model(cfg, dataset)
-    if cfg.model.init_from:
-        load_init_weights(model, cfg.model.init_from)
-    from dlhw.training.feature_cache import plan_for
+        return curve_metric(spec)
+    return "accuracy" if spec.accuracy != "none" else "mae"
 
-    features = plan_for(cfg, model, dataset, cache_dir)  # backbone models only, else None
-    if features is not None and features.classifier:
-        from dlhw.orchestration.classifier import check_fits_in_memory
 
-        check_fits_in_memory(cfg.model.classifier, features, len(dataset.splits["train"]))  # before a run folder
-    run_dir = resumed.start(dataset) if resumed else create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
-    identity = resumed.identity if resumed else {"config_hash": fingerprint(cfg), "dataset_fingerprint": dataset.fingerprint}
-    import yaml
+class Experiment:
+    """One run's stages, in order: ``prepare`` (every check that can refuse the run, the runtime,
+    the data, the model: nothing written yet), ``open_folder`` (the run folder, config.yaml,
+    status running), ``record_inputs`` (summary, env, preprocessing, samples), ``train``, then
+    ``finish`` (evaluate and write; or end pruned or diverged). ``run`` chains them and records
+    how a run that raised ended."""
 
-    note = "" if run_cfg is cfg else (f"# training.batch_size: {cfg.training.batch_size} = {run_cfg.training.batch_size} "
-                                      + ("(the training split's size in this run)\n" if cfg.training.batch_size == "full"
-                                         else f"(the global batch: per replica x {accel.replicas} replicas)\n"))
-    write_text(run_dir / layout.CONFIG, note + yaml.safe_dump(cfg.dump(), sort_keys=False))
-    status = RunStatus(run_dir)
-    status.set("running", name=run_dir.name, warnings=take_warnings())
-    if on_start is not None:
-        on_start(run_dir)
-    tracker = Tracker.start(cfg, run_dir, resumed=resumed is not None, parent=mlflow_parent)  # None: untracked
-    from dlhw.runtime.signals import graceful_interrupts
+    def __init__(self, cfg, options: RunOptions, hooks: RunHooks, scopes) -> None:
+        self.cfg, self.options, self.hooks, self.scopes = cfg, options, hooks, scopes
+        self.trainer = None
+        self.tracker = None
 
-    interrupts = graceful_interrupts(run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
-    interrupts.__enter__()
-    trainer = None
-    try:
-        write_text(run_dir / layout.SUMMARY, model_summary(model))
-        write_json(run_dir / layout.ENV, {**environment(cfg.seed, dataset.fingerprint, used),
-                                          **accel.resolve(model, run_cfg)})
+    def run(self, out, name, overwrite, resume) -> RunOutcome:
+        from dlhw.runtime.signals import graceful_interrupts
+
+        self.prepare(resume)
+        self.open_folder(out, name, overwrite)
+        interrupts = graceful_interrupts(self.run_dir)  # SIGINT/SIGTERM: stop after the batch, status interrupted
+        interrupts.__enter__()
+        try:
+            self.record_inputs()
+            if self.features is not None and self.features.classifier:  # S2 c: scikit-learn on backbone features
+                return self.fit_classifier()
+            return self.finish(self.train())
+        except DivergedError:
+            self.trainer.close(raise_errors=False)
+            raise
+        except BaseException as exc:
+            if self.trainer is not None:
+                self.trainer.close(raise_errors=False)
+            discard_results(self.run_dir)
+            if isinstance(exc, KeyboardInterrupt):
+                _record_end(self.status, "interrupted", str(exc) or "interrupted by the user")
+            else:
+                _record_end(self.status, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if self.tracker is not None:  # status.json holds how the run ended
+                self.tracker.finish(self.status.data.get("status"), self.status.data.get("error"), self.model)
+            interrupts.__exit__(None, None, None)
+
+    def prepare(self, resume) -> None:
+        """Everything that can refuse the run before its folder exists (a bad path leaves nothing behind)."""
+        from dlhw.data import image_cache, load_dataset
+        from dlhw.data.folds import check_one_run
+        from dlhw.models import build_model
+        from dlhw.rundir.resume import prepare_resume
+        from dlhw.tracking.trackers import check_available
+        from dlhw.training.accelerator import Accelerator
+        from dlhw.training.feature_cache import plan_for
+
+        cfg, opt = self.cfg, self.options
+        check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
+        check_available(cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before a run folder
+        self.resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
+        from dlhw.data.sources import check_csv_targets, check_data_paths
+
+        check_data_paths(cfg.dataset, getattr(cfg, "_source", None))  # a missing path: one line in 1 s, not after TF
+        check_csv_targets(cfg.dataset, cfg.task)  # a text target for a regression: before TF too
+        log.info(starting_line(cfg))  # the first line, at once: TensorFlow and the data take seconds to load
+        self.device = setup_runtime(opt.device, cfg.seed, opt.threads, opt.debug)
+        self.accel = self.scopes.enter_context(Accelerator(cfg.training, self.device))  # precision, distribute
+        image_cache.configure(cfg.cache != "off", opt.cache_dir)  # image folders: decoded once, not every epoch
+        self.dataset = load_dataset(cfg)
+        self.run_cfg = self.accel.global_batch(cfg, resolve_batch_size(cfg, self.dataset))  # 'full' -> a number
+        self.model, self.spec = build_model(cfg, self.dataset)
+        if cfg.model.init_from:
+            load_init_weights(self.model, cfg.model.init_from)
+        self.features = plan_for(cfg, self.model, self.dataset, opt.cache_dir)  # backbone models only, else None
+        if self.features is not None and self.features.classifier:
+            from dlhw.orchestration.classifier import check_fits_in_memory
+
+            check_fits_in_memory(cfg.model.classifier, self.features, len(self.dataset.splits["train"]))
+
+    def open_folder(self, out, name, overwrite) -> None:
+        """The run folder (new, or the resumed one), config.yaml, status running, the MLflow run."""
+        import yaml
+
+        from dlhw.config.fingerprint import fingerprint
+        from dlhw.tracking.trackers import Trackers
+
+        cfg, resumed = self.cfg, self.resumed
+        if resumed:
+            self.run_dir, self.identity = resumed.start(self.dataset), resumed.identity
+        else:
+            self.run_dir = create_run_dir(Path(out), name or cfg.name, overwrite, lock=True)
+            self.identity = {"config_hash": fingerprint(cfg), "dataset_fingerprint": self.dataset.fingerprint}
+        note = _batch_note(cfg, self.run_cfg, self.accel.replicas)
+        write_text(self.run_dir / layout.CONFIG, note + yaml.safe_dump(cfg.dump(), sort_keys=False))
+        self.status = RunStatus(self.run_dir)
+        self.status.set("running", name=self.run_dir.name, warnings=take_warnings())
+        if self.hooks.on_start is not None:
+            self.hooks.on_start(self.run_dir)
+        self.tracker = Trackers.start(cfg, self.run_dir, resumed=resumed is not None,
+                                      parent=self.hooks.mlflow_parent, sweep=self.hooks.sweep)  # None: untracked
+
+    def record_inputs(self) -> None:
+        """summary.txt, env.json, preprocessing.json and samples.png: what the run trains on."""
         from dlhw.data.preprocessing import write_preprocessing
         from dlhw.evaluation.samples import write_samples
 
-        write_preprocessing(run_dir, cfg, dataset, spec)
-        write_samples(dataset, run_dir / layout.SAMPLES, cfg.evaluation.samples, cfg.seed,
+        run_dir, dataset = self.run_dir, self.dataset
+        write_text(run_dir / layout.SUMMARY, model_summary(self.model))
+        write_env(run_dir, {**environment(self.cfg.seed, dataset.fingerprint, self.device),
+                            **self.accel.resolve(self.model, self.run_cfg)})
+        write_preprocessing(run_dir, self.cfg, dataset, self.spec)
+        write_samples(dataset, run_dir / layout.SAMPLES, self.cfg.evaluation.samples, self.cfg.seed,
                       f"{run_dir.name}: random training samples")
-        info(f"run folder: {run_dir}")
-        if features is not None and features.classifier:  # S2 c: scikit-learn on backbone features
-            from dlhw.orchestration.classifier import run_classifier
+        log.info(f"run folder: {run_dir}")
 
-            metrics = run_classifier(run_cfg, dataset, model, features, run_dir)
-            status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
-            return RunOutcome(run_dir, "completed", metrics)
+    def fit_classifier(self) -> RunOutcome:
+        from dlhw.orchestration.classifier import run_classifier
+
+        metrics = run_classifier(self.run_cfg, self.dataset, self.model, self.features, self.run_dir)
+        self.status.set("completed", epochs_run=0, train_seconds=metrics["train_seconds"])
+        return RunOutcome(self.run_dir, "completed", metrics)
+
+    def train(self):
+        """The stages (dlhw.training.trainer), history.csv and the curves."""
+        from dlhw.evaluation.plots import plot_curves
+        from dlhw.training.trainer import Trainer
+
+        status, tracker, on_epoch = self.status, self.tracker, self.hooks.on_epoch
 
         def epoch_done(row: dict) -> None:
             status.heartbeat(epoch=row["epoch"], stage=row["stage"])
@@ -247,66 +335,59 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             if on_epoch is not None:
                 on_epoch(row)
 
-        trainer = Trainer(run_cfg, dataset, model, spec, run_dir, quiet=quiet, features=features, on_epoch=epoch_done,
-                          resume=resumed.checkpoint if resumed else None, identity=identity, prune=prune)
-        result = trainer.fit()
-        write_history(result.history, run_dir / layout.HISTORY)
-        metric = "accuracy" if spec.accuracy != "none" else "mae"
-        if spec.heads:  # model.outputs: the first output's metric (curves_outputs.png has them all)
-            from dlhw.evaluation.heads_eval import curve_metric
+        self.trainer = Trainer(self.run_cfg, self.dataset, self.model, self.spec, self.run_dir,
+                               verbose=self.options.keras_verbose(), features=self.features, on_epoch=epoch_done,
+                               resume=self.resumed.checkpoint if self.resumed else None, identity=self.identity,
+                               prune=self.hooks.prune)
+        result = self.trainer.fit()
+        write_history(result.history, self.run_dir / layout.HISTORY)
+        metric = _curve_metric(self.spec)
+        plot_curves(result.history, self.run_dir / layout.CURVES, f"{self.run_dir.name}: training curves", metric)
+        if self.cfg.training.log_steps:
+            plot_step_curves(self.run_dir, metric)
+        return result
 
-            metric = curve_metric(spec)
-        plot_curves(result.history, run_dir / layout.CURVES, f"{run_dir.name}: training curves", metric)
-        if cfg.training.log_steps:
-            plot_step_curves(run_dir, metric)
+    def finish(self, result) -> RunOutcome:
+        """A trained run's end: pruned, diverged, or evaluated and written (metrics.json, model.keras)."""
         from dlhw.evaluation.diagnostics import diagnose
 
+        run_dir, status = self.run_dir, self.status
         if result.pruned_at is not None:  # a search's pruner stopped it (dlhw.sweeps.search)
             from dlhw.orchestration.pruned import end_pruned
 
-            return RunOutcome(run_dir, "pruned", end_pruned(trainer, result, status, run_dir))
+            return RunOutcome(run_dir, "pruned", end_pruned(self.trainer, result, status, run_dir))
         if result.diverged:
             epoch, batch = result.diverged_at
             msg = f"loss became NaN/inf at epoch {epoch}, batch {batch}; lower the learning rate"
             status.set("diverged", error=msg, epochs_run=result.epochs_run,
                        diagnostics=diagnose(result.history, result.diverged_at))
             raise DivergedError(f"{run_dir}: {msg}")
-        save_model(model, run_dir / layout.MODEL)
-        cached_eval = features.raw_outputs if features is not None and features.final_model_frozen else None
-        metrics = evaluate_and_write(run_cfg, dataset, model, spec, result, run_dir, raw_fn=cached_eval)
-        metrics["batch_size"] = run_cfg.training.batch_size
+        save_model(self.model, run_dir / layout.MODEL)
+        metrics = self.evaluate(result)
+        self.trainer.close()  # the last checkpoint, written in the background while evaluating
+        write_metrics(run_dir, metrics)
+        status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
+        if not self.cfg.training.keep_checkpoints:  # model.keras holds the evaluated weights
+            drop_checkpoints(run_dir)
+        return RunOutcome(run_dir, "completed", metrics)
+
+    def evaluate(self, result) -> Dict[str, Any]:
+        """metrics.json's content (dlhw.orchestration.evaluate), with the run's batch size, class
+        weights, feature cache and diagnostics."""
+        from dlhw.data.dataset import validation_findings
+        from dlhw.evaluation.diagnostics import diagnose
+
+        features, trainer = self.features, self.trainer
+        head = cached_head(features) if features is not None and features.final_model_frozen else None
+        metrics = evaluate_and_write(self.run_cfg, self.dataset, self.model, self.spec, result, self.run_dir,
+                                     head=head, class_weights=trainer.class_weights)
+        metrics["batch_size"] = self.run_cfg.training.batch_size
         if trainer.class_weights is not None:  # training.class_weight, as applied
             from dlhw.training.class_weights import describe
 
-            metrics["class_weight"] = describe(trainer.class_weights, dataset)
+            metrics["class_weight"] = describe(trainer.class_weights, self.dataset)
         if features is not None:
             metrics["feature_cache"] = features.summary()
-        from dlhw.data.dataset import validation_findings
-
         # the table's (inference-mode) figures
-        metrics["diagnostics"] = validation_findings(dataset) + diagnose(result.history, evaluated=metrics)
-        trainer.close()  # the last checkpoint, written in the background while evaluating
-        write_json(run_dir / layout.METRICS, metrics)
-        status.set("completed", epochs_run=result.epochs_run, train_seconds=metrics["train_seconds"])
-        if not cfg.training.keep_checkpoints:  # model.keras holds the evaluated weights; nothing resumes a completed run
-            drop_checkpoints(run_dir)
-        return RunOutcome(run_dir, "completed", metrics)
-    except DivergedError:
-        trainer.close(raise_errors=False)
-        raise
-    except KeyboardInterrupt as exc:
-        if trainer is not None:
-            trainer.close(raise_errors=False)
-        discard_results(run_dir)
-        _record_end(status, "interrupted", str(exc) or "interrupted by the user")
-        raise
-    except BaseException as exc:
-        if trainer is not None:
-            trainer.close(raise_errors=False)
-        discard_results(run_dir)
-        _record_end(status, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        if tracker is not None:  # status.json holds how the run ended
-            tracker.finish(status.data.get("status"), status.data.get("error"), model)
-        interrupts.__exit__(None, None, None)
+        metrics["diagnostics"] = validation_findings(self.dataset) + diagnose(result.history, evaluated=metrics)
+        return metrics

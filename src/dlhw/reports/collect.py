@@ -2,12 +2,13 @@
 
 A run folder is any folder with a status.json or a metrics.json. A folder
 with a sweep.json is a sweep: its runs take their varied values and repeat
-group from the manifest. Partial, failed, diverged and stale runs are read
+group from the manifest. Failed, diverged, interrupted and stale runs are read
 too (they have a status and maybe a history, no metrics), and so is every
 trial a sweep.json lists but no folder holds (a Ray worker that died before
 the trial's folder existed): it shows with the manifest's status and error.
-Every file is read defensively: a missing or damaged file means "not known",
-never a crash. No heavy imports.
+Every file is read through its record (dlhw.rundir.records): a missing file means "not
+known"; a damaged one is one warning line naming the file and what is wrong, never a crash.
+No heavy imports.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.errors import ConfigError
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records import NO_METRICS, RecordError, read_manifest_optional, read_metrics, settled_status
+from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.history import read_history
 from dlhw.rundir import layout
@@ -83,14 +85,13 @@ def _diagnostics(*sources: Any) -> List[Dict[str, Any]]:
 
 def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Optional[str] = None) -> RunRecord:
     status = read_status(path)
-    metrics = read_json(path / layout.METRICS) if (path / layout.METRICS).exists() else None
-    state = status.get("status", "unknown")
-    if state == "unknown" and metrics:
-        state = "completed"
-    if state == "completed" and metrics is None:
-        state = "partial"
-    rec = RunRecord(name=path.name, path=path, status=state, error=status.get("error"),
-                    metrics=metrics if isinstance(metrics, dict) else {},
+    if status["status"] is Status.UNKNOWN and status.get("error"):
+        _warn(status["error"])  # a damaged status.json: its one line
+    metrics, damage = _metrics(path)
+    state = settled_status(status["status"], metrics is not None)
+    error = (damage or NO_METRICS) if state is Status.FAILED and status["status"] is Status.COMPLETED \
+        else status.get("error")
+    rec = RunRecord(name=path.name, path=path, status=state, error=error, metrics=metrics or {},
                     history=read_history(path / layout.HISTORY))
     rec.diagnostics = _diagnostics(rec.metrics.get("diagnostics"), status.get("diagnostics"))
     rec.group = rec.name
@@ -105,8 +106,8 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
             rec.group = str(entry.get("group") or rec.name)
             rec.varied = dict(entry.get("varied") or {})
             rec.label = str(entry.get("label") or "")
-            if state in ("unknown",) and entry.get("status"):
-                rec.status = str(entry["status"])
+            if state is Status.UNKNOWN and entry.get("status"):
+                rec.status = Status.parse(entry["status"])
             rec.error = rec.error or entry.get("error")
     return rec
 
@@ -114,8 +115,8 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
 def manifest_only(entry: Dict[str, Any], order: int, sweep: Dict[str, Any], sweep_dir: Path) -> RunRecord:
     """A trial that sweep.json lists but that has no run folder: its status and error from the manifest."""
     name = str(entry.get("name"))
-    status = str(entry.get("status") or "unknown")
-    error = entry.get("error") or ("no run folder" if status in ("failed", "completed") else None)
+    status = Status.parse(entry.get("status"))
+    error = entry.get("error") or ("no run folder" if status in (Status.FAILED, Status.COMPLETED) else None)
     return RunRecord(name=name, path=sweep_dir / str(entry.get("run_dir") or name), status=status,
                      sweep=str(sweep.get("name") or sweep_dir.name), sweep_key=str(sweep_dir.resolve()),
                      group=str(entry.get("group") or name), varied=dict(entry.get("varied") or {}),
@@ -128,10 +129,30 @@ def _missing_trials(sweep_dir: Path, sweep: Dict[str, Any], seen: set) -> List[R
             if (sweep_dir / str(t.get("run_dir") or t["name"])).resolve() not in seen]
 
 
-def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
-    from dlhw.rundir.sweep_log import read_manifest
+def _warn(line: str) -> None:
+    from dlhw.runtime.log import get_logger
 
-    return read_manifest(folder) if (folder / layout.SWEEP_MANIFEST).is_file() else None
+    get_logger(__name__).warning(f"{line}; read as not known")
+
+
+def _metrics(run: Path) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(metrics.json's values, None); (None, None) without one; (None, its one line) when it is
+    damaged (then a warning says so too)."""
+    try:
+        return read_metrics(run), None
+    except RecordError as exc:
+        _warn(str(exc))
+        return None, str(exc)
+
+
+def _sweep_of(folder: Path) -> Optional[Dict[str, Any]]:
+    """sweep.json (with sweep.jsonl applied) as a dict; None when there is none or it is damaged (a warning)."""
+    try:
+        manifest = read_manifest_optional(folder)
+    except RecordError as exc:
+        _warn(str(exc))
+        return None
+    return manifest.plain() if manifest is not None else None
 
 
 def collect(paths: Sequence[str | Path]) -> List[RunRecord]:

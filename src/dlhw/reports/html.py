@@ -30,6 +30,7 @@ from dlhw.reports.collect import RunRecord
 from dlhw.reports.interactive import detail_id, page_data, to_script_json
 from dlhw.reports.table import Row, cell, header
 from dlhw.rundir import layout
+from dlhw.rundir.states import Status
 
 
 def asset(name: str) -> str:
@@ -74,9 +75,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-STATUSES = ("completed", "failed", "diverged", "stale", "interrupted", "partial", "running", "pruned")
-
-
 def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None,
            details: Optional[Dict[int, str]] = None) -> str:
     """The runs table, sorted by ``metric``, every row in the HTML. For the script: numeric cells
@@ -99,7 +97,7 @@ def _table(rows: Sequence[Row], metric: str, out_dir: Optional[Path] = None,
         for k in keys:
             text = esc(cell(r, k))
             if k == "status":
-                status_cls = r.status if r.status in STATUSES else "unknown"
+                status_cls = Status.parse(r.status).value  # the CSS class s-<status> (page.css)
                 title = f' title="{esc(r.error)}"' if r.error else ""
                 tds.append(f'<td class="l s-{status_cls}"{title}>{text}</td>')
             elif k == "run":

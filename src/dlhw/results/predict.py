@@ -12,7 +12,6 @@ estimator gives the class scores.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -178,9 +177,11 @@ def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
     """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
     from dlhw.data.preprocessing import describe
 
-    path = Path(run_dir) / layout.PREPROCESSING
+    from dlhw.rundir.records import PreprocessingRecord
+
+    path = PreprocessingRecord.in_folder(run_dir)
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return PreprocessingRecord.read(path).as_dict()
     cfg_path = Path(run_dir) / layout.CONFIG
     if not cfg_path.exists():
         raise DataError(f"{run_dir}: not a run folder (no {layout.PREPROCESSING} and no config.yaml)")
@@ -197,11 +198,12 @@ def model_inputs(run_dir: Path, inputs: Sequence[str]):
     """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
     from dlhw.data.preprocessing import csv_inputs, image_inputs
 
-    pre = load_preprocessing(run_dir)
-    if pre.get("source") == "sequences":  # .npz / .npy / CSV sequences, as the run was trained on
-        from dlhw.data.sequences import predict_inputs
+    from dlhw.data.sources import source_for
 
-        return predict_inputs(inputs, pre["input_shape"])
+    pre = load_preprocessing(run_dir)
+    own = source_for(pre.get("source")).predict_inputs(inputs, pre)  # e.g. sequences: .npz / .npy / CSV
+    if own is not None:
+        return own
     found = collect_inputs(inputs)
     if found["images"]:
         return image_inputs(found["images"], pre), list(found["images"])

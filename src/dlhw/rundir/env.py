@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from dlhw.rundir.folder import now
 
@@ -26,7 +26,7 @@ def _versions() -> tuple:
     trials would pay it every time)."""
     from importlib import metadata
 
-    out = []
+    out: List[Tuple[str, Optional[str]]] = []
     for pkg in ("dlhw", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "pydantic"):
         try:
             out.append((pkg, metadata.version(pkg)))

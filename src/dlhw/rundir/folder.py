@@ -1,5 +1,5 @@
-"""Run folders: safe names, no accidental overwrite, clearing (status.json: runs.status;
-env.json: runs.env; writes: dlhw.runtime.files).
+"""Run folders: safe names, no accidental overwrite, clearing (the files they hold are read and
+written as records: dlhw.rundir.records; other writes: dlhw.runtime.files).
 
 Layout (../shared/CONFIG.md): config.yaml, status.json, metrics.json,
 history.csv, curves.png, confusion_matrix.png/.csv, roc.png, summary.txt,
@@ -9,12 +9,10 @@ model.keras, env.json, tb/ (plus checkpoints/ for --resume).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
@@ -31,13 +29,6 @@ def sanitize_name(name: str) -> str:
     if not clean:
         raise ConfigError(f"name: '{name}' has no usable characters for a folder name")
     return clean[:120]
-
-
-def read_json(path: Path) -> Optional[dict]:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def create_run_dir(out: Path, name: str, overwrite: bool = False, lock: bool = False) -> Path:

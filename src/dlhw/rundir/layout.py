@@ -8,15 +8,17 @@ A run folder (``dlhw run``, and each trial of a sweep)::
     metrics.json  model.keras  classifier.joblib
     confusion_matrix.png/.csv  roc.png  predicted_vs_true.png  open_set_confusion.png/.csv
     tb/  checkpoints/last.ckpt.npz (and the best weights)  mlflow.json (tracking.mlflow)
+    wandb.json and wandb/ (tracking.wandb: the W&B run id; W&B's own files, offline runs to sync)
 
 A sweep folder holds its trials' run folders and sweep.json (plus sweep.jsonl while it runs); a report folder
 report.html, summary.csv, summary.md and charts/; ``dlhw inspect`` writes
-activations.csv / .png. No imports: any module may use these names.
+activations.csv / .png. The JSON files are typed records (dlhw.rundir.records; docs/RUN_FOLDER.md).
+No imports: any module may use these names.
 """
 
 # ------------------------------------------------------------------ run folder
 CONFIG = "config.yaml"                 # the resolved config, every default filled in
-STATUS = "status.json"                 # running / completed / failed / diverged / interrupted
+STATUS = "status.json"                 # where the run stands: a dlhw.rundir.states.Status word
 ENV = "env.json"                       # versions, devices, seed, git commit, dataset fingerprint
 SUMMARY = "summary.txt"                # the model summary
 PREPROCESSING = "preprocessing.json"   # what the model expects as input (dlhw predict)
@@ -40,13 +42,15 @@ TENSORBOARD = "tb"                     # a folder
 CHECKPOINTS = "checkpoints"            # a folder: the resume checkpoint and the best weights
 CHECKPOINT = "last.ckpt.npz"           # inside CHECKPOINTS
 MLFLOW = "mlflow.json"                 # tracking.mlflow: the MLflow run this folder is copied to (a sweep's: its parent run)
+WANDB = "wandb.json"                   # tracking.wandb: the W&B run this folder is copied to (resume continues it)
+WANDB_DIR = "wandb"                    # a folder: W&B's own files (offline-run-*: upload with `wandb sync`)
 HPARAMS_SUFFIX = ".dlhw-hparams"       # TensorBoard HParams event files a sweep writes (events.out.tfevents.*<suffix>)
 
 RESULT_FILES = (METRICS, MODEL)        # what marks a finished run (removed when a run ends badly)
 
 # ---------------------------------------------------------------- sweep folder
 SWEEP_MANIFEST = "sweep.json"
-SWEEP_LOG = "sweep.jsonl"              # trial events since sweep.json was last written (runs.sweep_log)
+SWEEP_LOG = "sweep.jsonl"              # trial events since sweep.json was last written (rundir.sweep_log)
 
 # --------------------------------------------------------------- report folder
 REPORT = "report.html"

@@ -20,8 +20,10 @@ from dlhw.config.fingerprint import fingerprint
 from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.rundir.states import Status
+from dlhw.runtime.log import get_logger
 
-RESUMABLE = ("interrupted", "failed", "stale")
+log = get_logger(__name__)
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
@@ -75,24 +77,22 @@ class ResumePlan:
             raise ConfigError(f"--resume: the data changed since {self.run_dir} was checkpointed "
                               f"(dataset fingerprint {dataset.fingerprint}, was {saved}); start a new run")
         self.identity["dataset_fingerprint"] = dataset.fingerprint
-        from dlhw.rundir.folder import read_json
-        from dlhw.runtime.files import write_json
+        from dlhw.rundir.records import StatusRecord
 
-        data = read_json(self.run_dir / layout.STATUS) or {}
+        path = StatusRecord.in_folder(self.run_dir)
+        data = StatusRecord.read(path).to_dict()
         for key in ("error", "finished"):
             data.pop(key, None)
-        data["resumes"] = int(data.get("resumes", 0)) + 1
+        data["resumes"] = int(data.get("resumes") or 0) + 1
         data["resumed_from_epoch"] = self.epoch
-        write_json(self.run_dir / layout.STATUS, data)
-        from dlhw.runtime.console import info
-
-        info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
-             else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
+        StatusRecord.build(data, path).write(path)
+        log.info(f"resuming {self.run_dir} after epoch {self.epoch}" if self.checkpoint
+                 else f"resuming {self.run_dir}: no checkpoint yet, training from epoch 1")
         return self.run_dir
 
 
 def _check_state(run: Path, status: Dict[str, Any]) -> None:
-    state = status.get("status")
+    state = Status.parse(status.get("status"))
     if state == "completed":
         raise ConfigError(f"--resume: {run} already completed; nothing to resume (start a new run to train again)")
     if state == "running":
@@ -101,9 +101,10 @@ def _check_state(run: Path, status: Dict[str, Any]) -> None:
     if state == "diverged":
         raise ConfigError(f"--resume: {run} diverged ({status.get('error', 'loss became NaN')}); "
                           f"resuming would replay the same epochs; start a new run")
-    if state not in RESUMABLE:
-        raise ConfigError(f"--resume: {run}/status.json is unreadable or has status '{state}'; "
-                          f"expected one of: {', '.join(RESUMABLE)}")
+    if not state.resumable:
+        why = f" ({status['error']})" if state is Status.UNKNOWN and status.get("error") else ""
+        raise ConfigError(f"--resume: {run}/status.json is unreadable or has status '{state}'{why}; "
+                          f"expected one of: {', '.join(s.value for s in Status if s.resumable)}")
 
 
 def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
@@ -134,7 +135,7 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
 def _computed(dump: Dict[str, Any]) -> Dict[str, Any]:
     """What a resumed run must share with the folder's config: all of it but ``tracking`` (where
     copies of the run go, e.g. another MLflow server, changes nothing it computes)."""
-    return {k: v for k, v in dump.items() if k != "tracking"}
+    return {k: v for k, v in dump.items() if k not in ("tracking", "slurm")}  # slurm: where it runs
 
 
 def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
@@ -150,7 +151,7 @@ def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
                           f"a resumed run must use the run's own config")
     ckpt_file = checkpoint_path(run)
     checkpoint = load_checkpoint(ckpt_file) if ckpt_file.exists() else None
-    identity = {"config_hash": fingerprint(cfg)}
+    identity: Dict[str, Any] = {"config_hash": fingerprint(cfg)}
     if checkpoint is not None:
         if checkpoint.get("config_hash") != identity["config_hash"]:
             raise ConfigError(f"--resume: {path} changed since the checkpoint was written "

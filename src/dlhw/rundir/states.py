@@ -15,6 +15,12 @@ existed read back unchanged. Meanings:
 - ``stale``       read-time only: status.json says running, but its process is gone
 - ``skipped``     a sweep found it already completed and did not train it again
 - ``unknown``     read-time only: no readable status.json
+
+Groups, as properties (every reader asks these instead of keeping its own tuple of words):
+``succeeded`` (completed, skipped), ``failure`` (failed, diverged), ``stopped`` (interrupted,
+pruned, stale, paused), ``finished``, ``ok`` (a sweep's exit code stays 0) and ``resumable``
+(``--resume`` continues it). docs/RUN_FOLDER.md's table of status words is generated from the
+list above (dlhw.rundir.records.docs).
 """
 
 from __future__ import annotations
@@ -47,6 +53,21 @@ class Status(str, enum.Enum):
     def ok(self) -> bool:
         """Not a failure: a sweep's exit code stays 0 for these."""
         return self in (Status.COMPLETED, Status.SKIPPED, Status.RUNNING, Status.PRUNED, Status.PAUSED, Status.QUEUED)
+
+    @property
+    def succeeded(self) -> bool:
+        """It has its results (completed, or skipped: completed by an earlier sweep)."""
+        return self in (Status.COMPLETED, Status.SKIPPED)
+
+    @property
+    def failure(self) -> bool:
+        """It ended with an error (failed, diverged)."""
+        return self in (Status.FAILED, Status.DIVERGED)
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped before its end by something other than an error (interrupted, pruned, stale, paused)."""
+        return self in (Status.INTERRUPTED, Status.PRUNED, Status.STALE, Status.PAUSED)
 
     @property
     def resumable(self) -> bool:

@@ -1,41 +1,50 @@
-"""status.json: where a run stands (running, completed, failed, diverged, interrupted, pruned), its
-times, its pid and heartbeat while it runs, and the error it ended with. A ``running``
-run whose process is gone reads as ``stale``."""
+"""status.json's writer: where a run stands (dlhw.rundir.states.Status), its times, its pid and
+heartbeat while it runs, and the error it ended with. The file is the StatusRecord of
+dlhw.rundir.records; ``read_status`` (a ``running`` run whose process is gone reads as
+``stale``) is that module's, returned here as a plain dict for callers that want one."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from dlhw.rundir.folder import now, read_json
-from dlhw.runtime.files import write_json
-from dlhw.rundir import layout
+from dlhw.rundir.folder import now
+from dlhw.rundir.records import RecordError, StatusRecord
+from dlhw.rundir.records import read_status as read_status_record
+from dlhw.rundir.states import Status
 
-STATUSES = ("running", "completed", "failed", "diverged", "interrupted", "pruned")  # pruned: a search stopped it
+# the states a run's own process writes (queued/paused: a sweep's; stale/skipped/unknown: read-time words)
+WRITTEN = (Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.INTERRUPTED, Status.PRUNED)
 
 
 class RunStatus:
     """status.json: state, times, pid/heartbeat while running, the error when it ends."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / layout.STATUS
-        self.data: Dict[str, Any] = read_json(self.path) or {}
+        self.path = StatusRecord.in_folder(run_dir)
+        try:
+            old = StatusRecord.read_optional(self.path)
+        except RecordError:
+            old = None  # a damaged status.json is replaced by the next write
+        self.data: Dict[str, Any] = old.to_dict() if old is not None else {}
+        self.data.pop("schema_version", None)
+        self._last_beat = -math.inf
 
-    def set(self, state: str, **extra: Any) -> None:
-        assert state in STATUSES, state
+    def set(self, state: "Status | str", **extra: Any) -> None:
+        state = Status(state)
+        assert state in WRITTEN, state
         self.data.update(extra)
         self.data["status"] = state
         self.data.setdefault("started", now())
         self.data["updated"] = now()
-        if state == "running":
+        if state is Status.RUNNING:
             self.data["pid"] = os.getpid()
             self.data["heartbeat"] = now()
         else:
             self.data["finished"] = now()
-        write_json(self.path, self.data)
+        self._write()
 
     def heartbeat(self, min_interval: float = 2.0, **extra: Any) -> None:
         """Record progress; written at most every ``min_interval`` seconds (each write is an
@@ -43,41 +52,24 @@ class RunStatus:
         import time
 
         self.data.update(extra)
-        if time.monotonic() - getattr(self, "_last_beat", -math.inf) < min_interval:
+        if time.monotonic() - self._last_beat < min_interval:
             return
         self._last_beat = time.monotonic()
         self.data["heartbeat"] = now()
-        write_json(self.path, self.data)
+        self._write()
+
+    def _write(self) -> None:
+        StatusRecord.build(self.data, self.path).write(self.path)
 
 
 def read_status(run_dir: Path) -> Dict[str, Any]:
-    """status.json, with a 'running' run whose process is gone shown as 'stale'."""
-    data = read_json(Path(run_dir) / layout.STATUS) or {"status": "unknown"}
-    if data.get("status") == "running":
-        pid = data.get("pid")
-        alive = False
-        if isinstance(pid, int):
-            try:
-                os.kill(pid, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            except PermissionError:
-                alive = True
-        if alive and _started_after(pid, data.get("heartbeat")):
-            alive = False  # the pid was reused (after a reboot, or much later) by another process
-        if not alive:
-            data["status"] = "stale"
-    return data
-
-
-def _started_after(pid: int, stamp: Optional[str]) -> bool:
-    """True when process ``pid`` started after the ISO time ``stamp`` (Linux /proc; else False)."""
+    """status.json as a dict (``status`` a Status), a ``running`` run whose process is gone shown
+    as ``stale``; no status.json: ``unknown``; a damaged one: ``unknown`` with its one line as
+    ``error``."""
     try:
-        when = _dt.datetime.fromisoformat(str(stamp)).timestamp()
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK") > when + 2
-    except (OSError, ValueError, IndexError, StopIteration, TypeError):
-        return False
+        data = read_status_record(run_dir).to_dict()
+    except RecordError as exc:
+        return {"status": Status.UNKNOWN, "error": str(exc)}
+    data.pop("schema_version", None)
+    data["status"] = Status.parse(data.get("status"))
+    return data

@@ -6,29 +6,29 @@ log's first line names the sweep.json it extends (its inode, mtime and size), so
 over from an older sweep.json is never replayed onto a newer one. sweep.json is rewritten
 whole (compacted, the log removed) when a sweep starts and when it ends.
 
-Readers (``dlhw report``, the Python API's Sweep) call :func:`read_manifest`: sweep.json with
-the log's events applied, the same dict sweep.json would hold had it been rewritten after
-every event. No imports from above dlhw.rundir: any layer may read a sweep folder.
+The lines and the manifest are records (dlhw.rundir.records.sweep: SweepLogHeader,
+SweepLogEvent, SweepManifest); readers call ``dlhw.rundir.records.read_manifest`` (typed) or
+:func:`read_manifest` here (the same, as the dict sweep.json would hold had it been rewritten
+after every event). No imports from above dlhw.rundir: any layer may read a sweep folder.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.rundir import layout
+from dlhw.rundir.records import RecordError, count_statuses, read_manifest_optional
+from dlhw.rundir.records.sweep import event_line, header_line, stamp_of
 
-
-def _stamp(st: os.stat_result) -> List[int]:
-    return [int(st.st_ino), int(st.st_mtime_ns), int(st.st_size)]
+__all__ = ["manifest_stamp", "start_log", "append_event", "drop_log", "count_statuses", "read_manifest"]
 
 
 def manifest_stamp(sweep_dir: Path) -> Optional[List[int]]:
     """What identifies the current sweep.json (None when there is none)."""
     try:
-        return _stamp(os.stat(Path(sweep_dir) / layout.SWEEP_MANIFEST))
+        return stamp_of(os.stat(Path(sweep_dir) / layout.SWEEP_MANIFEST))
     except OSError:
         return None
 
@@ -36,13 +36,13 @@ def manifest_stamp(sweep_dir: Path) -> Optional[List[int]]:
 def start_log(sweep_dir: Path, base: List[int]) -> None:
     """A fresh sweep.jsonl extending the sweep.json identified by ``base``."""
     with open(Path(sweep_dir) / layout.SWEEP_LOG, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps({"base": base}) + "\n")
+        fh.write(header_line(base))
 
 
 def append_event(sweep_dir: Path, trial: str, fields: Dict[str, Any], at: str) -> None:
     """One line: trial ``trial``'s entry gets ``fields`` (at time ``at``). Appends are single
     writes of one line, flushed on close: a reader sees whole lines (a torn last line is skipped)."""
-    line = json.dumps({"trial": trial, "set": fields, "at": at}, default=str) + "\n"
+    line = event_line(trial, fields, at)
     with open(Path(sweep_dir) / layout.SWEEP_LOG, "a", encoding="utf-8") as fh:
         fh.write(line)
 
@@ -54,52 +54,11 @@ def drop_log(sweep_dir: Path) -> None:
         pass
 
 
-def count_statuses(trials: List[Dict[str, Any]]) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for e in trials:
-        counts[e.get("status")] = counts.get(e.get("status"), 0) + 1
-    return counts
-
-
 def read_manifest(sweep_dir: Path) -> Optional[Dict[str, Any]]:
-    """sweep.json with sweep.jsonl's events applied (None: no readable sweep.json)."""
-    path = Path(sweep_dir) / layout.SWEEP_MANIFEST
+    """sweep.json with sweep.jsonl's events applied, as a dict (None: no sweep.json, or a damaged
+    one: readers that must say so call dlhw.rundir.records.read_manifest, which raises RecordError)."""
     try:
-        with open(path, "rb") as fh:
-            stamp = _stamp(os.fstat(fh.fileno()))
-            data = json.loads(fh.read().decode("utf-8"))
-    except (OSError, ValueError):
+        manifest = read_manifest_optional(sweep_dir)
+    except RecordError:
         return None
-    if not isinstance(data, dict):
-        return None
-    events = _events(Path(sweep_dir) / layout.SWEEP_LOG, stamp)
-    if events:
-        by_name = {e.get("name"): e for e in data.get("trials", []) if isinstance(e, dict)}
-        for ev in events:
-            entry = by_name.get(ev.get("trial"))
-            if entry is not None and isinstance(ev.get("set"), dict):
-                entry.update(ev["set"])
-            if ev.get("at"):
-                data["updated"] = ev["at"]
-        data["counts"] = count_statuses(list(by_name.values()))
-    return data
-
-
-def _events(log: Path, stamp: List[int]) -> List[Dict[str, Any]]:
-    try:
-        lines = log.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
-    out: List[Dict[str, Any]] = []
-    for i, line in enumerate(lines):
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue  # a torn last line (the writer was killed mid-append)
-        if i == 0:
-            if not isinstance(item, dict) or item.get("base") != stamp:
-                return []  # a log from an older sweep.json: already compacted into this one
-            continue
-        if isinstance(item, dict):
-            out.append(item)
-    return out
+    return manifest.plain() if manifest is not None else None

@@ -94,6 +94,12 @@ def write_json(path: Path, data: Any, indent: "int | None" = 2) -> None:
     write_text(path, json.dumps(data, indent=indent, default=_jsonable) + "\n")
 
 
+def plain_json(data: Any) -> Any:
+    """``data`` as plain JSON values (what ``write_json`` would write, read back): NumPy numbers
+    and arrays, paths and str enums become ints, floats, lists and strings."""
+    return json.loads(json.dumps(data, default=_jsonable))
+
+
 def _jsonable(o: Any) -> Any:
     import numpy as np
 

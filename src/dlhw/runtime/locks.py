@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Dict, Iterator, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 LOCK_FILE = ".lock"
 _PID_BYTES = 32  # the pid is written before this offset; Windows locks the byte at it
@@ -127,9 +130,7 @@ def acquire(folder: Path, what: str = "run folder") -> FolderLock:
     if fcntl is None and msvcrt is None:  # pragma: no cover - no OS lock on this platform
         if not _NOTED[0]:
             _NOTED[0] = True
-            from dlhw.runtime.console import info
-
-            info("note: this platform has no file locks; two dlhw processes on one folder are not prevented")
+            log.info("note: this platform has no file locks; two dlhw processes on one folder are not prevented")
         lock = _HELD[_key(folder)] = FolderLock(folder, None)
         return lock
     path = folder / LOCK_FILE

@@ -22,7 +22,8 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
+NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM",
+         getattr(signal, "SIGUSR2", 12): "SIGUSR2 (Slurm's warning: preemption or time limit)"}
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -60,6 +61,9 @@ def _handler(signum, frame) -> None:
               f"(press Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
         return
     raise RunInterrupted(signum, _message(signum, ""))
+
+
+handler = _handler  # dlhw.slurm.task installs it for SIGUSR2 too
 
 
 @contextmanager

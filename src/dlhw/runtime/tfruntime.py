@@ -36,13 +36,13 @@ def import_tensorflow(debug: bool = False):
 
 
 def setup_runtime(device: str = "auto", seed: int = 0, threads: Optional[int] = None, debug: bool = False) -> str:
-    """Pick the device (auto, cpu, gpu, gpu:N), limit threads, seed everything; returns 'gpu' or 'cpu'."""
+    """Pick the device (auto, cpu, gpu, gpu:N), limit TensorFlow's CPU threads to ``threads`` (None:
+    as TensorFlow chooses), seed everything; returns 'gpu' or 'cpu'."""
     from dlhw.runtime.devices import parse_device
 
     parse_device(device)
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
-    threads = threads or (int(os.environ["DLHW_THREADS"]) if os.environ.get("DLHW_THREADS") else None)
     tf = import_tensorflow(debug)
     if not debug:  # "N out of the last M calls ... triggered tf.function retracing": every trial of a
         # sweep builds a new model, so its functions are traced anew by design; --debug shows them

@@ -1,7 +1,7 @@
 """The trials an executor hands out, one at a time: a fixed list (a grid), or made on demand (a search).
 
 A search asks its study for the next trial only when a worker is free to train it
-(dlhw.sweeps.search): no batches, no barrier. Every executor (run_serial, run_pool, run_ray)
+(dlhw.sweeps.sources.search): no batches, no barrier. Every executor (run_serial, run_pool, run_ray)
 takes a Feed; a plain list of jobs is wrapped in one.
 """
 
@@ -14,7 +14,8 @@ from dlhw.sweeps.records import Job
 
 class Feed:
     """``jobs``: a fixed list; ``make()``: the next job or None when there are no more (called only
-    when a worker can take it). ``prepare``: applied to each job as it is handed out."""
+    when a worker can take it). ``prepare``: applied to each job as it is handed out (an executor's);
+    ``made``: told of each job ``make()`` makes (the engine's progress display)."""
 
     def __init__(self, jobs: Iterable[Job] = (), make: Optional[Callable[[], Optional[Job]]] = None,
                  limit: Optional[int] = None):
@@ -23,6 +24,7 @@ class Feed:
         self._done = make is None
         self.limit = limit  # at most this many jobs (a search's budget), for sizing a pool
         self.prepare: Callable[[Job], Job] = lambda job: job
+        self.made: Callable[[Job], object] = lambda job: None
 
     @classmethod
     def of(cls, jobs) -> "Feed":
@@ -33,11 +35,12 @@ class Feed:
         return self._make is not None
 
     def peek(self) -> Optional[Job]:
-        if not self._jobs and not self._done:
+        if not self._jobs and not self._done and self._make is not None:
             job = self._make()
             if job is None:
                 self._done = True
             else:
+                self.made(job)
                 self._jobs.append(job)
         return self.prepare(self._jobs[0]) if self._jobs else None
 
@@ -57,10 +60,12 @@ class Feed:
                 return
             yield job
 
-    def left(self) -> List[Job]:
-        """The jobs already made and not handed out (a fixed list: all that remain); nothing new is made."""
-        out, self._jobs = [self.prepare(j) for j in self._jobs], []
-        self._done = True
+    def left(self, keep: bool = False) -> List[Job]:
+        """The jobs already made and not handed out (a fixed list: all that remain); nothing new is
+        made. They leave the feed, unless ``keep`` (a look at what is queued)."""
+        out = [self.prepare(j) for j in self._jobs]
+        if not keep:
+            self._jobs, self._done = [], True
         return out
 
     def size(self) -> Optional[int]:

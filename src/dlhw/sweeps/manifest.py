@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
-from dlhw.rundir.folder import now, read_json
+from dlhw.rundir.folder import now
+from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_manifest_optional, read_metrics,
+                                 settled_status)
+from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
-from dlhw.runtime.files import write_json
-from dlhw.sweeps.plan import SweepPlan, Trial, describe
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
 
@@ -34,7 +36,7 @@ def trial_entry(t: Trial) -> Dict[str, Any]:
         "name": t.name, "group": t.group, "repeat": t.repeat, "seed": t.cfg.seed,
         "varied": t.varied, "label": describe(t.varied), "source": t.source,
         "hash": t.hash, "shape": t.shape, "epochs": t.epochs,
-        "status": "pending", "error": None, "run_dir": t.name,
+        "status": Status.QUEUED.value, "error": None, "run_dir": t.name,
     }
 
 
@@ -43,7 +45,7 @@ class Manifest:
 
     def __init__(self, plan: SweepPlan, sweep_dir: Path, executor: str, workers: "int | str"):
         self.path = Path(sweep_dir) / layout.SWEEP_MANIFEST
-        old = read_json(self.path) or {}
+        old = _old_manifest(self.path.parent)
         self.data: Dict[str, Any] = {
             "name": plan.name, "source": plan.source, "overrides": plan.overrides,
             "created": old.get("created") or now(), "updated": now(),
@@ -77,6 +79,10 @@ class Manifest:
             self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
         self.save()
 
+    def entry(self, name: str) -> Optional[Dict[str, Any]]:
+        """Trial ``name``'s entry (None: not listed)."""
+        return self._by_name.get(name)
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)
@@ -90,12 +96,12 @@ class Manifest:
             if not (run_dir / layout.STATUS).is_file():
                 continue
             status = read_status(run_dir)
-            state = status.get("status", "unknown")
-            metrics = read_json(run_dir / layout.METRICS) if (run_dir / layout.METRICS).is_file() else None
-            if state == "completed" and metrics is None:
-                state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
+            metrics = read_metrics(run_dir, tolerant=True)
+            state = settled_status(status["status"], metrics is not None).value
+            if state == "failed" and status["status"] is Status.COMPLETED:
+                status["error"] = NO_METRICS
             e.update(status=state, error=status.get("error") if state != "completed" else None)
-            if state == "pruned":  # a search's pruner stopped it (sweeps.search)
+            if state == "pruned":  # a search's pruner stopped it (sweeps.sources.search)
                 e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
             if metrics is not None and state == "completed":
                 val, test = metrics.get("val") or {}, metrics.get("test") or {}
@@ -109,10 +115,19 @@ class Manifest:
         self.data["updated"] = now()
         self.data["counts"] = count_statuses(self.data["trials"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(self.path, self.data)
+        SweepManifest.build(self.data, self.path).write(self.path)
         self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
         drop_log(self.path.parent)
         self._log_started = False
+
+
+def _old_manifest(sweep_dir: Path) -> Dict[str, Any]:
+    """The sweep.json an earlier run of this sweep left ({}: none, or damaged: rebuilt from the run folders)."""
+    try:
+        old = read_manifest_optional(sweep_dir)
+    except RecordError:
+        return {}
+    return old.plain() if old is not None else {}
 
 
 def _distinct(values: List[Any]) -> List[Any]:
@@ -156,16 +171,8 @@ def trial_folders(t: Trial, sweep_dir: Path) -> List[Path]:
         extra = [c for c in sweep_dir.iterdir() if pattern.fullmatch(c.name) and c.is_dir()]
     except OSError:
         extra = []
-    extra.sort(key=lambda c: int(pattern.fullmatch(c.name).group(1)))
+    extra.sort(key=lambda c: int(c.name.rsplit("-", 1)[1]))
     return found + [c for c in extra if (read_config_dump(c) or {}).get("name") == t.name]
-
-
-def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
-    """``<name>-N``, the first N that is neither on disk nor another trial's name."""
-    n = 2
-    while (Path(sweep_dir) / f"{t.name}-{n}").exists() or f"{t.name}-{n}" in taken:
-        n += 1
-    return Path(sweep_dir) / f"{t.name}-{n}"
 
 
 def _state(run_dir: Path) -> Dict[str, Any]:
@@ -269,7 +276,7 @@ def past_timings(root: Path, max_depth: int = 3) -> List[Dict[str, Any]]:
     stack = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
-        metrics = read_json(folder / layout.METRICS) if (folder / layout.METRICS).exists() else None
+        metrics = read_metrics(folder, tolerant=True)
         if metrics is not None:
             dump = read_config_dump(folder)
             seconds, epochs = metrics.get("train_seconds"), metrics.get("epochs_run")
@@ -320,8 +327,9 @@ def longest_first(trials: List[Trial], timings: List[Dict[str, Any]]) -> List[Tr
     """The trials in the order a pool should start them: the longest first, so that no worker is
     left with a long trial while the others idle at the end (LPT scheduling). Estimates from
     earlier runs when every trial has one, else epochs x a model-size proxy; ties keep plan order."""
-    est = [estimate_seconds(t, timings) for t in trials]
-    if any(e is None for e in est):
+    found = [estimate_seconds(t, timings) for t in trials]
+    est = [e for e in found if e is not None]
+    if len(est) < len(trials):
         est = [t.epochs * _size_proxy(t.cfg) for t in trials]
     order = sorted(range(len(trials)), key=lambda i: (-est[i], i))
     return [trials[i] for i in order]

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-STATUSES = ("completed", "skipped", "running", "failed", "diverged", "interrupted", "pruned")
-OK = ("completed", "skipped", "running", "pruned")  # anything else makes the sweep exit 1 (pruned: a search stopped it)
+from dlhw.rundir.states import Status
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,9 @@ class Job:
     resume: bool = False           # continue an unfinished run folder from its checkpoint
     device: str = "auto"
     threads: Optional[int] = None  # CPU threads of its process (None: as the process has)
-    report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.search)
+    report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.sources.search)
     mlflow_parent: Optional[str] = None  # tracking.mlflow: the sweep's parent run id ('': unreachable, not tracked)
+    sweep: Optional[Dict[str, Any]] = None  # {"name": the sweep's, "varied": {key: value}}: tracking.wandb's group and config
 
     @property
     def run_dir(self) -> Path:
@@ -43,7 +43,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Result:
-    """How one trial ended (``status``: one of STATUSES) and its headline figures."""
+    """How one trial ended (``status``: a dlhw.rundir.states.Status word) and its headline figures."""
 
     name: str
     status: str
@@ -62,7 +62,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status in OK
+        return Status.parse(self.status).ok  # anything else makes the sweep exit 1
 
     def replace(self, **changes: Any) -> "Result":
         return dataclasses.replace(self, **changes)

@@ -31,9 +31,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.rundir import layout
+from dlhw.rundir.states import Status
+from dlhw.runtime.log import get_logger
 
-STATUS = {"completed": "STATUS_SUCCESS", "skipped": "STATUS_SUCCESS", "failed": "STATUS_FAILURE",
-          "diverged": "STATUS_FAILURE", "running": "STATUS_RUNNING"}  # interrupted, pruned: STATUS_UNKNOWN
+logger = get_logger(__name__)
+
+def hparams_status(state: object) -> str:
+    """The TensorBoard HParams session status for a dlhw status (interrupted, pruned...: STATUS_UNKNOWN)."""
+    s = Status.parse(state)
+    return ("STATUS_SUCCESS" if s.succeeded else "STATUS_FAILURE" if s.failure
+            else "STATUS_RUNNING" if s is Status.RUNNING else "STATUS_UNKNOWN")
 
 
 def _kind(values: List[Any]) -> str:
@@ -144,15 +151,13 @@ class HParamsLog:
             self._trial(name, Path(run_dir), status)
             self.write_experiment()
         except Exception as exc:  # noqa: BLE001 - a failed write of a view never stops the sweep
-            from dlhw.runtime.console import warn
-
-            warn(f"{run_dir}: TensorBoard HParams summary not written ({' '.join(str(exc).split())[:200]})")
+            logger.warning(f"{run_dir}: TensorBoard HParams summary not written ({' '.join(str(exc).split())[:200]})")
 
     def _trial(self, name: str, run_dir: Path, status: str) -> None:
         from tensorboard.compat.proto import summary_pb2
         from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
-        from dlhw.rundir.folder import read_json
+        from dlhw.rundir.records import read_metrics
         from dlhw.tracking.mlflow import final_metrics
 
         t = self.by_name.get(name)
@@ -161,11 +166,11 @@ class HParamsLog:
         start = plugin_data_pb2.SessionStartInfo(group_name=t.group, start_time_secs=time.time())
         for key, kind in self.kinds.items():
             _set_value(start.hparams[key], kind, t.varied.get(key))
-        metrics = read_json(run_dir / layout.METRICS) or {}
-        finals = final_metrics(metrics) if status in ("completed", "skipped") else {}
+        metrics = read_metrics(run_dir, tolerant=True) or {}
+        finals = final_metrics(metrics) if Status.parse(status).succeeded else {}
         for k in finals:
             self.metrics.setdefault(k)
-        end = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS.get(status, "STATUS_UNKNOWN")),
+        end = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(hparams_status(status)),
                                              end_time_secs=time.time())
         from tensorboard.plugins.hparams import metadata
 

@@ -44,10 +44,20 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 PIP_LINE = 'pip install "dlhw[mlflow]"'
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "diverged": "FAILED", "interrupted": "KILLED",
-                 "pruned": "KILLED", "stale": "KILLED"}
+def mlflow_status(state: object) -> str:
+    """The MLflow run status for a dlhw status: FINISHED (it has its results), KILLED (stopped
+    before its end: interrupted, pruned, stale, paused), else FAILED."""
+    from dlhw.rundir.states import Status
+
+    s = Status.parse(state)
+    return "FINISHED" if s.succeeded else "KILLED" if s.stopped else "FAILED"
+
+
 DEFAULT_EXPERIMENT = "dlhw"
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
@@ -195,10 +205,10 @@ class Tracker:
                     tags["mlflow.parentRunId"] = parent
                 run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
                 run_id = run.info.run_id
-            from dlhw.runtime.files import write_json
+            from dlhw.rundir.records import MlflowRecord
 
-            write_json(Path(run_dir) / layout.MLFLOW, {"run_id": run_id, "uri": uri, "experiment": experiment,
-                                                       "parent_run_id": parent})
+            MlflowRecord.build({"run_id": run_id, "uri": uri, "experiment": experiment, "parent_run_id": parent}
+                               ).write(MlflowRecord.in_folder(run_dir))
         except Exception as exc:  # noqa: BLE001 - an unreachable server never stops a run
             _unreachable(uri, exc)
             return None
@@ -256,11 +266,11 @@ class Tracker:
             return
         from mlflow.entities import Metric, RunTag
 
-        from dlhw.rundir.folder import read_json
+        from dlhw.rundir.records import read_metrics
 
         self.flush()
         state = state or "failed"
-        metrics = (read_json(self.run_dir / layout.METRICS) or {}) if state == "completed" else {}
+        metrics = (read_metrics(self.run_dir, tolerant=True) or {}) if state == "completed" else {}
         now = int(time.time() * 1000)
         step = int(metrics.get("epochs_run") or 0)
         finals = [Metric(k, v, now, step) for k, v in final_metrics(metrics).items()]
@@ -271,7 +281,7 @@ class Tracker:
         self._upload_files()
         if state == "completed" and self.log_model and model is not None and (self.run_dir / layout.MODEL).exists():
             self._guard(self._log_keras_model, model)
-        self._guard(self.client.set_terminated, self.run_id, MLFLOW_STATUS.get(state, "FAILED"))
+        self._guard(self.client.set_terminated, self.run_id, mlflow_status(state))
 
     def _upload_files(self) -> None:
         for path in run_files(self.run_dir):
@@ -321,20 +331,21 @@ class Tracker:
 
 
 def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -> None:
-    from dlhw.runtime.console import warn
-
     where = uri or "MLflow's default tracking URI"
-    warn(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
-         f"the run goes on without MLflow (its run folder is the record)")
+    log.warning(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
+                f"the run goes on without MLflow (its run folder is the record)")
 
 
 def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
     """The MLflow run id a resumed folder was copied to (same URI), marked running again; else None."""
-    from dlhw.rundir.folder import read_json
+    from dlhw.rundir.records import MlflowRecord, RecordError
 
-    saved = read_json(Path(run_dir) / layout.MLFLOW) or {}
-    run_id = saved.get("run_id")
-    if not run_id or saved.get("uri") != uri:
+    try:
+        saved = MlflowRecord.read_optional(MlflowRecord.in_folder(run_dir))
+    except RecordError:
+        saved = None  # damaged: a new MLflow run (the folder's mlflow.json is rewritten)
+    run_id = saved.run_id if saved is not None else None
+    if not run_id or saved is None or saved.uri != uri:
         return None
     try:
         client.get_run(run_id)
@@ -348,11 +359,11 @@ def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
 
 def run_files(run_dir: Path) -> Iterable[Path]:
     """The files of a run folder that go to MLflow: all but dot files (locks, temporaries) and
-    checkpoints/ (resume state, removed when a run completes)."""
+    checkpoints/ (resume state, removed when a run completes) nor wandb/ (W&B's own files)."""
     root = Path(run_dir)
     out: List[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and
-                             not (Path(dirpath) == root and d == layout.CHECKPOINTS))
+                             not (Path(dirpath) == root and d in (layout.CHECKPOINTS, layout.WANDB_DIR)))
         out.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
     return out

@@ -49,9 +49,9 @@ class SweepRun:
                                                        [:PARAM_VALUE_MAX]) for k, v in params.items()],
                                  synchronous=True)
             client.set_tag(run_id, "dlhw.status", "running")
-            from dlhw.runtime.files import write_json
+            from dlhw.rundir.records import MlflowRecord
 
-            write_json(saved_path, {"run_id": run_id, "uri": uri, "experiment": experiment})
+            MlflowRecord.build({"run_id": run_id, "uri": uri, "experiment": experiment}).write(saved_path)
         except Exception as exc:  # noqa: BLE001
             _unreachable(uri, exc)
             return cls(None, "", uri)
@@ -62,13 +62,16 @@ class SweepRun:
             return
         from mlflow.entities import Metric, RunTag
 
-        status = "KILLED" if interrupted else ("FAILED" if failed else "FINISHED")
-        word = "interrupted" if interrupted else ("failed" if failed else "completed")
+        from dlhw.rundir.states import Status
+        from dlhw.tracking.mlflow import mlflow_status
+
+        word = Status.INTERRUPTED if interrupted else (Status.FAILED if failed else Status.COMPLETED)
+        status = mlflow_status(word)
         try:
             now = int(time.time() * 1000)
             self.client.log_batch(self.parent_id, metrics=[Metric("trials_ok", float(ok), now, 0),
                                                            Metric("trials_failed", float(failed), now, 0)],
-                                  tags=[RunTag("dlhw.status", word)], synchronous=True)
+                                  tags=[RunTag("dlhw.status", word.value)], synchronous=True)
             manifest = Path(sweep_dir) / layout.SWEEP_MANIFEST
             if manifest.exists():
                 self.client.log_artifact(self.parent_id, str(manifest))

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from dlhw.runtime.console import warn
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 POLICIES = {"float32": "float32", "mixed_float16": "mixed_float16", "mixed_bfloat16": "mixed_bfloat16"}
 
@@ -92,7 +94,7 @@ class Accelerator:
         if self.t.distribute == "mirrored":
             devices = _replica_devices(tf)
             if len(devices) < 2:
-                warn(f"training.distribute: mirrored: one device visible ({devices[0]}); training on one replica")
+                log.warning(f"training.distribute: mirrored: one device visible ({devices[0]}); training on one replica")
             self.strategy = tf.distribute.MirroredStrategy(devices=devices)
             self._scope = self.strategy.scope()
             self._scope.__enter__()
@@ -127,7 +129,7 @@ class Accelerator:
 
         self.jit = jit_setting(self.t.jit_compile, model)
         if self.t.jit_compile is True and not self.jit:
-            warn("training.jit_compile: true, but a layer of this model does not support XLA; compiled without it")
+            log.warning("training.jit_compile: true, but a layer of this model does not support XLA; compiled without it")
         if self.jit:  # Keras refuses XLA under op determinism (not every XLA op has a deterministic kernel)
             from tensorflow.python.framework import config as tf_config
 

@@ -38,7 +38,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from dlhw.data.image_cache import default_cache_dir
-from dlhw.runtime.console import info
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
 
 FORMAT = 2  # 2: a CRC32 of each entry in its .json (damaged entries are detected)
 
@@ -255,10 +257,10 @@ class FeaturePlan:
         disk = [s for s in self._features if s in events and not isinstance(self._features[s], np.ndarray)]
         where = f" (on disk, over the memory budget: {', '.join(disk)})" if disk else ""
         if hits:
-            info(f"backbone features ({width_s}) of {', '.join(hits)} read from the cache{where}")
+            log.info(f"backbone features ({width_s}) of {', '.join(hits)} read from the cache{where}")
         if missing:
             verb = "computed and cached" if self.store and self.writable else "computed"
-            info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s{where}")
+            log.info(f"backbone features ({width_s}) of {', '.join(missing)} {verb} in {elapsed:.1f}s{where}")
 
     def _meta(self, split: str, shape: tuple, crc: int) -> Dict[str, Any]:
         """An entry's .json: its key's parts, the split, its shape and CRC32."""
@@ -306,9 +308,7 @@ class FeaturePlan:
             self.store = False
             self.reason = f"the cache folder {folder} cannot be written"
         if not self._warned:
-            from dlhw.runtime.console import warn
-
-            warn(f"feature cache: cannot write {folder} ({self._write_reason}); partial entries removed, {then}")
+            log.warning(f"feature cache: cannot write {folder} ({self._write_reason}); partial entries removed, {then}")
             self._warned = True
         if computed:
             self._features.update(self._compute(computed))
@@ -329,10 +329,8 @@ class FeaturePlan:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_entries({split: (path, feats.shape, False)}, [(split, feats)], self._meta)
         except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
-            from dlhw.runtime.console import warn
-
-            warn(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
-                 f"features were not cached")
+            log.warning(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "
+                        f"features were not cached")
 
     # ------------------------------------------------------------------ head
     def head_model(self):
@@ -416,7 +414,7 @@ def plan_for(cfg, model, dataset, cache_dir=None) -> Optional[FeaturePlan]:
         check_classifier(cfg)
     plan = FeaturePlan(cfg, model, dataset, cache_dir)
     if plan.reason is not None and not plan.classifier:
-        info(f"feature cache not used: {plan.reason}")
+        log.info(f"feature cache not used: {plan.reason}")
     return plan
 
 

@@ -29,6 +29,10 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
+from dlhw.runtime.log import get_logger
+
+log = get_logger(__name__)
+
 READ_CHUNK = 16 * 1024 ** 2  # bytes per read while checking an entry's CRC32
 
 
@@ -230,9 +234,7 @@ def open_entry(path: Path, n: int, crc: Optional[int], in_memory: bool):
 
 
 def _damaged(path: Path) -> None:
-    from dlhw.runtime.console import warn
-
-    warn(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
+    log.warning(f"feature cache: damaged entry {path} (checksum mismatch); recomputing it")
     return None
 
 

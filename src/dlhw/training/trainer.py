@@ -7,7 +7,6 @@ stage and epochs are numbered continuously. History rows carry the stage name.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -74,7 +73,7 @@ def fit_inputs(dataset, split: str, spec, batch_size: int, shuffle: bool, seed: 
 class Trainer:
     """Runs the stages of ``cfg`` on ``model``; see ``fit``."""
 
-    def __init__(self, cfg, dataset, model, spec, run_dir: Path, quiet: bool = False,
+    def __init__(self, cfg, dataset, model, spec, run_dir: Path, verbose: int = 0,
                  on_epoch: Optional[Callable[[dict], None]] = None, features=None,
                  resume: Optional[dict] = None, identity: Optional[dict] = None, prune=None):
         self.cfg = cfg
@@ -86,7 +85,8 @@ class Trainer:
         self.model = model
         self.spec = spec
         self.run_dir = Path(run_dir)
-        self.quiet = quiet
+        self.verbose = verbose  # Keras' fit verbosity (RunOptions.keras_verbose)
+        self._val: Dict[str, Any] = {}  # the val split's fit inputs, built when a stage needs them
         self.on_epoch = on_epoch
         self.checkpointer = None
         self.best = None  # evaluation.weights: best: the BestWeights of the last stage run, carried over stages
@@ -95,11 +95,6 @@ class Trainer:
         from dlhw.training.class_weights import class_weights
 
         self.class_weights = class_weights(cfg, dataset)  # training.class_weight, one weight per class
-
-    def _verbose(self) -> int:
-        if self.quiet:
-            return 0
-        return 1 if sys.stdout.isatty() else 2
 
     def _callbacks(self, stage, rows: List[dict], guard, ckpt) -> list:
         import keras
@@ -175,34 +170,20 @@ class Trainer:
             self.checkpointer.close(raise_errors)
 
     def fit(self) -> TrainResult:
-        import keras
-
-        from dlhw.training.callbacks import BestWeights
+        """Run the stages in order (a resumed run skips those it had finished); stops at a
+        divergence or a pruner's stop."""
         from dlhw.training.checkpoint import Checkpointer
-        from dlhw.training.epoch_data import seeded_epochs
-        from dlhw.training.accelerator import jit_setting
-        from dlhw.training.optimizers import build_optimizer
 
         cfg, t = self.cfg, self.cfg.training
         result = TrainResult()
-        train = self.dataset.splits["train"]
-        val_memo: Dict[str, Any] = {}
-
-        def val_inputs():  # built when a stage needs them: not for heads on cached features
-            if not val_memo:
-                xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, cfg.seed)
-                val_memo.update(xv=xv, yv=yv, val=None if len(self.dataset.splits["val"]) == 0
-                                else (xv if yv is None else (xv, yv)))
-            return val_memo["xv"], val_memo["yv"], val_memo["val"]
-
         ckpt = self.checkpointer = Checkpointer(self.run_dir, cfg.seed, [s.name for s in cfg.stages()],
                                                 t.checkpoint, self.resume, self.identity)
         offset = ckpt.restore_result(result)  # stages a resumed run had finished
         if t.log_steps:
             from dlhw.training.steps import StepLog
 
-            self.steps = StepLog(self.run_dir / layout.HISTORY_STEPS, len(train), t.batch_size,
-                                 keep_epochs=int(self.resume["epoch"]) if self.resume else None)
+            self.steps = StepLog(self.run_dir / layout.HISTORY_STEPS, len(self.dataset.splits["train"]),
+                                 t.batch_size, keep_epochs=int(self.resume["epoch"]) if self.resume else None)
         early_stop = None
         for index, stage in enumerate(cfg.stages()):
             if stage.unfreeze is not None:
@@ -211,83 +192,110 @@ class Trainer:
                 apply_unfreeze(self.model, stage.unfreeze, f"training.stages[{index}].unfreeze")
             if ckpt.skip_stage(index):
                 continue
-            cached = self.features is not None and self.features.stage_ready(index)
-            fit_model = self.features.head_model() if cached else self.model
-            fit_model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
-                              loss=make_loss(self.spec), metrics=make_metrics(self.spec),
-                              jit_compile=jit_setting(t.jit_compile, self.model))
-            result.stage_params.append({"stage": stage.name, **count_params(self.model)})
-            from dlhw.training.callbacks import NaNGuard
-
-            guard = NaNGuard()
-            rows: List[dict] = ckpt.stage_rows(index)  # a resumed stage's epochs so far
-            ckpt.restore_model(self.model, fit_model, index)
-            first = offset + len(rows)
-            self.stage_start = offset
-            end = first if ckpt.stage_stopped(index) else offset + stage.epochs
-            xv, yv, val = (None, None, None) if cached else val_inputs()
-            fit_kw: Dict[str, Any] = dict(
-                epochs=end, initial_epoch=first, validation_data=val, verbose=self._verbose(), shuffle=False,
-                callbacks=ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard, ckpt), result,
-                                         self.model),
-            )
-            if self.class_weights is not None:  # training.class_weight (fit_arrays: per-sample weights)
-                from dlhw.training.class_weights import as_keras
-
-                fit_kw["class_weight"] = as_keras(self.class_weights)
-            # Epoch e's batch order, dropout masks and flips depend on (seed, e) only: resumable.
-            ys = encode_labels(train.y, self.spec)
-            if cached and not all(isinstance(self.features.features(s), np.ndarray) for s in ("train", "val")):
-                # features over the memory budget stay on disk: the same batches as array_fit, through
-                # a tf.data pipeline that reads them (training.feature_store)
-                from dlhw.training.feature_cache import pin_checkpoints
-                from dlhw.training.feature_store import ordered_batches, training_batches
-
-                pin_checkpoints(fit_kw["callbacks"], self.model)
-                data = training_batches(self.features.features("train"), ys, t.batch_size, cfg.seed, first, end,
-                                        t.shuffle)
-                fit_kw["validation_data"] = ordered_batches(
-                    self.features.features("val"), encode_labels(self.dataset.splits["val"].y, self.spec),
-                    t.batch_size)
-                fit_model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
-            elif cached or self.dataset.in_memory(train):
-                # in-memory arrays (tabular data; cached backbone features, the same batches as the
-                # image pipeline with the backbone's forward pass done once): training.array_fit
-                from dlhw.training.array_fit import fit_arrays
-
-                x, x_val, y_val = train.x, xv, yv
-                if cached:
-                    from dlhw.training.feature_cache import pin_checkpoints
-
-                    pin_checkpoints(fit_kw["callbacks"], self.model)
-                    x, x_val = self.features.features("train"), self.features.features("val")
-                    y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
-                from dlhw.training.class_weights import sample_weights
-
-                fit_arrays(fit_model, x, ys, x_val, y_val, t.batch_size, cfg.seed, first, end, t.shuffle,
-                           fit_kw["callbacks"], fit_kw["verbose"], sample_weights(self.class_weights, train.y))
-            else:
-                data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
-                                     image_size=self.dataset.meta.get("image_size"),
-                                     channels=self.dataset.meta.get("channels", 3))
-                self.model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
-            best = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, BestWeights)), None)
-            early_stop = next((cb for cb in fit_kw["callbacks"] if isinstance(cb, keras.callbacks.EarlyStopping)), None)
-            if cfg.evaluation.weights == "best":
-                self.best = best
-            result.history.extend(rows)
+            rows, callbacks, guard = self._fit_stage(index, stage, ckpt, result, offset)
+            early_stop = self._after_stage(stage, rows, callbacks, guard, result)
             offset += len(rows)
-            if len(rows) < stage.epochs and guard.diverged_at is None:
-                result.stopped_early.append(stage.name)
-            if guard.diverged_at is not None:
-                result.diverged_at = guard.diverged_at
-                break
-            pruned = next((cb.pruned_at for cb in fit_kw["callbacks"] if getattr(cb, "pruned_at", None)), None)
-            if pruned is not None:  # a search's pruner stopped it: no later stage runs
-                result.pruned_at = pruned
-                break
+            if result.diverged_at is not None or result.pruned_at is not None:
+                break  # a later stage does not run
         result.train_seconds = ckpt.elapsed()
         result.epochs_run = offset
         if result.diverged_at is None:
             result.evaluated = self._evaluated(result, early_stop)
         return result
+
+    def _fit_stage(self, index: int, stage, ckpt, result: TrainResult, offset: int):
+        """Compile for the stage (its optimizer) and fit its epochs; returns its history rows, its
+        callbacks and its NaN guard."""
+        from dlhw.training.accelerator import jit_setting
+        from dlhw.training.callbacks import NaNGuard
+        from dlhw.training.optimizers import build_optimizer
+
+        t = self.cfg.training
+        cached = self.features is not None and self.features.stage_ready(index)
+        fit_model = self.features.head_model() if cached else self.model
+        fit_model.compile(optimizer=build_optimizer(stage.optimizer or t.optimizer),
+                          loss=make_loss(self.spec), metrics=make_metrics(self.spec),
+                          jit_compile=jit_setting(t.jit_compile, self.model))
+        result.stage_params.append({"stage": stage.name, **count_params(self.model)})
+        guard = NaNGuard()
+        rows: List[dict] = ckpt.stage_rows(index)  # a resumed stage's epochs so far
+        ckpt.restore_model(self.model, fit_model, index)
+        first = offset + len(rows)
+        self.stage_start = offset
+        end = first if ckpt.stage_stopped(index) else offset + stage.epochs
+        callbacks = ckpt.callbacks(index, stage, rows, self._callbacks(stage, rows, guard, ckpt), result, self.model)
+        self._run_epochs(fit_model, cached, callbacks, first, end)
+        return rows, callbacks, guard
+
+    def _val_inputs(self):
+        """(x, y, validation_data) of the val split, built once (not for heads on cached features)."""
+        if not self._val:
+            t = self.cfg.training
+            xv, yv = fit_inputs(self.dataset, "val", self.spec, t.batch_size, False, self.cfg.seed)
+            self._val.update(xv=xv, yv=yv, val=None if len(self.dataset.splits["val"]) == 0
+                             else (xv if yv is None else (xv, yv)))
+        return self._val["xv"], self._val["yv"], self._val["val"]
+
+    def _run_epochs(self, fit_model, cached: bool, callbacks: list, first: int, end: int) -> None:
+        """Epochs ``first``..``end`` of one stage, fed the way the data is held. Epoch e's batch order,
+        dropout masks and flips depend on (seed, e) only: resumable."""
+        cfg, t = self.cfg, self.cfg.training
+        train = self.dataset.splits["train"]
+        xv, yv, val = (None, None, None) if cached else self._val_inputs()
+        fit_kw: Dict[str, Any] = dict(epochs=end, initial_epoch=first, validation_data=val, verbose=self.verbose,
+                                      shuffle=False, callbacks=callbacks)
+        if self.class_weights is not None:  # training.class_weight (fit_arrays: per-sample weights)
+            from dlhw.training.class_weights import as_keras
+
+            fit_kw["class_weight"] = as_keras(self.class_weights)
+        ys = encode_labels(train.y, self.spec)
+        if cached:
+            from dlhw.training.feature_cache import pin_checkpoints
+
+            pin_checkpoints(callbacks, self.model)
+        if cached and not all(isinstance(self.features.features(s), np.ndarray) for s in ("train", "val")):
+            # features over the memory budget stay on disk: the same batches as array_fit, through
+            # a tf.data pipeline that reads them (training.feature_store)
+            from dlhw.training.feature_store import ordered_batches, training_batches
+
+            data = training_batches(self.features.features("train"), ys, t.batch_size, cfg.seed, first, end, t.shuffle)
+            fit_kw["validation_data"] = ordered_batches(
+                self.features.features("val"), encode_labels(self.dataset.splits["val"].y, self.spec), t.batch_size)
+            fit_model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
+        elif cached or self.dataset.in_memory(train):
+            # in-memory arrays (tabular data; cached backbone features, the same batches as the
+            # image pipeline with the backbone's forward pass done once): training.array_fit
+            from dlhw.training.array_fit import fit_arrays
+            from dlhw.training.class_weights import sample_weights
+
+            x, x_val, y_val = train.x, xv, yv
+            if cached:
+                x, x_val = self.features.features("train"), self.features.features("val")
+                y_val = encode_labels(self.dataset.splits["val"].y, self.spec)
+            fit_arrays(fit_model, x, ys, x_val, y_val, t.batch_size, cfg.seed, first, end, t.shuffle,
+                       callbacks, self.verbose, sample_weights(self.class_weights, train.y))
+        else:
+            from dlhw.training.epoch_data import seeded_epochs
+
+            data = seeded_epochs(train.x, ys, t.batch_size, cfg.seed, first, end, t.shuffle, files=train.files,
+                                 image_size=self.dataset.meta.get("image_size"),
+                                 channels=self.dataset.meta.get("channels", 3))
+            self.model.fit(data.dataset, steps_per_epoch=data.steps, **fit_kw)
+
+    def _after_stage(self, stage, rows: List[dict], callbacks: list, guard, result: TrainResult):
+        """Record a finished stage in ``result`` (its rows, an early stop, a divergence, a pruner's
+        stop); returns its early-stopping callback (or None) for _evaluated."""
+        import keras
+
+        from dlhw.training.callbacks import BestWeights
+
+        if self.cfg.evaluation.weights == "best":
+            self.best = next((cb for cb in callbacks if isinstance(cb, BestWeights)), None)
+        result.history.extend(rows)
+        if len(rows) < stage.epochs and guard.diverged_at is None:
+            result.stopped_early.append(stage.name)
+        if guard.diverged_at is not None:
+            result.diverged_at = guard.diverged_at
+        else:
+            result.pruned_at = next((cb.pruned_at for cb in callbacks if getattr(cb, "pruned_at", None)), None)
+        return next((cb for cb in callbacks if isinstance(cb, keras.callbacks.EarlyStopping)), None)

@@ -1,0 +1,14 @@
+"""The serial executor: each trial in turn, in this process (``--workers 1``, or one trial to run)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from dlhw.sweeps.executors.trial import run_trial
+from dlhw.sweeps.records import Result
+
+
+def run_serial(jobs, on_result: Callable[[Result], None]) -> None:
+    """Each job in turn, in this process (``jobs``: a list, or a dlhw.sweeps.feed.Feed asked one at a time)."""
+    for job in jobs:  # job.threads: None, as the process has (the CLI's, or the caller's)
+        on_result(run_trial(job))
