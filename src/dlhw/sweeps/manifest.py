@@ -26,7 +26,7 @@ from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_ma
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
-from dlhw.sweeps.plan import SweepPlan, Trial, describe
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
 
@@ -79,6 +79,10 @@ class Manifest:
             self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
         self.save()
 
+    def entry(self, name: str) -> Optional[Dict[str, Any]]:
+        """Trial ``name``'s entry (None: not listed)."""
+        return self._by_name.get(name)
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)
@@ -97,7 +101,7 @@ class Manifest:
             if state == "failed" and status["status"] is Status.COMPLETED:
                 status["error"] = NO_METRICS
             e.update(status=state, error=status.get("error") if state != "completed" else None)
-            if state == "pruned":  # a search's pruner stopped it (sweeps.search)
+            if state == "pruned":  # a search's pruner stopped it (sweeps.sources.search)
                 e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
             if metrics is not None and state == "completed":
                 val, test = metrics.get("val") or {}, metrics.get("test") or {}

@@ -1,4 +1,4 @@
-"""A search's Optuna study (dlhw.sweeps.search): sampler, pruner, the journal file in the sweep
+"""A search's Optuna study (dlhw.sweeps.sources.search): sampler, pruner, the journal file in the sweep
 folder, and ``StudyReporter``, through which a trial reports its metric every epoch and hears
 whether to stop (from any process on this machine: the journal file is shared with file locks).
 """
@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir.records import read_metrics
-from dlhw.sweeps.space import SearchPlan
+from dlhw.sweeps.planning.space import SearchPlan
 
 JOURNAL = "study.journal"
 OPTUNA_HINT = 'pip install "dlhw[search]"'

@@ -33,7 +33,7 @@ from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError, did_you_mean, shorten
 from dlhw.rundir.folder import sanitize_name
-from dlhw.sweeps.plan import MAX_TRIALS, SweepPlan, Trial, format_value, key_labels, trial_name
+from dlhw.sweeps.planning.plan import MAX_TRIALS, SweepPlan, Trial, format_value, key_labels, trial_name
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.sweeps.executors.base import Dispatch, Executor, OnResult, Workers
+from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
 
 RAY_HINT = 'pip install "dlhw[ray]"'
@@ -222,7 +224,7 @@ def ray_trial(job: Job, marker: str, seed: Optional[list] = None, view: Optional
     and ships it back in the result (``archive``). ``seed``: [an ObjectRef of the trial's old folder],
     fetched only to resume here. ``view``: maps the driver's paths to this worker's (tests stand in two
     nodes with it)."""
-    from dlhw.sweeps.execute import run_trial
+    from dlhw.sweeps.executors.trial import run_trial
 
     out = Path(job.out)
     seen = view(out) if view is not None else out
@@ -288,8 +290,6 @@ def run_ray(jobs: "List[Job] | Any", workers: "int | str", address: Optional[str
     """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc).
     ``jobs``: a list (all submitted at once, Ray schedules them) or a dlhw.sweeps.feed.Feed made on demand
     (a search: ``workers`` tasks in flight, the next asked for as one ends; ``sweep_dir`` names its folder)."""
-    from dlhw.sweeps.feed import Feed
-
     ray = import_ray()
     address = cluster_address(address)
     feed = Feed.of(jobs)
@@ -366,3 +366,30 @@ def _collect(ray, ref, job: Job) -> Result:
             res = res.replace(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
                                                      f"written to {job.out}: {exc}")
     return res
+
+
+class RayExecutor(Executor):
+    """``--executor ray``: each trial a Ray task (see the module doc); ``--workers auto``: as many
+    at once as the cluster's CPUs hold."""
+
+    name = "ray"
+    takes_address = True
+
+    def check(self, address: Optional[str]) -> None:
+        check_address(address)  # a missing extra or a wrong --address: found before anything runs
+
+    def workers(self, requested: Workers, trials: int, gpus: List[str]) -> Workers:
+        return requested  # "auto" stays: the cluster's CPUs decide (run_ray)
+
+    def where(self, workers: Workers, jobs: int, gpus: List[str], auto: bool) -> str:
+        if workers == "auto":
+            return "via Ray, as many workers as the cluster's CPUs hold"
+        n = max(1, min(int(workers), jobs))
+        return f"via Ray, {n} worker{'s' if n > 1 else ''}"
+
+    def run(self, feed: Feed, on_result: OnResult, where: Dispatch) -> None:
+        run_ray(feed, where.workers, where.address, on_result, echo=where.echo, debug=where.debug,
+                sweep_dir=where.sweep_dir)
+
+
+EXECUTOR = RayExecutor()
