@@ -55,6 +55,7 @@ class SweepPlan:
     varied_keys: List[str] = field(default_factory=list)
     repeats: int = 1
     overrides: List[str] = field(default_factory=list)
+    claims: List[Any] = field(default_factory=list)  # planning.claims.Claim: what the sweep expects to find
 
 
 # ------------------------------------------------------------------- naming
@@ -354,8 +355,21 @@ def build_plan(path: str | Path, sets: Sequence[str] = (), raw: Optional[Dict[st
                 t.varied.setdefault(k, flat.get(k, get_path(t.cfg.dump(), k)))
     if len({t.name for t in trials}) != len(trials):
         raise ConfigError(f"{p}: two trials share a name; give the files distinct names")
+    claims = _claims(p, raw, files if folder else [], trials)
     return SweepPlan(name=sanitize_name(name), source=str(p), trials=trials, varied_keys=varied_keys,
-                     repeats=repeats, overrides=sets)
+                     repeats=repeats, overrides=sets, claims=claims)
+
+
+def _claims(p: Path, raw: Optional[Dict[str, Any]], files: List[Path], trials: List[Trial]) -> List[Any]:
+    """The ``claims:`` of the sweep file (or of each file of a folder), checked against the trials."""
+    from dlhw.sweeps.planning.claims import check_claims, parse_claims
+
+    claims: List[Any] = []
+    for f, data in ([(f, load_raw(f)) for f in files] if files else [(p, raw if raw is not None else load_raw(p))]):
+        claims += parse_claims(data.get("claims"), str(f), start=len(claims))
+    if claims:
+        check_claims(claims, [t.cfg.dump() for t in trials], str(p))
+    return claims
 
 
 def describe(varied: Dict[str, Any]) -> str:

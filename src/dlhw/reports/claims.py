@@ -1,0 +1,185 @@
+"""The verdicts of a sweep's claims (dlhw.sweeps.planning.claims), from the runs a report collected.
+
+Each claim compares the completed runs matching each side. They are paired when both sides have
+the same pairing keys, one run each (the runs' configs without name and the claim's keys: the
+seed, split and fold, and any other key both sides vary alike); unpaired otherwise.
+
+- better: held when the 95% interval of the difference (a - b, sign turned so that positive is
+  better) lies above 0 and the Holm-corrected one-sided p-value is below 0.05; refuted when the
+  interval lies wholly below 0; else inconclusive.
+- same: held when the 90% interval (TOST at 5%) lies within ±within and the corrected TOST p-value
+  is below 0.05; refuted when the interval lies wholly outside ±within; else inconclusive.
+
+Holm's correction runs over every claim of the report. scipy is used through reports.stats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from dlhw.reports.collect import RunRecord, metric_value
+from dlhw.sweeps.planning.claims import Claim, matches, parse_claims
+
+ALPHA = 0.05
+HELD, REFUTED, INCONCLUSIVE = "held", "refuted", "inconclusive"
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    sweep: str
+    verdict: str = INCONCLUSIVE
+    diff: Optional[float] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    level: float = 0.95
+    p: Optional[float] = None
+    p_holm: Optional[float] = None
+    method: str = ""
+    paired: bool = False
+    a: List[Tuple[str, float]] = field(default_factory=list)  # (run name, value) of each run of side a
+    b: List[Tuple[str, float]] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def n(self) -> int:
+        return len(self.a) + len(self.b)
+
+    def line(self) -> str:
+        head = f"{self.verdict.upper():<12} {self.sweep}: {self.claim.text}"
+        if self.diff is None:
+            return f"{head}  ({self.reason})"
+        return (f"{head}  diff {self.diff:+.4f} [{self.low:+.4f}, {self.high:+.4f}] ({self.level:.0%} CI, "
+                f"{self.method}), p_holm={self.p_holm:.3g}, n={len(self.a)}+{len(self.b)}"
+                + (f"; {self.reason}" if self.reason else ""))
+
+
+def _pair_id(rec: RunRecord, keys: Sequence[str]) -> str:
+    """The run's config without its name and the claim's keys: what must match for a pair."""
+    import copy
+
+    data = copy.deepcopy({k: v for k, v in rec.config.items() if k != "name"})
+    for key in keys:
+        node: Any = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def _side_runs(records: Sequence[RunRecord], side: Dict[str, Any], metric: str) -> List[Tuple[RunRecord, float]]:
+    out = []
+    for r in records:
+        if r.status == "completed" and r.config and matches(r.config, side):
+            v = metric_value(r, metric)
+            if v is not None:
+                out.append((r, v))
+    return out
+
+
+def _paired(a: List[Tuple[RunRecord, float]], b: List[Tuple[RunRecord, float]], keys: Sequence[str]):
+    """(values a, values b) in pair order when every run pairs with exactly one of the other side; else None."""
+    ida = {_pair_id(r, keys): v for r, v in a}
+    idb = {_pair_id(r, keys): v for r, v in b}
+    if len(ida) != len(a) or len(idb) != len(b) or set(ida) != set(idb):
+        return None
+    order = sorted(ida)
+    return [ida[k] for k in order], [idb[k] for k in order]
+
+
+def evaluate(claim: Claim, sweep: str, records: Sequence[RunRecord]) -> ClaimResult:
+    """The claim's difference, interval and raw p-value (verdicts wait for Holm: ``judge``)."""
+    from dlhw.evaluation.direction import higher_is_better
+    from dlhw.reports import stats
+
+    res = ClaimResult(claim, sweep)
+    a, b = _side_runs(records, claim.a, claim.metric), _side_runs(records, claim.b, claim.metric)
+    res.a, res.b = [(r.name, v) for r, v in a], [(r.name, v) for r, v in b]
+    if len(a) < 2 or len(b) < 2:
+        res.reason = f"needs 2+ completed runs with {claim.metric} on each side; has {len(a)} and {len(b)}"
+        return res
+    keys = sorted(set(claim.a) | set(claim.b))
+    pairs = _paired(a, b, keys)
+    va, vb = pairs if pairs is not None else ([v for _, v in a], [v for _, v in b])
+    res.paired = pairs is not None
+    if claim.kind == "better":
+        higher = higher_is_better(claim.metric)
+        d = stats.difference(va, vb, res.paired, higher=higher)
+        sign = 1.0 if higher else -1.0  # shown so that positive means "a is better"
+        res.diff, lo, hi = sign * d.diff, sign * d.low, sign * d.high
+        res.low, res.high = min(lo, hi), max(lo, hi)
+    else:
+        d = stats.equivalence(va, vb, float(claim.within or 0), res.paired)
+        res.diff, res.low, res.high = d.diff, d.low, d.high
+    res.p, res.method, res.level = d.p, d.method, d.level
+    return res
+
+
+def judge(results: List[ClaimResult]) -> List[ClaimResult]:
+    """Holm over the claims that have a p-value, then each verdict."""
+    from dlhw.reports.stats import holm
+
+    tested = [r for r in results if r.p is not None]
+    for r, q in zip(tested, holm([r.p for r in tested])):
+        r.p_holm = q
+    for r in tested:
+        if r.claim.kind == "better":
+            if r.low > 0 and r.p_holm < ALPHA:
+                r.verdict = HELD
+            elif r.high < 0:
+                r.verdict = REFUTED
+            elif r.low > 0:
+                r.reason = f"the interval is above 0 but p_holm {r.p_holm:.3g} >= {ALPHA}"
+        else:
+            w = float(r.claim.within or 0)
+            if -w < r.low and r.high < w and r.p_holm < ALPHA:
+                r.verdict = HELD
+            elif r.low > w or r.high < -w:
+                r.verdict = REFUTED
+        if r.verdict == INCONCLUSIVE and not r.reason:
+            r.reason = "the interval straddles " + ("0" if r.claim.kind == "better" else "the ±within margin")
+    return results
+
+
+def sweep_claims(records: Sequence[RunRecord]) -> List[Tuple[str, List[Claim], List[RunRecord]]]:
+    """(sweep name, its claims, its runs) for each sweep among ``records`` whose sweep.json has claims."""
+    from dlhw.rundir.records import RecordError, read_manifest_optional
+
+    out = []
+    seen: Dict[str, List[RunRecord]] = {}
+    for r in records:
+        if r.sweep_key:
+            seen.setdefault(r.sweep_key, []).append(r)
+    for key, runs in seen.items():
+        try:
+            manifest = read_manifest_optional(Path(key))
+        except RecordError:
+            continue
+        raw = list(getattr(manifest, "claims", None) or []) if manifest is not None else []
+        if raw:
+            claims = [Claim.from_plain(c) for c in raw]
+            out.append((runs[0].sweep or Path(key).name, claims, runs))
+    return out
+
+
+def check_claims(records: Sequence[RunRecord], extra: Optional[Path] = None) -> List[ClaimResult]:
+    """Every claim of every sweep among ``records`` (and of the sweep file ``extra``, applied to all of
+    them), judged."""
+    results = [evaluate(c, name, runs) for name, claims, runs in sweep_claims(records) for c in claims]
+    if extra is not None:
+        from dlhw.config.loader import load_raw
+
+        for c in parse_claims(load_raw(extra).get("claims"), str(extra)):
+            results.append(evaluate(c, Path(extra).stem, records))
+    return judge(results)
+
+
+def exit_code(results: Sequence[ClaimResult], strict: bool = False) -> int:
+    """1 when a claim is refuted (strict: or inconclusive), else 0."""
+    bad = {REFUTED, INCONCLUSIVE} if strict else {REFUTED}
+    return 1 if any(r.verdict in bad for r in results) else 0
