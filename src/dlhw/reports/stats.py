@@ -70,8 +70,8 @@ def interval(values: Sequence[Optional[float]], level: float = LEVEL) -> Interva
     from scipy import stats
 
     arr = np.asarray(xs)
-    if float(arr.std()) == 0.0:
-        return Interval(len(xs), mean, mean, mean, "t")
+    if max(xs) == min(xs):  # no spread: the interval is the value (t would divide by zero)
+        return Interval(len(xs), xs[0], xs[0], xs[0], "t")
     if len(xs) < BOOTSTRAP_MIN_N:
         lo, hi = stats.t.interval(level, len(xs) - 1, loc=mean, scale=stats.sem(arr))
         return Interval(len(xs), mean, float(lo), float(hi), "t")
@@ -104,7 +104,7 @@ def _diff_interval(a, b, paired: bool, level: float):
 def _degenerate(a, b, paired: bool) -> bool:
     import numpy as np
 
-    return bool(np.std(a - b) == 0) if paired else bool(np.std(a) == 0 and np.std(b) == 0)
+    return bool(np.ptp(a - b) == 0) if paired else bool(np.ptp(a) == 0 and np.ptp(b) == 0)
 
 
 def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: bool = True,

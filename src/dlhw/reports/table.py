@@ -83,20 +83,19 @@ def group_runs(records: Sequence[RunRecord]) -> List[List[RunRecord]]:
     return [_dedupe(runs) for runs in groups.values()]
 
 
-def _row_name(runs: List[RunRecord], split: bool) -> str:
+def _row_name(runs: List[RunRecord], later: bool) -> str:
+    """The group's name; a later subgroup of the same trial (another config: a changed rerun) is
+    told apart by its first run's folder name."""
     if len(runs) == 1:
         return runs[0].name
-    return f"{runs[0].group} ({runs[0].name})" if split else runs[0].group
+    return f"{runs[0].group} ({runs[0].name})" if later else runs[0].group
 
 
 def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
     from dlhw.reports.stats import interval
 
     grouped = group_runs(records)
-    per_group: Dict[Tuple[Any, str], int] = {}
-    for runs in grouped:
-        k = (runs[0].sweep_key, runs[0].group)
-        per_group[k] = per_group.get(k, 0) + 1
+    named: set = set()
     keys = [c for c, _ in COLUMNS] + ([metric] if metric not in [c for c, _ in COLUMNS] else [])
     rows: List[Row] = []
     for runs in grouped:
@@ -105,8 +104,9 @@ def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
             status = runs[0].status
         else:
             status = "completed" if len(done) == len(runs) else f"{len(done)}/{len(runs)} completed"
-        split = runs[0].sweep_key is not None and per_group[(runs[0].sweep_key, runs[0].group)] > 1
-        row = Row(name=_row_name(runs, split), sweep=runs[0].sweep, varied=runs[0].varied, status=status, runs=runs,
+        later = runs[0].sweep_key is not None and (runs[0].sweep_key, runs[0].group) in named
+        named.add((runs[0].sweep_key, runs[0].group))
+        row = Row(name=_row_name(runs, later), sweep=runs[0].sweep, varied=runs[0].varied, status=status, runs=runs,
                   metric=metric)
         for k in keys:
             vals = [v for v in (metric_value(r, k) for r in (done or runs)) if v is not None]
