@@ -107,10 +107,11 @@ def _degenerate(a, b, paired: bool) -> bool:
     return bool(np.ptp(a - b) == 0) if paired else bool(np.ptp(a) == 0 and np.ptp(b) == 0)
 
 
-def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: bool = True,
+def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: Optional[bool] = True,
                level: float = LEVEL) -> Difference:
     """mean(a) - mean(b), its interval, and the one-sided p-value of "a is better than b"
-    (``higher``: larger is better). ``paired``: a[i] and b[i] share a seed (and fold)."""
+    (``higher``: larger is better; None: the two-sided p-value of "they differ"). ``paired``: a[i]
+    and b[i] share a seed (and fold)."""
     import numpy as np
     from scipy import stats
 
@@ -118,9 +119,9 @@ def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: boo
     if len(xa) < 2 or len(xb) < 2 or (paired and len(xa) != len(xb)):
         raise ValueError("a difference needs two or more runs on each side (the same number when paired)")
     diff = float(xa.mean() - xb.mean())
-    alt = "greater" if higher else "less"
+    alt = "two-sided" if higher is None else "greater" if higher else "less"
     if _degenerate(xa, xb, paired):  # no spread: the t statistic is undefined; the difference is exact
-        p = 0.0 if (diff > 0) == higher and diff != 0 else 1.0
+        p = 0.0 if diff != 0 and (higher is None or (diff > 0) == higher) else 1.0
         return Difference(diff, diff, diff, p, "exact", paired, len(xa), len(xb), level)
     lo, hi, method = _diff_interval(xa, xb, paired, level)
     test = stats.ttest_rel(xa, xb, alternative=alt) if paired else stats.ttest_ind(xa, xb, equal_var=False,
