@@ -16,6 +16,7 @@ from dlhw.reports import make_report
 from dlhw.reports.collect import collect
 
 runner = CliRunner()
+REPO_FIXTURE_CLAIMS = Path(__file__).resolve().parent / "fixtures" / "claims_tiny"  # a trained tiny sweep with claims
 HOSTILE = "<script>alert(1)</script>"
 
 

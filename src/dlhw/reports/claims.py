@@ -1,8 +1,9 @@
 """The verdicts of a sweep's claims (dlhw.sweeps.planning.claims), from the runs a report collected.
 
-Each claim compares the completed runs matching each side. They are paired when both sides have
-the same pairing keys, one run each (the runs' configs without name and the claim's keys: the
-seed, split and fold, and any other key both sides vary alike); unpaired otherwise.
+Each claim compares the completed runs matching each side. They are paired when every run of one
+side has exactly one partner on the other with the same config apart from its name and the keys
+that go with its side (the seed, split and fold, and any key both sides vary alike, must match);
+unpaired otherwise.
 
 - better: held when the 95% interval of the difference (a - b, sign turned so that positive is
   better) lies above 0 and the Holm-corrected one-sided p-value is below 0.05; refuted when the
@@ -57,19 +58,31 @@ class ClaimResult:
                 + (f"; {self.reason}" if self.reason else ""))
 
 
-def _pair_id(rec: RunRecord, keys: Sequence[str]) -> str:
-    """The run's config without its name and the claim's keys: what must match for a pair."""
-    import copy
+def _flat(data: Any, prefix: str = "") -> Dict[str, str]:
+    if isinstance(data, dict) and data:
+        out: Dict[str, str] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: json.dumps(data, sort_keys=True, default=str)}
 
-    data = copy.deepcopy({k: v for k, v in rec.config.items() if k != "name"})
-    for key in keys:
-        node: Any = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(parts[-1], None)
-    return json.dumps(data, sort_keys=True, default=str)
+
+def _pair_ids(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> Tuple[List[str], List[str]]:
+    """Each run's config without its name and without the keys that go with its side (one value on
+    side a, another on side b: the claim's keys and what comes with them, e.g. each optimizer's own
+    learning rate): what is left is the seed, split and fold, and any key both sides vary alike."""
+    fa, fb = [_flat(r.config) for r in a], [_flat(r.config) for r in b]
+    keys = {k for f in fa + fb for k in f}
+    side_keys = {"name"}
+    for k in keys:
+        va, vb = {f.get(k) for f in fa}, {f.get(k) for f in fb}
+        if len(va) == 1 and len(vb) == 1 and va != vb:
+            side_keys.add(k)
+
+    def ident(f: Dict[str, str]) -> str:
+        return json.dumps({k: v for k, v in f.items() if k not in side_keys}, sort_keys=True)
+
+    return [ident(f) for f in fa], [ident(f) for f in fb]
 
 
 def _side_runs(records: Sequence[RunRecord], side: Dict[str, Any], metric: str) -> List[Tuple[RunRecord, float]]:
@@ -82,10 +95,11 @@ def _side_runs(records: Sequence[RunRecord], side: Dict[str, Any], metric: str) 
     return out
 
 
-def _paired(a: List[Tuple[RunRecord, float]], b: List[Tuple[RunRecord, float]], keys: Sequence[str]):
+def _paired(a: List[Tuple[RunRecord, float]], b: List[Tuple[RunRecord, float]]):
     """(values a, values b) in pair order when every run pairs with exactly one of the other side; else None."""
-    ida = {_pair_id(r, keys): v for r, v in a}
-    idb = {_pair_id(r, keys): v for r, v in b}
+    ids_a, ids_b = _pair_ids([r for r, _ in a], [r for r, _ in b])
+    ida = dict(zip(ids_a, (v for _, v in a)))
+    idb = dict(zip(ids_b, (v for _, v in b)))
     if len(ida) != len(a) or len(idb) != len(b) or set(ida) != set(idb):
         return None
     order = sorted(ida)
@@ -103,8 +117,7 @@ def evaluate(claim: Claim, sweep: str, records: Sequence[RunRecord]) -> ClaimRes
     if len(a) < 2 or len(b) < 2:
         res.reason = f"needs 2+ completed runs with {claim.metric} on each side; has {len(a)} and {len(b)}"
         return res
-    keys = sorted(set(claim.a) | set(claim.b))
-    pairs = _paired(a, b, keys)
+    pairs = _paired(a, b)
     va, vb = pairs if pairs is not None else ([v for _, v in a], [v for _, v in b])
     res.paired = pairs is not None
     if claim.kind == "better":
