@@ -120,9 +120,15 @@ def parse_claims(raw: Any, source: str, start: int = 0) -> List[Claim]:
 
 
 def lookup(config: Dict[str, Any], key: str) -> Any:
-    """``config``'s value at dotted ``key`` (NOT_FOUND when a part is missing)."""
+    """``config``'s value at dotted ``key`` (NOT_FOUND when a part is missing); a number indexes a
+    list (``model.head.1.type``)."""
     node: Any = config
     for part in key.split("."):
+        if isinstance(node, list) and part.isdigit():
+            if int(part) >= len(node):
+                return NOT_FOUND
+            node = node[int(part)]
+            continue
         if not isinstance(node, dict) or part not in node:
             return NOT_FOUND
         node = node[part]
@@ -142,11 +148,13 @@ def matches(config: Dict[str, Any], side: Dict[str, Any]) -> bool:
 
 
 def _keys(config: Any, prefix: str = "") -> List[str]:
-    if not isinstance(config, dict):
-        return [prefix] if prefix else []
     out = [prefix] if prefix else []
-    for k, v in config.items():
-        out += _keys(v, f"{prefix}.{k}" if prefix else str(k))
+    if isinstance(config, list):
+        for i, v in enumerate(config):
+            out += _keys(v, f"{prefix}.{i}" if prefix else str(i))
+    elif isinstance(config, dict):
+        for k, v in config.items():
+            out += _keys(v, f"{prefix}.{k}" if prefix else str(k))
     return out
 
 
