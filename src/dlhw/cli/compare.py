@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated
 
 import typer
-from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, cli_errors
 
@@ -17,7 +16,7 @@ def compare(
     a: Annotated[str, typer.Argument(help="A run folder, a sweep (all its runs) or SWEEP/GROUP (one trial's "
                                           "repeats: its name without _seed-N).", show_default=False)],
     b: Annotated[str, typer.Argument(help="The other side, in the same forms.", show_default=False)],
-    metric: Annotated[Optional[List[str]], typer.Option("--metric", "-m", help="Compare this metric (repeatable); "
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Compare this metric (repeatable); "
                                                         "default: val and test accuracy and loss, test F1, "
                                                         "train seconds.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the overlaid curves (a PNG).")]

@@ -17,9 +17,10 @@ Holm's correction runs over every claim of the report. scipy is used through rep
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from dlhw.reports.collect import RunRecord, metric_value
 from dlhw.sweeps.planning.claims import Claim, matches, parse_claims
@@ -33,16 +34,16 @@ class ClaimResult:
     claim: Claim
     sweep: str
     verdict: str = INCONCLUSIVE
-    diff: Optional[float] = None
-    low: Optional[float] = None
-    high: Optional[float] = None
+    diff: float | None = None
+    low: float | None = None
+    high: float | None = None
     level: float = 0.95
-    p: Optional[float] = None
-    p_holm: Optional[float] = None
+    p: float | None = None
+    p_holm: float | None = None
     method: str = ""
     paired: bool = False
-    a: List[Tuple[str, float]] = field(default_factory=list)  # (run name, value) of each run of side a
-    b: List[Tuple[str, float]] = field(default_factory=list)
+    a: list[tuple[str, float]] = field(default_factory=list)  # (run name, value) of each run of side a
+    b: list[tuple[str, float]] = field(default_factory=list)
     reason: str = ""
 
     @property
@@ -58,16 +59,16 @@ class ClaimResult:
                 + (f"; {self.reason}" if self.reason else ""))
 
 
-def _flat(data: Any, prefix: str = "") -> Dict[str, str]:
+def _flat(data: Any, prefix: str = "") -> dict[str, str]:
     if isinstance(data, dict) and data:
-        out: Dict[str, str] = {}
+        out: dict[str, str] = {}
         for k, v in data.items():
             out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: json.dumps(data, sort_keys=True, default=str)}
 
 
-def _pair_ids(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> Tuple[List[str], List[str]]:
+def _pair_ids(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> tuple[list[str], list[str]]:
     """Each run's config without its name and without the keys that go with its side (one value on
     side a, another on side b: the claim's keys and what comes with them, e.g. each optimizer's own
     learning rate): what is left is the seed, split and fold, and any key both sides vary alike."""
@@ -79,13 +80,13 @@ def _pair_ids(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> Tuple[List[str]
         if len(va) == 1 and len(vb) == 1 and va != vb:
             side_keys.add(k)
 
-    def ident(f: Dict[str, str]) -> str:
+    def ident(f: dict[str, str]) -> str:
         return json.dumps({k: v for k, v in f.items() if k not in side_keys}, sort_keys=True)
 
     return [ident(f) for f in fa], [ident(f) for f in fb]
 
 
-def _side_runs(records: Sequence[RunRecord], side: Dict[str, Any], metric: str) -> List[Tuple[RunRecord, float]]:
+def _side_runs(records: Sequence[RunRecord], side: dict[str, Any], metric: str) -> list[tuple[RunRecord, float]]:
     out = []
     for r in records:
         if r.status == "completed" and r.config and matches(r.config, side):
@@ -95,7 +96,7 @@ def _side_runs(records: Sequence[RunRecord], side: Dict[str, Any], metric: str) 
     return out
 
 
-def _paired(a: List[Tuple[RunRecord, float]], b: List[Tuple[RunRecord, float]]):
+def _paired(a: list[tuple[RunRecord, float]], b: list[tuple[RunRecord, float]]):
     """(values a, values b) in pair order when every run pairs with exactly one of the other side; else None."""
     ids_a, ids_b = _pair_ids([r for r, _ in a], [r for r, _ in b])
     ida = dict(zip(ids_a, (v for _, v in a)))
@@ -133,38 +134,42 @@ def evaluate(claim: Claim, sweep: str, records: Sequence[RunRecord]) -> ClaimRes
     return res
 
 
-def judge(results: List[ClaimResult]) -> List[ClaimResult]:
+def judge(results: list[ClaimResult]) -> list[ClaimResult]:
     """Holm over the claims that have a p-value, then each verdict."""
     from dlhw.reports.stats import holm
 
-    tested = [r for r in results if r.p is not None]
-    for r, q in zip(tested, holm([r.p for r in tested])):
+    tested = [r for r in results if r.p is not None and r.low is not None and r.high is not None]
+    for r, q in zip(tested, holm([float(r.p or 0.0) for r in tested])):
         r.p_holm = q
-    for r in tested:
-        if r.claim.kind == "better":
-            if r.low > 0 and r.p_holm < ALPHA:
-                r.verdict = HELD
-            elif r.high < 0:
-                r.verdict = REFUTED
-            elif r.low > 0:
-                r.reason = f"the interval is above 0 but p_holm {r.p_holm:.3g} >= {ALPHA}"
-        else:
-            w = float(r.claim.within or 0)
-            if -w < r.low and r.high < w and r.p_holm < ALPHA:
-                r.verdict = HELD
-            elif r.low > w or r.high < -w:
-                r.verdict = REFUTED
-        if r.verdict == INCONCLUSIVE and not r.reason:
-            r.reason = "the interval straddles " + ("0" if r.claim.kind == "better" else "the ±within margin")
+        r.verdict, reason = verdict(r.claim, float(r.low or 0.0), float(r.high or 0.0), q)
+        r.reason = r.reason or reason
     return results
 
 
-def sweep_claims(records: Sequence[RunRecord]) -> List[Tuple[str, List[Claim], List[RunRecord]]]:
+def verdict(claim: Claim, low: float, high: float, p_holm: float) -> tuple[str, str]:
+    """(verdict, why when inconclusive) of an interval [low, high] and a corrected p-value."""
+    if claim.kind == "better":
+        if low > 0 and p_holm < ALPHA:
+            return HELD, ""
+        if high < 0:
+            return REFUTED, ""
+        if low > 0:
+            return INCONCLUSIVE, f"the interval is above 0 but p_holm {p_holm:.3g} >= {ALPHA}"
+        return INCONCLUSIVE, "the interval straddles 0"
+    w = float(claim.within or 0)
+    if -w < low and high < w and p_holm < ALPHA:
+        return HELD, ""
+    if low > w or high < -w:
+        return REFUTED, ""
+    return INCONCLUSIVE, "the interval straddles the ±within margin"
+
+
+def sweep_claims(records: Sequence[RunRecord]) -> list[tuple[str, list[Claim], list[RunRecord]]]:
     """(sweep name, its claims, its runs) for each sweep among ``records`` whose sweep.json has claims."""
     from dlhw.rundir.records import RecordError, read_manifest_optional
 
     out = []
-    seen: Dict[str, List[RunRecord]] = {}
+    seen: dict[str, list[RunRecord]] = {}
     for r in records:
         if r.sweep_key:
             seen.setdefault(r.sweep_key, []).append(r)
@@ -180,7 +185,7 @@ def sweep_claims(records: Sequence[RunRecord]) -> List[Tuple[str, List[Claim], L
     return out
 
 
-def check_claims(records: Sequence[RunRecord], extra: Optional[Path] = None) -> List[ClaimResult]:
+def check_claims(records: Sequence[RunRecord], extra: Path | None = None) -> list[ClaimResult]:
     """Every claim of every sweep among ``records`` (and of the sweep file ``extra``, applied to all of
     them), judged."""
     results = [evaluate(c, name, runs) for name, claims, runs in sweep_claims(records) for c in claims]

@@ -5,7 +5,7 @@ from a user (claim names, config values, run names) goes through html.escape. No
 from __future__ import annotations
 
 import html
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from dlhw.reports.claims import ClaimResult
 from dlhw.reports.stats import interval
@@ -20,7 +20,7 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _scale(values: Sequence[float]) -> Tuple[float, float]:
+def _scale(values: Sequence[float]) -> tuple[float, float]:
     lo, hi = min(values), max(values)
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5 * (abs(lo) or 1) * 0.01, hi + 0.5 * (abs(hi) or 1) * 0.01
@@ -43,13 +43,13 @@ def strip_svg(res: ClaimResult) -> str:
     def x(v: float) -> float:
         return PAD_L + (v - lo) / (hi - lo) * (W - PAD_L - PAD_R)
 
-    parts = [f'<svg class="claim-strip" role="img" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
-             f'aria-label="{esc(res.claim.metric)} of each run, by side">']
+    parts = [(f'<svg class="claim-strip" role="img" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
+              f'aria-label="{esc(res.claim.metric)} of each run, by side">')]
     for i, ((label, vs, names), iv) in enumerate(zip(sides, ivs)):
         y = 16 + i * ROW_H
         colour = SIDE_COLOURS[i]
         parts.append(f'<text x="4" y="{y + 4}" font-size="12">{esc(label[:22])}</text>')
-        if iv.low is not None:
+        if iv.low is not None and iv.high is not None:
             parts.append(f'<line class="ci" x1="{x(iv.low):.1f}" x2="{x(iv.high):.1f}" y1="{y}" y2="{y}" '
                          f'stroke="{colour}" stroke-width="6" stroke-opacity="0.35"><title>95% CI '
                          f'[{iv.low:.4f}, {iv.high:.4f}] ({esc(iv.method)})</title></line>')
@@ -78,7 +78,7 @@ def _numbers(res: ClaimResult) -> str:
     return f'<p class="meta">{text}</p>'
 
 
-def section(results: Optional[List[ClaimResult]]) -> str:
+def section(results: list[ClaimResult] | None) -> str:
     """The Claims section ('' when no sweep states claims)."""
     if not results:
         return ""

@@ -11,9 +11,10 @@ whose values differ (seed, split and fold left out). No heavy imports at module 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 from dlhw.errors import ConfigError
 from dlhw.reports.collect import RunRecord, collect, metric_value
@@ -25,7 +26,7 @@ IGNORED = ("name", "seed", "dataset.split_seed", "dataset.fold")
 @dataclass
 class Side:
     label: str
-    runs: List[RunRecord]
+    runs: list[RunRecord]
 
 
 @dataclass
@@ -41,8 +42,8 @@ class MetricRow:
 class Comparison:
     a: Side
     b: Side
-    config_diff: List[Tuple[str, Any, Any]] = field(default_factory=list)
-    rows: List[MetricRow] = field(default_factory=list)
+    config_diff: list[tuple[str, Any, Any]] = field(default_factory=list)
+    rows: list[MetricRow] = field(default_factory=list)
     paired: bool = False
 
 
@@ -66,16 +67,16 @@ def load_side(text: str) -> Side:
     return Side(label, runs)
 
 
-def _flat(data: Any, prefix: str = "") -> Dict[str, Any]:
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict) and data:
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for k, v in data.items():
             out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
         return out
     return {prefix: data}
 
 
-def config_diff(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> List[Tuple[str, Any, Any]]:
+def config_diff(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> list[tuple[str, Any, Any]]:
     """(key, value in A, value in B) for each key whose value differs between the sides' first runs."""
     fa, fb = _flat(a[0].config), _flat(b[0].config)
     out = []
@@ -88,7 +89,7 @@ def config_diff(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> List[Tuple[st
     return out
 
 
-def _pairs(a: Side, b: Side, metric: str) -> Tuple[List[float], List[float], bool]:
+def _pairs(a: Side, b: Side, metric: str) -> tuple[list[float], list[float], bool]:
     ka = {r.pair_key: metric_value(r, metric) for r in a.runs}
     kb = {r.pair_key: metric_value(r, metric) for r in b.runs}
     if len(ka) == len(a.runs) and len(kb) == len(b.runs) and set(ka) == set(kb) \
@@ -100,7 +101,7 @@ def _pairs(a: Side, b: Side, metric: str) -> Tuple[List[float], List[float], boo
     return va, vb, False
 
 
-def compare(a_text: str, b_text: str, metrics: Optional[Sequence[str]] = None) -> Comparison:
+def compare(a_text: str, b_text: str, metrics: Sequence[str] | None = None) -> Comparison:
     from dlhw.reports.stats import difference, interval
 
     a, b = load_side(a_text), load_side(b_text)
@@ -121,7 +122,7 @@ def compare(a_text: str, b_text: str, metrics: Optional[Sequence[str]] = None) -
     return cmp
 
 
-def curves_png(cmp: Comparison, path: Path, column: str = "val_accuracy") -> Optional[Path]:
+def curves_png(cmp: Comparison, path: Path, column: str = "val_accuracy") -> Path | None:
     """Both sides' curves on one chart (each side's mean with its 95% band)."""
     from dlhw.reports.charts import overlay
 

@@ -16,8 +16,8 @@ scipy is imported inside the functions (a report without repeats never loads it)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
 
 LEVEL = 0.95
 BOOTSTRAP_MIN_N = 10  # below this the t interval (the bootstrap needs more points than a few seeds)
@@ -28,9 +28,9 @@ SEED = 0
 @dataclass(frozen=True)
 class Interval:
     n: int
-    mean: Optional[float]
-    low: Optional[float] = None
-    high: Optional[float] = None
+    mean: float | None
+    low: float | None = None
+    high: float | None = None
     method: str = ""  # "t", "bootstrap" or "" (fewer than two values)
 
     def text(self, digits: int = 4) -> str:
@@ -54,11 +54,11 @@ class Difference:
     level: float = LEVEL
 
 
-def _clean(values: Sequence[Optional[float]]) -> List[float]:
+def _clean(values: Sequence[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def interval(values: Sequence[Optional[float]], level: float = LEVEL) -> Interval:
+def interval(values: Sequence[float | None], level: float = LEVEL) -> Interval:
     """n, mean and the ``level`` confidence interval of the mean of ``values`` (None and NaN dropped)."""
     xs = _clean(values)
     if not xs:
@@ -107,7 +107,7 @@ def _degenerate(a, b, paired: bool) -> bool:
     return bool(np.ptp(a - b) == 0) if paired else bool(np.ptp(a) == 0 and np.ptp(b) == 0)
 
 
-def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: Optional[bool] = True,
+def difference(a: Sequence[float], b: Sequence[float], paired: bool, higher: bool | None = True,
                level: float = LEVEL) -> Difference:
     """mean(a) - mean(b), its interval, and the one-sided p-value of "a is better than b"
     (``higher``: larger is better; None: the two-sided p-value of "they differ"). ``paired``: a[i]
@@ -156,7 +156,7 @@ def equivalence(a: Sequence[float], b: Sequence[float], within: float, paired: b
                       tost_level)
 
 
-def holm(pvalues: Sequence[float]) -> List[float]:
+def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values, in the input's order (monotone, capped at 1)."""
     m = len(pvalues)
     order = sorted(range(m), key=lambda i: pvalues[i])

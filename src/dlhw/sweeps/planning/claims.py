@@ -22,8 +22,9 @@ trial matches, before anything trains. The verdicts are dlhw.reports.claims's. N
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 from dlhw.errors import ConfigError, did_you_mean
 
@@ -35,10 +36,10 @@ NOT_FOUND = object()
 @dataclass
 class Claim:
     kind: str                      # better | same
-    a: Dict[str, Any]              # the side claimed better (better), or the first side (same)
-    b: Dict[str, Any]
+    a: dict[str, Any]              # the side claimed better (better), or the first side (same)
+    b: dict[str, Any]
     metric: str
-    within: Optional[float] = None  # same: the equivalence margin
+    within: float | None = None  # same: the equivalence margin
     index: int = 0                 # position in claims:
     name: str = ""
 
@@ -50,8 +51,8 @@ class Claim:
             return f"{side_text(self.a)} better than {side_text(self.b)} on {self.metric}"
         return f"{side_text(self.a)} same as {side_text(self.b)} on {self.metric} (within ±{self.within:g})"
 
-    def plain(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"kind": self.kind, "a": self.a, "b": self.b, "metric": self.metric,
+    def plain(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "a": self.a, "b": self.b, "metric": self.metric,
                                "index": self.index}
         if self.within is not None:
             out["within"] = self.within
@@ -60,18 +61,23 @@ class Claim:
         return out
 
     @classmethod
-    def from_plain(cls, data: Dict[str, Any]) -> "Claim":
+    def from_plain(cls, data: dict[str, Any]) -> Claim:
         return cls(kind=str(data["kind"]), a=dict(data["a"]), b=dict(data["b"]), metric=str(data["metric"]),
                    within=data.get("within"), index=int(data.get("index", 0)), name=str(data.get("name") or ""))
 
 
-def side_text(side: Dict[str, Any]) -> str:
-    from dlhw.sweeps.planning.plan import format_value
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={format_value(v)}" for k, v in side.items())
+
+def side_text(side: dict[str, Any]) -> str:
+    """'type=adam, learning_rate=0.001': each key's last part and its value."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={_value_text(v)}" for k, v in side.items())
 
 
-def _side(value: Any, where: str) -> Dict[str, Any]:
+def _side(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{where}: expected a mapping of config keys to values, e.g. "
                           f"{{training.optimizer.type: adam}}; received {value!r}")
@@ -111,7 +117,7 @@ def parse_claim(item: Any, index: int, source: str) -> Claim:
     return Claim("same", {key: va}, {key: vb}, metric, float(within), index, name)
 
 
-def parse_claims(raw: Any, source: str, start: int = 0) -> List[Claim]:
+def parse_claims(raw: Any, source: str, start: int = 0) -> list[Claim]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -119,7 +125,7 @@ def parse_claims(raw: Any, source: str, start: int = 0) -> List[Claim]:
     return [parse_claim(item, start + i, source) for i, item in enumerate(raw)]
 
 
-def lookup(config: Dict[str, Any], key: str) -> Any:
+def lookup(config: dict[str, Any], key: str) -> Any:
     """``config``'s value at dotted ``key`` (NOT_FOUND when a part is missing); a number indexes a
     list (``model.head.1.type``)."""
     node: Any = config
@@ -143,11 +149,11 @@ def same_value(have: Any, want: Any) -> bool:
     return json.dumps(have, sort_keys=True, default=str) == json.dumps(want, sort_keys=True, default=str)
 
 
-def matches(config: Dict[str, Any], side: Dict[str, Any]) -> bool:
+def matches(config: dict[str, Any], side: dict[str, Any]) -> bool:
     return all(same_value(lookup(config, k), v) for k, v in side.items())
 
 
-def _keys(config: Any, prefix: str = "") -> List[str]:
+def _keys(config: Any, prefix: str = "") -> list[str]:
     out = [prefix] if prefix else []
     if isinstance(config, list):
         for i, v in enumerate(config):
@@ -158,7 +164,7 @@ def _keys(config: Any, prefix: str = "") -> List[str]:
     return out
 
 
-def check_claims(claims: Sequence[Claim], configs: Sequence[Dict[str, Any]], source: str) -> None:
+def check_claims(claims: Sequence[Claim], configs: Sequence[dict[str, Any]], source: str) -> None:
     """Every key of every claim is in some trial's config, and each side matches some trial."""
     known = sorted({k for c in configs for k in _keys(c)})
     for c in claims:
