@@ -59,3 +59,14 @@ def test_a_rerun_folder_with_the_same_config_replaces_and_a_changed_config_is_it
     names = [r.name for r in rep.rows]
     assert _row(rep, GROUP).n == 3 and len(names) == 4
     assert any(r.n == 1 and r.runs[0].path == changed for r in rep.rows)
+
+
+def test_the_api_table_carries_the_interval_columns_and_the_claims(tmp_path):
+    import dlhw
+
+    sweep = dlhw.load(Path(shutil.copytree(FIXTURE, tmp_path / "s")))
+    table = sweep.table("val_accuracy")
+    row = table[table["run"] == GROUP].iloc[0]
+    assert row["n"] == 3 and row["ci_method"] == "t"
+    assert row["val_accuracy_ci_low"] < row["val_accuracy"] < row["val_accuracy_ci_high"]
+    assert [c["verdict"] for c in sweep.claims()] == ["held", "refuted", "inconclusive"]
