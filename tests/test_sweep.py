@@ -166,26 +166,21 @@ def test_sweep_end_to_end_failure_skip_rerun_dry_run_and_report(tmp_path):
     assert json.loads((good / "status.json").read_text())["status"] == "completed"
     assert json.loads((sweep_dir / "sweep.json").read_text())["trials"][0]["skipped"] is False
 
-    # a changed config (another --set) keeps the completed results: it trains into a new folder, and says so
+    # a changed config (another --set) is refused before anything is written: the completed results
+    # stay, and no second folder is made for the trial
     r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), "--set", "training.batch_size=32"])
-    assert ("units-none_layers-16: completed with another config (training.batch_size: 64 -> 32); its results "
-            "stay in units-none_layers-16/, this config trains into units-none_layers-16-2/") in r.output, r.output
+    assert r.exit_code == 2, r.output
+    assert ("units-none_layers-16: completed with another config (training.batch_size: 64 -> 32)" in r.output
+            and "--rerun trains it again in its folder" in r.output), r.output
     assert yaml.safe_load((good / "config.yaml").read_text())["training"]["batch_size"] == 64
     assert json.loads((good / "status.json").read_text())["started"] != first_start  # (the --rerun above)
-    second = sweep_dir / "units-none_layers-16-2"
-    assert yaml.safe_load((second / "config.yaml").read_text())["training"]["batch_size"] == 32
-    assert (second / "metrics.json").exists() and (good / "metrics.json").exists()
-    entry = json.loads((sweep_dir / "sweep.json").read_text())["trials"][0]
-    assert entry["run_dir"] == "units-none_layers-16-2" and entry["status"] == "completed"
-    # each config finds its own folder again: nothing retrains but the failed trial
-    for sets in (["--set", "training.batch_size=32"], []):
-        r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), *sets])
-        assert "1 already completed (skipped" in r.output and not (sweep_dir / "units-none_layers-16-3").exists()
-    # with --rerun, a config no folder holds yet replaces the trial's own results instead
+    assert not (sweep_dir / "units-none_layers-16-2").exists()
+    # with --rerun, the changed config replaces the trial's own results, in its folder
     r = runner.invoke(app, ["sweep", "--workers", "1", str(f), "--out", str(out), "--set", "training.batch_size=16", "--rerun"])
     assert "(training.batch_size: 64 -> 16); --rerun: training it again in its folder" in r.output, r.output
     assert yaml.safe_load((good / "config.yaml").read_text())["training"]["batch_size"] == 16
-    assert not (sweep_dir / "units-none_layers-16-3").exists()
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir() and not p.name.startswith(".")) == \
+        ["units-3_layers-16", "units-none_layers-16"]
 
     # and the report reads the sweep: the failed trial is in the table, marked
     r = runner.invoke(app, ["report", str(sweep_dir)])

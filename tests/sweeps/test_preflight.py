@@ -41,8 +41,8 @@ def test_a_sweep_over_a_keras_set_not_downloaded_offline_writes_nothing(tmp_path
         f = write(tmp_path / "k.yaml", {**KERAS, "grid": {"training.epochs": [1, 2]}})
     else:
         pytest.importorskip("optuna")
-        f = write(tmp_path / "k.yaml", {**KERAS, "search": {"trials": 2, "sampler": "random"},
-                                        "space": {"training.optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-2]}}})
+        space = {"training.optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-2]}}
+        f = write(tmp_path / "k.yaml", {**KERAS, "search": {"trials": 2, "sampler": "random"}, "space": space})
     out = tmp_path / "runs"
     r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--workers", "1"])
     assert r.exit_code == 2, r.output

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import folder_bytes
+from dlhw.rundir.states import Status
 from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome, print_line
 from dlhw.sweeps.executors.base import Dispatch, Executor, Workers
 from dlhw.sweeps.feed import Feed
@@ -72,7 +73,7 @@ def sweep_folder(plan: Any, out: Path) -> Path:
     return sweep_dir
 
 
-def check(source: "TrialSource", options: SweepOptions) -> Executor:
+def check(source: "TrialSource", options: SweepOptions, sweep_dir: Path) -> Executor:
     """Everything checked before anything is written; returns the executor to use."""
     from dlhw.sweeps import executors
     from dlhw.sweeps.executors.resources import parse_workers
@@ -81,7 +82,7 @@ def check(source: "TrialSource", options: SweepOptions) -> Executor:
     executor = executors.get(options.executor)
     options.workers = parse_workers(options.workers)
     executor.check(options.address)
-    source.check(options)
+    source.check(options, sweep_dir)
     check_trials(source.configs(), source.source)  # every trial's config and data
     return executor
 
@@ -89,8 +90,8 @@ def check(source: "TrialSource", options: SweepOptions) -> Executor:
 def run(source: "TrialSource", out: Path, options: Optional[SweepOptions] = None) -> SweepOutcome:
     """Run ``source``'s trials into ``out/<name>/``: checks, lock, resume, dispatch, outcomes."""
     options = options or SweepOptions()
-    executor = check(source, options)
     sweep_dir = sweep_folder(source, out)
+    executor = check(source, options, sweep_dir)
     if sweep_dir.name != source.name:
         options.echo(f"{Path(out) / source.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} "
                      f"instead")
@@ -135,8 +136,8 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
     except KeyboardInterrupt:
         interrupted = True
         for entry in ctx.manifest.data["trials"]:
-            if entry.get("status") == "queued":
-                ctx.manifest.update(entry["name"], status="interrupted", error="the sweep was interrupted")
+            if entry.get("status") == Status.QUEUED:
+                ctx.manifest.update(entry["name"], status=Status.INTERRUPTED, error="the sweep was interrupted")
         raise
     finally:
         _finish(ctx, interrupted)

@@ -27,15 +27,17 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from dlhw.errors import DlhwError
+from dlhw.rundir.states import Status
 from dlhw.sweeps.executors import resources, worker
 from dlhw.sweeps.executors.resources import threads_per_worker
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
 
-def start_method(gpus: List[str] = ()) -> str:
+
+def start_method(gpus: Sequence[str] = ()) -> str:
     """'fork' where forking after a bare TensorFlow import is safe, else 'spawn' (see the module doc).
     ``gpus``: those the sweep already found; without any, the machine is asked (--device cpu)."""
     if os.environ.get("DLHW_WORKER_START", "").strip().lower() == "spawn":
@@ -85,19 +87,19 @@ def death_message(exitcode: Optional[int]) -> str:
 def record_death(job: Job, message: str) -> Result:
     """The trial of a worker that died: its status.json says failed (with the signal), so the run
     folder and sweep.json agree; its partial results go. Returns the trial's result."""
-    from dlhw.runtime import locks
     from dlhw.rundir.folder import discard_results
     from dlhw.rundir.status import RunStatus
+    from dlhw.runtime import locks
 
     run_dir = job.run_dir
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with locks.acquire(run_dir):  # the dead worker's lock went with it
             discard_results(run_dir)
-            RunStatus(run_dir).set("failed", name=run_dir.name, error=message)
+            RunStatus(run_dir).set(Status.FAILED, name=run_dir.name, error=message)
     except (DlhwError, OSError):
         pass  # another process holds the folder, or it cannot be written: sweep.json still says it
-    return Result(job.name, "failed", error=message)
+    return Result(job.name, Status.FAILED, error=message)
 
 
 class _Worker:
@@ -110,89 +112,109 @@ class _Worker:
 def run_pool(jobs: "List[Job] | Feed", workers: int, gpus: List[str], on_result: Callable[[Result], None]) -> None:
     """Train ``jobs`` (in order; a list or a dlhw.sweeps.feed.Feed) on ``workers`` processes. A worker
     that dies fails only the trial it had (recorded with the signal) and is replaced while trials remain."""
-    import multiprocessing as mp
-    from multiprocessing.connection import wait
+    pool = _Pool(Feed.of(jobs), workers, gpus, on_result)
+    try:
+        for i in range(workers):
+            pool.start(i)
+        while pool.crew:
+            pool.hand_out()
+            pool.collect()
+        for job in pool.queue.left():  # every worker died before taking these
+            on_result(Result(job.name, Status.FAILED, error="not started: the worker processes died"))
+    except BaseException:
+        # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
+        # handed to a worker but not started would still run; the stop event makes it decline.
+        pool.stop.set()
+        raise
+    finally:
+        _close_pool(pool.crew, pool.driver_ends)
 
-    method = start_method(gpus)
-    if method == "fork":
-        _prepare_fork()
-    ctx = mp.get_context(method)
-    slots, stop = ctx.Queue(), ctx.Event()
-    threads = threads_per_worker(workers)
-    queue = Feed.of(jobs)  # a list, or a search's study asked as workers free up
-    queue.prepare = lambda job: job.replace(threads=threads)
-    crew: List[_Worker] = []
-    driver_ends: List[Any] = []  # this process's ends of the workers' pipes
-    idle_deaths = [0]  # workers that died holding no trial: replaced only so often
 
-    def start(slot: int) -> None:
-        slots.put(slot)
-        here, there = ctx.Pipe()
-        driver_ends.append(here)
-        inherited = tuple(driver_ends) if method == "fork" else ()  # a spawned worker inherits none
-        proc = ctx.Process(target=worker.worker_main, name=f"dlhw-worker-{slot}",
-                           args=(there, slots, stop, gpus, threads, method == "fork", os.getpid(), workers, inherited))
+class _Pool:
+    """The parent's side: the workers, their pipes, the queue of jobs (see run_pool)."""
+
+    def __init__(self, queue: Feed, workers: int, gpus: List[str], on_result: Callable[[Result], None]):
+        import multiprocessing as mp
+
+        self.method = start_method(gpus)
+        if self.method == "fork":
+            _prepare_fork()
+        self.ctx: Any = mp.get_context(self.method)
+        self.slots, self.stop = self.ctx.Queue(), self.ctx.Event()
+        self.workers, self.gpus, self.on_result = workers, gpus, on_result
+        self.threads = threads_per_worker(workers)
+        self.queue = queue  # a list, or a search's study asked as workers free up
+        threads = self.threads
+        self.queue.prepare = lambda job: job.replace(threads=threads)
+        self.crew: List[_Worker] = []
+        self.driver_ends: List[Any] = []  # this process's ends of the workers' pipes
+        self.idle_deaths = 0  # workers that died holding no trial: replaced only so often
+
+    def start(self, slot: int) -> None:
+        self.slots.put(slot)
+        here, there = self.ctx.Pipe()
+        self.driver_ends.append(here)
+        forked = self.method == "fork"
+        inherited = tuple(self.driver_ends) if forked else ()  # a spawned worker inherits none
+        proc = self.ctx.Process(target=worker.worker_main, name=f"dlhw-worker-{slot}",
+                                args=(there, self.slots, self.stop, self.gpus, self.threads, forked, os.getpid(),
+                                      self.workers, inherited))
         try:
-            if method == "fork":
+            if forked:
                 proc.start()
             else:
                 with dlhw_main():
                     proc.start()
         finally:
             there.close()
-        crew.append(_Worker(proc, here, slot))
+        self.crew.append(_Worker(proc, here, slot))
 
-    def bury(w: _Worker) -> None:
+    def bury(self, w: _Worker) -> None:
         w.proc.join(10)
-        crew.remove(w)
-        driver_ends.remove(w.conn)
+        self.crew.remove(w)
+        self.driver_ends.remove(w.conn)
         w.conn.close()
         if w.job is not None:  # each death with a trial ends that trial: replacements stay bounded
             job, w.job = w.job, None
-            on_result(record_death(job, death_message(w.proc.exitcode)))
+            self.on_result(record_death(job, death_message(w.proc.exitcode)))
         else:
-            idle_deaths[0] += 1
-        if queue and idle_deaths[0] <= workers:
-            start(w.slot)  # a replacement, on the same GPU slot
+            self.idle_deaths += 1
+        if self.queue and self.idle_deaths <= self.workers:
+            self.start(w.slot)  # a replacement, on the same GPU slot
 
-    try:
-        for i in range(workers):
-            start(i)
-        while crew:
-            for w in list(crew):
-                if w.job is None and not w.stopping:
-                    try:
-                        job = queue.peek()
-                        if job is not None:
-                            w.conn.send(job)
-                            w.job = queue.take()
-                        else:
-                            w.conn.send(None)
-                            w.stopping = True
-                    except OSError:  # died idle: the job stays queued
+    def hand_out(self) -> None:
+        """Each idle worker its next job, or None (stop) when there is none."""
+        for w in list(self.crew):
+            if w.job is None and not w.stopping:
+                try:
+                    job = self.queue.peek()
+                    if job is not None:
+                        w.conn.send(job)
+                        w.job = self.queue.take()
+                    else:
+                        w.conn.send(None)
                         w.stopping = True
-            ready = wait([w.conn for w in crew if w.job is not None] + [w.proc.sentinel for w in crew])
-            for w in list(crew):
-                if w.job is not None and w.conn in ready:
-                    try:
-                        res = w.conn.recv()
-                    except (EOFError, OSError):
-                        res = None
-                    if res is not None:
-                        w.job = None
-                        on_result(res)
-                        continue
-                if w.proc.sentinel in ready or not w.proc.is_alive():
-                    bury(w)
-        for job in queue.left():  # every worker died before taking these
-            on_result(Result(job.name, "failed", error="not started: the worker processes died"))
-    except BaseException:
-        # Ctrl-C reached the workers too: their running trials stop after the batch. A trial already
-        # handed to a worker but not started would still run; the stop event makes it decline.
-        stop.set()
-        raise
-    finally:
-        _close_pool(crew, driver_ends)
+                except OSError:  # died idle: the job stays queued
+                    w.stopping = True
+
+    def collect(self) -> None:
+        """Wait for a result or a death; results to on_result, the dead buried (and replaced)."""
+        from multiprocessing.connection import wait
+
+        crew = self.crew
+        ready = wait([w.conn for w in crew if w.job is not None] + [w.proc.sentinel for w in crew])
+        for w in list(crew):
+            if w.job is not None and w.conn in ready:
+                try:
+                    res = w.conn.recv()
+                except (EOFError, OSError):
+                    res = None
+                if res is not None:
+                    w.job = None
+                    self.on_result(res)
+                    continue
+            if w.proc.sentinel in ready or not w.proc.is_alive():
+                self.bury(w)
 
 
 def _close_pool(crew: List[_Worker], driver_ends: List[Any]) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, List, Optional
+from typing import List, Optional
 
+from dlhw.rundir.states import Status
 from dlhw.sweeps.records import Job, Result
 
 PARENT_GRACE = 30.0  # seconds a worker whose sweep died may take to stop its trial before it exits anyway
@@ -104,13 +105,13 @@ def pool_trial(job: Job, stop=None) -> Result:
 
     if (stop is not None and stop.is_set()) or signals.STATE.requested is not None:
         signals.STATE.requested = None
-        return Result(job.name, "interrupted", error="the sweep was interrupted", pid=os.getpid())
+        return Result(job.name, Status.INTERRUPTED, error="the sweep was interrupted", pid=os.getpid())
     try:
         from dlhw.sweeps.executors.trial import run_trial
 
         return run_trial(job)
     except KeyboardInterrupt as exc:
-        return Result(job.name, "interrupted", error=" ".join(str(exc).split()) or "interrupted", pid=os.getpid())
+        return Result(job.name, Status.INTERRUPTED, error=" ".join(str(exc).split()) or "interrupted", pid=os.getpid())
 
 
 def worker_main(conn, slots, stop, gpus: List[str], threads: int, forked: bool, parent: int, share: int = 1,

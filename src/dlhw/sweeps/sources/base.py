@@ -8,9 +8,10 @@ checks before any folder is made, the lock, sweep.json, tracking, dispatch to an
 record of each outcome, the closing order.
 
 The engine calls, in order:
-  ``check(options)``    before anything is written: refuse options the source cannot honour,
-                        check the packages it needs; every trial's config and data
-                        (:func:`configs` feeds :mod:`dlhw.sweeps.planning.preflight`)
+  ``check(options, sweep_dir)``  before anything is written: refuse options the source cannot
+                        honour, and what an earlier run in ``sweep_dir`` rules out; check the
+                        packages it needs. Then every trial's config and data (:func:`configs`
+                        feeds :mod:`dlhw.sweeps.planning.preflight`)
   ``manifest(...)``     its sweep.json (:class:`dlhw.sweeps.manifest.Manifest`)
   ``open(ctx)``         under the lock: look at what an earlier run left (skip, resume, adopt)
                         and return the Feed of jobs still to run (``ctx.job(...)`` makes a Job)
@@ -23,6 +24,7 @@ The engine calls, in order:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from dlhw.sweeps.records import Result
@@ -40,8 +42,9 @@ class TrialSource(ABC):
     name: str             # the sweep folder's name
     source: str           # the file or folder it was read from
 
-    def check(self, options: "SweepOptions") -> None:
-        """Refuse what cannot run, before any folder exists (ConfigError / DataError: exit 2)."""
+    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
+        """Refuse what cannot run, before anything is written (ConfigError / DataError: exit 2).
+        ``sweep_dir``: where the sweep will write (it may hold an earlier run's folders)."""
 
     @abstractmethod
     def configs(self) -> Iterator[Tuple[str, Any]]:

@@ -79,7 +79,7 @@ class SearchSource(TrialSource):
         self.held = 0
 
     # ------------------------------------------------------------ before anything is written
-    def check(self, options: "SweepOptions") -> None:
+    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
         if options.rerun:
             raise ConfigError("--rerun: a search keeps its study and its trials; to start afresh, give another "
                               "--out or remove the sweep folder")
@@ -223,7 +223,7 @@ class SearchSource(TrialSource):
         elif where.state == "running":
             ctx.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
         else:
-            folder, resume = place(t, where, ctx.sweep_dir, False, list(self.numbers), ctx.echo)
+            folder, resume = place(t, where, ctx.sweep_dir, False, ctx.echo)
             self.resume_jobs.append(self._job(t, number, resume, folder))
 
     # ------------------------------------------------------------ asking
