@@ -13,15 +13,15 @@ from dlhw.cli.common import DebugOpt, cli_errors
 
 
 def compare(
-    a: Annotated[str, typer.Argument(help="A run folder, a sweep (all its runs) or SWEEP/GROUP (one trial's "
+    a: Annotated[str, typer.Argument(metavar="A", help="A run folder, a sweep (all its runs) or SWEEP/GROUP (one trial's "
                                           "repeats: its name without _seed-N).", show_default=False)],
-    b: Annotated[str, typer.Argument(help="The other side, in the same forms.", show_default=False)],
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Compare this metric (repeatable); "
+    b: Annotated[str, typer.Argument(metavar="B", help="The other side, in the same forms.", show_default=False)],
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", metavar="NAME", help="Compare this metric (repeatable); "
                                                         "default: val and test accuracy and loss, test F1, "
                                                         "train seconds.", show_default=False)] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the overlaid curves (a PNG).")]
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="PNG", help="Where to write the overlaid curves (a PNG).")]
         = Path("compare.png"),
-    curve: Annotated[str, typer.Option("--curve", help="The history.csv column drawn (e.g. val_loss).")]
+    curve: Annotated[str, typer.Option("--curve", metavar="COLUMN", help="The history.csv column drawn (e.g. val_loss).")]
         = "val_accuracy",
     debug: DebugOpt = False,
 ) -> None:
