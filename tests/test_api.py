@@ -143,7 +143,8 @@ def test_a_run_reads_its_folder(api_run):
     assert api_run.status == "completed" and api_run.path.name == "tiny" and api_run.error is None
     assert api_run.config.training.epochs == 2 and api_run.config.dataset.max_samples == 300
     m = api_run.metrics
-    assert m == json.loads((api_run.path / "metrics.json").read_text())
+    raw = json.loads((api_run.path / "metrics.json").read_text())
+    assert raw.pop("schema_version") == 1 and m == raw  # the file's values; its schema_version is the record's
     assert 0 <= m["test"]["accuracy"] <= 1 and m["epochs_run"] == 2
     history = api_run.history
     assert list(history["epoch"]) == [1, 2] and {"loss", "val_loss", "accuracy", "lr"} <= set(history.columns)

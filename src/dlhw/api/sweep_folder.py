@@ -95,6 +95,16 @@ class Sweep:
         metric = T.check_metric(metric or self.metric, records)
         return pd.read_csv(io.StringIO(T.to_csv(T.build_rows(records, metric), metric)))
 
+    def claims(self) -> List[Dict[str, Any]]:
+        """The sweep file's claims with their verdicts, as ``dlhw report --check`` judges them: one dict
+        each (claim, verdict, diff, low, high, level, p, p_holm, method, paired, n_a, n_b, reason)."""
+        from dlhw.reports.claims import check_claims
+
+        records = self._records()
+        return [{"claim": r.claim.text, "verdict": r.verdict, "diff": r.diff, "low": r.low, "high": r.high,
+                 "level": r.level, "p": r.p, "p_holm": r.p_holm, "method": r.method, "paired": r.paired,
+                 "n_a": len(r.a), "n_b": len(r.b), "reason": r.reason} for r in check_claims(records)] if records else []
+
     def best(self, metric: Optional[str] = None):
         """The completed Run with the best ``metric`` (default: the sweep's metric, val_accuracy),
         e.g. best("test_accuracy"); losses, errors and times count lower as better. None when no

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from dlhw.errors import ConfigError, did_you_mean, plain_words, shorten
 
-SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space", "executor")
+SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space", "executor", "claims")
 
 
 # ------------------------------------------------------------------------ yaml

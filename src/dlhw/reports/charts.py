@@ -1,8 +1,8 @@
 """Overlay charts: the curves of every run of a sweep on one figure (S5's figures).
 
 One chart per sweep and quantity (validation accuracy, validation loss);
-repeats of a trial are drawn as their mean with a band of ± one standard
-deviation; the legend names the varied values. Loose runs share one overlay.
+repeats of a trial (runs whose configs differ only in seed, split or fold) are
+drawn as their mean with a band of the mean's 95% confidence interval (Student's t); the legend names the varied values. Loose runs share one overlay.
 A crowded overlay (a 1,000-trial sweep) draws the best ``HIGHLIGHT`` runs in
 colour, by the report's metric, and every other run as a thin grey line.
 
@@ -48,8 +48,8 @@ def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
 
 
 def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[float], List[float]]:
-    """(epochs, mean, std) of ``column`` over the runs, by epoch number; a ``step_`` column
-    by global training step, from history_steps.csv."""
+    """(epochs, mean, half-width of the mean's 95% t interval) of ``column`` over the runs, by epoch
+    number; a ``step_`` column by global training step, from history_steps.csv."""
     by_epoch: Dict[float, List[float]] = {}
     steps = column.startswith(STEP)
     x_key, column = ("global_step", column[len(STEP):]) if steps else ("epoch", column)
@@ -63,7 +63,13 @@ def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[f
     stds = []
     for e, m in zip(epochs, means):
         vals = by_epoch[e]
-        stds.append(math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0)
+        if len(vals) > 1:
+            from scipy.stats import t
+
+            sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+            stds.append(float(t.ppf(0.975, len(vals) - 1)) * sd / math.sqrt(len(vals)))
+        else:
+            stds.append(0.0)
     return epochs, means, stds
 
 
@@ -140,7 +146,8 @@ def sweep_groups(records: Sequence[RunRecord]) -> Dict[str, Dict[str, List[RunRe
             title = names.setdefault(r.sweep_key, _unique(r.sweep or "sweep", names.values()))
         else:
             title = "loose runs"
-        out.setdefault(title, {}).setdefault(r.group if r.sweep_key else str(r.path), []).append(r)
+        key = f"{r.group}\0{r.repeat_key}" if r.sweep_key else str(r.path)  # repeats: equal configs only
+        out.setdefault(title, {}).setdefault(key, []).append(r)
     return out
 
 

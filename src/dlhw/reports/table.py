@@ -38,6 +38,8 @@ class Row:
     error: Optional[str] = None
     diagnostics: List[str] = field(default_factory=list)
     best: bool = False
+    intervals: Dict[str, Any] = field(default_factory=dict)  # key -> reports.stats.Interval (two or more runs)
+    metric: str = ""  # the sort metric: the one its ci cell shows
 
     @property
     def n(self) -> int:
@@ -56,26 +58,64 @@ def check_metric(metric: str, records: Sequence[RunRecord]) -> str:
     return metric
 
 
-def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
-    groups: Dict[Tuple[Any, str], List[RunRecord]] = {}
+def _dedupe(runs: List[RunRecord]) -> List[RunRecord]:
+    """One run per seed/split/fold: a rerun's folder (<trial>-2) with the same config replaces the
+    earlier one when it completed (it is the same experiment again, not a repeat)."""
+    by_pair: Dict[str, RunRecord] = {}
+    order: List[str] = []
+    for r in runs:
+        key = r.pair_key if r.config else f"path:{r.path}"
+        if key not in by_pair:
+            order.append(key)
+            by_pair[key] = r
+        elif r.status == "completed" or by_pair[key].status != "completed":
+            by_pair[key] = r
+    return [by_pair[k] for k in order]
+
+
+def group_runs(records: Sequence[RunRecord]) -> List[List[RunRecord]]:
+    """Runs that are repeats of one another (same sweep and trial group, configs equal apart from
+    seed, split and fold), each group once, in first-seen order."""
+    groups: Dict[Tuple[Any, str, str], List[RunRecord]] = {}
     for r in records:
-        groups.setdefault((r.sweep_key or f"loose:{r.path}", r.group if r.sweep_key else r.name), []).append(r)
+        key = (r.sweep_key or f"loose:{r.path}", r.group if r.sweep_key else r.name, r.repeat_key)
+        groups.setdefault(key, []).append(r)
+    return [_dedupe(runs) for runs in groups.values()]
+
+
+def _row_name(runs: List[RunRecord], later: bool) -> str:
+    """The group's name; a later subgroup of the same trial (another config: a changed rerun) is
+    told apart by its first run's folder name."""
+    if len(runs) == 1:
+        return runs[0].name
+    return f"{runs[0].group} ({runs[0].name})" if later else runs[0].group
+
+
+def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
+    from dlhw.reports.stats import interval
+
+    grouped = group_runs(records)
+    named: set = set()
     keys = [c for c, _ in COLUMNS] + ([metric] if metric not in [c for c, _ in COLUMNS] else [])
     rows: List[Row] = []
-    for (_, group), runs in groups.items():
+    for runs in grouped:
         done = [r for r in runs if r.status == "completed"]
         if len(runs) == 1:
             status = runs[0].status
         else:
             status = "completed" if len(done) == len(runs) else f"{len(done)}/{len(runs)} completed"
-        row = Row(name=group if len(runs) > 1 else runs[0].name, sweep=runs[0].sweep, varied=runs[0].varied,
-                  status=status, runs=runs)
+        later = runs[0].sweep_key is not None and (runs[0].sweep_key, runs[0].group) in named
+        named.add((runs[0].sweep_key, runs[0].group))
+        row = Row(name=_row_name(runs, later), sweep=runs[0].sweep, varied=runs[0].varied, status=status, runs=runs,
+                  metric=metric)
         for k in keys:
             vals = [v for v in (metric_value(r, k) for r in (done or runs)) if v is not None]
             if not vals:
                 row.values[k] = (None, None)
             else:
                 row.values[k] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else None)
+                if len(vals) > 1:
+                    row.intervals[k] = interval(vals)
         errors = [f"{r.name}: {r.error}" if len(runs) > 1 else str(r.error) for r in runs
                   if r.error and r.status != "completed"]
         row.error = "; ".join(errors) or None
@@ -133,9 +173,9 @@ def header(rows: Sequence[Row], metric: str) -> Tuple[List[str], List[str]]:
     show_sweep = len({r.sweep for r in rows}) > 1
     show_n = any(r.n > 1 for r in rows)
     keys = ["run"] + (["sweep"] if show_sweep else []) + [f"varied:{k}" for k in vk] + ["status"] + \
-        (["n"] if show_n else []) + cols
+        (["n", "ci"] if show_n else []) + cols
     names = ["run"] + (["sweep"] if show_sweep else []) + [labels[k] for k in vk] + ["status"] + \
-        (["n"] if show_n else []) + [titles.get(c, c) for c in cols]
+        (["n", f"{titles.get(metric, metric)} 95% CI"] if show_n else []) + [titles.get(c, c) for c in cols]
     if any(r.diagnostics for r in rows):
         keys.append("diagnostics")
         names.append("diagnostics")
@@ -154,24 +194,45 @@ def cell(row: Row, key: str) -> str:
         return row.status
     if key == "n":
         return str(row.n)
+    if key == "ci":
+        return ci_text(row, row.metric)
     if key == "diagnostics":
         return ", ".join(row.diagnostics)
     return fmt(row.values.get(key, (None, None)), key)
 
 
+def ci_text(row: Row, metric: str) -> str:
+    """'[0.9012, 0.9311] t' for the row's ``metric``; '' for a single run."""
+    iv = row.intervals.get(metric)
+    if iv is None or iv.low is None:
+        return ""
+    digits = 1 if metric == "train_seconds" else 4
+    return f"[{iv.low:.{digits}f}, {iv.high:.{digits}f}] {iv.method}"
+
+
+CI_NOTE = ("95% CI: the mean's confidence interval over a row's n repeats (seeds, splits, folds): t = Student's t "
+           "(n < 10), bootstrap = BCa bootstrap (n >= 10).")
+
+
 def to_csv(rows: Sequence[Row], metric: str) -> str:
     keys, names = header(rows, metric)
-    num_keys = [k for k in keys if k not in ("run", "sweep", "status", "n", "diagnostics") and not k.startswith("varied:")]
+    num_keys = [k for k in keys if k not in ("run", "sweep", "status", "n", "ci", "diagnostics")
+                and not k.startswith("varied:")]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([n for k, n in zip(keys, names) if k not in num_keys] + [c for k in num_keys for c in (k, f"{k}_std")]
-               + ["best", "error"])
+    text_keys = [k for k in keys if k not in num_keys and k != "ci"]
+    w.writerow([n for k, n in zip(keys, names) if k in text_keys]
+               + [c for k in num_keys for c in (k, f"{k}_std", f"{k}_ci_low", f"{k}_ci_high")]
+               + ["ci_method", "best", "error"])
     for r in rows:
-        out = [cell(r, k) for k in keys if k not in num_keys]
+        out = [cell(r, k) for k in text_keys]
         for k in num_keys:
             mean, std = r.values.get(k, (None, None))
-            out += ["" if mean is None else repr(mean), "" if std is None else repr(std)]
-        w.writerow(out + [int(r.best), r.error or ""])
+            iv = r.intervals.get(k)
+            lo, hi = (iv.low, iv.high) if iv is not None else (None, None)
+            out += ["" if v is None else repr(v) for v in (mean, std, lo, hi)]
+        methods = sorted({iv.method for iv in r.intervals.values() if iv.method})
+        w.writerow(out + ["/".join(methods), int(r.best), r.error or ""])
     return buf.getvalue()
 
 
@@ -187,6 +248,8 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
         if r.best:
             cells = [f"**{c}**" if c not in ("", "-") else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r.intervals for r in rows):
+        lines += ["", _md(CI_NOTE)]
     problems = [r for r in rows if r.error]
     if problems:
         lines += ["", "Runs that did not complete:", ""]
@@ -197,7 +260,7 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
 TEXT_MIN_WIDTH = 20  # text columns (run names, varied values, diagnostics) fold onto more lines up to this
 MAX_PARTS = 2  # the terminal table folds into at most this many tables; columns beyond them are left out, with a note
 RUN_MAX_WIDTH = 28  # longer run names are shortened in the middle on the terminal (report.html has them whole)
-PRIORITY = ("status", "metric", "sweep", "varied", "n", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
+PRIORITY = ("status", "metric", "ci", "sweep", "varied", "n", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
             "test_f1_macro", "test_loss", "train_loss", "diagnostics", "params_total", "train_seconds", "best_epoch",
             "params_trainable")
 
@@ -319,6 +382,8 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
             style = "bold green" if r.best else styles.get(r.status, "")
             table.add_row(*[Text(terminal_cell(r, keys[i], short)) for i, _ in part], style=style)
         console.print(table)
+    if any(r.intervals for r in rows):
+        console.print(Text(CI_NOTE))
     if left_out:
         console.print(Text(f"not shown at {console.width} columns: {', '.join(names[i] for i in left_out)} "
                            f"(a wider terminal shows them; summary.csv and report.html have every column)"))
