@@ -62,7 +62,7 @@ class SweepProgress:
         self._finished: set = set()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._progress = None
+        self._progress: Any = None  # rich.progress.Progress while live
         self._tasks: Dict[str, Any] = {}  # running trial -> its rich task
         self._epoch: Dict[str, int] = {}  # running trial -> its last finished epoch
         self._lock = threading.Lock()  # done() (the sweep's thread) and the poller share the display
