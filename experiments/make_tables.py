@@ -14,6 +14,11 @@ table is typed by hand: rerun the study's run.sh, then
     python experiments/make_tables.py            # rewrite every README's tables
     python experiments/make_tables.py --check    # exit 1 if a README is out of date
 
+Findings come from the report itself (dlhw.reports): ``<!-- table: groups S5/mlp_optimizers metric=test_accuracy -->``
+lists each group of repeats (n, mean, std, 95% interval and its method), ``<!-- table: claims S5/mlp_optimizers -->``
+each claim of the sweep file with its verdict, difference, interval, Holm-corrected p-value and runs, as
+``dlhw report --check`` judges them.
+
 A special marker ``<!-- table: params-s2 -->`` builds S2's Keras / PyTorch parameter-count
 comparison from dlhw.models.backbones.param_breakdown (builds ResNet50, random weights);
 ``<!-- table: predictions S2/predictions/*.json -->`` lists saved `dlhw predict --json` answers.
@@ -292,6 +297,50 @@ def predictions(root: Path, patterns: List[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------- the report's findings
+def _records(root: Path, patterns: List[str]):
+    from dlhw.reports.collect import collect
+
+    folders = [p for pattern in patterns for p in sorted(root.glob(pattern)) if p.is_dir()]
+    return collect(folders) if folders else []
+
+
+def groups(root: Path, words: List[str]) -> str:
+    """Each group of repeats of the sweeps matching ``words`` (globs; metric=NAME): n, mean ± std, 95% CI."""
+    from dlhw.reports.table import build_rows, format_varied
+
+    metric = next((w[7:] for w in words if w.startswith("metric=")), "test_accuracy")
+    records = _records(root, [w for w in words if "=" not in w])
+    lines = [f"| group | n | {metric} mean ± std | 95% CI | interval |", "| --- | --- | --- | --- | --- |"]
+    for row in build_rows(records, metric) if records else []:
+        mean, std = row.values.get(metric, (None, None))
+        iv = row.intervals.get(metric)
+        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={format_varied(v)}" for k, v in row.varied.items()) or row.name
+        lines.append(f"| {label} | {row.n} | {_num(mean)}" + (f" ± {_num(std)}" if std is not None else "")
+                     + f" | {f'[{_num(iv.low)}, {_num(iv.high)}]' if iv else '-'} | {iv.method if iv else '-'} |")
+    if len(lines) == 2:
+        lines.append("| (no completed runs found) | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def claims(root: Path, words: List[str]) -> str:
+    """The claims of the sweeps matching ``words`` with their verdicts (dlhw report --check's)."""
+    from dlhw.reports.claims import check_claims
+
+    records = _records(root, words)
+    results = check_claims(records) if records else []
+    lines = ["| claim | verdict | difference | interval | test | p (Holm) | runs |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        if r.diff is None:
+            lines.append(f"| {r.claim.text} | **{r.verdict}** | - | - | - | - | {len(r.a)} + {len(r.b)} ({r.reason}) |")
+            continue
+        lines.append(f"| {r.claim.text} | **{r.verdict}** | {r.diff:+.4f} | {r.level:.0%} [{r.low:+.4f}, {r.high:+.4f}] "
+                     f"| {r.method}{'' if r.paired else ', unpaired'} | {r.p_holm:.3g} | {len(r.a)} + {len(r.b)} |")
+    if not results:
+        lines.append("| (no claims: the sweep was not run, or states none) | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------ main
 def regenerate(text: str, root: Path) -> str:
     def one(match: re.Match) -> str:
@@ -300,6 +349,10 @@ def regenerate(text: str, root: Path) -> str:
             body = params_s2()
         elif spec.startswith("predictions "):
             body = predictions(root, spec.split()[1:])
+        elif spec.startswith("groups "):
+            body = groups(root, spec.split()[1:])
+        elif spec.startswith("claims "):
+            body = claims(root, spec.split()[1:])
         else:
             words = spec.split()
             patterns = [w for w in words if not w.startswith("cols=")]
@@ -315,11 +368,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, default=Path("runs"), help="root of the run folders (default runs/)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a README's tables are out of date")
+    ap.add_argument("--experiments", type=Path, default=HERE, help="the folder holding S1/README.md ... (tests)")
     ap.add_argument("studies", nargs="*", default=["S1", "S2", "S3", "S4", "S5"])
     args = ap.parse_args(argv)
     stale = []
     for study in args.studies:
-        readme = HERE / study / "README.md"
+        readme = args.experiments / study / "README.md"
         text = readme.read_text()
         new = regenerate(text, args.runs)
         if new != text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -142,7 +143,8 @@ def test_a_run_reads_its_folder(api_run):
     assert api_run.status == "completed" and api_run.path.name == "tiny" and api_run.error is None
     assert api_run.config.training.epochs == 2 and api_run.config.dataset.max_samples == 300
     m = api_run.metrics
-    assert m == json.loads((api_run.path / "metrics.json").read_text())
+    raw = json.loads((api_run.path / "metrics.json").read_text())
+    assert raw.pop("schema_version") == 1 and m == raw  # the file's values; its schema_version is the record's
     assert 0 <= m["test"]["accuracy"] <= 1 and m["epochs_run"] == 2
     history = api_run.history
     assert list(history["epoch"]) == [1, 2] and {"loss", "val_loss", "accuracy", "lr"} <= set(history.columns)
@@ -245,7 +247,7 @@ def test_the_notebook_progress_bar_counts_epochs_and_is_quiet_when_asked(tmp_pat
             self.closed = True
 
     fake = types.SimpleNamespace(tqdm=FakeTqdm)
-    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=fake))
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=fake, tqdm=FakeTqdm))  # (text bar too)
     monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
     monkeypatch.setattr(display, "in_notebook", lambda: True)
     dlhw.run(tiny(), overrides={"training.epochs": 2}, out=tmp_path, quiet=True)
@@ -337,3 +339,10 @@ def test_the_quickstart_notebook_runs_end_to_end(tmp_path):
     assert any("sweep " in p and "<img" in p for p in pages)  # the Sweep: its table and overlays
     assert (tmp_path / "runs" / "quickstart" / "metrics.json").is_file()
     assert (tmp_path / "runs" / "quickstart_optimizers" / "report.html").is_file()
+    # tidy as a terminal: no TqdmWarning, no empty <pre> blocks (rich consoles capturing in Jupyter), readable figures
+    streams = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "TqdmWarning" not in streams and "IProgress not found" not in streams
+    html_blocks = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert not [b for b in html_blocks if re.fullmatch(r"<pre[^>]*>\s*</pre>\s*", b)]
+    run_page = next(p for p in pages if "quickstart: completed" in p)
+    assert "max-width:960px" in run_page  # curves.png at up to 960 px, not squeezed into 420

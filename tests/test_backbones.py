@@ -344,6 +344,7 @@ def two_class(tmp_path_factory):
     return make_image_folder(tmp_path_factory.mktemp("two") / "two_class", classes=("0", "1"), per_class=10, size=32)
 
 
+@pytest.mark.slow  # issue 28: 58 s; the shipped S2 configs
 def test_s2_configs_frozen_then_svm_then_finetune(tmp_path, three_classes):
     """S2 (b) -> (c) on the same cached features -> (d) from (b)'s run, unfreezing conv5."""
     from dlhw.orchestration.experiment import run_experiment

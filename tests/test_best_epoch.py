@@ -81,7 +81,9 @@ def test_last_is_the_default_and_says_so(tmp_path):
     rows, m = history(run), metrics(run)
     assert m["evaluated"]["weights"] == "last" and m["evaluated"]["epoch"] == 6
     assert m["val"]["accuracy"] == pytest.approx(rows[-1]["val_accuracy"], abs=1e-6)
-    assert m["best_epoch"] == 4  # still reported, not evaluated
+    # still reported, not evaluated: the epoch history.csv holds as best by the monitor's rule (val_loss, lowest)
+    assert m["best_epoch"] is not None and 1 <= m["best_epoch"] <= 6
+    assert rows[m["best_epoch"] - 1]["val_loss"] == min(r["val_loss"] for r in rows)
 
 
 @pytest.mark.parametrize("weights", ["last", "best"])
@@ -114,6 +116,7 @@ def test_best_epoch_over_stages(tmp_path):
     assert best["epoch"] == 3 and split_metrics(m) == pytest.approx(split_metrics(metrics(short)))
 
 
+@pytest.mark.slow  # issue 28: 27 s
 def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch):
     """Killed during the second stage, after the first stage's best epoch: the resumed process
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""

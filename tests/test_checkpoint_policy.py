@@ -163,7 +163,8 @@ def uninterrupted(tmp_path_factory):
     return run_experiment(cfg, out=tmp_path_factory.mktemp("whole"), quiet=True).run_dir
 
 
-@pytest.mark.parametrize("saved, crash", [(2, 5), (3, 4), (6, 7)])
+@pytest.mark.parametrize("saved, crash", [pytest.param(2, 5, marks=pytest.mark.slow), (3, 4),  # issue 28: one
+                                          pytest.param(6, 7, marks=pytest.mark.slow)])
 def test_crash_between_two_checkpoints_replays_the_epochs_after_the_last(tmp_path, monkeypatch, uninterrupted,
                                                                         saved, crash):
     """A checkpoint at epoch ``saved`` only; the process dies during epoch ``crash``; resume
@@ -198,6 +199,7 @@ def self_epoch(checkpointer) -> int:
     return checkpointer._considered
 
 
+@pytest.mark.slow  # issue 28: 84 s; SIGKILL + resume stays in test_resume
 def test_sigkill_between_timed_checkpoints_then_resume_equals_uninterrupted(tmp_path):
     """A real process, checkpoints every 0.3 s over ~20 ms epochs: killed after its first
     checkpoint, most likely several epochs past it; resume equals the uninterrupted run."""

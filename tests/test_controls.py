@@ -51,6 +51,7 @@ def test_balanced_class_weight_equals_sklearn():
     assert class_weights(cfg, ds).tolist() == [1.0, 3.0, 1.0]
 
 
+@pytest.mark.slow  # issue 28: 31 s
 def test_class_weight_end_to_end_is_recorded_and_changes_training(tmp_path):
     from sklearn.utils.class_weight import compute_class_weight
 

@@ -22,7 +22,7 @@ print(" / exit_now returned")
 """
 
 
-@pytest.mark.parametrize("normal", [False, True])
+@pytest.mark.parametrize("normal", [False, pytest.param(True, marks=pytest.mark.slow)])  # issue 28: 30 s each
 def test_exit_now_flushes_and_keeps_the_code(normal):
     env = {"DLHW_NORMAL_EXIT": "1"} if normal else {"DLHW_NORMAL_EXIT": ""}
     import os

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dlhw.config import validate
-from tests.conftest import make_image_folder
+from tests.conftest import accuracy_close, close_trained, make_image_folder
 
 
 def config(folder, name="fc", cache="auto", **model):
@@ -161,14 +161,18 @@ def test_cached_run_equals_uncached_run(tmp_path, folder):
         assert model.input.shape == (None, 32, 32, 3)
         preds.append(model.predict(tf_images(files, None, [32, 32], 3, 8), verbose=0))
     assert preds[0].std() > 1e-3  # the head learned something input-dependent
-    np.testing.assert_allclose(preds[0], preds[1], rtol=1e-4, atol=1e-5)
+    # two computations of the same training (features from the cache vs the backbone in the model): equal
+    # within what other CPUs' kernels make of trained outcomes (tests.conftest.TRAINED)
+    assert close_trained(preds[0], preds[1])
     rows = [list(csv.DictReader((o.run_dir / "history.csv").open())) for o in (cached, plain)]
+    assert len(rows[0]) == len(rows[1])
     for a, b in zip(*rows):
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4, abs=1e-5), key
+        for key in ("loss", "val_loss"):
+            assert close_trained(float(a[key]), float(b[key])), key
     for split in ("train", "val", "test"):
-        assert cached.metrics[split]["accuracy"] == plain.metrics[split]["accuracy"]
-        assert cached.metrics[split]["loss"] == pytest.approx(plain.metrics[split]["loss"], rel=1e-4, abs=1e-5)
+        m, n = cached.metrics[split], plain.metrics[split]
+        assert accuracy_close(m["accuracy"], n["accuracy"], m["samples"])
+        assert close_trained(m["loss"], n["loss"])
     assert cached.metrics["params"] == plain.metrics["params"]
 
 

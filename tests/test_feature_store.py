@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.conftest import make_image_folder
+from tests.conftest import accuracy_close, close_trained, make_image_folder
 from tests.test_feature_cache import config
 
 
@@ -97,12 +97,12 @@ def test_features_over_the_budget_train_from_disk_like_in_memory(tmp_path, folde
     disk = run_experiment(config(folder, name="disk"), out=tmp_path / "runs", quiet=True, cache_dir=tmp_path / "c2")
     assert memory.metrics["feature_cache"]["on_disk"] == []
     assert disk.metrics["feature_cache"]["on_disk"] == ["train", "val", "test"]
-    for a, b in zip(_history(memory.run_dir), _history(disk.run_dir), strict=True):
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4, abs=1e-5), key
+    for a, b in zip(_history(memory.run_dir), _history(disk.run_dir), strict=True):  # (tests.conftest.TRAINED)
+        for key in ("loss", "val_loss"):
+            assert close_trained(float(a[key]), float(b[key])), key
     for split in ("train", "val", "test"):
-        assert memory.metrics[split]["accuracy"] == disk.metrics[split]["accuracy"]
-        assert memory.metrics[split]["loss"] == pytest.approx(disk.metrics[split]["loss"], rel=1e-4, abs=1e-5)
+        m, n = memory.metrics[split], disk.metrics[split]
+        assert accuracy_close(m["accuracy"], n["accuracy"], m["samples"]) and close_trained(m["loss"], n["loss"])
     # a second run reads the on-disk entries back (hits), still from disk
     again = run_experiment(config(folder, name="again"), out=tmp_path / "runs", quiet=True, cache_dir=tmp_path / "c2")
     assert again.metrics["feature_cache"]["hits"] == ["train", "val", "test"]
@@ -125,8 +125,9 @@ def _full_disk_during_the_pass(monkeypatch):
     monkeypatch.setattr(feature_store.EntryWriter, "add", full)
 
 
-@pytest.mark.parametrize("budget, then", [("1", "the frozen stages train on images"),
-                                           ("1GB", "features kept in memory for this run, not cached")])
+@pytest.mark.parametrize("budget, then", [("1", "the frozen stages train on images"),  # issue 28: 1GB 26 s -> slow
+                                           pytest.param("1GB", "features kept in memory for this run, not cached",
+                                                        marks=pytest.mark.slow)])
 def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, folder, monkeypatch, caplog, budget,
                                                                    then):
     """Over the budget the frozen stages train on images; under it on features kept in memory."""
@@ -146,9 +147,9 @@ def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, fol
     assert then in warnings[0]
     assert _entries(tmp_path / "c") == []  # partial entries removed
     assert out.metrics["feature_cache"]["hits"] == [] and out.metrics["feature_cache"]["on_disk"] == []
-    for a, b in zip(_history(plain.run_dir), _history(out.run_dir), strict=True):
-        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4, abs=1e-5)
-        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4, abs=1e-5)
+    for a, b in zip(_history(plain.run_dir), _history(out.run_dir), strict=True):  # (tests.conftest.TRAINED)
+        assert close_trained(float(a["loss"]), float(b["loss"]))
+        assert close_trained(float(a["val_loss"]), float(b["val_loss"]))
 
 
 def test_full_cache_folder_fails_a_classifier_too_large_for_memory(tmp_path, folder, monkeypatch):

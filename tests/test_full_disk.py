@@ -102,7 +102,7 @@ def check_full_disk_run(disk: Path, tmp_path: Path, reference, free_kb: int) -> 
     return errors[0]
 
 
-@pytest.mark.parametrize("free_kb", [48, 160])
+@pytest.mark.parametrize("free_kb", [48, pytest.param(160, marks=pytest.mark.slow)])  # issue 28: 58 s each
 def test_a_full_disk_is_one_line_and_resumes_identical(disk, tmp_path, reference, free_kb):
     check_full_disk_run(disk, tmp_path, reference, free_kb)
 

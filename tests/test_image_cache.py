@@ -58,6 +58,7 @@ def test_memory_cache_gives_the_uncached_result(folder, uncached, tmp_path):
     assert not (tmp_path / "cache" / "images").exists()  # under the budget nothing goes to disk
 
 
+@pytest.mark.slow  # issue 28: 26 s
 def test_disk_cache_when_over_budget_then_reused_and_repaired(folder, uncached, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("DLHW_CACHE_MEMORY", "0")
     cache = tmp_path / "cache"

@@ -129,6 +129,7 @@ def test_resume_of_a_folder_in_use_is_refused_at_once(tmp_path, hold):
     assert json.loads((run / "status.json").read_text())["status"] == "completed" and locks.holder(run) is None
 
 
+@pytest.mark.slow  # issue 28: 17 s
 def test_a_second_sweep_on_the_same_folder_is_refused_at_once(tmp_path, hold):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(TINY))
     f = tmp_path / "grid.yaml"
@@ -166,6 +167,7 @@ def test_two_resumes_started_together_one_trains(tmp_path):
     assert json.loads((run / "status.json").read_text())["resumes"] == 1
 
 
+@pytest.mark.slow  # issue 28: 29 s
 def test_sigkill_of_a_run_leaves_its_folder_free(tmp_path):
     """A killed `dlhw run` leaves no lock behind: its folder resumes at once (no waiting, no cleanup)."""
     cfg = tmp_path / "long.yaml"

@@ -248,6 +248,7 @@ def test_missing_image_names_the_row_and_the_cli_exits_2(landmarks, tmp_path):
 
 
 # ---------------------------------------------------------------------- resume
+@pytest.mark.slow  # issue 28: 44 s; resume stays in test_resume
 def test_interrupted_run_resumes_equal(landmarks, tmp_path, monkeypatch):
     from dlhw.rundir.status import RunStatus
     from dlhw.runtime import signals

@@ -181,6 +181,7 @@ def test_a_cluster_with_token_auth_says_what_to_set(tmp_path, token_cluster):
 
 
 # --------------------------------------------------------- a private instance
+@pytest.mark.slow  # issue 28: 91 s
 def test_ray_sweep_starts_a_private_instance_beside_a_running_cluster(tmp_path, ray_env):
     """Another cluster's address file (what `ray start` leaves) no longer breaks the sweep, nor is touched;
     Ray's own log lines go to the sweep's ray.log."""

@@ -16,6 +16,7 @@ from dlhw.reports import make_report
 from dlhw.reports.collect import collect
 
 runner = CliRunner()
+REPO_FIXTURE_CLAIMS = Path(__file__).resolve().parent / "fixtures" / "claims_tiny"  # a trained tiny sweep with claims
 HOSTILE = "<script>alert(1)</script>"
 
 
@@ -34,7 +35,8 @@ def write_run(folder: Path, status: str = "completed", val_acc: float = 0.5, epo
     for e in range(1, epochs + 1):
         rows.append(f"train,{e},{1.5 / e},{val_acc * e / epochs + 0.05},{1.6 / e},{val_acc * e / epochs},0.001")
     (folder / "history.csv").write_text("\n".join(rows) + "\n")
-    (folder / "config.yaml").write_text("name: x\nseed: 0\n")
+    seed = re.search(r"seed-(\d+)", folder.name)  # repeats differ in their seed (reports group by config)
+    (folder / "config.yaml").write_text(f"name: x\nseed: {seed.group(1) if seed else 0}\n")
     if status == "completed":
         metrics = {split: {"samples": 10, "loss": 1.0 - val_acc + d, "accuracy": val_acc - d, "f1_macro": val_acc - d - 0.01}
                    for split, d in (("train", -0.05), ("val", 0.0), ("test", 0.02))}

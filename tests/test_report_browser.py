@@ -245,3 +245,26 @@ def test_report_in_headless_chromium(browser, tmp_path):
     assert errors_of(page.events) == []
     requests = [e["params"]["request"]["url"] for e in page.events if e.get("method") == "Network.requestWillBeSent"]
     assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
+
+
+def test_claims_section_in_headless_chromium(browser, tmp_path):
+    """The committed tiny sweep (three claims): the Claims section comes first, each claim's verdict,
+    every run as a point and each side's interval drawn, nothing logged as an error."""
+    from test_report import REPO_FIXTURE_CLAIMS
+
+    sweep = Path(shutil.copytree(REPO_FIXTURE_CLAIMS, tmp_path / "claims_tiny"))
+    make_report([sweep], tmp_path / "out")
+    page = browser
+    page.call("Page.navigate", url=(tmp_path / "out" / "report.html").as_uri())
+    page.wait_for("Page.loadEventFired")
+    assert page.js("document.querySelector('h2').textContent") == "Claims"
+    verdicts = page.js("[...document.querySelectorAll('#claims .claim')].map(c => c.dataset.verdict)")
+    assert verdicts == ["held", "refuted", "inconclusive"]
+    assert page.js("document.querySelectorAll('#claims svg.claim-strip circle.run').length") == 18
+    widths = page.js("[...document.querySelectorAll('#claims svg.claim-strip line.ci')]"
+                     ".map(l => l.getBoundingClientRect().width)")
+    assert len(widths) == 6 and all(w > 1 for w in widths)  # each interval drawn with a visible length
+    assert page.js("document.querySelector('nav a').getAttribute('href')") == "#claims"
+    shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    assert errors_of(page.events) == []

@@ -182,6 +182,7 @@ def _figures(folder: Path) -> dict:
     return {name: folder / name for name in ("confusion_matrix.png", "roc.png")}
 
 
+@pytest.mark.slow  # issue 28: 21 s
 def test_a_50_run_report_stays_under_5_mb(tmp_path):
     figures = _figures(tmp_path / "figures")
     trials = [(f"t{i:02d}", f"t{i:02d}", {"training.optimizer.learning_rate": 10 ** -(1 + i % 4), "model.units": 8 * (1 + i % 5)},

@@ -153,7 +153,7 @@ def staged_full(tmp_path_factory):
     return run_experiment(validate(STAGED), out=tmp_path_factory.mktemp("staged"), quiet=True).run_dir
 
 
-@pytest.mark.parametrize("stop_after", [3, 8])
+@pytest.mark.parametrize("stop_after", [3, pytest.param(8, marks=pytest.mark.slow)])  # issue 28: 22 s
 def test_resume_across_stages_early_stopping_and_plateau(tmp_path, monkeypatch, staged_full, stop_after):
     """Stop after epoch 3 (the end of a stage) or 8 (early stopping and the plateau schedule mid-count)."""
     full = staged_full

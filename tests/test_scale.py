@@ -159,6 +159,7 @@ def test_a_log_from_an_older_sweep_json_or_a_torn_line_is_not_replayed(tmp_path)
     assert read_manifest(sweep_dir)["trials"][0]["status"] == "completed"
 
 
+@pytest.mark.slow  # issue 28: 91 s; compaction unit-tested in-process here
 def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path, capsys):
     from dlhw.sweeps.engine import run_sweep
 

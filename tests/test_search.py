@@ -93,6 +93,7 @@ def _status(run: Path) -> dict:
         return {}
 
 
+@pytest.mark.slow  # issue 28: 100 s; subprocess
 def test_a_killed_search_resumes_its_trial_with_the_same_params_and_stops_at_trials(tmp_path):
     base = {**TINY, "training": {**TINY["training"], "epochs": 300, "checkpoint": True}}
     f = search_file(tmp_path, {"trials": 2, "sampler": "random", "seed": 3},
@@ -138,6 +139,7 @@ def test_a_killed_search_resumes_its_trial_with_the_same_params_and_stops_at_tri
 
 
 # -------------------------------------------------------------------- workers
+@pytest.mark.slow  # issue 28: 90 s
 def test_two_workers_keep_two_trials_running_on_a_grid(tmp_path):
     f = search_file(tmp_path, {"trials": 5, "sampler": "grid", "seed": 1},  # the grid has 3 points: 3 trials
                     {"model.layers.0.units": {"int": [8, 24], "step": 8}})
@@ -152,6 +154,7 @@ def test_two_workers_keep_two_trials_running_on_a_grid(tmp_path):
     assert [t.state.name for t in study(out / "s").trials] == ["COMPLETE"] * 3
 
 
+@pytest.mark.slow  # issue 28: 68 s
 def test_the_same_seed_gives_the_same_search_with_one_worker(tmp_path):
     space = {LR: {"log_uniform": [1.0e-3, 1.0e-1]}, "training.optimizer.type": ["sgd", "adam"]}
     one_epoch = {**BASE, "training": {**BASE["training"], "epochs": 1}}
@@ -185,6 +188,7 @@ def test_a_search_on_a_local_ray_instance_prunes_through_the_actor(tmp_path, mon
 
 
 # -------------------------------------------------------------------- multi-objective, report
+@pytest.mark.slow  # issue 28: 47 s; a real search stays: test_a_clearly_bad_learning_rate_is_pruned_...
 def test_a_multi_objective_search_and_its_report(tmp_path):
     one_epoch = {**BASE, "training": {**BASE["training"], "epochs": 1}}
     f = search_file(tmp_path, {"trials": 3, "sampler": "nsga2", "seed": 0, "metric": ["val_accuracy", "params_total"]},

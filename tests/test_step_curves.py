@@ -101,6 +101,7 @@ def test_log_steps_on_an_image_folder_with_stages(tmp_path):
     assert [r["stage"] for r in steps] == ["one"] * (len(steps) // 3) + ["two"] * (2 * len(steps) // 3)
 
 
+@pytest.mark.slow  # issue 28: 24 s
 def test_resume_replays_the_steps_after_the_checkpoint(tmp_path, monkeypatch):
     """Checkpoint after epoch 1, crash at the start of epoch 3 (epoch 2's steps already written):
     resume drops them, replays epoch 2 and ends with the uninterrupted run's file."""

@@ -224,7 +224,7 @@ def test_parallel_workers_use_separate_processes_and_survive_a_diverged_trial(tm
 
 def test_repo_sweep_configs_plan(monkeypatch):
     """The shipped S4/S5 sweeps expand and validate; MNIST is one --set away."""
-    sizes = {"mlp_layers": 8, "mlp_neurons": 6, "mlp_optimizers": 4, "reuters_losses": 5}
+    sizes = {"mlp_layers": 8, "mlp_neurons": 6, "mlp_optimizers": 4 * 5, "reuters_losses": 5}  # optimizers: 5 seeds
     for folder, n in sizes.items():
         plan = build_plan(REPO / "configs" / folder)
         assert len(plan.trials) == n and plan.varied_keys
@@ -237,6 +237,7 @@ def test_repo_sweep_configs_plan(monkeypatch):
                      ("sigmoid", "mse"), ("softmax", "mse"), ("linear", "mse")}
 
 
+@pytest.mark.slow  # issue 28: 29 s; a shipped sweep folder on a stand-in
 def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     """S4's five pairings train (in this process, so the stand-in Reuters loader applies)."""
     from tests.conftest import fake_reuters
@@ -256,6 +257,7 @@ def test_reuters_losses_sweep_on_a_stand_in(tmp_path, monkeypatch):
     assert m["output"]["activation"] == "softmax" and m["output"]["loss"] == "mse" and m["output"]["units"] == 4
 
 
+@pytest.mark.slow  # issue 28: 2 x 60 s; the CLI sweep end to end stays (test_sweep_end_to_end_...)
 @pytest.mark.parametrize("workers", [1, "default"])
 def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, workers):
     """Six trials in a `dlhw sweep` process: TensorFlow's retracing warnings (every trial builds a new
@@ -308,6 +310,7 @@ def test_workers_auto_is_one_per_core_within_memory_and_one_per_gpu(monkeypatch)
     assert execute.auto_workers(100, []) == execute.AUTO_WORKERS_MAX
 
 
+@pytest.mark.slow  # issue 28: 26 s subprocess
 def test_workers_share_the_image_cache_budget(monkeypatch):
     """Each worker of N keeps 1/N of the decoded-image memory budget unless DLHW_CACHE_MEMORY says."""
     from dlhw.data.image_cache import memory_budget
@@ -388,6 +391,7 @@ def test_run_interrupted_survives_pickling():
     assert exc.signum == signal.SIGTERM and exc.exit_code == 143 and str(exc).endswith("resume with: x")
 
 
+@pytest.mark.slow  # issue 28: 143 s; Ctrl-C in-process: test_checkpoint_policy, test_a_signal_between_trials_stops_the_next_one
 def test_ctrl_c_stops_a_parallel_sweep_cleanly_then_it_resumes(tmp_path):
     """Ctrl-C (SIGINT to the process group) while two workers train: exit 130 promptly, every worker
     gone, the running trials interrupted and resumable, the rest never started. Before the fix the

@@ -162,6 +162,7 @@ def test_status_mapping_covers_every_ending():
     assert mlflow_status("diverged") == "FAILED" and mlflow_status("pruned") == "KILLED"
 
 
+@pytest.mark.slow  # issue 28: 46 s
 def test_failed_then_interrupted_then_resumed_keep_one_mlflow_run(tmp_path, monkeypatch):
     """A crash ends the MLflow run FAILED; an interrupted run ends KILLED, and its --resume continues
     the same MLflow run (id kept in the run folder) to FINISHED, its epoch history whole."""
@@ -366,6 +367,7 @@ def test_hparams_without_mlflow_record_failed_trials_and_list_values(tmp_path):
                     str(tmp_path / "nowhere"): (api_pb2.STATUS_FAILURE, False)}
 
 
+@pytest.mark.slow  # issue 28: 17 s
 def test_a_search_is_a_parent_run_and_a_pruned_trial_ends_killed(tmp_path):
     """An Optuna search (sweeps.search): one parent run, a child per trial; the trial its pruner
     stops ends KILLED (dlhw.status pruned); HParams shows the space's range and choices."""

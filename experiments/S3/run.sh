@@ -17,7 +17,12 @@ dlhw run configs/inception_host.yaml --out "$OUT" --overwrite --set "${S[@]}" da
 for c in lr_too_high lr_too_low batch_gd minibatch_gd; do
   dlhw run configs/s3_diagnostics/$c.yaml --out "$OUT/diagnostics" --overwrite --set training.epochs=10 training.tensorboard=false
 done
+# Sequential = Functional as a claim, on a learnable stand-in (32x32 images made at that size, no
+# BatchNorm, 10 epochs, 5 seeds per API): configs/s3_api/s3_api.yaml says why.
+[ -d data/cnn_images_32 ] || python data/make_images.py --out data/cnn_images_32 --size 32 --per-class 400
+dlhw sweep configs/s3_api/ --out "$OUT" -q
 dlhw report "$OUT" -q
+dlhw report "$OUT/s3_api" --check -q || echo "a claim was refuted (the README says which)"
 dlhw report "$OUT/diagnostics" -q
 cp "$OUT/small_cnn_sequential/samples.png" experiments/S3/samples.png
 cp "$OUT/diagnostics/lr_too_high/curves.png" experiments/S3/lr_too_high_curves.png

@@ -8,6 +8,7 @@ message without a traceback unless ``--debug`` is given.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable
 
 
@@ -76,3 +77,11 @@ def unknown_name(key: str, received: str, choices: Iterable[str]) -> ConfigError
         f"{key}: unknown name '{received}'{did_you_mean(received, choices)}; "
         f"choose one of: {', '.join(choices)}"
     )
+
+
+def plain_words(msg: str) -> str:
+    """pydantic's message without its class names ("instance of TrainingConfig", "object to extract
+    fields from"): a section is a mapping of keys in YAML."""
+    msg = re.sub(r",? or (?:an )?instance of [A-Z]\w*", "", msg)
+    msg = msg.replace(" or object to extract fields from", "")
+    return msg.replace("Input should be a valid dictionary", "expected a section (key: value lines)")

@@ -21,7 +21,9 @@ from typing import Any, Dict, List, Optional
 from dlhw.rundir import layout
 
 HEADLINE = ("accuracy", "loss", "f1_macro", "auc", "mae", "rmse", "r2")
-IMG_STYLE = "max-width:420px;margin:4px"
+IMG_STYLE = "width:100%;max-width:{}px;margin:4px"  # readable: curves.png's two panels need the width
+WIDTHS = {layout.CURVES: 960, layout.CONFUSION_PNG: 560}  # pixels at most; overlay charts: CHART_WIDTH
+CHART_WIDTH = 760
 
 
 # ------------------------------------------------------------------- progress
@@ -44,9 +46,14 @@ class EpochBar:
         self.total, self.desc = total, desc
         self._bar = None
         self._rich = None
-        try:
-            from tqdm.auto import tqdm
+        import importlib.util
 
+        widgets = importlib.util.find_spec("ipywidgets") is not None
+        try:  # tqdm.auto without ipywidgets warns (TqdmWarning) and falls back to text: take the text bar at once
+            if widgets:
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
             self._bar = tqdm(total=total, desc=desc, unit="epoch", leave=True)
         except ImportError:
             self._start_rich()
@@ -94,9 +101,9 @@ def epoch_bar(cfg, quiet: bool, progress: Optional[bool]) -> Optional[EpochBar]:
 
 
 # ----------------------------------------------------------------------- html
-def png_tag(path: Path, alt: str) -> str:
+def png_tag(path: Path, alt: str, width: int = CHART_WIDTH) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="{IMG_STYLE}">'
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="{IMG_STYLE.format(width)}">'
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -125,7 +132,8 @@ def run_html(run) -> str:
         parts.append(f"<p>params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                      f"{m.get('epochs_run')} epochs in {_num(m.get('train_seconds'), 1)}s, "
                      f"best epoch {m.get('best_epoch')}</p>")
-    images = [png_tag(run.path / f, f) for f in (layout.CURVES, layout.CONFUSION_PNG) if (run.path / f).is_file()]
+    images = [png_tag(run.path / f, f, WIDTHS[f]) for f in (layout.CURVES, layout.CONFUSION_PNG)
+              if (run.path / f).is_file()]
     if images:
         parts.append("<div>" + "".join(images) + "</div>")
     return "".join(parts) + "</div>"
@@ -156,9 +164,11 @@ def sweep_html(sweep) -> str:
     if not records:
         return "".join(parts) + "</div>"
     metric = T.check_metric(sweep.metric, records)
-    parts.append(table_html(T.build_rows(records, metric), metric))
-    with tempfile.TemporaryDirectory() as tmp:
-        images: List[str] = [png_tag(Path(c["path"]), str(c["quantity"])) for c in C.make_charts(records, Path(tmp))]
+    rows = T.build_rows(records, metric)
+    parts.append(table_html(rows, metric))
+    with tempfile.TemporaryDirectory() as tmp:  # coloured by rank, as dlhw report does (reports.palette)
+        images: List[str] = [png_tag(Path(c["path"]), str(c["quantity"]))
+                             for c in C.make_charts(records, Path(tmp), rank=T.rank_of(rows))]
     if images:
         parts.append("<div>" + "".join(images) + "</div>")
     return "".join(parts) + "</div>"

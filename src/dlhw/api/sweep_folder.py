@@ -95,6 +95,16 @@ class Sweep:
         metric = T.check_metric(metric or self.metric, records)
         return pd.read_csv(io.StringIO(T.to_csv(T.build_rows(records, metric), metric)))
 
+    def claims(self) -> List[Dict[str, Any]]:
+        """The sweep file's claims with their verdicts, as ``dlhw report --check`` judges them: one dict
+        each (claim, verdict, diff, low, high, level, p, p_holm, method, paired, n_a, n_b, reason)."""
+        from dlhw.reports.claims import check_claims
+
+        records = self._records()
+        return [{"claim": r.claim.text, "verdict": r.verdict, "diff": r.diff, "low": r.low, "high": r.high,
+                 "level": r.level, "p": r.p, "p_holm": r.p_holm, "method": r.method, "paired": r.paired,
+                 "n_a": len(r.a), "n_b": len(r.b), "reason": r.reason} for r in check_claims(records)] if records else []
+
     def best(self, metric: Optional[str] = None):
         """The completed Run with the best ``metric`` (default: the sweep's metric, val_accuracy),
         e.g. best("test_accuracy"); losses, errors and times count lower as better. None when no
@@ -158,7 +168,7 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
             echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
             outcome = run_sweep(splan, Path(out), workers=workers, executor=executor, address=address,
                                 device=device, rerun=rerun, echo=echo, debug=debug, detach=detach,
-                                retry_failed=retry_failed)
+                                retry_failed=retry_failed, progress=sweep_progress(quiet, echo))
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
@@ -170,8 +180,17 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
                               f"received {type(path).__name__}")
         echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
-                            rerun=rerun, echo=echo, debug=debug, detach=detach, retry_failed=retry_failed)
+                            rerun=rerun, echo=echo, debug=debug, detach=detach, retry_failed=retry_failed,
+                            progress=sweep_progress(quiet, echo))
     return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
+
+
+def sweep_progress(quiet: bool, echo: Any) -> Any:
+    """What a sweep shows while it runs (dlhw.sweeps.progress): on a terminal, each trial's start and
+    end above its live epochs and the sweep's ETA; elsewhere one line per trial through ``echo``."""
+    from dlhw.sweeps.progress import SweepProgress
+
+    return SweepProgress(quiet=quiet, echo=echo)
 
 
 def sweep_executor(path: Any, given: Optional[str]) -> str:

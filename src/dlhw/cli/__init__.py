@@ -19,6 +19,7 @@ from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli import list_cmd
 from dlhw.cli import schema_cmd
 from dlhw.cli import summary_cmd
+from dlhw.cli import compare as compare_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ app.command("show", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(conf
 app.command("summary", context_settings=EXTRA_ARGS, rich_help_panel="Configs")(summary_cmd.summary)
 app.command("sweep", context_settings=EXTRA_ARGS, rich_help_panel="Experiments")(sweep_cmd.sweep)
 app.command("report", rich_help_panel="Results")(report_cmd.report)
+app.command("compare", rich_help_panel="Results")(compare_cmd.compare)
 app.command("predict", rich_help_panel="Results")(predict_cmd.predict)
 app.command("inspect", rich_help_panel="Results")(inspect_cmd.inspect)
 app.command("list", rich_help_panel="Configs")(list_cmd.list_cmd)

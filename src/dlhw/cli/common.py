@@ -21,10 +21,10 @@ SetOpt = Annotated[
     typer.Option("--set", "-s", help="Override a config value: key.path=value (YAML value). Repeatable; "
                  "extra key=value words after it count too.", show_default=False),
 ]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder that receives run folders.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (GPU when present), cpu, gpu or gpu:N (one GPU by index).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full Python traceback of an error instead of its one-line message.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="The folder that receives run folders (made when missing).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print no progress lines (errors and the closing summary still print).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Where to train: auto (a GPU when present), cpu, gpu, or gpu:N for one GPU by index.")]
 
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": False}
 

@@ -18,7 +18,7 @@ app = typer.Typer(help="Look at a config's data before training.", no_args_is_he
 @app.command("preview", context_settings=EXTRA_ARGS)
 def preview(
     ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="The experiment config (a YAML file) to read.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder that receives samples.png.")] = Path("."),
     samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Images in the grid "
                                                    "(default: evaluation.samples).", show_default=False)] = None,

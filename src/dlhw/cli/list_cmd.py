@@ -30,7 +30,7 @@ def backbone_rows() -> list[list[str]]:
 
 
 def list_cmd(
-    what: Annotated[str, typer.Argument(help="What to list: backbones.", show_default=False)] = "backbones",
+    what: Annotated[str, typer.Argument(help="What to list; backbones is the one list today.", show_default=False)] = "backbones",
     debug: DebugOpt = False,
 ) -> None:
     """List what configs can name (backbones: name, minimum image size, preprocessing, feature size)."""

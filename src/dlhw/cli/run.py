@@ -11,7 +11,7 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, cli_errors, overrides
 
 
-def print_results(run) -> None:
+def print_results(run, config: Optional[Path] = None) -> None:
     """A short table of the run's metrics per split, and where the run folder is (the run's
     diagnostics came before it, through logging: dlhw.api.run_folder.log_diagnostics)."""
     from rich.console import Console
@@ -39,12 +39,25 @@ def print_results(run) -> None:
     p = m.get("params", {})
     console.print(f"params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                   f"{m.get('epochs_run')} epochs in {m.get('train_seconds', 0):.1f}s, best epoch {m.get('best_epoch')}")
-    console.print(Text(f"run folder: {run.path}"))
+    console.print(Text(f"run folder: {run.path}{sweep_note(config, run.path)}"), highlight=False, soft_wrap=True)
+
+
+def sweep_note(config: Optional[Path], run_path: Path) -> str:
+    """A config from a sweep folder (configs/mlp_layers/x.yaml) trains alone into OUT/<name>, not
+    beside its sweep's runs in OUT/<sweep>/: when that sweep folder exists, the closing line says so."""
+    if config is None or not Path(config).is_file():
+        return ""
+    folder = Path(config).parent
+    names = [folder.name] + [f.stem for f in sorted(folder.glob("*.y*ml")) if f != Path(config)]
+    sweep = next((run_path.parent / n for n in names if (run_path.parent / n / "sweep.json").is_file()), None)
+    if sweep is None or sweep == run_path.parent:
+        return ""
+    return f" (a single run, not in the sweep {sweep}/; `dlhw sweep {folder}` trains this config there)"
 
 
 def run(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Argument(help="Experiment YAML file.", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="The experiment config (a YAML file) to read.", show_default=False)] = None,
     out: OutOpt = Path("runs"),
     name: Annotated[Optional[str], typer.Option("--name", help="Run folder name (default: the config's name).")] = None,
     sets: SetOpt = None,
@@ -66,4 +79,4 @@ def run(
         result = run_api(config, overrides(sets, ctx.args), out=out, name=name, device=device, quiet=quiet,
                          resume=resume, overwrite=overwrite, cache_dir=cache_dir, progress=False, check=True,
                          debug=debug)
-        print_results(result)
+        print_results(result, config)

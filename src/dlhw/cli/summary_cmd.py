@@ -9,7 +9,7 @@ from typing_extensions import Annotated
 
 from dlhw.cli.common import DebugOpt, SetOpt, cli_errors, overrides
 
-ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML file.", show_default=False)]
+ConfigArg = Annotated[Path, typer.Argument(help="The experiment config (a YAML file) to read.", show_default=False)]
 ExpandOpt = Annotated[bool, typer.Option("--expand", help="Also list the layers inside nested models "
                                           "(a backbone's hundreds).")]
 

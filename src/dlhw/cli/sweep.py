@@ -13,8 +13,37 @@ from typing_extensions import Annotated
 from dlhw.cli.common import DebugOpt, DeviceOpt, OutOpt, QuietOpt, SetOpt, check_device, cli_errors, overrides
 
 
-def print_closing(sweep) -> None:
-    """One row per trial: status, accuracies, time, and why a trial failed."""
+def closing_counts(results) -> str:
+    """'6 completed, 6 pruned, 0 failed': every status counted apart (a pruned or paused trial is
+    neither completed nor failed)."""
+    from dlhw.rundir.states import Status
+
+    counts: dict = {}
+    for r in results:
+        status = Status.parse(r.get("status"))
+        key = status if status.ok else Status.FAILED
+        counts[key] = counts.get(key, 0) + 1
+    shown = (Status.COMPLETED, Status.PRUNED, Status.PAUSED, Status.SKIPPED, Status.RUNNING, Status.QUEUED)
+    parts = [f"{counts[s]} {s}" for s in shown if counts.get(s)]
+    return ", ".join(parts + [f"{counts.get(Status.FAILED, 0)} failed"])
+
+
+def why(r) -> str:
+    """The why column: a failed trial's error, a pruned trial's epoch, a paused or skipped trial's reason."""
+    if r.get("error"):
+        return str(r["error"])
+    if r.get("status") == "pruned":
+        return f"pruned at epoch {r['pruned_at']}" if r.get("pruned_at") else "stopped by the search's pruner"
+    if r.get("status") == "paused":
+        return "parked by the search's scheduler"
+    if r.get("status") == "skipped":
+        return "completed earlier (--rerun trains it again)"
+    return ""
+
+
+def print_closing(sweep, console=None) -> None:
+    """One row per trial: status, accuracies, time, and why a trial did not complete (the column only
+    when some trial has a reason)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -22,19 +51,33 @@ def print_closing(sweep) -> None:
     def num(v: Any, fmt: str = "{:.4f}") -> str:
         return fmt.format(v) if isinstance(v, (int, float)) else "-"
 
-    table = Table(title=Text(f"sweep {sweep.path.name}: {len(sweep.results) - len(sweep.failed)} ok, "
-                             f"{len(sweep.failed)} failed"))
-    for col in ("trial", "status", "val acc", "test acc", "train s", "why"):
+    reasons = [why(r) for r in sweep.results]
+    table = Table(title=Text(f"sweep {sweep.path.name}: {closing_counts(sweep.results)}"))
+    columns = ("trial", "status", "val acc", "test acc", "train s") + (("why",) if any(reasons) else ())
+    for col in columns:
         table.add_column(col, justify="right" if col in ("val acc", "test acc", "train s") else "left", overflow="fold")
-    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow"}
-    for r in sweep.results:
-        table.add_row(Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
-                      num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}"),
-                      Text(r.get("error") or ""))
-    console = Console(width=None if sys.stdout.isatty() else 140)
+    styles = {"completed": "green", "skipped": "dim", "diverged": "bold yellow", "failed": "bold red", "pruned": "yellow",
+              "paused": "yellow"}
+    for r, reason in zip(sweep.results, reasons):
+        cells = [Text(r["name"]), Text(r["status"], style=styles.get(r["status"], "")),
+                 num(r.get("val_accuracy")), num(r.get("test_accuracy")), num(r.get("train_seconds"), "{:.1f}")]
+        table.add_row(*cells, *([Text(reason)] if any(reasons) else []))
+    console = console or Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(Text(f"run folders and sweep.json: {sweep.path} ({format_bytes(sweep.disk_bytes)} on disk)   "
                        f"(compare them: dlhw report {sweep.path})"))
+
+
+def missing_search_packages(plan) -> str:
+    """What a search needs that is not installed here (Optuna, and cmaes for that sampler), as the
+    one line the real run would stop with; '' when everything is there."""
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        return 'search: needs Optuna, which is not installed here; install it with: pip install "dlhw[search]"'
+    if plan.spec.sampler == "cmaes" and importlib.util.find_spec("cmaes") is None:
+        return "search.sampler: cmaes needs the cmaes package, which is not installed here: pip install cmaes"
+    return ""
 
 
 def format_bytes(n: int) -> str:
@@ -56,7 +99,8 @@ def sweep(
     workers: Annotated[str, typer.Option("--workers", "-j", help="Trials trained at once: auto (one per CPU core "
                                          "as memory allows, at most 8; one per GPU when there are GPUs) or a number. "
                                          "Each worker is a process with its share of the CPU threads.")] = "auto",
-    executor: Annotated[Optional[str], typer.Option("--executor", help="local (processes on this machine), ray or "
+    executor: Annotated[Optional[str], typer.Option("--executor", help="Where trials run: local (processes on this "
+                                                    "machine), ray (a Ray cluster, see --address) or "
                                                     "slurm (a job array; see README 'On a Slurm cluster'). Default: "
                                                     "the sweep file's executor:, else local.",
                                                     show_default=False)] = None,
@@ -65,11 +109,12 @@ def sweep(
                                                    show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
-    rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
-    detach: Annotated[bool, typer.Option("--detach", help="slurm: return once the trials are submitted (run the "
-                                         "same command again to reattach).")] = False,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="slurm: submit again the trials whose task "
-                                               "failed, was cancelled or hit a node failure.")] = False,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too (by default they are skipped).")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="With --executor slurm: return once the trials are "
+                                         "submitted (run the same command again to reattach).")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --executor slurm: submit again the "
+                                               "trials whose task failed, was cancelled or hit a node "
+                                               "failure.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -99,6 +144,9 @@ def sweep(
 
                     typer.echo(dry_run_text([(splan.name, splan.base)], slurm_workers(workers, splan.budget),
                                             splan.name, str(out / splan.name / ".slurm"), search=splan.budget))
+                missing = missing_search_packages(splan)
+                if missing:  # the plan is shown, but the search itself would stop at once: say so, exit 2
+                    raise ConfigError(missing)
                 return
 
             plan = build_plan(path, overrides(sets, ctx.args))  # every trial validated, nothing trains

@@ -81,6 +81,30 @@ SEARCH_KEY = {
         "enqueue": {"type": "array", "items": {"type": "object"}, "description": "Trials to try first: space keys to values."},
     },
 }
+_SIDE = {"type": "object", "minProperties": 1, "additionalProperties": True}
+CLAIMS_KEY = {
+    "type": "array",
+    "description": "dlhw sweep: what the sweep expects to find, checked by dlhw report --check (held, refuted or "
+                   "inconclusive, from the repeats' confidence intervals; Holm-corrected p-values).",
+    "items": {
+        "type": "object", "additionalProperties": False, "required": ["metric"],
+        "description": "better: + than: (one side beats the other) or same: (equivalent within ±within).",
+        "anyOf": [{"required": ["better", "than"]}, {"required": ["same", "within"]}],
+        "properties": {
+            "better": {**_SIDE, "description": "Config keys to values: the runs claimed better, e.g. "
+                                              "{training.optimizer.type: adam}."},
+            "than": {**_SIDE, "description": "Config keys to values: the runs claimed worse."},
+            "same": {**_SIDE, "description": "One key with a list of two values, e.g. {model.api: [sequential, "
+                                            "functional]}, or one side (with as:)."},
+            "as": {**_SIDE, "description": "same: the other side, when same: names one."},
+            "metric": {"type": "string", "minLength": 1,
+                       "description": "The metric compared, e.g. test_accuracy, val_loss (losses: lower is better)."},
+            "within": {"type": "number", "exclusiveMinimum": 0,
+                       "description": "same: the equivalence margin, in the metric's units."},
+            "name": {"type": "string", "description": "A name shown instead of the spelled-out claim."},
+        },
+    },
+}
 RANGE = {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "description": "A range: {log_uniform: [low, high]}, {uniform: [low, high]}, {int: [low, high], step, log} "
@@ -119,7 +143,7 @@ def sweep_schema() -> Dict[str, Any]:
                           "description": entry["description"].replace("one trial each", "a search samples")}
     defs["Range"] = copy.deepcopy(RANGE)
     extra = {"base": BASE_KEY, "grid": grid, "random": RANDOM_KEY, "repeats": REPEATS_KEY, "vary": VARY_KEY,
-             "search": SEARCH_KEY, "space": space, "executor": EXECUTOR_KEY}
+             "search": SEARCH_KEY, "space": space, "executor": EXECUTOR_KEY, "claims": CLAIMS_KEY}
     return _document(defs, "dlhw sweep file", SWEEP_ABOUT, extra, {"random": ["grid"], "search": ["space"],
                                                                    "space": ["search"]})
 

@@ -17,9 +17,9 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from dlhw.errors import ConfigError, did_you_mean, shorten
+from dlhw.errors import ConfigError, did_you_mean, plain_words, shorten
 
-SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space", "executor")
+SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space", "executor", "claims")
 
 
 # ------------------------------------------------------------------------ yaml
@@ -149,6 +149,14 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=safe_loader())  # noqa: S506 - a SafeLoader subclass
 
 
+def sibling_hint(p: Path) -> str:
+    """'; did you mean x.yml?' when the same name with the other YAML extension (or none) exists."""
+    other = {".yaml": ".yml", ".yml": ".yaml"}.get(p.suffix)
+    candidates = [p.with_suffix(other)] if other else [p.with_name(p.name + ".yaml"), p.with_name(p.name + ".yml")]
+    found = next((c for c in candidates if c.is_file()), None)
+    return f"; did you mean {found}?" if found else ""
+
+
 def read_yaml(path: str | Path) -> Any:
     """Parse one YAML file safely; errors name the file, line and column."""
     import yaml
@@ -158,9 +166,12 @@ def read_yaml(path: str | Path) -> Any:
     p = Path(path)
     kind = path_kind(p)  # checked before anything is opened: a FIFO or device never hangs a read
     if kind is None:
-        raise ConfigError(f"{p}: config file not found")
+        raise ConfigError(f"{p}: config file not found{sibling_hint(p)}")
     if kind == "folder":
-        raise ConfigError(f"{p}: is a folder, expected a YAML config file")
+        configs = sorted(c.name for c in p.iterdir() if c.suffix in (".yaml", ".yml"))
+        shown = ", ".join(configs[:3]) + (f" and {len(configs) - 3} more" if len(configs) > 3 else "")
+        hint = f"; it holds {shown}: a folder of configs runs with `dlhw sweep {p}`" if configs else ""
+        raise ConfigError(f"{p}: is a folder, expected a YAML config file{hint}")
     if kind != "file":
         raise ConfigError(f"{p}: is a {kind}, not a config file; special files are never read")
     try:
@@ -381,7 +392,7 @@ def format_validation_error(exc: Any, source: str) -> ConfigError:
     kind = first["type"]
     shown, parents = _resolve(loc)
     path = ".".join(shown) or "(top level)"
-    msg = str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = plain_words(str(first["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, "))
     keyed = re.match(r"([a-z_]+(?:\.[A-Za-z0-9_]+)+): ", msg) if not shown else None
     if keyed:  # a cross-section check that names its own key (model.outputs.coords.targets: ...)
         path, msg = keyed.group(1), msg[keyed.end():]

@@ -110,7 +110,9 @@ def _section(model: type, v: dict) -> Any:
         if err["type"] == "extra_forbidden":
             names = list(model.model_fields)
             raise ValueError(f"unknown key '{key}'{did_you_mean(key, names)}; the keys are: {', '.join(names)}") from None
-        raise ValueError(f"{key}: {err['msg']}; received {shorten(err.get('input'))}") from None
+        from dlhw.errors import plain_words
+
+        raise ValueError(f"{key}: {plain_words(err['msg'])}; received {shorten(err.get('input'))}") from None
 
 
 class AugmentConfig(Section):
@@ -588,7 +590,9 @@ class TrainingConfig(Section):
                 if err["type"] == "extra_forbidden":
                     raise ValueError(f"unknown key '{key}'{did_you_mean(key, ['histograms'])}; "
                                      f"the keys are: histograms") from None
-                raise ValueError(f"{key}: {err['msg']}; received {err.get('input')!r}") from None
+                from dlhw.errors import plain_words
+
+                raise ValueError(f"{key}: {plain_words(err['msg'])}; received {err.get('input')!r}") from None
         raise ValueError(f"must be true, false or {{histograms: N}}; received {str(v)[:40]!r}")
 
     @field_validator("loss")

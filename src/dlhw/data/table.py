@@ -48,6 +48,19 @@ def numeric_or_error(col, name: str, path: Path):
     return converted
 
 
+def text_target_error(col, name: str, task: str):
+    """A regression or multilabel target column that holds words (class labels): the one-line
+    ConfigError that says so, or None when the column is (mostly) numbers."""
+    from dlhw.errors import ConfigError
+
+    present = col.dropna()
+    if present.empty or to_numbers(present).notna().mean() >= 0.9:
+        return None  # numbers (a stray word among them is numeric_or_error's line)
+    row = int(np.flatnonzero(to_numbers(col).isna().to_numpy() & col.notna().to_numpy())[0])
+    return ConfigError(f"dataset.target: column '{name}' holds text ({shorten(col.iloc[row])} on line {row + 2}) "
+                       f"but task: {task} needs numbers; for class labels use task: classification")
+
+
 def read_table(path: Path, source: str):
     """The CSV at ``path`` as a DataFrame with a unique header and at least one row, or a one-line
     DataError naming the file (sources csv and image_csv)."""

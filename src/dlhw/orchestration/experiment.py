@@ -76,9 +76,14 @@ def _summary_text(model, expand: bool) -> str:
     lines: List[str] = []
     saved = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "200"  # rich (inside Keras) cuts the Param # column at 80 columns when not on a terminal
+    import rich.console
+
+    in_jupyter = rich.console._is_jupyter
+    rich.console._is_jupyter = lambda: False  # Keras' capturing Console would show an empty <pre> in Jupyter
     try:
         model.summary(print_fn=lambda s, *a, **k: lines.append(s), line_length=110, expand_nested=expand)
     finally:
+        rich.console._is_jupyter = in_jupyter
         if saved is None:
             os.environ.pop("COLUMNS", None)
         else:
@@ -113,6 +118,14 @@ def _record_end(status, state: str, error: str) -> None:
         status.set(state, error=error)
     except Exception as exc:  # noqa: BLE001 - never hide the error that ended the run
         log.warning(f"{status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})")
+
+
+def starting_line(cfg) -> str:
+    """'quickstart: a mlp model on sklearn digits, 20 epochs; loading TensorFlow and the data'."""
+    d = cfg.dataset
+    data = f"{d.source} {d.name}" if d.name else f"{d.source} {d.path}" if d.path else d.source
+    epochs = sum(s.epochs for s in cfg.stages())
+    return f"{cfg.name}: {cfg.model.type} model on {data} data, {epochs} epochs; loading TensorFlow and the data"
 
 
 def resolve_batch_size(cfg, dataset):
@@ -250,6 +263,11 @@ class Experiment:
         check_one_run(cfg)  # dataset.folds without dataset.fold: K runs, for dlhw sweep
         check_available(cfg)  # tracking.mlflow/wandb without the package: exit 2 with the pip line, before a run folder
         self.resumed = prepare_resume(resume, cfg) if resume is not None else None  # refusals before TF loads
+        from dlhw.data.sources import check_csv_targets, check_data_paths
+
+        check_data_paths(cfg.dataset, getattr(cfg, "_source", None))  # a missing path: one line in 1 s, not after TF
+        check_csv_targets(cfg.dataset, cfg.task)  # a text target for a regression: before TF too
+        log.info(starting_line(cfg))  # the first line, at once: TensorFlow and the data take seconds to load
         self.device = setup_runtime(opt.device, cfg.seed, opt.threads, opt.debug)
         self.accel = self.scopes.enter_context(Accelerator(cfg.training, self.device))  # precision, distribute
         image_cache.configure(cfg.cache != "off", opt.cache_dir)  # image folders: decoded once, not every epoch

@@ -22,6 +22,7 @@ class Report:
     records: List[Any] = field(default_factory=list)
     charts: List[Dict[str, Any]] = field(default_factory=list)
     metric: str = "val_accuracy"
+    claims: List[Any] = field(default_factory=list)  # reports.claims.ClaimResult of each sweep's claims
 
     @property
     def files(self) -> List[Path]:
@@ -53,6 +54,9 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--out: cannot create {out_dir}: {exc.strerror}") from None
+    from dlhw.reports.claims import check_claims
+
+    claims = check_claims(records)
     rows = T.build_rows(records, metric)
     charts = C.make_charts(records, out_dir, curves, rank=T.rank_of(rows))
     write_text(out_dir / layout.SUMMARY_CSV, T.to_csv(rows, metric))
@@ -61,8 +65,8 @@ def make_report(paths: Sequence[str | Path], out: str | Path | None = None, metr
 
     search = section(paths, out_dir, H.data_uri)  # searches among the folders: their own charts and table
     write_text(out_dir / layout.REPORT, H.render(rows, records, charts, metric, [str(p) for p in paths], now(),
-                                                 out_dir, search=search))
-    return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric)
+                                                 out_dir, search=search, claims=claims))
+    return Report(out=out_dir, rows=rows, records=records, charts=charts, metric=metric, claims=claims)
 
 
 __all__ = ["Report", "make_report"]

@@ -1,8 +1,8 @@
 """Overlay charts: the curves of every run of a sweep on one figure (S5's figures).
 
 One chart per sweep and quantity (validation accuracy, validation loss);
-repeats of a trial are drawn as their mean with a band of ± one standard
-deviation; the legend names the varied values. Loose runs share one overlay.
+repeats of a trial (runs whose configs differ only in seed, split or fold) are
+drawn as their mean with a band of the mean's 95% confidence interval (Student's t); the legend names the varied values. Loose runs share one overlay.
 A crowded overlay (a 1,000-trial sweep) draws the best ``HIGHLIGHT`` runs in
 colour, by the report's metric, and every other run as a thin grey line.
 
@@ -48,8 +48,8 @@ def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
 
 
 def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[float], List[float]]:
-    """(epochs, mean, std) of ``column`` over the runs, by epoch number; a ``step_`` column
-    by global training step, from history_steps.csv."""
+    """(epochs, mean, half-width of the mean's 95% t interval) of ``column`` over the runs, by epoch
+    number; a ``step_`` column by global training step, from history_steps.csv."""
     by_epoch: Dict[float, List[float]] = {}
     steps = column.startswith(STEP)
     x_key, column = ("global_step", column[len(STEP):]) if steps else ("epoch", column)
@@ -63,7 +63,13 @@ def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[f
     stds = []
     for e, m in zip(epochs, means):
         vals = by_epoch[e]
-        stds.append(math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0)
+        if len(vals) > 1:
+            from scipy.stats import t
+
+            sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+            stds.append(float(t.ppf(0.975, len(vals) - 1)) * sd / math.sqrt(len(vals)))
+        else:
+            stds.append(0.0)
     return epochs, means, stds
 
 
@@ -80,10 +86,10 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
     """One chart with a line per group; None when no run has that column (or its fallback).
     More than ``HIGHLIGHT`` groups: the best ``HIGHLIGHT`` by ``rank`` (id(record) -> row position,
     best first) are drawn in colour with a legend, the others as thin grey lines."""
-    from matplotlib import colormaps
     from matplotlib.collections import LineCollection
 
     from dlhw.evaluation.figure import figure, save
+    from dlhw.reports import palette
 
     use = column
     if not any(_series(runs, column)[0] for runs in groups.values()):
@@ -92,9 +98,10 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
             return None
         title += f" (no validation split: training {ylabel})"
     others: Dict[str, List[RunRecord]] = {}
+    if rank:  # the table's order, best first: each run's colour is its position's (as on report.html)
+        groups = {g: groups[g] for g in sorted(groups, key=lambda g: min(rank.get(id(r), 10 ** 9) for r in groups[g]))}
     if len(groups) > HIGHLIGHT:
-        rank = rank or {}
-        best = sorted(groups, key=lambda g: min(rank.get(id(r), 10 ** 9) for r in groups[g]))[:HIGHLIGHT]
+        best = list(groups)[:HIGHLIGHT]
         others = {g: runs for g, runs in groups.items() if g not in set(best)}
         groups = {g: groups[g] for g in best}
     many = len(groups) > 8
@@ -103,15 +110,14 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
     if others:
         lines = [list(zip(*_series(runs, use)[:2])) for runs in others.values()]
         lines = [ln for ln in lines if ln]
-        ax.add_collection(LineCollection(lines, colors="#b8b8b8", linewidths=0.6, alpha=0.6,
+        ax.add_collection(LineCollection(lines, colors=palette.OTHERS, linewidths=0.6, alpha=0.6,
                                          label=f"{len(others)} other runs (grey)"))
         ax.autoscale_view()
-    cmap = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     for i, (name, runs) in enumerate(groups.items()):
         epochs, mean, std = _series(runs, use)
         if not epochs:
             continue
-        color = cmap(i % cmap.N)
+        color = palette.run_colour(i)
         ax.plot(epochs, mean, marker="o" if len(epochs) <= 30 else None, markersize=3, linewidth=1.6,
                 color=color, label=legend_label(runs))
         if any(std):
@@ -142,7 +148,8 @@ def sweep_groups(records: Sequence[RunRecord]) -> Dict[str, Dict[str, List[RunRe
             title = names.setdefault(r.sweep_key, _unique(r.sweep or "sweep", names.values()))
         else:
             title = "loose runs"
-        out.setdefault(title, {}).setdefault(r.group if r.sweep_key else str(r.path), []).append(r)
+        key = f"{r.group}\0{r.repeat_key}" if r.sweep_key else str(r.path)  # repeats: equal configs only
+        out.setdefault(title, {}).setdefault(key, []).append(r)
     return out
 
 

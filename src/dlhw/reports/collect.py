@@ -25,6 +25,7 @@ from dlhw.rundir.status import read_status
 from dlhw.rundir.history import read_history
 from dlhw.rundir import layout
 
+REPEAT_FREE = ("name", "seed")  # top-level keys repeats may differ in (and dataset.split_seed, dataset.fold)
 SKIP_DIRS = {layout.TENSORBOARD, layout.CHECKPOINTS, layout.CHARTS, "__pycache__", ".git"}
 MAX_DEPTH = 4
 
@@ -44,6 +45,27 @@ class RunRecord:
     diagnostics: List[Dict[str, Any]] = field(default_factory=list)
     history: List[Dict[str, Any]] = field(default_factory=list)
     order: int = 10 ** 9                  # position in its sweep's plan (charts and gallery follow it)
+    config: Dict[str, Any] = field(default_factory=dict)  # config.yaml, the resolved config ({}: none)
+
+    @property
+    def repeat_key(self) -> str:
+        """The config without what repeats change (name, seed, dataset.split_seed, dataset.fold):
+        runs are repeats of one another only when these are equal ("" when config.yaml is missing)."""
+        import json
+
+        if not self.config:
+            return ""
+        data = {k: v for k, v in self.config.items() if k not in REPEAT_FREE}
+        ds = data.get("dataset")
+        if isinstance(ds, dict):
+            data["dataset"] = {k: v for k, v in ds.items() if k not in ("split_seed", "fold")}
+        return json.dumps(data, sort_keys=True, default=str)
+
+    @property
+    def pair_key(self) -> str:
+        """What pairs this run with a run of another group: its seed, split seed and fold."""
+        ds = self.config.get("dataset") if isinstance(self.config.get("dataset"), dict) else {}
+        return f"seed={self.config.get('seed')},split={ds.get('split_seed')},fold={ds.get('fold')}"
 
     @property
     def confusion_png(self) -> Optional[Path]:
@@ -94,6 +116,7 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
     rec = RunRecord(name=path.name, path=path, status=state, error=error, metrics=metrics or {},
                     history=read_history(path / layout.HISTORY))
     rec.diagnostics = _diagnostics(rec.metrics.get("diagnostics"), status.get("diagnostics"))
+    rec.config = read_config(path)
     rec.group = rec.name
     if sweep is not None:
         rec.sweep = str(sweep.get("name") or path.parent.name)
@@ -110,6 +133,17 @@ def read_run(path: Path, sweep: Optional[Dict[str, Any]] = None, sweep_key: Opti
                 rec.status = Status.parse(entry["status"])
             rec.error = rec.error or entry.get("error")
     return rec
+
+
+def read_config(run: Path) -> Dict[str, Any]:
+    """config.yaml as data ({} when it is missing or not a mapping: the run then groups by name only)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((run / layout.CONFIG).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def manifest_only(entry: Dict[str, Any], order: int, sweep: Dict[str, Any], sweep_dir: Path) -> RunRecord:

@@ -195,7 +195,8 @@ def _gallery(rows: Sequence[Row], images: D.Images, limit: int = GALLERY) -> str
 
 
 def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[str, Any]], metric: str,
-           sources: Sequence[str], created: str, out_dir: Optional[Path] = None, search: str = "") -> str:
+           sources: Sequence[str], created: str, out_dir: Optional[Path] = None, search: str = "",
+           claims: Optional[List[Any]] = None) -> str:
     """The page; ``out_dir``: where report.html goes (the run links are relative to it); ``search``:
     the Search section's HTML (dlhw.reports.search), '' when no search is among the folders."""
     counts: Dict[str, int] = {}
@@ -208,18 +209,21 @@ def render(rows: Sequence[Row], records: Sequence[RunRecord], charts: List[Dict[
     data = page_data(rows, records, metric)
     images = D.Images()
     detail_of = {id(rec): detail_id(i) for i, rec in enumerate(records)}
+    from dlhw.reports.claims_html import section as claims_section
+
     sections = [
-        best_line,
+        claims_section(claims), best_line,
         f'<h2 id="runs-table">Runs</h2>{_table(rows, metric, out_dir, detail_of)}',
-        '<p class="meta">Repeats of one trial are shown as mean ± standard deviation over their completed runs '
-        "(column n). ★ marks the best row.</p>",
+        '<p class="meta">Repeats of one trial (runs whose configs differ only in seed, split or fold) are shown '
+        "as mean ± standard deviation over their completed runs (column n), with the 95% confidence interval of "
+        "the mean: t = Student's t (n &lt; 10), bootstrap = BCa bootstrap (n ≥ 10). ★ marks the best row.</p>",
         _problems(rows), _diagnostics(records), _charts(charts, data["groups"]), _parallel(data["groups"], metric),
         _gallery(rows, images),
     ]
     # More sections (e.g. reports/search.py's) are appended here, before the run details.
     sections.append(search)
     sections.append(D.sections(rows, records, metric, esc, lambda p: href(p, out_dir), images))
-    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("runs-table", "Runs"), ("curves", "Curves"),
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("claims", "Claims"), ("runs-table", "Runs"), ("curves", "Curves"),
                                                           ("parallel", "Parallel coordinates"), ("search", "Search"),
                                                           ("details", "Run details"))
                   if f'id="{a}"' in "".join(sections))

@@ -122,8 +122,10 @@ def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) ->
         g["keys"] += [k for k in r.varied if k not in g["keys"]]
     for g in groups.values():
         g["labels"] = key_labels(g["keys"])
+    from dlhw.reports.palette import as_data
+
     return {"metric": metric, "higher": higher_is_better(metric), "runs": runs_out, "rows": rows_out,
-            "groups": [g for g in groups.values() if g["rows"]]}
+            "groups": [g for g in groups.values() if g["rows"]], "palette": as_data()}
 
 
 def to_script_json(data: Any) -> str:

@@ -6,13 +6,12 @@
   "use strict";
   var doc = document;
   var SVGNS = "http://www.w3.org/2000/svg";
-  var PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf"];
-  var SPLIT_COLOURS = {train: "#1f77b4", val: "#ff7f0e", test: "#2ca02c"};
   var SPLITS = ["train", "val", "test"];
   var SHOWN = 10;
   var ORDINAL = 8;  // a parallel-coordinates axis of at most this many numbers spaces them evenly  // a sweep chart shows its best rows at first; the legend shows the others
   var DATA = JSON.parse(doc.getElementById("dlhw-data").textContent);
+  // the colours of dlhw.reports.palette, as the overlay PNGs use them: a run's colour is its row's rank
+  var PALETTE = DATA.palette.runs, SPLIT_COLOURS = DATA.palette.splits, OTHERS = DATA.palette.others;
   doc.documentElement.classList.add("js");
 
   function el(tag, attrs, text) {
@@ -437,7 +436,7 @@
       if (!d) return;
       var t = row.metric === null ? null : mhi > mlo ? (row.metric - mlo) / (mhi - mlo) : 1;
       if (t !== null && !DATA.higher) t = 1 - t;
-      var path = svg("path", {d: d, fill: "none", stroke: t === null ? "#bbb" : colourOf(t),
+      var path = svg("path", {d: d, fill: "none", stroke: t === null ? OTHERS : colourOf(t),
                               "stroke-width": row.best ? 3.5 : 2, opacity: 0.85, "class": "pline"});
       if (t === null) path.setAttribute("stroke-dasharray", "4 3");
       path.style.cursor = "pointer";

@@ -38,6 +38,8 @@ class Row:
     error: Optional[str] = None
     diagnostics: List[str] = field(default_factory=list)
     best: bool = False
+    intervals: Dict[str, Any] = field(default_factory=dict)  # key -> reports.stats.Interval (two or more runs)
+    metric: str = ""  # the sort metric: the one its ci cell shows
 
     @property
     def n(self) -> int:
@@ -56,26 +58,64 @@ def check_metric(metric: str, records: Sequence[RunRecord]) -> str:
     return metric
 
 
-def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
-    groups: Dict[Tuple[Any, str], List[RunRecord]] = {}
+def _dedupe(runs: List[RunRecord]) -> List[RunRecord]:
+    """One run per seed/split/fold: a rerun's folder (<trial>-2) with the same config replaces the
+    earlier one when it completed (it is the same experiment again, not a repeat)."""
+    by_pair: Dict[str, RunRecord] = {}
+    order: List[str] = []
+    for r in runs:
+        key = r.pair_key if r.config else f"path:{r.path}"
+        if key not in by_pair:
+            order.append(key)
+            by_pair[key] = r
+        elif r.status == "completed" or by_pair[key].status != "completed":
+            by_pair[key] = r
+    return [by_pair[k] for k in order]
+
+
+def group_runs(records: Sequence[RunRecord]) -> List[List[RunRecord]]:
+    """Runs that are repeats of one another (same sweep and trial group, configs equal apart from
+    seed, split and fold), each group once, in first-seen order."""
+    groups: Dict[Tuple[Any, str, str], List[RunRecord]] = {}
     for r in records:
-        groups.setdefault((r.sweep_key or f"loose:{r.path}", r.group if r.sweep_key else r.name), []).append(r)
+        key = (r.sweep_key or f"loose:{r.path}", r.group if r.sweep_key else r.name, r.repeat_key)
+        groups.setdefault(key, []).append(r)
+    return [_dedupe(runs) for runs in groups.values()]
+
+
+def _row_name(runs: List[RunRecord], later: bool) -> str:
+    """The group's name; a later subgroup of the same trial (another config: a changed rerun) is
+    told apart by its first run's folder name."""
+    if len(runs) == 1:
+        return runs[0].name
+    return f"{runs[0].group} ({runs[0].name})" if later else runs[0].group
+
+
+def build_rows(records: Sequence[RunRecord], metric: str) -> List[Row]:
+    from dlhw.reports.stats import interval
+
+    grouped = group_runs(records)
+    named: set = set()
     keys = [c for c, _ in COLUMNS] + ([metric] if metric not in [c for c, _ in COLUMNS] else [])
     rows: List[Row] = []
-    for (_, group), runs in groups.items():
+    for runs in grouped:
         done = [r for r in runs if r.status == "completed"]
         if len(runs) == 1:
             status = runs[0].status
         else:
             status = "completed" if len(done) == len(runs) else f"{len(done)}/{len(runs)} completed"
-        row = Row(name=group if len(runs) > 1 else runs[0].name, sweep=runs[0].sweep, varied=runs[0].varied,
-                  status=status, runs=runs)
+        later = runs[0].sweep_key is not None and (runs[0].sweep_key, runs[0].group) in named
+        named.add((runs[0].sweep_key, runs[0].group))
+        row = Row(name=_row_name(runs, later), sweep=runs[0].sweep, varied=runs[0].varied, status=status, runs=runs,
+                  metric=metric)
         for k in keys:
             vals = [v for v in (metric_value(r, k) for r in (done or runs)) if v is not None]
             if not vals:
                 row.values[k] = (None, None)
             else:
                 row.values[k] = (statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else None)
+                if len(vals) > 1:
+                    row.intervals[k] = interval(vals)
         errors = [f"{r.name}: {r.error}" if len(runs) > 1 else str(r.error) for r in runs
                   if r.error and r.status != "completed"]
         row.error = "; ".join(errors) or None
@@ -133,9 +173,9 @@ def header(rows: Sequence[Row], metric: str) -> Tuple[List[str], List[str]]:
     show_sweep = len({r.sweep for r in rows}) > 1
     show_n = any(r.n > 1 for r in rows)
     keys = ["run"] + (["sweep"] if show_sweep else []) + [f"varied:{k}" for k in vk] + ["status"] + \
-        (["n"] if show_n else []) + cols
+        (["n", "ci"] if show_n else []) + cols
     names = ["run"] + (["sweep"] if show_sweep else []) + [labels[k] for k in vk] + ["status"] + \
-        (["n"] if show_n else []) + [titles.get(c, c) for c in cols]
+        (["n", f"{titles.get(metric, metric)} 95% CI"] if show_n else []) + [titles.get(c, c) for c in cols]
     if any(r.diagnostics for r in rows):
         keys.append("diagnostics")
         names.append("diagnostics")
@@ -154,6 +194,8 @@ def cell(row: Row, key: str) -> str:
         return row.status
     if key == "n":
         return str(row.n)
+    if key == "ci":
+        return ci_text(row, row.metric)
     if key == "diagnostics":
         return ", ".join(row.diagnostics)
     return fmt(row.values.get(key, (None, None)), key)
@@ -171,19 +213,38 @@ def csv_safe(value: Any) -> Any:
         return "'" + value
 
 
+def ci_text(row: Row, metric: str) -> str:
+    """'[0.9012, 0.9311] t' for the row's ``metric``; '' for a single run."""
+    iv = row.intervals.get(metric)
+    if iv is None or iv.low is None:
+        return ""
+    digits = 1 if metric == "train_seconds" else 4
+    return f"[{iv.low:.{digits}f}, {iv.high:.{digits}f}] {iv.method}"
+
+
+CI_NOTE = ("95% CI: the mean's confidence interval over a row's n repeats (seeds, splits, folds): t = Student's t "
+           "(n < 10), bootstrap = BCa bootstrap (n >= 10).")
+
+
 def to_csv(rows: Sequence[Row], metric: str) -> str:
     keys, names = header(rows, metric)
-    num_keys = [k for k in keys if k not in ("run", "sweep", "status", "n", "diagnostics") and not k.startswith("varied:")]
+    num_keys = [k for k in keys if k not in ("run", "sweep", "status", "n", "ci", "diagnostics")
+                and not k.startswith("varied:")]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([csv_safe(n) for k, n in zip(keys, names) if k not in num_keys]
-               + [csv_safe(c) for k in num_keys for c in (k, f"{k}_std")] + ["best", "error"])
+    text_keys = [k for k in keys if k not in num_keys and k != "ci"]
+    w.writerow([csv_safe(n) for k, n in zip(keys, names) if k in text_keys]
+               + [csv_safe(c) for k in num_keys for c in (k, f"{k}_std", f"{k}_ci_low", f"{k}_ci_high")]
+               + ["ci_method", "best", "error"])
     for r in rows:
-        out = [csv_safe(cell(r, k)) for k in keys if k not in num_keys]
+        out = [csv_safe(cell(r, k)) for k in text_keys]
         for k in num_keys:
             mean, std = r.values.get(k, (None, None))
-            out += ["" if mean is None else repr(mean), "" if std is None else repr(std)]
-        w.writerow(out + [int(r.best), csv_safe(r.error or "")])
+            iv = r.intervals.get(k)
+            lo, hi = (iv.low, iv.high) if iv is not None else (None, None)
+            out += ["" if v is None else repr(v) for v in (mean, std, lo, hi)]
+        methods = sorted({iv.method for iv in r.intervals.values() if iv.method})
+        w.writerow(out + ["/".join(methods), int(r.best), csv_safe(r.error or "")])
     return buf.getvalue()
 
 
@@ -199,6 +260,8 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
         if r.best:
             cells = [f"**{c}**" if c not in ("", "-") else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(r.intervals for r in rows):
+        lines += ["", _md(CI_NOTE)]
     problems = [r for r in rows if r.error]
     if problems:
         lines += ["", "Runs that did not complete:", ""]
@@ -208,26 +271,62 @@ def to_markdown(rows: Sequence[Row], metric: str) -> str:
 
 TEXT_MIN_WIDTH = 20  # text columns (run names, varied values, diagnostics) fold onto more lines up to this
 MAX_PARTS = 2  # the terminal table folds into at most this many tables; columns beyond them are left out, with a note
-PRIORITY = ("status", "sweep", "varied", "n", "metric", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
+RUN_MAX_WIDTH = 28  # longer run names are shortened in the middle on the terminal (report.html has them whole)
+PRIORITY = ("status", "metric", "ci", "sweep", "varied", "n", "val_accuracy", "test_accuracy", "train_accuracy", "val_loss",
             "test_f1_macro", "test_loss", "train_loss", "diagnostics", "params_total", "train_seconds", "best_epoch",
             "params_trainable")
+
+
+def short_names(names: Sequence[str], width: int = RUN_MAX_WIDTH) -> Dict[str, str]:
+    """Each name at most ``width`` characters on the terminal: a long name shows where the names
+    start to differ (after their common prefix, from the word before it), '…' marking cuts."""
+    import os
+
+    prefix = os.path.commonprefix(list(names)) if len(names) > 1 else ""
+    out: Dict[str, str] = {}
+    for name in names:
+        if len(name) <= width:
+            out[name] = name
+            continue
+        cut = max(prefix.rfind(c, 0, max(len(prefix) - 1, 0)) for c in "-_/ ") + 1  # the word where names differ
+        start = min(cut, len(name) - (width - 1))
+        piece = ("…" if start > 0 else "") + name[start:]
+        out[name] = piece if len(piece) <= width else piece[:width - 1] + "…"
+    if len(set(out.values())) < len(set(names)):  # still alike: the start and the end of each name
+        head = (width - 1) // 2
+        out = {n: n if len(n) <= width else f"{n[:head]}…{n[len(n) - (width - 1 - head):]}" for n in names}
+    return out
+
+
+def terminal_cell(row: Row, key: str, short: Optional[Dict[str, str]] = None) -> str:
+    return (short or {}).get(row.name, row.name) if key == "run" else cell(row, key)
 
 
 def _is_text(key: str) -> bool:
     return key in ("run", "sweep", "status", "diagnostics") or key.startswith("varied:")
 
 
-def _widths(key: str, name: str, rows: Sequence[Row]) -> Tuple[int, int]:
+def terminal_names(rows: Sequence[Row], metric: str, width: int) -> Dict[str, str]:
+    """Run names as the terminal shows them: whole when the whole table fits ``width``, else short_names."""
+    from rich.cells import cell_len
+
+    keys, names = header(rows, metric)
+    whole = 1 + sum(3 + max(cell_len(t) for t in [n] + [cell(r, k) for r in rows]) for k, n in zip(keys, names))
+    every = [r.name for r in rows]
+    return {n: n for n in every} if whole <= width else short_names(every)
+
+
+def _widths(key: str, name: str, rows: Sequence[Row], short: Dict[str, str]) -> Tuple[int, int]:
     """(least, full) cells for a column: numbers, n and status always whole; run names may fold
     down to TEXT_MIN_WIDTH, other text (varied values, diagnostics) down to its longest word."""
     from rich.cells import cell_len
 
-    texts = [name] + [cell(r, key) for r in rows]
+    texts = [name] + [terminal_cell(r, key, short) for r in rows]
     full = max(cell_len(t) for t in texts)
     if not _is_text(key) or key == "status":
         return full, full
     if key == "run":
-        return min(full, TEXT_MIN_WIDTH), full
+        return full, full  # (short_names made it at most RUN_MAX_WIDTH where the table is too wide)
     return min(full, TEXT_MIN_WIDTH, max(cell_len(w) for t in texts for w in (t.split() or [""]))), full
 
 
@@ -236,7 +335,8 @@ def terminal_layout(rows: Sequence[Row], metric: str, width: int) -> Tuple[List[
     (header index, width), starting with the run column, no table wider than ``width``, no number
     cut. Columns that fit in none of MAX_PARTS tables (the lowest priority first) are left out."""
     keys, names = header(rows, metric)
-    sizes = [_widths(k, n, rows) for k, n in zip(keys, names)]
+    short = terminal_names(rows, metric, width)
+    sizes = [_widths(k, n, rows, short) for k, n in zip(keys, names)]
     cost = [least + 3 for least, _ in sizes]  # padding 2, border 1
 
     def rank(i: int) -> int:
@@ -283,6 +383,7 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
         console = Console(width=None if sys.stdout.isatty() else 400)  # a pipe or file: never wrap cells
     keys, names = header(rows, metric)
     parts, left_out = terminal_layout(rows, metric, console.width)
+    short = terminal_names(rows, metric, console.width)
     styles = {"failed": "red", "diverged": "yellow", "stale": "magenta", "running": "cyan"}
     for n_part, part in enumerate(parts):
         table = Table(title=Text(title if n_part == 0 else f"{title} (continued)"))
@@ -291,11 +392,15 @@ def print_table(rows: Sequence[Row], metric: str, title: str, console=None) -> N
                              no_wrap=not _is_text(keys[i]), width=w)
         for r in rows:
             style = "bold green" if r.best else styles.get(r.status, "")
-            table.add_row(*[Text(cell(r, keys[i])) for i, _ in part], style=style)
+            table.add_row(*[Text(terminal_cell(r, keys[i], short)) for i, _ in part], style=style)
         console.print(table)
+    if any(r.intervals for r in rows):
+        console.print(Text(CI_NOTE))
     if left_out:
         console.print(Text(f"not shown at {console.width} columns: {', '.join(names[i] for i in left_out)} "
                            f"(a wider terminal shows them; summary.csv and report.html have every column)"))
+    if any(short[r.name] != r.name for r in rows):
+        console.print(Text("long run names are shortened here (…); summary.csv and report.html have them whole"))
     for r in rows:
         if r.error:
             console.print(Text(f"{r.name} ({r.status}): {r.error}", style=styles.get(r.status, "")))

@@ -43,6 +43,7 @@ CHECKPOINTS = "checkpoints"            # a folder: the resume checkpoint and the
 CHECKPOINT = "last.ckpt.npz"           # inside CHECKPOINTS
 MLFLOW = "mlflow.json"                 # tracking.mlflow: the MLflow run this folder is copied to (a sweep's: its parent run)
 WANDB = "wandb.json"                   # tracking.wandb: the W&B run this folder is copied to (resume continues it)
+SLURM = "slurm.json"                   # executor slurm: RUN/slurm.json (its task's starts), SWEEP/slurm.json (trial -> task)
 WANDB_DIR = "wandb"                    # a folder: W&B's own files (offline-run-*: upload with `wandb sync`)
 HPARAMS_SUFFIX = ".dlhw-hparams"       # TensorBoard HParams event files a sweep writes (events.out.tfevents.*<suffix>)
 

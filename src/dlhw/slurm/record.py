@@ -12,26 +12,14 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-FILE = "slurm.json"
-SCHEMA_VERSION = 1
-
-
-def read_json(path: Path) -> Optional[dict]:
-    """A JSON file's object (a slurm.json, a status.json being marked); None when missing or damaged."""
-    from dlhw.rundir.records.base import RecordError, load_json_file
-
-    try:
-        data = load_json_file(Path(path))
-    except RecordError:
-        return None
-    return data if isinstance(data, dict) else None
+from dlhw.rundir.records import SlurmSweepRecord
 
 
 class Record:
     def __init__(self, sweep_dir: Path):
-        self.path = Path(sweep_dir) / FILE
-        data = (read_json(self.path) or {}) if self.path.exists() else {}
-        self.trials: Dict[str, Dict[str, Any]] = dict(data.get("trials") or {})
+        self.path = SlurmSweepRecord.in_folder(sweep_dir)
+        saved = SlurmSweepRecord.read_optional(self.path)
+        self.trials: Dict[str, Dict[str, Any]] = dict(saved.trials) if saved is not None else {}
 
     def get(self, name: str) -> Optional[Dict[str, Any]]:
         return self.trials.get(name)
@@ -53,6 +41,4 @@ class Record:
         return changed
 
     def save(self) -> None:
-        from dlhw.runtime.files import write_json
-
-        write_json(self.path, {"schema_version": SCHEMA_VERSION, "trials": self.trials})
+        SlurmSweepRecord.build({"trials": self.trials}, self.path).write(self.path)

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from dlhw.errors import DlhwError
 from dlhw.rundir import layout
@@ -118,16 +118,20 @@ class TrialLogs:
 
 
 def _write_record(run_dir: Path, entry: Dict[str, Any], limit: int) -> Dict[str, Any]:
-    from dlhw.slurm.record import read_json
-    from dlhw.runtime.files import ensure_dir, write_json
+    from dlhw.rundir.records import RecordError, SlurmTrialRecord
+    from dlhw.runtime.files import ensure_dir
 
-    path = run_dir / RECORD
-    data = (read_json(path) or {}) if path.exists() else {}
+    path = SlurmTrialRecord.in_folder(run_dir)
+    try:
+        saved = SlurmTrialRecord.read_optional(path)
+    except RecordError:
+        saved = None  # a damaged record is rewritten from this start on
+    data = saved.as_dict() if saved is not None else {}
     starts = [s for s in data.get("starts", []) if s.get("start") != entry.get("start")] + [entry]
     data.update(task=entry.get("task"), requeues=restarts(), max_requeues=limit, starts=starts[-50:])
     try:
         ensure_dir(run_dir)
-        write_json(path, data)
+        SlurmTrialRecord.build(data, path).write(path)
     except (OSError, DlhwError):
         pass
     return data
@@ -196,11 +200,12 @@ class SlurmTrial:
 
 def _mark(run_dir: Path, error: str) -> None:
     """Add ``error`` to an interrupted run's status.json (the driver shows it)."""
-    from dlhw.slurm.record import read_json
-    from dlhw.runtime.files import write_json
+    from dlhw.rundir.records import RecordError, StatusRecord
 
-    path = run_dir / layout.STATUS
-    data: Optional[Dict[str, Any]] = read_json(path) if path.exists() else None
-    if data is not None:
-        data["error"] = error
-        write_json(path, data)
+    path = StatusRecord.in_folder(run_dir)
+    try:
+        saved = StatusRecord.read_optional(path)
+    except RecordError:
+        return
+    if saved is not None:
+        StatusRecord.build({**saved.to_dict(), "error": error}, path).write(path)

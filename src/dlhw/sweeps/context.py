@@ -33,6 +33,7 @@ class SweepOptions:
     debug: bool = False
     detach: bool = False        # --detach (an executor that reattaches: slurm)
     retry_failed: bool = False  # --retry-failed (likewise)
+    progress: Any = None        # the display fed with each trial's start and end (dlhw.sweeps.progress); None: echo lines
 
 
 @dataclass

@@ -51,6 +51,9 @@ def _record(ctx: Context, source: "TrialSource", res: Result) -> None:
     ctx.manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS}, **extra)
     if ctx.hparams is not None:
         ctx.hparams.trial(res.name, ctx.run_dir(res.name), res.status)
+    if ctx.options.progress is not None:  # the live display, or its plain line per trial
+        ctx.options.progress.done(res, shown)
+        return
     ctx.echo(f"[{ctx.done}/{ctx.to_run}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {shown}".rstrip())
 
 
@@ -137,6 +140,11 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
     ctx.echo(source.announce(ctx, ctx.to_run) + (f" {where}" if ctx.to_run else "; nothing to train"))
     start = time.time()
     interrupted = False
+    progress = ctx.options.progress
+    if progress is not None and ctx.to_run:  # grids list their jobs now; a search's come as they are made
+        feed.made = progress.add
+        progress.start(feed.left(keep=True), ctx.sweep_dir, ctx.workers if isinstance(ctx.workers, int) else 1,
+                       total=ctx.to_run)
     try:
         if ctx.to_run:
             ctx.executor.run(feed, lambda res: _record(ctx, source, res), _dispatch_of(ctx))
@@ -147,6 +155,8 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
                 ctx.manifest.update(entry["name"], status=Status.INTERRUPTED, error="the sweep was interrupted")
         raise
     finally:
+        if progress is not None:
+            progress.close()
         _finish(ctx, interrupted)
     ctx.outcome.seconds = time.time() - start
     source.close(ctx.outcome)
@@ -173,11 +183,13 @@ def _finish(ctx: Context, interrupted: bool) -> None:
 # ------------------------------------------------------------------ entry points
 def run_sweep(plan: Any, out: Path, workers: Workers = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False, echo: Callable[[str], None] = print_line,
-              debug: bool = False, detach: bool = False, retry_failed: bool = False) -> SweepOutcome:
+              debug: bool = False, detach: bool = False, retry_failed: bool = False,
+              progress: Any = None) -> SweepOutcome:
     """A grid, a folder of configs, a random subset, repeats or folds (a SweepPlan), or a search
-    (a SearchPlan): the source made from the plan, run by :func:`run`."""
+    (a SearchPlan): the source made from the plan, run by :func:`run`. ``progress``: the display
+    fed with each trial's start and end (dlhw.sweeps.progress.SweepProgress); None: one echo line each."""
     from dlhw.sweeps.sources import source_for
 
     options = SweepOptions(workers=workers, executor=executor, address=address, device=device, rerun=rerun,
-                           echo=echo, debug=debug, detach=detach, retry_failed=retry_failed)
+                           echo=echo, debug=debug, detach=detach, retry_failed=retry_failed, progress=progress)
     return run(source_for(plan), Path(out), options)

@@ -14,7 +14,8 @@ from dlhw.sweeps.records import Job
 
 class Feed:
     """``jobs``: a fixed list; ``make()``: the next job or None when there are no more (called only
-    when a worker can take it). ``prepare``: applied to each job as it is handed out."""
+    when a worker can take it). ``prepare``: applied to each job as it is handed out (an executor's);
+    ``made``: told of each job ``make()`` makes (the engine's progress display)."""
 
     def __init__(self, jobs: Iterable[Job] = (), make: Optional[Callable[[], Optional[Job]]] = None,
                  limit: Optional[int] = None):
@@ -23,6 +24,7 @@ class Feed:
         self._done = make is None
         self.limit = limit  # at most this many jobs (a search's budget), for sizing a pool
         self.prepare: Callable[[Job], Job] = lambda job: job
+        self.made: Callable[[Job], object] = lambda job: None
 
     @classmethod
     def of(cls, jobs) -> "Feed":
@@ -38,6 +40,7 @@ class Feed:
             if job is None:
                 self._done = True
             else:
+                self.made(job)
                 self._jobs.append(job)
         return self.prepare(self._jobs[0]) if self._jobs else None
 

@@ -55,6 +55,8 @@ class Manifest:
             "varied_values": {k: _distinct([t.varied.get(k) for t in plan.trials]) for k in plan.varied_keys},
             "trials": [trial_entry(t) for t in plan.trials],
         }
+        if plan.claims:
+            self.data["claims"] = [c.plain() for c in plan.claims]
         self._by_name = {e["name"]: e for e in self.data["trials"]}
         self._base: Optional[List[int]] = None  # the sweep.json this object last wrote (its log extends it)
         self._log_started = False

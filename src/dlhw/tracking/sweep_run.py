@@ -1,4 +1,4 @@
-"""A sweep's parent MLflow run: grid and folder sweeps (dlhw.sweeps.session) and searches
+"""A sweep's parent MLflow run: grid and folder sweeps (dlhw.sweeps.engine) and searches
 (dlhw.sweeps.search). Its id is kept in ``<sweep>/mlflow.json``: running the sweep again
 continues it. Each trial's own run (dlhw.tracking.mlflow.Tracker) is its child.
 """

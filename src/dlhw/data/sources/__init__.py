@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Tuple
 
 from dlhw.data.sources.base import SOURCES, Source
 from dlhw.data.sources import csv, image_csv, image_folder, keras, sequences, sklearn  # noqa: F401  (register)
+from dlhw.data.sources.csv import check_csv_targets
 from dlhw.data.sources.keras import KERAS_SETS, keras_cache_dir, keras_download_target, multi_hot
 from dlhw.data.sources.sklearn import SKLEARN_SETS
 from dlhw.data.table import read_table
@@ -33,5 +34,5 @@ def check_data_paths(dataset: Any, where: Optional[str] = None) -> List[str]:
     return source_for(dataset.source).check_present(dataset, where)
 
 
-__all__ = ["check_data_paths", "data_paths", "KERAS_SETS", "SKLEARN_SETS", "SOURCES", "Source", "keras_cache_dir", "keras_download_target",
+__all__ = ["check_csv_targets", "check_data_paths", "data_paths", "KERAS_SETS", "SKLEARN_SETS", "SOURCES", "Source", "keras_cache_dir", "keras_download_target",
            "multi_hot", "read_table", "source_for"]

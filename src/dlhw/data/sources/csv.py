@@ -51,6 +51,13 @@ class CsvSource(Source):
             raise missing_path("dataset.path", path, "CSV file")
         df = read_table(path, "csv")
         features, targets = _columns(df, cfg, path)
+        if task != "classification":
+            from dlhw.data.table import text_target_error
+
+            for t in targets:
+                problem = text_target_error(df[t], t, task)
+                if problem is not None:
+                    raise problem
         if not getattr(cfg, "impute", False):
             missing_or_error(df, features, path)
         if task != "regression":  # missing regression targets (S4 landmarks): only masked losses train on them
@@ -92,6 +99,26 @@ class CsvSource(Source):
         for c in enc.get("columns", []):
             kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
         return ["columns: " + ", ".join(f"{n} {k}" for k, n in kinds.items())] if kinds else []
+
+
+def check_csv_targets(dataset, task: str) -> None:
+    """``dlhw validate`` and ``dlhw run`` before TensorFlow: a regression / multilabel target that is text."""
+    if task == "classification" or dataset.source != "csv" or not getattr(dataset, "target", None):
+        return
+    import pandas as pd
+
+    from dlhw.data.table import text_target_error
+
+    targets = targets_of(dataset)
+    try:
+        df = pd.read_csv(dataset.path, usecols=lambda c: str(c) in targets)
+    except Exception:  # noqa: BLE001 - an unreadable file is the load's one line, with its reason
+        return
+    for t in targets:
+        if t in df.columns:
+            problem = text_target_error(df[t], t, task)
+            if problem is not None:
+                raise problem
 
 
 SOURCES.register("csv", CsvSource())

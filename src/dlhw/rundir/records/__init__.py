@@ -10,6 +10,7 @@ Schemas, generated from these classes by ``dlhw schema --records``).
             (a history.csv row); read_status, read_metrics, settled_status, write_metrics, write_env
 - sweep.py  SweepManifest and TrialEntry (sweep.json), SweepLogHeader and SweepLogEvent
             (sweep.jsonl's lines); read_manifest
+- slurm.py  SlurmTrialRecord (RUN/slurm.json), SlurmSweepRecord (SWEEP/slurm.json)
 """
 
 
@@ -29,6 +30,7 @@ from dlhw.rundir.records.run import (
     write_env,
     write_metrics,
 )
+from dlhw.rundir.records.slurm import SlurmSweepRecord, SlurmTrialRecord
 from dlhw.rundir.records.sweep import (
     SweepLogEvent,
     SweepLogHeader,
@@ -42,7 +44,8 @@ from dlhw.rundir.records.sweep import (
 # every record with a file of its own, by the name of its JSON Schema in docs/schemas/ (<name>.schema.json)
 FILE_RECORDS: dict[str, type[Record]] = {
     "status": StatusRecord, "metrics": MetricsRecord, "env": EnvRecord, "mlflow": MlflowRecord, "wandb": WandbRecord,
-    "preprocessing": PreprocessingRecord, "sweep": SweepManifest,
+    "preprocessing": PreprocessingRecord, "sweep": SweepManifest, "slurm_trial": SlurmTrialRecord,
+    "slurm_sweep": SlurmSweepRecord,
 }
 
 __all__ = [
@@ -56,6 +59,8 @@ __all__ = [
     "Record",
     "RecordError",
     "RecordMissing",
+    "SlurmSweepRecord",
+    "SlurmTrialRecord",
     "StatusRecord",
     "SweepLogEvent",
     "SweepLogHeader",

@@ -82,6 +82,9 @@ class SweepManifest(Record):
     counts: dict[str, int] = Field(default_factory=dict, description="trials per status")
     disk_bytes: int | None = Field(default=None, description="the sweep folder's size when the sweep ended")
     metric: str | None = Field(default=None, description="the metric the sweep is judged by (a search's)")
+    claims: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="the sweep file's claims: (dlhw.sweeps.planning.claims), "
+                                                     "checked by dlhw report --check")
 
     @field_validator("trials", mode="before")
     @classmethod

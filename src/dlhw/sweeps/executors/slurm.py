@@ -71,19 +71,6 @@ def _submit_error(exc: BaseException) -> ConfigError:
                        f"nothing was submitted for these trials")
 
 
-def _task_result(sweep_dir: Path, task: str) -> Optional[Dict[str, Any]]:
-    """The Result dict the task returned (submitit's result pickle), or None."""
-    import pickle
-
-    path = Path(sweep_dir) / FOLDER / f"{task}_0_result.pkl"
-    try:
-        with open(path, "rb") as f:
-            outcome, value = pickle.load(f)
-    except Exception:  # noqa: BLE001 - absent, being written, or from another version: read the run folder
-        return None
-    return value if outcome == "success" and isinstance(value, dict) else None
-
-
 class SlurmRun:
     """One driver session over a sweep folder's trials."""
 
@@ -169,20 +156,18 @@ class SlurmRun:
     def ended(self, job: Job, task: str, st) -> Optional[Result]:
         """A trial whose task left the queue (or ended): its Result from its run folder, or None when the
         run folder says nothing final and Slurm gives no reason (not started, or not visible yet)."""
-        from dlhw.slurm.record import read_json
+        from dlhw.rundir.records import SlurmTrialRecord, read_metrics
         from dlhw.rundir.status import read_status
 
         status = read_status(job.run_dir) if (job.run_dir / layout.STATUS).is_file() else {}
         state = status.get("status")
         slurm = f"Slurm: {st.state}{' (' + st.reason + ')' if st.reason else ''}" if st is not None and st.bad else ""
-        trial = read_json(job.run_dir / "slurm.json") if (job.run_dir / "slurm.json").exists() else None
-        requeues = int((trial or {}).get("requeues") or 0)
+        trial = SlurmTrialRecord.read_optional(SlurmTrialRecord.in_folder(job.run_dir))
+        requeues = trial.requeues if trial is not None else 0
         self.record.update(job.name, requeues=requeues, **({"state": st.state, "reason": st.reason} if st else {}))
         if state == "completed" and (job.run_dir / layout.METRICS).exists():
-            done = _task_result(self.sweep_dir, task)
-            if done is not None and done.get("name") == job.name and done.get("status") == "completed":
-                return Result.from_dict(done).replace(resumed=bool(requeues) or done.get("resumed"))
-            m = read_json(job.run_dir / layout.METRICS) or {}
+            # read from the run folder, never from submitit's result pickle (dlhw unpickles nothing)
+            m = read_metrics(job.run_dir, tolerant=True) or {}
             val, test = m.get("val") or {}, m.get("test") or {}
             return Result(job.name, "completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
                           val_accuracy=val.get("accuracy"), test_accuracy=test.get("accuracy"),

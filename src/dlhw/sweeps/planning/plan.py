@@ -43,6 +43,7 @@ class SweepPlan:
     varied_keys: List[str] = field(default_factory=list)
     repeats: int = 1
     overrides: List[str] = field(default_factory=list)
+    claims: List[Any] = field(default_factory=list)  # planning.claims.Claim: what the sweep expects to find
 
 
 # ------------------------------------------------------------------- naming

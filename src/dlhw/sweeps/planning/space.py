@@ -232,7 +232,9 @@ def _one_line(exc: ValidationError, source: str, where: str, value: Any = None) 
         name = str(err["loc"][-1])
         return ConfigError(f"{source}: {key}: unknown key '{name}'{did_you_mean(name, allowed)}; "
                            f"allowed here: {', '.join(allowed)}")
-    return ConfigError(f"{source}: {key}: {err['msg']}; received {shorten(err.get('input'))}")
+    from dlhw.errors import plain_words
+
+    return ConfigError(f"{source}: {key}: {plain_words(err['msg'])}; received {shorten(err.get('input'))}")
 
 
 def _choice(source: str, key: str, value: Any, names, what: str) -> None:

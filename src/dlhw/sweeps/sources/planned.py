@@ -38,7 +38,9 @@ def build_plan(path: "str | Path", sets: Sequence[str] = (), raw: Optional[Dict[
     p = Path(path)
     sets = list(sets)
     if raw is None and not p.exists():
-        raise ConfigError(f"{p}: sweep file or folder not found")
+        from dlhw.config.loader import sibling_hint
+
+        raise ConfigError(f"{p}: sweep file or folder not found{sibling_hint(p)}")
     folder = raw is None and p.is_dir()
     if folder:
         trials, grid_keys, repeats = expand_folder(p, sets)
@@ -50,8 +52,25 @@ def build_plan(path: "str | Path", sets: Sequence[str] = (), raw: Optional[Dict[
     varied_keys = folder_varied_keys(trials, grid_keys) if folder else list(grid_keys)
     if len({t.name for t in trials}) != len(trials):
         raise ConfigError(f"{p}: two trials share a name; give the files distinct names")
+    claims = _claims(p, raw, folder, trials)
     return SweepPlan(name=sanitize_name(name), source=str(p), trials=trials, varied_keys=varied_keys,
-                     repeats=repeats, overrides=sets)
+                     repeats=repeats, overrides=sets, claims=claims)
+
+
+def _claims(p: Path, raw: Optional[Dict[str, Any]], folder: bool, trials: List[Trial]) -> List[Any]:
+    """The ``claims:`` of the sweep file (or of each file of a folder), checked against the trials
+    before anything trains (dlhw.sweeps.planning.claims)."""
+    from dlhw.config.loader import load_raw
+    from dlhw.sweeps.planning.claims import check_claims, parse_claims
+
+    files = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file()) if folder else [p]
+    claims: List[Any] = []
+    for f in files:
+        data = raw if (raw is not None and not folder) else load_raw(f)
+        claims += parse_claims(data.get("claims"), str(f), start=len(claims))
+    if claims:
+        check_claims(claims, [t.cfg.dump() for t in trials], str(p))
+    return claims
 
 
 def _name_and_validate(trials: List[Trial]) -> None:
