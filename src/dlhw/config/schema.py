@@ -16,7 +16,8 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tupl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
 from dlhw.config.slurm import SlurmConfig
-from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
+from dlhw.config.names import (ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, KEY_HINTS, LOSSES, OPTIMIZERS,
+                               SOURCE_RULES)
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
 # Upper bounds, far above any real use; the message names the key, the bound and the value.
@@ -204,24 +205,20 @@ class DatasetConfig(Section):
             if both:
                 raise ValueError(f"dataset.other_classes: class {both[0]!r} is also in dataset.classes; "
                                  f"a class is known or other, not both")
-        if self.source in ("sklearn", "keras") and not self.name:
-            raise ValueError(f"dataset.name is required for source '{self.source}'")
-        if self.source in ("csv", "image_csv", "image_folder", "sequences") and not self.path:
-            raise ValueError(f"dataset.path is required for source '{self.source}'")
-        npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
+        rules = SOURCE_RULES.get(str(self.source), {})
+        for key in rules.get("requires", ()):
+            if not getattr(self, key):
+                raise ValueError(f"dataset.{key}{KEY_HINTS.get(key, '')} is required for source '{self.source}'")
+        npy = bool(rules.get("npy_labels")) and str(self.path).lower().endswith(".npy")
         if npy and not self.labels:
             raise ValueError("dataset.labels (the .npy file of labels) is required when dataset.path is a .npy file")
         if self.labels and not npy:
             raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
                              f"labels as y, a CSV line starts with its label); received source {self.source} and "
                              f"path {shorten(str(self.path))}")
-        if self.source in ("csv", "image_csv") and not self.target:
-            raise ValueError(f"dataset.target (the label column) is required for source '{self.source}'")
-        if self.source == "image_csv" and self.features:
-            raise ValueError("dataset.features: source image_csv reads the image only; remove features")
-        if self.source == "image_csv" and self.augment:
-            raise ValueError("dataset.augment: a flipped image no longer matches its image_csv targets "
-                             "(landmark coordinates); remove augment")
+        for key, why in rules.get("refuses", {}).items():
+            if getattr(self, key):
+                raise ValueError(f"dataset.{key}: {why}")
         if self.validation == "test" and self.split.val > 0:
             raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
                              f"(its samples would go unused); received split.val={self.split.val:g}")
