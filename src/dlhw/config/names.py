@@ -6,6 +6,23 @@ dlhw.data) are checked against these tuples by the test suite.
 
 DATASET_SOURCES = ("csv", "image_csv", "image_folder", "keras", "sequences", "sklearn")
 
+# What each data source needs and refuses in the dataset section, as data (dlhw.config may not import
+# dlhw.data; tests/data/test_source_plugins.py holds this table against each source's own module):
+# "requires": keys that must be set; "refuses": key -> why it cannot be used with this source;
+# "npy_labels": a .npy dataset.path needs dataset.labels (a .npz or CSV holds its own labels).
+SOURCE_RULES: dict = {
+    "sklearn": {"requires": ("name",)},
+    "keras": {"requires": ("name",)},
+    "csv": {"requires": ("path", "target")},
+    "image_csv": {"requires": ("path", "target"),
+                  "refuses": {"features": "source image_csv reads the image only; remove features",
+                              "augment": "a flipped image no longer matches its image_csv targets (landmark "
+                                         "coordinates); remove augment"}},
+    "image_folder": {"requires": ("path",)},
+    "sequences": {"requires": ("path",), "npy_labels": True},
+}
+KEY_HINTS = {"target": " (the label column)"}  # said after a required key's name
+
 ACTIVATIONS = (
     "relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "swish", "silu",
     "softplus", "softsign", "leaky_relu", "relu6", "exponential", "hard_sigmoid", "mish",

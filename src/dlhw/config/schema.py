@@ -16,7 +16,8 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tupl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
 from dlhw.config.slurm import SlurmConfig
-from dlhw.config.names import ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, LOSSES, OPTIMIZERS
+from dlhw.config.names import (ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, KEY_HINTS, LOSSES, OPTIMIZERS,
+                               SOURCE_RULES)
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
 # Upper bounds, far above any real use; the message names the key, the bound and the value.
@@ -97,7 +98,7 @@ class SplitConfig(Section):
         return self
 
 
-def _section(model: type, v: dict) -> Any:
+def _section(model: type[BaseModel], v: dict) -> Any:
     """``v`` validated as ``model`` inside a before-validator (a union with bool): one line
     naming the sub-key, not pydantic's union report."""
     from pydantic import ValidationError
@@ -193,7 +194,7 @@ class DatasetConfig(Section):
     def _needs(self) -> "DatasetConfig":
         if self.fold is not None and self.folds is None:
             raise ValueError(f"dataset.fold needs dataset.folds (the number of folds); received fold={self.fold}")
-        if self.fold is not None and self.fold >= self.folds:
+        if self.fold is not None and self.folds is not None and self.fold >= self.folds:
             raise ValueError(f"dataset.fold must be 0 to folds-1 ({self.folds - 1}); received {self.fold}")
         if self.other_classes is not None:
             if not self.classes:
@@ -204,24 +205,20 @@ class DatasetConfig(Section):
             if both:
                 raise ValueError(f"dataset.other_classes: class {both[0]!r} is also in dataset.classes; "
                                  f"a class is known or other, not both")
-        if self.source in ("sklearn", "keras") and not self.name:
-            raise ValueError(f"dataset.name is required for source '{self.source}'")
-        if self.source in ("csv", "image_csv", "image_folder", "sequences") and not self.path:
-            raise ValueError(f"dataset.path is required for source '{self.source}'")
-        npy = self.source == "sequences" and str(self.path).lower().endswith(".npy")
+        rules: dict = SOURCE_RULES.get(str(self.source), {})
+        for key in rules.get("requires", ()):
+            if not getattr(self, key):
+                raise ValueError(f"dataset.{key}{KEY_HINTS.get(key, '')} is required for source '{self.source}'")
+        npy = bool(rules.get("npy_labels")) and str(self.path).lower().endswith(".npy")
         if npy and not self.labels:
             raise ValueError("dataset.labels (the .npy file of labels) is required when dataset.path is a .npy file")
         if self.labels and not npy:
             raise ValueError(f"dataset.labels is only for source sequences with a .npy path (a .npz holds its "
                              f"labels as y, a CSV line starts with its label); received source {self.source} and "
                              f"path {shorten(str(self.path))}")
-        if self.source in ("csv", "image_csv") and not self.target:
-            raise ValueError(f"dataset.target (the label column) is required for source '{self.source}'")
-        if self.source == "image_csv" and self.features:
-            raise ValueError("dataset.features: source image_csv reads the image only; remove features")
-        if self.source == "image_csv" and self.augment:
-            raise ValueError("dataset.augment: a flipped image no longer matches its image_csv targets "
-                             "(landmark coordinates); remove augment")
+        for key, why in rules.get("refuses", {}).items():
+            if getattr(self, key):
+                raise ValueError(f"dataset.{key}: {why}")
         if self.validation == "test" and self.split.val > 0:
             raise ValueError(f"validation: test validates on the test split, so split.val must be 0 "
                              f"(its samples would go unused); received split.val={self.split.val:g}")
@@ -738,6 +735,8 @@ class ExperimentConfig(Section):
 def check_outputs(cfg: ExperimentConfig) -> None:
     """model.outputs against the rest of the config (one ConfigError naming the key)."""
     outs = cfg.model.outputs
+    if not outs:
+        return
     if cfg.task != "regression":
         raise ConfigError(f"model.outputs: named outputs predict numeric target columns; use task: regression "
                           f"(a 0/1 column with binary_crossentropy works there too); received task={cfg.task}")
@@ -749,7 +748,7 @@ def check_outputs(cfg: ExperimentConfig) -> None:
     if getattr(cfg.model, "classifier", None) is not None:
         raise ConfigError("model.outputs: a scikit-learn classifier has one output; remove classifier or outputs")
     columns = [cfg.dataset.target] if isinstance(cfg.dataset.target, str) else list(cfg.dataset.target or [])
-    used = set()
+    used: set[str] = set()
     for name, o in outs.items():
         key = f"model.outputs.{name}"
         for c in o.targets:
@@ -777,7 +776,9 @@ def check_classifier(cfg: ExperimentConfig) -> None:
     needs classification and a backbone frozen in every stage."""
     if cfg.task != "classification":
         raise ConfigError(f"model.classifier: fits class labels; received task={cfg.task}")
-    if cfg.model.backbone.trainable:
+    model = cfg.model
+    assert isinstance(model, BackboneModel), "model.classifier exists on backbone models only"
+    if model.backbone.trainable:
         raise ConfigError("model.backbone.trainable: a classifier is fitted on frozen features; received true")
     if cfg.training.stages and any(s.unfreeze is not None for s in cfg.training.stages):
         raise ConfigError("training.stages: a classifier is fitted once on frozen features; remove unfreeze")

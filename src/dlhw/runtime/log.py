@@ -206,7 +206,7 @@ class _Collector(logging.Handler):
         while logger is not None:
             if any(h is not self and record.levelno >= h.level for h in logger.handlers):
                 return True
-            logger = logger.parent if logger.propagate else None  # type: ignore[assignment]
+            logger = logger.parent if logger.propagate else None
         return False
 
 

@@ -130,7 +130,8 @@ class HParamsLog:
     def for_search(cls, plan, sweep_dir: Path) -> "HParamsLog":
         """A search (dlhw.sweeps.search): its space says each key's kind and domain; trials are
         added as the study asks for them."""
-        kinds, domains = {}, {}
+        kinds: Dict[str, str] = {}
+        domains: Dict[str, Any] = {}
         for p in plan.params:
             if p.kind == "categorical":
                 kinds[p.key] = _kind(list(p.choices))

@@ -100,6 +100,7 @@ def check_available(cfg) -> None:
 def target(cfg) -> tuple:
     """(tracking URI or None for MLflow's default, experiment name)."""
     s = settings(cfg)
+    assert s is not None, "target() is for a config with tracking.mlflow"
     uri = s.uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     experiment = s.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
     return uri, experiment
