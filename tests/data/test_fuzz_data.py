@@ -80,7 +80,7 @@ def image_bytes(draw) -> bytes:
 @st.composite
 def image_folder(draw, root: Path) -> dict:
     names = draw(st.lists(LABEL.map(folder_name), min_size=1, max_size=3, unique_by=lambda s: s.lower()))
-    for i, name in enumerate(names):
+    for name in names:
         d = root / "imgs" / name
         d.mkdir(parents=True, exist_ok=True)
         for j in range(draw(st.sampled_from([0, 1, 5, 6, 8]))):

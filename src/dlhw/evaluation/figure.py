@@ -33,10 +33,10 @@ def save(fig, path: Path) -> None:
     picture; a full disk is one line naming the file and leaves no temporary file."""
     import io
 
-    from dlhw.runtime.files import write_bytes
-
     import matplotlib
     from matplotlib.text import Text
+
+    from dlhw.runtime.files import write_bytes
 
     buf = io.BytesIO()
     try:

@@ -113,7 +113,7 @@ def preflight(uri: Optional[str]) -> None:
     from dlhw.runtime.files import path_kind
 
     path = store_path(uri)
-    if path is None:
+    if path is None or uri is None:
         return
     sqlite = uri.startswith("sqlite:")
     kind = path_kind(path)

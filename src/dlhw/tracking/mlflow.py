@@ -227,7 +227,7 @@ class Tracker:
         tracker._start_logs(cfg)
         return tracker
 
-    caller = None  # dlhw.tracking.bounded.Caller: every call bounded in time
+    caller: Any = None  # dlhw.tracking.bounded.Caller: every call bounded in time
 
     def _start_logs(self, cfg) -> None:
         from mlflow.entities import Param, RunTag
@@ -376,7 +376,6 @@ def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -
 def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
     """The MLflow run id a resumed folder was copied to (same URI), marked running again; else None."""
     from dlhw.rundir.records import MlflowRecord, RecordError
-
     from dlhw.tracking.redact import redact
 
     try:

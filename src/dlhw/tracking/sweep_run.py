@@ -50,7 +50,7 @@ class SweepRun:
         run.caller = caller
         return run
 
-    caller = None  # dlhw.tracking.bounded.Caller
+    caller: Any = None  # dlhw.tracking.bounded.Caller
 
     def finish(self, sweep_dir: Path, ok: int, failed: int, interrupted: bool = False) -> None:
         if not self.parent_id:
