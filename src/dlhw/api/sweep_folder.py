@@ -126,11 +126,14 @@ class Sweep:
 
 def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "int | str" = "auto", *,
           name: Optional[str] = None, executor: str = "local", address: Optional[str] = None,
-          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False) -> Sweep:
+          device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False,
+          repair: bool = False, new_study: bool = False) -> Sweep:
     """Run every trial of ``path`` (a folder of configs, a sweep file, or a sweep file's content as a
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
-    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep')."""
+    ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep'). A search:
+    ``repair`` rebuilds its study from the trial folders; ``new_study`` starts a new one when its
+    definition changed (the old one is kept in ``.studies/``)."""
     from dlhw.sweeps import build_plan
     from dlhw.sweeps.session import run_sweep
 
@@ -149,7 +152,8 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
             echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
             outcome = run_search(splan, Path(out), workers=workers, executor=executor, address=address,
-                                 device=device, rerun=rerun, echo=echo, debug=debug)
+                                 device=device, rerun=rerun, echo=echo, debug=debug, repair=repair,
+                                 new_study=new_study)
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
@@ -159,6 +163,9 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         else:
             raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
                               f"received {type(path).__name__}")
+        if repair or new_study:
+            raise ConfigError(f"--{'repair' if repair else 'new-study'}: only for a search (search: + space:); "
+                              f"{path} is a grid or a folder of configs")
         echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
                             rerun=rerun, echo=echo, debug=debug)

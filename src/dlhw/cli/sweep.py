@@ -63,6 +63,12 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan (trials, varied values, parameter "
                                           "counts, time estimates); train nothing.")] = False,
     rerun: Annotated[bool, typer.Option("--rerun", help="Train completed trials again too.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="A search: rebuild its study (study.journal) from the "
+                                         "trial folders, e.g. after a damaged journal; the old one is kept "
+                                         "beside it as study.journal.damaged.")] = False,
+    new_study: Annotated[bool, typer.Option("--new-study", help="A search whose definition (space, sampler, "
+                                            "metric, pruner, seed) changed: start a new study; the old one and "
+                                            "its trials are kept in OUT/<search>/.studies/N/.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -96,7 +102,8 @@ def sweep(
         from dlhw.api import sweep as sweep_api
 
         result = sweep_api(path, overrides(sets, ctx.args), out=out, workers=workers, executor=executor,
-                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug)
+                           address=address, device=device, rerun=rerun, quiet=quiet, debug=debug,
+                           repair=repair, new_study=new_study)
         print_closing(result)
         if result.failed:
             raise typer.Exit(1)

@@ -24,6 +24,7 @@ from dlhw.errors import ConfigError
 from dlhw.sweeps.records import Job, Result
 from dlhw.sweeps.study import JOURNAL, StudyReporter, import_optuna, make_sampler, open_study, trial_values
 from dlhw.sweeps.space import SearchPlan
+from dlhw.sweeps.study_records import TRIAL_FILE
 
 
 class StudyActor:
@@ -54,11 +55,12 @@ class ActorReporter:
 
 class SearchLoop:
     def __init__(self, plan: SearchPlan, sweep_dir: Path, workers, executor: str, address: Optional[str],
-                 device: str, echo: Callable[[str], None], debug: bool):
+                 device: str, echo: Callable[[str], None], debug: bool, repair: bool = False,
+                 new_study: bool = False):
         self.plan, self.sweep_dir, self.workers, self.executor = plan, Path(sweep_dir), workers, executor
         self.address, self.device, self.echo, self.debug = address, device, echo, debug
         self.optuna = import_optuna()
-        self.study = open_study(plan, sweep_dir)
+        self.study = open_study(plan, sweep_dir, echo, repair=repair, fresh=new_study)
         self.numbers: Dict[str, int] = {}
         self.resume_jobs: List[Job] = []
         self.actor = None
@@ -73,6 +75,13 @@ class SearchLoop:
         """Trials the study holds, enqueued ones not yet asked aside: what the budget counts."""
         TS = self.optuna.trial.TrialState
         return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state != TS.WAITING)
+
+    def _next_number(self) -> int:
+        """The number the next ``ask`` gets: the first enqueued trial's, else the next free one."""
+        TS = self.optuna.trial.TrialState
+        trials = self.study.get_trials(deepcopy=False)
+        waiting = [t.number for t in trials if t.state == TS.WAITING]
+        return min(waiting) if waiting else len(trials)
 
     def _reporter(self, number: int):
         plan = self.plan
@@ -109,6 +118,18 @@ class SearchLoop:
             if "Study.stop" not in str(exc):
                 raise
 
+    def _record(self, number: int, name: str) -> None:
+        """trial.json in the trial's folder: what rebuilding the study needs (dlhw.sweeps.journal)."""
+        from dlhw.sweeps.study_records import TRIAL_FILE, TrialRecord
+
+        ft = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
+            self.study._study_id, number))
+        folder = self.sweep_dir / (self.manifest._by_name[name].get("run_dir") or name)
+        if folder.is_dir():
+            TrialRecord(number=number, params=dict(ft.params), state=ft.state.name.lower(), values=ft.values,
+                        intermediate={int(k): float(v) for k, v in ft.intermediate_values.items()}).write(
+                folder / TRIAL_FILE)
+
     def _tell(self, number: int, name: str, res: Result) -> Optional[List[float]]:
         TS = self.optuna.trial.TrialState
         values = None
@@ -133,7 +154,7 @@ class SearchLoop:
 
         TS = self.optuna.trial.TrialState
         for ft in self.study.get_trials(deepcopy=False):
-            if ft.state == TS.WAITING:
+            if ft.state == TS.WAITING or ft.system_attrs.get("dlhw_gap"):  # a number a rebuilt study had no folder for
                 continue
             try:
                 t = self.plan.trial(ft.number, ft.params)
@@ -143,17 +164,19 @@ class SearchLoop:
             state = ft.state.name.lower()
             self._add(t, ft, value=ft.values if self.plan.multi else ft.value, state=state)
             if ft.state != TS.RUNNING:
+                if not (self.sweep_dir / t.name / TRIAL_FILE).is_file():  # an older release's folder
+                    self._record(ft.number, t.name)
                 continue
             where = locate(t, self.sweep_dir)
             status = (read_status_of(where.folder) or {}).get("status")
             if where.state == "done":
                 res = _done_result(t.name, where.folder)
                 self._tell(ft.number, t.name, res)
+                self._record(ft.number, t.name)
                 outcome.results.append(res)
-            elif status == "pruned":
-                self._told(ft.number, state=TS.PRUNED)
-            elif status in ("failed", "diverged"):
-                self._told(ft.number, state=TS.FAIL)
+            elif status in ("pruned", "failed", "diverged"):
+                self._told(ft.number, state=TS.PRUNED if status == "pruned" else TS.FAIL)
+                self._record(ft.number, t.name)
             elif where.state == "running":
                 self.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             else:
@@ -167,6 +190,7 @@ class SearchLoop:
         TS = self.optuna.trial.TrialState
         dists = {p.key: p.distribution() for p in self.plan.params}
         while self._count() < self.plan.budget:
+            self.study.sampler = make_sampler(self.plan, self._next_number())  # a function of (seed, number)
             ft = self.study.ask(fixed_distributions=dists)
             try:
                 t = self.plan.trial(ft.number, ft.params)
@@ -228,6 +252,7 @@ class SearchLoop:
             self.done += 1
             number = self.numbers[res.name]
             values = self._tell(number, res.name, res)
+            self._record(number, res.name)
             fields = res.to_dict()
             state = {"completed": "complete", "pruned": "pruned", "failed": "fail", "diverged": "fail"}.get(
                 res.status, "running")
@@ -281,7 +306,8 @@ class SearchLoop:
 
 def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", executor: str = "local",
                address: Optional[str] = None, device: str = "auto", rerun: bool = False,
-               echo: Callable[[str], None] = print, debug: bool = False):
+               echo: Callable[[str], None] = print, debug: bool = False, repair: bool = False,
+               new_study: bool = False):
     from dlhw.sweeps import execute, ray_exec
     from dlhw.sweeps.session import EXECUTORS, sweep_folder
 
@@ -308,7 +334,8 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):
-        return SearchLoop(plan, sweep_dir, workers, executor, address, device, echo, debug).run()
+        return SearchLoop(plan, sweep_dir, workers, executor, address, device, echo, debug, repair=repair,
+                          new_study=new_study).run()
 
 
 def read_status_of(folder: Path) -> Optional[Dict[str, Any]]:

@@ -144,6 +144,7 @@ class SearchPlan:
     base: Dict[str, Any]               # the config without sweep keys, --set applied
     overrides: List[str] = field(default_factory=list)
     epochs: int = 0                    # per trial (every stage), as the base config says
+    space: Dict[str, Any] = field(default_factory=dict)  # the space: block as written (--set applied)
 
     @property
     def metrics(self) -> List[str]:
@@ -195,6 +196,14 @@ class SearchPlan:
     def as_sweep_plan(self, trials: List[Trial]) -> SweepPlan:
         return SweepPlan(name=self.name, source=self.source, trials=trials, varied_keys=self.keys,
                          overrides=self.overrides)
+
+    def definition(self):
+        """The study's definition (study.json): what a rerun must match."""
+        from dlhw.sweeps.study_records import StudyDefinition
+
+        return StudyDefinition(name=self.name, sampler=self.spec.sampler, seed=self.spec.seed, metric=self.metrics,
+                               directions=self.directions, pruner=self.pruner.model_dump(), space=self.space,
+                               trials=self.budget, epochs=self.epochs)
 
     def summary(self) -> Dict[str, Any]:
         """What sweep.json records of the search (its ``search`` entry)."""
@@ -352,6 +361,7 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
         if other in raw:
             raise ConfigError(f"{source}: {other}: a file has either grid: (every combination) or search: "
                               f"(Optuna), not both; move one to its own file")
+    raw, sets = apply_search_sets(raw, list(sets))
     if "search" not in raw:
         raise ConfigError(f"{source}: search: required with space: (trials:, sampler:, metric:)")
     spec = read_spec(raw, source)
@@ -359,7 +369,6 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     if not isinstance(space, dict) or not space:
         raise ConfigError(f"{source}: space: expected a mapping of dotted keys to ranges or lists of choices; "
                           f"received {shorten(space) if space is not None else 'nothing'}")
-    sets = list(sets)
     for item in sets:
         key = parse_override(item)[0]
         for g in space:
@@ -385,4 +394,36 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     cfg = validate({**base, "name": "search"}, source)
     epochs = sum(s.epochs for s in cfg.stages())
     name = sanitize_name(str(path) if given else p.stem)
-    return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs)
+    return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs,
+                      space=copy.deepcopy(space))
+
+
+def apply_search_sets(raw: Dict[str, Any], sets: List[str]):
+    """``--set search.KEY=V`` and ``--set space.KEY=V`` applied to the search file's blocks (a space
+    key is dotted itself: ``space.training.optimizer.learning_rate={log_uniform: [1e-4, 1e-2]}``;
+    ``null`` removes it); the other --set items are returned for the base config."""
+    rest: List[str] = []
+    for item in sets:
+        key, value = parse_override(item)
+        top, _, sub = key.partition(".")
+        if top == "search" and sub:
+            search = raw.setdefault("search", {})
+            if isinstance(search, dict) and sub.startswith("pruner.") and isinstance(search.get("pruner"), str):
+                search["pruner"] = {"type": search["pruner"]}
+            if not isinstance(search, dict):
+                raise ConfigError(f"--set {key}: search: is not a mapping in the file")
+            set_path(search, sub, value)
+        elif top == "space" and sub:
+            space = raw.setdefault("space", {})
+            if not isinstance(space, dict):
+                raise ConfigError(f"--set {key}: space: is not a mapping in the file")
+            inner = next((k for k in space if sub.startswith(str(k) + ".")), None)
+            if value is None:
+                space.pop(sub, None)
+            elif inner is not None and isinstance(space[inner], dict):
+                set_path(space[inner], sub[len(str(inner)) + 1:], value)
+            else:
+                space[sub] = value
+        else:
+            rest.append(item)
+    return raw, rest

@@ -27,11 +27,28 @@ def import_optuna():
     return optuna
 
 
-def make_sampler(plan: SearchPlan):
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial ``number``: a function of the search's seed and the number alone,
+    so what a trial is proposed depends only on the seed and the trials before it, never on how
+    many times the search was started (a rerun after a crash asks exactly what an unbroken run asks)."""
+    import hashlib
+
+    digest = hashlib.blake2b(f"{seed}:{number}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def make_sampler(plan: SearchPlan, number: Optional[int] = None):
+    """The search's sampler; ``number``: seeded for that trial (``trial_seed``). QMC keeps the
+    search's seed (its sequence is already a function of the trials the study holds)."""
+    import warnings
+
     optuna = import_optuna()
     s, seed = plan.spec.sampler, plan.spec.seed
-    if s == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if number is not None and s != "qmc":
+        seed = trial_seed(seed, number)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if s == "tpe":  # constant_liar: trials still running count as bad, so N workers do not all ask the same
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
     if s == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if s == "grid":
@@ -69,18 +86,81 @@ def storage(journal: Path):
     return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
 
 
-def open_study(plan: SearchPlan, sweep_dir: Path):
-    """The search's study in ``sweep_dir/study.journal``, created the first time."""
+def new_study(plan: SearchPlan, sweep_dir: Path):
+    """A study in ``sweep_dir/study.journal`` (created the first time, else loaded)."""
     optuna = import_optuna()
-    study = optuna.create_study(study_name=plan.name, storage=storage(Path(sweep_dir) / JOURNAL),
-                                sampler=make_sampler(plan), pruner=make_pruner(plan.pruner.model_dump(), plan.epochs),
-                                directions=plan.directions, load_if_exists=True)
+    return optuna.create_study(study_name=plan.name, storage=storage(Path(sweep_dir) / JOURNAL),
+                               sampler=make_sampler(plan), pruner=make_pruner(plan.pruner.model_dump(), plan.epochs),
+                               directions=plan.directions, load_if_exists=True)
+
+
+def open_study(plan: SearchPlan, sweep_dir: Path, echo=print, repair: bool = False, fresh: bool = False):
+    """The search's study in ``sweep_dir/study.journal``: checked against study.json (a changed
+    definition: ConfigError unless ``fresh``, which moves the old study aside), its journal checked
+    (dlhw.sweeps.journal), rebuilt from the trial folders on ``repair`` or when it is missing or
+    empty beside them."""
+    from dlhw.sweeps.journal import check_journal, check_params, rebuild_study, trial_folders
+    from dlhw.sweeps.study_records import STUDY_FILE, StudyDefinition
+
+    sweep_dir = Path(sweep_dir)
+    definition = plan.definition()
+    stored = StudyDefinition.read(sweep_dir / STUDY_FILE)
+    if fresh:
+        moved = archive_study(sweep_dir)
+        if moved is not None:
+            echo(f"--new-study: the earlier study and its trials are kept in {moved}")
+    elif stored is not None:
+        changed = stored.changes(definition)
+        if changed:
+            more = f" (and {len(changed) - 1} more change(s))" if len(changed) > 1 else ""
+            raise ConfigError(f"{plan.source}: this search's definition changed since its study in {sweep_dir} "
+                              f"began: {changed[0]}{more}; restore it, or start a new study with --new-study "
+                              f"(the old one is kept in {sweep_dir / ARCHIVE})")
+    journal = sweep_dir / JOURNAL
+    if repair:
+        study = rebuild_study(plan, sweep_dir, echo)
+    elif not check_journal(journal, plan.source, echo) and trial_folders(sweep_dir):
+        echo(f"{journal}: missing or empty beside {len(trial_folders(sweep_dir))} trial folder(s); "
+             f"rebuilding the study from them (nothing finished is trained again)")
+        study = rebuild_study(plan, sweep_dir, echo)
+    else:
+        try:
+            study = new_study(plan, sweep_dir)
+        except (ValueError, KeyError, TypeError) as exc:  # records Optuna cannot replay
+            raise ConfigError(f"{journal}: cannot be replayed ({type(exc).__name__}: {str(exc)[:80]}); rebuild "
+                              f"the study from the trial folders with: dlhw sweep {plan.source} --repair") from None
     have = [d.name.lower() for d in study.directions]
     if have != plan.directions:
-        raise ConfigError(f"{plan.source}: search.metric: the study in {Path(sweep_dir) / JOURNAL} optimises "
+        raise ConfigError(f"{plan.source}: search.metric: the study in {journal} optimises "
                           f"{len(have)} value(s) ({', '.join(have)}), this file {', '.join(plan.directions)}; "
-                          f"give another --out or remove that study")
+                          f"start a new study with --new-study")
+    check_params(study, plan.keys, journal, plan.source)
+    definition.write(sweep_dir / STUDY_FILE)
     return study
+
+
+ARCHIVE = ".studies"  # earlier studies (--new-study), each in its own numbered folder; a dot: no report reads it
+
+
+def archive_study(sweep_dir: Path) -> Optional[Path]:
+    """Move everything a study left in ``sweep_dir`` (journal, study.json, sweep.json, trial folders)
+    into ``sweep_dir/.studies/<n>/``; None when there is nothing."""
+    from dlhw.runtime.locks import LOCK_FILE
+
+    items = [p for p in Path(sweep_dir).iterdir() if p.name not in (LOCK_FILE, ARCHIVE)] \
+        if Path(sweep_dir).is_dir() else []
+    if not items:
+        return None
+    root = Path(sweep_dir) / ARCHIVE
+    root.mkdir(exist_ok=True)
+    n = 1
+    while (root / str(n)).exists():
+        n += 1
+    target = root / str(n)
+    target.mkdir()
+    for p in items:
+        p.rename(target / p.name)
+    return target
 
 
 # ------------------------------------------------------------------ reporting
