@@ -128,7 +128,7 @@ def test_killed_mid_trial_the_rerun_resumes_it_and_proposes_the_same_rest(tmp_pa
 
     def mid_second() -> bool:
         folder = trial_folder(sweep_dir, 2)
-        return folder is not None and status(folder).get("epoch", 0) >= 2 and (folder / "checkpoints" / "last.ckpt.npz").is_file()
+        return folder is not None and (folder / "checkpoints" / "last.ckpt.npz").is_file()
 
     kill_when(cmd, mid_second)
     before = proposals(sweep_dir)

@@ -242,6 +242,10 @@ def _run_experiment(cfg, out, name, overwrite, device, quiet, threads, debug, ca
             plot_step_curves(run_dir, metric)
         from dlhw.evaluation.diagnostics import diagnose
 
+        if result.pruned_at is not None and result.paused:  # a scheduler parked it at a rung
+            from dlhw.orchestration.pruned import end_paused
+
+            return RunOutcome(run_dir, "paused", end_paused(trainer, result, status))
         if result.pruned_at is not None:  # a search's pruner stopped it (dlhw.sweeps.search)
             from dlhw.orchestration.pruned import end_pruned
 

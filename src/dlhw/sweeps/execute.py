@@ -160,6 +160,10 @@ def run_trial(job: Job) -> Result:
         if outcome is None:
             outcome = run_experiment(cfg, **kwargs)
         m = outcome.metrics
+        if outcome.status == "paused":  # a scheduler's rung: promoted later, or left paused
+            return Result(job.name, "paused", pid=os.getpid(), seconds=round(time.time() - start, 2),
+                          train_seconds=m.get("train_seconds"), resumed=fields.get("resumed"),
+                          pruned_at=m.get("paused_at"))
         if outcome.status == "pruned":
             fields.update(status="pruned", pruned_at=m.get("pruned_at"), train_seconds=m.get("train_seconds"),
                           error=f"pruned at epoch {m.get('pruned_at')}")

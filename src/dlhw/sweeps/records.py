@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-STATUSES = ("completed", "skipped", "running", "failed", "diverged", "interrupted", "pruned")
-OK = ("completed", "skipped", "running", "pruned")  # anything else makes the sweep exit 1 (pruned: a search stopped it)
+STATUSES = ("completed", "skipped", "running", "failed", "diverged", "interrupted", "pruned", "paused")
+OK = ("completed", "skipped", "running", "pruned", "paused")  # anything else makes the sweep exit 1 (pruned: a search stopped it)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,17 @@ class PrunerSpec(BaseModel):
     startup_trials: int = Field(1, ge=0, description="median: trials to finish before any is pruned.")
 
 
+SCHEDULERS = ("none", "successive_halving", "hyperband")
+
+
+class SchedulerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field("none", description="none | successive_halving | hyperband: promote the best trials at each "
+                                          "rung, continuing from their own checkpoint (needs training.checkpoint)")
+    min_epochs: int = Field(1, ge=1, description="Epochs of the first rung.")
+    reduction_factor: int = Field(3, ge=2, description="Keep 1 in this many trials at each rung (eta).")
+
+
 class SearchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trials: int = Field(..., ge=1, le=MAX_TRIALS, description="Trials in all, over every run of the command.")
@@ -60,6 +71,9 @@ class SearchSpec(BaseModel):
     metric: Union[str, List[str]] = Field("val_accuracy", description="What the search optimises; a list: multi-objective.")
     pruner: Union[str, PrunerSpec, None] = Field(None, description="none | median | asha | hyperband, or {type: ...}")
     seed: int = Field(0, ge=0, description="The sampler's seed (with --workers 1: the same trials every time).")
+    scheduler: Union[str, SchedulerSpec, None] = Field(
+        None, description="successive_halving | hyperband, or {type: ..., min_epochs:, reduction_factor:}: "
+                          "promotion instead of pruning")
     enqueue: List[Dict[str, Any]] = Field(default_factory=list,
                                           description="Trials to try first: mappings of space keys to values.")
 
@@ -166,6 +180,11 @@ class SearchPlan:
         return p if isinstance(p, PrunerSpec) else PrunerSpec(type=p or "none")
 
     @property
+    def scheduler(self) -> SchedulerSpec:
+        s = self.spec.scheduler
+        return s if isinstance(s, SchedulerSpec) else SchedulerSpec(type=s or "none")
+
+    @property
     def budget(self) -> int:
         """Trials in all: ``trials``, or fewer when the grid sampler's grid is smaller."""
         if self.spec.sampler == "grid":
@@ -203,6 +222,7 @@ class SearchPlan:
 
         return StudyDefinition(name=self.name, sampler=self.spec.sampler, seed=self.spec.seed, metric=self.metrics,
                                directions=self.directions, pruner=self.pruner.model_dump(), space=self.space,
+                               scheduler=self.scheduler.model_dump() if self.scheduler.type != "none" else {},
                                trials=self.budget, epochs=self.epochs)
 
     def summary(self) -> Dict[str, Any]:
@@ -233,11 +253,12 @@ def search_raw(path: str | Path) -> Optional[Dict[str, Any]]:
 def _one_line(exc: ValidationError, source: str, where: str, value: Any = None) -> ConfigError:
     err = exc.errors(include_url=False)[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union")))
-    for kind in ("str", "int", "list[str]", "PrunerSpec", "none"):
+    for kind in ("str", "int", "list[str]", "PrunerSpec", "SchedulerSpec", "none"):
         loc = loc.replace(f".{kind}", "").removeprefix(f"{kind}.")
     key = f"{where}.{loc}" if loc else where
     if err["type"] == "extra_forbidden":
-        allowed = list((PrunerSpec if "pruner" in key else SearchSpec).model_fields)
+        allowed = list((PrunerSpec if "pruner" in key else SchedulerSpec if "scheduler" in key
+                        else SearchSpec).model_fields)
         name = str(err["loc"][-1])
         return ConfigError(f"{source}: {key}: unknown key '{name}'{did_you_mean(name, allowed)}; "
                            f"allowed here: {', '.join(allowed)}")
@@ -261,6 +282,11 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
         _choice(source, "search.pruner", search["pruner"], PRUNERS, "pruner")
     if "sampler" in search:
         _choice(source, "search.sampler", search["sampler"], SAMPLERS, "sampler")
+    sched = search.get("scheduler")
+    if isinstance(sched, dict) and "type" in sched:
+        _choice(source, "search.scheduler.type", sched["type"], SCHEDULERS, "scheduler")
+    elif isinstance(sched, str):
+        _choice(source, "search.scheduler", sched, SCHEDULERS, "scheduler")
     try:
         spec = SearchSpec.model_validate(search)
     except ValidationError as exc:
@@ -284,6 +310,15 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
     if multi and spec.sampler in ("cmaes",):
         raise ConfigError(f"{source}: search.sampler: cmaes optimises one metric; use nsga2, tpe or random "
                           f"for a list of metrics")
+    scheduler = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
+    if scheduler.type != "none" and pruner.type != "none":
+        raise ConfigError(f"{source}: search.scheduler: {scheduler.type} decides itself which trials go on; "
+                          f"remove search.pruner ({pruner.type})")
+    if scheduler.type != "none" and multi:
+        raise ConfigError(f"{source}: search.scheduler: promotes on one metric; give search.metric one metric")
+    if scheduler.type != "none" and metrics[0].split("_", 1)[0] not in ("train", "val"):
+        raise ConfigError(f"{source}: search.scheduler: promotes on a metric logged every epoch (val_<name> or "
+                          f"train_<name>); search.metric is '{metrics[0]}'")
     if pruner.type != "none" and metrics[0].split("_", 1)[0] not in ("train", "val"):
         raise ConfigError(f"{source}: search.pruner: prunes on a metric logged every epoch (val_<name> or "
                           f"train_<name>); search.metric is '{metrics[0]}'")
@@ -393,6 +428,10 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
                               f"{did_you_mean(extra[0], list(space))}")
     cfg = validate({**base, "name": "search"}, source)
     epochs = sum(s.epochs for s in cfg.stages())
+    sched = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
+    if sched.type != "none" and cfg.training.checkpoint == "off":
+        raise ConfigError(f"{source}: search.scheduler: {sched.type} continues the trials it promotes from their "
+                          f"checkpoints, and training.checkpoint is off; set training.checkpoint: auto")
     name = sanitize_name(str(path) if given else p.stem)
     return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs,
                       space=copy.deepcopy(space))

@@ -250,7 +250,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "epoch": epoch + 1,
                 "stage_index": index,
                 "stage": stage.name,
-                "stopped": bool(self.model.stop_training),
+                "stopped": bool(self.model.stop_training) and not getattr(self.model, "_dlhw_paused", False),
                 "history": owner.tagged_history(index, result, rows),
                 "stage_params": list(result.stage_params),
                 "stopped_early_before": list(result.stopped_early),

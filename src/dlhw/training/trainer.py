@@ -28,6 +28,7 @@ class TrainResult:
     stopped_early: List[str] = field(default_factory=list)
     evaluated: Dict[str, Any] = field(default_factory=dict)  # which epoch's weights the model holds, and why
     pruned_at: Optional[int] = None  # a search's pruner stopped training after this epoch (training.pruning)
+    paused: bool = False  # ... to pause it there (a scheduler's rung), its checkpoint kept
 
     @property
     def diverged(self) -> bool:
@@ -282,9 +283,9 @@ class Trainer:
             if guard.diverged_at is not None:
                 result.diverged_at = guard.diverged_at
                 break
-            pruned = next((cb.pruned_at for cb in fit_kw["callbacks"] if getattr(cb, "pruned_at", None)), None)
-            if pruned is not None:  # a search's pruner stopped it: no later stage runs
-                result.pruned_at = pruned
+            pruner = next((cb for cb in fit_kw["callbacks"] if getattr(cb, "pruned_at", None)), None)
+            if pruner is not None:  # a search's pruner stopped it: no later stage runs
+                result.pruned_at, result.paused = pruner.pruned_at, pruner.paused
                 break
         result.train_seconds = ckpt.elapsed()
         result.epochs_run = offset
