@@ -209,7 +209,7 @@ def small_case(work: Path, args) -> None:
     p = statistics.median(r["seconds"] for r in plain)
     print(f"\nS1's five heads, {args.images} images at {args.size}x{args.size}, DenseNet121 (weights null), "
           f"{args.epochs} epochs each; whole processes, median of {args.repeats}:")
-    from dlhw.sweeps.execute import auto_workers
+    from dlhw.sweeps.executors.resources import auto_workers
 
     print(f"  dlhw sweep (feature cache, defaults: --workers auto = {auto_workers(len(HEADS), [])})")
     print(f"                                   {d:8.1f} s   test accuracy {fmt_acc(dl[-1]['test_accuracy'])}")

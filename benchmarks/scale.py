@@ -120,7 +120,7 @@ def report_scaling(real: Path, work: Path) -> None:
 def sweep_bookkeeping(work: Path, trials: int) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from dlhw.sweeps import build_plan
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
     from dlhw.sweeps.manifest import Manifest
 
     (work / "base.yaml").write_text(yaml.safe_dump(TINY))

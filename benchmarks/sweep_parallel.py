@@ -74,7 +74,7 @@ def main() -> None:
         else:
             sweep = REPO / "configs" / "mlp_layers" / "mlp_layers.yaml"
             what = "configs/mlp_layers/ as shipped (S5: 3 to 10 hidden layers of 256, 20 epochs each, digits)"
-        from dlhw.sweeps.execute import auto_workers
+        from dlhw.sweeps.executors.resources import auto_workers
 
         n = auto_workers(8, [])
         times: dict[str, list[float]] = {"1": [], "auto": []}

@@ -258,7 +258,7 @@ def test_select_devices_picks_and_validates_gpus():
 
 
 def test_sweep_gives_each_worker_a_named_gpu(monkeypatch):
-    from dlhw.sweeps import execute
+    from dlhw.sweeps.executors import resources as execute
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6")
     assert execute.sweep_gpus("auto") == ["4", "5", "6"]

@@ -215,7 +215,7 @@ def _jobs(tmp_path: Path, sweep_dir: Path, units=(8,)):
 def test_a_worker_that_cannot_see_out_ships_the_trial_folder_back(tmp_path):
     """Two folders stand in for two nodes: the driver's OUT on node A, and node B, where a worker
     finds no such folder. The trial comes back as an archive and lands in node A's OUT."""
-    from dlhw.sweeps.ray_exec import _collect, ray_trial
+    from dlhw.sweeps.executors.ray import _collect, ray_trial
 
     node_a, node_b = tmp_path / "node-a", tmp_path / "node-b"
     node_b.mkdir()
@@ -252,7 +252,7 @@ def test_a_worker_that_cannot_see_out_ships_the_trial_folder_back(tmp_path):
 @pytest.mark.slow
 def test_ray_trials_reach_out_without_a_shared_filesystem(tmp_path, ray_env):
     """The same two-node stand-in through Ray itself: tasks on a private instance that see node B."""
-    from dlhw.sweeps.ray_exec import run_ray
+    from dlhw.sweeps.executors.ray import run_ray
 
     node_a, node_b = tmp_path / "node-a", tmp_path / "node-b"
     node_b.mkdir()

@@ -160,7 +160,7 @@ def test_a_log_from_an_older_sweep_json_or_a_torn_line_is_not_replayed(tmp_path)
 
 
 def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path, capsys):
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     plan = _plan(tmp_path, 2)
     outcome = run_sweep(plan, tmp_path / "runs", workers=1, device="cpu", echo=lambda s: None)

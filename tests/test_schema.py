@@ -18,7 +18,7 @@ from dlhw.cli import app
 from dlhw.config import load_config, read_yaml, validate
 from dlhw.config.jsonschema import dumps, experiment_schema, sweep_schema
 from dlhw.errors import ConfigError
-from dlhw.sweeps.plan import build_plan
+from dlhw.sweeps.planning.plan import build_plan
 from tests.conftest import REPO
 from tests.test_config import BASE, CONTRACT, contract_blocks
 
@@ -26,7 +26,7 @@ runner = CliRunner()
 CONFIGS = REPO / "configs"
 YAMLS = sorted(CONFIGS.rglob("*.yaml"))
 SHIPPED = sorted(list(CONFIGS.glob("*.yaml")) + [p for p in CONFIGS.iterdir() if p.is_dir()])
-SEARCHES = sorted((CONFIGS / "search").glob("*.yaml"))  # each runs on its own (dlhw.sweeps.search)
+SEARCHES = sorted((CONFIGS / "search").glob("*.yaml"))  # each runs on its own (dlhw.sweeps.sources.search)
 COMMITTED = {"dlhw.schema.json": experiment_schema, "dlhw-sweep.schema.json": sweep_schema}
 MODELINE = re.compile(r"# yaml-language-server: \$schema=(\S+)$")
 
@@ -78,7 +78,7 @@ def test_every_shipped_file_names_its_schema_and_validates_as_written(path, expe
 def test_every_shipped_trial_validates_merged_and_resolved(path, experiment):
     """What the loader produces: the base chain merged, the grid applied; and every default filled."""
     if path in SEARCHES or path == CONFIGS / "search":  # a search: its first trial of each file
-        from dlhw.sweeps.space import build_search
+        from dlhw.sweeps.planning.space import build_search
 
         plans = [build_search(f) for f in SEARCHES]
         trials = [p.trial(0, {q.key: (q.labels or q.choices or [q.low])[0] for q in p.params}) for p in plans]

@@ -206,7 +206,7 @@ def test_a_multi_objective_search_and_its_report(tmp_path):
 # -------------------------------------------------------------------- dotted keys, dry run
 def test_dotted_keys_index_lists_in_set_grid_and_space(tmp_path):
     from dlhw.sweeps import build_plan
-    from dlhw.sweeps.space import build_search
+    from dlhw.sweeps.planning.space import build_search
 
     base = {**BASE, "model": {"type": "mlp", "layers": [{"units": 16}, {"units": 8}]}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
@@ -339,7 +339,7 @@ def test_the_contracts_search_example_plans_as_written():
     from test_config import CONTRACT, contract_blocks
 
     from dlhw.config.jsonschema import sweep_schema
-    from dlhw.sweeps.space import build_search
+    from dlhw.sweeps.planning.space import build_search
 
     if not CONTRACT.exists():
         pytest.skip("shared/CONFIG.md not beside the repo")

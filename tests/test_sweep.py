@@ -104,7 +104,7 @@ def test_ray_missing_says_the_install_line(tmp_path, monkeypatch):
 
 
 def test_a_trial_running_elsewhere_is_left_alone(tmp_path):
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     plan = build_plan(sweep_file(tmp_path, {"training.epochs": [1]}))
     busy = tmp_path / "runs" / "grid" / "epochs-1"
@@ -265,7 +265,7 @@ def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, w
     same holds for the workers."""
     import subprocess
 
-    from dlhw.sweeps.execute import auto_workers
+    from dlhw.sweeps.executors.resources import auto_workers
 
     flag = [] if workers == "default" else ["--workers", str(workers)]
     expected = auto_workers(6, []) if workers == "default" else workers
@@ -287,7 +287,7 @@ def test_a_real_sweep_process_is_quiet_and_leaves_no_temporary_files(tmp_path, w
 
 def test_workers_auto_is_one_per_core_within_memory_and_one_per_gpu(monkeypatch):
     from dlhw.errors import ConfigError
-    from dlhw.sweeps import execute
+    from dlhw.sweeps.executors import resources as execute
 
     assert execute.parse_workers("auto") == "auto" and execute.parse_workers(" AUTO ") == "auto"
     assert execute.parse_workers("3") == 3 and execute.parse_workers(2) == 2
@@ -317,7 +317,7 @@ def test_workers_share_the_image_cache_budget(monkeypatch):
     whole = memory_budget()
     env = {k: v for k, v in os.environ.items() if k != "DLHW_CACHE_MEMORY"}
     code = ("import os, multiprocessing as mp\n"
-            "from dlhw.sweeps import pool\n"
+            "from dlhw.sweeps.executors import pool\n"
             "q = mp.get_context('spawn').Queue(); q.put(0)\n"
             "pool._worker_init(q, [], 1, share=4)\n"
             "from dlhw.data.image_cache import memory_budget\n"
@@ -331,7 +331,8 @@ def test_workers_share_the_image_cache_budget(monkeypatch):
 
 # ------------------------------------------------------- worker start, Ctrl-C
 def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
-    from dlhw.sweeps import execute, pool
+    from dlhw.sweeps.executors import pool
+    from dlhw.sweeps.executors import resources as execute
 
     monkeypatch.setattr(execute, "visible_gpus", lambda: [])
     monkeypatch.setattr(sys, "platform", "linux")
@@ -355,7 +356,7 @@ def test_workers_are_forked_only_where_that_is_safe(monkeypatch):
 def _forked_worker(slots, stop, marks: str) -> None:
     import atexit
 
-    from dlhw.sweeps.pool import _worker_init
+    from dlhw.sweeps.executors.pool import _worker_init
 
     _worker_init(slots, [], 1, True)
     atexit.register(lambda: Path(marks, "own").write_text("ran"))
@@ -438,7 +439,7 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     import signal
 
     from dlhw.runtime import signals
-    from dlhw.sweeps.pool import _pool_trial
+    from dlhw.sweeps.executors.pool import _pool_trial
     from dlhw.sweeps.records import Job
 
     job = Job(name="t", raw=TINY, source="test", out=str(tmp_path), device="cpu")
@@ -447,7 +448,7 @@ def test_a_signal_between_trials_stops_the_next_one(tmp_path):
     assert res.status == "interrupted" and not (tmp_path / "t").exists()
     assert signals.STATE.requested is None  # consumed: the worker's later trials run
     signals.note_between_runs(signal.SIGINT, None)  # as if it landed after the check above
-    from dlhw.sweeps.execute import run_trial
+    from dlhw.sweeps.executors.trial import run_trial
 
     with pytest.raises(signals.RunInterrupted, match="SIGINT"):
         run_trial(job)

@@ -11,7 +11,7 @@ import yaml
 
 from dlhw.sweeps import build_plan
 from dlhw.sweeps.records import Job, Result
-from dlhw.sweeps.session import MANIFEST_FIELDS, run_sweep
+from dlhw.sweeps.engine import MANIFEST_FIELDS, run_sweep
 from conftest import TINY
 
 # A trial entry of sweep.json, as every dlhw so far has written it.

@@ -135,18 +135,18 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
     ``repair`` rebuilds its study from the trial folders; ``new_study`` starts a new one when its
     definition changed (the old one is kept in ``.studies/``)."""
     from dlhw.sweeps import build_plan
-    from dlhw.sweeps.session import run_sweep
+    from dlhw.sweeps.engine import run_sweep
 
     check_device(device)
     sets = override_list(overrides)
     with console_quiet(quiet):
-        from dlhw.sweeps.space import is_search, search_raw
+        from dlhw.sweeps.planning.space import is_search, search_raw
 
         search = merge_base(path) if isinstance(path, Mapping) else \
             search_raw(path) if isinstance(path, (str, Path)) else None
-        if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.search)
-            from dlhw.sweeps.search import run_search
-            from dlhw.sweeps.space import build_search
+        if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.sources.search)
+            from dlhw.sweeps.sources.search import run_search
+            from dlhw.sweeps.planning.space import build_search
 
             label = (name or str(search.get("name") or "search")) if isinstance(path, Mapping) else path
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)

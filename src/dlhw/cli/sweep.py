@@ -82,12 +82,12 @@ def sweep(
         if dry_run:
             check_device(device)
             from dlhw.sweeps import build_plan
-            from dlhw.sweeps.dryrun import data_problem, plan_rows, print_plan
-            from dlhw.sweeps.space import search_raw
+            from dlhw.sweeps.planning.dryrun import data_problem, plan_rows, print_plan
+            from dlhw.sweeps.planning.space import search_raw
 
             if search_raw(path) is not None:  # a search: its space, sampler, pruner and budget
-                from dlhw.sweeps.search_dryrun import print_search
-                from dlhw.sweeps.space import build_search
+                from dlhw.sweeps.planning.search_dryrun import print_search
+                from dlhw.sweeps.planning.space import build_search
 
                 print_search(build_search(path, overrides(sets, ctx.args)), out)
                 return

@@ -95,7 +95,7 @@ def detail_id(index: int) -> str:
 
 def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) -> Dict[str, Any]:
     from dlhw.reports.charts import legend_label, sweep_groups
-    from dlhw.sweeps.plan import key_labels
+    from dlhw.sweeps.planning.plan import key_labels
 
     index = {id(rec): i for i, rec in enumerate(records)}
     title_of: Dict[int, str] = {}

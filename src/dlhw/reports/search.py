@@ -1,5 +1,5 @@
 """The report's Search section: for every search among the report's folders (a sweep folder whose
-sweep.json has a ``search`` entry, dlhw.sweeps.search).
+sweep.json has a ``search`` entry, dlhw.sweeps.sources.search).
 
 Best-so-far against trial number, Optuna's parameter importances, a parallel-coordinates chart
 of the parameters against the metric, the trials' table (pruned ones with the epoch they stopped
@@ -195,7 +195,7 @@ def section(paths: Sequence[str | Path], out_dir: Path, data_uri) -> str:
 
 
 def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
-    from dlhw.sweeps.plan import format_value, key_labels
+    from dlhw.sweeps.planning.plan import format_value, key_labels
 
     m = read_manifest(sweep_dir) or {}
     info = m["search"]

@@ -117,7 +117,7 @@ def fmt(value: Tuple[Optional[float], Optional[float]], key: str) -> str:
 
 
 def format_varied(value: Any) -> str:
-    from dlhw.sweeps.plan import format_value
+    from dlhw.sweeps.planning.plan import format_value
 
     return format_value(value)
 
@@ -125,7 +125,7 @@ def format_varied(value: Any) -> str:
 def header(rows: Sequence[Row], metric: str) -> Tuple[List[str], List[str]]:
     """(keys, titles): run, sweep, varied keys..., status, n, metrics..., diagnostics."""
     vk = varied_keys(rows)
-    from dlhw.sweeps.plan import key_labels
+    from dlhw.sweeps.planning.plan import key_labels
 
     labels = key_labels(vk)
     cols = [c for c, _ in COLUMNS] + ([metric] if metric not in [c for c, _ in COLUMNS] else [])

@@ -4,6 +4,6 @@
 trains what is not already done. No heavy imports at package level.
 """
 
-from dlhw.sweeps.plan import SweepPlan, Trial, build_plan
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, build_plan
 
 __all__ = ["SweepPlan", "Trial", "build_plan"]

@@ -1,7 +1,7 @@
 """The trials an executor hands out, one at a time: a fixed list (a grid), or made on demand (a search).
 
 A search asks its study for the next trial only when a worker is free to train it
-(dlhw.sweeps.search): no batches, no barrier. Every executor (run_serial, run_pool, run_ray)
+(dlhw.sweeps.sources.search): no batches, no barrier. Every executor (run_serial, run_pool, run_ray)
 takes a Feed; a plain list of jobs is wrapped in one.
 """
 

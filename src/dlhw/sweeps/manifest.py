@@ -24,7 +24,7 @@ from dlhw.rundir.folder import now, read_json
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
 from dlhw.runtime.files import write_json
-from dlhw.sweeps.plan import SweepPlan, Trial, describe
+from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
 
@@ -95,7 +95,7 @@ class Manifest:
             if state == "completed" and metrics is None:
                 state, status["error"] = "failed", "status.json says completed but metrics.json is missing"
             e.update(status=state, error=status.get("error") if state != "completed" else None)
-            if state == "pruned":  # a search's pruner stopped it (sweeps.search)
+            if state == "pruned":  # a search's pruner stopped it (sweeps.sources.search)
                 e.update(pruned_at=status.get("pruned_at"), train_seconds=status.get("train_seconds"))
             if metrics is not None and state == "completed":
                 val, test = metrics.get("val") or {}, metrics.get("test") or {}

@@ -30,7 +30,7 @@ class Job:
     resume: bool = False           # continue an unfinished run folder from its checkpoint
     device: str = "auto"
     threads: Optional[int] = None  # CPU threads of its process (None: as the process has)
-    report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.search)
+    report: Any = None             # a search's pruning reporter: report(epoch, logs) -> True to stop (sweeps.sources.search)
     mlflow_parent: Optional[str] = None  # tracking.mlflow: the sweep's parent run id ('': unreachable, not tracked)
 
     @property

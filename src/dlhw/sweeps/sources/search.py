@@ -1,8 +1,8 @@
-"""``dlhw sweep SEARCH.yaml``: an Optuna study (dlhw.sweeps.study) asked for trials as workers free up.
+"""``dlhw sweep SEARCH.yaml``: an Optuna study (dlhw.sweeps.sources.study) asked for trials as workers free up.
 
 Only this process asks and tells. The study lives in the sweep folder (``study.journal``, Optuna's JournalFileStorage: a file, no
 server). Each trial is an ordinary run folder, ``<number>_<values>``, listed in sweep.json with its
-status, its parameters and its value. ``--workers N`` keeps N trials training (sweeps.pool, fed
+status, its parameters and its value. ``--workers N`` keeps N trials training (sweeps.executors.pool, fed
 one trial at a time: a worker that finishes gets the next trial at once, no batches); ``--executor
 ray`` does the same with Ray tasks, the study on the driver and each epoch reported through a Ray
 actor beside it. A trial reports its metric every epoch to the pruner (``StudyReporter``: the
@@ -22,9 +22,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.sweeps.records import Job, Result
-from dlhw.sweeps.study import JOURNAL, StudyReporter, import_optuna, make_sampler, open_study, trial_values
-from dlhw.sweeps.space import SearchPlan
-from dlhw.sweeps.study_records import TRIAL_FILE
+from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, open_study, trial_values
+from dlhw.sweeps.planning.space import SearchPlan
+from dlhw.sweeps.sources.study_records import TRIAL_FILE
 
 
 class StudyActor:
@@ -119,8 +119,8 @@ class SearchLoop:
                 raise
 
     def _record(self, number: int, name: str) -> None:
-        """trial.json in the trial's folder: what rebuilding the study needs (dlhw.sweeps.journal)."""
-        from dlhw.sweeps.study_records import TRIAL_FILE, TrialRecord
+        """trial.json in the trial's folder: what rebuilding the study needs (dlhw.sweeps.sources.journal)."""
+        from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord
 
         ft = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
             self.study._study_id, number))
@@ -150,7 +150,7 @@ class SearchLoop:
     def _adopt(self, outcome) -> None:
         """Trials a previous run of this search left: kept (finished) or resumed (still running)."""
         from dlhw.sweeps.manifest import locate
-        from dlhw.sweeps.session import _done_result, _place
+        from dlhw.sweeps.engine import _done_result, _place
 
         TS = self.optuna.trial.TrialState
         for ft in self.study.get_trials(deepcopy=False):
@@ -213,10 +213,10 @@ class SearchLoop:
     # ------------------------------------------------------------ the run
     def run(self):
         from dlhw.rundir.folder import folder_bytes
-        from dlhw.sweeps import execute
+        from dlhw.sweeps.executors import resources
         from dlhw.sweeps.feed import Feed
         from dlhw.sweeps.manifest import Manifest
-        from dlhw.sweeps.session import MANIFEST_FIELDS, SweepOutcome
+        from dlhw.sweeps.engine import MANIFEST_FIELDS, SweepOutcome
 
         from dlhw.tracking.sweep_run import SweepRun
 
@@ -230,10 +230,10 @@ class SearchLoop:
                 by_key = {p.key: p for p in plan.params}
                 self.study.enqueue_trial({k: by_key[k].stored(v) for k, v in point.items()})
         workers = self.workers
-        gpus = execute.visible_gpus() if self.device != "cpu" else []
+        gpus = resources.visible_gpus() if self.device != "cpu" else []
         auto = workers == "auto"
         if auto and self.executor != "ray":
-            workers = execute.auto_workers(plan.budget, gpus)
+            workers = resources.auto_workers(plan.budget, gpus)
         self.manifest = Manifest(plan.as_sweep_plan([]), self.sweep_dir, self.executor, workers)
         self.manifest.data.update(search=plan.summary(), metric=plan.metrics[0], study=JOURNAL)
         outcome = SweepOutcome(self.sweep_dir)
@@ -269,14 +269,16 @@ class SearchLoop:
             if not to_run:
                 pass
             elif self.executor == "ray":
-                from dlhw.sweeps import ray_exec
+                from dlhw.sweeps.executors import ray as ray_exec
 
                 ray_exec.run_ray(feed, self.workers, self.address, on_result, echo=self.echo, debug=self.debug,
                                  sweep_dir=self.sweep_dir)
             elif workers == 1 or to_run == 1:
-                execute.run_serial(feed, on_result)
+                from dlhw.sweeps.executors.serial import run_serial
+
+                run_serial(feed, on_result)
             else:
-                from dlhw.sweeps.pool import run_pool
+                from dlhw.sweeps.executors.pool import run_pool
 
                 run_pool(feed, min(workers, to_run), gpus, on_result)
         except KeyboardInterrupt:
@@ -308,12 +310,13 @@ def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", execu
                address: Optional[str] = None, device: str = "auto", rerun: bool = False,
                echo: Callable[[str], None] = print, debug: bool = False, repair: bool = False,
                new_study: bool = False):
-    from dlhw.sweeps import execute, ray_exec
-    from dlhw.sweeps.session import EXECUTORS, sweep_folder
+    from dlhw.sweeps.executors import ray as ray_exec
+    from dlhw.sweeps.executors import resources
+    from dlhw.sweeps.engine import EXECUTORS, sweep_folder
 
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
-    workers = execute.parse_workers(workers)
+    workers = resources.parse_workers(workers)
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if rerun:

@@ -222,7 +222,7 @@ def ray_trial(job: Job, marker: str, seed: Optional[list] = None, view: Optional
     and ships it back in the result (``archive``). ``seed``: [an ObjectRef of the trial's old folder],
     fetched only to resume here. ``view``: maps the driver's paths to this worker's (tests stand in two
     nodes with it)."""
-    from dlhw.sweeps.execute import run_trial
+    from dlhw.sweeps.executors.trial import run_trial
 
     out = Path(job.out)
     seen = view(out) if view is not None else out

@@ -20,9 +20,10 @@ from typing import Callable, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir.folder import folder_bytes, read_json
-from dlhw.sweeps import execute, ray_exec
+from dlhw.sweeps.executors import ray as ray_exec
+from dlhw.sweeps.executors import resources
 from dlhw.sweeps.manifest import Manifest, Where, free_folder, locate
-from dlhw.sweeps.plan import SweepPlan
+from dlhw.sweeps.planning.plan import SweepPlan
 from dlhw.rundir import layout
 from dlhw.sweeps.records import Job, Result
 
@@ -94,7 +95,7 @@ def run_sweep(plan: SweepPlan, out: Path, workers: "int | str" = "auto", executo
               echo: Callable[[str], None] = print, debug: bool = False) -> SweepOutcome:
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
-    workers = execute.parse_workers(workers)
+    workers = resources.parse_workers(workers)
     if address and executor != "ray":
         raise ConfigError("--address: only used with --executor ray")
     if executor == "ray":
@@ -141,10 +142,10 @@ def _place(t, where: Where, sweep_dir: Path, rerun: bool, taken: List[str], echo
 def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor: str, address: Optional[str],
                 device: str, rerun: bool, echo: Callable[[str], None], debug: bool = False) -> SweepOutcome:
     out = sweep_dir.parent
-    gpus = execute.sweep_gpus(device)  # one per worker; --device gpu:N: only those
+    gpus = resources.sweep_gpus(device)  # one per worker; --device gpu:N: only those
     auto = workers == "auto"
     if auto and executor != "ray":  # ray: as many at once as the cluster's CPUs hold (run_ray)
-        workers = execute.auto_workers(len(plan.trials), gpus)
+        workers = resources.auto_workers(len(plan.trials), gpus)
     manifest = Manifest(plan, sweep_dir, executor, workers)
     outcome = SweepOutcome(sweep_dir)
     from dlhw.tracking.hparams import HParamsLog
@@ -217,9 +218,11 @@ def _run_locked(plan: SweepPlan, sweep_dir: Path, workers: "int | str", executor
         elif executor == "ray":
             ray_exec.run_ray(jobs, workers, address, on_result, echo=echo, debug=debug)
         elif workers == 1 or len(jobs) == 1:
-            execute.run_serial(jobs, on_result)
+            from dlhw.sweeps.executors.serial import run_serial
+
+            run_serial(jobs, on_result)
         else:
-            from dlhw.sweeps.pool import run_pool
+            from dlhw.sweeps.executors.pool import run_pool
 
             run_pool(jobs, min(workers, len(jobs)), gpus, on_result)
     except KeyboardInterrupt:

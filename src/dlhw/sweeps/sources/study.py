@@ -1,4 +1,4 @@
-"""A search's Optuna study (dlhw.sweeps.search): sampler, pruner, the journal file in the sweep
+"""A search's Optuna study (dlhw.sweeps.sources.search): sampler, pruner, the journal file in the sweep
 folder, and ``StudyReporter``, through which a trial reports its metric every epoch and hears
 whether to stop (from any process on this machine: the journal file is shared with file locks).
 """
@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import read_json
-from dlhw.sweeps.space import SearchPlan
+from dlhw.sweeps.planning.space import SearchPlan
 
 JOURNAL = "study.journal"
 OPTUNA_HINT = 'pip install "dlhw[search]"'
@@ -97,10 +97,10 @@ def new_study(plan: SearchPlan, sweep_dir: Path):
 def open_study(plan: SearchPlan, sweep_dir: Path, echo=print, repair: bool = False, fresh: bool = False):
     """The search's study in ``sweep_dir/study.journal``: checked against study.json (a changed
     definition: ConfigError unless ``fresh``, which moves the old study aside), its journal checked
-    (dlhw.sweeps.journal), rebuilt from the trial folders on ``repair`` or when it is missing or
+    (dlhw.sweeps.sources.journal), rebuilt from the trial folders on ``repair`` or when it is missing or
     empty beside them."""
-    from dlhw.sweeps.journal import check_journal, check_params, rebuild_study, trial_folders
-    from dlhw.sweeps.study_records import STUDY_FILE, StudyDefinition
+    from dlhw.sweeps.sources.journal import check_journal, check_params, rebuild_study, trial_folders
+    from dlhw.sweeps.sources.study_records import STUDY_FILE, StudyDefinition
 
     sweep_dir = Path(sweep_dir)
     definition = plan.definition()

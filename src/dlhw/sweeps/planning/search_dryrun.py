@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dlhw.sweeps.space import SearchPlan
+from dlhw.sweeps.planning.space import SearchPlan
 
 
 def search_lines(plan: SearchPlan, out: Path) -> list:
@@ -34,7 +34,7 @@ def search_lines(plan: SearchPlan, out: Path) -> list:
     lines += [f"    {p.key.ljust(width)}  {p.describe()}" for p in plan.params]
     from dlhw.rundir.sweep_log import read_manifest
 
-    from dlhw.sweeps.session import sweep_folder
+    from dlhw.sweeps.engine import sweep_folder
 
     manifest = read_manifest(sweep_folder(plan, Path(out))) or {}
     counts = manifest.get("counts") or {}

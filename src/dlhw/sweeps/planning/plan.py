@@ -262,7 +262,7 @@ def expand_file(path: Path, sets: List[str], label_prefix: str = "",
     ``raw``: the file's content as data, ``base:`` merged (the Python API's dict); then nothing is read."""
     source = str(path)
     raw = load_raw(path) if raw is None else copy.deepcopy(raw)
-    if "search" in raw or "space" in raw:  # dlhw.sweeps.space: a study of its own, never one trial of a folder
+    if "search" in raw or "space" in raw:  # dlhw.sweeps.planning.space: a study of its own, never one trial of a folder
         raise ConfigError(f"{source}: a search file (search:, space:) runs on its own: dlhw sweep {source}")
     grid = _grid(raw, source)
     repeats = _repeats(raw, source)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from dlhw.errors import DataError, DlhwError
 from dlhw.sweeps.manifest import estimate_seconds, past_timings, trial_state
-from dlhw.sweeps.plan import SweepPlan, describe
+from dlhw.sweeps.planning.plan import SweepPlan, describe
 
 
 def count_params(plan: SweepPlan, device: str = "auto") -> Dict[str, Any]:
@@ -74,7 +74,7 @@ def model_key(dump: Dict[str, Any]) -> str:
 def plan_rows(plan: SweepPlan, out: Path, with_params: bool = True, device: str = "auto") -> List[Dict[str, Any]]:
     params = count_params(plan, device) if with_params else {}
     timings = past_timings(Path(out))
-    from dlhw.sweeps.session import sweep_folder
+    from dlhw.sweeps.engine import sweep_folder
 
     sweep_dir = sweep_folder(plan, Path(out))  # OUT/<name>, or <name>-sweep beside a run folder of that name
     rows = []

@@ -23,7 +23,7 @@ from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import read_json
 from dlhw.rundir.states import Status
-from dlhw.sweeps.study_records import TRIAL_FILE, TrialRecord
+from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord
 
 JOURNAL = "study.journal"
 
@@ -105,7 +105,7 @@ def trial_folders(sweep_dir: Path) -> Dict[int, Path]:
 
 def _from_manifest(plan, folder: Path, entries: Dict[str, Dict[str, Any]]) -> Optional[TrialRecord]:
     """An older trial folder without trial.json: its parameters from sweep.json's entry."""
-    from dlhw.sweeps.study import trial_values
+    from dlhw.sweeps.sources.study import trial_values
 
     e = entries.get(folder.name)
     if not e or not isinstance(e.get("varied"), dict) or e.get("number") is None:
@@ -139,7 +139,7 @@ def _intermediate(plan, folder: Path) -> Dict[int, float]:
 def rebuild_study(plan, sweep_dir: Path, echo: Callable[[str], None]):
     """A new study in ``sweep_dir/study.journal`` holding every trial its folders describe, in order
     of number (a number no folder has becomes a failed trial, so the numbers stay the folders')."""
-    from dlhw.sweeps.study import import_optuna, new_study
+    from dlhw.sweeps.sources.study import import_optuna, new_study
 
     optuna = import_optuna()
     sweep_dir = Path(sweep_dir)

@@ -33,7 +33,7 @@ from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.config.loader import SWEEP_KEYS, apply_overrides, load_raw, parse_override, set_path, validate
 from dlhw.errors import ConfigError, did_you_mean, shorten
 from dlhw.rundir.folder import sanitize_name
-from dlhw.sweeps.plan import MAX_TRIALS, SweepPlan, Trial, format_value, key_labels, trial_name
+from dlhw.sweeps.planning.plan import MAX_TRIALS, SweepPlan, Trial, format_value, key_labels, trial_name
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes", "qmc", "nsga2")
 PRUNERS = ("none", "median", "asha", "hyperband")
@@ -218,7 +218,7 @@ class SearchPlan:
 
     def definition(self):
         """The study's definition (study.json): what a rerun must match."""
-        from dlhw.sweeps.study_records import StudyDefinition
+        from dlhw.sweeps.sources.study_records import StudyDefinition
 
         return StudyDefinition(name=self.name, sampler=self.spec.sampler, seed=self.spec.seed, metric=self.metrics,
                                directions=self.directions, pruner=self.pruner.model_dump(), space=self.space,

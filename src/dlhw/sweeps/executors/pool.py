@@ -30,8 +30,8 @@ import time
 from typing import Any, Callable, List, Optional
 
 from dlhw.errors import DlhwError
-from dlhw.sweeps import execute
-from dlhw.sweeps.execute import threads_per_worker
+from dlhw.sweeps.executors import resources
+from dlhw.sweeps.executors.resources import threads_per_worker
 from dlhw.sweeps.records import Job, Result
 
 PARENT_GRACE = 30.0  # seconds a worker whose sweep died may take to stop its trial before it exits anyway
@@ -68,7 +68,7 @@ def start_method(gpus: List[str] = ()) -> str:
     ``gpus``: those the sweep already found; without any, the machine is asked (--device cpu)."""
     if os.environ.get("DLHW_WORKER_START", "").strip().lower() == "spawn":
         return "spawn"
-    if not sys.platform.startswith("linux") or "tensorflow" in sys.modules or gpus or execute.visible_gpus():
+    if not sys.platform.startswith("linux") or "tensorflow" in sys.modules or gpus or resources.visible_gpus():
         return "spawn"
     return "fork"
 
@@ -144,7 +144,9 @@ def _pool_trial(job: Job, stop=None) -> Result:
         signals.STATE.requested = None
         return Result(job.name, "interrupted", error="the sweep was interrupted", pid=os.getpid())
     try:
-        return execute.run_trial(job)
+        from dlhw.sweeps.executors.trial import run_trial
+
+        return run_trial(job)
     except KeyboardInterrupt as exc:
         return Result(job.name, "interrupted", error=" ".join(str(exc).split()) or "interrupted", pid=os.getpid())
 
