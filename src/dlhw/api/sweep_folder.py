@@ -62,8 +62,9 @@ class Sweep:
 
     @property
     def failed(self) -> List[Dict[str, Any]]:
-        """The trials that failed (failed, diverged, interrupted, ...; a search's pruned trials are not)."""
-        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running", "pruned")]
+        """The trials that failed (failed, diverged, interrupted, ...; a search's pruned and paused trials are not)."""
+        return [r for r in self.results if r.get("status") not in ("completed", "skipped", "running", "pruned",
+                                                                    "paused")]
 
     def _records(self):
         from dlhw.reports.collect import collect

@@ -21,7 +21,7 @@ from dlhw.config.loader import get_path
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 
-RESUMABLE = ("interrupted", "failed", "stale")
+RESUMABLE = ("interrupted", "failed", "stale", "paused")  # paused: a search scheduler parked it at a rung
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:

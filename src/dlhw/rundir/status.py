@@ -14,7 +14,7 @@ from dlhw.rundir.folder import now, read_json
 from dlhw.runtime.files import write_json
 from dlhw.rundir import layout
 
-STATUSES = ("running", "completed", "failed", "diverged", "interrupted", "pruned")  # pruned: a search stopped it
+STATUSES = ("running", "completed", "failed", "diverged", "interrupted", "pruned", "paused")  # pruned: a search stopped it; paused: a scheduler parked it at a rung
 
 
 class RunStatus:

@@ -173,6 +173,7 @@ def rebuild_study(plan, sweep_dir: Path, echo: Callable[[str], None]):
         values = rec.values if state == TS.COMPLETE else None
         study.add_trial(optuna.trial.create_trial(
             params={k: v for k, v in rec.params.items() if k in dists}, distributions={k: dists[k] for k in rec.params if k in dists},
-            values=values, state=state, intermediate_values=rec.intermediate if state != TS.FAIL else None))
+            values=values, state=state, intermediate_values=rec.intermediate if state != TS.FAIL else None,
+            user_attrs={"bracket": rec.lineage["bracket"]} if "bracket" in rec.lineage else None))
     echo(f"{journal}: rebuilt from {len(records)} trial folder(s)")
     return study

@@ -99,13 +99,15 @@ class Schedule:
                 jobs = [job for job in (self.rung_job(n, b, i) for n in members) if job is not None]
                 if jobs:
                     self.dispatch(jobs)
-                if i == len(b.epochs) - 1:
-                    break
                 values = {n: history_values(self.folder(n), self.metric).get(epochs) if self.folder(n) else None
                           for n in members}
+                for n in members:
+                    self.note(n, b, i, values)
+                if i == len(b.epochs) - 1:
+                    break
                 members = promote(values, b.sizes[i + 1], self.maximize)
                 for n in members:
-                    self.note(n, b, i + 1, values)
+                    self.note(n, b, i + 1, {})
 
     def rung_job(self, number: int, b: Bracket, i: int) -> Optional[Job]:
         """The job that brings trial ``number`` to rung ``i`` (None: it is there already, or failed)."""
@@ -122,10 +124,14 @@ class Schedule:
         checkpoint it started from."""
         lineage = self.loop.lineage.setdefault(number, {"bracket": b.index, "rungs": []})
         rungs: List[Dict[str, Any]] = lineage["rungs"]
-        if rung > 0 and rungs and rungs[-1]["rung"] == rung - 1 and values.get(number) is not None:
-            rungs[-1]["value"] = values[number]
         if not any(r["rung"] == rung for r in rungs):
             start = b.epochs[rung - 1] if rung > 0 else 0
             rungs.append({"rung": rung, "epochs": b.epochs[rung], "from_epoch": start,
                           "from_checkpoint": f"{layout.CHECKPOINTS}/{layout.CHECKPOINT} at epoch {start}"
                           if start else None})
+        entry = next(r for r in rungs if r["rung"] == rung)
+        if values.get(number) is not None and entry.get("value") != values[number]:
+            entry["value"] = values[number]
+            name = self.loop.trials[number].name
+            self.loop._record(number, name)  # trial.json: the rung's value, whether promoted or paused
+            self.loop.manifest.record(name, lineage=lineage)

@@ -62,6 +62,9 @@ class SearchLoop:
         self.optuna = import_optuna()
         self.study = open_study(plan, sweep_dir, echo, repair=repair, fresh=new_study)
         self.numbers: Dict[str, int] = {}
+        self.trials: Dict[int, Any] = {}  # number -> its Trial (config, name)
+        self.lineage: Dict[int, Dict[str, Any]] = {}  # number -> trial.json's lineage (a scheduler's rungs)
+        self.scheduled = plan.scheduler.type != "none"
         self.resume_jobs: List[Job] = []
         self.actor = None
         self.done = 0
@@ -85,7 +88,7 @@ class SearchLoop:
 
     def _reporter(self, number: int):
         plan = self.plan
-        if plan.multi or plan.pruner.type == "none":
+        if plan.multi or plan.pruner.type == "none" or self.scheduled:
             return None
         if self.executor == "ray":
             if self.actor is None:
@@ -104,8 +107,15 @@ class SearchLoop:
                    out=str(self.sweep_dir), resume=resume, device=self.device, report=self._reporter(number),
                    mlflow_parent=self.tracking.parent_id if self.tracking is not None else None)
 
+    def scheduled_job(self, number: int, resume: bool, report) -> Job:
+        """A scheduler's job for trial ``number``: from its checkpoint (``resume``) to the rung ``report`` pauses at."""
+        t = self.trials[number]
+        return self._job(t, number, resume, self.manifest._by_name[t.name].get("run_dir") or t.name).replace(
+            report=report)
+
     def _add(self, t, ft, **fields: Any) -> None:
         self.numbers[t.name] = ft.number
+        self.trials[ft.number] = t
         self.manifest.add(t, number=ft.number, **fields)
         self.hparams.add(t)
 
@@ -126,9 +136,11 @@ class SearchLoop:
             self.study._study_id, number))
         folder = self.sweep_dir / (self.manifest._by_name[name].get("run_dir") or name)
         if folder.is_dir():
-            TrialRecord(number=number, params=dict(ft.params), state=ft.state.name.lower(), values=ft.values,
-                        intermediate={int(k): float(v) for k, v in ft.intermediate_values.items()}).write(
-                folder / TRIAL_FILE)
+            status = (read_status_of(folder) or {}).get("status")
+            TrialRecord(number=number, params=dict(ft.params), state="paused" if status == "paused"
+                        else ft.state.name.lower(), values=ft.values,
+                        intermediate={int(k): float(v) for k, v in ft.intermediate_values.items()},
+                        lineage=self.lineage.get(number, {})).write(folder / TRIAL_FILE)
 
     def _tell(self, number: int, name: str, res: Result) -> Optional[List[float]]:
         TS = self.optuna.trial.TrialState
@@ -163,6 +175,11 @@ class SearchLoop:
                 continue
             state = ft.state.name.lower()
             self._add(t, ft, value=ft.values if self.plan.multi else ft.value, state=state)
+            from dlhw.sweeps.sources.study_records import TrialRecord
+
+            kept = TrialRecord.read(self.sweep_dir / t.name / TRIAL_FILE) if (self.sweep_dir / t.name).is_dir() else None
+            if kept is not None and kept.lineage:
+                self.lineage[ft.number] = kept.lineage
             if ft.state != TS.RUNNING:
                 if not (self.sweep_dir / t.name / TRIAL_FILE).is_file():  # an older release's folder
                     self._record(ft.number, t.name)
@@ -177,6 +194,8 @@ class SearchLoop:
             elif status in ("pruned", "failed", "diverged"):
                 self._told(ft.number, state=TS.PRUNED if status == "pruned" else TS.FAIL)
                 self._record(ft.number, t.name)
+            elif self.scheduled:
+                continue  # paused at a rung or cut short: the scheduler decides whether it goes on
             elif where.state == "running":
                 self.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
             else:
@@ -184,14 +203,16 @@ class SearchLoop:
                 self.resume_jobs.append(self._job(t, ft.number, job.resume, job.folder))
 
     # ------------------------------------------------------------ asking
-    def _next(self) -> Optional[Job]:
-        if self.resume_jobs:
-            return self.resume_jobs.pop(0)
+    def ask_one(self, **attrs: Any) -> Optional[int]:
+        """Ask the study for a trial (its sampler seeded for the trial's number); None when the
+        budget is spent. ``attrs``: user attributes it carries (a scheduler's bracket)."""
         TS = self.optuna.trial.TrialState
         dists = {p.key: p.distribution() for p in self.plan.params}
         while self._count() < self.plan.budget:
             self.study.sampler = make_sampler(self.plan, self._next_number())  # a function of (seed, number)
             ft = self.study.ask(fixed_distributions=dists)
+            for k, v in attrs.items():
+                ft.set_user_attr(k, v)
             try:
                 t = self.plan.trial(ft.number, ft.params)
             except ConfigError as exc:  # a combination the config refuses: the trial fails, the search goes on
@@ -199,8 +220,14 @@ class SearchLoop:
                 self.echo(f"trial {ft.number}: {exc}")
                 continue
             self._add(t, ft, status="queued", state="running")
-            return self._job(t, ft.number)
+            return ft.number
         return None
+
+    def _next(self) -> Optional[Job]:
+        if self.resume_jobs:
+            return self.resume_jobs.pop(0)
+        number = self.ask_one()
+        return None if number is None else self._job(self.trials[number], number)
 
     @staticmethod
     def _ok(outcome) -> int:
@@ -241,9 +268,15 @@ class SearchLoop:
         self.manifest.sync()
         held = self._count()
         to_run = len(self.resume_jobs) + max(0, plan.budget - held)
-        pruner = plan.pruner.type
+        pruner = f"{plan.pruner.type} pruner" if not self.scheduled else f"{plan.scheduler.type} scheduler"
+        if self.scheduled:
+            from dlhw.sweeps.sources.scheduled import Schedule
+
+            self.resume_jobs = []
+            to_run = 1  # rounds of rungs: the scheduler knows what is left
+            self.echo(f"{plan.scheduler.type}: {Schedule(self, lambda jobs: None).describe()}")
         where = "via Ray" if self.executor == "ray" else f"on {workers} worker{'s' if workers != 1 else ''}"
-        self.echo(f"search {plan.name}: {plan.spec.sampler} sampler, {pruner} pruner, {plan.budget} trials "
+        self.echo(f"search {plan.name}: {plan.spec.sampler} sampler, {pruner}, {plan.budget} trials "
                   f"({held} in the study, {len(self.resume_jobs)} to resume, {max(0, plan.budget - held)} to ask) "
                   + (where if to_run else "; nothing to train"))
         start = time.time()
@@ -254,33 +287,41 @@ class SearchLoop:
             values = self._tell(number, res.name, res)
             self._record(number, res.name)
             fields = res.to_dict()
-            state = {"completed": "complete", "pruned": "pruned", "failed": "fail", "diverged": "fail"}.get(
-                res.status, "running")
+            state = {"completed": "complete", "pruned": "pruned", "failed": "fail", "diverged": "fail",
+                     "paused": "paused"}.get(res.status, "running")
             self.manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS}, pruned_at=res.pruned_at,
-                                 state=state, value=values if plan.multi or values is None else values[0])
-            outcome.results.append(res)
+                                 state=state, value=values if plan.multi or values is None else values[0],
+                                 **({"lineage": self.lineage[number]} if number in self.lineage else {}))
+            outcome.results[:] = [r for r in outcome.results if r.name != res.name] + [res]  # a rung's newest
             self.hparams.trial(res.name, self.sweep_dir / (self.manifest._by_name[res.name].get("run_dir") or res.name),
                                res.status)
             shown = ", ".join(f"{m} {v:.4f}" for m, v in zip(plan.metrics, values)) if values else (res.error or "")
             self.echo(f"[{self.done}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {shown}".rstrip())
 
-        feed = Feed(make=self._next, limit=to_run)
-        try:
-            if not to_run:
-                pass
-            elif self.executor == "ray":
+        def dispatch(feed, n: int) -> None:
+            if not n:
+                return
+            if self.executor == "ray":
                 from dlhw.sweeps.executors import ray as ray_exec
 
                 ray_exec.run_ray(feed, self.workers, self.address, on_result, echo=self.echo, debug=self.debug,
                                  sweep_dir=self.sweep_dir)
-            elif workers == 1 or to_run == 1:
+            elif workers == 1 or n == 1:
                 from dlhw.sweeps.executors.serial import run_serial
 
                 run_serial(feed, on_result)
             else:
                 from dlhw.sweeps.executors.pool import run_pool
 
-                run_pool(feed, min(workers, to_run), gpus, on_result)
+                run_pool(feed, min(workers, n), gpus, on_result)
+
+        try:
+            if self.scheduled:
+                from dlhw.sweeps.sources.scheduled import Schedule
+
+                Schedule(self, lambda jobs: dispatch(Feed(jobs), len(jobs))).run()
+            else:
+                dispatch(Feed(make=self._next, limit=to_run), to_run)
         except KeyboardInterrupt:
             if self.tracking is not None:
                 self.tracking.finish(self.sweep_dir, ok=self._ok(outcome), failed=self._failed(outcome),
