@@ -76,6 +76,17 @@ SEARCH_KEY = {
             {"type": "null"}], "description": "Stops hopeless trials early (status pruned)."},
         "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "The sampler's seed."},
         "enqueue": {"type": "array", "items": {"type": "object"}, "description": "Trials to try first: space keys to values."},
+        "scheduler": {"anyOf": [
+            {"type": "string", "enum": ["none", "successive_halving", "hyperband"]},
+            {"type": "object", "additionalProperties": False, "properties": {
+                "type": {"type": "string", "enum": ["none", "successive_halving", "hyperband"],
+                         "description": "The scheduler."},
+                "min_epochs": {"type": "integer", "minimum": 1, "description": "Epochs of the first rung."},
+                "reduction_factor": {"type": "integer", "minimum": 2, "description": "Keep 1 in this many at each rung."}}},
+            {"type": "null"}], "description": "Promotion: the best trials of a rung continue from their checkpoint, "
+                                              "the others pause (needs training.checkpoint; no pruner)."},
+        "warm_start": {"type": "string", "description": "An earlier search's sweep folder: its finished trials that "
+                                                        "fit this space seed the new study."},
     },
 }
 RANGE = {

@@ -76,6 +76,8 @@ class SearchSpec(BaseModel):
                           "promotion instead of pruning")
     enqueue: List[Dict[str, Any]] = Field(default_factory=list,
                                           description="Trials to try first: mappings of space keys to values.")
+    warm_start: Optional[str] = Field(None, description="An earlier search's sweep folder: its finished trials "
+                                                        "that fit this space seed the new study.")
 
 
 @dataclass
@@ -428,6 +430,10 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
                               f"{did_you_mean(extra[0], list(space))}")
     cfg = validate({**base, "name": "search"}, source)
     epochs = sum(s.epochs for s in cfg.stages())
+    if spec.warm_start is not None:
+        from dlhw.sweeps.sources.warm_start import check_folder
+
+        check_folder(spec.warm_start, source)
     sched = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
     if sched.type != "none" and cfg.training.checkpoint == "off":
         raise ConfigError(f"{source}: search.scheduler: {sched.type} continues the trials it promotes from their "

@@ -164,7 +164,11 @@ def rebuild_study(plan, sweep_dir: Path, echo: Callable[[str], None]):
     TS = optuna.trial.TrialState
     states = {"complete": TS.COMPLETE, "pruned": TS.PRUNED, "fail": TS.FAIL, "running": TS.RUNNING,
               "paused": TS.RUNNING}
-    for number in range(max(records) + 1 if records else 0):
+    if plan.spec.warm_start:  # the earlier search's trials first, as when the study was made
+        from dlhw.sweeps.sources.warm_start import seed_study
+
+        seed_study(study, plan, echo)
+    for number in range(len(study.get_trials(deepcopy=False)), max(records) + 1 if records else 0):
         rec = records.get(number)
         if rec is None:
             study.add_trial(optuna.trial.create_trial(state=TS.FAIL, system_attrs={"dlhw_gap": True}))

@@ -77,7 +77,9 @@ class SearchLoop:
     def _count(self) -> int:
         """Trials the study holds, enqueued ones not yet asked aside: what the budget counts."""
         TS = self.optuna.trial.TrialState
-        return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state != TS.WAITING)
+        from dlhw.sweeps.sources.warm_start import WARM
+
+        return sum(1 for t in self.study.get_trials(deepcopy=False) if t.state != TS.WAITING and WARM not in t.system_attrs)
 
     def _next_number(self) -> int:
         """The number the next ``ask`` gets: the first enqueued trial's, else the next free one."""
@@ -163,11 +165,12 @@ class SearchLoop:
         """Trials a previous run of this search left: kept (finished) or resumed (still running)."""
         from dlhw.sweeps.manifest import locate
         from dlhw.sweeps.engine import _done_result, _place
+        from dlhw.sweeps.sources.warm_start import WARM
 
         TS = self.optuna.trial.TrialState
         for ft in self.study.get_trials(deepcopy=False):
-            if ft.state == TS.WAITING or ft.system_attrs.get("dlhw_gap"):  # a number a rebuilt study had no folder for
-                continue
+            if ft.state == TS.WAITING or ft.system_attrs.get("dlhw_gap") or WARM in ft.system_attrs:
+                continue  # enqueued; a number a rebuilt study had no folder for; an earlier search's trial
             try:
                 t = self.plan.trial(ft.number, ft.params)
             except ConfigError as exc:  # the base config changed under an old trial
@@ -251,7 +254,9 @@ class SearchLoop:
         self.tracking = SweepRun.start(plan.base, plan.name, self.sweep_dir, {
             "search.trials": plan.budget, "search.sampler": plan.spec.sampler, "search.metric": plan.metrics,
             "search.space": {p.key: p.describe() for p in plan.params}, "sweep.source": plan.source})
-        fresh = not self.study.get_trials(deepcopy=False)
+        from dlhw.sweeps.sources.warm_start import WARM
+
+        fresh = not any(WARM not in t.system_attrs for t in self.study.get_trials(deepcopy=False))
         if fresh:
             for point in plan.spec.enqueue:
                 by_key = {p.key: p for p in plan.params}

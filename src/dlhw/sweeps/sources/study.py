@@ -129,6 +129,10 @@ def open_study(plan: SearchPlan, sweep_dir: Path, echo=print, repair: bool = Fal
         except (ValueError, KeyError, TypeError) as exc:  # records Optuna cannot replay
             raise ConfigError(f"{journal}: cannot be replayed ({type(exc).__name__}: {str(exc)[:80]}); rebuild "
                               f"the study from the trial folders with: dlhw sweep {plan.source} --repair") from None
+        if plan.spec.warm_start and not study.get_trials(deepcopy=False):
+            from dlhw.sweeps.sources.warm_start import seed_study
+
+            seed_study(study, plan, echo)
     have = [d.name.lower() for d in study.directions]
     if have != plan.directions:
         raise ConfigError(f"{plan.source}: search.metric: the study in {journal} optimises "
