@@ -62,6 +62,11 @@ def test_successive_halving_promotes_the_best_from_its_checkpoint_and_pauses_the
             assert epochs_of(sweep_dir / name) == [1]
             assert (sweep_dir / name / "checkpoints" / "last.ckpt.npz").is_file()
             assert not (sweep_dir / name / "model.keras").exists()
+    rep = runner.invoke(app, ["report", str(sweep_dir)])  # the Search section draws each trial's lineage
+    assert rep.exit_code == 0, rep.output
+    page = (sweep_dir / "report.html").read_text()
+    assert "successive_halving scheduler" in page and "paused at epoch 1" in page
+    assert f"bracket 0: 1 ep {rung0[best]:.4f} -&gt; 3 ep" in page and "(from checkpoint at epoch 1)" in page
     stamps = {p.name: (p / "history.csv").stat().st_mtime_ns for p in folders}
     again = sweep(f, out, "--workers", "1")
     assert again.exit_code == 0, again.output

@@ -231,7 +231,9 @@ class SearchPlan:
         """What sweep.json records of the search (its ``search`` entry)."""
         return {"trials": self.budget, "sampler": self.spec.sampler, "metric": self.spec.metric,
                 "directions": self.directions, "pruner": self.pruner.model_dump(), "seed": self.spec.seed,
-                "space": {p.key: p.describe() for p in self.params}, "epochs": self.epochs}
+                "space": {p.key: p.describe() for p in self.params}, "epochs": self.epochs,
+                **({"scheduler": self.scheduler.model_dump()} if self.scheduler.type != "none" else {}),
+                **({"warm_start": self.spec.warm_start} if self.spec.warm_start else {})}
 
 
 def grid_size(params: List[Param]) -> int:
