@@ -22,8 +22,9 @@ LR = "training.optimizer.learning_rate"
 SPACE = {LR: {"log_uniform": [1.0e-3, 1.0e-1]}, "model.layers.0.units": [4, 8, 12, 16]}
 
 
-def search_file(tmp_path: Path, sampler: str, trials: int = 4, epochs: int = 40, **search) -> Path:
-    base = {**TINY, "training": {**TINY["training"], "epochs": epochs, "checkpoint": "every_epoch"}}
+def search_file(tmp_path: Path, sampler: str, trials: int = 4, epochs: int = 40, checkpoint: str = "every_epoch",
+                **search) -> Path:
+    base = {**TINY, "training": {**TINY["training"], "epochs": epochs, "checkpoint": checkpoint}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base, sort_keys=False))
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump({"base": "base.yaml", "search": {"trials": trials, "sampler": sampler, "seed": 5,
@@ -163,3 +164,38 @@ def test_two_workers_killed_mid_search_keep_every_finished_trial_and_no_duplicat
     for n, p in done.items():  # kept, not trained again
         assert after[n][1] == p
         assert (trial_folder(sweep_dir, n) / "metrics.json").stat().st_mtime_ns == stamps[n]
+
+
+@pytest.mark.slow
+def test_killed_mid_promotion_the_rerun_ends_as_an_unbroken_search(tmp_path):
+    """Successive halving (rungs 10, 30, 40 epochs): killed while the promoted trial trains past
+    its first rung; the rerun continues it from its checkpoint and ends as an unbroken search."""
+    sched = {"type": "successive_halving", "min_epochs": 10, "reduction_factor": 3}
+    runs = {}
+    for name in ("unbroken", "killed"):
+        (tmp_path / name).mkdir()
+        f = search_file(tmp_path / name, "random", trials=3, epochs=40, scheduler=sched)
+        sweep_dir = tmp_path / name / "out" / "s"
+        cmd = command(f, tmp_path / name / "out")
+        if name == "killed":
+            def promoted_training() -> bool:  # after rung 0 all three paused; now one continues
+                folders = [trial_folder(sweep_dir, n) for n in range(3)]
+                states = [status(p).get("status") for p in folders if p is not None]
+                return states.count("paused") == 2 and states.count("running") == 1
+
+            kill_when(cmd, promoted_training)
+        finish(cmd)
+        runs[name] = (proposals(sweep_dir), {n: epochs_of(trial_folder(sweep_dir, n)) for n in range(3)})
+    assert runs["killed"] == runs["unbroken"]
+    states = sorted(s for _, _, s in runs["killed"][0])
+    assert states == ["COMPLETE", "RUNNING", "RUNNING"]  # one promoted to the end, two paused at rung 0
+    assert sorted(len(e) for e in runs["killed"][1].values()) == [10, 10, 40]
+    assert all(e == list(range(1, len(e) + 1)) for e in runs["killed"][1].values())  # each epoch once
+
+
+def epochs_of(folder: Path) -> list:
+    try:
+        rows = (folder / "history.csv").read_text().strip().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(r.split(",")[1]) for r in rows if r.count(",") >= 1]
