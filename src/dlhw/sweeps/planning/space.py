@@ -218,15 +218,6 @@ class SearchPlan:
         return SweepPlan(name=self.name, source=self.source, trials=trials, varied_keys=self.keys,
                          overrides=self.overrides)
 
-    def definition(self):
-        """The study's definition (study.json): what a rerun must match."""
-        from dlhw.sweeps.sources.study_records import StudyDefinition
-
-        return StudyDefinition(name=self.name, sampler=self.spec.sampler, seed=self.spec.seed, metric=self.metrics,
-                               directions=self.directions, pruner=self.pruner.model_dump(), space=self.space,
-                               scheduler=self.scheduler.model_dump() if self.scheduler.type != "none" else {},
-                               trials=self.budget, epochs=self.epochs)
-
     def summary(self) -> Dict[str, Any]:
         """What sweep.json records of the search (its ``search`` entry)."""
         return {"trials": self.budget, "sampler": self.spec.sampler, "metric": self.spec.metric,
@@ -433,9 +424,7 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     cfg = validate({**base, "name": "search"}, source)
     epochs = sum(s.epochs for s in cfg.stages())
     if spec.warm_start is not None:
-        from dlhw.sweeps.sources.warm_start import check_folder
-
-        check_folder(spec.warm_start, source)
+        warm_start_folder(spec.warm_start, source)
     sched = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
     if sched.type != "none" and cfg.training.checkpoint == "off":
         raise ConfigError(f"{source}: search.scheduler: {sched.type} continues the trials it promotes from their "
@@ -474,3 +463,22 @@ def apply_search_sets(raw: Dict[str, Any], sets: List[str]):
         else:
             rest.append(item)
     return raw, rest
+
+
+def warm_start_folder(value: Any, source: str) -> Path:
+    """The earlier sweep folder ``search.warm_start`` names (relative: to the working folder, else to
+    the search file's folder); ConfigError naming the key when it is no search's sweep folder."""
+    from dlhw.rundir import layout
+    from dlhw.rundir.folder import read_json
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: search.warm_start: expected the path of an earlier search's sweep folder; "
+                          f"received {shorten(value)}")
+    here = Path(value).expanduser()
+    candidates = [here] if here.is_absolute() else [here, Path(source).parent / here]
+    for folder in candidates:
+        if (folder / "study.json").is_file() or (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("search"):
+            return folder
+    found = next((f for f in candidates if f.exists()), None)
+    what = "does not exist" if found is None else "is no search's sweep folder (no study.json, no sweep.json with a search)"
+    raise ConfigError(f"{source}: search.warm_start: {value} {what}")

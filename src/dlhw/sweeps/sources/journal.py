@@ -23,7 +23,7 @@ from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import read_json
 from dlhw.rundir.states import Status
-from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord
+from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord, trial_folders
 
 JOURNAL = "study.journal"
 
@@ -93,16 +93,6 @@ def set_aside(path: Path) -> Path:
 
 
 # ------------------------------------------------------------------ rebuilding
-def trial_folders(sweep_dir: Path) -> Dict[int, Path]:
-    """Trial folders by number (``NNN_...``; a ``-2`` folder of the same number loses to the first)."""
-    out: Dict[int, Path] = {}
-    for p in sorted(Path(sweep_dir).iterdir()) if Path(sweep_dir).is_dir() else []:
-        head = p.name.split("_", 1)[0]
-        if p.is_dir() and head.isdigit() and (p / layout.STATUS).is_file() and int(head) not in out:
-            out[int(head)] = p
-    return out
-
-
 def _from_manifest(plan, folder: Path, entries: Dict[str, Dict[str, Any]]) -> Optional[TrialRecord]:
     """An older trial folder without trial.json: its parameters from sweep.json's entry."""
     from dlhw.sweeps.sources.study import trial_values

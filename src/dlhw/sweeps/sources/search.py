@@ -22,7 +22,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.sweeps.records import Job, Result
-from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, open_study, trial_values
+from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, trial_values
+from dlhw.sweeps.sources.study_open import open_study
 from dlhw.sweeps.planning.space import SearchPlan
 from dlhw.sweeps.sources.study_records import TRIAL_FILE
 

@@ -122,3 +122,13 @@ def _same(a: Any, b: Any) -> bool:
 def _short(v: Any, n: int = 60) -> str:
     text = v if isinstance(v, str) else json.dumps(v, default=str)
     return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def trial_folders(sweep_dir: Path) -> Dict[int, Path]:
+    """Trial folders by number (``NNN_...``; a ``-2`` folder of the same number loses to the first)."""
+    out: Dict[int, Path] = {}
+    for p in sorted(Path(sweep_dir).iterdir()) if Path(sweep_dir).is_dir() else []:
+        head = p.name.split("_", 1)[0]
+        if p.is_dir() and head.isdigit() and (p / "status.json").is_file() and int(head) not in out:
+            out[int(head)] = p
+    return out

@@ -5,7 +5,7 @@ key present, every value inside its range or among its choices) are added to the
 completed trials, so the sampler starts from them. They are not this search's trials: they have
 no folder here, do not count against ``trials`` and are not trained again; the rest are skipped,
 counted in one line. A folder that is no search's sweep folder: one line, exit 2, before anything
-is written (``check_folder``, called when the search file is read).
+is written (``planning.space.warm_start_folder``, called when the search file is read).
 """
 
 from __future__ import annotations
@@ -21,27 +21,10 @@ from dlhw.rundir.states import Status
 WARM = "dlhw_warm_start"  # system attribute of a study trial seeded from an earlier search (its folder)
 
 
-def check_folder(value: Any, source: str) -> Path:
-    """The earlier sweep folder ``search.warm_start`` names (relative: to the working folder, else to
-    the search file's folder); ConfigError naming the key when it is no search's sweep folder."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{source}: search.warm_start: expected the path of an earlier search's sweep folder; "
-                          f"received {value!r}")
-    here = Path(value).expanduser()
-    candidates = [here] if here.is_absolute() else [here, Path(source).parent / here]
-    for folder in candidates:
-        if (folder / "study.json").is_file() or (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("search"):
-            return folder
-    found = next((f for f in candidates if f.exists()), None)
-    what = "does not exist" if found is None else "is no search's sweep folder (no study.json, no sweep.json with a search)"
-    raise ConfigError(f"{source}: search.warm_start: {value} {what}")
-
-
 def earlier_trials(plan, folder: Path) -> List[Tuple[str, Dict[str, Any], Optional[List[float]]]]:
     """(folder name, stored params, values) of each completed trial of the earlier search."""
-    from dlhw.sweeps.sources.journal import trial_folders
     from dlhw.sweeps.sources.study import trial_values
-    from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord
+    from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord, trial_folders
 
     entries = {str(e.get("run_dir") or e.get("name")): e
                for e in (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("trials", []) if isinstance(e, dict)}
@@ -82,7 +65,9 @@ def seed_study(study, plan, echo: Callable[[str], None]) -> int:
     from dlhw.sweeps.sources.study import import_optuna
 
     optuna = import_optuna()
-    folder = check_folder(plan.spec.warm_start, plan.source)
+    from dlhw.sweeps.planning.space import warm_start_folder
+
+    folder = warm_start_folder(plan.spec.warm_start, plan.source)
     dists = {p.key: p.distribution() for p in plan.params}
     added = skipped = 0
     for name, params, values in earlier_trials(plan, folder):
