@@ -4,7 +4,6 @@ and --set on search.* and space.* keys."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
