@@ -101,3 +101,22 @@ def test_promotion_bad_input_is_one_line_exit_2(tmp_path, scheduler, extra, chec
     line = r.output.strip()
     assert "\n" not in line and message in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_hyperband_by_promotion_on_two_workers(tmp_path):
+    f = search_file(tmp_path, {"type": "hyperband", "min_epochs": 1, "reduction_factor": 3}, trials=4)
+    out = tmp_path / "out"
+    r = sweep(f, out, "--workers", "2")
+    assert r.exit_code == 0, r.output
+    assert "bracket 0: 2x1 -> 1x3; bracket 1: 2x3" in r.output
+    sweep_dir = out / "s"
+    m = json.loads((sweep_dir / "sweep.json").read_text())
+    by_status = sorted(t["status"] for t in m["trials"])
+    assert by_status == ["completed", "completed", "completed", "paused"]
+    brackets = {t["name"]: t["lineage"]["bracket"] for t in m["trials"]}
+    assert sorted(brackets.values()) == [0, 0, 1, 1]
+    second = [t["pid"] for t in m["trials"] if t["lineage"]["bracket"] == 1]
+    assert len(set(second)) == 2  # a rung's trials train at once, one per worker
+    for t in m["trials"]:
+        got = epochs_of(sweep_dir / t["run_dir"])
+        assert got == ([1] if t["status"] == "paused" else [1, 2, 3])  # bracket 0's winner went on from epoch 1
