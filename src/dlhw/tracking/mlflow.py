@@ -47,7 +47,7 @@ from dlhw.rundir import layout
 
 PIP_LINE = 'pip install "dlhw[mlflow]"'
 MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "diverged": "FAILED", "interrupted": "KILLED",
-                 "pruned": "KILLED", "stale": "KILLED"}
+                 "pruned": "KILLED", "stale": "KILLED", "paused": "KILLED"}
 DEFAULT_EXPERIMENT = "dlhw"
 CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
               "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
