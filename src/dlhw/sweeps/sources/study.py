@@ -38,13 +38,14 @@ def trial_seed(seed: int, number: int) -> int:
 
 
 def make_sampler(plan: SearchPlan, number: Optional[int] = None):
-    """The search's sampler; ``number``: seeded for that trial (``trial_seed``). QMC keeps the
-    search's seed (its sequence is already a function of the trials the study holds)."""
+    """The search's sampler; ``number``: seeded for that trial (``trial_seed``). QMC and grid keep
+    the search's seed: their order is already a function of the seed and the trial numbers (the
+    grid is shuffled once by the seed and trial N takes its N-th point)."""
     import warnings
 
     optuna = import_optuna()
     s, seed = plan.spec.sampler, plan.spec.seed
-    if number is not None and s != "qmc":
+    if number is not None and s not in ("qmc", "grid"):
         seed = trial_seed(seed, number)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if s == "tpe":  # constant_liar: trials still running count as bad, so N workers do not all ask the same
