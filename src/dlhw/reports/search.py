@@ -196,6 +196,8 @@ def section(paths: Sequence[str | Path], out_dir: Path, data_uri) -> str:
 
 def lineage_text(lineage: Dict[str, Any]) -> str:
     """A scheduled trial's rungs: 'bracket 0: 1 ep 0.6585 -> 3 ep (from checkpoint at epoch 1)'."""
+    if lineage.get("generations"):
+        return pbt_text(lineage)
     rungs = lineage.get("rungs") or []
     if not rungs:
         return ""
@@ -208,6 +210,24 @@ def lineage_text(lineage: Dict[str, Any]) -> str:
             text += f" (from checkpoint at epoch {r.get('from_epoch')})"
         parts.append(text)
     return f"bracket {lineage.get('bracket', 0)}: " + " -> ".join(parts)
+
+
+def pbt_text(lineage: Dict[str, Any]) -> str:
+    """A PBT trial's generations: '1 ep 0.6585 -> 2 ep 0.7012 [copied trial 1 at epoch 2;
+    learning_rate x1.2] -> 3 ep 0.7311'."""
+    copies = {x.get("generation"): x for x in lineage.get("exploits") or []}
+    parts = []
+    for gen in sorted(lineage.get("generations") or [], key=lambda e: e.get("generation", 0)):
+        text = f"{gen.get('epochs')} ep"
+        if isinstance(gen.get("value"), (int, float)):
+            text += f" {gen['value']:.4f}"
+        x = copies.get(gen.get("generation"))
+        if x:
+            moved = ", ".join(f"{k.rsplit('.', 1)[-1]} x{f:g}" for k, f in (x.get("perturb") or {}).items())
+            text += f" [copied trial {x.get('from_trial')}'s checkpoint at epoch {x.get('epoch')}"
+            text += f"; {moved}]" if moved else "]"
+        parts.append(text)
+    return "pbt: " + " -> ".join(parts)
 
 
 def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
@@ -256,7 +276,7 @@ def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
     pruner = (info.get("pruner") or {}).get("type", "none")
     scheduler = (info.get("scheduler") or {}).get("type", "none")
     if scheduler != "none":
-        pruner = f"no pruner; {scheduler} scheduler (promotion)"
+        pruner = f"no pruner; {scheduler} scheduler ({'population-based training' if scheduler == 'pbt' else 'promotion'})"
     lineage = any(t["lineage"] for t in trials)
     head = (f"<h3>{esc(m.get('name') or sweep_dir.name)}</h3><p class=\"meta\">{esc(info.get('sampler'))} sampler, "
             f"{esc(pruner if scheduler != 'none' else pruner + ' pruner')}, {len(trials)} of {esc(info.get('trials'))} trials "

@@ -165,7 +165,12 @@ class Checkpointer:
         opt = fit_model.optimizer
         if not opt.built:
             opt.build(fit_model.trainable_variables)
+        rate = getattr(opt, "_learning_rate", None)
+        explored = r.get("config_hash") != self.identity.get("config_hash") and hasattr(rate, "assign")
+        keep = rate.numpy() if explored else None  # type: ignore[union-attr]
         _assign(opt.variables, r["optimizer"], "optimizer variables")
+        if explored:  # another trial's checkpoint (PBT's exploit): the learning rate is this config's
+            rate.assign(keep)  # type: ignore[union-attr]
         from dlhw.training.epoch_data import set_rng_state
 
         set_rng_state(r.get("rng", {}))

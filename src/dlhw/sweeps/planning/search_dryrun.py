@@ -25,7 +25,12 @@ def search_lines(plan: SearchPlan, out: Path) -> list:
             else f", after {pruner.startup_trials} finished trial(s)"
         lines.append(f"  pruner:  {pruner.type} (min {pruner.min_epochs} epoch(s){extra}; on {plan.metrics[0]})")
     sched = plan.scheduler
-    if sched.type != "none":
+    if sched.type == "pbt":
+        gens = -(-plan.epochs // sched.interval)
+        lines.append(f"  scheduler: pbt (population of {plan.budget}, {gens} generation(s) of {sched.interval} epoch(s); "
+                     f"the bottom {sched.quantile:g} copies a top trial's checkpoint, perturbed by "
+                     f"x{' / x'.join(f'{f:g}' for f in sched.perturb)})")
+    elif sched.type != "none":
         from dlhw.sweeps.sources.promotion import brackets, total_epochs
 
         plan_b = brackets(sched.type, plan.budget, sched.min_epochs, plan.epochs, sched.reduction_factor)

@@ -53,7 +53,7 @@ class PrunerSpec(BaseModel):
     startup_trials: int = Field(1, ge=0, description="median: trials to finish before any is pruned.")
 
 
-SCHEDULERS = ("none", "successive_halving", "hyperband")
+SCHEDULERS = ("none", "successive_halving", "hyperband", "pbt")
 
 
 class SchedulerSpec(BaseModel):
@@ -62,6 +62,15 @@ class SchedulerSpec(BaseModel):
                                           "rung, continuing from their own checkpoint (needs training.checkpoint)")
     min_epochs: int = Field(1, ge=1, description="Epochs of the first rung.")
     reduction_factor: int = Field(3, ge=2, description="Keep 1 in this many trials at each rung (eta).")
+    interval: int = Field(1, ge=1, description="pbt: epochs between two exploit/explore steps of the population "
+                                               "(search.trials trials train at once).")
+    quantile: float = Field(0.25, gt=0, le=0.5, description="pbt: the bottom quantile of the population copies a "
+                                                            "checkpoint of the top quantile (exploit).")
+    perturb: List[float] = Field([0.8, 1.2], min_length=1, description="pbt: factors a copied trial's numeric "
+                                                                       "parameters are multiplied by (explore), "
+                                                                       "clipped to the space's range.")
+    keys: Optional[List[str]] = Field(None, description="pbt: the space keys explore perturbs (numeric ones); "
+                                                        "default: every numeric key of the space.")
 
 
 class SearchSpec(BaseModel):
@@ -72,8 +81,9 @@ class SearchSpec(BaseModel):
     pruner: Union[str, PrunerSpec, None] = Field(None, description="none | median | asha | hyperband, or {type: ...}")
     seed: int = Field(0, ge=0, description="The sampler's seed (with --workers 1: the same trials every time).")
     scheduler: Union[str, SchedulerSpec, None] = Field(
-        None, description="successive_halving | hyperband, or {type: ..., min_epochs:, reduction_factor:}: "
-                          "promotion instead of pruning")
+        None, description="successive_halving | hyperband | pbt, or {type: ..., min_epochs:, reduction_factor:} "
+                          "({type: pbt, interval:, quantile:, perturb:, keys:}): promotion or population-based "
+                          "training instead of pruning")
     enqueue: List[Dict[str, Any]] = Field(default_factory=list,
                                           description="Trials to try first: mappings of space keys to values.")
     warm_start: Optional[str] = Field(None, description="An earlier search's sweep folder: its finished trials "
@@ -426,9 +436,14 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     if spec.warm_start is not None:
         warm_start_folder(spec.warm_start, source)
     sched = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
+    if sched.type == "pbt" and cfg.training.checkpoint == "off":
+        raise ConfigError(f"{source}: search.scheduler: pbt continues trials from checkpoints (their own, or a "
+                          f"better trial's it copies), and training.checkpoint is off; set training.checkpoint: auto")
     if sched.type != "none" and cfg.training.checkpoint == "off":
         raise ConfigError(f"{source}: search.scheduler: {sched.type} continues the trials it promotes from their "
                           f"checkpoints, and training.checkpoint is off; set training.checkpoint: auto")
+    if sched.type == "pbt":
+        pbt_keys(sched, params, source)
     name = sanitize_name(str(path) if given else p.stem)
     return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs,
                       space=copy.deepcopy(space))
@@ -482,3 +497,19 @@ def warm_start_folder(value: Any, source: str) -> Path:
     found = next((f for f in candidates if f.exists()), None)
     what = "does not exist" if found is None else "is no search's sweep folder (no study.json, no sweep.json with a search)"
     raise ConfigError(f"{source}: search.warm_start: {value} {what}")
+
+
+def pbt_keys(sched: SchedulerSpec, params: List[Param], source: str) -> List[Param]:
+    """The space's parameters PBT's explore perturbs: ``keys`` (each numeric), else every numeric one."""
+    by_key = {p.key: p for p in params}
+    if sched.keys is None:
+        return [p for p in params if p.kind != "categorical"]
+    for key in sched.keys:
+        if key not in by_key:
+            raise ConfigError(f"{source}: search.scheduler.keys: '{key}' is not a key of space:"
+                              f"{did_you_mean(key, list(by_key))}")
+        if by_key[key].kind == "categorical":
+            raise ConfigError(f"{source}: search.scheduler.keys: pbt perturbs numbers, and space.{key} is "
+                              f"categorical ({by_key[key].describe()}); remove it from keys (exploit still "
+                              f"copies it from the better trial)")
+    return [by_key[k] for k in sched.keys]

@@ -233,6 +233,16 @@ class SearchLoop:
         number = self.ask_one()
         return None if number is None else self._job(self.trials[number], number)
 
+    def _schedule(self, dispatch):
+        """search.scheduler's rounds: promotion (sources.scheduled) or PBT (sources.pbt)."""
+        if self.plan.scheduler.type == "pbt":
+            from dlhw.sweeps.sources.pbt import PBTSchedule
+
+            return PBTSchedule(self, dispatch)
+        from dlhw.sweeps.sources.scheduled import Schedule
+
+        return Schedule(self, dispatch)
+
     @staticmethod
     def _ok(outcome) -> int:
         return sum(1 for r in outcome.results if r.status in ("completed", "skipped", "pruned"))
@@ -276,11 +286,9 @@ class SearchLoop:
         to_run = len(self.resume_jobs) + max(0, plan.budget - held)
         pruner = f"{plan.pruner.type} pruner" if not self.scheduled else f"{plan.scheduler.type} scheduler"
         if self.scheduled:
-            from dlhw.sweeps.sources.scheduled import Schedule
-
             self.resume_jobs = []
             to_run = 1  # rounds of rungs: the scheduler knows what is left
-            self.echo(f"{plan.scheduler.type}: {Schedule(self, lambda jobs: None).describe()}")
+            self.echo(f"{plan.scheduler.type}: {self._schedule(lambda jobs: None).describe()}")
         where = "via Ray" if self.executor == "ray" else f"on {workers} worker{'s' if workers != 1 else ''}"
         self.echo(f"search {plan.name}: {plan.spec.sampler} sampler, {pruner}, {plan.budget} trials "
                   f"({held} in the study, {len(self.resume_jobs)} to resume, {max(0, plan.budget - held)} to ask) "
@@ -323,9 +331,7 @@ class SearchLoop:
 
         try:
             if self.scheduled:
-                from dlhw.sweeps.sources.scheduled import Schedule
-
-                Schedule(self, lambda jobs: dispatch(Feed(jobs), len(jobs))).run()
+                self._schedule(lambda jobs: dispatch(Feed(jobs), len(jobs))).run()
             else:
                 dispatch(Feed(make=self._next, limit=to_run), to_run)
         except KeyboardInterrupt:
