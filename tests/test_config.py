@@ -189,7 +189,7 @@ def test_hostile_yaml_is_one_line_config_error(tmp_path, name):
 
 
 def test_alias_bomb_in_a_sweep_grid_is_refused(tmp_path, quickstart):
-    from dlhw.sweeps.planning.plan import build_plan
+    from dlhw.sweeps import build_plan
 
     p = tmp_path / "sweep.yaml"
     p.write_text(f"base: {quickstart}\ngrid:\n  seed:\n" + "\n".join(_bomb()) + "\n")
@@ -330,7 +330,7 @@ def test_batch_size_full_is_a_value(tmp_path, quickstart):
     assert validate(cfg.dump()).training.batch_size == "full"
     diag = Path(__file__).resolve().parents[1] / "configs" / "s3_diagnostics" / "batch_gd.yaml"
     assert load_config(diag).training.batch_size == "full"
-    from dlhw.sweeps.planning.plan import build_plan
+    from dlhw.sweeps import build_plan
 
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(f"base: {quickstart}\ngrid: {{training.batch_size: [32, full]}}\n")

@@ -18,7 +18,7 @@ from dlhw.cli import app
 from dlhw.config import load_config, read_yaml, validate
 from dlhw.config.jsonschema import dumps, experiment_schema, sweep_schema
 from dlhw.errors import ConfigError
-from dlhw.sweeps.planning.plan import build_plan
+from dlhw.sweeps import build_plan
 from tests.conftest import REPO
 from tests.test_config import BASE, CONTRACT, contract_blocks
 

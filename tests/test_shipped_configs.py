@@ -15,7 +15,7 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.config.loader import apply_overrides
 from dlhw.errors import ConfigError, DataError
-from dlhw.sweeps.planning.plan import build_plan
+from dlhw.sweeps import build_plan
 from tests.conftest import REPO, fake_reuters, make_image_folder
 
 runner = CliRunner()

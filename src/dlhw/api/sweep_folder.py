@@ -146,15 +146,17 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         search = merge_base(path) if isinstance(path, Mapping) else \
             search_raw(path) if isinstance(path, (str, Path)) else None
         if search is not None and is_search(search):  # search: + space: -> an Optuna study (sweeps.sources.search)
-            from dlhw.sweeps.sources.search import run_search
             from dlhw.sweeps.planning.space import build_search
 
             label = (name or str(search.get("name") or "search")) if isinstance(path, Mapping) else path
             splan = build_search(label, sets, raw=search if isinstance(path, Mapping) else None)
             echo = (lambda s: None) if quiet else (lambda s: print(s, flush=True))
-            outcome = run_search(splan, Path(out), workers=workers, executor=executor, address=address,
-                                 device=device, rerun=rerun, echo=echo, debug=debug, repair=repair,
-                                 new_study=new_study)
+            from dlhw.sweeps.engine import SweepOptions, run
+            from dlhw.sweeps.sources.search import SearchSource
+
+            options = SweepOptions(workers=workers, executor=executor, address=address, device=device, rerun=rerun,
+                                   echo=echo, debug=debug)
+            outcome = run(SearchSource(splan, repair=repair, new_study=new_study), Path(out), options)
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)

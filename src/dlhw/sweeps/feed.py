@@ -33,7 +33,7 @@ class Feed:
         return self._make is not None
 
     def peek(self) -> Optional[Job]:
-        if not self._jobs and not self._done:
+        if not self._jobs and not self._done and self._make is not None:
             job = self._make()
             if job is None:
                 self._done = True
@@ -57,10 +57,12 @@ class Feed:
                 return
             yield job
 
-    def left(self) -> List[Job]:
-        """The jobs already made and not handed out (a fixed list: all that remain); nothing new is made."""
-        out, self._jobs = [self.prepare(j) for j in self._jobs], []
-        self._done = True
+    def left(self, keep: bool = False) -> List[Job]:
+        """The jobs already made and not handed out (a fixed list: all that remain); nothing new is
+        made. They leave the feed, unless ``keep`` (a look at what is queued)."""
+        out = [self.prepare(j) for j in self._jobs]
+        if not keep:
+            self._jobs, self._done = [], True
         return out
 
     def size(self) -> Optional[int]:

@@ -77,6 +77,10 @@ class Manifest:
             self.data["varied_values"][k] = _distinct(self.data["varied_values"].get(k, []) + [t.varied.get(k)])
         self.save()
 
+    def entry(self, name: str) -> Optional[Dict[str, Any]]:
+        """Trial ``name``'s entry (None: not listed)."""
+        return self._by_name.get(name)
+
     def record(self, name: str, **fields: Any) -> None:
         """Like ``update``, in memory only: the next ``save`` or ``sync`` writes it."""
         self._by_name[name].update(fields)
@@ -156,16 +160,8 @@ def trial_folders(t: Trial, sweep_dir: Path) -> List[Path]:
         extra = [c for c in sweep_dir.iterdir() if pattern.fullmatch(c.name) and c.is_dir()]
     except OSError:
         extra = []
-    extra.sort(key=lambda c: int(pattern.fullmatch(c.name).group(1)))
+    extra.sort(key=lambda c: int(c.name.rsplit("-", 1)[1]))
     return found + [c for c in extra if (read_config_dump(c) or {}).get("name") == t.name]
-
-
-def free_folder(t: Trial, sweep_dir: Path, taken: List[str]) -> Path:
-    """``<name>-N``, the first N that is neither on disk nor another trial's name."""
-    n = 2
-    while (Path(sweep_dir) / f"{t.name}-{n}").exists() or f"{t.name}-{n}" in taken:
-        n += 1
-    return Path(sweep_dir) / f"{t.name}-{n}"
 
 
 def _state(run_dir: Path) -> Dict[str, Any]:
@@ -320,8 +316,9 @@ def longest_first(trials: List[Trial], timings: List[Dict[str, Any]]) -> List[Tr
     """The trials in the order a pool should start them: the longest first, so that no worker is
     left with a long trial while the others idle at the end (LPT scheduling). Estimates from
     earlier runs when every trial has one, else epochs x a model-size proxy; ties keep plan order."""
-    est = [estimate_seconds(t, timings) for t in trials]
-    if any(e is None for e in est):
+    found = [estimate_seconds(t, timings) for t in trials]
+    est = [e for e in found if e is not None]
+    if len(est) < len(trials):
         est = [t.epochs * _size_proxy(t.cfg) for t in trials]
     order = sorted(range(len(trials)), key=lambda i: (-est[i], i))
     return [trials[i] for i in order]

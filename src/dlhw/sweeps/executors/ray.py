@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from dlhw.errors import ConfigError
+from dlhw.rundir.states import Status
+from dlhw.sweeps.executors.base import Dispatch, Executor, OnResult, Workers
+from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Job, Result
 
 RAY_HINT = 'pip install "dlhw[ray]"'
@@ -142,7 +145,7 @@ def check_address(address: Optional[str]) -> None:
         raise ConfigError(f"{option} {address}: cannot reach a Ray cluster at {where}: {why}")
     if "://" in address:
         return  # a Ray client server: the connection itself tells the rest
-    from ray._raylet import GcsClient
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
 
     try:
         with stderr_to(None):  # Ray logs each refused attempt; the message below says it once
@@ -282,20 +285,19 @@ def _start(ray, address: Optional[str], debug: bool, echo: Callable[[str], None]
     return temp_dir
 
 
-def run_ray(jobs: "List[Job] | Any", workers: "int | str", address: Optional[str], on_result: Callable[[Result], None],
+def run_ray(jobs: "List[Job] | Feed", workers: "int | str", address: Optional[str], on_result: Callable[[Result], None],
             echo: Callable[[str], None] = print, debug: bool = False, view: Optional[PathView] = None,
             sweep_dir: Optional[Path] = None) -> None:
     """Each trial a Ray task; every trial folder ends up in its job's ``out`` on this machine (see the module doc).
     ``jobs``: a list (all submitted at once, Ray schedules them) or a dlhw.sweeps.feed.Feed made on demand
     (a search: ``workers`` tasks in flight, the next asked for as one ends; ``sweep_dir`` names its folder)."""
-    from dlhw.sweeps.feed import Feed
-
     ray = import_ray()
     address = cluster_address(address)
     feed = Feed.of(jobs)
     first = None if feed.on_demand else feed.peek()
     sweep_dir = Path(sweep_dir) if sweep_dir is not None else Path(first.out) if first is not None else None
-    outs = {sweep_dir} if feed.on_demand else {Path(j.out) for j in feed._jobs}
+    queued = {Path(j.out) for j in feed.left(keep=True)}
+    outs = ({sweep_dir} if sweep_dir is not None else set()) if feed.on_demand else queued
     log_path = sweep_dir / LOG_NAME if sweep_dir is not None else None
     marker = f".dlhw-ray-{uuid.uuid4().hex}"
     auth_mode = os.environ.get("RAY_AUTH_MODE")  # a new local instance sets it for this process
@@ -306,40 +308,10 @@ def run_ray(jobs: "List[Job] | Any", workers: "int | str", address: Optional[str
         else:
             temp_dir = _start(ray, address, debug, echo)
             started = True
-        refs: Dict[Any, Job] = {}
         try:
             for d in outs:
                 (d / marker).touch()
-            resources = ray.cluster_resources()
-            cpus = max(1, int(resources.get("CPU", 1)))
-            if workers == "auto":  # as many trials at once as the cluster has CPUs (one thread each at most)
-                workers = max(1, min(feed.size() or cpus, cpus))
-            threads = max(1, cpus // max(1, workers))
-            gpus = 1 if resources.get("GPU", 0) >= 1 else 0
-            task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
-            in_flight = workers if feed.on_demand else None  # a list: everything at once
-
-            def submit() -> bool:
-                job = feed.take()
-                if job is None:
-                    return False
-                job = job.replace(threads=threads)
-                seed = [ray.put(pack(job.run_dir))] if job.resume and job.run_dir.is_dir() else None
-                refs[task.remote(job, marker, seed, view)] = job
-                return True
-
-            while (in_flight is None or len(refs) < in_flight) and submit():
-                pass
-            while refs:
-                done, _ = ray.wait(list(refs), num_returns=1)
-                for ref in done:
-                    on_result(_collect(ray, ref, refs.pop(ref)))
-                while (in_flight is None or len(refs) < in_flight) and submit():
-                    pass
-        except KeyboardInterrupt:
-            for ref in list(refs):
-                ray.cancel(ref, force=True)
-            raise
+            _run_tasks(ray, feed, workers, on_result, marker, view)
         finally:
             for d in outs:
                 (d / marker).unlink(missing_ok=True)
@@ -351,18 +323,82 @@ def run_ray(jobs: "List[Job] | Any", workers: "int | str", address: Optional[str
                 shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def _run_tasks(ray: Any, feed: Feed, workers: "int | str", on_result: Callable[[Result], None], marker: str,
+               view: Optional[PathView]) -> None:
+    """Submit the feed's jobs as Ray tasks (a list: all at once; on demand: ``workers`` in flight),
+    each result to on_result as it ends; Ctrl-C cancels the tasks in flight."""
+    resources = ray.cluster_resources()
+    cpus = max(1, int(resources.get("CPU", 1)))
+    n = max(1, min(feed.size() or cpus, cpus)) if workers == "auto" else int(workers)  # auto: one task per CPU
+    threads = max(1, cpus // n)
+    gpus = 1 if resources.get("GPU", 0) >= 1 else 0
+    task = ray.remote(ray_trial).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
+    in_flight = n if feed.on_demand else None  # a list: everything at once
+    refs: Dict[Any, Job] = {}
+
+    def submit() -> bool:
+        job = feed.take()
+        if job is None:
+            return False
+        job = job.replace(threads=threads)
+        seed = [ray.put(pack(job.run_dir))] if job.resume and job.run_dir.is_dir() else None
+        refs[task.remote(job, marker, seed, view)] = job
+        return True
+
+    try:
+        while (in_flight is None or len(refs) < in_flight) and submit():
+            pass
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                on_result(_collect(ray, ref, refs.pop(ref)))
+            while (in_flight is None or len(refs) < in_flight) and submit():
+                pass
+    except KeyboardInterrupt:
+        for ref in list(refs):
+            ray.cancel(ref, force=True)
+        raise
+
+
 def _collect(ray, ref, job: Job) -> Result:
     """A finished task's result, its shipped folder unpacked into OUT; a task or node that died: failed."""
     try:
         res = ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - a task or node died
-        return Result(job.name, "failed",
+        return Result(job.name, Status.FAILED,
                       error=f"Ray task failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     archive, res = res.archive, res.replace(archive=None)
     if archive is not None:
         try:
             receive(archive, Path(job.out), job.run_dir.name)
         except (OSError, tarfile.TarError) as exc:
-            res = res.replace(status="failed", error=f"the trial folder shipped back by its Ray worker could not be "
+            res = res.replace(status=Status.FAILED, error=f"the trial folder shipped back by its Ray worker could not be "
                                                      f"written to {job.out}: {exc}")
     return res
+
+
+class RayExecutor(Executor):
+    """``--executor ray``: each trial a Ray task (see the module doc); ``--workers auto``: as many
+    at once as the cluster's CPUs hold."""
+
+    name = "ray"
+    takes_address = True
+
+    def check(self, address: Optional[str]) -> None:
+        check_address(address)  # a missing extra or a wrong --address: found before anything runs
+
+    def workers(self, requested: Workers, trials: int, gpus: List[str]) -> Workers:
+        return requested  # "auto" stays: the cluster's CPUs decide (run_ray)
+
+    def where(self, workers: Workers, jobs: int, gpus: List[str], auto: bool) -> str:
+        if workers == "auto":
+            return "via Ray, as many workers as the cluster's CPUs hold"
+        n = max(1, min(int(workers), jobs))
+        return f"via Ray, {n} worker{'s' if n > 1 else ''}"
+
+    def run(self, feed: Feed, on_result: OnResult, where: Dispatch) -> None:
+        run_ray(feed, where.workers, where.address, on_result, echo=where.echo, debug=where.debug,
+                sweep_dir=where.sweep_dir)
+
+
+EXECUTOR = RayExecutor()

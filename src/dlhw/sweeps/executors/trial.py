@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 
 from dlhw.errors import ConfigError, DivergedError, DlhwError
 from dlhw.rundir import layout
+from dlhw.rundir.states import Status
 from dlhw.sweeps.executors.resources import trial_device
 from dlhw.sweeps.records import Job, Result
 
@@ -29,56 +30,21 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
-    from dlhw.config import validate
     from dlhw.runtime.console import is_quiet, set_quiet
     from dlhw.runtime.locks import FolderBusy
-    from dlhw.rundir.status import RunStatus
 
     start = time.time()
     was_quiet = is_quiet()  # a trial run in this process (--workers 1, Ray local) gives it back as found
-    run_dir = job.run_dir  # the trial's folder (``<name>-2``: see session)
-    fields: Dict[str, Any] = {"status": "failed"}
+    fields: Dict[str, Any] = {"status": Status.FAILED}
     try:
         set_quiet(True)
-        cfg = validate(job.raw, job.source)
-        from dlhw.orchestration.experiment import run_experiment
-
-        kwargs = dict(out=job.out, name=run_dir.name, overwrite=True, device=trial_device(job.device), quiet=True,
-                      threads=job.threads)
-        if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.sources.search)
-            kwargs["prune"] = job.report
-        if job.mlflow_parent is not None:
-            kwargs["mlflow_parent"] = job.mlflow_parent  # one child run of the sweep's parent run per trial
-        outcome = None
-        if job.resume and "resume" in inspect.signature(run_experiment).parameters:
-            try:  # an interrupted or stale trial continues from its last checkpoint
-                outcome = run_experiment(cfg, resume=run_dir, **kwargs)
-                fields["resumed"] = True
-            except ConfigError as exc:
-                if not str(exc).startswith("--resume"):
-                    raise
-                fields["resumed"] = False  # refused (config or data changed): train it from scratch
-        if outcome is None:
-            outcome = run_experiment(cfg, **kwargs)
-        m = outcome.metrics
-        if outcome.status == "paused":  # a scheduler's rung: promoted later, or left paused
-            return Result(job.name, "paused", pid=os.getpid(), seconds=round(time.time() - start, 2),
-                          train_seconds=m.get("train_seconds"), resumed=fields.get("resumed"),
-                          pruned_at=m.get("paused_at"))
-        if outcome.status == "pruned":
-            fields.update(status="pruned", pruned_at=m.get("pruned_at"), train_seconds=m.get("train_seconds"),
-                          error=f"pruned at epoch {m.get('pruned_at')}")
-            return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
-        fields.update(status="completed", train_seconds=m.get("train_seconds"), best_epoch=m.get("best_epoch"),
-                      val_accuracy=_short(m, "val", "accuracy"), test_accuracy=_short(m, "test", "accuracy"),
-                      val_loss=_short(m, "val", "loss"), params=(m.get("params") or {}).get("total"))
+        fields.update(_train(job))
     except KeyboardInterrupt:
         raise
     except FolderBusy as exc:  # another process took the folder since the sweep looked: left to it
-        return Result(job.name, "running", error=f"running elsewhere (pid {exc.pid or '?'})", pid=os.getpid(),
-                      seconds=round(time.time() - start, 2))
+        fields.update(status=Status.RUNNING, error=f"running elsewhere (pid {exc.pid or '?'})")
     except DivergedError as exc:
-        fields.update(status="diverged", error=str(exc).split(": ", 1)[-1])
+        fields.update(status=Status.DIVERGED, error=str(exc).split(": ", 1)[-1])
     except DlhwError as exc:
         fields.update(error=" ".join(str(exc).split()))
     except Exception as exc:  # noqa: BLE001 - any failure of one trial is recorded, the sweep goes on
@@ -86,11 +52,61 @@ def run_trial(job: Job) -> Result:
     finally:
         _clear_keras()
         set_quiet(was_quiet)
-    if fields["status"] == "failed" and not (run_dir / layout.STATUS).exists():
-        # failed before its run folder existed (bad data path, model error): leave a marked folder
-        run_dir.mkdir(parents=True, exist_ok=True)
-        RunStatus(run_dir).set("failed", name=job.name, error=fields.get("error"))
+    if fields["status"] == Status.FAILED:
+        _mark_failed(job, fields.get("error"))
     return Result(job.name, pid=os.getpid(), seconds=round(time.time() - start, 2), **fields)
+
+
+def _experiment_options(job: Job) -> Dict[str, Any]:
+    """run_experiment's keywords for a trial: its folder, device, threads, pruner, MLflow parent."""
+    kwargs: Dict[str, Any] = dict(out=job.out, name=job.run_dir.name, overwrite=True, quiet=True,
+                                  device=trial_device(job.device), threads=job.threads)
+    if job.report is not None:  # a search trial: each epoch goes to its pruner (sweeps.sources.search)
+        kwargs["prune"] = job.report
+    if job.mlflow_parent is not None:
+        kwargs["mlflow_parent"] = job.mlflow_parent  # one child run of the sweep's parent run per trial
+    return kwargs
+
+
+def _train(job: Job) -> Dict[str, Any]:
+    """Train the trial (resumed from its checkpoint where asked and allowed); its Result's fields."""
+    from dlhw.config import validate
+    from dlhw.orchestration.experiment import run_experiment
+
+    cfg = validate(job.raw, job.source)
+    kwargs = _experiment_options(job)
+    fields: Dict[str, Any] = {}
+    outcome = None
+    if job.resume and "resume" in inspect.signature(run_experiment).parameters:
+        try:  # an interrupted or stale trial continues from its last checkpoint
+            outcome = run_experiment(cfg, resume=job.run_dir, **kwargs)
+            fields["resumed"] = True
+        except ConfigError as exc:
+            if not str(exc).startswith("--resume"):
+                raise
+            fields["resumed"] = False  # refused (config or data changed): train it from scratch
+    if outcome is None:
+        outcome = run_experiment(cfg, **kwargs)
+    m = outcome.metrics
+    if outcome.status == Status.PAUSED:  # a scheduler's rung or generation: continued later, or left paused
+        return {**fields, "status": Status.PAUSED, "train_seconds": m.get("train_seconds"),
+                "pruned_at": m.get("paused_at")}
+    if outcome.status == Status.PRUNED:
+        return {**fields, "status": Status.PRUNED, "pruned_at": m.get("pruned_at"), "train_seconds": m.get("train_seconds"),
+                "error": f"pruned at epoch {m.get('pruned_at')}"}
+    return {**fields, "status": Status.COMPLETED, "train_seconds": m.get("train_seconds"), "best_epoch": m.get("best_epoch"),
+            "val_accuracy": _short(m, "val", "accuracy"), "test_accuracy": _short(m, "test", "accuracy"),
+            "val_loss": _short(m, "val", "loss"), "params": (m.get("params") or {}).get("total")}
+
+
+def _mark_failed(job: Job, error: Optional[str]) -> None:
+    """A trial that failed before its run folder existed (bad data path, model error): a marked folder."""
+    from dlhw.rundir.status import RunStatus
+
+    run_dir = job.run_dir
+    if not (run_dir / layout.STATUS).exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        RunStatus(run_dir).set(Status.FAILED, name=job.name, error=error)
 
 
 def _clear_keras() -> None:

@@ -110,9 +110,9 @@ def print_plan(plan: SweepPlan, rows: List[Dict[str, Any]], rerun: bool = False,
     from dlhw.sweeps.manifest import format_seconds
 
     table = Table(title=Text(f"sweep {plan.name}: {len(rows)} trials (dry run, nothing trained)"))
-    for col, just in (("#", "right"), ("trial", "left"), ("varied values", "left"), ("epochs", "right"),
-                      ("params", "right"), ("estimate", "right"), ("state", "left")):
-        table.add_column(col, justify=just, overflow="fold")
+    for col, right in (("#", True), ("trial", False), ("varied values", False), ("epochs", True),
+                       ("params", True), ("estimate", True), ("state", False)):
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
     to_run: List[Optional[float]] = []
     for i, r in enumerate(rows, 1):
         state = r["state"]

@@ -189,7 +189,7 @@ class SearchPlan:
     @property
     def pruner(self) -> PrunerSpec:
         p = self.spec.pruner
-        return p if isinstance(p, PrunerSpec) else PrunerSpec(type=p or "none")
+        return p if isinstance(p, PrunerSpec) else PrunerSpec.model_validate({"type": p or "none"})
 
     @property
     def scheduler(self) -> SchedulerSpec:
@@ -308,7 +308,8 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
                               f"give val_<name>, test_<name>, train_<name> (a metrics.json name) or one of "
                               f"{', '.join(EXTRA_METRICS)}")
     multi = not isinstance(spec.metric, str)
-    pruner = spec.pruner if isinstance(spec.pruner, PrunerSpec) else PrunerSpec(type=spec.pruner or "none")
+    pruner = spec.pruner if isinstance(spec.pruner, PrunerSpec) \
+        else PrunerSpec.model_validate({"type": spec.pruner or "none"})
     if multi and pruner.type != "none":
         raise ConfigError(f"{source}: search.pruner: a multi-objective search (metric: {metrics}) cannot prune; "
                           f"remove the pruner or give one metric")
@@ -396,7 +397,7 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     p = Path(path)
     source = str(p)
     given = raw is not None  # a dict (dlhw.sweep): PATH only names the search
-    raw = copy.deepcopy(raw) if given else load_raw(p)
+    raw = copy.deepcopy(raw) if raw is not None else load_raw(p)
     for other in ("grid", "random", "repeats", "vary"):
         if other in raw:
             raise ConfigError(f"{source}: {other}: a file has either grid: (every combination) or search: "

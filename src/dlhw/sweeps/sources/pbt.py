@@ -43,7 +43,7 @@ def perturbed(param, value: float, factor: float) -> Any:
 
 
 class PBTSchedule(Schedule):
-    """The generations of one PBT search; ``loop`` is the SearchLoop (study, manifest, jobs)."""
+    """The generations of one PBT search; ``loop`` is the SearchSource (study, trials, jobs)."""
 
     def __init__(self, loop, dispatch: Callable[[List[Job]], None]):
         from dlhw.sweeps.planning.space import pbt_keys
@@ -58,6 +58,10 @@ class PBTSchedule(Schedule):
         self.epochs = [min(plan.epochs, (g + 1) * self.spec.interval) for g in range(n)]
         self.path = Path(loop.sweep_dir) / STATE_FILE
         self.state: Dict[str, Any] = read_json(self.path) or {"generations": {}}
+
+    def jobs(self) -> int:
+        """Jobs at most: each trial of the population once a generation."""
+        return self.loop.plan.budget * len(self.epochs)
 
     def describe(self) -> str:
         keys = ", ".join(p.key for p in self.keys) or "nothing"
@@ -132,8 +136,7 @@ class PBTSchedule(Schedule):
             return None
         t = loop.trials[number]
         last = epochs >= loop.plan.epochs
-        folder = loop.manifest._by_name[t.name].get("run_dir") or t.name
-        return loop._job(t, number, got > 0, folder).replace(raw=self.config(number),
+        return loop._job(t, number, got > 0, loop.folder_of(t.name).name).replace(raw=self.config(number),
                                                             report=None if last else RungPause(epochs))
 
     def decide(self, g: int, epochs: int, values: Dict[int, Optional[float]]) -> None:
@@ -199,6 +202,4 @@ class PBTSchedule(Schedule):
             self.save(number)
 
     def save(self, number: int) -> None:
-        name = self.loop.trials[number].name
-        self.loop._record(number, name)  # trial.json
-        self.loop.manifest.record(name, lineage=self.loop.lineage[number])
+        self.loop.keep_lineage(number)  # trial.json and sweep.json

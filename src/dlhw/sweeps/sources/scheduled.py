@@ -49,7 +49,7 @@ def history_values(folder: Path, metric: str) -> Dict[int, float]:
 
 
 class Schedule:
-    """The rounds of one scheduled search; ``loop`` is the SearchLoop (study, manifest, jobs)."""
+    """The rounds of one scheduled search; ``loop`` is the SearchSource (study, trials, jobs)."""
 
     def __init__(self, loop, dispatch: Callable[[List[Job]], None]):
         self.loop, self.dispatch = loop, dispatch
@@ -58,6 +58,10 @@ class Schedule:
         self.brackets: List[Bracket] = brackets(s.type, plan.budget, s.min_epochs, plan.epochs, s.reduction_factor)
         self.maximize = plan.directions[0] == "maximize"
         self.metric = plan.metrics[0]
+
+    def jobs(self) -> int:
+        """Jobs at most: each trial of each rung once."""
+        return sum(sum(b.sizes) for b in self.brackets)
 
     def describe(self) -> str:
         return "; ".join(f"bracket {b.index}: {b.lines()}" for b in self.brackets) + " (trials x epochs per rung)"
@@ -77,9 +81,7 @@ class Schedule:
 
     def folder(self, number: int) -> Optional[Path]:
         name = next((n for n, k in self.loop.numbers.items() if k == number), None)
-        if name is None:
-            return None
-        return self.loop.sweep_dir / (self.loop.manifest._by_name[name].get("run_dir") or name)
+        return None if name is None else self.loop.folder_of(name)
 
     def reached(self, number: int) -> int:
         """Epochs the trial's folder holds (0: none); a completed trial: all of them."""
@@ -132,6 +134,4 @@ class Schedule:
         entry = next(r for r in rungs if r["rung"] == rung)
         if values.get(number) is not None and entry.get("value") != values[number]:
             entry["value"] = values[number]
-            name = self.loop.trials[number].name
-            self.loop._record(number, name)  # trial.json: the rung's value, whether promoted or paused
-            self.loop.manifest.record(name, lineage=lineage)
+            self.loop.keep_lineage(number)  # trial.json: the rung's value, whether promoted or paused

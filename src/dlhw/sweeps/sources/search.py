@@ -9,23 +9,39 @@ actor beside it. A trial reports its metric every epoch to the pruner (``StudyRe
 journal file itself, from any process on this machine); a pruned trial ends with status
 ``pruned``, neither failed nor completed.
 
+The search is a source of trials (dlhw.sweeps.sources.base) of the one sweep engine
+(dlhw.sweeps.engine), which checks, locks, dispatches and records as for a grid; this module
+owns the study: what to ask, what to tell, what an earlier run left in it.
+
 Resume: run the same command again. Completed, pruned and failed trials are kept; a trial the
 study still shows running (the sweep was killed) continues from its checkpoint with the same
-parameters and number; the study never holds more than ``trials`` trials in all.
+parameters and number; the study never holds more than ``trials`` trials in all. The sampler is
+seeded per trial number, so a resumed search asks what an unbroken one would; the study is checked
+against its definition and its journal repaired or rebuilt (dlhw.sweeps.sources.study_open).
+
+``search.scheduler`` (successive_halving, hyperband: dlhw.sweeps.sources.scheduled; pbt:
+dlhw.sweeps.sources.pbt) runs in rounds: each rung or generation is one batch of jobs handed to
+the executor through the engine's dispatch (``run``), and the next round is planned when the
+batch has ended. The barrier is here, in the source: the executors see ordinary feeds.
 """
 
 from __future__ import annotations
 
-import time
+import copy
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from dlhw.errors import ConfigError
-from dlhw.sweeps.records import Job, Result
-from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, trial_values
-from dlhw.sweeps.sources.study_open import open_study
+from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.planning.space import SearchPlan
+from dlhw.sweeps.records import Job, Result
+from dlhw.sweeps.sources.base import TrialSource
+from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, trial_values
 from dlhw.sweeps.sources.study_records import TRIAL_FILE
+
+if TYPE_CHECKING:
+    from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome
+    from dlhw.sweeps.manifest import Manifest
 
 
 class StudyActor:
@@ -54,25 +70,70 @@ class ActorReporter:
         return bool(ray.get(self.actor.report.remote(self.number, epoch, logs.get(self.metric))))
 
 
-class SearchLoop:
-    def __init__(self, plan: SearchPlan, sweep_dir: Path, workers, executor: str, address: Optional[str],
-                 device: str, echo: Callable[[str], None], debug: bool, repair: bool = False,
-                 new_study: bool = False):
-        self.plan, self.sweep_dir, self.workers, self.executor = plan, Path(sweep_dir), workers, executor
-        self.address, self.device, self.echo, self.debug = address, device, echo, debug
-        self.optuna = import_optuna()
-        self.study = open_study(plan, sweep_dir, echo, repair=repair, fresh=new_study)
+class SearchSource(TrialSource):
+    """An Optuna study as a source of trials: asked for the next one only when a worker is free."""
+
+    kind = "search"
+
+    def __init__(self, plan: SearchPlan, repair: bool = False, new_study: bool = False):
+        self.plan = plan
+        self.name, self.source = plan.name, plan.source
+        self.repair, self.new_study = repair, new_study  # --repair, --new-study (sources.study_open)
         self.numbers: Dict[str, int] = {}
         self.trials: Dict[int, Any] = {}  # number -> its Trial (config, name)
-        self.lineage: Dict[int, Dict[str, Any]] = {}  # number -> trial.json's lineage (a scheduler's rungs)
+        self.lineage: Dict[int, Dict[str, Any]] = {}  # number -> trial.json's lineage (a scheduler's rounds)
         self.scheduled = plan.scheduler.type != "none"
         self.resume_jobs: List[Job] = []
-        self.actor = None
-        self.done = 0
+        self.actor: Any = None
+        self.optuna: Any = None
+        self.study: Any = None
+        self.ctx: Optional["Context"] = None
+        self.held = 0
+
+    # ------------------------------------------------------------ before anything is written
+    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
+        if options.rerun:
+            raise ConfigError("--rerun: a search keeps its study and its trials; to start afresh, give another "
+                              "--out or remove the sweep folder")
+        make_sampler(self.plan)  # Optuna (and the sampler's own package) present: said before anything runs
+        from dlhw.tracking.mlflow import require_mlflow, settings
+
+        if settings(self.plan.base) is not None:
+            require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
+
+    def configs(self) -> Iterator[Tuple[str, Any]]:
+        """The base config, then each category and both extremes of each range set into it."""
+        from dlhw.config.loader import set_path, validate
+
+        plan = self.plan
+        yield plan.source, validate({**plan.base, "name": plan.name}, plan.source)
+        for p in plan.params:
+            for v in (p.choices if p.kind == "categorical" else [p.low, p.high]):
+                data = copy.deepcopy(plan.base)
+                set_path(data, p.key, copy.deepcopy(int(v) if p.kind == "int" else v))
+                data["name"] = plan.name
+                yield f"{plan.source} (space.{p.key}: {v!r})", validate(data, f"{plan.source}: space.{p.key}")
+
+    def size(self) -> int:
+        return self.plan.budget
+
+    def manifest(self, sweep_dir: Path, executor: str, workers: Any) -> "Manifest":
+        from dlhw.sweeps.manifest import Manifest
+
+        manifest = Manifest(self.plan.as_sweep_plan([]), sweep_dir, executor, workers)
+        manifest.data.update(search=self.plan.summary(), metric=self.plan.metrics[0], study=JOURNAL)
+        return manifest
+
+    def tracking(self) -> Tuple[Optional[Any], Dict[str, Any]]:
+        plan = self.plan
+        return plan.base, {"search.trials": plan.budget, "search.sampler": plan.spec.sampler,
+                           "search.metric": plan.metrics, "sweep.source": plan.source,
+                           "search.space": {p.key: p.describe() for p in plan.params}}
+
+    def hparams(self, sweep_dir: Path) -> Any:
         from dlhw.tracking.hparams import HParamsLog
 
-        self.tracking = None  # tracking.mlflow: the search's parent MLflow run (started by run)
-        self.hparams = HParamsLog.for_search(plan, sweep_dir)  # TensorBoard's HParams table of the trials
+        return HParamsLog.for_search(self.plan, sweep_dir)  # TensorBoard's HParams table of the trials
 
     # ------------------------------------------------------------ bookkeeping
     def _count(self) -> int:
@@ -89,40 +150,63 @@ class SearchLoop:
         waiting = [t.number for t in trials if t.state == TS.WAITING]
         return min(waiting) if waiting else len(trials)
 
-    def _reporter(self, number: int):
-        plan = self.plan
+    # what a scheduler (sources.scheduled, sources.pbt) reads of the search
+    @property
+    def sweep_dir(self) -> Path:
+        assert self.ctx is not None
+        return self.ctx.sweep_dir
+
+    def folder_of(self, name: str) -> Path:
+        assert self.ctx is not None
+        return self.ctx.run_dir(name)
+
+    def keep_lineage(self, number: int) -> None:
+        """The trial's lineage written: its trial.json and its sweep.json entry."""
+        assert self.ctx is not None
+        name = self.trials[number].name
+        self._record(number, name)
+        self.ctx.manifest.record(name, lineage=self.lineage[number])
+
+    def echo(self, line: str) -> None:
+        assert self.ctx is not None
+        self.ctx.echo(line)
+
+    def _reporter(self, number: int) -> Any:
+        plan, ctx = self.plan, self.ctx
+        assert ctx is not None
         if plan.multi or plan.pruner.type == "none" or self.scheduled:
             return None
-        if self.executor == "ray":
+        if ctx.executor.name == "ray":
             if self.actor is None:
                 import ray
                 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
                 here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
                 self.actor = ray.remote(StudyActor).options(num_cpus=0, scheduling_strategy=here).remote(
-                    str(self.sweep_dir / JOURNAL), plan.name, plan.pruner.model_dump(), plan.epochs, plan.metrics[0])
+                    str(ctx.sweep_dir / JOURNAL), plan.name, plan.pruner.model_dump(), plan.epochs, plan.metrics[0])
             return ActorReporter(self.actor, number, plan.metrics[0])
-        return StudyReporter(str(self.sweep_dir / JOURNAL), plan.name, plan.pruner.model_dump(), plan.epochs,
+        return StudyReporter(str(ctx.sweep_dir / JOURNAL), plan.name, plan.pruner.model_dump(), plan.epochs,
                              number, plan.metrics[0])
 
-    def _job(self, t, number: int, resume: bool = False, folder: str = "") -> Job:
-        return Job(name=t.name, folder=folder or t.name, raw=t.raw, source=f"{t.source} (trial {number})",
-                   out=str(self.sweep_dir), resume=resume, device=self.device, report=self._reporter(number),
-                   mlflow_parent=self.tracking.parent_id if self.tracking is not None else None)
+    def _job(self, t: Any, number: int, resume: bool = False, folder: str = "") -> Job:
+        assert self.ctx is not None
+        return self.ctx.job(t.name, t.raw, f"{t.source} (trial {number})", folder or t.name, resume,
+                            report=self._reporter(number))
 
-    def scheduled_job(self, number: int, resume: bool, report) -> Job:
+    def scheduled_job(self, number: int, resume: bool, report: Any) -> Job:
         """A scheduler's job for trial ``number``: from its checkpoint (``resume``) to the rung ``report`` pauses at."""
+        assert self.ctx is not None
         t = self.trials[number]
-        return self._job(t, number, resume, self.manifest._by_name[t.name].get("run_dir") or t.name).replace(
-            report=report)
+        return self._job(t, number, resume, self.ctx.run_dir(t.name).name).replace(report=report)
 
-    def _add(self, t, ft, **fields: Any) -> None:
+    def _add(self, t: Any, ft: Any, **fields: Any) -> None:
+        assert self.ctx is not None
         self.numbers[t.name] = ft.number
         self.trials[ft.number] = t
-        self.manifest.add(t, number=ft.number, **fields)
-        self.hparams.add(t)
+        self.ctx.manifest.add(t, number=ft.number, **fields)
+        self.ctx.hparams.add(t)
 
-    def _told(self, number: int, values=None, state=None) -> None:
+    def _told(self, number: int, values: Any = None, state: Any = None) -> None:
         """study.tell; the grid sampler's "grid exhausted" stop (meant for study.optimize) is not an
         error here: the budget (SearchPlan.budget, at most the grid's size) ends the search."""
         try:
@@ -133,11 +217,12 @@ class SearchLoop:
 
     def _record(self, number: int, name: str) -> None:
         """trial.json in the trial's folder: what rebuilding the study needs (dlhw.sweeps.sources.journal)."""
-        from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord
+        from dlhw.sweeps.sources.study_records import TrialRecord
 
-        ft = self.study._storage.get_trial(self.study._storage.get_trial_id_from_study_id_trial_number(
-            self.study._study_id, number))
-        folder = self.sweep_dir / (self.manifest._by_name[name].get("run_dir") or name)
+        assert self.ctx is not None
+        storage = self.study._storage
+        ft = storage.get_trial(storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number))
+        folder = self.ctx.run_dir(name)
         if folder.is_dir():
             status = (read_status_of(folder) or {}).get("status")
             TrialRecord(number=number, params=dict(ft.params), state="paused" if status == "paused"
@@ -146,13 +231,15 @@ class SearchLoop:
                         lineage=self.lineage.get(number, {})).write(folder / TRIAL_FILE)
 
     def _tell(self, number: int, name: str, res: Result) -> Optional[List[float]]:
+        assert self.ctx is not None
         TS = self.optuna.trial.TrialState
         values = None
         if res.status in ("completed", "skipped"):
-            values = trial_values(self.plan, self.sweep_dir / self.manifest._by_name[name]["run_dir"])
+            values = trial_values(self.plan, self.ctx.run_dir(name))
             if values is None:
                 self._told(number, state=TS.FAIL)
-                self.manifest.update(name, error=f"search.metric: {', '.join(self.plan.metrics)} not in its metrics.json")
+                self.ctx.manifest.update(name, error=f"search.metric: {', '.join(self.plan.metrics)} not in its "
+                                                     f"metrics.json")
                 return None
             self._told(number, values if self.plan.multi else values[0])
         elif res.status == "pruned":
@@ -162,12 +249,12 @@ class SearchLoop:
         return values  # interrupted / running elsewhere: the study keeps it running, the next run resumes it
 
     # ------------------------------------------------------------ resume
-    def _adopt(self, outcome) -> None:
+    def _adopt(self, outcome: "SweepOutcome") -> None:
         """Trials a previous run of this search left: kept (finished) or resumed (still running)."""
-        from dlhw.sweeps.manifest import locate
-        from dlhw.sweeps.engine import _done_result, _place
+        from dlhw.sweeps.sources.study_records import TrialRecord
         from dlhw.sweeps.sources.warm_start import WARM
 
+        assert self.ctx is not None
         TS = self.optuna.trial.TrialState
         for ft in self.study.get_trials(deepcopy=False):
             if ft.state == TS.WAITING or ft.system_attrs.get("dlhw_gap") or WARM in ft.system_attrs:
@@ -175,36 +262,45 @@ class SearchLoop:
             try:
                 t = self.plan.trial(ft.number, ft.params)
             except ConfigError as exc:  # the base config changed under an old trial
-                self.echo(f"trial {ft.number}: {exc}")
+                self.ctx.echo(f"trial {ft.number}: {exc}")
                 continue
             state = ft.state.name.lower()
             self._add(t, ft, value=ft.values if self.plan.multi else ft.value, state=state)
-            from dlhw.sweeps.sources.study_records import TrialRecord
-
-            kept = TrialRecord.read(self.sweep_dir / t.name / TRIAL_FILE) if (self.sweep_dir / t.name).is_dir() else None
+            folder = self.ctx.sweep_dir / t.name
+            kept = TrialRecord.read(folder / TRIAL_FILE) if folder.is_dir() else None
             if kept is not None and kept.lineage:
                 self.lineage[ft.number] = kept.lineage
-            if ft.state != TS.RUNNING:
-                if not (self.sweep_dir / t.name / TRIAL_FILE).is_file():  # an older release's folder
-                    self._record(ft.number, t.name)
-                continue
-            where = locate(t, self.sweep_dir)
-            status = (read_status_of(where.folder) or {}).get("status")
-            if where.state == "done":
-                res = _done_result(t.name, where.folder)
-                self._tell(ft.number, t.name, res)
+            if ft.state == TS.RUNNING:
+                self._adopt_running(t, ft.number, outcome)
+            elif folder.is_dir() and not (folder / TRIAL_FILE).is_file():  # an older release's folder
                 self._record(ft.number, t.name)
-                outcome.results.append(res)
-            elif status in ("pruned", "failed", "diverged"):
-                self._told(ft.number, state=TS.PRUNED if status == "pruned" else TS.FAIL)
-                self._record(ft.number, t.name)
-            elif self.scheduled:
-                continue  # paused at a rung or cut short: the scheduler decides whether it goes on
-            elif where.state == "running":
-                self.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
-            else:
-                job = _place(t, where, self.sweep_dir, False, list(self.numbers), self.echo, self.device)
-                self.resume_jobs.append(self._job(t, ft.number, job.resume, job.folder))
+
+    def _adopt_running(self, t: Any, number: int, outcome: "SweepOutcome") -> None:
+        """A trial the study shows running (the last run was stopped): told, left alone or resumed
+        (a scheduler's trial: left to the scheduler, which knows whether it goes on)."""
+        from dlhw.sweeps.manifest import locate
+        from dlhw.sweeps.resume import done_result, place
+
+        ctx = self.ctx
+        assert ctx is not None
+        TS = self.optuna.trial.TrialState
+        where = locate(t, ctx.sweep_dir)
+        status = (read_status_of(where.folder) or {}).get("status")
+        if where.state == "done":
+            res = done_result(t.name, where.folder)
+            self._tell(number, t.name, res)
+            self._record(number, t.name)
+            outcome.results.append(res)
+        elif status in ("pruned", "failed", "diverged"):
+            self._told(number, state=TS.PRUNED if status == "pruned" else TS.FAIL)
+            self._record(number, t.name)
+        elif self.scheduled:
+            return  # paused at a rung or cut short: the scheduler decides whether it goes on
+        elif where.state == "running":
+            ctx.echo(f"{t.name}: being trained by another process ({where.detail}); left alone")
+        else:
+            folder, resume = place(t, where, ctx.sweep_dir, False, ctx.echo)
+            self.resume_jobs.append(self._job(t, number, resume, folder))
 
     # ------------------------------------------------------------ asking
     def ask_one(self, **attrs: Any) -> Optional[int]:
@@ -233,7 +329,7 @@ class SearchLoop:
         number = self.ask_one()
         return None if number is None else self._job(self.trials[number], number)
 
-    def _schedule(self, dispatch):
+    def _schedule(self, dispatch: Callable[[List[Job]], None]) -> Any:
         """search.scheduler's rounds: promotion (sources.scheduled) or PBT (sources.pbt)."""
         if self.plan.scheduler.type == "pbt":
             from dlhw.sweeps.sources.pbt import PBTSchedule
@@ -243,155 +339,70 @@ class SearchLoop:
 
         return Schedule(self, dispatch)
 
-    @staticmethod
-    def _ok(outcome) -> int:
-        return sum(1 for r in outcome.results if r.status in ("completed", "skipped", "pruned"))
-
-    @staticmethod
-    def _failed(outcome) -> int:
-        return sum(1 for r in outcome.results if r.status in ("failed", "diverged"))
-
-    # ------------------------------------------------------------ the run
-    def run(self):
-        from dlhw.rundir.folder import folder_bytes
-        from dlhw.sweeps.executors import resources
-        from dlhw.sweeps.feed import Feed
-        from dlhw.sweeps.manifest import Manifest
-        from dlhw.sweeps.engine import MANIFEST_FIELDS, SweepOutcome
-
-        from dlhw.tracking.sweep_run import SweepRun
-
-        plan = self.plan
-        self.tracking = SweepRun.start(plan.base, plan.name, self.sweep_dir, {
-            "search.trials": plan.budget, "search.sampler": plan.spec.sampler, "search.metric": plan.metrics,
-            "search.space": {p.key: p.describe() for p in plan.params}, "sweep.source": plan.source})
+    # ------------------------------------------------------------ the engine's calls
+    def open(self, ctx: "Context") -> Feed:
+        """The study (made the first time, with the enqueued points), what an earlier run left
+        adopted; the feed asks the study for each next trial as a worker frees up."""
+        from dlhw.sweeps.sources.study_open import open_study
         from dlhw.sweeps.sources.warm_start import WARM
 
-        fresh = not any(WARM not in t.system_attrs for t in self.study.get_trials(deepcopy=False))
-        if fresh:
-            for point in plan.spec.enqueue:
-                by_key = {p.key: p for p in plan.params}
+        self.ctx = ctx
+        self.optuna = import_optuna()
+        self.study = open_study(self.plan, ctx.sweep_dir, ctx.echo, repair=self.repair, fresh=self.new_study)
+        if not any(WARM not in t.system_attrs for t in self.study.get_trials(deepcopy=False)):
+            by_key = {p.key: p for p in self.plan.params}
+            for point in self.plan.spec.enqueue:
                 self.study.enqueue_trial({k: by_key[k].stored(v) for k, v in point.items()})
-        workers = self.workers
-        gpus = resources.visible_gpus() if self.device != "cpu" else []
-        auto = workers == "auto"
-        if auto and self.executor != "ray":
-            workers = resources.auto_workers(plan.budget, gpus)
-        self.manifest = Manifest(plan.as_sweep_plan([]), self.sweep_dir, self.executor, workers)
-        self.manifest.data.update(search=plan.summary(), metric=plan.metrics[0], study=JOURNAL)
-        outcome = SweepOutcome(self.sweep_dir)
-        self._adopt(outcome)
-        self.manifest.sync()
-        held = self._count()
-        to_run = len(self.resume_jobs) + max(0, plan.budget - held)
-        pruner = f"{plan.pruner.type} pruner" if not self.scheduled else f"{plan.scheduler.type} scheduler"
-        if self.scheduled:
+        self._adopt(ctx.outcome)
+        ctx.manifest.sync()
+        self.held = self._count()
+        if self.scheduled:  # rounds of rungs (run): the scheduler knows what is left
             self.resume_jobs = []
-            to_run = 1  # rounds of rungs: the scheduler knows what is left
-            self.echo(f"{plan.scheduler.type}: {self._schedule(lambda jobs: None).describe()}")
-        where = "via Ray" if self.executor == "ray" else f"on {workers} worker{'s' if workers != 1 else ''}"
-        self.echo(f"search {plan.name}: {plan.spec.sampler} sampler, {pruner}, {plan.budget} trials "
-                  f"({held} in the study, {len(self.resume_jobs)} to resume, {max(0, plan.budget - held)} to ask) "
-                  + (where if to_run else "; nothing to train"))
-        start = time.time()
+            schedule = self._schedule(lambda jobs: None)
+            ctx.echo(f"{self.plan.scheduler.type}: {schedule.describe()}")
+            return Feed(make=lambda: None, limit=schedule.jobs())
+        to_run = len(self.resume_jobs) + max(0, self.plan.budget - self.held)
+        return Feed(make=self._next, limit=to_run)
 
-        def on_result(res: Result) -> None:
-            self.done += 1
-            number = self.numbers[res.name]
-            values = self._tell(number, res.name, res)
-            self._record(number, res.name)
-            fields = res.to_dict()
-            state = {"completed": "complete", "pruned": "pruned", "failed": "fail", "diverged": "fail",
-                     "paused": "paused"}.get(res.status, "running")
-            self.manifest.update(res.name, **{k: fields[k] for k in MANIFEST_FIELDS}, pruned_at=res.pruned_at,
-                                 state=state, value=values if plan.multi or values is None else values[0],
-                                 **({"lineage": self.lineage[number]} if number in self.lineage else {}))
-            outcome.results[:] = [r for r in outcome.results if r.name != res.name] + [res]  # a rung's newest
-            self.hparams.trial(res.name, self.sweep_dir / (self.manifest._by_name[res.name].get("run_dir") or res.name),
-                               res.status)
-            shown = ", ".join(f"{m} {v:.4f}" for m, v in zip(plan.metrics, values)) if values else (res.error or "")
-            self.echo(f"[{self.done}] {res.name}: {res.status} ({res.seconds or 0:.1f}s) {shown}".rstrip())
+    def run(self, feed: Feed, dispatch: Callable[[Feed], None]) -> None:
+        """Unscheduled: the feed at once. A scheduler: one round (a rung, a generation) at a time,
+        each a batch of jobs handed to the executor; the next is planned when it has ended."""
+        if not self.scheduled:
+            dispatch(feed)
+            return
+        self._schedule(lambda jobs: dispatch(Feed(jobs))).run()
 
-        def dispatch(feed, n: int) -> None:
-            if not n:
-                return
-            if self.executor == "ray":
-                from dlhw.sweeps.executors import ray as ray_exec
+    def announce(self, ctx: "Context", to_run: int) -> str:
+        plan = self.plan
+        pruner = f"{plan.scheduler.type} scheduler" if self.scheduled else f"{plan.pruner.type} pruner"
+        return (f"search {plan.name}: {plan.spec.sampler} sampler, {pruner}, {plan.budget} trials "
+                f"({self.held} in the study, {len(self.resume_jobs)} to resume, "
+                f"{max(0, plan.budget - self.held)} to ask)")
 
-                ray_exec.run_ray(feed, self.workers, self.address, on_result, echo=self.echo, debug=self.debug,
-                                 sweep_dir=self.sweep_dir)
-            elif workers == 1 or n == 1:
-                from dlhw.sweeps.executors.serial import run_serial
+    def told(self, res: Result) -> Tuple[Dict[str, Any], str]:
+        """The study told how the trial ended; sweep.json gets its state and value."""
+        plan = self.plan
+        number = self.numbers[res.name]
+        values = self._tell(number, res.name, res)
+        self._record(number, res.name)
+        state = {"completed": "complete", "pruned": "pruned", "failed": "fail", "diverged": "fail",
+                 "paused": "paused"}.get(res.status, "running")
+        shown = ", ".join(f"{m} {v:.4f}" for m, v in zip(plan.metrics, values)) if values else (res.error or "")
+        return {"pruned_at": res.pruned_at, "state": state,
+                "value": values if plan.multi or values is None else values[0],
+                **({"lineage": self.lineage[number]} if number in self.lineage else {})}, shown
 
-                run_serial(feed, on_result)
-            else:
-                from dlhw.sweeps.executors.pool import run_pool
-
-                run_pool(feed, min(workers, n), gpus, on_result)
-
-        try:
-            if self.scheduled:
-                self._schedule(lambda jobs: dispatch(Feed(jobs), len(jobs))).run()
-            else:
-                dispatch(Feed(make=self._next, limit=to_run), to_run)
-        except KeyboardInterrupt:
-            if self.tracking is not None:
-                self.tracking.finish(self.sweep_dir, ok=self._ok(outcome), failed=self._failed(outcome),
-                                     interrupted=True)
-                self.tracking = None
-            raise
-        finally:
-            outcome.disk_bytes = folder_bytes(self.sweep_dir)
-            self.manifest.data["disk_bytes"] = outcome.disk_bytes
-            self.manifest.sync()
-            if self.tracking is not None:
-                self.tracking.finish(self.sweep_dir, ok=self._ok(outcome), failed=self._failed(outcome))
-        outcome.seconds = time.time() - start
-        seen = {r.name for r in outcome.results}
-        for e in self.manifest.data["trials"]:  # trials an earlier run finished: in the closing table too
+    def close(self, outcome: "SweepOutcome") -> None:
+        """Trials an earlier run finished join the closing table; all in study order."""
+        assert self.ctx is not None
+        newest = {r.name: r for r in outcome.results}  # a scheduler's trial: its last round's result
+        outcome.results[:] = list(newest.values())
+        seen = set(newest)
+        for e in self.ctx.manifest.data["trials"]:
             if e["name"] not in seen:
-                from dlhw.sweeps.records import Result as R
-
-                outcome.results.append(R.from_dict({**e, "status": "skipped" if e.get("status") == "completed"
-                                                    else e.get("status")}))
-        order = dict(self.numbers)
-        outcome.results.sort(key=lambda r: order.get(r.name, 0))
-        return outcome
-
-
-def run_search(plan: SearchPlan, out: Path, workers: "int | str" = "auto", executor: str = "local",
-               address: Optional[str] = None, device: str = "auto", rerun: bool = False,
-               echo: Callable[[str], None] = print, debug: bool = False, repair: bool = False,
-               new_study: bool = False):
-    from dlhw.sweeps.executors import ray as ray_exec
-    from dlhw.sweeps.executors import resources
-    from dlhw.sweeps.engine import EXECUTORS, sweep_folder
-
-    if executor not in EXECUTORS:
-        raise ConfigError(f"--executor: expected local or ray; received '{executor}'")
-    workers = resources.parse_workers(workers)
-    if address and executor != "ray":
-        raise ConfigError("--address: only used with --executor ray")
-    if rerun:
-        raise ConfigError("--rerun: a search keeps its study and its trials; to start afresh, give another --out "
-                          "or remove the sweep folder")
-    make_sampler(plan)  # Optuna (and the sampler's own package) present: said before anything runs
-    from dlhw.tracking.mlflow import require_mlflow, settings
-
-    if settings(plan.base) is not None:
-        require_mlflow()  # tracking.mlflow without the package: exit 2 with the pip line, before any folder
-    if executor == "ray":
-        ray_exec.check_address(address)
-    sweep_dir = sweep_folder(plan, out)
-    try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
-    from dlhw.runtime.locks import acquire
-
-    with acquire(sweep_dir, "sweep folder"):
-        return SearchLoop(plan, sweep_dir, workers, executor, address, device, echo, debug, repair=repair,
-                          new_study=new_study).run()
+                status = "skipped" if e.get("status") == "completed" else e.get("status")
+                outcome.results.append(Result.from_dict({**e, "status": status}))
+        outcome.results.sort(key=lambda r: self.numbers.get(r.name, 0))
 
 
 def read_status_of(folder: Path) -> Optional[Dict[str, Any]]:

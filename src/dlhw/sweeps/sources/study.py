@@ -116,8 +116,9 @@ class StudyReporter:
                                       pruner=make_pruner(self.pruner, self.epochs))
             trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, self.number)
             self._trial = optuna.trial.Trial(study, trial_id)
-        self._trial.report(float(value), int(epoch))
-        return bool(self._trial.should_prune())
+        trial: Any = self._trial
+        trial.report(float(value), int(epoch))
+        return bool(trial.should_prune())
 
     def __call__(self, epoch: int, logs: Dict[str, Any]) -> bool:
         return self.report_value(epoch, logs.get(self.metric))
