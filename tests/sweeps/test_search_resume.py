@@ -69,10 +69,28 @@ def kill_when(cmd: List[str], ready: Callable[[], bool], timeout: float = 300) -
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
+        group_gone(proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
+
+
+def group_gone(pgid: int, timeout: float = 60) -> None:
+    """Wait until every process of group ``pgid`` is gone, zombies included (Linux: /proc): a pool's
+    workers outlive a SIGKILL of their group by a moment, and until they are reaped their pids still
+    answer, so a rerun started sooner takes their trials for running and leaves them alone."""
+    deadline = time.time() + timeout
+    while any(_in_group(stat, pgid) for stat in Path("/proc").glob("[0-9]*/stat")):
+        assert time.time() < deadline, f"processes of group {pgid} still there {timeout}s after SIGKILL"
+        time.sleep(0.05)
+
+
+def _in_group(stat: Path, pgid: int) -> bool:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid
+    except (OSError, IndexError, ValueError):
+        return False
 
 
 def finish(cmd: List[str]) -> subprocess.CompletedProcess:
@@ -154,7 +172,9 @@ def test_two_workers_killed_mid_search_keep_every_finished_trial_and_no_duplicat
         return "completed" in states and "running" in states
 
     kill_when(cmd, one_done_two_running)
-    done = {n: p for n, p, s in proposals(sweep_dir) if s == "COMPLETE"}
+    params = {n: p for n, p, _ in proposals(sweep_dir)}  # a trial may have finished before the study was told
+    done = {n: params[n] for n in range(5) if trial_folder(sweep_dir, n) is not None
+            and status(trial_folder(sweep_dir, n)).get("status") == "completed"}
     stamps = {n: (trial_folder(sweep_dir, n) / "metrics.json").stat().st_mtime_ns for n in done}
     assert done
     finish(cmd)
