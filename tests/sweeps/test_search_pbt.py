@@ -116,3 +116,14 @@ def test_pbt_bad_input_is_one_line_exit_2(tmp_path, sched, checkpoint, message):
     line = r.output.strip()
     assert "\n" not in line and message in line, line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_pbt_on_two_workers(tmp_path):
+    """Each generation is one batch on the pool: the population's trials train at once."""
+    f = pbt_file(tmp_path)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--device", "cpu", "--workers", "2"])
+    assert r.exit_code == 0, r.output
+    m = check_population(out / "s")
+    assert len({t["pid"] for t in m["trials"]}) == 2
