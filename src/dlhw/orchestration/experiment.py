@@ -359,6 +359,10 @@ class Experiment:
         from dlhw.evaluation.diagnostics import diagnose
 
         run_dir, status = self.run_dir, self.status
+        if result.pruned_at is not None and result.paused:  # a scheduler parked it at a rung
+            from dlhw.orchestration.pruned import end_paused
+
+            return RunOutcome(run_dir, "paused", end_paused(self.trainer, result, status))
         if result.pruned_at is not None:  # a search's pruner stopped it (dlhw.sweeps.search)
             from dlhw.orchestration.pruned import end_pruned
 
