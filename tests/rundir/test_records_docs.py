@@ -54,6 +54,8 @@ def test_files_the_release_wrote_validate_once_migrated(name):
     folders = [FIXTURES / "run_v0"] if name != "sweep" else [FIXTURES / "sweep_v0"]
     for folder in folders:
         path = folder / record.FILE
+        if not path.exists() and any(f.is_required() for f in record.model_fields.values()):
+            continue  # study.json, trial.json: the release before records wrote none (no search kept them)
         if not path.exists():  # mlflow.json: the fixtures were not tracked
             data = record.build({}).to_dict()
         elif name == "sweep":

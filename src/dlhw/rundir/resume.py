@@ -174,11 +174,11 @@ def _exploit(run: Path, config_hash: str) -> Optional[Dict[str, Any]]:
     (dlhw.sweeps.sources.pbt) copied another trial's checkpoint into ``run`` and perturbed its
     parameters. Its trial.json lineage then records that exploit, last, with the new config's hash
     (``config_hash``) and the copied checkpoint's (``checkpoint_hash``); anything else is refused."""
-    import json
+    from dlhw.rundir.records.search import TrialRecord
 
     try:
-        record = json.loads((run / "trial.json").read_text(encoding="utf-8"))
-        last = record["lineage"]["exploits"][-1]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        record = TrialRecord.read(TrialRecord.in_folder(run))
+        last = record.lineage["exploits"][-1] if record is not None else None
+    except (ConfigError, KeyError, IndexError, TypeError):
         return None
     return last if isinstance(last, dict) and last.get("config_hash") == config_hash else None

@@ -10,6 +10,7 @@ Schemas, generated from these classes by ``dlhw schema --records``).
             (a history.csv row); read_status, read_metrics, settled_status, write_metrics, write_env
 - sweep.py  SweepManifest and TrialEntry (sweep.json), SweepLogHeader and SweepLogEvent
             (sweep.jsonl's lines); read_manifest
+- search.py StudyDefinition (study.json), TrialRecord (a search trial's trial.json), PbtState (pbt.json)
 - slurm.py  SlurmTrialRecord (RUN/slurm.json), SlurmSweepRecord (SWEEP/slurm.json)
 """
 
@@ -27,9 +28,11 @@ from dlhw.rundir.records.run import (
     read_metrics,
     read_status,
     settled_status,
+    status_word,
     write_env,
     write_metrics,
 )
+from dlhw.rundir.records.search import PbtState, StudyDefinition, TrialRecord
 from dlhw.rundir.records.slurm import SlurmSweepRecord, SlurmTrialRecord
 from dlhw.rundir.records.sweep import (
     SweepLogEvent,
@@ -37,6 +40,7 @@ from dlhw.rundir.records.sweep import (
     SweepManifest,
     TrialEntry,
     count_statuses,
+    manifest_entries,
     read_manifest,
     read_manifest_optional,
 )
@@ -45,7 +49,7 @@ from dlhw.rundir.records.sweep import (
 FILE_RECORDS: dict[str, type[Record]] = {
     "status": StatusRecord, "metrics": MetricsRecord, "env": EnvRecord, "mlflow": MlflowRecord, "wandb": WandbRecord,
     "preprocessing": PreprocessingRecord, "sweep": SweepManifest, "slurm_trial": SlurmTrialRecord,
-    "slurm_sweep": SlurmSweepRecord,
+    "slurm_sweep": SlurmSweepRecord, "study": StudyDefinition, "trial": TrialRecord, "pbt": PbtState,
 }
 
 __all__ = [
@@ -68,11 +72,13 @@ __all__ = [
     "TrialEntry",
     "WandbRecord",
     "count_statuses",
+    "manifest_entries",
     "read_manifest",
     "read_manifest_optional",
     "read_metrics",
     "read_status",
     "settled_status",
+    "status_word",
     "write_env",
     "write_metrics",
 ]

@@ -228,3 +228,13 @@ def settled_status(status: Status, has_metrics: bool) -> Status:
     if status is Status.UNKNOWN and has_metrics:
         return Status.COMPLETED
     return status
+
+
+def status_word(run_dir: Path | str) -> Status:
+    """The status a run folder's status.json records, as written (no stale check); UNKNOWN when the
+    file is missing or damaged. For a sweep's own bookkeeping, which must not stop on one bad folder."""
+    try:
+        rec = StatusRecord.read_optional(StatusRecord.in_folder(run_dir))
+    except RecordError:
+        return Status.UNKNOWN
+    return rec.status if rec is not None else Status.UNKNOWN

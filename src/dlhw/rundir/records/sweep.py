@@ -214,3 +214,15 @@ __all__: tuple[str, ...] = (
     "read_manifest_optional",
     "validation_line",
 )
+
+
+def manifest_entries(sweep_dir: Path | str) -> dict[str, dict[str, Any]]:
+    """sweep.json's trial entries as plain dicts, by run folder name ({} when there is none or it is
+    damaged: the trial folders are the truth, see dlhw.sweeps.sources.journal)."""
+    try:
+        manifest = read_manifest_optional(sweep_dir)
+    except RecordError:
+        return {}
+    if manifest is None:
+        return {}
+    return {str(e.run_dir or e.name): e.model_dump(mode="json") for e in manifest.trials}

@@ -486,8 +486,14 @@ def apply_search_sets(raw: Dict[str, Any], sets: List[str]):
 def warm_start_folder(value: Any, source: str) -> Path:
     """The earlier sweep folder ``search.warm_start`` names (relative: to the working folder, else to
     the search file's folder); ConfigError naming the key when it is no search's sweep folder."""
-    from dlhw.rundir import layout
-    from dlhw.rundir.folder import read_json
+    from dlhw.rundir.records import RecordError, read_manifest_optional
+
+    def is_search(folder: Path) -> bool:
+        try:
+            manifest = read_manifest_optional(folder)
+        except RecordError:
+            return False
+        return bool(manifest is not None and getattr(manifest, "search", None))
 
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{source}: search.warm_start: expected the path of an earlier search's sweep folder; "
@@ -495,7 +501,7 @@ def warm_start_folder(value: Any, source: str) -> Path:
     here = Path(value).expanduser()
     candidates = [here] if here.is_absolute() else [here, Path(source).parent / here]
     for folder in candidates:
-        if (folder / "study.json").is_file() or (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("search"):
+        if (folder / "study.json").is_file() or is_search(folder):
             return folder
     found = next((f for f in candidates if f.exists()), None)
     what = "does not exist" if found is None else "is no search's sweep folder (no study.json, no sweep.json with a search)"

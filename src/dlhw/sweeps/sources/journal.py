@@ -21,9 +21,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records import manifest_entries, status_word
 from dlhw.rundir.states import Status
-from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord, trial_folders
+from dlhw.rundir.records.search import TRIAL_FILE, TrialRecord, trial_folders
 
 JOURNAL = "study.journal"
 
@@ -104,7 +104,7 @@ def _from_manifest(plan, folder: Path, entries: Dict[str, Dict[str, Any]]) -> Op
     if set(e["varied"]) != set(by_key):
         return None
     params = {k: by_key[k].stored(v) for k, v in e["varied"].items()}
-    status = Status.parse((read_json(folder / layout.STATUS) or {}).get("status"))
+    status = status_word(folder)
     values = trial_values(plan, folder) if status == Status.COMPLETED else None
     state = {Status.COMPLETED: "complete", Status.PRUNED: "pruned", Status.FAILED: "fail",
              Status.DIVERGED: "fail", Status.PAUSED: "paused"}.get(status, "running")
@@ -138,8 +138,7 @@ def rebuild_study(plan, sweep_dir: Path, echo: Callable[[str], None]):
         echo(f"{journal}: set aside as {set_aside(journal).name}; rebuilding the study from the trial folders")
     elif journal.exists():
         journal.unlink()
-    entries = {str(e.get("run_dir") or e.get("name")): e
-               for e in (read_json(sweep_dir / layout.SWEEP_MANIFEST) or {}).get("trials", []) if isinstance(e, dict)}
+    entries = manifest_entries(sweep_dir)
     records: Dict[int, TrialRecord] = {}
     for number, folder in trial_folders(sweep_dir).items():
         rec = TrialRecord.read(folder / TRIAL_FILE) or _from_manifest(plan, folder, entries)

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.rundir import layout
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records.search import PbtState
 from dlhw.sweeps.records import Job
 from dlhw.sweeps.sources.scheduled import RungPause, Schedule, history_values
 
-STATE_FILE = "pbt.json"
+STATE_FILE = PbtState.FILE
 
 
 def perturbed(param, value: float, factor: float) -> Any:
@@ -57,7 +57,8 @@ class PBTSchedule(Schedule):
         n = math.ceil(plan.epochs / self.spec.interval)
         self.epochs = [min(plan.epochs, (g + 1) * self.spec.interval) for g in range(n)]
         self.path = Path(loop.sweep_dir) / STATE_FILE
-        self.state: Dict[str, Any] = read_json(self.path) or {"generations": {}}
+        saved = PbtState.read(self.path)
+        self.state: Dict[str, Any] = {"generations": dict(saved.generations) if saved is not None else {}}
 
     def jobs(self) -> int:
         """Jobs at most: each trial of the population once a generation."""
@@ -141,8 +142,6 @@ class PBTSchedule(Schedule):
 
     def decide(self, g: int, epochs: int, values: Dict[int, Optional[float]]) -> None:
         """Generation ``g``'s exploits, written to pbt.json before any is applied."""
-        from dlhw.runtime.files import write_json
-
         known = sorted(((n, v) for n, v in values.items() if v is not None and math.isfinite(v)),
                        key=lambda nv: ((-nv[1] if self.maximize else nv[1]), nv[0]))
         k = min(len(known) // 2, max(1, int(round(len(known) * self.spec.quantile))))
@@ -159,7 +158,7 @@ class PBTSchedule(Schedule):
                              "donor_params": params, "params": new, "perturb": factors})
         self.state["generations"][str(g)] = {"epoch": epochs, "values": {str(n): v for n, v in values.items()},
                                              "exploits": exploits}
-        write_json(self.path, self.state)
+        PbtState.build(self.state, self.path).write(self.path)
 
     def exploit(self, g: int, x: Dict[str, Any]) -> None:
         """Copy the donor's checkpoint into the trial's folder; record it last in the trial's lineage."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.rundir import layout
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records import status_word
 from dlhw.rundir.states import Status
 from dlhw.sweeps.records import Job
 from dlhw.sweeps.sources.promotion import Bracket, brackets, promote
@@ -88,7 +88,7 @@ class Schedule:
         folder = self.folder(number)
         if folder is None or not folder.is_dir():
             return 0
-        status = Status.parse((read_json(folder / layout.STATUS) or {}).get("status"))
+        status = status_word(folder)
         if status in (Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.PRUNED):
             return 10 ** 9 if status == Status.COMPLETED else -1
         return max(history_values(folder, self.metric), default=0)

@@ -37,7 +37,7 @@ from dlhw.sweeps.planning.space import SearchPlan
 from dlhw.sweeps.records import Job, Result
 from dlhw.sweeps.sources.base import TrialSource
 from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, trial_values
-from dlhw.sweeps.sources.study_records import TRIAL_FILE
+from dlhw.rundir.records.search import TRIAL_FILE
 
 if TYPE_CHECKING:
     from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome
@@ -216,7 +216,7 @@ class SearchSource(TrialSource):
 
     def _record(self, number: int, name: str) -> None:
         """trial.json in the trial's folder: what rebuilding the study needs (dlhw.sweeps.sources.journal)."""
-        from dlhw.sweeps.sources.study_records import TrialRecord
+        from dlhw.rundir.records.search import TrialRecord
 
         assert self.ctx is not None
         storage = self.study._storage
@@ -250,7 +250,7 @@ class SearchSource(TrialSource):
     # ------------------------------------------------------------ resume
     def _adopt(self, outcome: "SweepOutcome") -> None:
         """Trials a previous run of this search left: kept (finished) or resumed (still running)."""
-        from dlhw.sweeps.sources.study_records import TrialRecord
+        from dlhw.rundir.records.search import TrialRecord
         from dlhw.sweeps.sources.warm_start import WARM
 
         assert self.ctx is not None

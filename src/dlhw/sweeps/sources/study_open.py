@@ -12,7 +12,7 @@ from dlhw.errors import ConfigError
 from dlhw.sweeps.planning.space import SearchPlan
 from dlhw.sweeps.sources.journal import check_journal, check_params, rebuild_study
 from dlhw.sweeps.sources.study import JOURNAL, new_study
-from dlhw.sweeps.sources.study_records import STUDY_FILE, StudyDefinition, trial_folders
+from dlhw.rundir.records.search import STUDY_FILE, StudyDefinition, trial_folders
 
 
 def definition_of(plan: SearchPlan):

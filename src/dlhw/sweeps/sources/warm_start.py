@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from dlhw.errors import ConfigError
-from dlhw.rundir import layout
-from dlhw.rundir.folder import read_json
+from dlhw.rundir.records import manifest_entries, status_word
 from dlhw.rundir.states import Status
 
 WARM = "dlhw_warm_start"  # system attribute of a study trial seeded from an earlier search (its folder)
@@ -24,14 +23,13 @@ WARM = "dlhw_warm_start"  # system attribute of a study trial seeded from an ear
 def earlier_trials(plan, folder: Path) -> List[Tuple[str, Dict[str, Any], Optional[List[float]]]]:
     """(folder name, stored params, values) of each completed trial of the earlier search."""
     from dlhw.sweeps.sources.study import trial_values
-    from dlhw.sweeps.sources.study_records import TRIAL_FILE, TrialRecord, trial_folders
+    from dlhw.rundir.records.search import TRIAL_FILE, TrialRecord, trial_folders
 
-    entries = {str(e.get("run_dir") or e.get("name")): e
-               for e in (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("trials", []) if isinstance(e, dict)}
+    entries = manifest_entries(folder)
     by_key = {p.key: p for p in plan.params}
     out = []
     for _, run in sorted(trial_folders(folder).items()):
-        if Status.parse((read_json(run / layout.STATUS) or {}).get("status")) != Status.COMPLETED:
+        if status_word(run) != Status.COMPLETED:
             out.append((run.name, {}, None))
             continue
         try:

@@ -8,64 +8,45 @@
   study stores them, its state and value(s), and its lineage (where it started from). With these
   the study can be rebuilt from the trial folders alone (``dlhw sweep PATH --repair``).
 
-One atomic write (dlhw.runtime.files) and one tolerant read per record: a missing file reads as
-None; a damaged one is a ConfigError naming the file and what is wrong. No heavy imports.
+Records like every other (dlhw.rundir.records.base.Record: one atomic write, one tolerant read); a
+missing file reads as None, a damaged one is a ConfigError naming the file and what is wrong.
+(Moved here from dlhw.rundir.records.search.) No heavy imports.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
+from typing_extensions import Self
 
 from dlhw.errors import ConfigError
+from dlhw.rundir.records.base import Record, RecordError, RecordMissing
 
 STUDY_FILE = "study.json"
 TRIAL_FILE = "trial.json"
-SCHEMA_VERSION = 1
-R = TypeVar("R", bound="_Record")
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    schema_version: int = SCHEMA_VERSION
+class _Record(Record):
+    """A search's record: a missing file reads as None (a study not made yet); a damaged one is a
+    ConfigError (exit 2) naming the file, with ``dlhw sweep PATH --repair`` as the way back."""
 
     @classmethod
-    def read(cls: Type[R], path: Path) -> Optional[R]:
-        """The record in ``path``; None when the file does not exist; ConfigError (one line) when damaged."""
-        path = Path(path)
+    def read(cls, path: Path | str) -> Optional[Self]:  # type: ignore[override]
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+            return super().read(path)
+        except RecordMissing:
             return None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a JSON object; received {type(data).__name__}")
-        if int(data.get("schema_version", 0) or 0) > SCHEMA_VERSION:
-            raise ConfigError(f"{path}: schema_version {data['schema_version']} is newer than this dlhw reads "
-                              f"({SCHEMA_VERSION}); upgrade dlhw")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            key = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(f"{path}: {key}: {err['msg']}") from None
-
-    def write(self, path: Path) -> None:
-        from dlhw.runtime.files import write_json
-
-        write_json(Path(path), self.model_dump(mode="json"))
+        except RecordError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 class StudyDefinition(_Record):
     """study.json: what a search's study is (the keys ``changes`` compares, and the budget)."""
+
+    FILE: ClassVar[str] = STUDY_FILE
 
     name: str = Field(..., description="The study's name (the sweep folder's).")
     sampler: str = Field(..., description="search.sampler")
@@ -106,6 +87,8 @@ class StudyDefinition(_Record):
 class TrialRecord(_Record):
     """trial.json in a trial folder: enough to put the trial back into a rebuilt study."""
 
+    FILE: ClassVar[str] = TRIAL_FILE
+
     number: int
     params: Dict[str, Any] = Field(..., description="the parameters as the study stores them")
     state: str = Field("running", description="the study's state: running, complete, pruned, fail, paused")
@@ -122,6 +105,15 @@ def _same(a: Any, b: Any) -> bool:
 def _short(v: Any, n: int = 60) -> str:
     text = v if isinstance(v, str) else json.dumps(v, default=str)
     return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class PbtState(_Record):
+    """pbt.json in a PBT search's folder: each generation's decisions, written before they are applied,
+    so a rerun replays them (dlhw.sweeps.sources.pbt)."""
+
+    FILE: ClassVar[str] = "pbt.json"
+
+    generations: Dict[str, Any] = Field(default_factory=dict, description="generation -> its exploit decisions")
 
 
 def trial_folders(sweep_dir: Path) -> Dict[int, Path]:
