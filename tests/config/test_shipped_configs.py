@@ -148,7 +148,7 @@ RUNS = [pytest.param(p, marks=pytest.mark.slow, id=p.name) if p.name in SLOW_SHI
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("shipped")
-    from tests.test_multiout import GEN  # data/make_landmark_images.py
+    from tests.models.test_multiout import GEN  # data/make_landmark_images.py
 
     return {"images": make_image_folder(root / "images", classes=("0", "1"), per_class=8, size=32),
             "landmarks": GEN.make(root / "landmarks" / "landmarks.csv", count=20, size=32, seed=0)}

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from dlhw.reports import make_report
-from test_report import write_sweep
+from tests.reports.test_report import write_sweep
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -250,7 +250,7 @@ def test_report_in_headless_chromium(browser, tmp_path):
 def test_claims_section_in_headless_chromium(browser, tmp_path):
     """The committed tiny sweep (three claims): the Claims section comes first, each claim's verdict,
     every run as a point and each side's interval drawn, nothing logged as an error."""
-    from test_report import REPO_FIXTURE_CLAIMS
+    from tests.reports.test_report import REPO_FIXTURE_CLAIMS
 
     sweep = Path(shutil.copytree(REPO_FIXTURE_CLAIMS, tmp_path / "claims_tiny"))
     make_report([sweep], tmp_path / "out")

@@ -15,7 +15,7 @@ import yaml
 
 from dlhw.reports import make_report
 from dlhw.reports.collect import collect
-from test_report import HOSTILE, make_runs, write_run, write_sweep
+from tests.reports.test_report import HOSTILE, make_runs, write_run, write_sweep
 
 BASE = {"name": "grid", "seed": 0, "dataset": {"source": "sklearn", "name": "digits"},
         "model": {"type": "mlp", "layers": [{"units": 16, "activation": "relu"}]},

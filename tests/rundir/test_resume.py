@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.orchestration.experiment import run_experiment
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.rundir.status import read_status
 from dlhw.runtime import signals
-from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
-from conftest import without_timings
+from tests.conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 CONFIG = {

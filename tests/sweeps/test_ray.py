@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 
 runner = CliRunner()
-from conftest import DLHW, TINY  # noqa: E402
+from tests.conftest import DLHW, TINY  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, units=(8, 12), name: str = "onray") -> Path:

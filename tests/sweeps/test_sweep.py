@@ -16,8 +16,7 @@ from dlhw.errors import ConfigError
 from dlhw.sweeps import build_plan
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parents[1]
-from conftest import DLHW, TINY  # noqa: E402
+from tests.conftest import DLHW, REPO, TINY  # noqa: E402
 
 
 def write(path: Path, data) -> Path:

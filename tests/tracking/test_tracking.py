@@ -16,9 +16,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import TINY
 from dlhw.cli import app
 from dlhw.config import validate
+from tests.conftest import TINY
 
 mlflow = pytest.importorskip("mlflow")
 runner = CliRunner()

@@ -17,11 +17,11 @@ import yaml
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.rundir.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
-from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
-from conftest import without_timings
+from tests.conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 BASE = {
