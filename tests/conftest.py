@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,17 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.05):
+    """Poll ``predicate()`` until it returns something truthy (returned) or ``timeout`` seconds pass
+    (False): wait for a condition instead of sleeping a fixed time. Assert on the result."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= end:
+            return value or False
+        time.sleep(every)
 
 def warned(caplog) -> str:
     """The WARNING (and worse) messages dlhw logged during the test (caplog), one a line."""
