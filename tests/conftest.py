@@ -85,6 +85,16 @@ def fake_reuters(monkeypatch, n: int, vocab: int, n_test: int, lengths=(3, 9), c
     monkeypatch.setattr(keras.datasets.reuters, "load_data", load_data)
 
 
+
+def write_yaml(path: Path, data) -> Path:
+    """``data`` as YAML at ``path`` (its folder made), keys in the order given; returns ``path``."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")

@@ -17,12 +17,7 @@ from dlhw.sweeps import build_plan
 
 runner = CliRunner()
 from tests.conftest import DLHW, REPO, TINY  # noqa: E402
-
-
-def write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+from tests.conftest import write_yaml as write  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, grid: dict, name: str = "grid.yaml", **extra) -> Path:
