@@ -119,7 +119,7 @@ def tiny_overrides(epochs: int = 2) -> list[str]:
 # one device vs mirrored replicas) agree only to float-reordering error that training amplifies:
 # 0.2 % apart on an AVX2 machine where an AVX-512 one had them 1e-5 apart (oneDNN picks other kernels).
 # Compare them with these; bit-identical results are promised only for the same computation on one
-# machine (tests/test_determinism.py, README "Determinism").
+# machine (tests/training/test_determinism.py, README "Determinism").
 TRAINED = {"rel": 1e-2, "abs": 1e-3}
 
 

@@ -21,7 +21,7 @@ from tests.conftest import REPO, fake_reuters, make_image_folder
 runner = CliRunner()
 CONFIGS = REPO / "configs"
 SHIPPED = sorted([p for p in CONFIGS.glob("*.yaml")] + [p for p in CONFIGS.iterdir() if p.is_dir()
-                                                       and p.name != "search"])  # searches: tests/test_search.py
+                                                       and p.name != "search"])  # searches: tests/sweeps/test_search.py
 # Built at 32x32 with random weights they still take 10-60 s each on 2 cores: opt-in (-m slow).
 HEAVY_BACKBONES = ("densenet201", "resnet152", "resnet50")
 # ...except these, the representative backbone configs of the default suite.

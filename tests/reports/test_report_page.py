@@ -1,6 +1,6 @@
 """report.html's explorable parts, read without a browser: the embedded data, the per-run detail
 sections (config diff, figures), the page with scripts off, parallel coordinates, the size budget.
-(tests/test_report_browser.py runs the script in headless Chromium.)"""
+(tests/reports/test_report_browser.py runs the script in headless Chromium.)"""
 
 from __future__ import annotations
 

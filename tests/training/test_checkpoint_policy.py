@@ -28,7 +28,7 @@ BASE = {
     "name": "policy", "seed": 7,
     "dataset": {"source": "sklearn", "name": "digits"},
     "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
-    # keep_checkpoints: these tests read the checkpoint of completed runs (tests/test_scale.py: removed by default)
+    # keep_checkpoints: these tests read the checkpoint of completed runs (tests/sweeps/test_scale.py: removed by default)
     "training": {"epochs": 6, "batch_size": 64, "tensorboard": False, "keep_checkpoints": True},
 }
 
