@@ -95,6 +95,14 @@ def write_yaml(path: Path, data) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
+
+def read_history(run_dir: Path) -> list[dict]:
+    """history.csv of a run folder, a dict of strings per row."""
+    import csv
+
+    with open(Path(run_dir) / "history.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")
