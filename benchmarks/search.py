@@ -1,10 +1,19 @@
-"""Search (Optuna) on S5's space: TPE + ASHA vs random search vs the full grid of a discretised space.
+"""Search (Optuna) on S5's space: grid, random, TPE + ASHA, Hyperband by promotion, a plain Optuna script.
 
 S5's space on scikit-learn digits: 1 to 8 hidden layers of 32 to 512 units (one categorical
 dimension, '3x256': Optuna samples it as a label), optimizer sgd / adagrad / rmsprop / adam,
 learning rate 1e-4 .. 1e-1 (log), 20 epochs a trial. The grid discretises it: 1, 2, 4 or 8 layers
 of 32, 128 or 512 units, the 4 optimizers, learning rates 1e-4, 1e-3, 1e-2, 1e-1 (192 trials).
-Random search gets as many trials as TPE + ASHA.
+Random search gets as many trials as TPE + ASHA; so does Hyperband by promotion (search.scheduler:
+hyperband: the best of each rung continue from their checkpoint, the others pause). PBT
+(search.scheduler: pbt) trains a population of max(4, trials / 4) in generations of epochs / 4
+epochs; the bottom quarter copies a top trial's checkpoint and perturbs its learning rate (x0.8 or
+x1.2); its trials all finish at the last generation, so its epochs to target are all it trained.
+
+A plain Optuna script of the kind users write by hand (TPE + SuccessiveHalvingPruner, a plain
+Keras loop on the same digits split, no artifacts) runs the same space and budget; the ratio
+dlhw (shipped defaults: TensorBoard, checkpoints, every artifact) / plain script wall time is
+printed (target <= 1.0), with where dlhw's seconds per trial go (training vs everything else).
 
 For each method and seed (median over the seeds): the epochs spent and the wall time until a
 trial first comes within 0.5 points of the grid's best validation accuracy (pruned trials count
@@ -14,6 +23,7 @@ the epochs they ran; trials counted in the order they finished). Target: TPE + A
 
     python benchmarks/search.py [--seeds 3] [--trials 60]
     python benchmarks/search.py --small        # a few minutes: 2 optimizers, 4 architectures, 4 epochs
+    python benchmarks/search.py --quick        # a smoke run: 1 seed, 6 trials, 3 epochs, no --workers 2 run
 """
 
 from __future__ import annotations
@@ -44,8 +54,14 @@ def layers(depths, widths) -> list:
     return [[{"units": u, "activation": "relu"} for _ in range(d)] for d in depths for u in widths]
 
 
-def spaces(small: bool):
+def spaces(small: bool, quick: bool = False):
     """(search space, grid space, epochs)."""
+    if quick:
+        archs, opts = layers([1, 2], [32]), ["sgd", "adam"]
+        grid = {"model.layers": archs, "training.optimizer.type": opts,
+                "training.optimizer.learning_rate": [1.0e-3, 1.0e-1]}
+        return {"model.layers": archs, "training.optimizer.type": opts,
+                "training.optimizer.learning_rate": {"log_uniform": [1.0e-4, 1.0e-1]}}, grid, 3
     if small:
         archs, opts, epochs = layers([1, 2], [32, 128]), ["sgd", "adam"], 4
         grid = {"model.layers": archs, "training.optimizer.type": opts,
@@ -89,7 +105,7 @@ def run(f: Path, out: Path, workers: int) -> tuple[float, list[dict]]:
         st = json.loads((sweep_dir / t["run_dir"] / "status.json").read_text())
         done = dt.datetime.fromisoformat(st["finished"]).timestamp()
         trials.append({"epochs": st.get("epochs_run") or 0, "val": t.get("val_accuracy"), "at": done - start,
-                       "status": t["status"]})
+                       "status": t["status"], "seconds": t.get("seconds"), "train_seconds": t.get("train_seconds")})
     trials.sort(key=lambda t: t["at"])
     return wall, trials
 
@@ -109,17 +125,22 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=None, help="seeds per method (median reported; default 3, --small 1)")
     ap.add_argument("--trials", type=int, default=None, help="trials of TPE + ASHA and of random (default 60, --small 8)")
     ap.add_argument("--small", action="store_true", help="a small space and 4 epochs: minutes, not hours")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 6 trials, 3 epochs, 8 grid points")
     args = ap.parse_args()
+    args.small = args.small or args.quick
     seeds = args.seeds or (1 if args.small else 3)
-    n = args.trials or (8 if args.small else 60)
-    space, grid, epochs = spaces(args.small)
+    n = args.trials or (6 if args.quick else 8 if args.small else 60)
+    space, grid, epochs = spaces(args.small, args.quick)
     pruner = {"type": "asha", "min_epochs": 1 if args.small else 2, "reduction_factor": 3}
+    scheduler = {"type": "hyperband", "min_epochs": 1 if args.small else 2, "reduction_factor": 3}
+    pbt = {"type": "pbt", "interval": max(1, epochs // 4), "quantile": 0.25, "perturb": [0.8, 1.2],
+           "keys": ["training.optimizer.learning_rate"]}
     print(f"S5's space on digits{' (--small)' if args.small else ''}: {epochs} epochs a trial; grid {grid_size(grid)} "
           f"trials; TPE + ASHA and random {n} trials; {seeds} seed(s)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        found = {"grid": [], "tpe+asha": [], "random": []}
-        walls = {"grid": [], "tpe+asha": [], "random": []}
+        found = {"grid": [], "random": [], "tpe+asha": [], "hyperband": [], "pbt": []}
+        walls = {m: [] for m in found}
         runs = {}
         for seed in range(seeds):
             files = {
@@ -127,6 +148,10 @@ def main() -> None:
                 "tpe+asha": write(tmp, f"tpe{seed}", {"trials": n, "sampler": "tpe", "seed": seed, "pruner": pruner},
                                   space, epochs),
                 "random": write(tmp, f"random{seed}", {"trials": n, "sampler": "random", "seed": seed}, space, epochs),
+                "hyperband": write(tmp, f"hyperband{seed}", {"trials": n, "sampler": "tpe", "seed": seed,
+                                                             "scheduler": scheduler}, space, epochs),
+                "pbt": write(tmp, f"pbt{seed}", {"trials": max(4, n // 4), "sampler": "random", "seed": seed,
+                                                 "scheduler": pbt}, space, epochs),
             }
             for method, f in files.items():
                 wall, trials = run(f, tmp / "out", 1)
@@ -147,13 +172,95 @@ def main() -> None:
             reached = sum(1 for e, _ in hits if e != float("inf"))
             ratio = f"{ep / grid_epochs:.2f}x the grid's epochs" if grid_epochs not in (0, float("inf")) else "-"
             print(f"  {method:9s} epochs to target {ep:>7}  wall {sec:>7.1f}s  ({ratio}; reached in {reached}/{seeds})")
-        print("  target: TPE + ASHA at most 0.33x the grid's epochs")
+        print("  target: the best of them at most 0.33x the grid's epochs")
+        print("  (a promoted trial's epochs count when it finishes its last rung; PBT's when its population does)")
+
+        plain = [plain_script(tmp, seed, n, epochs, args.small, args.quick) for seed in range(seeds)]
+        ours = walls["tpe+asha"]
+        p_wall, o_wall = statistics.median(w for w, _ in plain), statistics.median(ours)
+        p_best = statistics.median(b for _, b in plain)
+        o_best = statistics.median(max((t["val"] for t in runs[("tpe+asha", s)] if isinstance(t["val"], float)),
+                                       default=float("nan")) for s in range(seeds))
+        print(f"\nplain Optuna script (TPE + SuccessiveHalvingPruner, Keras loop, no artifacts), {n} trials: "
+              f"{p_wall:.1f}s, best val {p_best:.4f}")
+        print(f"dlhw TPE + ASHA, shipped defaults (TensorBoard, checkpoints, every artifact): {o_wall:.1f}s, "
+              f"best val {o_best:.4f} -> ratio dlhw / plain {o_wall / p_wall:.2f} (target <= 1.0)")
+        trial_seconds(runs, seeds)
+        if args.quick:
+            return
 
         f = write(tmp, "workers", {"trials": n, "sampler": "tpe", "seed": 0, "pruner": pruner}, space, epochs)
         one, _ = run(f, tmp / "w1", 1)
         two, _ = run(f, tmp / "w2", 2)
         print(f"\n--workers 2 vs 1 on the TPE + ASHA search ({n} trials): {one:.1f}s vs {two:.1f}s -> "
               f"{one / two:.2f}x (target >= 1.7x on 2 cores)")
+
+
+def trial_seconds(runs: dict, seeds: int) -> None:
+    """Where dlhw's seconds per trial go: training (Keras fit, checkpoints) vs the rest (set-up,
+    data, evaluation, plots, TensorBoard, files), medians over the TPE + ASHA trials."""
+    rows = [t for s in range(seeds) for t in runs[("tpe+asha", s)]
+            if isinstance(t.get("seconds"), (int, float)) and isinstance(t.get("train_seconds"), (int, float))]
+    if not rows:
+        return
+    total = statistics.median(t["seconds"] for t in rows)
+    train = statistics.median(t["train_seconds"] for t in rows)
+    print(f"seconds per dlhw trial (median of {len(rows)}): {total:.2f} in all = {train:.2f} training + "
+          f"{total - train:.2f} set-up, data, evaluation, plots and files")
+
+
+PLAIN = r"""
+import sys, time, json
+start = time.time()
+import numpy as np, optuna, keras
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+seed, n, epochs, archs, opts = json.loads(sys.argv[1])
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+x, y = load_digits(return_X_y=True)
+x = (x / 16.0).astype("float32")
+xt, xr, yt, yr = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+xv, _, yv, _ = train_test_split(xr, yr, test_size=0.5, random_state=0, stratify=yr)
+
+def objective(trial):
+    arch = archs[trial.suggest_categorical("layers", list(range(len(archs))))]
+    opt = trial.suggest_categorical("optimizer", opts)
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    keras.backend.clear_session()
+    model = keras.Sequential([keras.Input((64,))] + [keras.layers.Dense(l["units"], activation="relu") for l in arch]
+                             + [keras.layers.Dense(10)])
+    model.compile(keras.optimizers.get({"class_name": opt, "config": {"learning_rate": lr}}),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    best = 0.0
+    for epoch in range(epochs):
+        h = model.fit(xt, yt, batch_size=32, epochs=1, validation_data=(xv, yv), verbose=0)
+        acc = h.history["val_accuracy"][-1]
+        best = max(best, acc)
+        trial.report(acc, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return best
+
+study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+                            pruner=optuna.pruners.SuccessiveHalvingPruner())
+study.optimize(objective, n_trials=n)
+print(json.dumps({"wall": time.time() - start, "best": study.best_value}))
+"""
+
+
+def plain_script(tmp: Path, seed: int, n: int, epochs: int, small: bool, quick: bool) -> tuple[float, float]:
+    """(wall seconds, best val accuracy) of the hand-written Optuna script, in its own process."""
+    space, _, _ = spaces(small, quick)
+    f = tmp / "plain_optuna.py"
+    f.write_text(PLAIN)
+    start = time.time()
+    res = subprocess.run([sys.executable, str(f), json.dumps([seed, n, epochs, space["model.layers"],
+                                                              space["training.optimizer.type"]])],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit(f"the plain Optuna script failed:\n{res.stderr[-3000:]}")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    return time.time() - start, float(out["best"])
 
 
 if __name__ == "__main__":

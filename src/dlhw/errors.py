@@ -44,6 +44,7 @@ class WriteError(DlhwError):
     """A file of the run could not be written (disk full, read-only, permissions): exit 1."""
 
     exit_code = 1
+    reason = ""  # why, in a few words ('is a symbolic link', 'No space left on device'): for a caller's message
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -19,7 +19,10 @@ def test_usr2_mid_training_requeues_the_task_and_results_are_identical(tmp_path)
     import dlhw as api
 
     sweep = write_sweep(tmp_path / "one.yaml", {"training.optimizer.learning_rate": [0.01]},
-                        training={"epochs": 300, "batch_size": 16, "tensorboard": False})
+                        dataset={"source": "sklearn", "name": "digits"},
+                        training={"epochs": 150, "batch_size": 1, "tensorboard": False})
+    # all 1,797 digits at batch 1: about 1,100 steps an epoch, so the 150 epochs outlast the signal on a fast
+    # idle machine too (300 samples at batch 16 could train all their epochs before status.json showed epoch 2)
     sweep_dir = tmp_path / "slurm" / "one"
     sent = {}
 
@@ -55,7 +58,7 @@ def test_usr2_mid_training_requeues_the_task_and_results_are_identical(tmp_path)
     assert task["requeues"] == 1, (task, logs[-3000:])  # requeued once, counted in the trial's record
     assert [s["how"] for s in task["starts"]] == ["requeued", "ended"], task
     status = json.loads((run / "status.json").read_text())
-    assert status["status"] == "completed" and 1 <= status["resumed_from_epoch"] < 300, status  # mid-training
+    assert status["status"] == "completed" and 1 <= status["resumed_from_epoch"] < 150, status  # mid-training
     log = (run / "slurm.out").read_text()
     assert "requeued (requeue 1 of 3)" in log and "(start 2, resuming)" in log
     local = api.sweep(sweep, out=tmp_path / "local", workers=1, quiet=True)

@@ -64,7 +64,7 @@ class Sweep:
 
     @property
     def failed(self) -> List[Dict[str, Any]]:
-        """The trials that failed (failed, diverged, interrupted, ...; a search's pruned trials are not)."""
+        """The trials that failed (failed, diverged, interrupted, ...; a search's pruned and paused trials are not)."""
         from dlhw.rundir.states import Status
 
         return [r for r in self.results if not Status.parse(r.get("status")).ok]
@@ -141,13 +141,16 @@ class Sweep:
 def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "int | str" = "auto", *,
           name: Optional[str] = None, executor: Optional[str] = None, address: Optional[str] = None,
           device: str = "auto", rerun: bool = False, quiet: bool = False, debug: bool = False,
-          detach: bool = False, retry_failed: bool = False) -> Sweep:
+          detach: bool = False, retry_failed: bool = False, repair: bool = False,
+          new_study: bool = False) -> Sweep:
     """Run every trial of ``path`` (a folder of configs, a sweep file, or a sweep file's content as a
     dict: ``base:`` relative to the working folder, ``grid:``, ``repeats:``) into ``out/<sweep>/``;
     ``dlhw sweep`` does exactly this. Completed trials are skipped (``rerun`` trains them again).
     ``name``: the sweep folder's name for a dict (default: its ``name:``, else 'sweep').
     ``executor``: local, ray or slurm (default: the sweep file's ``executor:``, else local); with slurm,
-    ``detach`` returns once the trials are submitted and ``retry_failed`` submits failed ones again."""
+    ``detach`` returns once the trials are submitted and ``retry_failed`` submits failed ones again.
+    A search: ``repair`` rebuilds its study from the trial folders; ``new_study`` starts a new one when its
+    definition changed (the old one is kept in ``.studies/``)."""
     from dlhw.runtime.log import get_logger
     from dlhw.sweeps import build_plan
     from dlhw.sweeps.engine import run_sweep
@@ -168,7 +171,8 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
             echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
             outcome = run_sweep(splan, Path(out), workers=workers, executor=executor, address=address,
                                 device=device, rerun=rerun, echo=echo, debug=debug, detach=detach,
-                                retry_failed=retry_failed, progress=sweep_progress(quiet, echo))
+                                retry_failed=retry_failed, progress=sweep_progress(quiet, echo),
+                                repair=repair, new_study=new_study)
             return Sweep(outcome.sweep_dir, results=[r.to_dict() for r in outcome.results], seconds=outcome.seconds)
         if isinstance(path, Mapping):
             raw = merge_base(path)
@@ -178,6 +182,9 @@ def sweep(path: Any, overrides: Any = None, out: str | Path = "runs", workers: "
         else:
             raise ConfigError(f"sweep: expected a folder of configs, a sweep file or a dict; "
                               f"received {type(path).__name__}")
+        if repair or new_study:
+            raise ConfigError(f"--{'repair' if repair else 'new-study'}: only for a search (search: + space:); "
+                              f"{path} is a grid or a folder of configs")
         echo = get_logger(__name__).info  # the sweep's lines, through logging (quiet: off)
         outcome = run_sweep(plan, Path(out), workers=workers, executor=executor, address=address, device=device,
                             rerun=rerun, echo=echo, debug=debug, detach=detach, retry_failed=retry_failed,

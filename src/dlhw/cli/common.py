@@ -40,7 +40,10 @@ def overrides(sets: Optional[List[str]], extra: List[str]) -> List[str]:
 
 
 def one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """One line, credentials in URIs masked (dlhw.tracking.redact)."""
+    from dlhw.tracking.redact import redact
+
+    return redact(" ".join(str(text).split()))
 
 
 @contextmanager

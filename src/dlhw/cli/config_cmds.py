@@ -48,7 +48,9 @@ def show(ctx: typer.Context, config: ConfigArg, sets: SetOpt = None,
         from dlhw.config import load_config
 
         cfg = load_config(config, overrides(sets, ctx.args))
-        data, left_out = cfg.dump(), 0
+        from dlhw.tracking.redact import redact_data
+
+        data, left_out = redact_data(cfg.dump()), 0
         if not all_keys:
             from dlhw.config.brief import brief
 

@@ -44,8 +44,10 @@ def preview(
         dataset = load_dataset(cfg)
         counts = dataset.counts()
         same = dataset.meta.get("validation") == "test split"  # val is the test split: count it once
+        from rich.markup import escape  # class names from data are text, never rich markup
+
         console = Console()
-        table = Table(title=f"{cfg.name}: samples per split ({cfg.dataset.source})")
+        table = Table(title=escape(f"{cfg.name}: samples per split ({cfg.dataset.source})"))
         table.add_column("class")
         splits = [s for s in ("train", "val", "test") if s in counts]
         for s in splits:
@@ -55,7 +57,7 @@ def preview(
         keys = list(dict.fromkeys(k for s in splits for k in counts[s]))
         for k in keys:
             vals = [counts[s].get(k, 0) for s in splits]
-            table.add_row(str(k), *map(str, vals), str(sum(counts[s].get(k, 0) for s in counted)))
+            table.add_row(escape(str(k)), *map(str, vals), str(sum(counts[s].get(k, 0) for s in counted)))
         totals = [sum(counts[s].values()) for s in splits]
         table.add_row("all", *map(str, totals), str(sum(sum(counts[s].values()) for s in counted)), style="bold")
         console.print(table)
@@ -67,10 +69,10 @@ def preview(
             import numpy as np
 
             c = np.bincount(dataset.unseen.y.astype(int), minlength=len(dataset.unseen_names))
-            console.print("unseen classes (from the test split): "
-                          + ", ".join(f"{name} {int(k)}" for name, k in zip(dataset.unseen_names, c)))
+            console.print(escape("unseen classes (from the test split): "
+                                 + ", ".join(f"{name} {int(k)}" for name, k in zip(dataset.unseen_names, c))))
         console.print(f"input shape {tuple(dataset.input_shape)}, {dataset.num_classes} classes")
         if n > 0:
             out.mkdir(parents=True, exist_ok=True)
             path = write_samples(dataset, out / layout.SAMPLES, n, cfg.seed, f"{cfg.name}: random training samples")
-            console.print(f"wrote {path}" if path else "samples.png: not written (the data is not images)")
+            console.print(escape(f"wrote {path}") if path else "samples.png: not written (the data is not images)")

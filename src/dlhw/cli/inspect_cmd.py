@@ -43,16 +43,18 @@ def inspect(
                                            inputs=[str(i) for i in inputs] if inputs else None)
         names = list(dict.fromkeys(r.run for r in rows))
         seen = {r.run: r.samples for r in rows}
-        table = Table(title="fraction of zero activations (samples: "
-                            + ", ".join(f"{n} {k}" for n, k in seen.items()) + ")")
+        from rich.text import Text  # run and layer names are text, never rich markup
+
+        table = Table(title=Text("fraction of zero activations (samples: "
+                                 + ", ".join(f"{n} {k}" for n, k in seen.items()) + ")"))
         table.add_column("layer")
         table.add_column("kind")
         for n in names:
-            table.add_column(n, justify="right")
+            table.add_column(Text(n), justify="right")
         by = {(r.run, r.layer): r for r in rows}
         kinds = {r.layer: r.kind for r in rows}
         for layer in dict.fromkeys(r.layer for r in rows):
-            table.add_row(layer, kinds[layer], *[f"{by[(n, layer)].zero_fraction:.3f}" if (n, layer) in by else "-"
+            table.add_row(Text(layer), Text(kinds[layer]), *[f"{by[(n, layer)].zero_fraction:.3f}" if (n, layer) in by else "-"
                                                  for n in names])
         console = Console()
         console.print(table)

@@ -16,9 +16,10 @@ def print_results(run, config: Optional[Path] = None) -> None:
     diagnostics came before it, through logging: dlhw.api.run_folder.log_diagnostics)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     m = run.metrics
-    table = Table(title=f"{run.path.name}: {run.status}")
+    table = Table(title=Text(f"{run.path.name}: {run.status}"))
     keys = [k for k in ("loss", "accuracy", "f1_macro", "auc", "mae", "rmse", "r2") if k in m.get("train", {})]
     first = m.get("train", {}).get("outputs") or {}  # model.outputs: each output's loss and metric too
     per_output = [(o, k) for o, fig in first.items() for k in ("loss", "mae", "accuracy") if k in fig]
@@ -26,7 +27,7 @@ def print_results(run, config: Optional[Path] = None) -> None:
     for k in keys:
         table.add_column(k, justify="right")
     for o, k in per_output:
-        table.add_column(f"{o} {k}", justify="right")
+        table.add_column(Text(f"{o} {k}"), justify="right")
     for split in ("train", "val", "test"):
         row = m.get(split, {})
         if row.get("samples"):
@@ -38,7 +39,7 @@ def print_results(run, config: Optional[Path] = None) -> None:
     p = m.get("params", {})
     console.print(f"params {p.get('total', 0):,} (trainable {p.get('trainable', 0):,}), "
                   f"{m.get('epochs_run')} epochs in {m.get('train_seconds', 0):.1f}s, best epoch {m.get('best_epoch')}")
-    console.print(f"run folder: {run.path}{sweep_note(config, run.path)}", highlight=False, soft_wrap=True)
+    console.print(Text(f"run folder: {run.path}{sweep_note(config, run.path)}"), highlight=False, soft_wrap=True)
 
 
 def sweep_note(config: Optional[Path], run_path: Path) -> str:

@@ -115,6 +115,12 @@ def sweep(
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="With --executor slurm: submit again the "
                                                "trials whose task failed, was cancelled or hit a node "
                                                "failure.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="A search: rebuild its study (study.journal) from the "
+                                         "trial folders, e.g. after a damaged journal; the old one is kept "
+                                         "beside it as study.journal.damaged.")] = False,
+    new_study: Annotated[bool, typer.Option("--new-study", help="A search whose definition (space, sampler, "
+                                            "metric, pruner, seed) changed: start a new study; the old one and "
+                                            "its trials are kept in OUT/<search>/.studies/N/.")] = False,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -165,7 +171,7 @@ def sweep(
 
         result = sweep_api(path, overrides(sets, ctx.args), out=out, workers=workers, executor=executor,
                            address=address, device=device, rerun=rerun, quiet=quiet, debug=debug, detach=detach,
-                           retry_failed=retry_failed)
+                           retry_failed=retry_failed, repair=repair, new_study=new_study)
         print_closing(result)
         if result.failed:
             raise typer.Exit(1)

@@ -79,6 +79,26 @@ SEARCH_KEY = {
             {"type": "null"}], "description": "Stops hopeless trials early (status pruned)."},
         "seed": {"type": "integer", "minimum": 0, "default": 0, "description": "The sampler's seed."},
         "enqueue": {"type": "array", "items": {"type": "object"}, "description": "Trials to try first: space keys to values."},
+        "scheduler": {"anyOf": [
+            {"type": "string", "enum": ["none", "successive_halving", "hyperband", "pbt"]},
+            {"type": "object", "additionalProperties": False, "properties": {
+                "type": {"type": "string", "enum": ["none", "successive_halving", "hyperband", "pbt"],
+                         "description": "The scheduler."},
+                "min_epochs": {"type": "integer", "minimum": 1, "description": "Epochs of the first rung."},
+                "reduction_factor": {"type": "integer", "minimum": 2, "description": "Keep 1 in this many at each rung."},
+                "interval": {"type": "integer", "minimum": 1,
+                             "description": "pbt: epochs between two exploit/explore steps."},
+                "quantile": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
+                             "description": "pbt: the bottom quantile copies a checkpoint of the top quantile."},
+                "perturb": {"type": "array", "items": {"type": "number"}, "minItems": 1,
+                            "description": "pbt: factors the copied numeric parameters are multiplied by."},
+                "keys": {"type": "array", "items": {"type": "string"},
+                         "description": "pbt: the numeric space keys explore perturbs (default: all numeric ones)."}}},
+            {"type": "null"}], "description": "Promotion: the best trials of a rung continue from their checkpoint, "
+                                              "the others pause; pbt: population-based training (needs "
+                                              "training.checkpoint; no pruner)."},
+        "warm_start": {"type": "string", "description": "An earlier search's sweep folder: its finished trials that "
+                                                        "fit this space seed the new study."},
     },
 }
 _SIDE = {"type": "object", "minProperties": 1, "additionalProperties": True}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import typing
 from pathlib import Path
@@ -160,25 +161,31 @@ def read_yaml(path: str | Path) -> Any:
     """Parse one YAML file safely; errors name the file, line and column."""
     import yaml
 
+    from dlhw.runtime.files import path_kind, read_small
+
     p = Path(path)
-    if not p.exists():
+    kind = path_kind(p)  # checked before anything is opened: a FIFO or device never hangs a read
+    if kind is None:
         raise ConfigError(f"{p}: config file not found{sibling_hint(p)}")
-    if p.is_dir():
+    if kind == "folder":
         configs = sorted(c.name for c in p.iterdir() if c.suffix in (".yaml", ".yml"))
         shown = ", ".join(configs[:3]) + (f" and {len(configs) - 3} more" if len(configs) > 3 else "")
         hint = f"; it holds {shown}: a folder of configs runs with `dlhw sweep {p}`" if configs else ""
         raise ConfigError(f"{p}: is a folder, expected a YAML config file{hint}")
+    if kind != "file":
+        raise ConfigError(f"{p}: is a {kind}, not a config file; special files are never read")
     try:
-        with p.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)  # never more: /dev/zero or a FIFO has no size to stat
+        data = read_small(p, MAX_FILE_BYTES + 1)  # never more; read_small refuses a file swapped for a FIFO
         if len(data) > MAX_FILE_BYTES:
             size = p.stat().st_size if p.is_file() else 0
             shown = f"{size / 1e6:.1f} MB" if size else f"more than {MAX_FILE_BYTES // 1_000_000} MB"
             raise ConfigError(f"{p}: the file is {shown}; a config file may be at most "
                               f"{MAX_FILE_BYTES // 1_000_000} MB")
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read the file: {exc}") from None
+    except UnicodeDecodeError as exc:  # the reason, never the bytes
+        raise ConfigError(f"{p}: not a text file (byte {exc.start} is not UTF-8); a config is UTF-8 YAML") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the file: {exc.strerror or exc}") from None
     try:
         return load_yaml_text(text)
     except YamlLimitError as exc:
@@ -194,8 +201,15 @@ def read_yaml(path: str | Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = _no_quotes(getattr(exc, "problem", None) or "cannot parse the file")
         raise ConfigError(f"{p}: YAML syntax error at {where}{problem}") from None
+
+
+def _no_quotes(problem: str) -> str:
+    """A parser's problem without the file's content it may quote (a token, an alias name): a
+    file that is not a config (a key file, a .env) is never echoed in an error."""
+    text = str(problem).splitlines()[0] if problem else ""
+    return re.sub(r"'([^'\s]{4,})'|\"([^\"\s]{4,})\"", "(...)", text)[:120]  # ',' and ']' stay: the parser's own
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,18 +231,39 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{p}: the file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping of keys at the top level; received {type(data).__name__}")
+    _check_is_config(p, data)
     base = data.pop("base", None)
     if base is None:
         return data
     if not isinstance(base, str):
         raise ConfigError(f"{p}: base: expected a file path; received {shorten(base)}")
-    base_path = (p.parent / base).resolve()
+    if Path(base).suffix.lower() not in CONFIG_SUFFIXES:
+        raise ConfigError(f"{p}: base: {shorten(base, 80)} is not a config file name; base names a "
+                          f"{' or '.join(CONFIG_SUFFIXES)} file")
+    try:
+        base_path = (p.parent / base).resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop: read_yaml names it
+        base_path = Path(os.path.abspath(p.parent / base))
     if base_path in _seen:
         raise ConfigError(f"{p}: base: '{base}' includes itself")
     parent = load_raw(base_path, _seen + (p.resolve(),))
     for k in SWEEP_KEYS:
         parent.pop(k, None)
     return deep_merge(parent, data)
+
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def _check_is_config(p: Path, data: dict[str, Any]) -> None:
+    """A mapping none of whose top-level keys is a config section is not a dlhw config: refused
+    without quoting its keys or values (it may be a credentials file a path pointed at)."""
+    from dlhw.config.schema import ExperimentConfig
+
+    known = set(ExperimentConfig.model_fields) | set(SWEEP_KEYS) | {"base"}
+    if data and not any(isinstance(k, str) and k in known for k in data):
+        raise ConfigError(f"{p}: not a dlhw config: none of its {len(data)} top-level keys is a config section "
+                          f"(expected some of: dataset, model, training, base, ...)")
 
 
 # -------------------------------------------------------------------- overrides

@@ -10,7 +10,7 @@ DATASET_SOURCES = ("csv", "image_csv", "image_folder", "keras", "sequences", "sk
 # dlhw.data; tests/data/test_source_plugins.py holds this table against each source's own module):
 # "requires": keys that must be set; "refuses": key -> why it cannot be used with this source;
 # "npy_labels": a .npy dataset.path needs dataset.labels (a .npz or CSV holds its own labels).
-SOURCE_RULES = {
+SOURCE_RULES: dict = {
     "sklearn": {"requires": ("name",)},
     "keras": {"requires": ("name",)},
     "csv": {"requires": ("path", "target")},

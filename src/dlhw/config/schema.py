@@ -98,7 +98,7 @@ class SplitConfig(Section):
         return self
 
 
-def _section(model: type, v: dict) -> Any:
+def _section(model: type[BaseModel], v: dict) -> Any:
     """``v`` validated as ``model`` inside a before-validator (a union with bool): one line
     naming the sub-key, not pydantic's union report."""
     from pydantic import ValidationError
@@ -194,7 +194,7 @@ class DatasetConfig(Section):
     def _needs(self) -> "DatasetConfig":
         if self.fold is not None and self.folds is None:
             raise ValueError(f"dataset.fold needs dataset.folds (the number of folds); received fold={self.fold}")
-        if self.fold is not None and self.fold >= self.folds:
+        if self.fold is not None and self.folds is not None and self.fold >= self.folds:
             raise ValueError(f"dataset.fold must be 0 to folds-1 ({self.folds - 1}); received {self.fold}")
         if self.other_classes is not None:
             if not self.classes:
@@ -205,7 +205,7 @@ class DatasetConfig(Section):
             if both:
                 raise ValueError(f"dataset.other_classes: class {both[0]!r} is also in dataset.classes; "
                                  f"a class is known or other, not both")
-        rules = SOURCE_RULES.get(str(self.source), {})
+        rules: dict = SOURCE_RULES.get(str(self.source), {})
         for key in rules.get("requires", ()):
             if not getattr(self, key):
                 raise ValueError(f"dataset.{key}{KEY_HINTS.get(key, '')} is required for source '{self.source}'")
@@ -735,6 +735,8 @@ class ExperimentConfig(Section):
 def check_outputs(cfg: ExperimentConfig) -> None:
     """model.outputs against the rest of the config (one ConfigError naming the key)."""
     outs = cfg.model.outputs
+    if not outs:
+        return
     if cfg.task != "regression":
         raise ConfigError(f"model.outputs: named outputs predict numeric target columns; use task: regression "
                           f"(a 0/1 column with binary_crossentropy works there too); received task={cfg.task}")
@@ -746,7 +748,7 @@ def check_outputs(cfg: ExperimentConfig) -> None:
     if getattr(cfg.model, "classifier", None) is not None:
         raise ConfigError("model.outputs: a scikit-learn classifier has one output; remove classifier or outputs")
     columns = [cfg.dataset.target] if isinstance(cfg.dataset.target, str) else list(cfg.dataset.target or [])
-    used = set()
+    used: set[str] = set()
     for name, o in outs.items():
         key = f"model.outputs.{name}"
         for c in o.targets:
@@ -774,7 +776,9 @@ def check_classifier(cfg: ExperimentConfig) -> None:
     needs classification and a backbone frozen in every stage."""
     if cfg.task != "classification":
         raise ConfigError(f"model.classifier: fits class labels; received task={cfg.task}")
-    if cfg.model.backbone.trainable:
+    model = cfg.model
+    assert isinstance(model, BackboneModel), "model.classifier exists on backbone models only"
+    if model.backbone.trainable:
         raise ConfigError("model.backbone.trainable: a classifier is fitted on frozen features; received true")
     if cfg.training.stages and any(s.unfreeze is not None for s in cfg.training.stages):
         raise ConfigError("training.stages: a classifier is fitted once on frozen features; remove unfreeze")

@@ -147,7 +147,8 @@ class DiskStore:
         self.path, self.shape, self.crc = path, tuple(shape), crc
         self.row = int(np.prod(shape))
         self.files, self.image_size, self.channels = list(files), image_size, channels
-        self.fd = os.open(path, os.O_RDWR if os.access(path, os.W_OK) else os.O_RDONLY)
+        self.fd = os.open(path, (os.O_RDWR if os.access(path, os.W_OK) else os.O_RDONLY)
+                          | getattr(os, "O_NOFOLLOW", 0))  # repairs never write through a link
 
     def take(self, idx: np.ndarray) -> np.ndarray:
         out = np.empty((len(idx),) + self.shape, dtype=np.uint8)
@@ -300,7 +301,9 @@ def _disk_store(key: str, files: List[str], image_size, channels: int) -> Option
 
     start = time.perf_counter()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        ensure_dir(folder)  # never a link planted as the cache folder
         crc = []
         with replacing(path) as tmp, open(tmp, "wb") as fh:
             for b in _decode_batches(files, image_size, channels):

@@ -49,11 +49,21 @@ def _readable(path: Path, limits=None) -> str | None:
             im.verify()
         if TF_FORMATS[fmt] == "JPEG" and not _jpeg_complete(path):
             return "truncated JPEG (no end-of-image marker)"
+        if fmt == "BMP":
+            return _bmp_problem(path)
         return None
     except Exception as exc:  # PIL raises many kinds for broken files
         return f"{type(exc).__name__}: {str(exc)[:80]}"
     finally:
         Image.MAX_IMAGE_PIXELS = bomb_limit
+
+
+def _bmp_problem(path: Path) -> str | None:
+    """TensorFlow's BMP decoder takes 8, 24 or 32 bits per pixel only (bytes 28-29 of the header)."""
+    with open(path, "rb") as fh:
+        head = fh.read(30)
+    bits = int.from_bytes(head[28:30], "little") if len(head) >= 30 else 0
+    return None if bits in (8, 24, 32) else f"a {bits}-bit BMP; TensorFlow decodes 8, 24 and 32-bit BMP only"
 
 
 def _jpeg_complete(path: Path) -> bool:

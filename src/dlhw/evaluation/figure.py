@@ -4,6 +4,11 @@ No pyplot state and no display, so figures are safe in worker processes and
 threads. ``margins`` gives a fixed layout (fast: constrained layout costs more
 than drawing a small plot); without it the figure lays itself out, for labels
 of unknown length (layer names, class names).
+
+Text from data (class names, trial names, varied values) is drawn literally: ``save``
+turns matplotlib's mathtext off for every text of the figure, so a ``$`` in a label is a
+dollar sign, never a formula that fails to parse. A figure that fails to draw is one
+warning naming its file; the run's results stand (``drawn`` guards a whole plot call).
 """
 
 from __future__ import annotations
@@ -28,8 +33,39 @@ def save(fig, path: Path) -> None:
     picture; a full disk is one line naming the file and leaves no temporary file."""
     import io
 
+    import matplotlib
+    from matplotlib.text import Text
+
     from dlhw.runtime.files import write_bytes
 
     buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    try:
+        for text in fig.findobj(Text):
+            text.set_parse_math(False)  # '$\\foo$' from a class name: literal text, not mathtext
+        with matplotlib.rc_context({"text.parse_math": False}):  # texts made while drawing (ticks)
+            fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
+    except Exception as exc:  # noqa: BLE001 - a plot never costs a run its results
+        _not_drawn(path, exc)
+        return
     write_bytes(Path(path), buf.getvalue())
+
+
+def _not_drawn(path: Path, exc: BaseException) -> None:
+    from dlhw.runtime.log import get_logger
+
+    why = " ".join(str(exc).split())[:160]
+    get_logger(__name__).warning(f"{path}: not drawn ({type(exc).__name__}: {why}); the run's other results stand")
+
+
+def drawn(path: Path, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, a call that draws ``path``: an error other than a WriteError (a
+    full disk stays an error) is one warning naming the file, and None is returned."""
+    from dlhw.errors import WriteError
+
+    try:
+        return fn(*args, **kwargs)
+    except (WriteError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plot never costs a run its results
+        _not_drawn(path, exc)
+        return None

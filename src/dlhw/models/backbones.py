@@ -141,8 +141,13 @@ def _load(entry: BackboneEntry, ctor, kw: dict, shape, weights):
                 raise ConfigError(f"model.backbone.weights: {cached} cannot be loaded ({type(exc).__name__}: "
                                   f"{str(exc)[:160]}); delete it so Keras downloads it again") from None
             raise _offline_error(entry, shape[0], f"{type(exc).__name__}: {exc}") from None
+    from dlhw.runtime.files import kind_problem
+
     path = Path(weights).expanduser()
-    if not path.is_file():
+    problem = kind_problem(path)
+    if problem and problem != "not found":
+        raise ConfigError(f"model.backbone.weights: {weights} {problem}")
+    if problem:
         raise ConfigError(f"model.backbone.weights: weights file not found (expected imagenet, null or a "
                           f".weights.h5 / .h5 file); received {weights}")
     if not (path.name.endswith(".weights.h5") or path.suffix == ".h5"):

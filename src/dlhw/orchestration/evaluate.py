@@ -30,12 +30,14 @@ def save_model(model, path: Path) -> None:
 
 def plot_step_curves(run_dir: Path, metric: str) -> None:
     """steps_curves.png from history_steps.csv (training.log_steps)."""
+    from dlhw.evaluation.figure import drawn
     from dlhw.evaluation.plots import plot_steps
     from dlhw.rundir.history import read_history
 
     rows = read_history(run_dir / layout.HISTORY_STEPS)
     if rows:
-        plot_steps(rows, run_dir / layout.STEP_CURVES, f"{run_dir.name}: per-step training curves", metric)
+        drawn(run_dir / layout.STEP_CURVES, plot_steps, rows, run_dir / layout.STEP_CURVES,
+              f"{run_dir.name}: per-step training curves", metric)
 
 
 def cached_head(features):
@@ -91,6 +93,7 @@ def _write_results(cfg, dataset, model, spec, result, run_dir: Path, preds, out,
     """The plots and the rest of metrics.json from the splits' predictions and figures."""
     from dlhw.evaluation import metrics as M
     from dlhw.evaluation import plots as P
+    from dlhw.evaluation.figure import drawn
     from dlhw.training.trainer import count_params, evaluation_monitor
 
     test = preds["test"] if len(preds["test"].y) else preds["val"]
@@ -98,16 +101,19 @@ def _write_results(cfg, dataset, model, spec, result, run_dir: Path, preds, out,
     if spec.encoding in ("index", "binary", "onehot"):
         cm = M.confusion(test, spec.num_classes)
         M.write_confusion_csv(cm, dataset.class_names, run_dir / layout.CONFUSION_CSV)
-        P.plot_confusion(cm, dataset.class_names, run_dir / layout.CONFUSION_PNG,
-                         f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
-        P.plot_roc(test.y.astype(int), test.proba, dataset.class_names, run_dir / layout.ROC, f"{title}: ROC")
+        drawn(run_dir / layout.CONFUSION_PNG, P.plot_confusion, cm, dataset.class_names,
+              run_dir / layout.CONFUSION_PNG,
+              f"{title}: confusion matrix ({'test' if len(preds['test'].y) else 'val'} split)")
+        drawn(run_dir / layout.ROC, P.plot_roc, test.y.astype(int), test.proba, dataset.class_names,
+              run_dir / layout.ROC, f"{title}: ROC")
         out["confusion_matrix"] = cm.tolist()
     elif spec.heads:  # model.outputs: curves_outputs.png, predicted_vs_true.png per output
         from dlhw.evaluation.heads_eval import write_head_results
 
         write_head_results(result.history, test.y, test.raw, spec, run_dir, "test" if len(preds["test"].y) else "val")
     elif spec.encoding == "target":
-        P.plot_regression(test.y, test.raw, run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
+        drawn(run_dir / layout.PREDICTED_VS_TRUE, P.plot_regression, test.y, test.raw,
+              run_dir / layout.PREDICTED_VS_TRUE, f"{title}: predicted vs true")
     if full_model:  # unseen classes / open set (dataset.classes, evaluation.open_set)
         from dlhw.evaluation.open_set import evaluate_unseen
 

@@ -39,9 +39,13 @@ class RunOutcome:
 
 def load_init_weights(model, run_dir: str) -> int:
     """Copy weights, layer by layer (matched by name and shape), from an earlier run."""
+    from dlhw.runtime.files import kind_problem
+
     path = Path(run_dir) / layout.MODEL
-    if not path.exists():
-        raise ConfigError(f"model.init_from: {path} not found; point init_from at a completed run folder")
+    problem = kind_problem(run_dir, "folder") or kind_problem(path)
+    if problem:
+        where = run_dir if kind_problem(run_dir, "folder") else path
+        raise ConfigError(f"model.init_from: {where} {problem}; point init_from at a completed run folder")
     from dlhw.runtime.safeload import load_keras_model
 
     src = load_keras_model(path, "model.init_from")  # safe mode: a model file never runs code
@@ -303,6 +307,7 @@ class Experiment:
     def record_inputs(self) -> None:
         """summary.txt, env.json, preprocessing.json and samples.png: what the run trains on."""
         from dlhw.data.preprocessing import write_preprocessing
+        from dlhw.evaluation.figure import drawn
         from dlhw.evaluation.samples import write_samples
 
         run_dir, dataset = self.run_dir, self.dataset
@@ -310,8 +315,8 @@ class Experiment:
         write_env(run_dir, {**environment(self.cfg.seed, dataset.fingerprint, self.device),
                             **self.accel.resolve(self.model, self.run_cfg)})
         write_preprocessing(run_dir, self.cfg, dataset, self.spec)
-        write_samples(dataset, run_dir / layout.SAMPLES, self.cfg.evaluation.samples, self.cfg.seed,
-                      f"{run_dir.name}: random training samples")
+        drawn(run_dir / layout.SAMPLES, write_samples, dataset, run_dir / layout.SAMPLES, self.cfg.evaluation.samples,
+              self.cfg.seed, f"{run_dir.name}: random training samples")
         log.info(f"run folder: {run_dir}")
 
     def fit_classifier(self) -> RunOutcome:
@@ -323,6 +328,7 @@ class Experiment:
 
     def train(self):
         """The stages (dlhw.training.trainer), history.csv and the curves."""
+        from dlhw.evaluation.figure import drawn
         from dlhw.evaluation.plots import plot_curves
         from dlhw.training.trainer import Trainer
 
@@ -342,7 +348,8 @@ class Experiment:
         result = self.trainer.fit()
         write_history(result.history, self.run_dir / layout.HISTORY)
         metric = _curve_metric(self.spec)
-        plot_curves(result.history, self.run_dir / layout.CURVES, f"{self.run_dir.name}: training curves", metric)
+        drawn(self.run_dir / layout.CURVES, plot_curves, result.history, self.run_dir / layout.CURVES,
+              f"{self.run_dir.name}: training curves", metric)
         if self.cfg.training.log_steps:
             plot_step_curves(self.run_dir, metric)
         return result
@@ -352,6 +359,10 @@ class Experiment:
         from dlhw.evaluation.diagnostics import diagnose
 
         run_dir, status = self.run_dir, self.status
+        if result.pruned_at is not None and result.paused:  # a scheduler parked it at a rung
+            from dlhw.orchestration.pruned import end_paused
+
+            return RunOutcome(run_dir, "paused", end_paused(self.trainer, result, status))
         if result.pruned_at is not None:  # a search's pruner stopped it (dlhw.sweeps.search)
             from dlhw.orchestration.pruned import end_pruned
 

@@ -1,4 +1,5 @@
-"""How a run that a search's pruner stopped ends: status ``pruned``, history and curves kept.
+"""How a run that a search's pruner stopped ends: status ``pruned``, history and curves kept (or
+``paused`` at a scheduler's rung: its checkpoint kept, continued when the trial is promoted).
 
 Nothing is evaluated and no model.keras is written (the point of pruning is to spend no more on
 the trial); status.json says at which epoch it stopped and the last value reported.
@@ -19,3 +20,12 @@ def end_pruned(trainer, result, status, run_dir: Path) -> dict:
     status.set("pruned", epochs_run=result.epochs_run, pruned_at=epoch, train_seconds=result.train_seconds,
                error=f"pruned at epoch {epoch}")
     return {"pruned_at": epoch, "epochs_run": result.epochs_run, "train_seconds": result.train_seconds}
+
+
+def end_paused(trainer, result, status) -> dict:
+    """A scheduler paused the run at a rung: its checkpoint is kept (a promotion continues from it)."""
+    trainer.close()  # the rung's checkpoint on disk before the run says paused
+    epoch = int(result.pruned_at)
+    status.set("paused", epochs_run=result.epochs_run, paused_at=epoch, train_seconds=result.train_seconds,
+               error=None)
+    return {"paused_at": epoch, "epochs_run": result.epochs_run, "train_seconds": result.train_seconds}

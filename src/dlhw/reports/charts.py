@@ -132,7 +132,9 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.legend(fontsize=8, loc="best")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from dlhw.runtime.files import ensure_dir
+
+    ensure_dir(path.parent)
     save(fig, path)
     return path
 

@@ -194,6 +194,42 @@ def section(paths: Sequence[str | Path], out_dir: Path, data_uri) -> str:
     return ('<h2 id="search">Search</h2>' + "".join(parts)) if parts else ""
 
 
+def lineage_text(lineage: Dict[str, Any]) -> str:
+    """A scheduled trial's rungs: 'bracket 0: 1 ep 0.6585 -> 3 ep (from checkpoint at epoch 1)'."""
+    if lineage.get("generations"):
+        return pbt_text(lineage)
+    rungs = lineage.get("rungs") or []
+    if not rungs:
+        return ""
+    parts = []
+    for r in rungs:
+        text = f"{r.get('epochs')} ep"
+        if isinstance(r.get("value"), (int, float)):
+            text += f" {r['value']:.4f}"
+        if r.get("from_checkpoint"):
+            text += f" (from checkpoint at epoch {r.get('from_epoch')})"
+        parts.append(text)
+    return f"bracket {lineage.get('bracket', 0)}: " + " -> ".join(parts)
+
+
+def pbt_text(lineage: Dict[str, Any]) -> str:
+    """A PBT trial's generations: '1 ep 0.6585 -> 2 ep 0.7012 [copied trial 1 at epoch 2;
+    learning_rate x1.2] -> 3 ep 0.7311'."""
+    copies = {x.get("generation"): x for x in lineage.get("exploits") or []}
+    parts = []
+    for gen in sorted(lineage.get("generations") or [], key=lambda e: e.get("generation", 0)):
+        text = f"{gen.get('epochs')} ep"
+        if isinstance(gen.get("value"), (int, float)):
+            text += f" {gen['value']:.4f}"
+        x = copies.get(gen.get("generation"))
+        if x:
+            moved = ", ".join(f"{k.rsplit('.', 1)[-1]} x{f:g}" for k, f in (x.get("perturb") or {}).items())
+            text += f" [copied trial {x.get('from_trial')}'s checkpoint at epoch {x.get('epoch')}"
+            text += f"; {moved}]" if moved else "]"
+        parts.append(text)
+    return "pbt: " + " -> ".join(parts)
+
+
 def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
     from dlhw.sweeps.planning.plan import format_value, key_labels
 
@@ -205,7 +241,7 @@ def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
     labels = key_labels(keys)
     trials = sorted(({"number": e.get("number", i), "name": e.get("name"), "varied": e.get("varied") or {},
                       "status": e.get("status"), "pruned_at": e.get("pruned_at"),
-                      "values": _values(e, len(metrics))} for i, e in enumerate(m.get("trials") or [])),
+                      "values": _values(e, len(metrics)), "lineage": e.get("lineage") or {}} for i, e in enumerate(m.get("trials") or [])),
                     key=lambda t: t["number"])
     stem = f"{sweep_dir.name}_" if prefix else ""
     imgs, notes = [], []
@@ -238,8 +274,12 @@ def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
     for t in trials:
         counts[str(t["status"])] = counts.get(str(t["status"]), 0) + 1
     pruner = (info.get("pruner") or {}).get("type", "none")
+    scheduler = (info.get("scheduler") or {}).get("type", "none")
+    if scheduler != "none":
+        pruner = f"no pruner; {scheduler} scheduler ({'population-based training' if scheduler == 'pbt' else 'promotion'})"
+    lineage = any(t["lineage"] for t in trials)
     head = (f"<h3>{esc(m.get('name') or sweep_dir.name)}</h3><p class=\"meta\">{esc(info.get('sampler'))} sampler, "
-            f"{esc(pruner)} pruner, {len(trials)} of {esc(info.get('trials'))} trials "
+            f"{esc(pruner if scheduler != 'none' else pruner + ' pruner')}, {len(trials)} of {esc(info.get('trials'))} trials "
             f"({esc(', '.join(f'{n} {s}' for s, n in sorted(counts.items())))}); "
             f"{esc(', '.join(f'{x} ({d})' for x, d in zip(metrics, info.get('directions') or [])))}</p>")
     if done and len(metrics) == 1:
@@ -256,10 +296,14 @@ def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
             state = f"pruned at epoch {esc(t['pruned_at'])}" if t.get("pruned_at") else "pruned"
         star = " ★" if t["number"] in front else ""
         cells = "".join(f'<td class="l">{esc(format_value(t["varied"].get(k)))}</td>' for k in keys)
+        if t["status"] == "paused" and t["lineage"].get("rungs"):
+            state = f"paused at epoch {esc(t['lineage']['rungs'][-1]['epochs'])}"
+        lin = f'<td class="l">{esc(lineage_text(t["lineage"]))}</td>' if lineage else ""
         rows.append(f'<tr><td>{esc(t["number"])}</td><td class="l">{esc(t["name"])}{star}</td>{cells}'
-                    f'<td>{esc(vals)}</td><td class="l s-{esc(t["status"])}">{state}</td></tr>')
+                    f'<td>{esc(vals)}</td><td class="l s-{esc(t["status"])}">{state}</td>{lin}</tr>')
+    lin_head = '<th class="l">lineage (epochs per rung, value there)</th>' if lineage else ""
     table = (f'<div class="wrap"><table><thead><tr><th>#</th><th class="l">trial</th>{heads}'
-             f'<th>{esc(" / ".join(metrics))}</th><th class="l">status</th></tr></thead>'
+             f'<th>{esc(" / ".join(metrics))}</th><th class="l">status</th>{lin_head}</tr></thead>'
              f'<tbody>{"".join(rows)}</tbody></table></div>')
     pareto_note = "<p class=\"meta\">★: on the Pareto front.</p>" if front else ""
     titles = "<p class=\"meta\">Charts: best so far against trial number; parameters against the metric " \

@@ -201,6 +201,18 @@ def cell(row: Row, key: str) -> str:
     return fmt(row.values.get(key, (None, None)), key)
 
 
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) behind a
+    quote, as OWASP advises; numbers (-0.5, +3) and everything else unchanged."""
+    if not isinstance(value, str) or not value or value[0] not in "=+-@\t\r":
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def ci_text(row: Row, metric: str) -> str:
     """'[0.9012, 0.9311] t' for the row's ``metric``; '' for a single run."""
     iv = row.intervals.get(metric)
@@ -221,18 +233,18 @@ def to_csv(rows: Sequence[Row], metric: str) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     text_keys = [k for k in keys if k not in num_keys and k != "ci"]
-    w.writerow([n for k, n in zip(keys, names) if k in text_keys]
-               + [c for k in num_keys for c in (k, f"{k}_std", f"{k}_ci_low", f"{k}_ci_high")]
+    w.writerow([csv_safe(n) for k, n in zip(keys, names) if k in text_keys]
+               + [csv_safe(c) for k in num_keys for c in (k, f"{k}_std", f"{k}_ci_low", f"{k}_ci_high")]
                + ["ci_method", "best", "error"])
     for r in rows:
-        out = [cell(r, k) for k in text_keys]
+        out = [csv_safe(cell(r, k)) for k in text_keys]
         for k in num_keys:
             mean, std = r.values.get(k, (None, None))
             iv = r.intervals.get(k)
             lo, hi = (iv.low, iv.high) if iv is not None else (None, None)
             out += ["" if v is None else repr(v) for v in (mean, std, lo, hi)]
         methods = sorted({iv.method for iv in r.intervals.values() if iv.method})
-        w.writerow(out + ["/".join(methods), int(r.best), r.error or ""])
+        w.writerow(out + ["/".join(methods), int(r.best), csv_safe(r.error or "")])
     return buf.getvalue()
 
 

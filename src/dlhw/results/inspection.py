@@ -209,7 +209,9 @@ def inspect_activations(runs: Sequence[str], samples: int = 256, out: Optional[P
     for run in runs:
         rows.extend(activation_sparsity(run, samples, inputs=inputs))
     folder = Path(out) if out else (Path(runs[0]) if len(runs) == 1 else Path("activations"))
-    folder.mkdir(parents=True, exist_ok=True)
+    from dlhw.runtime.files import ensure_dir
+
+    ensure_dir(folder)
     write_csv(rows, folder / layout.ACTIVATIONS_CSV)
     names = list(dict.fromkeys(r.run for r in rows))
     title = f"zero activations per layer: {', '.join(names)}" if len(names) <= 3 else "zero activations per layer"

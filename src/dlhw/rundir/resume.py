@@ -45,11 +45,17 @@ def first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
 
 def run_config_path(run_dir: str | Path) -> Path:
     """RUN_DIR/config.yaml after checking that RUN_DIR looks like a run folder."""
+    from dlhw.runtime.files import kind_problem, path_kind
+
     run = Path(run_dir)
     if not run.exists():
         raise ConfigError(f"--resume: run folder not found: {run}")
     if not run.is_dir():
-        raise ConfigError(f"--resume: {run} is a file; give a run folder (runs/<name>)")
+        raise ConfigError(f"--resume: {run} {kind_problem(run, 'folder')}; give a run folder (runs/<name>)")
+    for f in (layout.CONFIG, layout.STATUS):
+        kind = path_kind(run / f)
+        if kind not in (None, "file"):
+            raise ConfigError(f"--resume: {run / f} is a {kind}, not a file; special files are never read")
     missing = [f for f in (layout.CONFIG, layout.STATUS) if not (run / f).is_file()]
     if missing:
         raise ConfigError(f"--resume: {run} is not a run folder (no {' or '.join(missing)}); "
@@ -145,7 +151,8 @@ def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     _check_state(run, status)
     saved_cfg = load_config(path)
     diff = first_difference(_computed(saved_cfg.dump()), _computed(cfg.dump()))
-    if diff is not None:
+    exploit = _exploit(run, fingerprint(cfg))
+    if diff is not None and exploit is None:
         raise ConfigError(f"--resume: the config differs from {path} at {diff} "
                           f"(run: {get_path(saved_cfg.dump(), diff)!r}, given: {get_path(cfg.dump(), diff)!r}); "
                           f"a resumed run must use the run's own config")
@@ -153,9 +160,25 @@ def _plan(run: Path, path: Path, cfg, status: Dict[str, Any]) -> ResumePlan:
     checkpoint = load_checkpoint(ckpt_file) if ckpt_file.exists() else None
     identity: Dict[str, Any] = {"config_hash": fingerprint(cfg)}
     if checkpoint is not None:
-        if checkpoint.get("config_hash") != identity["config_hash"]:
+        copied = exploit is not None and checkpoint.get("config_hash") == exploit.get("checkpoint_hash")
+        if checkpoint.get("config_hash") != identity["config_hash"] and not copied:
             raise ConfigError(f"--resume: {path} changed since the checkpoint was written "
                               f"(config hash {identity['config_hash']}, was {checkpoint.get('config_hash')}); "
                               f"start a new run with the edited config")
         identity["dataset_fingerprint"] = checkpoint.get("dataset_fingerprint")
     return ResumePlan(run, checkpoint, identity, status)
+
+
+def _exploit(run: Path, config_hash: str) -> Optional[Dict[str, Any]]:
+    """The one case a resumed run may change its config: a population-based-training search
+    (dlhw.sweeps.sources.pbt) copied another trial's checkpoint into ``run`` and perturbed its
+    parameters. Its trial.json lineage then records that exploit, last, with the new config's hash
+    (``config_hash``) and the copied checkpoint's (``checkpoint_hash``); anything else is refused."""
+    import json
+
+    try:
+        record = json.loads((run / "trial.json").read_text(encoding="utf-8"))
+        last = record["lineage"]["exploits"][-1]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return last if isinstance(last, dict) and last.get("config_hash") == config_hash else None

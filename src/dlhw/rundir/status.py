@@ -15,8 +15,9 @@ from dlhw.rundir.records import RecordError, StatusRecord
 from dlhw.rundir.records import read_status as read_status_record
 from dlhw.rundir.states import Status
 
-# the states a run's own process writes (queued/paused: a sweep's; stale/skipped/unknown: read-time words)
-WRITTEN = (Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.INTERRUPTED, Status.PRUNED)
+# the states a run's own process writes (queued: a sweep's; paused: a scheduler parked the run at a rung; stale/skipped/unknown: read-time words)
+WRITTEN = (Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.DIVERGED, Status.INTERRUPTED, Status.PRUNED,
+           Status.PAUSED)
 
 
 class RunStatus:

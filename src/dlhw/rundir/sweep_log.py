@@ -35,15 +35,18 @@ def manifest_stamp(sweep_dir: Path) -> Optional[List[int]]:
 
 def start_log(sweep_dir: Path, base: List[int]) -> None:
     """A fresh sweep.jsonl extending the sweep.json identified by ``base``."""
-    with open(Path(sweep_dir) / layout.SWEEP_LOG, "w", encoding="utf-8") as fh:
-        fh.write(header_line(base))
+    from dlhw.runtime.files import write_text
+
+    write_text(Path(sweep_dir) / layout.SWEEP_LOG, header_line(base))
 
 
 def append_event(sweep_dir: Path, trial: str, fields: Dict[str, Any], at: str) -> None:
     """One line: trial ``trial``'s entry gets ``fields`` (at time ``at``). Appends are single
     writes of one line, flushed on close: a reader sees whole lines (a torn last line is skipped)."""
     line = event_line(trial, fields, at)
-    with open(Path(sweep_dir) / layout.SWEEP_LOG, "a", encoding="utf-8") as fh:
+    from dlhw.runtime.files import open_append
+
+    with open_append(Path(sweep_dir) / layout.SWEEP_LOG) as fh:  # never through a link
         fh.write(line)
 
 

@@ -106,10 +106,12 @@ def _unlock(fd: int) -> None:
 
 def read_pid(folder: Path, wait: float = 0.5) -> Optional[int]:
     """The pid written in FOLDER/.lock (the holder may still be writing it: retried for ``wait`` s)."""
+    from dlhw.runtime.files import read_small
+
     end = time.monotonic() + wait
     while True:
-        try:
-            text = (Path(folder) / LOCK_FILE).read_bytes()[:_PID_BYTES].decode("ascii", "replace").strip()
+        try:  # never a FIFO or device planted as .lock: read by kind, a few bytes
+            text = read_small(Path(folder) / LOCK_FILE, _PID_BYTES).decode("ascii", "replace").strip()
             if text.isdigit():
                 return int(text)
         except OSError:
@@ -133,9 +135,11 @@ def acquire(folder: Path, what: str = "run folder") -> FolderLock:
             log.info("note: this platform has no file locks; two dlhw processes on one folder are not prevented")
         lock = _HELD[_key(folder)] = FolderLock(folder, None)
         return lock
+    from dlhw.runtime.files import open_lock
+
     path = folder / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a link, FIFO, device or hard link planted as .lock (a WriteError names it)
+        fd = open_lock(path)
     except OSError as exc:
         raise ConfigError(f"{folder}: cannot open its lock file {LOCK_FILE}: {exc.strerror}") from None
     try:
@@ -158,10 +162,13 @@ def holder(folder: Path) -> Optional[int]:
     folder = Path(folder)
     if _key(folder) in _HELD:
         return os.getpid()
-    if (fcntl is None and msvcrt is None) or not (folder / LOCK_FILE).is_file():
+    from dlhw.runtime.files import path_kind
+
+    if (fcntl is None and msvcrt is None) or path_kind(folder / LOCK_FILE, follow=False) != "file":
         return None
     try:  # flock needs no write access: a reader may probe a folder it cannot write
-        fd = os.open(folder / LOCK_FILE, os.O_RDONLY if fcntl is not None else os.O_RDWR)
+        fd = os.open(folder / LOCK_FILE, (os.O_RDONLY if fcntl is not None else os.O_RDWR)
+                     | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
     try:

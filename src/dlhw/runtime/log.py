@@ -44,7 +44,27 @@ def get_logger(name: str = ROOT) -> logging.Logger:
     if name != ROOT and not name.startswith(ROOT + "."):
         name = f"{ROOT}.{name}"
     _collector()
-    return logging.getLogger(name)
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactFilter) for f in logger.filters):
+        logger.addFilter(RedactFilter())  # a logger's filters see only its own records: one per logger
+    return logger
+
+
+class RedactFilter(logging.Filter):
+    """Credentials in a message (a tracking URI's password or token) are masked before any
+    handler sees it (dlhw.tracking.redact): the terminal, caplog, a program's own handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from dlhw.tracking.redact import redact
+
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format is logging's own error to report
+            return True
+        masked = redact(text)
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return True
 
 
 class TerminalHandler(logging.Handler):
@@ -186,7 +206,7 @@ class _Collector(logging.Handler):
         while logger is not None:
             if any(h is not self and record.levelno >= h.level for h in logger.handlers):
                 return True
-            logger = logger.parent if logger.propagate else None  # type: ignore[assignment]
+            logger = logger.parent if logger.propagate else None
         return False
 
 

@@ -18,9 +18,12 @@ def load_keras_model(path: str | Path, key: str = "model"):
     """``keras.saving.load_model(path, safe_mode=True, compile=False)`` with one-line errors."""
     import keras
 
+    from dlhw.runtime.files import kind_problem
+
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{key}: {path} not found")
+    problem = kind_problem(path)
+    if problem:
+        raise ConfigError(f"{key}: {path} {problem}")
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except ValueError as exc:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict
 
+from dlhw.errors import DlhwError
 from dlhw.rundir import layout
 from dlhw.sweeps.records import Job
 
@@ -51,8 +52,9 @@ class TrialLogs:
 
     def __init__(self, job: Job):
         self.run_dir = job.run_dir
-        stage = Path(job.out) / STAGING
-        stage.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        stage = ensure_dir(Path(job.out) / STAGING)
         self.staged = {1: stage / f"{job.folder or job.name}.out", 2: stage / f"{job.folder or job.name}.err"}
         self.final = {1: self.run_dir / LOG_OUT, 2: self.run_dir / LOG_ERR}
         self._stop = threading.Event()
@@ -72,7 +74,9 @@ class TrialLogs:
 
     @staticmethod
     def _point(fd: int, path: Path) -> None:
-        target = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        from dlhw.runtime.files import append_fd
+
+        target = append_fd(path)  # never through a link planted as a log
         os.dup2(target, fd)
         os.close(target)
 
@@ -92,6 +96,8 @@ class TrialLogs:
         """Staged logs -> the run folder (appended to what earlier starts left), fds follow."""
         import sys
 
+        from dlhw.runtime.files import append_fd
+
         self._stop.set()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -101,18 +107,19 @@ class TrialLogs:
             final = self.final[fd]
             try:
                 if final.exists():
-                    with open(final, "ab") as dst, open(staged, "rb") as src:
+                    with os.fdopen(append_fd(final), "ab") as dst, open(staged, "rb") as src:
                         dst.write(src.read())
                     self._point(fd, final)
                     staged.unlink()
                 else:
                     staged.rename(final)  # the open descriptor follows the file
-            except OSError:
+            except (OSError, DlhwError):
                 pass  # the logs stay in SWEEP/.slurm/logs/
 
 
 def _write_record(run_dir: Path, entry: Dict[str, Any], limit: int) -> Dict[str, Any]:
     from dlhw.rundir.records import RecordError, SlurmTrialRecord
+    from dlhw.runtime.files import ensure_dir
 
     path = SlurmTrialRecord.in_folder(run_dir)
     try:
@@ -123,9 +130,9 @@ def _write_record(run_dir: Path, entry: Dict[str, Any], limit: int) -> Dict[str,
     starts = [s for s in data.get("starts", []) if s.get("start") != entry.get("start")] + [entry]
     data.update(task=entry.get("task"), requeues=restarts(), max_requeues=limit, starts=starts[-50:])
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(run_dir)
         SlurmTrialRecord.build(data, path).write(path)
-    except OSError:
+    except (OSError, DlhwError):
         pass
     return data
 

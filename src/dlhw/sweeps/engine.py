@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from dlhw.errors import ConfigError
+from dlhw.errors import ConfigError, WriteError
 from dlhw.rundir import layout
 from dlhw.rundir.folder import folder_bytes
 from dlhw.rundir.states import Status
@@ -101,10 +101,12 @@ def run(source: "TrialSource", out: Path, options: Optional[SweepOptions] = None
     if sweep_dir.name != source.name:
         options.echo(f"{Path(out) / source.name} is a run folder of `dlhw run`; this sweep writes to {sweep_dir} "
                      f"instead")
+    from dlhw.runtime.files import ensure_dir
+
     try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.strerror}") from None
+        ensure_dir(sweep_dir)  # never a link planted as the sweep folder
+    except WriteError as exc:
+        raise ConfigError(f"--out: cannot create {sweep_dir}: {exc.reason}") from None
     from dlhw.runtime.locks import acquire
 
     with acquire(sweep_dir, "sweep folder"):  # held until the sweep ends; the OS frees it if killed
@@ -145,7 +147,8 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
                        total=ctx.to_run)
     try:
         if ctx.to_run:
-            ctx.executor.run(feed, lambda res: _record(ctx, source, res), _dispatch_of(ctx))
+            how = _dispatch_of(ctx)  # a source with rounds (a search's rungs) dispatches each in turn
+            source.run(feed, lambda f: ctx.executor.run(f, lambda res: _record(ctx, source, res), how))
     except KeyboardInterrupt:
         interrupted = True
         for entry in ctx.manifest.data["trials"]:
@@ -182,12 +185,13 @@ def _finish(ctx: Context, interrupted: bool) -> None:
 def run_sweep(plan: Any, out: Path, workers: Workers = "auto", executor: str = "local", address: Optional[str] = None,
               device: str = "auto", rerun: bool = False, echo: Callable[[str], None] = print_line,
               debug: bool = False, detach: bool = False, retry_failed: bool = False,
-              progress: Any = None) -> SweepOutcome:
+              progress: Any = None, repair: bool = False, new_study: bool = False) -> SweepOutcome:
     """A grid, a folder of configs, a random subset, repeats or folds (a SweepPlan), or a search
     (a SearchPlan): the source made from the plan, run by :func:`run`. ``progress``: the display
-    fed with each trial's start and end (dlhw.sweeps.progress.SweepProgress); None: one echo line each."""
+    fed with each trial's start and end (dlhw.sweeps.progress.SweepProgress); None: one echo line each.
+    ``repair`` / ``new_study``: a search's --repair and --new-study (dlhw.sweeps.sources.search)."""
     from dlhw.sweeps.sources import source_for
 
     options = SweepOptions(workers=workers, executor=executor, address=address, device=device, rerun=rerun,
                            echo=echo, debug=debug, detach=detach, retry_failed=retry_failed, progress=progress)
-    return run(source_for(plan), Path(out), options)
+    return run(source_for(plan, repair=repair, new_study=new_study), Path(out), options)

@@ -26,6 +26,7 @@ from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_ma
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
+from dlhw.runtime.files import ensure_dir
 from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
 from dlhw.rundir import layout
 
@@ -116,7 +117,7 @@ class Manifest:
         """sweep.json rewritten whole (the log compacted into it, then removed)."""
         self.data["updated"] = now()
         self.data["counts"] = count_statuses(self.data["trials"])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.path.parent)
         SweepManifest.build(self.data, self.path).write(self.path)
         self._base = manifest_stamp(self.path.parent)  # a reader ignores a log naming an older base
         drop_log(self.path.parent)

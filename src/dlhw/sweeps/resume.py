@@ -37,7 +37,9 @@ def done_result(name: str, run_dir: Path) -> Result:
 def set_aside(folder: Path, sweep_dir: Path) -> Path:
     """Move a damaged trial folder to SWEEP/.damaged/<name>[-N] and return where it went."""
     aside = sweep_dir / DAMAGED
-    aside.mkdir(exist_ok=True)
+    from dlhw.runtime.files import ensure_dir
+
+    ensure_dir(aside)
     target, n = aside / folder.name, 2
     while target.exists():
         target, n = aside / f"{folder.name}-{n}", n + 1

@@ -70,9 +70,9 @@ def _write_events(folder: Path, summaries: List[Any], step: int = 0) -> Path:
     from tensorboard.compat.proto import event_pb2
     from tensorboard.summary.writer.record_writer import RecordWriter
 
-    from dlhw.runtime.files import write_bytes
+    from dlhw.runtime.files import ensure_dir, write_bytes
 
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(folder)
     old = [p for p in folder.iterdir() if p.name.startswith("events.out.tfevents.")
            and p.name.endswith(layout.HPARAMS_SUFFIX)]
     buf = io.BytesIO()
@@ -130,7 +130,8 @@ class HParamsLog:
     def for_search(cls, plan, sweep_dir: Path) -> "HParamsLog":
         """A search (dlhw.sweeps.search): its space says each key's kind and domain; trials are
         added as the study asks for them."""
-        kinds, domains = {}, {}
+        kinds: Dict[str, str] = {}
+        domains: Dict[str, Any] = {}
         for p in plan.params:
             if p.kind == "categorical":
                 kinds[p.key] = _kind(list(p.choices))

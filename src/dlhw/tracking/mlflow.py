@@ -27,7 +27,11 @@ before anything runs (exit 2, with the pip line), but once a run has started not
 raises. An unreachable server gives one warning and the run goes on without MLflow. The
 client is made to give up fast: ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` 1 and
 ``MLFLOW_HTTP_REQUEST_TIMEOUT`` 10 s unless set already (MLflow's defaults, 7 retries with
-back-off and 120 s, keep a run waiting for minutes on a closed port).
+back-off and 120 s, keep a run waiting for minutes on a closed port); every call is bounded
+(:mod:`dlhw.tracking.bounded`: a local store that cannot be written is refused before MLflow
+retries it, no call to a server waits more than ``CALL_SECONDS``, an upload ``UPLOAD_SECONDS``)
+and MLflow's own INFO lines are off.
+Credentials in the URI are used to connect and shown nowhere (:mod:`dlhw.tracking.redact`).
 
 Only ``MlflowClient`` is used (no ``mlflow.start_run``): nothing global, so the trials a
 sweep runs one after another in one process never share an active run.
@@ -96,6 +100,7 @@ def check_available(cfg) -> None:
 def target(cfg) -> tuple:
     """(tracking URI or None for MLflow's default, experiment name)."""
     s = settings(cfg)
+    assert s is not None, "target() is for a config with tracking.mlflow"
     uri = s.uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     experiment = s.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
     return uri, experiment
@@ -108,13 +113,19 @@ def _client(uri: Optional[str]):
     if uri and (uri.startswith("file:") or "://" not in uri):
         # MLflow 3 refuses its file store (maintenance mode) unless asked; file:./mlruns is documented here
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from dlhw.tracking.bounded import preflight, quiet_mlflow
+
+    preflight(uri)  # a read-only or special local store: refused now, not after MLflow's retries
+    quiet_mlflow()
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    from dlhw.tracking.redact import redact
+
+    text = redact(" ".join(str(exc).split())) or type(exc).__name__
     return text[:200] + ("..." if len(text) > 200 else "")
 
 
@@ -124,7 +135,10 @@ def _experiment_id(client, name: str) -> str:
         if exp.lifecycle_stage == "deleted":
             client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
-    return client.create_experiment(name)
+    from dlhw.tracking.bounded import artifact_root
+
+    uri = getattr(client, "_tracking_client", None) and client._tracking_client.tracking_uri
+    return client.create_experiment(name, artifact_location=artifact_root(uri))  # never an unasked ./mlruns
 
 
 def flatten(data: Any, prefix: str = "") -> Dict[str, str]:
@@ -196,15 +210,11 @@ class Tracker:
             return None
         require_mlflow()
         uri, experiment = target(cfg)
+        from dlhw.tracking.bounded import Caller
+
+        caller = Caller(uri)
         try:
-            client = _client(uri)
-            run_id = _continued(client, run_dir, uri) if resumed else None
-            if run_id is None:
-                tags = {"mlflow.source.name": "dlhw", "mlflow.source.type": "LOCAL"}
-                if parent:
-                    tags["mlflow.parentRunId"] = parent
-                run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
-                run_id = run.info.run_id
+            client, run_id = caller.call(_open_run, uri, experiment, run_dir, resumed, parent)
             from dlhw.rundir.records import MlflowRecord
 
             MlflowRecord.build({"run_id": run_id, "uri": uri, "experiment": experiment, "parent_run_id": parent}
@@ -213,8 +223,11 @@ class Tracker:
             _unreachable(uri, exc)
             return None
         tracker = cls(client, run_id, uri, run_dir, s.log_model)
+        tracker.caller = caller
         tracker._start_logs(cfg)
         return tracker
+
+    caller: Any = None  # dlhw.tracking.bounded.Caller: every call bounded in time
 
     def _start_logs(self, cfg) -> None:
         from mlflow.entities import Param, RunTag
@@ -223,7 +236,9 @@ class Tracker:
         from dlhw.rundir.env import git_commit
 
         dump = {k: v for k, v in cfg.dump().items() if k != "tracking"}
-        params = [Param(k, v) for k, v in sorted(flatten(dump).items())]
+        from dlhw.tracking.redact import redact_data
+
+        params = [Param(k, v) for k, v in sorted(flatten(redact_data(dump)).items())]
         commit = git_commit()
         tags = {"dlhw.status": "running", "dlhw.config_hash": fingerprint(cfg), "dlhw.version": _version(),
                 "dlhw.run_dir": str(self.run_dir.resolve())}
@@ -276,17 +291,20 @@ class Tracker:
         finals = [Metric(k, v, now, step) for k, v in final_metrics(metrics).items()]
         tags = [RunTag("dlhw.status", state)]
         if error:
-            tags.append(RunTag("dlhw.error", str(error)[:5000]))
+            from dlhw.tracking.redact import redact
+
+            tags.append(RunTag("dlhw.error", redact(str(error))[:5000]))
         self._guard(self.client.log_batch, self.run_id, metrics=finals, tags=tags, synchronous=True)
         self._upload_files()
         if state == "completed" and self.log_model and model is not None and (self.run_dir / layout.MODEL).exists():
-            self._guard(self._log_keras_model, model)
+            self._guard(self._log_keras_model, model, _local=True)
         self._guard(self.client.set_terminated, self.run_id, mlflow_status(state))
 
     def _upload_files(self) -> None:
         for path in run_files(self.run_dir):
             rel = path.relative_to(self.run_dir).parent.as_posix()
-            if not self._guard(self.client.log_artifact, self.run_id, str(path), None if rel == "." else rel):
+            if not self._guard(self.client.log_artifact, self.run_id, str(path), None if rel == "." else rel,
+                               _upload=True):
                 return
 
     def _log_keras_model(self, model) -> None:
@@ -311,18 +329,22 @@ class Tracker:
         with tempfile.TemporaryDirectory(prefix="dlhw-mlflow-") as tmp:
             folder = Path(tmp) / "model"
             log.setLevel(logging.ERROR)
-            try:
-                mlflow.keras.save_model(model, str(folder), pip_requirements=reqs)
+            try:  # local work, here; only the upload waits on the service (bounded)
+                if not self._guard(mlflow.keras.save_model, model, str(folder), pip_requirements=reqs, _local=True):
+                    return
             finally:
                 log.setLevel(level)
-            self.client.log_artifacts(self.run_id, str(folder), "model")
+            self._guard(self.client.log_artifacts, self.run_id, str(folder), "model", _upload=True)
 
     # --------------------------------------------------------------- guarding
-    def _guard(self, fn, *args, **kwargs) -> bool:
+    def _guard(self, fn, *args, _upload: bool = False, _local: bool = False, **kwargs) -> bool:
         if self.off:
             return False
         try:
-            fn(*args, **kwargs)
+            if self.caller is not None and not _local:
+                (self.caller.upload if _upload else self.caller.call)(fn, *args, **kwargs)
+            else:
+                fn(*args, **kwargs)
             return True
         except Exception as exc:  # noqa: BLE001 - tracking is a copy: the run goes on
             self.off = True
@@ -330,8 +352,23 @@ class Tracker:
             return False
 
 
+def _open_run(uri: Optional[str], experiment: str, run_dir: Path, resumed: bool, parent: Optional[str]) -> tuple:
+    """(client, run id): the MLflow run a dlhw run copies to, continued or created."""
+    client = _client(uri)
+    run_id = _continued(client, run_dir, uri) if resumed else None
+    if run_id is None:
+        tags = {"mlflow.source.name": "dlhw", "mlflow.source.type": "LOCAL"}
+        if parent:
+            tags["mlflow.parentRunId"] = parent
+        run = client.create_run(_experiment_id(client, experiment), run_name=Path(run_dir).name, tags=tags)
+        run_id = run.info.run_id
+    return client, run_id
+
+
 def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -> None:
-    where = uri or "MLflow's default tracking URI"
+    from dlhw.tracking.redact import redact
+
+    where = redact(uri) or "MLflow's default tracking URI"
     log.warning(f"tracking.mlflow: {'lost' if during else 'cannot reach'} {where} ({_reason(exc)}); "
                 f"the run goes on without MLflow (its run folder is the record)")
 
@@ -339,13 +376,14 @@ def _unreachable(uri: Optional[str], exc: BaseException, during: bool = False) -
 def _continued(client, run_dir: Path, uri: Optional[str]) -> Optional[str]:
     """The MLflow run id a resumed folder was copied to (same URI), marked running again; else None."""
     from dlhw.rundir.records import MlflowRecord, RecordError
+    from dlhw.tracking.redact import redact
 
     try:
         saved = MlflowRecord.read_optional(MlflowRecord.in_folder(run_dir))
     except RecordError:
         saved = None  # damaged: a new MLflow run (the folder's mlflow.json is rewritten)
     run_id = saved.run_id if saved is not None else None
-    if not run_id or saved is None or saved.uri != uri:
+    if not run_id or saved is None or saved.uri not in (uri, redact(uri)):  # mlflow.json keeps the URI redacted
         return None
     try:
         client.get_run(run_id)

@@ -165,7 +165,12 @@ class Checkpointer:
         opt = fit_model.optimizer
         if not opt.built:
             opt.build(fit_model.trainable_variables)
+        rate = getattr(opt, "_learning_rate", None)
+        explored = r.get("config_hash") != self.identity.get("config_hash") and hasattr(rate, "assign")
+        keep = rate.numpy() if explored else None  # type: ignore[union-attr]
         _assign(opt.variables, r["optimizer"], "optimizer variables")
+        if explored:  # another trial's checkpoint (PBT's exploit): the learning rate is this config's
+            rate.assign(keep)  # type: ignore[union-attr]
         from dlhw.training.epoch_data import set_rng_state
 
         set_rng_state(r.get("rng", {}))
@@ -250,7 +255,7 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
                 "epoch": epoch + 1,
                 "stage_index": index,
                 "stage": stage.name,
-                "stopped": bool(self.model.stop_training),
+                "stopped": bool(self.model.stop_training) and not getattr(self.model, "_dlhw_paused", False),
                 "history": owner.tagged_history(index, result, rows),
                 "stage_params": list(result.stage_params),
                 "stopped_early_before": list(result.stopped_early),

@@ -110,8 +110,8 @@ def write_npz_atomic(path: Path, arrays: dict) -> None:
     on any failure the temporary file is removed and a one-line WriteError names ``path``."""
     import numpy as np
 
-    from dlhw.runtime.files import replacing
+    from dlhw.runtime.files import ensure_dir, replacing
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     with replacing(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)

@@ -28,8 +28,9 @@ class EventFile:
         import tensorflow as tf
         from tensorboard.compat.proto import event_pb2
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        folder = ensure_dir(Path(folder))  # never a link planted as tb/
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}."
                 f"{uuid.uuid4().hex[:8]}")
         self.path = folder / name

@@ -278,9 +278,11 @@ class FeaturePlan:
         targets = {s: (self._path(events[s]["key"]), (events[s]["samples"],) + width, events[s]["memory"])
                    for s in missing}
         try:
-            (self.cache_dir / "features").mkdir(parents=True, exist_ok=True)
+            from dlhw.runtime.files import ensure_dir
+
+            ensure_dir(self.cache_dir / "features")
             for path, _, _ in targets.values():
-                path.parent.mkdir(parents=True, exist_ok=True)
+                ensure_dir(path.parent)
             written = write_entries(targets, self._blocks(missing), self._meta)
         except (OSError, WriteError) as exc:
             self._write_reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
@@ -326,7 +328,9 @@ class FeaturePlan:
         from dlhw.training.feature_store import write_entries
 
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            from dlhw.runtime.files import ensure_dir
+
+            ensure_dir(path.parent)
             write_entries({split: (path, feats.shape, False)}, [(split, feats)], self._meta)
         except (OSError, WriteError) as exc:  # a read-only cache folder must not fail the run
             log.warning(f"feature cache: cannot write {path.parent} ({getattr(exc, 'reason', None) or exc.strerror or exc}); "

@@ -29,6 +29,7 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
+from dlhw.errors import DlhwError
 from dlhw.runtime.log import get_logger
 
 log = get_logger(__name__)
@@ -166,10 +167,12 @@ def computing_lock(folder: Path, name: str):
     try:
         import fcntl
 
-        folder.mkdir(parents=True, exist_ok=True)
-        fh = open(folder / f".{name}.lock", "a")
+        from dlhw.runtime.files import ensure_dir, open_append
+
+        ensure_dir(folder)
+        fh = open_append(folder / f".{name}.lock")
         fcntl.flock(fh, fcntl.LOCK_EX)
-    except (ImportError, OSError):
+    except (ImportError, OSError, DlhwError):
         if fh is not None:
             fh.close()
         fh = None

@@ -11,7 +11,8 @@ from typing import Any, Callable, Dict, Optional
 
 import keras
 
-Decide = Callable[[int, Dict[str, Any]], bool]
+Decide = Callable[[int, Dict[str, Any]], Any]
+PAUSE = "pause"  # what ``decide`` answers to park the run at this epoch (a scheduler's rung): status paused
 
 
 class PruneCallback(keras.callbacks.Callback):
@@ -21,9 +22,13 @@ class PruneCallback(keras.callbacks.Callback):
         super().__init__()
         self.decide = decide
         self.pruned_at: Optional[int] = None
+        self.paused = False
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
-        if self.decide(epoch + 1, logs):
+        decision = self.decide(epoch + 1, logs)
+        if decision:
             self.pruned_at = epoch + 1
+            self.paused = decision == PAUSE
             self.model.stop_training = True
+            self.model._dlhw_paused = self.paused  # the checkpoint writer: a pause is no early stop

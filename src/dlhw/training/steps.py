@@ -70,10 +70,10 @@ class StepLog:
             keys = sorted((k for k in rows[0] if k not in FIXED and not k.startswith("running_")),
                           key=lambda k: (k != "loss", k))
             self.columns = FIXED + keys + [f"running_{k}" for k in keys]
-        from dlhw.runtime.files import write_error
+        from dlhw.runtime.files import open_append, write_error
 
         try:
-            with open(self.path, "a", newline="", encoding="utf-8") as fh:
+            with open_append(self.path, newline="") as fh:  # never through a link
                 fh.write(_csv(self.columns, rows, header=header))
         except OSError as exc:  # a full disk: one line naming the file
             raise write_error(self.path, exc) from None

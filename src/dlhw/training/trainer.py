@@ -27,6 +27,7 @@ class TrainResult:
     stopped_early: List[str] = field(default_factory=list)
     evaluated: Dict[str, Any] = field(default_factory=dict)  # which epoch's weights the model holds, and why
     pruned_at: Optional[int] = None  # a search's pruner stopped training after this epoch (training.pruning)
+    paused: bool = False  # ... to pause it there (a scheduler's rung), its checkpoint kept
 
     @property
     def diverged(self) -> bool:
@@ -297,5 +298,7 @@ class Trainer:
         if guard.diverged_at is not None:
             result.diverged_at = guard.diverged_at
         else:
-            result.pruned_at = next((cb.pruned_at for cb in callbacks if getattr(cb, "pruned_at", None)), None)
+            pruner = next((cb for cb in callbacks if getattr(cb, "pruned_at", None)), None)
+            if pruner is not None:  # a search's pruner stopped it, or its scheduler paused it at a rung
+                result.pruned_at, result.paused = pruner.pruned_at, pruner.paused
         return next((cb for cb in callbacks if isinstance(cb, keras.callbacks.EarlyStopping)), None)

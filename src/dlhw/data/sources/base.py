@@ -46,13 +46,20 @@ class Source:
     def check_present(self, dcfg: Any, where: Optional[str] = None) -> List[str]:
         """A DataError for the first path that is missing or of the wrong kind; else the paths."""
         from dlhw.data.paths import missing_path
+        from dlhw.runtime.files import path_kind
 
         checked = []
         for key, path, what in self.paths(dcfg):
             p = Path(path)
             if not p.exists():
                 raise missing_path(key, p, what, where)
-            self.check_kind(key, p, f"{where}: " if where else "")
+            prefix = f"{where}: " if where else ""
+            kind = path_kind(p)
+            if kind not in ("file", "folder"):  # a FIFO or device: refused by name, never opened (no hang)
+                from dlhw.errors import DataError
+
+                raise DataError(f"{prefix}{key}: {p} is a {kind}, not a {what}; special files are never read")
+            self.check_kind(key, p, prefix)
             checked.append(str(p))
         return checked
 

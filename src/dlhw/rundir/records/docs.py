@@ -118,10 +118,9 @@ def write_run_folder_doc(path: str | Path) -> None:
 
 def write_schemas(folder: str | Path) -> list[Path]:
     """docs/schemas/<name>.schema.json for every record; returns the files written."""
-    from dlhw.runtime.files import write_text
+    from dlhw.runtime.files import ensure_dir, write_text
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_dir(Path(folder))
     out = []
     for name, schema in record_schemas().items():
         write_text(folder / name, dumps(schema))

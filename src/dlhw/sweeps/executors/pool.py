@@ -93,7 +93,9 @@ def record_death(job: Job, message: str) -> Result:
 
     run_dir = job.run_dir
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        ensure_dir(run_dir)
         with locks.acquire(run_dir):  # the dead worker's lock went with it
             discard_results(run_dir)
             RunStatus(run_dir).set(Status.FAILED, name=run_dir.name, error=message)

@@ -103,7 +103,13 @@ def stderr_to(path: Optional[Path]) -> Iterator[None]:
     """Send what is written to file descriptor 2 (Ray's C++ log lines too) to ``path`` (None: nowhere)."""
     sys.stderr.flush()
     saved = os.dup(2)
-    target = os.open(str(path) if path else os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    if path:
+        from dlhw.runtime.files import open_append
+
+        with open_append(Path(path)) as fh:  # never through a link
+            target = os.dup(fh.fileno())
+    else:
+        target = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(target, 2)
         yield
@@ -165,7 +171,9 @@ def ray_logging(log_path: Optional[Path], debug: bool) -> Iterator[None]:
         return
     logger = logging.getLogger("ray")
     saved = (list(logger.handlers), logger.propagate)
-    handler = logging.FileHandler(log_path, encoding="utf-8")
+    from dlhw.runtime.files import open_append
+
+    handler = logging.StreamHandler(open_append(Path(log_path)))  # never through a link
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.handlers[:] = [handler]
     logger.propagate = False
@@ -175,6 +183,7 @@ def ray_logging(log_path: Optional[Path], debug: bool) -> Iterator[None]:
     finally:
         logger.handlers[:], logger.propagate = saved
         handler.close()
+        handler.stream.close()
 
 
 # ------------------------------------------------------------ trial folders

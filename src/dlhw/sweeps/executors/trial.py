@@ -89,6 +89,9 @@ def _train(job: Job) -> Dict[str, Any]:
     if outcome is None:
         outcome = run_experiment(cfg, **kwargs)
     m = outcome.metrics
+    if outcome.status == Status.PAUSED:  # a scheduler's rung or generation: continued later, or left paused
+        return {**fields, "status": Status.PAUSED, "train_seconds": m.get("train_seconds"),
+                "pruned_at": m.get("paused_at")}
     if outcome.status == Status.PRUNED:
         return {**fields, "status": Status.PRUNED, "pruned_at": m.get("pruned_at"), "train_seconds": m.get("train_seconds"),
                 "error": f"pruned at epoch {m.get('pruned_at')}"}
@@ -103,7 +106,9 @@ def _mark_failed(job: Job, error: Optional[str]) -> None:
 
     run_dir = job.run_dir
     if not (run_dir / layout.STATUS).exists():
-        run_dir.mkdir(parents=True, exist_ok=True)
+        from dlhw.runtime.files import ensure_dir
+
+        ensure_dir(run_dir)
         RunStatus(run_dir).set(Status.FAILED, name=job.name, error=error)
 
 

@@ -24,6 +24,20 @@ def search_lines(plan: SearchPlan, out: Path) -> list:
         extra = f", reduction factor {pruner.reduction_factor}" if pruner.type in ("asha", "hyperband") \
             else f", after {pruner.startup_trials} finished trial(s)"
         lines.append(f"  pruner:  {pruner.type} (min {pruner.min_epochs} epoch(s){extra}; on {plan.metrics[0]})")
+    sched = plan.scheduler
+    if sched.type == "pbt":
+        gens = -(-plan.epochs // sched.interval)
+        lines.append(f"  scheduler: pbt (population of {plan.budget}, {gens} generation(s) of {sched.interval} epoch(s); "
+                     f"the bottom {sched.quantile:g} copies a top trial's checkpoint, perturbed by "
+                     f"x{' / x'.join(f'{f:g}' for f in sched.perturb)})")
+    elif sched.type != "none":
+        from dlhw.sweeps.sources.promotion import brackets, total_epochs
+
+        plan_b = brackets(sched.type, plan.budget, sched.min_epochs, plan.epochs, sched.reduction_factor)
+        lines.append(f"  scheduler: {sched.type} (promotion from checkpoints; {total_epochs(plan_b)} epochs in all): "
+                     + "; ".join(f"bracket {b.index}: {b.lines()}" for b in plan_b))
+    if spec.warm_start:
+        lines.append(f"  warm start: from {spec.warm_start}")
     capped = f" (the grid has {plan.budget} points)" if plan.budget < spec.trials else ""
     lines.append(f"  budget:  {plan.budget} trials{capped} x {plan.epochs} epochs = at most "
                  f"{plan.budget * plan.epochs} epochs")

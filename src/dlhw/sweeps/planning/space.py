@@ -53,6 +53,26 @@ class PrunerSpec(BaseModel):
     startup_trials: int = Field(1, ge=0, description="median: trials to finish before any is pruned.")
 
 
+SCHEDULERS = ("none", "successive_halving", "hyperband", "pbt")
+
+
+class SchedulerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field("none", description="none | successive_halving | hyperband: promote the best trials at each "
+                                          "rung, continuing from their own checkpoint (needs training.checkpoint)")
+    min_epochs: int = Field(1, ge=1, description="Epochs of the first rung.")
+    reduction_factor: int = Field(3, ge=2, description="Keep 1 in this many trials at each rung (eta).")
+    interval: int = Field(1, ge=1, description="pbt: epochs between two exploit/explore steps of the population "
+                                               "(search.trials trials train at once).")
+    quantile: float = Field(0.25, gt=0, le=0.5, description="pbt: the bottom quantile of the population copies a "
+                                                            "checkpoint of the top quantile (exploit).")
+    perturb: List[float] = Field([0.8, 1.2], min_length=1, description="pbt: factors a copied trial's numeric "
+                                                                       "parameters are multiplied by (explore), "
+                                                                       "clipped to the space's range.")
+    keys: Optional[List[str]] = Field(None, description="pbt: the space keys explore perturbs (numeric ones); "
+                                                        "default: every numeric key of the space.")
+
+
 class SearchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     trials: int = Field(..., ge=1, le=MAX_TRIALS, description="Trials in all, over every run of the command.")
@@ -60,8 +80,14 @@ class SearchSpec(BaseModel):
     metric: Union[str, List[str]] = Field("val_accuracy", description="What the search optimises; a list: multi-objective.")
     pruner: Union[str, PrunerSpec, None] = Field(None, description="none | median | asha | hyperband, or {type: ...}")
     seed: int = Field(0, ge=0, description="The sampler's seed (with --workers 1: the same trials every time).")
+    scheduler: Union[str, SchedulerSpec, None] = Field(
+        None, description="successive_halving | hyperband | pbt, or {type: ..., min_epochs:, reduction_factor:} "
+                          "({type: pbt, interval:, quantile:, perturb:, keys:}): promotion or population-based "
+                          "training instead of pruning")
     enqueue: List[Dict[str, Any]] = Field(default_factory=list,
                                           description="Trials to try first: mappings of space keys to values.")
+    warm_start: Optional[str] = Field(None, description="An earlier search's sweep folder: its finished trials "
+                                                        "that fit this space seed the new study.")
 
 
 @dataclass
@@ -144,6 +170,7 @@ class SearchPlan:
     base: Dict[str, Any]               # the config without sweep keys, --set applied
     overrides: List[str] = field(default_factory=list)
     epochs: int = 0                    # per trial (every stage), as the base config says
+    space: Dict[str, Any] = field(default_factory=dict)  # the space: block as written (--set applied)
 
     @property
     def metrics(self) -> List[str]:
@@ -163,6 +190,11 @@ class SearchPlan:
     def pruner(self) -> PrunerSpec:
         p = self.spec.pruner
         return p if isinstance(p, PrunerSpec) else PrunerSpec.model_validate({"type": p or "none"})
+
+    @property
+    def scheduler(self) -> SchedulerSpec:
+        s = self.spec.scheduler
+        return s if isinstance(s, SchedulerSpec) else SchedulerSpec(type=s or "none")
 
     @property
     def budget(self) -> int:
@@ -200,7 +232,9 @@ class SearchPlan:
         """What sweep.json records of the search (its ``search`` entry)."""
         return {"trials": self.budget, "sampler": self.spec.sampler, "metric": self.spec.metric,
                 "directions": self.directions, "pruner": self.pruner.model_dump(), "seed": self.spec.seed,
-                "space": {p.key: p.describe() for p in self.params}, "epochs": self.epochs}
+                "space": {p.key: p.describe() for p in self.params}, "epochs": self.epochs,
+                **({"scheduler": self.scheduler.model_dump()} if self.scheduler.type != "none" else {}),
+                **({"warm_start": self.spec.warm_start} if self.spec.warm_start else {})}
 
 
 def grid_size(params: List[Param]) -> int:
@@ -224,11 +258,12 @@ def search_raw(path: str | Path) -> Optional[Dict[str, Any]]:
 def _one_line(exc: ValidationError, source: str, where: str, value: Any = None) -> ConfigError:
     err = exc.errors(include_url=False)[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union")))
-    for kind in ("str", "int", "list[str]", "PrunerSpec", "none"):
+    for kind in ("str", "int", "list[str]", "PrunerSpec", "SchedulerSpec", "none"):
         loc = loc.replace(f".{kind}", "").removeprefix(f"{kind}.")
     key = f"{where}.{loc}" if loc else where
     if err["type"] == "extra_forbidden":
-        allowed = list((PrunerSpec if "pruner" in key else SearchSpec).model_fields)
+        allowed = list((PrunerSpec if "pruner" in key else SchedulerSpec if "scheduler" in key
+                        else SearchSpec).model_fields)
         name = str(err["loc"][-1])
         return ConfigError(f"{source}: {key}: unknown key '{name}'{did_you_mean(name, allowed)}; "
                            f"allowed here: {', '.join(allowed)}")
@@ -254,6 +289,11 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
         _choice(source, "search.pruner", search["pruner"], PRUNERS, "pruner")
     if "sampler" in search:
         _choice(source, "search.sampler", search["sampler"], SAMPLERS, "sampler")
+    sched = search.get("scheduler")
+    if isinstance(sched, dict) and "type" in sched:
+        _choice(source, "search.scheduler.type", sched["type"], SCHEDULERS, "scheduler")
+    elif isinstance(sched, str):
+        _choice(source, "search.scheduler", sched, SCHEDULERS, "scheduler")
     try:
         spec = SearchSpec.model_validate(search)
     except ValidationError as exc:
@@ -278,6 +318,15 @@ def read_spec(raw: Dict[str, Any], source: str) -> SearchSpec:
     if multi and spec.sampler in ("cmaes",):
         raise ConfigError(f"{source}: search.sampler: cmaes optimises one metric; use nsga2, tpe or random "
                           f"for a list of metrics")
+    scheduler = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
+    if scheduler.type != "none" and pruner.type != "none":
+        raise ConfigError(f"{source}: search.scheduler: {scheduler.type} decides itself which trials go on; "
+                          f"remove search.pruner ({pruner.type})")
+    if scheduler.type != "none" and multi:
+        raise ConfigError(f"{source}: search.scheduler: promotes on one metric; give search.metric one metric")
+    if scheduler.type != "none" and metrics[0].split("_", 1)[0] not in ("train", "val"):
+        raise ConfigError(f"{source}: search.scheduler: promotes on a metric logged every epoch (val_<name> or "
+                          f"train_<name>); search.metric is '{metrics[0]}'")
     if pruner.type != "none" and metrics[0].split("_", 1)[0] not in ("train", "val"):
         raise ConfigError(f"{source}: search.pruner: prunes on a metric logged every epoch (val_<name> or "
                           f"train_<name>); search.metric is '{metrics[0]}'")
@@ -355,6 +404,7 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
         if other in raw:
             raise ConfigError(f"{source}: {other}: a file has either grid: (every combination) or search: "
                               f"(Optuna), not both; move one to its own file")
+    raw, sets = apply_search_sets(raw, list(sets))
     if "search" not in raw:
         raise ConfigError(f"{source}: search: required with space: (trials:, sampler:, metric:)")
     spec = read_spec(raw, source)
@@ -362,7 +412,6 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
     if not isinstance(space, dict) or not space:
         raise ConfigError(f"{source}: space: expected a mapping of dotted keys to ranges or lists of choices; "
                           f"received {shorten(space) if space is not None else 'nothing'}")
-    sets = list(sets)
     for item in sets:
         key = parse_override(item)[0]
         for g in space:
@@ -387,5 +436,83 @@ def build_search(path: str | Path, sets=(), raw: Optional[Dict[str, Any]] = None
                               f"{did_you_mean(extra[0], list(space))}")
     cfg = validate({**base, "name": "search"}, source)
     epochs = sum(s.epochs for s in cfg.stages())
+    if spec.warm_start is not None:
+        warm_start_folder(spec.warm_start, source)
+    sched = spec.scheduler if isinstance(spec.scheduler, SchedulerSpec) else SchedulerSpec(type=spec.scheduler or "none")
+    if sched.type == "pbt" and cfg.training.checkpoint == "off":
+        raise ConfigError(f"{source}: search.scheduler: pbt continues trials from checkpoints (their own, or a "
+                          f"better trial's it copies), and training.checkpoint is off; set training.checkpoint: auto")
+    if sched.type != "none" and cfg.training.checkpoint == "off":
+        raise ConfigError(f"{source}: search.scheduler: {sched.type} continues the trials it promotes from their "
+                          f"checkpoints, and training.checkpoint is off; set training.checkpoint: auto")
+    if sched.type == "pbt":
+        pbt_keys(sched, params, source)
     name = sanitize_name(str(path) if given else p.stem)
-    return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs)
+    return SearchPlan(name=name, source=source, spec=spec, params=params, base=base, overrides=sets, epochs=epochs,
+                      space=copy.deepcopy(space))
+
+
+def apply_search_sets(raw: Dict[str, Any], sets: List[str]):
+    """``--set search.KEY=V`` and ``--set space.KEY=V`` applied to the search file's blocks (a space
+    key is dotted itself: ``space.training.optimizer.learning_rate={log_uniform: [1e-4, 1e-2]}``;
+    ``null`` removes it); the other --set items are returned for the base config."""
+    rest: List[str] = []
+    for item in sets:
+        key, value = parse_override(item)
+        top, _, sub = key.partition(".")
+        if top == "search" and sub:
+            search = raw.setdefault("search", {})
+            if isinstance(search, dict) and sub.startswith("pruner.") and isinstance(search.get("pruner"), str):
+                search["pruner"] = {"type": search["pruner"]}
+            if not isinstance(search, dict):
+                raise ConfigError(f"--set {key}: search: is not a mapping in the file")
+            set_path(search, sub, value)
+        elif top == "space" and sub:
+            space = raw.setdefault("space", {})
+            if not isinstance(space, dict):
+                raise ConfigError(f"--set {key}: space: is not a mapping in the file")
+            inner = next((k for k in space if sub.startswith(str(k) + ".")), None)
+            if value is None:
+                space.pop(sub, None)
+            elif inner is not None and isinstance(space[inner], dict):
+                set_path(space[inner], sub[len(str(inner)) + 1:], value)
+            else:
+                space[sub] = value
+        else:
+            rest.append(item)
+    return raw, rest
+
+
+def warm_start_folder(value: Any, source: str) -> Path:
+    """The earlier sweep folder ``search.warm_start`` names (relative: to the working folder, else to
+    the search file's folder); ConfigError naming the key when it is no search's sweep folder."""
+    from dlhw.rundir import layout
+    from dlhw.rundir.folder import read_json
+
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: search.warm_start: expected the path of an earlier search's sweep folder; "
+                          f"received {shorten(value)}")
+    here = Path(value).expanduser()
+    candidates = [here] if here.is_absolute() else [here, Path(source).parent / here]
+    for folder in candidates:
+        if (folder / "study.json").is_file() or (read_json(folder / layout.SWEEP_MANIFEST) or {}).get("search"):
+            return folder
+    found = next((f for f in candidates if f.exists()), None)
+    what = "does not exist" if found is None else "is no search's sweep folder (no study.json, no sweep.json with a search)"
+    raise ConfigError(f"{source}: search.warm_start: {value} {what}")
+
+
+def pbt_keys(sched: SchedulerSpec, params: List[Param], source: str) -> List[Param]:
+    """The space's parameters PBT's explore perturbs: ``keys`` (each numeric), else every numeric one."""
+    by_key = {p.key: p for p in params}
+    if sched.keys is None:
+        return [p for p in params if p.kind != "categorical"]
+    for key in sched.keys:
+        if key not in by_key:
+            raise ConfigError(f"{source}: search.scheduler.keys: '{key}' is not a key of space:"
+                              f"{did_you_mean(key, list(by_key))}")
+        if by_key[key].kind == "categorical":
+            raise ConfigError(f"{source}: search.scheduler.keys: pbt perturbs numbers, and space.{key} is "
+                              f"categorical ({by_key[key].describe()}); remove it from keys (exploit still "
+                              f"copies it from the better trial)")
+    return [by_key[k] for k in sched.keys]

@@ -13,14 +13,15 @@ if TYPE_CHECKING:
     from dlhw.sweeps.sources.base import TrialSource
 
 
-def source_for(plan: Any) -> "TrialSource":
-    """The source of trials of a SweepPlan (build_plan) or a SearchPlan (build_search)."""
+def source_for(plan: Any, repair: bool = False, new_study: bool = False) -> "TrialSource":
+    """The source of trials of a SweepPlan (build_plan) or a SearchPlan (build_search; ``repair`` and
+    ``new_study``: --repair, --new-study)."""
     from dlhw.sweeps.planning.space import SearchPlan
 
     if isinstance(plan, SearchPlan):
         from dlhw.sweeps.sources.search import SearchSource
 
-        return SearchSource(plan)
+        return SearchSource(plan, repair=repair, new_study=new_study)
     from dlhw.sweeps.sources.planned import PlannedSource
 
     return PlannedSource(plan)

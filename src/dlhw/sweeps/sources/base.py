@@ -16,6 +16,9 @@ The engine calls, in order:
   ``open(ctx)``         under the lock: look at what an earlier run left (skip, resume, adopt)
                         and return the Feed of jobs still to run (``ctx.job(...)`` makes a Job)
   ``announce(ctx, n)``  the line that opens the sweep (the engine adds where it runs)
+  ``run(feed, dispatch)`` hands the feed to the executor (``dispatch(feed)``): at once, or in
+                        rounds with a barrier between them (a search's rungs: each round a
+                        Feed of its own, planned when the previous one has ended)
   ``told(res)``         per result, before the engine records it: what else sweep.json keeps
                         of it and the figures to show (a search tells its study here)
   ``close(outcome)``    the closing order of the results
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from dlhw.sweeps.records import Result
 
@@ -75,6 +78,10 @@ class TrialSource(ABC):
     @abstractmethod
     def announce(self, ctx: "Context", to_run: int) -> str:
         """The opening line, without where it runs."""
+
+    def run(self, feed: "Feed", dispatch: Callable[["Feed"], None]) -> None:
+        """Hand the jobs to the executor: by default the feed at once."""
+        dispatch(feed)
 
     def told(self, res: Result) -> Tuple[Dict[str, Any], str]:
         """(extra sweep.json fields of this result, the figures to show after it)."""

@@ -26,11 +26,29 @@ def import_optuna():
     return optuna
 
 
-def make_sampler(plan: SearchPlan):
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial ``number``: a function of the search's seed and the number alone,
+    so what a trial is proposed depends only on the seed and the trials before it, never on how
+    many times the search was started (a rerun after a crash asks exactly what an unbroken run asks)."""
+    import hashlib
+
+    digest = hashlib.blake2b(f"{seed}:{number}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+def make_sampler(plan: SearchPlan, number: Optional[int] = None):
+    """The search's sampler; ``number``: seeded for that trial (``trial_seed``). QMC and grid keep
+    the search's seed: their order is already a function of the seed and the trial numbers (the
+    grid is shuffled once by the seed and trial N takes its N-th point)."""
+    import warnings
+
     optuna = import_optuna()
     s, seed = plan.spec.sampler, plan.spec.seed
-    if s == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if number is not None and s not in ("qmc", "grid"):
+        seed = trial_seed(seed, number)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if s == "tpe":  # constant_liar: trials still running count as bad, so N workers do not all ask the same
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
     if s == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if s == "grid":
@@ -68,18 +86,12 @@ def storage(journal: Path):
     return optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
 
 
-def open_study(plan: SearchPlan, sweep_dir: Path):
-    """The search's study in ``sweep_dir/study.journal``, created the first time."""
+def new_study(plan: SearchPlan, sweep_dir: Path):
+    """A study in ``sweep_dir/study.journal`` (created the first time, else loaded)."""
     optuna = import_optuna()
-    study = optuna.create_study(study_name=plan.name, storage=storage(Path(sweep_dir) / JOURNAL),
-                                sampler=make_sampler(plan), pruner=make_pruner(plan.pruner.model_dump(), plan.epochs),
-                                directions=plan.directions, load_if_exists=True)
-    have = [d.name.lower() for d in study.directions]
-    if have != plan.directions:
-        raise ConfigError(f"{plan.source}: search.metric: the study in {Path(sweep_dir) / JOURNAL} optimises "
-                          f"{len(have)} value(s) ({', '.join(have)}), this file {', '.join(plan.directions)}; "
-                          f"give another --out or remove that study")
-    return study
+    return optuna.create_study(study_name=plan.name, storage=storage(Path(sweep_dir) / JOURNAL),
+                               sampler=make_sampler(plan), pruner=make_pruner(plan.pruner.model_dump(), plan.epochs),
+                               directions=plan.directions, load_if_exists=True)
 
 
 # ------------------------------------------------------------------ reporting
