@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,17 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.05):
+    """Poll ``predicate()`` until it returns something truthy (returned) or ``timeout`` seconds pass
+    (False): wait for a condition instead of sleeping a fixed time. Assert on the result."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= end:
+            return value or False
+        time.sleep(every)
 
 def warned(caplog) -> str:
     """The WARNING (and worse) messages dlhw logged during the test (caplog), one a line."""
@@ -73,6 +85,24 @@ def fake_reuters(monkeypatch, n: int, vocab: int, n_test: int, lengths=(3, 9), c
     monkeypatch.setattr(keras.datasets.reuters, "load_data", load_data)
 
 
+
+def write_yaml(path: Path, data) -> Path:
+    """``data`` as YAML at ``path`` (its folder made), keys in the order given; returns ``path``."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """history.csv of a run folder, a dict of strings per row."""
+    import csv
+
+    with open(Path(run_dir) / "history.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")
@@ -97,7 +127,7 @@ def tiny_overrides(epochs: int = 2) -> list[str]:
 # one device vs mirrored replicas) agree only to float-reordering error that training amplifies:
 # 0.2 % apart on an AVX2 machine where an AVX-512 one had them 1e-5 apart (oneDNN picks other kernels).
 # Compare them with these; bit-identical results are promised only for the same computation on one
-# machine (tests/test_determinism.py, README "Determinism").
+# machine (tests/training/test_determinism.py, README "Determinism").
 TRAINED = {"rel": 1e-2, "abs": 1e-3}
 
 

@@ -11,7 +11,7 @@ from dlhw.reports.collect import collect
 from dlhw.reports.interactive import page_data
 from dlhw.reports.table import build_rows
 from tests.conftest import REPO
-from tests.test_report import write_sweep
+from tests.reports.test_report import write_sweep
 
 
 def test_overlay_and_page_colour_runs_by_their_rank(tmp_path, monkeypatch):

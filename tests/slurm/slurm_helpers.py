@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
 
 from tests.conftest import DLHW, REPO, without_timings
+from tests.conftest import wait_for as poll
 
 SCRIPT = Path(__file__).with_name("start_local_cluster.sh")
 TRIAL: Dict[str, Any] = {  # a trial that trains in seconds; 1 CPU and 1 GB so two fit on a 2-core node
@@ -65,13 +65,11 @@ def metrics(run_dir: Path) -> Dict[str, Any]:
 
 
 def wait_for(condition, timeout: float, what: str, every: float = 0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    """tests.conftest.wait_for, failing with ``what`` on timeout."""
+    value = poll(condition, timeout, every)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return value
 
 
 def squeue(job: str) -> str:

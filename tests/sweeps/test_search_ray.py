@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def ray_env(monkeypatch):
-    """No RAY_ADDRESS or auth settings from the caller; a private RAY_TMPDIR (see tests/test_ray.py)."""
+    """No RAY_ADDRESS or auth settings from the caller; a private RAY_TMPDIR (see tests/sweeps/test_ray.py)."""
     pytest.importorskip("ray")
     pytest.importorskip("optuna")
     for var in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):

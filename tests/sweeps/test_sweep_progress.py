@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -12,7 +11,7 @@ from rich.console import Console
 from dlhw.rundir.status import RunStatus
 from dlhw.sweeps.progress import SweepProgress, planned_epochs, result_line
 from dlhw.sweeps.records import Job, Result
-from tests.conftest import TINY
+from tests.conftest import TINY, wait_for
 
 ESC = "\x1b"
 
@@ -29,14 +28,6 @@ def running(sweep_dir: Path, name: str, epoch: int) -> None:
     status.set("running", name=name)
     status.heartbeat(min_interval=0, epoch=epoch, stage="train")
 
-
-def wait_for(condition, timeout: float = 30.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_planned_epochs_sum_the_stages():

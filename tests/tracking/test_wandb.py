@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-import yaml
 
 from tests.conftest import REPO, TINY
+from tests.conftest import write_yaml as write
 
 wandb = pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2 as pb  # noqa: E402
@@ -120,12 +120,6 @@ def tracked(wandb_cfg: Any = True, **training) -> dict:
     cfg["training"].update({"epochs": 2, **training})
     cfg["tracking"] = {"wandb": wandb_cfg}
     return cfg
-
-
-def write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def dlhw(*args: str, env: Dict[str, str] | None = None, pre: str = "") -> subprocess.CompletedProcess:

@@ -58,7 +58,7 @@ def fingerprint(cfg_or_dump: Any) -> str:
 # key holds its default it is left out of the hash, so a config that does not use it hashes as
 # it did before the key existed: run folders and sweeps written by an older dlhw keep resuming
 # and keep their finished trials. A key set to anything else is hashed as usual. Every key
-# added to the schema belongs here (tests/test_fingerprint.py holds hashes of the shipped
+# added to the schema belongs here (tests/config/test_fingerprint.py holds hashes of the shipped
 # configs from before these keys and fails when a new default changes one). ``*``: every item.
 LATE_DEFAULTS: Dict[str, Any] = {
     # issue 16

@@ -300,7 +300,7 @@ def snapshot(variable) -> np.ndarray:
 
     The array shares the variable's buffer through DLPack, which holds a reference to it; while
     that reference lives, TensorFlow's kernels write a variable's next value into a new buffer
-    (copy on write: tests/test_checkpoint_policy.py checks it), so the array keeps this epoch's
+    (copy on write: tests/training/test_checkpoint_policy.py checks it), so the array keeps this epoch's
     values while training goes on. A checkpoint's snapshot thus costs microseconds per variable
     and nothing at all after the last epoch. On a GPU: the one copy to the host."""
     value = getattr(variable, "value", variable)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import without_timings
+from tests.conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 CONFIG = {

@@ -13,7 +13,7 @@ from dlhw.config import load_config, validate
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
 from dlhw.sweeps import build_plan
 from dlhw.sweeps.manifest import locate
-from conftest import REPO, TINY
+from tests.conftest import REPO, TINY
 
 STAGED = {
     "name": "staged", "task": "classification",

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 
 runner = CliRunner()
-from conftest import DLHW, TINY  # noqa: E402
+from tests.conftest import DLHW, TINY, wait_for  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, units=(8, 12), name: str = "onray") -> Path:
@@ -127,6 +127,15 @@ def test_a_wrong_address_fails_at_once_in_one_line(tmp_path, ray_env, kind):
     assert not (out / "onray" / "sweep.json").exists()  # checked before any trial was queued
 
 
+def group_gone(pgid: int) -> bool:
+    """No process is left in the process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 @pytest.fixture
 def token_cluster(ray_env, tmp_path):
     """`ray start --head --block` with token authentication, in its own process group and temp folder."""
@@ -156,7 +165,7 @@ def token_cluster(ray_env, tmp_path):
                 proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 continue
-            time.sleep(1)  # the group's other members end with their parent
+            wait_for(lambda: group_gone(proc.pid), 1)  # the group's other members end with their parent
 
 
 @pytest.mark.slow

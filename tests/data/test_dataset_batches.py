@@ -9,7 +9,7 @@ import numpy as np
 from dlhw.config import validate
 from dlhw.data import load_dataset
 from dlhw.data.dataset import Split
-from conftest import REPO
+from tests.conftest import REPO
 
 
 def _cfg(dataset: dict):

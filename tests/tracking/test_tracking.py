@@ -16,9 +16,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import TINY
 from dlhw.cli import app
 from dlhw.config import validate
+from tests.conftest import TINY
+from tests.conftest import write_yaml as write
 
 mlflow = pytest.importorskip("mlflow")
 runner = CliRunner()
@@ -35,12 +36,6 @@ def tracked(uri: str, experiment: str = "t", **training) -> dict:
     cfg["training"].update({"epochs": 2, **training})
     cfg["tracking"] = {"mlflow": {"uri": uri, "experiment": experiment}}
     return cfg
-
-
-def write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def client(uri: str):

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_image_folder, warned
 from dlhw.config import validate
 from dlhw.data import image_cache
 from dlhw.orchestration.experiment import run_experiment
+from tests.conftest import make_image_folder, warned
 
 
 def cnn_config(folder, **extra):

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from dlhw.sweeps import build_plan
-from dlhw.sweeps.records import Job, Result
 from dlhw.sweeps.engine import MANIFEST_FIELDS, run_sweep
-from conftest import TINY
+from dlhw.sweeps.records import Job, Result
+from tests.conftest import TINY
 
 # A trial entry of sweep.json, as every dlhw so far has written it.
 ENTRY_KEYS = {"name", "group", "repeat", "seed", "varied", "label", "source", "hash", "shape", "epochs", "status",

@@ -1,6 +1,6 @@
 """report.html's explorable parts, read without a browser: the embedded data, the per-run detail
 sections (config diff, figures), the page with scripts off, parallel coordinates, the size budget.
-(tests/test_report_browser.py runs the script in headless Chromium.)"""
+(tests/reports/test_report_browser.py runs the script in headless Chromium.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import yaml
 
 from dlhw.reports import make_report
 from dlhw.reports.collect import collect
-from test_report import HOSTILE, make_runs, write_run, write_sweep
+from tests.reports.test_report import HOSTILE, make_runs, write_run, write_sweep
 
 BASE = {"name": "grid", "seed": 0, "dataset": {"source": "sklearn", "name": "digits"},
         "model": {"type": "mlp", "layers": [{"units": 16, "activation": "relu"}]},

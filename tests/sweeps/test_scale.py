@@ -22,7 +22,7 @@ from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import read_manifest
 from dlhw.sweeps import build_plan
 from dlhw.sweeps.manifest import Manifest
-from conftest import TINY
+from tests.conftest import TINY
 
 runner = CliRunner()
 BASE = {
@@ -171,8 +171,8 @@ def test_a_real_sweep_compacts_its_log_and_reports_its_disk_use(tmp_path, capsys
     assert [t["status"] for t in data["trials"]] == ["completed", "completed"]
     assert 0 < data["disk_bytes"] == outcome.disk_bytes
     assert not list(outcome.sweep_dir.glob(f"*/{layout.CHECKPOINTS}"))
-    from dlhw.cli.sweep import format_bytes, print_closing
     from dlhw.api.sweep_folder import Sweep
+    from dlhw.cli.sweep import format_bytes, print_closing
 
     assert format_bytes(1536) == "1.5 KB" and format_bytes(10) == "10 B"
     sweep = Sweep(outcome.sweep_dir)
@@ -202,10 +202,9 @@ def test_a_dry_run_builds_each_distinct_model_once_and_lists_the_first_trials(tm
 
 # ------------------------------------------------------------ reports of many runs
 def test_a_report_of_many_runs_links_every_folder_and_embeds_the_best_matrices(tmp_path):
-    from test_report import write_sweep
-
     from dlhw.reports import html as H
     from dlhw.reports import make_report
+    from tests.reports.test_report import write_sweep
 
     n = H.GALLERY + 8
     root = write_sweep(tmp_path / "runs" / "many", "many", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -12,12 +11,9 @@ from dlhw.config import validate
 from dlhw.config.names import OPTIMIZERS as OPTIMIZER_NAMES
 from dlhw.orchestration.experiment import run_experiment
 from dlhw.training.optimizers import OPTIMIZERS, build_optimizer
+from tests.conftest import read_history as history
 
 IRIS = {"dataset": {"source": "sklearn", "name": "iris"}, "model": {"type": "mlp", "layers": [{"units": 8}]}}
-
-
-def history(run_dir):
-    return list(csv.DictReader((run_dir / "history.csv").open()))
 
 
 def test_optimizer_registry_matches_config_names():

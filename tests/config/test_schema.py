@@ -19,8 +19,8 @@ from dlhw.config import load_config, read_yaml, validate
 from dlhw.config.jsonschema import dumps, experiment_schema, sweep_schema
 from dlhw.errors import ConfigError
 from dlhw.sweeps import build_plan
+from tests.config.test_config import BASE, CONTRACT, contract_blocks
 from tests.conftest import REPO
-from tests.test_config import BASE, CONTRACT, contract_blocks
 
 runner = CliRunner()
 CONFIGS = REPO / "configs"

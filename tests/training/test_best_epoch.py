@@ -122,7 +122,7 @@ def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""
     from dlhw.rundir.status import read_status
     from dlhw.training.callbacks import NaNGuard
-    from tests.test_checkpoint_policy import results
+    from tests.training.test_checkpoint_policy import results
 
     raw = config({**STAGED, "checkpoint": "every_epoch"}, weights="best")
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True).run_dir

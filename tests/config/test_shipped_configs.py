@@ -21,7 +21,7 @@ from tests.conftest import REPO, fake_reuters, make_image_folder
 runner = CliRunner()
 CONFIGS = REPO / "configs"
 SHIPPED = sorted([p for p in CONFIGS.glob("*.yaml")] + [p for p in CONFIGS.iterdir() if p.is_dir()
-                                                       and p.name != "search"])  # searches: tests/test_search.py
+                                                       and p.name != "search"])  # searches: tests/sweeps/test_search.py
 # Built at 32x32 with random weights they still take 10-60 s each on 2 cores: opt-in (-m slow).
 HEAVY_BACKBONES = ("densenet201", "resnet152", "resnet50")
 # ...except these, the representative backbone configs of the default suite.
@@ -148,7 +148,7 @@ RUNS = [pytest.param(p, marks=pytest.mark.slow, id=p.name) if p.name in SLOW_SHI
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("shipped")
-    from tests.test_multiout import GEN  # data/make_landmark_images.py
+    from tests.models.test_multiout import GEN  # data/make_landmark_images.py
 
     return {"images": make_image_folder(root / "images", classes=("0", "1"), per_class=8, size=32),
             "landmarks": GEN.make(root / "landmarks" / "landmarks.csv", count=20, size=32, seed=0)}

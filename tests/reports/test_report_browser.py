@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from dlhw.reports import make_report
-from test_report import write_sweep
+from tests.conftest import wait_for
+from tests.reports.test_report import write_sweep
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -238,7 +239,7 @@ def test_report_in_headless_chromium(browser, tmp_path):
 
     assert page.js("document.querySelectorAll('.pcoords svg path.pline').length") == 3
     page.js("document.getElementById('run-0').open = true")
-    time.sleep(0.2)
+    wait_for(lambda: page.js("document.querySelectorAll('#run-0 .runchart svg path.line').length") == 2, 10)
     assert page.js("document.querySelectorAll('#run-0 .runchart svg path.line').length") == 2  # train and val
     assert page.js("!!document.querySelector('#run-0 table.diff')")
 
@@ -250,7 +251,7 @@ def test_report_in_headless_chromium(browser, tmp_path):
 def test_claims_section_in_headless_chromium(browser, tmp_path):
     """The committed tiny sweep (three claims): the Claims section comes first, each claim's verdict,
     every run as a point and each side's interval drawn, nothing logged as an error."""
-    from test_report import REPO_FIXTURE_CLAIMS
+    from tests.reports.test_report import REPO_FIXTURE_CLAIMS
 
     sweep = Path(shutil.copytree(REPO_FIXTURE_CLAIMS, tmp_path / "claims_tiny"))
     make_report([sweep], tmp_path / "out")

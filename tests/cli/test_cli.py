@@ -111,7 +111,7 @@ def test_a_missing_shipped_data_folder_names_the_config_and_the_generator(tmp_pa
 
 
 def test_sweep_dry_run_on_an_offline_keras_dataset_tries_once_and_exits_2(tmp_path, quickstart, monkeypatch):
-    from tests.test_data import go_offline
+    from tests.data.test_data import go_offline
 
     calls = go_offline(tmp_path, monkeypatch)  # a real failed download
     sweep = tmp_path / "grid.yaml"

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.reports import make_report
 from dlhw.reports.collect import collect
+from tests.conftest import REPO
 
 runner = CliRunner()
-REPO_FIXTURE_CLAIMS = Path(__file__).resolve().parent / "fixtures" / "claims_tiny"  # a trained tiny sweep with claims
+REPO_FIXTURE_CLAIMS = REPO / "tests" / "fixtures" / "claims_tiny"  # a trained tiny sweep with claims
 HOSTILE = "<script>alert(1)</script>"
 
 
@@ -181,7 +182,7 @@ def test_terminal_table_folds_and_never_cuts_a_number(runs, tmp_path, width):
     from rich.cells import cell_len
     from rich.console import Console
 
-    from dlhw.reports.table import header, cell, print_table
+    from dlhw.reports.table import cell, header, print_table
 
     rep = make_report([runs], tmp_path / "out")
     console = Console(width=width, force_terminal=True, record=True)

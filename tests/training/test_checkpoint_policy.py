@@ -17,18 +17,18 @@ import yaml
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.rundir.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
-from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
-from conftest import without_timings
+from tests.conftest import without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 BASE = {
     "name": "policy", "seed": 7,
     "dataset": {"source": "sklearn", "name": "digits"},
     "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.3}]},
-    # keep_checkpoints: these tests read the checkpoint of completed runs (tests/test_scale.py: removed by default)
+    # keep_checkpoints: these tests read the checkpoint of completed runs (tests/sweeps/test_scale.py: removed by default)
     "training": {"epochs": 6, "batch_size": 64, "tensorboard": False, "keep_checkpoints": True},
 }
 

@@ -13,7 +13,7 @@ import pytest
 
 from dlhw.errors import WriteError
 from dlhw.runtime import files
-from conftest import REPO
+from tests.conftest import REPO
 
 
 def test_writes_bytes_text_json_and_through_a_path(tmp_path):

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 
 runner = CliRunner()
-from conftest import DLHW, TINY, make_image_folder  # noqa: E402
+from tests.conftest import DLHW, REPO, TINY, make_image_folder  # noqa: E402
 
 pytest.importorskip("optuna")
 
@@ -225,7 +225,7 @@ def test_dotted_keys_index_lists_in_set_grid_and_space(tmp_path):
     assert [layer.units for layer in t.cfg.model.layers] == [32, 7] and t.name == "005_units-7"
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "search").glob("*.yaml")),
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "search").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_shipped_searches_validate_and_dry_run(path, tmp_path):
     r = sweep(path, tmp_path / "out", "--dry-run")
@@ -329,7 +329,7 @@ def test_the_sweep_schema_knows_search_and_space():
     from dlhw.config.jsonschema import sweep_schema
 
     schema = sweep_schema()
-    configs = Path(__file__).resolve().parents[1] / "configs" / "search"
+    configs = REPO / "configs" / "search"
     for f in sorted(configs.glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(f.read_text()), schema)
     bad = {"base": "x.yaml", "search": {"trials": 3, "sampler": "tpee"}, "space": {LR: [0.1]}}
@@ -340,10 +340,9 @@ def test_the_sweep_schema_knows_search_and_space():
 
 
 def test_the_contracts_search_example_plans_as_written():
-    from test_config import CONTRACT, contract_blocks
-
     from dlhw.config.jsonschema import sweep_schema
     from dlhw.sweeps.planning.space import build_search
+    from tests.config.test_config import CONTRACT, contract_blocks
 
     if not CONTRACT.exists():
         pytest.skip("shared/CONFIG.md not beside the repo")
@@ -351,7 +350,7 @@ def test_the_contracts_search_example_plans_as_written():
     import jsonschema
 
     jsonschema.validate(block, sweep_schema())
-    f = Path(__file__).resolve().parents[1] / "configs" / "search" / "contract.yaml"  # its base: ../quickstart.yaml
+    f = REPO / "configs" / "search" / "contract.yaml"  # its base: ../quickstart.yaml
     from dlhw.config.loader import deep_merge, load_raw
 
     raw = deep_merge(load_raw(f.parent.parent / "quickstart.yaml"), {k: v for k, v in block.items() if k != "base"})

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import accuracy_close, close_trained, make_image_folder
-from tests.test_feature_cache import config
+from tests.training.test_feature_cache import config
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_full_cache_folder_falls_back_to_uncached_with_one_warning(tmp_path, fol
 def test_full_cache_folder_fails_a_classifier_too_large_for_memory(tmp_path, folder, monkeypatch):
     from dlhw.errors import WriteError
     from dlhw.orchestration.experiment import run_experiment
-    from tests.test_classical import config as classifier_config
+    from tests.models.test_classical import config as classifier_config
 
     _full_disk_during_the_pass(monkeypatch)
     monkeypatch.setenv("DLHW_CACHE_MEMORY", "1")

@@ -16,14 +16,8 @@ from dlhw.errors import ConfigError
 from dlhw.sweeps import build_plan
 
 runner = CliRunner()
-REPO = Path(__file__).resolve().parents[1]
-from conftest import DLHW, TINY  # noqa: E402
-
-
-def write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+from tests.conftest import DLHW, REPO, TINY  # noqa: E402
+from tests.conftest import write_yaml as write  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, grid: dict, name: str = "grid.yaml", **extra) -> Path:

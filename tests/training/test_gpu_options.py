@@ -25,7 +25,7 @@ from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
-from conftest import REPO, close_trained, make_image_folder, without_timings
+from tests.conftest import REPO, close_trained, make_image_folder, without_timings
 
 BASE = {"name": "gpu", "seed": 1, "dataset": {"source": "sklearn", "name": "digits"},
         "model": {"type": "mlp", "layers": [{"units": 32, "dropout": 0.2}]},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,8 +14,9 @@ from dlhw.cli import app
 from dlhw.config.loader import read_yaml
 from dlhw.errors import ConfigError
 from dlhw.rundir.folder import sanitize_name
+from tests.conftest import REPO
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "dlhw"
+SRC = REPO / "src" / "dlhw"
 
 
 def test_every_keras_load_uses_safe_mode():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from dlhw.errors import ConfigError
 from dlhw.rundir.folder import create_run_dir, sanitize_name
 from dlhw.rundir.status import RunStatus, read_status
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize("name, clean", [("../../etc", "etc"), ("a/b", "a_b"), ("run 1", "run_1"), ("..", None), ("ok-1.x", "ok-1.x")])
@@ -64,7 +64,7 @@ def test_every_file_name_is_defined_once_in_runs_layout():
 
     from dlhw.rundir import layout
 
-    src = Path(__file__).resolve().parents[1] / "src" / "dlhw"
+    src = REPO / "src" / "dlhw"
     names = {v for k, v in vars(layout).items() if k.isupper() and isinstance(v, str)}
     assert {"metrics.json", "status.json", "config.yaml", "model.keras", "history.csv", "sweep.json"} <= names
     found = []

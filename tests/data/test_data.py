@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from dlhw.config import validate
+from dlhw.config.names import DATASET_SOURCES
 from dlhw.data import SOURCES, load_dataset
 from dlhw.data.dataset import stratified_indices
-from dlhw.config.names import DATASET_SOURCES
 from dlhw.errors import ConfigError, DataError
+from tests.conftest import REPO
 
 
 def cfg(dataset: dict, **top):
@@ -227,7 +228,7 @@ def test_every_shipped_data_path_has_a_working_generator_command():
 
     from dlhw.data.paths import GENERATORS, fix_for
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     shipped = set()
     for f in sorted((repo / "configs").rglob("*.yaml")):
         path = ((yaml.safe_load(f.read_text()) or {}).get("dataset") or {}).get("path")

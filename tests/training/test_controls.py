@@ -3,7 +3,6 @@ metrics, step decay, the CSV standardisation switch. Trained for real on tiny da
 
 from __future__ import annotations
 
-import csv
 import json
 from types import SimpleNamespace
 
@@ -14,6 +13,7 @@ from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
 from tests.conftest import make_image_folder
+from tests.conftest import read_history as history
 
 DIGITS = {"seed": 0, "dataset": {"source": "sklearn", "name": "digits", "max_samples": 400},
           "model": {"type": "mlp", "layers": [{"units": 16}]},
@@ -24,10 +24,6 @@ def digits(**training):
     t = {"epochs": 1, "batch_size": 64, "tensorboard": False, "checkpoint": False}
     t.update(training)
     return {**DIGITS, "training": t}
-
-
-def history(run_dir):
-    return list(csv.DictReader((run_dir / "history.csv").open()))
 
 
 def run(tmp_path, raw, name):

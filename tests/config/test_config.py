@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,8 +11,9 @@ import yaml
 from dlhw.config import apply_overrides, load_config, load_raw, validate
 from dlhw.config.names import ACTIVATIONS
 from dlhw.errors import ConfigError
+from tests.conftest import REPO
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONFIG.md"
+CONTRACT = REPO.parent / "shared" / "CONFIG.md"
 
 
 def contract_blocks() -> list[str]:
@@ -328,7 +328,7 @@ def test_batch_size_full_is_a_value(tmp_path, quickstart):
     cfg = load_config(quickstart, ["training.batch_size=full"])
     assert cfg.training.batch_size == "full"
     assert validate(cfg.dump()).training.batch_size == "full"
-    diag = Path(__file__).resolve().parents[1] / "configs" / "s3_diagnostics" / "batch_gd.yaml"
+    diag = REPO / "configs" / "s3_diagnostics" / "batch_gd.yaml"
     assert load_config(diag).training.batch_size == "full"
     from dlhw.sweeps import build_plan
 

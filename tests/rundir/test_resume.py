@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 from dlhw.config import validate
 from dlhw.orchestration.experiment import run_experiment
+from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.rundir.status import read_status
 from dlhw.runtime import signals
-from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
-from conftest import without_timings
+from tests.conftest import wait_for, without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 CONFIG = {
@@ -124,7 +124,7 @@ def test_first_signal_is_deferred_second_interrupts_at_once(tmp_path):
     with signals.graceful_interrupts(tmp_path) as state:
         state.deferring = True
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.2)
+        wait_for(lambda: state.requested == signal.SIGINT, 5)
         assert state.requested == signal.SIGINT  # noted, training carries on to the end of the batch
         with pytest.raises(signals.RunInterrupted) as info:
             os.kill(os.getpid(), signal.SIGINT)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dlhw.cli import app
 
 runner = CliRunner()
-from conftest import DLHW, TINY  # noqa: E402
+from tests.conftest import DLHW, TINY  # noqa: E402
 
 
 def sweep_file(tmp_path: Path, grid: dict, training: dict = (), name: str = "grid.yaml") -> Path:
