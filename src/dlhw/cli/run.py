@@ -45,11 +45,13 @@ def print_results(run, config: Optional[Path] = None) -> None:
 def sweep_note(config: Optional[Path], run_path: Path) -> str:
     """A config from a sweep folder (configs/mlp_layers/x.yaml) trains alone into OUT/<name>, not
     beside its sweep's runs in OUT/<sweep>/: when that sweep folder exists, the closing line says so."""
+    from dlhw.rundir import layout
+
     if config is None or not Path(config).is_file():
         return ""
     folder = Path(config).parent
     names = [folder.name] + [f.stem for f in sorted(folder.glob("*.y*ml")) if f != Path(config)]
-    sweep = next((run_path.parent / n for n in names if (run_path.parent / n / "sweep.json").is_file()), None)
+    sweep = next((run_path.parent / n for n in names if (run_path.parent / n / layout.SWEEP_MANIFEST).is_file()), None)
     if sweep is None or sweep == run_path.parent:
         return ""
     return f" (a single run, not in the sweep {sweep}/; `dlhw sweep {folder}` trains this config there)"

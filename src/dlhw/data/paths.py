@@ -19,6 +19,7 @@ from dlhw.errors import DataError
 # Shipped configs' data paths and the command that makes a stand-in (data/README.md lists them too).
 GENERATORS = {
     "data/cnn_images": "python data/make_images.py",
+    "data/cnn_images_32": "python data/make_images.py --out data/cnn_images_32 --size 32 --per-class 400",
     "data/two_class": "python data/make_images.py --out data/two_class --names 0 1 --per-class 200 --size 128",
     "data/cars196": "python data/make_images.py --out data/cars196 --names a b c d e --per-class 60 --size 64",
     "data/phones.csv": "python data/make_phones.py",

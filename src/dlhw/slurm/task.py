@@ -29,7 +29,7 @@ from dlhw.errors import DlhwError
 from dlhw.rundir import layout
 from dlhw.sweeps.records import Job
 
-RECORD = "slurm.json"            # in the run folder
+RECORD = layout.SLURM            # in the run folder
 LOG_OUT, LOG_ERR = "slurm.out", "slurm.err"
 STAGING = ".slurm/logs"           # in the sweep folder
 

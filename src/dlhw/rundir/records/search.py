@@ -23,6 +23,7 @@ from pydantic import Field
 from typing_extensions import Self
 
 from dlhw.errors import ConfigError
+from dlhw.rundir import layout
 from dlhw.rundir.records.base import Record, RecordError, RecordMissing
 
 STUDY_FILE = "study.json"
@@ -121,6 +122,6 @@ def trial_folders(sweep_dir: Path) -> Dict[int, Path]:
     out: Dict[int, Path] = {}
     for p in sorted(Path(sweep_dir).iterdir()) if Path(sweep_dir).is_dir() else []:
         head = p.name.split("_", 1)[0]
-        if p.is_dir() and head.isdigit() and (p / "status.json").is_file() and int(head) not in out:
+        if p.is_dir() and head.isdigit() and (p / layout.STATUS).is_file() and int(head) not in out:
             out[int(head)] = p
     return out
