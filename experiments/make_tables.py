@@ -117,7 +117,7 @@ def _head(run: Path, m: dict, c: dict) -> str:
 
 def _mlp(run: Path, m: dict, c: dict) -> str:
     model = c.get("model") or {}
-    units = [str(l.get("units")) for l in model.get("layers") or []]
+    units = [str(layer.get("units")) for layer in model.get("layers") or []]
     opt = ((c.get("training") or {}).get("optimizer") or {}).get("type", "?")
     return f"{len(units) + 1} layers ({'-'.join(units)} + output), {opt}"
 

@@ -4,8 +4,8 @@ vary: seed | split | both; reports fold the runs into mean ± std."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np

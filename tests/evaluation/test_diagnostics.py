@@ -9,8 +9,8 @@ from dlhw.evaluation.diagnostics import KINDS, diagnose, format_findings
 
 def rows(loss, val_loss=None, acc=None, val_acc=None, stage="train", start=1):
     out = []
-    for i, l in enumerate(loss):
-        r = {"stage": stage, "epoch": start + i, "loss": l, "lr": 1e-3}
+    for i, value in enumerate(loss):
+        r = {"stage": stage, "epoch": start + i, "loss": value, "lr": 1e-3}
         if val_loss is not None:
             r["val_loss"] = val_loss[i]
         if acc is not None:

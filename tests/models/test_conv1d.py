@@ -78,8 +78,8 @@ def test_the_shipped_config_has_the_studys_497349_parameters_with_either_api(tmp
 
 
 def test_both_apis_build_the_same_network_with_batch_norm_and_dropout(tmp_path):
-    from dlhw.models import build_model
     from dlhw.data import load_dataset
+    from dlhw.models import build_model
 
     ds_cfg = write("npz", tmp_path)
     built = {}

@@ -104,8 +104,8 @@ def test_activations_on_one_chosen_input(runs, tmp_path):
 
 
 def test_inception_with_batchnorm_last_is_not_counted_as_relu():
-    from dlhw.results.inspection import relu_kind
     from dlhw.models.layers import InceptionBlock
+    from dlhw.results.inspection import relu_kind
 
     assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2)).startswith("InceptionBlock")
     assert relu_kind(InceptionBlock(2, 2, 2, 2, 2, 2, order="conv_act_bn")) is None

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dlhw.runtime import locks
 from dlhw.cli import app
 from dlhw.errors import ConfigError
 from dlhw.rundir.folder import create_run_dir
 from dlhw.rundir.status import RunStatus
+from dlhw.runtime import locks
 
 runner = CliRunner()
 HOLD = ("import sys, time; from dlhw.runtime.locks import acquire; acquire(sys.argv[1]); "

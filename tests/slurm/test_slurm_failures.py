@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.slurm.slurm_helpers import slurm_cluster, dlhw, write_sweep  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import dlhw, slurm_cluster, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from tests.slurm.slurm_helpers import slurm_cluster, dlhw, metrics, wait_for, write_sweep  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import dlhw, metrics, slurm_cluster, wait_for, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 

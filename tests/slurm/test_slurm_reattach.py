@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import DLHW
-from tests.slurm.slurm_helpers import slurm_cluster, REPO, dlhw, env, squeue, wait_for, write_sweep  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import REPO, dlhw, env, slurm_cluster, squeue, wait_for, write_sweep  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from dlhw.config import validate
 from dlhw.config.fingerprint import fingerprint
 from dlhw.errors import ConfigError
-from tests.slurm.slurm_helpers import slurm_cluster, TRIAL, dlhw, write_sweep  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import TRIAL, dlhw, slurm_cluster, write_sweep  # noqa: F401 (the fixture)
 
 
 @pytest.mark.usefixtures("slurm_cluster")

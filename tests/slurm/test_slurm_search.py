@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.slurm.slurm_helpers import slurm_cluster, TRIAL, dlhw  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import TRIAL, dlhw, slurm_cluster  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.slurm.slurm_helpers import slurm_cluster, dlhw, metrics, write_sweep  # noqa: F401 (the fixture)
+from tests.slurm.slurm_helpers import dlhw, metrics, slurm_cluster, write_sweep  # noqa: F401 (the fixture)
 
 
 @pytest.mark.usefixtures("slurm_cluster")

@@ -198,7 +198,7 @@ def test_killed_mid_promotion_the_rerun_ends_as_an_unbroken_search(tmp_path):
         sweep_dir = tmp_path / name / "out" / "s"
         cmd = command(f, tmp_path / name / "out")
         if name == "killed":
-            def promoted_training() -> bool:  # after rung 0 all three paused; now one continues
+            def promoted_training(sweep_dir: Path = sweep_dir) -> bool:  # after rung 0 all paused; now one continues
                 folders = [trial_folder(sweep_dir, n) for n in range(3)]
                 states = [status(p).get("status") for p in folders if p is not None]
                 return states.count("paused") == 2 and states.count("running") == 1

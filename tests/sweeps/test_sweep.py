@@ -39,7 +39,7 @@ def test_grid_expansion_names_hashes_and_repeats(tmp_path):
     assert "optimizer-adam_layers-3x64_seed-1" in names and len(set(names)) == len(names)
     t = plan.trials[2]
     assert t.group == "optimizer-sgd_layers-256-512" and t.varied["training.optimizer.type"] == "sgd"
-    assert t.cfg.training.optimizer.type == "sgd" and [l.units for l in t.cfg.model.layers] == [256, 512]
+    assert t.cfg.training.optimizer.type == "sgd" and [layer.units for layer in t.cfg.model.layers] == [256, 512]
     assert t.cfg.training.epochs == 3 and [x.cfg.seed for x in plan.trials[:2]] == [0, 1]
     # stable: the same file gives the same names and hashes; every trial has its own hash
     again = build_plan(f, ["training.epochs=3"])

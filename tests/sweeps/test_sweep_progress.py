@@ -89,10 +89,10 @@ def test_quiet_prints_nothing(tmp_path):
 
 
 def test_a_real_sweep_through_a_pipe_prints_one_line_per_trial(tmp_path):
+    import yaml
+
     from dlhw.sweeps import build_plan
     from dlhw.sweeps.engine import run_sweep
-
-    import yaml
 
     sweep_file = tmp_path / "two.yaml"
     sweep_file.write_text(yaml.safe_dump({**TINY, "name": "two", "grid": {"training.batch_size": [32, 64]}}))
@@ -110,10 +110,10 @@ def test_a_real_sweep_through_a_pipe_prints_one_line_per_trial(tmp_path):
 def test_a_real_search_feeds_the_live_display_as_its_trials_are_made(tmp_path):
     """A search's trials are made one at a time (the engine tells the display of each): the live
     display counts them against the budget and shows each one's end with the search's figures."""
+    import yaml
+
     from dlhw.sweeps.engine import run_sweep
     from dlhw.sweeps.planning.space import build_search
-
-    import yaml
 
     (tmp_path / "base.yaml").write_text(yaml.safe_dump({**TINY, "training": {**TINY["training"], "epochs": 2}}))
     search_file = tmp_path / "s.yaml"

@@ -5,21 +5,16 @@ Importing this package must not import TensorFlow (a test checks it).
 
 from __future__ import annotations
 
-
 import typer
 from typing_extensions import Annotated
 
 from dlhw import __version__
-from dlhw.cli import config_cmds, run as run_cmd
-from dlhw.cli import predict as predict_cmd
-from dlhw.cli import inspect_cmd
-from dlhw.cli import data_cmd
-from dlhw.cli import report as report_cmd
-from dlhw.cli import sweep as sweep_cmd
-from dlhw.cli import list_cmd
-from dlhw.cli import schema_cmd
-from dlhw.cli import summary_cmd
 from dlhw.cli import compare as compare_cmd
+from dlhw.cli import config_cmds, data_cmd, inspect_cmd, list_cmd, schema_cmd, summary_cmd
+from dlhw.cli import predict as predict_cmd
+from dlhw.cli import report as report_cmd
+from dlhw.cli import run as run_cmd
+from dlhw.cli import sweep as sweep_cmd
 from dlhw.cli.common import EXTRA_ARGS
 
 app = typer.Typer(

@@ -33,8 +33,8 @@ def inspect(
         from rich.console import Console
         from rich.table import Table
 
-        from dlhw.runtime.log import set_quiet
         from dlhw.results.inspection import inspect_activations
+        from dlhw.runtime.log import set_quiet
         from dlhw.runtime.tfruntime import setup_runtime
 
         set_quiet(True)

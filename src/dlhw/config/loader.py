@@ -15,9 +15,12 @@ import os
 import re
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from dlhw.errors import ConfigError, did_you_mean, plain_words, shorten
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 SWEEP_KEYS = ("grid", "random", "repeats", "vary", "search", "space", "executor", "claims")
 
@@ -70,13 +73,14 @@ class _Guard:
             self._check_int(event)
             self._add(event.anchor, (1, len(event.value), 0), event.start_mark)
         elif isinstance(event, yaml.AliasEvent):
-            if event.anchor in self.open:
-                raise YamlLimitError(f"alias *{event.anchor[:40]} refers to a collection that contains "
+            anchor = str(event.anchor)
+            if anchor in self.open:
+                raise YamlLimitError(f"alias *{anchor[:40]} refers to a collection that contains "
                                      f"it (a recursive structure)", event.start_mark)
-            size = self.anchors.get(event.anchor)
+            size = self.anchors.get(anchor)
             if size is not None:  # an undefined alias is left to the composer's own error
                 if len(self.stack) + size[2] > MAX_DEPTH:
-                    raise YamlLimitError(f"alias *{event.anchor[:40]} nests the document more than "
+                    raise YamlLimitError(f"alias *{anchor[:40]} nests the document more than "
                                          f"{MAX_DEPTH} levels deep", event.start_mark)
                 self._add(None, size, event.start_mark)
 
@@ -346,12 +350,12 @@ def _models_in(tp: Any) -> list[type]:
     return out
 
 
-def _resolve(loc: Sequence[Any]) -> tuple[list[str], list[type]]:
+def _resolve(loc: Sequence[Any]) -> "tuple[list[str], list[type[BaseModel]]]":
     """Display path (tags dropped) and the model classes at the end of ``loc``."""
     from dlhw.config.schema import ExperimentConfig
 
     shown: list[str] = []
-    current: list[type] = [ExperimentConfig]
+    current: "list[type[BaseModel]]" = [ExperimentConfig]
     leaf = False  # past a field that holds plain values: a str part there names a Union member
     mapping = False  # the next part is a dict key, not a field
     for part in loc:

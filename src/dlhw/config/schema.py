@@ -15,9 +15,17 @@ from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tupl
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, WithJsonSchema, field_validator, model_validator
 
+from dlhw.config.names import (
+    ACTIVATIONS,
+    BACKBONES,
+    DATASET_SOURCES,
+    INITIALIZERS,
+    KEY_HINTS,
+    LOSSES,
+    OPTIMIZERS,
+    SOURCE_RULES,
+)
 from dlhw.config.slurm import SlurmConfig
-from dlhw.config.names import (ACTIVATIONS, BACKBONES, DATASET_SOURCES, INITIALIZERS, KEY_HINTS, LOSSES, OPTIMIZERS,
-                               SOURCE_RULES)
 from dlhw.errors import ConfigError, did_you_mean, shorten
 
 # Upper bounds, far above any real use; the message names the key, the bound and the value.

@@ -115,7 +115,7 @@ def read_array_header(f) -> Tuple[Tuple[int, ...], np.dtype]:
     version = fmt.read_magic(f)
     reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
     if reader is None:
-        reader = getattr(fmt, "_read_array_header")
+        reader = fmt._read_array_header
         shape, _, dtype = reader(f, version)
     else:
         shape, _, dtype = reader(f)

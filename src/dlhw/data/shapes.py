@@ -27,7 +27,6 @@ from dlhw.data.dataset import SPLITS, Dataset, Split
 from dlhw.data.sources import source_for
 
 
-
 @dataclass
 class DataFacts:
     """One sample's shape and the output count, and where each was found."""

@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from dlhw.evaluation.figure import figure as _figure, save as _save
+from dlhw.evaluation.figure import figure as _figure
+from dlhw.evaluation.figure import save as _save
 
 
 def _heads(spec) -> List[Dict[str, Any]]:

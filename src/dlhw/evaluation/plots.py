@@ -11,7 +11,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from dlhw.evaluation.figure import figure as _figure, save as _save
+from dlhw.evaluation.figure import figure as _figure
+from dlhw.evaluation.figure import save as _save
 
 
 def stage_boundaries(history: Sequence[dict]) -> List[tuple]:

@@ -36,7 +36,8 @@ def sample_images(dataset, n: int, seed: int, split: str = "train"):
 
 def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
     """A near-square grid of images with one title each."""
-    from dlhw.evaluation.figure import figure as _figure, save as _save
+    from dlhw.evaluation.figure import figure as _figure
+    from dlhw.evaluation.figure import save as _save
 
     n = len(images)
     cols = min(n, max(1, math.ceil(math.sqrt(n))))

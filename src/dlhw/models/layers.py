@@ -7,7 +7,13 @@ from keras import layers, ops
 
 # Several named outputs (model.outputs) and the masked losses; importing registers them with Keras.
 from dlhw.models.multi_output import (
-    HeadMetric, MultiHead, MultiOutputLoss, masked_euclidean_values, masked_mae_values, masked_mse_values)
+    HeadMetric,
+    MultiHead,
+    MultiOutputLoss,
+    masked_euclidean_values,
+    masked_mae_values,
+    masked_mse_values,
+)
 
 __all__ = ["InceptionBlock", "MaskedEuclideanLoss", "MaskedMSELoss", "ImagePreprocess", "masked_mae",
            "HeadMetric", "MultiHead", "MultiOutputLoss"]  # the last three: defined in multi_output

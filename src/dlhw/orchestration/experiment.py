@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from dlhw.errors import ConfigError, DivergedError
-from dlhw.runtime.tfruntime import setup_runtime
+from dlhw.orchestration.evaluate import cached_head, evaluate_and_write, plot_step_curves, save_model
+from dlhw.rundir import layout
 from dlhw.rundir.env import environment
 from dlhw.rundir.folder import create_run_dir, discard_results, drop_checkpoints
+from dlhw.rundir.history import write_history
 from dlhw.rundir.records import write_env, write_metrics
 from dlhw.rundir.status import RunStatus
 from dlhw.runtime.files import write_text
-from dlhw.orchestration.evaluate import cached_head, evaluate_and_write, plot_step_curves, save_model
-from dlhw.rundir.history import write_history
-from dlhw.rundir import layout
 from dlhw.runtime.log import get_logger, take_warnings
 from dlhw.runtime.options import RunOptions
+from dlhw.runtime.tfruntime import setup_runtime
 
 log = get_logger(__name__)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.reports.collect import RunRecord
-from dlhw.rundir.folder import sanitize_name
 from dlhw.rundir import layout
+from dlhw.rundir.folder import sanitize_name
 
 QUANTITIES = (("val_accuracy", "validation accuracy", "accuracy"), ("val_loss", "validation loss", "loss"))
 
@@ -32,8 +32,8 @@ HIGHLIGHT = 10  # an overlay draws at most this many runs in colour (the best by
 
 def step_rows(r: RunRecord) -> List[Dict[str, Any]]:
     """A run's history_steps.csv rows ([] without one), read again only when the file changed."""
-    from dlhw.runtime.memo import held
     from dlhw.rundir.history import read_history
+    from dlhw.runtime.memo import held
 
     seen: Dict[Path, Tuple[Any, List[Dict[str, Any]]]] = held("step_histories", dict)
     path = r.path / layout.HISTORY_STEPS
@@ -113,7 +113,7 @@ def overlay(groups: Dict[str, List[RunRecord]], column: str, fallback: str, titl
         ax.add_collection(LineCollection(lines, colors=palette.OTHERS, linewidths=0.6, alpha=0.6,
                                          label=f"{len(others)} other runs (grey)"))
         ax.autoscale_view()
-    for i, (name, runs) in enumerate(groups.items()):
+    for i, (_name, runs) in enumerate(groups.items()):
         epochs, mean, std = _series(runs, use)
         if not epochs:
             continue

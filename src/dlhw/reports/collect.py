@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from dlhw.errors import ConfigError
+from dlhw.rundir import layout
+from dlhw.rundir.history import read_history
 from dlhw.rundir.records import NO_METRICS, RecordError, read_manifest_optional, read_metrics, settled_status
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
-from dlhw.rundir.history import read_history
-from dlhw.rundir import layout
 
 REPEAT_FREE = ("name", "seed")  # top-level keys repeats may differ in (and dataset.split_seed, dataset.fold)
 SKIP_DIRS = {layout.TENSORBOARD, layout.CHECKPOINTS, layout.CHARTS, "__pycache__", ".git"}

@@ -75,7 +75,7 @@ def _best_so_far(trials, metric: str, maximize: bool, path: Path) -> None:
     ys = [t["values"][0] for t in trials if t["values"]]
     ax.scatter(xs, ys, s=18, color="#2563eb", label="completed trial", zorder=3)
     best, line = None, []
-    for x, y in zip(xs, ys):
+    for _x, y in zip(xs, ys):
         best = y if best is None or (y > best if maximize else y < best) else best
         line.append(best)
     ax.step(xs, line, where="post", color="#15803d", label="best so far")

@@ -175,7 +175,8 @@ def write_csv(rows: Sequence[LayerSparsity], path: Path) -> None:
 
 def plot_sparsity(rows: Sequence[LayerSparsity], path: Path, title: str) -> None:
     """Horizontal bars, one group per layer (model order), one bar per run."""
-    from dlhw.evaluation.figure import figure as _figure, save as _save
+    from dlhw.evaluation.figure import figure as _figure
+    from dlhw.evaluation.figure import save as _save
 
     runs = list(dict.fromkeys(r.run for r in rows))
     layers = list(dict.fromkeys(r.layer for r in rows))

@@ -21,6 +21,7 @@ import numpy as np
 from dlhw.errors import ConfigError, DataError
 from dlhw.rundir import layout
 
+
 @dataclass
 class Prediction:
     input: str
@@ -176,7 +177,6 @@ def results(raw: np.ndarray, labels: List[str], pre: Dict[str, Any], clf, top_k:
 def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
     """preprocessing.json of a run; for older runs without one, rebuilt from config.yaml."""
     from dlhw.data.preprocessing import describe
-
     from dlhw.rundir.records import PreprocessingRecord
 
     path = PreprocessingRecord.in_folder(run_dir)
@@ -197,7 +197,6 @@ def load_preprocessing(run_dir: Path) -> Dict[str, Any]:
 def model_inputs(run_dir: Path, inputs: Sequence[str]):
     """(model input array, labels) for image files / folders / CSV files, prepared as in training."""
     from dlhw.data.preprocessing import csv_inputs, image_inputs
-
     from dlhw.data.sources import source_for
 
     pre = load_preprocessing(run_dir)

@@ -120,8 +120,8 @@ def prepare_resume(run_dir: str | Path, cfg) -> ResumePlan:
     again if status.json changed meanwhile: of two processes resuming one folder, the second is
     refused (FolderBusy, exit 2), or, when the first has already finished, sees its new state.
     The lock stays held by this process until the run ends (run_experiment releases it)."""
-    from dlhw.runtime import locks
     from dlhw.rundir.status import read_status
+    from dlhw.runtime import locks
 
     path = run_config_path(run_dir)
     run = path.parent

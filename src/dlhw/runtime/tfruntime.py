@@ -8,7 +8,6 @@ import tempfile
 from typing import Optional
 
 
-
 def import_tensorflow(debug: bool = False):
     """Import TensorFlow with its C++ start-up chatter hidden (shown again if the import fails)."""
     if "tensorflow" in sys.modules:

@@ -20,16 +20,21 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from dlhw.config.fingerprint import fingerprint, shape_fingerprint
+from dlhw.rundir import layout
 from dlhw.rundir.folder import now
-from dlhw.rundir.records import (NO_METRICS, RecordError, SweepManifest, read_manifest_optional, read_metrics,
-                                 settled_status)
+from dlhw.rundir.records import (
+    NO_METRICS,
+    RecordError,
+    SweepManifest,
+    read_manifest_optional,
+    read_metrics,
+    settled_status,
+)
 from dlhw.rundir.states import Status
 from dlhw.rundir.status import read_status
 from dlhw.rundir.sweep_log import append_event, count_statuses, drop_log, manifest_stamp, start_log
 from dlhw.runtime.files import ensure_dir
 from dlhw.sweeps.planning.plan import SweepPlan, Trial, describe
-from dlhw.rundir import layout
-
 
 
 def trial_entry(t: Trial) -> Dict[str, Any]:

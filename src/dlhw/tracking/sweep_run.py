@@ -11,8 +11,17 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from dlhw.rundir import layout
-from dlhw.tracking.mlflow import (PARAM_VALUE_MAX, _client, _continued, _experiment_id, _unreachable, _version,
-                                  require_mlflow, settings, target)
+from dlhw.tracking.mlflow import (
+    PARAM_VALUE_MAX,
+    _client,
+    _continued,
+    _experiment_id,
+    _unreachable,
+    _version,
+    require_mlflow,
+    settings,
+    target,
+)
 
 
 class SweepRun:

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from dlhw.rundir import layout
-from dlhw.tracking.wandb import (IMAGES, finite, init_kwargs, require_wandb, resolve_mode, run_files, settings,
-                                 warn_failed)
+from dlhw.tracking.wandb import (
+    IMAGES,
+    finite,
+    init_kwargs,
+    require_wandb,
+    resolve_mode,
+    run_files,
+    settings,
+    warn_failed,
+)
 
 
 class WandbTracker:

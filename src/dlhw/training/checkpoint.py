@@ -202,8 +202,8 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
 
     import keras
 
-    from dlhw.training.callbacks import BestWeights
     from dlhw.runtime.keras_internals import live_positions, seed_generators
+    from dlhw.training.callbacks import BestWeights
     from dlhw.training.epoch_data import reseed_epoch, rng_state
 
     stateful = _stateful(others)
@@ -268,8 +268,8 @@ def _writer(owner: Checkpointer, index: int, stage, rows: List[dict], others: li
             weights = full_model.weights  # snapshots without copies (see snapshot)
             arrays = checkpoint_arrays(state, [snapshot(weights[i]) for i in live],
                                        [snapshot(v) for v in self.model.optimizer.variables], extra)
-            from dlhw.training.checkpoint_writer import write_npz_atomic
             from dlhw.runtime.signals import STATE
+            from dlhw.training.checkpoint_writer import write_npz_atomic
 
             # a signal is waiting: this checkpoint is what --resume continues from, so it is on disk first
             owner.writer.submit(lambda: write_npz_atomic(owner.path, arrays), wait=STATE.requested is not None)

@@ -249,7 +249,7 @@ class FeaturePlan:
             self._features.update(self._compute(missing))
         elapsed = time.perf_counter() - start
         self.seconds += elapsed
-        for split, event in events.items():
+        for event in events.values():
             event["seconds"] = round(elapsed, 3)
             self.events.append(event)
         hits = [s for s, e in events.items() if e["hit"]]
@@ -288,7 +288,7 @@ class FeaturePlan:
             self._write_reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
             self.writable = False
             return
-        for split, (array, crc) in written.items():
+        for split, (array, _crc) in written.items():
             path, shape, _ = targets[split]
             self._features[split] = array if array is not None else open_entry(path, shape[0], None, False)
 

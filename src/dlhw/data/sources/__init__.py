@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from dlhw.data.sources.base import SOURCES, Source
 from dlhw.data.sources import csv, image_csv, image_folder, keras, sequences, sklearn  # noqa: F401  (register)
+from dlhw.data.sources.base import SOURCES, Source
 from dlhw.data.sources.csv import check_csv_targets
 from dlhw.data.sources.keras import KERAS_SETS, keras_cache_dir, keras_download_target, multi_hot
 from dlhw.data.sources.sklearn import SKLEARN_SETS
 from dlhw.data.table import read_table
-
 
 
 def source_for(name: Any) -> Source:

@@ -29,8 +29,8 @@ def _short(metrics: Dict[str, Any], split: str, key: str) -> Optional[float]:
 
 def run_trial(job: Job) -> Result:
     """Validate and train one trial into ``job.run_dir``; never raises for a failed trial."""
-    from dlhw.runtime.log import get_logger, restore_level, set_quiet
     from dlhw.runtime.locks import FolderBusy
+    from dlhw.runtime.log import get_logger, restore_level, set_quiet
 
     start = time.time()
     was_level = get_logger().level  # a trial run in this process (--workers 1, Ray local) gives it back as found

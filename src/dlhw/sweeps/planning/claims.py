@@ -168,7 +168,7 @@ def check_claims(claims: Sequence[Claim], configs: Sequence[dict[str, Any]], sou
     """Every key of every claim is in some trial's config, and each side matches some trial."""
     known = sorted({k for c in configs for k in _keys(c)})
     for c in claims:
-        for label, side in (("a", c.a), ("b", c.b)):
+        for _label, side in (("a", c.a), ("b", c.b)):
             for key, value in side.items():
                 if all(lookup(cfg, key) is NOT_FOUND for cfg in configs):
                     raise ConfigError(f"{source}: claims[{c.index}] ({c.text}): key '{key}' is in no trial's "

@@ -13,9 +13,8 @@ succeeds (training would report it per trial). The table lists the first
 
 from __future__ import annotations
 
-import sys
-
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 

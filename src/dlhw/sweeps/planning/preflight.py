@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 from dlhw.errors import DataError, DlhwError
 
+
 def data_problem(cfg: Any, label: str) -> Optional[str]:
     """Why ``cfg``'s data cannot be had (its paths as ``dlhw validate`` checks them, and what its source
     fetches at run time, such as a Keras dataset not cached and not downloadable now), or None."""

@@ -47,7 +47,6 @@ def search_lines(plan: SearchPlan, out: Path) -> list:
     width = max(len(p.key) for p in plan.params)
     lines += [f"    {p.key.ljust(width)}  {p.describe()}" for p in plan.params]
     from dlhw.rundir.sweep_log import read_manifest
-
     from dlhw.sweeps.engine import sweep_folder
 
     manifest = read_manifest(sweep_folder(plan, Path(out))) or {}

@@ -45,7 +45,7 @@ class TrialSource(ABC):
     name: str             # the sweep folder's name
     source: str           # the file or folder it was read from
 
-    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:
+    def check(self, options: "SweepOptions", sweep_dir: Path) -> None:  # noqa: B027 - an optional hook
         """Refuse what cannot run, before anything is written (ConfigError / DataError: exit 2).
         ``sweep_dir``: where the sweep will write (it may hold an earlier run's folders)."""
 
@@ -88,7 +88,7 @@ class TrialSource(ABC):
         acc = res.val_accuracy
         return {}, (f"val acc {acc:.4f}" if isinstance(acc, (int, float)) else (res.error or ""))
 
-    def close(self, outcome: "SweepOutcome") -> None:
+    def close(self, outcome: "SweepOutcome") -> None:  # noqa: B027 - an optional hook
         """Put ``outcome.results`` in the closing order (and add what earlier runs finished)."""
 
     def order(self, results: List[Result], names: List[str]) -> None:

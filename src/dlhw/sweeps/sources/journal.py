@@ -22,8 +22,8 @@ from typing import Any, Callable, Dict, List, Optional
 from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.rundir.records import manifest_entries, status_word
-from dlhw.rundir.states import Status
 from dlhw.rundir.records.search import TRIAL_FILE, TrialRecord, trial_folders
+from dlhw.rundir.states import Status
 
 JOURNAL = "study.journal"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def brackets(kind: str, trials: int, min_epochs: int, max_epochs: int, eta: int)
     return successive_halving(trials, min_epochs, max_epochs, eta)
 
 
-def promote(values: Dict[int, float], keep: int, maximize: bool) -> List[int]:
+def promote(values: Dict[int, Optional[float]], keep: int, maximize: bool) -> List[int]:
     """The ``keep`` best trial numbers by their value at the rung (ties: the lower number first);
     a trial without a value (failed) is never promoted."""
     known = [(n, v) for n, v in values.items() if v is not None and math.isfinite(v)]

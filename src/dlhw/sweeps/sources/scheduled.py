@@ -23,6 +23,7 @@ from dlhw.rundir.records import status_word
 from dlhw.rundir.states import Status
 from dlhw.sweeps.records import Job
 from dlhw.sweeps.sources.promotion import Bracket, brackets, promote
+
 PAUSE = "pause"  # dlhw.training.pruning.PAUSE (not imported here: it imports Keras)
 
 
@@ -94,6 +95,11 @@ class Schedule:
         return max(history_values(folder, self.metric), default=0)
 
     # ------------------------------------------------------------ rounds
+    def value_at(self, number: int, epochs: int) -> Optional[float]:
+        """The trial's metric at ``epochs`` (None: no folder, or not reached)."""
+        folder = self.folder(number)
+        return history_values(folder, self.metric).get(epochs) if folder is not None else None
+
     def run(self) -> None:
         for b in self.brackets:
             members = self.members(b)
@@ -101,8 +107,7 @@ class Schedule:
                 jobs = [job for job in (self.rung_job(n, b, i) for n in members) if job is not None]
                 if jobs:
                     self.dispatch(jobs)
-                values = {n: history_values(self.folder(n), self.metric).get(epochs) if self.folder(n) else None
-                          for n in members}
+                values = {n: self.value_at(n, epochs) for n in members}
                 for n in members:
                     self.note(n, b, i, values)
                 if i == len(b.epochs) - 1:

@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from dlhw.errors import ConfigError
+from dlhw.rundir.records.search import TRIAL_FILE
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.planning.space import SearchPlan
 from dlhw.sweeps.records import Job, Result
 from dlhw.sweeps.sources.base import TrialSource
 from dlhw.sweeps.sources.study import JOURNAL, StudyReporter, import_optuna, make_sampler, trial_values
-from dlhw.rundir.records.search import TRIAL_FILE
 
 if TYPE_CHECKING:
     from dlhw.sweeps.context import Context, SweepOptions, SweepOutcome

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 from dlhw.errors import ConfigError
+from dlhw.rundir.records.search import STUDY_FILE, StudyDefinition, trial_folders
 from dlhw.sweeps.planning.space import SearchPlan
 from dlhw.sweeps.sources.journal import check_journal, check_params, rebuild_study
 from dlhw.sweeps.sources.study import JOURNAL, new_study
-from dlhw.rundir.records.search import STUDY_FILE, StudyDefinition, trial_folders
 
 
 def definition_of(plan: SearchPlan):

@@ -22,12 +22,12 @@ WARM = "dlhw_warm_start"  # system attribute of a study trial seeded from an ear
 
 def earlier_trials(plan, folder: Path) -> List[Tuple[str, Dict[str, Any], Optional[List[float]]]]:
     """(folder name, stored params, values) of each completed trial of the earlier search."""
-    from dlhw.sweeps.sources.study import trial_values
     from dlhw.rundir.records.search import TRIAL_FILE, TrialRecord, trial_folders
+    from dlhw.sweeps.sources.study import trial_values
 
     entries = manifest_entries(folder)
     by_key = {p.key: p for p in plan.params}
-    out = []
+    out: List[Tuple[str, Dict[str, Any], Optional[List[float]]]] = []
     for _, run in sorted(trial_folders(folder).items()):
         if status_word(run) != Status.COMPLETED:
             out.append((run.name, {}, None))
