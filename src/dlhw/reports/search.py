@@ -66,6 +66,19 @@ def pareto(points: List[List[float]], maximize: List[bool]) -> List[int]:
 
 
 # ------------------------------------------------------------------- charts
+def _last_reported(sweep_dir: Path, entry: Dict[str, Any], metric: str) -> Optional[float]:
+    """A pruned trial's metric at the epoch it was stopped (its history.csv's last value), or None."""
+    from dlhw.rundir.history import read_history
+
+    path = sweep_dir / str(entry.get("run_dir") or entry.get("name")) / layout.HISTORY
+    try:
+        rows = read_history(path) if path.is_file() else []
+    except (OSError, ValueError):
+        return None
+    values = [r.get(metric) for r in rows if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
+    return float(values[-1]) if values else None
+
+
 def _best_so_far(trials, metric: str, maximize: bool, path: Path) -> None:
     from dlhw.evaluation.figure import figure, save
 
@@ -79,10 +92,10 @@ def _best_so_far(trials, metric: str, maximize: bool, path: Path) -> None:
         best = y if best is None or (y > best if maximize else y < best) else best
         line.append(best)
     ax.step(xs, line, where="post", color="#15803d", label="best so far")
-    pruned = [t["number"] for t in trials if t["status"] == "pruned"]
-    if pruned and ys:
-        ax.scatter(pruned, [min(ys) if maximize else max(ys)] * len(pruned), marker="x", color="#b45309",
-                   label="pruned", zorder=3)
+    pruned = [(t["number"], t["last"]) for t in trials if t["status"] == "pruned" and t.get("last") is not None]
+    if pruned:  # where each stood when it was stopped: its last reported value, not the chart's floor
+        ax.scatter([n for n, _ in pruned], [v for _, v in pruned], marker="x", color="#b45309",
+                   label="pruned (last value reported)", zorder=3)
     ax.set_xlabel("trial number")
     ax.set_ylabel(metric)
     ax.set_title(f"best {metric} so far")
@@ -241,7 +254,9 @@ def _one(sweep_dir: Path, out_dir: Path, data_uri, prefix: bool) -> str:
     labels = key_labels(keys)
     trials = sorted(({"number": e.get("number", i), "name": e.get("name"), "varied": e.get("varied") or {},
                       "status": e.get("status"), "pruned_at": e.get("pruned_at"),
-                      "values": _values(e, len(metrics)), "lineage": e.get("lineage") or {}} for i, e in enumerate(m.get("trials") or [])),
+                      "values": _values(e, len(metrics)), "lineage": e.get("lineage") or {},
+                      "last": _last_reported(sweep_dir, e, metrics[0]) if e.get("status") == "pruned" else None}
+                     for i, e in enumerate(m.get("trials") or [])),
                     key=lambda t: t["number"])
     stem = f"{sweep_dir.name}_" if prefix else ""
     imgs, notes = [], []
