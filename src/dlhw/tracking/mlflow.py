@@ -46,9 +46,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from dlhw.errors import ConfigError
 from dlhw.rundir import layout
 from dlhw.runtime.log import get_logger
+from dlhw.tracking.settings import require_package, tracker_settings
 
 log = get_logger(__name__)
 
@@ -74,21 +74,12 @@ FLUSH_SECONDS = 2.0     # epoch metrics are sent at most this often (and when th
 def settings(cfg) -> Optional[Any]:
     """``cfg.tracking.mlflow`` (None: not tracked); ``cfg``: a config, or plain config data (a
     search's base config, whose ``tracking`` section is read and checked alone)."""
-    if isinstance(cfg, dict):
-        from dlhw.config.schema import TrackingConfig
-
-        return TrackingConfig.model_validate(cfg.get("tracking") or {}).mlflow
-    tracking = getattr(cfg, "tracking", None)
-    return getattr(tracking, "mlflow", None) if tracking is not None else None
+    return tracker_settings(cfg, "mlflow")
 
 
 def require_mlflow():
     """The mlflow module, or ConfigError (exit 2) with the pip line that installs it."""
-    try:
-        import mlflow
-    except ImportError:
-        raise ConfigError(f"tracking.mlflow: the mlflow package is not installed; install it with: {PIP_LINE}") from None
-    return mlflow
+    return require_package("mlflow", PIP_LINE)
 
 
 def check_available(cfg) -> None:

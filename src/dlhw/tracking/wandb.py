@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from dlhw.errors import ConfigError
 from dlhw.rundir import layout
+from dlhw.tracking.settings import require_package, tracker_settings
 
 PIP_LINE = 'pip install "dlhw[wandb]"'
 DEFAULT_PROJECT = "dlhw"
@@ -56,21 +56,12 @@ SKIPPED_DIRS = (layout.CHECKPOINTS, layout.TENSORBOARD, layout.WANDB_DIR)
 
 def settings(cfg) -> Optional[Any]:
     """``cfg.tracking.wandb`` (None: not tracked); ``cfg``: a config or plain config data."""
-    if isinstance(cfg, dict):
-        from dlhw.config.schema import TrackingConfig
-
-        return TrackingConfig.model_validate(cfg.get("tracking") or {}).wandb
-    tracking = getattr(cfg, "tracking", None)
-    return getattr(tracking, "wandb", None) if tracking is not None else None
+    return tracker_settings(cfg, "wandb")
 
 
 def require_wandb():
     """The wandb module, or ConfigError (exit 2) with the pip line that installs it."""
-    try:
-        import wandb
-    except ImportError:
-        raise ConfigError(f"tracking.wandb: the wandb package is not installed; install it with: {PIP_LINE}") from None
-    return wandb
+    return require_package("wandb", PIP_LINE)
 
 
 def check_available(cfg) -> None:
