@@ -60,7 +60,7 @@ def test_run_experiment_takes_options_hooks_or_their_fields_by_name():
 
 
 def test_a_pool_worker_is_given_its_gpu_and_memory_share_without_environment_variables():
-    """sweeps.pool: the worker's GPU comes back from its start-up and goes into each trial's device;
+    """sweeps.executors.worker: the worker's GPU comes back from its start-up and goes into each trial's device;
     its share of the image memory is set in the process, not through $DLHW_CACHE_MEMORY."""
     import json
     import os
@@ -69,13 +69,13 @@ def test_a_pool_worker_is_given_its_gpu_and_memory_share_without_environment_var
 
     code = ("import json, os, queue\n"
             "from dlhw.data.image_cache import memory_budget\n"
-            "from dlhw.sweeps import execute, pool\n"
+            "from dlhw.sweeps.executors import resources, worker\n"
             "whole = memory_budget()\n"
             "q = queue.Queue(); q.put(1)\n"
-            "gpu = pool._worker_init(q, ['3', '7'], 1, forked=True, share=4)\n"
+            "gpu = worker.worker_init(q, ['3', '7'], 1, forked=True, share=4)\n"
             "print(json.dumps([gpu, os.environ.get('CUDA_VISIBLE_DEVICES'), whole, memory_budget(),\n"
             "                  sorted(k for k in os.environ if k.startswith('DLHW_')),\n"
-            "                  execute.trial_device('gpu:1', gpu)]))\n")
+            "                  resources.trial_device('gpu:1', gpu)]))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLHW_")}
     env["PYTHONPATH"] = str(REPO / "src")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

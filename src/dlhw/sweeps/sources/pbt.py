@@ -19,7 +19,6 @@ its trial's lineage says so) and trains only what is missing. The choices are dr
 from __future__ import annotations
 
 import math
-import os
 import random
 import shutil
 from pathlib import Path
@@ -165,6 +164,7 @@ class PBTSchedule(Schedule):
         from dlhw.config import validate
         from dlhw.config.fingerprint import fingerprint
         from dlhw.rundir.checkpoint_file import load_checkpoint
+        from dlhw.runtime.files import ensure_dir, replacing
 
         number, donor = x["trial"], x["from_trial"]
         lineage = self.loop.lineage.setdefault(number, {})
@@ -172,10 +172,9 @@ class PBTSchedule(Schedule):
             return  # applied by an earlier run
         src = self.where(donor) / layout.CHECKPOINTS / layout.CHECKPOINT
         dst_dir = self.where(number) / layout.CHECKPOINTS
-        dst_dir.mkdir(parents=True, exist_ok=True)
-        tmp = dst_dir / (layout.CHECKPOINT + ".pbt-tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst_dir / layout.CHECKPOINT)
+        ensure_dir(dst_dir)
+        with replacing(dst_dir / layout.CHECKPOINT, keep_suffix=True) as tmp:  # no link followed, never half a file
+            shutil.copyfile(src, tmp)
         raw = self.config(number)
         entry = {"generation": g, "epoch": x["epoch"], "from_trial": donor,
                  "checkpoint": f"{self.where(donor).name}/{layout.CHECKPOINTS}/{layout.CHECKPOINT}",
