@@ -33,6 +33,18 @@ def warned(caplog) -> str:
                      if r.levelno >= logging.WARNING and r.name.split(".")[0] == "dlhw")
 
 
+def fuzz_profile(name: str, default: int, long: int):
+    """A seeded, bounded Hypothesis profile for a fuzz module: ``default`` examples in the default suite,
+    ``long`` with DLHW_FUZZ_PROFILE=long (no deadline, no example database, no health checks)."""
+    from hypothesis import HealthCheck, settings
+
+    which = os.environ.get("DLHW_FUZZ_PROFILE", "default")
+    settings.register_profile(f"{name}-{which}", deadline=None, derandomize=True, database=None,
+                              suppress_health_check=list(HealthCheck),
+                              max_examples=long if which == "long" else default)
+    return settings.get_profile(f"{name}-{which}")
+
+
 def make_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 12, size: int = 16,
                       fmt: str = "png", seed: int = 0) -> Path:
     """One sub-folder per class; each class has its own colour and stripe direction."""

@@ -22,18 +22,14 @@ import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from dlhw.cli import app  # noqa: E402
-from tests.conftest import DLHW, REPO, TINY  # noqa: E402
+from tests.conftest import DLHW, REPO, TINY, fuzz_profile  # noqa: E402
 
-PROFILES = {"default": {"max_examples": 100}, "long": {"max_examples": 3000}}
-for _name, _kw in PROFILES.items():
-    settings.register_profile(f"dlhw-fuzz-{_name}", deadline=None, derandomize=True, database=None,
-                              suppress_health_check=list(HealthCheck), **_kw)
-PROFILE = settings.get_profile(f"dlhw-fuzz-{os.environ.get('DLHW_FUZZ_PROFILE', 'default')}")
+PROFILE = fuzz_profile("dlhw-fuzz", default=100, long=3000)
 CALL_SECONDS = 60  # one validate: a FIFO or a device read would block far longer
 runner = CliRunner()
 OUTCOMES: Counter = Counter()

@@ -24,17 +24,14 @@ import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from dlhw.cli import app  # noqa: E402
+from tests.conftest import fuzz_profile  # noqa: E402
 
-PROFILES = {"default": {"max_examples": 30}, "long": {"max_examples": 1000}}
-for _name, _kw in PROFILES.items():
-    settings.register_profile(f"dlhw-fuzz-data-{_name}", deadline=None, derandomize=True, database=None,
-                              suppress_health_check=list(HealthCheck), **_kw)
-PROFILE = settings.get_profile(f"dlhw-fuzz-data-{os.environ.get('DLHW_FUZZ_PROFILE', 'default')}")
+PROFILE = fuzz_profile("dlhw-fuzz-data", default=30, long=1000)
 RUNS = {"default": 2, "long": 30}[os.environ.get("DLHW_FUZZ_PROFILE", "default")]
 CALL_SECONDS = 120
 runner = CliRunner()
