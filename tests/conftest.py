@@ -45,6 +45,23 @@ def fuzz_profile(name: str, default: int, long: int):
     return settings.get_profile(f"{name}-{which}")
 
 
+def invoke_bounded(args, seconds: float):
+    """``dlhw ARGS`` in-process (CliRunner), failing the test if it is still running after ``seconds``
+    (a FIFO or a device read would block forever): the fuzz tests' one way to call the CLI."""
+    import threading
+
+    from typer.testing import CliRunner
+
+    from dlhw.cli import app
+
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", CliRunner().invoke(app, args)), daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"dlhw {args} still running after {seconds} s"
+    return box["r"]
+
+
 def make_image_folder(root: Path, classes=("cat", "dog"), per_class: int = 12, size: int = 16,
                       fmt: str = "png", seed: int = 0) -> Path:
     """One sub-folder per class; each class has its own colour and stripe direction."""

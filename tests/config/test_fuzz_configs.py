@@ -24,14 +24,11 @@ import yaml
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
-from dlhw.cli import app  # noqa: E402
-from tests.conftest import DLHW, REPO, TINY, fuzz_profile  # noqa: E402
+from tests.conftest import DLHW, REPO, TINY, fuzz_profile, invoke_bounded  # noqa: E402
 
 PROFILE = fuzz_profile("dlhw-fuzz", default=100, long=3000)
 CALL_SECONDS = 60  # one validate: a FIFO or a device read would block far longer
-runner = CliRunner()
 OUTCOMES: Counter = Counter()
 
 
@@ -205,15 +202,6 @@ def classify(exit_code: int, output: str) -> str:
     return "other"
 
 
-def invoke_bounded(args) -> Any:
-    box: dict = {}
-    t = threading.Thread(target=lambda: box.setdefault("r", runner.invoke(app, args)), daemon=True)
-    t.start()
-    t.join(CALL_SECONDS)
-    assert not t.is_alive(), f"dlhw {args} still running after {CALL_SECONDS} s"
-    return box["r"]
-
-
 def listing(folder: Path) -> set:
     return {p.relative_to(folder) for p in folder.rglob("*")}
 
@@ -239,7 +227,7 @@ def check_config(workdir: Path, text: str, kind: str) -> None:
     cwd = os.getcwd()
     os.chdir(workdir)  # a relative path in a config resolves here; nothing may appear here
     try:
-        r = invoke_bounded(["validate", str(cfg)])
+        r = invoke_bounded(["validate", str(cfg)], CALL_SECONDS)
     finally:
         os.chdir(cwd)
     outcome = classify(r.exit_code, r.output)

@@ -14,10 +14,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,15 +24,12 @@ import yaml
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
-from dlhw.cli import app  # noqa: E402
-from tests.conftest import fuzz_profile  # noqa: E402
+from tests.conftest import fuzz_profile, invoke_bounded  # noqa: E402
 
 PROFILE = fuzz_profile("dlhw-fuzz-data", default=30, long=1000)
 RUNS = {"default": 2, "long": 30}[os.environ.get("DLHW_FUZZ_PROFILE", "default")]
 CALL_SECONDS = 120
-runner = CliRunner()
 OUTCOMES: Counter = Counter()
 HOSTILE_NAMES = ["$\\foo$", "$x^$", "[/bold]", "[red]x", "=cmd|'/C calc'!A0", "+1", "-x", "@SUM(A1)", "e\u0301",
                  "\u202eevil", "\U0001f600", "a b", "nan", "None", "1", "0", "true", "<script>", "&amp;", "{0}",
@@ -148,15 +143,6 @@ def classify(exit_code: int, output: str) -> str:
     return "other"
 
 
-def invoke_bounded(args) -> Any:
-    box: dict = {}
-    t = threading.Thread(target=lambda: box.setdefault("r", runner.invoke(app, args)), daemon=True)
-    t.start()
-    t.join(CALL_SECONDS)
-    assert not t.is_alive(), f"dlhw {args} still running after {CALL_SECONDS} s"
-    return box["r"]
-
-
 @pytest.fixture(scope="module")
 def summary(request):
     yield OUTCOMES
@@ -189,7 +175,7 @@ def config(root: Path, dataset: dict, epochs: int = 1) -> Path:
 
 def check_preview(root: Path, dataset: dict, kind: str) -> None:
     cfg = config(root, dataset)
-    r = invoke_bounded(["data", "preview", str(cfg), "--out", str(root / "out")])
+    r = invoke_bounded(["data", "preview", str(cfg), "--out", str(root / "out")], CALL_SECONDS)
     outcome = classify(r.exit_code, r.output)
     OUTCOMES[f"{kind} preview {outcome}"] += 1
     assert outcome != "other", f"exit {r.exit_code}:\n{r.output[-3000:]}\n{r.exception!r}"
@@ -224,7 +210,7 @@ def test_hostile_class_names_train_plot_and_report(tmp_path, summary):
             for j in range(6):
                 Image.fromarray(np.full((8, 8, 3), 40 * i + j, dtype=np.uint8)).save(d / f"{j}.png")
         cfg = config(root, {"source": "image_folder", "path": str(root / "imgs"), "image_size": [8, 8]})
-        r = invoke_bounded(["run", str(cfg), "--out", str(root / "runs")])
+        r = invoke_bounded(["run", str(cfg), "--out", str(root / "runs")], CALL_SECONDS)
         outcome = classify(r.exit_code, r.output)
         OUTCOMES[f"run {outcome}"] += 1
         assert r.exit_code == 0, r.output[-3000:]
@@ -233,7 +219,7 @@ def test_hostile_class_names_train_plot_and_report(tmp_path, summary):
         for png in ("curves.png", "confusion_matrix.png", "roc.png", "samples.png"):
             assert (run_dir / png).stat().st_size > 0, png
         assert "not drawn" not in r.output
-        rep = invoke_bounded(["report", str(run_dir), "--out", str(root / "report")])
+        rep = invoke_bounded(["report", str(run_dir), "--out", str(root / "report")], CALL_SECONDS)
         assert rep.exit_code == 0, rep.output[-3000:]
         import csv
 
