@@ -24,6 +24,7 @@ from typing import Any
 
 from dlhw.reports.collect import RunRecord, metric_value
 from dlhw.sweeps.planning.claims import Claim, matches, parse_claims
+from dlhw.sweeps.planning.plan import flatten
 
 ALPHA = 0.05
 HELD, REFUTED, INCONCLUSIVE = "held", "refuted", "inconclusive"
@@ -59,13 +60,9 @@ class ClaimResult:
                 + (f"; {self.reason}" if self.reason else ""))
 
 
-def _flat(data: Any, prefix: str = "") -> dict[str, str]:
-    if isinstance(data, dict) and data:
-        out: dict[str, str] = {}
-        for k, v in data.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: json.dumps(data, sort_keys=True, default=str)}
+def _flat(data: Any) -> dict[str, str]:
+    """A config as dotted keys, each value as canonical JSON text (comparable across runs)."""
+    return {k: json.dumps(v, sort_keys=True, default=str) for k, v in flatten(data).items()}
 
 
 def _pair_ids(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> tuple[list[str], list[str]]:

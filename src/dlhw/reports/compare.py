@@ -18,6 +18,7 @@ from typing import Any
 
 from dlhw.errors import ConfigError
 from dlhw.reports.collect import RunRecord, collect, metric_value
+from dlhw.sweeps.planning.plan import flatten
 
 METRICS = ("val_accuracy", "test_accuracy", "val_loss", "test_loss", "test_f1_macro", "train_seconds")
 IGNORED = ("name", "seed", "dataset.split_seed", "dataset.fold")
@@ -67,18 +68,9 @@ def load_side(text: str) -> Side:
     return Side(label, runs)
 
 
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: data}
-
-
 def config_diff(a: Sequence[RunRecord], b: Sequence[RunRecord]) -> list[tuple[str, Any, Any]]:
     """(key, value in A, value in B) for each key whose value differs between the sides' first runs."""
-    fa, fb = _flat(a[0].config), _flat(b[0].config)
+    fa, fb = flatten(a[0].config), flatten(b[0].config)
     out = []
     for key in list(fa) + [k for k in fb if k not in fa]:
         if key in IGNORED:
