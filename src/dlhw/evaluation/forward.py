@@ -22,23 +22,33 @@ from typing import Any, Callable, Iterable, Optional, Tuple
 import numpy as np
 
 
-def forward(fn: Callable, blocks: Iterable[Any], y: np.ndarray, loss_fn,
-            weights: Optional[np.ndarray] = None, eager: bool = False) -> Tuple[np.ndarray, Optional[float]]:
-    """(raw outputs, loss) of ``fn`` (a Keras model or a head) over ``blocks``, the split's inputs
-    in order; ``y`` the split's labels encoded for the loss, ``weights`` its per-sample weights
-    (training.class_weight on the train split, as Keras' training loss applies them) or None.
-    ``eager``: call the model eagerly (a few small matrices: no graph to trace)."""
+def make_step(fn: Callable, loss_fn, eager: bool = False) -> Callable:
+    """``step(x, y, weights) -> (outputs, loss)`` of ``fn`` on one block. Made once and given to
+    ``forward`` for every split, the graph is traced once or twice per model (the full block
+    shape, then one relaxed shape), not once per split. ``eager``: no graph (a few small matrices)."""
     import tensorflow as tf
-
-    n = len(y)
-    if n == 0:
-        return np.zeros((0, 1), dtype=np.float32), None
 
     def step(x, y_b, w_b):
         out = fn(x, training=False)  # the output tensor keeps its logits (softmax, sigmoid)
         return out, loss_fn(y_b, out, sample_weight=w_b)
 
-    call = step if eager else tf.function(step, reduce_retracing=True)
+    return step if eager else tf.function(step, reduce_retracing=True)
+
+
+def forward(fn: Callable, blocks: Iterable[Any], y: np.ndarray, loss_fn,
+            weights: Optional[np.ndarray] = None, eager: bool = False,
+            step: Optional[Callable] = None) -> Tuple[np.ndarray, Optional[float]]:
+    """(raw outputs, loss) of ``fn`` (a Keras model or a head) over ``blocks``, the split's inputs
+    in order; ``y`` the split's labels encoded for the loss, ``weights`` its per-sample weights
+    (training.class_weight on the train split, as Keras' training loss applies them) or None.
+    ``eager``: call the model eagerly (a few small matrices: no graph to trace). ``step``: the
+    step ``make_step(fn, loss_fn, eager)`` made, shared by the splits of one evaluation."""
+    import tensorflow as tf
+
+    n = len(y)
+    if n == 0:
+        return np.zeros((0, 1), dtype=np.float32), None
+    call = step or make_step(fn, loss_fn, eager)
     outs, total, start = [], 0.0, 0
     for block in blocks:
         x = tf.convert_to_tensor(block) if isinstance(block, np.ndarray) else block
@@ -60,7 +70,8 @@ def array_blocks(x: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
 
 
 def split_outputs(model, dataset, split: str, spec, loss_fn, batch_size: int,
-                  weights: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Optional[float]]:
+                  weights: Optional[np.ndarray] = None, step: Optional[Callable] = None
+                  ) -> Tuple[np.ndarray, Optional[float]]:
     """(raw outputs, loss) of a full Keras model on one split of ``dataset`` (arrays or streamed images)."""
     from dlhw.models.outputs import encode_labels
 
@@ -70,7 +81,7 @@ def split_outputs(model, dataset, split: str, spec, loss_fn, batch_size: int,
         blocks = array_blocks(s.x, max(batch_size, 256))
     else:
         blocks = dataset.image_batches(s, batch_size, cache=True) if len(s) else ()
-    return forward(model, blocks, y, loss_fn, weights)
+    return forward(model, blocks, y, loss_fn, weights, step=step)
 
 
 def numpy_loss(loss_fn, y: np.ndarray, raw: np.ndarray) -> float:

@@ -58,21 +58,23 @@ def evaluate_and_write(cfg, dataset, model, spec, result, run_dir: Path, raw_fn=
     head on cached backbone features instead of the full model. ``raw_fn(split)``: raw outputs
     given as numbers (a scikit-learn classifier's scores), the loss computed on them."""
     from dlhw.evaluation import metrics as M
+    from dlhw.evaluation.forward import make_step
     from dlhw.models.outputs import make_loss
 
     loss_fn = make_loss(spec)
+    step = make_step(model, loss_fn) if raw_fn is None and head is None else None  # one graph for the 3 splits
     preds, out = {}, {}
     top_k = M.top_k_for(cfg, spec.num_classes) if spec.encoding in ("index", "onehot") else 0  # evaluation.top_k
     for split in ("train", "val", "test"):
         s = dataset.splits[split]
         raw, loss = _outputs(model, dataset, split, spec, loss_fn, cfg.training.batch_size, raw_fn, head,
-                             class_weights if split == "train" else None)
+                             class_weights if split == "train" else None, step)
         preds[split] = M.predictions(raw, s.y, spec)
         out[split] = M.split_metrics(preds[split], spec, loss_fn, top_k=top_k, loss=loss)
     return _write_results(cfg, dataset, model, spec, result, run_dir, preds, out, raw_fn is None and head is None)
 
 
-def _outputs(model, dataset, split, spec, loss_fn, batch_size, raw_fn, head, class_weights):
+def _outputs(model, dataset, split, spec, loss_fn, batch_size, raw_fn, head, class_weights, step):
     """(raw outputs, loss) of one split, by the path the run evaluates through."""
     from dlhw.evaluation.forward import forward, numpy_loss, split_outputs
     from dlhw.models.outputs import encode_labels
@@ -86,7 +88,7 @@ def _outputs(model, dataset, split, spec, loss_fn, batch_size, raw_fn, head, cla
     if head is not None:
         fn, blocks = head(split)
         return forward(fn, blocks, encode_labels(s.y, spec), loss_fn, weights, eager=True)
-    return split_outputs(model, dataset, split, spec, loss_fn, batch_size, weights)
+    return split_outputs(model, dataset, split, spec, loss_fn, batch_size, weights, step)
 
 
 def _write_results(cfg, dataset, model, spec, result, run_dir: Path, preds, out, full_model: bool) -> Dict[str, Any]:

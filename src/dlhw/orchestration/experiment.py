@@ -120,10 +120,15 @@ def _record_end(status, state: str, error: str) -> None:
         log.warning(f"{status.path}: could not record status '{state}' ({' '.join(str(exc).split())[:200]})")
 
 
+def data_label(cfg) -> str:
+    """'sklearn digits', 'image_folder data/flowers': the data a run trains on, in a few words."""
+    d = cfg.dataset
+    return f"{d.source} {d.name}" if d.name else f"{d.source} {d.path}" if d.path else d.source
+
+
 def starting_line(cfg) -> str:
     """'quickstart: a mlp model on sklearn digits, 20 epochs; loading TensorFlow and the data'."""
-    d = cfg.dataset
-    data = f"{d.source} {d.name}" if d.name else f"{d.source} {d.path}" if d.path else d.source
+    data = data_label(cfg)
     epochs = sum(s.epochs for s in cfg.stages())
     return f"{cfg.name}: {cfg.model.type} model on {data} data, {epochs} epochs; loading TensorFlow and the data"
 
@@ -316,7 +321,7 @@ class Experiment:
                             **self.accel.resolve(self.model, self.run_cfg)})
         write_preprocessing(run_dir, self.cfg, dataset, self.spec)
         drawn(run_dir / layout.SAMPLES, write_samples, dataset, run_dir / layout.SAMPLES, self.cfg.evaluation.samples,
-              self.cfg.seed, f"{run_dir.name}: random training samples")
+              self.cfg.seed, f"{data_label(self.cfg)}: random training samples (seed {self.cfg.seed})")
         log.info(f"run folder: {run_dir}")
 
     def fit_classifier(self) -> RunOutcome:
