@@ -82,6 +82,24 @@ def test_the_page_data_holds_every_run_history_and_final_metrics(runs, tmp_path)
     assert data["rows"][[r["name"] for r in data["rows"]].index("lr-1")]["varied"] == {"training.lr": HOSTILE}
 
 
+def test_the_curves_bands_are_95_percent_t_intervals_as_in_curves_png(runs, tmp_path):
+    """The page's bands use scipy's t(0.975, n - 1) for the largest group (units-64: 2 seeds, df 1),
+    the same half-width charts.py draws into the PNG overlays, not one standard deviation."""
+    from scipy.stats import t
+
+    from dlhw.reports.charts import _series
+
+    make_report([runs], tmp_path / "out")
+    data = embedded((tmp_path / "out" / "report.html").read_text())
+    assert data["t975"] == pytest.approx([t.ppf(0.975, 1)], rel=1e-6) and data["t975"][0] > 12.7
+    recs = [r for r in collect([runs]) if r.name.startswith("units-64_seed-")]
+    assert len(recs) == 2
+    _, mean, half = _series(recs, "val_accuracy")
+    vals = [[row["val_accuracy"] for row in r.history] for r in recs]
+    sd = [abs(a - b) / 2 ** 0.5 for a, b in zip(*vals)]  # two values: their sample sd
+    assert half == pytest.approx([data["t975"][0] * s / 2 ** 0.5 for s in sd], rel=1e-5)
+
+
 def test_detail_sections_diff_each_config_against_its_sweep_base(tmp_path):
     root = write_sweep(tmp_path / "runs" / "grid", "grid", [
         (f"lr-{lr}", f"lr-{lr}", {"training.optimizer.learning_rate": lr}, "completed", acc, {})

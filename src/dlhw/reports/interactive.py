@@ -7,6 +7,7 @@
   (the curves' ``test`` points: history.csv has no per-epoch test columns);
 - ``rows``: one per table row (repeats folded): name, legend label, status, its runs, the
   metric's value and its varied values;
+- ``t975``: Student's t(0.975, df) for df = 1 .. the largest row's runs - 1 (the curves' 95% bands);
 - ``groups``: one per sweep (and one for the loose runs), its rows best first and its varied
   keys with their short labels: a curves chart each, and a parallel-coordinates chart when two or
   more keys vary.
@@ -125,7 +126,16 @@ def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) ->
     from dlhw.reports.palette import as_data
 
     return {"metric": metric, "higher": higher_is_better(metric), "runs": runs_out, "rows": rows_out,
-            "groups": [g for g in groups.values() if g["rows"]], "palette": as_data()}
+            "groups": [g for g in groups.values() if g["rows"]], "palette": as_data(),
+            "t975": t_quantiles(max((len(r["runs"]) for r in rows_out), default=1))}
+
+
+def t_quantiles(n: int) -> List[float]:
+    """Student's t(0.975, df) for df = 1 .. max(1, n - 1): the curves' 95% bands over up to ``n`` runs
+    (scipy's quantiles, so the page draws the same band as curves.png; beyond them, the last one)."""
+    from scipy.stats import t
+
+    return [round(float(t.ppf(0.975, df)), 6) for df in range(1, max(2, n))]
 
 
 def to_script_json(data: Any) -> str:

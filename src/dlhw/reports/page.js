@@ -112,7 +112,8 @@
   }
 
   // ------------------------------------------------------------------------- a line chart
-  /* lines: [{label, colour, x, y, s (std or null), on}]; opts: {xlabel, ylabel, marks: [[x, name]]} */
+  /* lines: [{label, colour, x, y, s (the band's half-width: a 95% CI, or null), on}];
+     opts: {xlabel, ylabel, marks: [[x, name]]} */
   function lineChart(host, lines, opts) {
     var W = 680, H = 300, L = 58, R = 16, T = 14, B = 38;
     host.textContent = "";
@@ -237,8 +238,11 @@
     return last || 1;
   }
   function column(split, quantity) { return split === "train" ? quantity : split + "_" + quantity; }
-  /* The mean (and std) over ``runs`` of a split's quantity by epoch; a split with only a final
-     value (test) is one point at the run's last epoch. */
+  /* The mean over ``runs`` of a split's quantity by epoch, and the half-width of its 95%
+     confidence interval (Student's t: t(0.975, n - 1) x sd / sqrt(n), the quantiles computed by
+     scipy into DATA.t975, as curves.png's bands); a split with only a final value (test) is one
+     point at the run's last epoch. */
+  function tQuantile(df) { return DATA.t975[Math.min(df, DATA.t975.length) - 1]; }
   function series(runs, split, quantity) {
     var col = column(split, quantity), byX = {}, final = false;
     runs.forEach(function (run) {
@@ -256,7 +260,8 @@
     x.forEach(function (k) {
       var v = byX[k], m = v.reduce(function (a, b) { return a + b; }, 0) / v.length;
       y.push(m);
-      s.push(v.length > 1 ? Math.sqrt(v.reduce(function (a, b) { return a + (b - m) * (b - m); }, 0) / (v.length - 1)) : 0);
+      var n = v.length, sd = n > 1 ? Math.sqrt(v.reduce(function (a, b) { return a + (b - m) * (b - m); }, 0) / (n - 1)) : 0;
+      s.push(n > 1 ? tQuantile(n - 1) * sd / Math.sqrt(n) : 0);
     });
     return {x: x, y: y, s: s, final: final};
   }
@@ -351,7 +356,7 @@
     switchable(host, all, function (quantity, split) {
       return rows.map(function (row, rank) {
         var s = series(runsOf(row), split, quantity);
-        return {label: row.label + (row.runs.length > 1 ? " (mean of " + row.runs.length + ")" : ""),
+        return {label: row.label + (row.runs.length > 1 ? " (mean of " + row.runs.length + ", 95% CI band)" : ""),
                 title: row.name + ", " + row.status, colour: PALETTE[rank % PALETTE.length], x: s.x, y: s.y,
                 s: s.s, on: rank < SHOWN};
       });
