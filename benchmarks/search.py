@@ -17,7 +17,11 @@ printed (target <= 1.0), with where dlhw's seconds per trial go (training vs eve
 
 For each method and seed (median over the seeds): the epochs spent and the wall time until a
 trial first comes within 0.5 points of the grid's best validation accuracy (pruned trials count
-the epochs they ran; trials counted in the order they finished). Target: TPE + ASHA needs at most
+the epochs they ran; trials counted in the order they finished; PBT's population trains in
+lockstep and finishes together, so its count is every epoch its population trained). The grid's
+trials do not depend on the search seed, only their order: the grid trains once (seed 0), and for
+each other seed a grid of 1-epoch trials run by dlhw gives that seed's order, in which seed 0's
+measured trials (epochs, seconds) are counted. Target: TPE + ASHA needs at most
 1/3 of the grid's epochs. Then `--workers 2` vs 1 on the TPE + ASHA search (wall time; target
 >= 1.7x on 2 cores). Each search is a fresh `dlhw sweep` process.
 
@@ -91,7 +95,7 @@ def write(folder: Path, name: str, search: dict, space: dict, epochs: int) -> Pa
 
 
 def run(f: Path, out: Path, workers: int) -> tuple[float, list[dict]]:
-    """(wall seconds, the trials as they finished: epochs run, val accuracy, seconds since the start)."""
+    """(wall seconds, the trials as they finished: name, epochs run, val accuracy, seconds since the start)."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.time()
     res = subprocess.run(dlhw() + ["sweep", str(f), "--out", str(out), "--workers", str(workers), "--quiet",
@@ -104,10 +108,34 @@ def run(f: Path, out: Path, workers: int) -> tuple[float, list[dict]]:
     for t in json.loads((sweep_dir / "sweep.json").read_text())["trials"]:
         st = json.loads((sweep_dir / t["run_dir"] / "status.json").read_text())
         done = dt.datetime.fromisoformat(st["finished"]).timestamp()
-        trials.append({"epochs": st.get("epochs_run") or 0, "val": t.get("val_accuracy"), "at": done - start,
+        number, name = t["run_dir"].split("_", 1)
+        trials.append({"number": int(number), "name": name, "epochs": st.get("epochs_run") or 0, "val": t.get("val_accuracy"), "at": done - start,
                        "status": t["status"], "seconds": t.get("seconds"), "train_seconds": t.get("train_seconds")})
     trials.sort(key=lambda t: t["at"])
     return wall, trials
+
+
+def grid_in_order(trained: list[dict], order: list[dict]) -> list[dict]:
+    """The grid's trained trials (seed 0's run) in the order another seed's grid visits them, with
+    their measured epochs and seconds; 'at' is seed 0's start-up plus the running sum of their seconds."""
+    by_name = {t["name"]: t for t in trained}
+    first = min(trained, key=lambda t: t["at"])
+    out, at = [], first["at"] - (first["seconds"] or 0.0)  # the process's start-up, as seed 0's run had it
+    for t in order:
+        done = by_name[t["name"]]
+        at += done["seconds"] or 0.0
+        out.append({**done, "at": at})
+    return out
+
+
+def population(trials: list[dict]) -> list[dict]:
+    """PBT: its members train in lockstep generations and all finish at the last one, so the epochs
+    spent when one reaches the target are what the whole population trained (one entry)."""
+    done = [t for t in trials if t["status"] == "completed" and isinstance(t["val"], float)]
+    if not done:
+        return trials
+    return [{**max(done, key=lambda t: t["val"]), "epochs": sum(t["epochs"] for t in trials),
+             "at": max(t["at"] for t in trials)}]
 
 
 def until(trials: list[dict], target: float) -> tuple[float, float]:
@@ -154,11 +182,24 @@ def main() -> None:
                                                  "scheduler": pbt}, space, epochs),
             }
             for method, f in files.items():
-                wall, trials = run(f, tmp / "out", 1)
+                if method == "grid" and seed > 0:
+                    # The grid's trials do not depend on the search seed (each trains with the base config's
+                    # seed), only their order does: it is trained once (seed 0); for this seed, dlhw's own
+                    # grid of 1-epoch trials gives the order, and seed 0's measured trials are taken in it.
+                    write(tmp, f"grid{seed}", {"trials": grid_size(grid), "sampler": "grid", "seed": seed}, grid, 1)
+                    _, order = run(f, tmp / "out", 1)
+                    trials = grid_in_order(runs[("grid", 0)], sorted(order, key=lambda t: t["number"]))
+                    wall = trials[-1]["at"]
+                    print(f"  seed {seed} grid      the {len(trials)} trials of seed 0, in this seed's order", flush=True)
+                else:
+                    wall, trials = run(f, tmp / "out", 1)
                 runs[(method, seed)] = trials
                 walls[method].append(wall)
-                print(f"  seed {seed} {method:9s} {len(trials):4d} trials, {sum(t['epochs'] for t in trials):5d} "
-                      f"epochs, {wall:7.1f}s", flush=True)
+                if method != "grid" or seed == 0:
+                    print(f"  seed {seed} {method:9s} {len(trials):4d} trials, {sum(t['epochs'] for t in trials):5d} "
+                          f"epochs, {wall:7.1f}s", flush=True)
+                if method == "pbt":
+                    runs[(method, seed)] = population(trials)
         best = max(t["val"] for seed in range(seeds) for t in runs[("grid", seed)] if isinstance(t["val"], float))
         target = best - 0.005
         print(f"\nthe grid's best val accuracy: {best:.4f}; target: within 0.5 points ({target:.4f})")
