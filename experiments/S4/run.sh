@@ -10,6 +10,10 @@ T=(training.tensorboard=false training.checkpoint=false)
 
 dlhw run configs/tabular_mlp.yaml --out "$OUT" --overwrite --set "${T[@]}" training.epochs=60
 dlhw sweep configs/reuters_losses/ --out "$OUT" --set dataset.source=sklearn dataset.name=digits training.epochs=10 -q
+# The finding as claims (softmax + categorical CE best, sigmoid + MSE worst), 5 seeds per pairing,
+# paired by seed, on the same stand-in: configs/s4_output_losses/s4_output_losses.yaml.
+dlhw sweep configs/s4_output_losses/ --out "$OUT" -q
+dlhw report "$OUT/s4_output_losses" --check -q || echo "a claim was refuted (the README says which)"
 dlhw run configs/landmarks_regression.yaml --out "$OUT" --overwrite --set "${T[@]}" training.epochs=20
 dlhw report "$OUT" -q
 cp "$OUT/tabular_mlp/curves.png" experiments/S4/tabular_mlp_curves.png
