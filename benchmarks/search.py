@@ -5,7 +5,9 @@ dimension, '3x256': Optuna samples it as a label), optimizer sgd / adagrad / rms
 learning rate 1e-4 .. 1e-1 (log), 20 epochs a trial. The grid discretises it: 1, 2, 4 or 8 layers
 of 32, 128 or 512 units, the 4 optimizers, learning rates 1e-4, 1e-3, 1e-2, 1e-1 (192 trials).
 Random search gets as many trials as TPE + ASHA; so does Hyperband by promotion (search.scheduler:
-hyperband: the best of each rung continue from their checkpoint, the others pause). PBT
+hyperband: the best of each rung continue from their checkpoint, the others pause). Successive
+halving by promotion ("sh", search.scheduler: successive_halving) runs one bracket of 9 TPE
+trials: all 9 for 1 epoch, the best 3 on to 3 epochs, the best one to 9 and then 20 (32 epochs). PBT
 (search.scheduler: pbt) trains a population of max(4, trials / 4) in generations of epochs / 4
 epochs; the bottom quarter copies a top trial's checkpoint and perturbs its learning rate (x0.8 or
 x1.2); its trials all finish at the last generation, so its epochs to target are all it trained.
@@ -28,6 +30,7 @@ measured trials (epochs, seconds) are counted. Target: TPE + ASHA needs at most
     python benchmarks/search.py [--seeds 3] [--trials 60]
     python benchmarks/search.py --small        # a few minutes: 2 optimizers, 4 architectures, 4 epochs
     python benchmarks/search.py --quick        # a smoke run: 1 seed, 6 trials, 3 epochs, no --workers 2 run
+    python benchmarks/search.py --methods sh --grid-best 0.9851 --grid-epochs 140   # one method, an earlier grid
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIMIZERS = ["sgd", "adagrad", "rmsprop", "adam"]
+METHODS = ("grid", "tpe+asha", "random", "hyperband", "sh", "pbt")
+SH_TRIALS = 9  # one bracket: 9 trials for 1 epoch, the best 3 to 3, the best 1 to 9, then to the full epochs
 
 
 def dlhw() -> list[str]:
@@ -154,20 +159,32 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None, help="trials of TPE + ASHA and of random (default 60, --small 8)")
     ap.add_argument("--small", action="store_true", help="a small space and 4 epochs: minutes, not hours")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 1 seed, 6 trials, 3 epochs, 8 grid points")
+    ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)} (default all)")
+    ap.add_argument("--sh-min-epochs", type=int, default=1, help="sh: the first rung's epochs (default 1)")
+    ap.add_argument("--grid-best", type=float, default=None,
+                    help="without grid in --methods: the grid's best val accuracy from an earlier run")
+    ap.add_argument("--grid-epochs", type=float, default=None,
+                    help="without grid in --methods: the grid's median epochs to target from that run")
     args = ap.parse_args()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if set(methods) - set(METHODS):
+        sys.exit(f"--methods: unknown {sorted(set(methods) - set(METHODS))}; known: {', '.join(METHODS)}")
+    if "grid" not in methods and (args.grid_best is None or args.grid_epochs is None):
+        sys.exit("--methods without grid needs --grid-best and --grid-epochs (an earlier run's figures)")
     args.small = args.small or args.quick
     seeds = args.seeds or (1 if args.small else 3)
     n = args.trials or (6 if args.quick else 8 if args.small else 60)
     space, grid, epochs = spaces(args.small, args.quick)
     pruner = {"type": "asha", "min_epochs": 1 if args.small else 2, "reduction_factor": 3}
     scheduler = {"type": "hyperband", "min_epochs": 1 if args.small else 2, "reduction_factor": 3}
+    halving = {"type": "successive_halving", "min_epochs": args.sh_min_epochs, "reduction_factor": 3}
     pbt = {"type": "pbt", "interval": max(1, epochs // 4), "quantile": 0.25, "perturb": [0.8, 1.2],
            "keys": ["training.optimizer.learning_rate"]}
     print(f"S5's space on digits{' (--small)' if args.small else ''}: {epochs} epochs a trial; grid {grid_size(grid)} "
           f"trials; TPE + ASHA and random {n} trials; {seeds} seed(s)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        found = {"grid": [], "random": [], "tpe+asha": [], "hyperband": [], "pbt": []}
+        found: dict = {m: [] for m in methods}
         walls = {m: [] for m in found}
         runs = {}
         for seed in range(seeds):
@@ -178,9 +195,12 @@ def main() -> None:
                 "random": write(tmp, f"random{seed}", {"trials": n, "sampler": "random", "seed": seed}, space, epochs),
                 "hyperband": write(tmp, f"hyperband{seed}", {"trials": n, "sampler": "tpe", "seed": seed,
                                                              "scheduler": scheduler}, space, epochs),
+                "sh": write(tmp, f"sh{seed}", {"trials": SH_TRIALS, "sampler": "tpe", "seed": seed,
+                                               "scheduler": halving}, space, epochs),
                 "pbt": write(tmp, f"pbt{seed}", {"trials": max(4, n // 4), "sampler": "random", "seed": seed,
                                                  "scheduler": pbt}, space, epochs),
             }
+            files = {m: f for m, f in files.items() if m in methods}
             for method, f in files.items():
                 if method == "grid" and seed > 0:
                     # The grid's trials do not depend on the search seed (each trains with the base config's
@@ -200,13 +220,19 @@ def main() -> None:
                           f"epochs, {wall:7.1f}s", flush=True)
                 if method == "pbt":
                     runs[(method, seed)] = population(trials)
-        best = max(t["val"] for seed in range(seeds) for t in runs[("grid", seed)] if isinstance(t["val"], float))
+        if "grid" in methods:
+            best = max(t["val"] for seed in range(seeds) for t in runs[("grid", seed)] if isinstance(t["val"], float))
+        else:
+            best = args.grid_best
         target = best - 0.005
-        print(f"\nthe grid's best val accuracy: {best:.4f}; target: within 0.5 points ({target:.4f})")
+        print(f"\nthe grid's best val accuracy: {best:.4f}{'' if 'grid' in methods else ' (--grid-best: an earlier run)'}"
+              f"; target: within 0.5 points ({target:.4f})")
         for method in found:
             for seed in range(seeds):
                 found[method].append(until(runs[(method, seed)], target))
-        grid_epochs = statistics.median(e for e, _ in found["grid"])
+        grid_epochs = statistics.median(e for e, _ in found["grid"]) if "grid" in methods else args.grid_epochs
+        if "grid" not in methods:
+            print(f"  grid      epochs to target {grid_epochs:>7}  (--grid-epochs: an earlier run)")
         for method, hits in found.items():
             ep = statistics.median(e for e, _ in hits)
             sec = statistics.median(s for _, s in hits)
@@ -216,6 +242,8 @@ def main() -> None:
         print("  target: the best of them at most 0.33x the grid's epochs")
         print("  (a promoted trial's epochs count when it finishes its last rung; PBT's when its population does)")
 
+        if "tpe+asha" not in methods:
+            return
         plain = [plain_script(tmp, seed, n, epochs, args.small, args.quick) for seed in range(seeds)]
         ours = walls["tpe+asha"]
         p_wall, o_wall = statistics.median(w for w, _ in plain), statistics.median(ours)
