@@ -315,12 +315,20 @@ def groups(root: Path, words: List[str]) -> str:
     for row in build_rows(records, metric) if records else []:
         mean, std = row.values.get(metric, (None, None))
         iv = row.intervals.get(metric)
-        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={format_varied(v)}" for k, v in row.varied.items()) or row.name
+        label = ", ".join(_group_key(row, k, v, format_varied) for k, v in row.varied.items()) or row.name
         lines.append(f"| {label} | {row.n} | {_num(mean)}" + (f" ± {_num(std)}" if std is not None else "")
                      + f" | {f'[{_num(iv.low)}, {_num(iv.high)}]' if iv else '-'} | {iv.method if iv else '-'} |")
     if len(lines) == 2:
         lines.append("| (no completed runs found) | | | | |")
     return "\n".join(lines) + "\n"
+
+
+def _group_key(row, key: str, value: Any, format_varied) -> str:
+    """'kernel=poly'; a varied model.head is drawn as its layers, 'Dense(256) -> BatchNorm -> ...'."""
+    if key == "model.head" and row.runs:
+        run = row.runs[0].path
+        return _head(run, _json(run / "metrics.json"), _yaml(run / "config.yaml"))
+    return f"{key.rsplit('.', 1)[-1]}={format_varied(value)}"
 
 
 def claims(root: Path, words: List[str]) -> str:

@@ -22,7 +22,7 @@ mkdir -p "$OUT/predictions"
 for r in resnet50_scratch resnet50_frozen resnet50_finetune; do
   dlhw predict "$OUT/$r" $IMG --top-k 2 --logits --json > "$OUT/predictions/$r.json"
 done
-dlhw predict "$OUT/resnet50_svm_kernels/kernel-poly" $IMG --top-k 2 --json > "$OUT/predictions/resnet50_svm_poly.json"
+dlhw predict "$OUT/resnet50_svm_kernels/kernel-poly_seed-0" $IMG --top-k 2 --json > "$OUT/predictions/resnet50_svm_poly.json"
 dlhw inspect "$OUT/resnet50_scratch" "$OUT/resnet50_frozen" "$OUT/resnet50_finetune" --activations --input $IMG --out "$OUT"
 cp "$OUT/activations.png" experiments/S2/activations.png
 python experiments/make_tables.py --runs "$(dirname "$OUT")" S2

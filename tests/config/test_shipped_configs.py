@@ -48,7 +48,8 @@ def test_sweeps_have_the_trial_counts_the_studies_compared():
     counts = {name: len(build_plan(CONFIGS / name).trials) for name in (
         "densenet_heads.yaml", "resnet50_svm_kernels.yaml", "resnet152_heads.yaml", "resnet152_finetune.yaml",
         "densenet_finetune_layers.yaml", "mlp_layers", "mlp_neurons")}
-    assert counts == {"densenet_heads.yaml": 5, "resnet50_svm_kernels.yaml": 4, "resnet152_heads.yaml": 8,
+    # the heads and kernels carry claims, so each variant runs with 5 seeds (repeats: 5)
+    assert counts == {"densenet_heads.yaml": 5 * 5, "resnet50_svm_kernels.yaml": 4 * 5, "resnet152_heads.yaml": 8,
                       "resnet152_finetune.yaml": 5, "densenet_finetune_layers.yaml": 4, "mlp_layers": 8,
                       "mlp_neurons": 6}
 
@@ -60,7 +61,11 @@ def test_s1_protocol():
         assert (c.dataset.split.train, c.dataset.split.val, c.dataset.split.test) == (0.7, 0.2, 0.1)
         assert (c.training.epochs, c.training.optimizer.type, c.training.optimizer.learning_rate) == (100, "adam", 1e-3)
         assert c.model.backbone.name == "densenet201" and c.model.output.activation == "sigmoid"
-    described = [[(h.type, h.units, h.activation) for h in t.cfg.model.head] for t in heads]
+    described = []
+    for t in heads:
+        head = [(h.type, h.units, h.activation) for h in t.cfg.model.head]
+        described += [head] if head not in described else []
+    assert sorted({t.cfg.seed for t in heads}) == [0, 1, 2, 3, 4]
     assert described == [
         [("dense", 256, None)],
         [("dense", 1024, None), ("dense", 256, "relu")],
@@ -84,7 +89,7 @@ def test_s1_protocol():
 
 def test_s2_to_s5_protocol():
     kernels = [t.cfg.model.classifier.kernel for t in build_plan(CONFIGS / "resnet50_svm_kernels.yaml").trials]
-    assert kernels == ["linear", "poly", "rbf", "sigmoid"]
+    assert list(dict.fromkeys(kernels)) == ["linear", "poly", "rbf", "sigmoid"] and len(kernels) == 4 * 5
     for name in ("resnet50_scratch", "resnet50_frozen", "resnet50_svm", "resnet50_finetune", "small_cnn_sequential",
                  "small_cnn_functional", "tabular_mlp", "reuters"):
         assert build_plan(CONFIGS / f"{name}.yaml").trials[0].cfg.dataset.validation == "test", name
