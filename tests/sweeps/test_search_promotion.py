@@ -5,6 +5,7 @@ the others pause (status paused, checkpoint kept); the lineage is in trial.json 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,10 @@ def test_hyperband_by_promotion_on_two_workers(tmp_path):
     assert sorted(brackets.values()) == [0, 0, 1, 1]
     second = [t["pid"] for t in m["trials"] if t["lineage"]["bracket"] == 1]
     assert len(set(second)) == 2  # a rung's trials train at once, one per worker
+    # one pool for every rung: the same two workers throughout, the one-trial rung included (it used
+    # to train in this process, and each later rung spawned two new workers importing TensorFlow)
+    pids = {t["pid"] for t in m["trials"]}
+    assert len(pids) == 2 and os.getpid() not in pids, pids
     for t in m["trials"]:
         got = epochs_of(sweep_dir / t["run_dir"])
         assert got == ([1] if t["status"] == "paused" else [1, 2, 3])  # bracket 0's winner went on from epoch 1

@@ -147,8 +147,9 @@ def _dispatch(source: "TrialSource", ctx: Context) -> SweepOutcome:
                        total=ctx.to_run)
     try:
         if ctx.to_run:
-            how = _dispatch_of(ctx)  # a source with rounds (a search's rungs) dispatches each in turn
-            source.run(feed, lambda f: ctx.executor.run(f, lambda res: _record(ctx, source, res), how))
+            # a source with rounds (a search's rungs) dispatches each in turn, in one executor session
+            with ctx.executor.session(_dispatch_of(ctx), ctx.to_run) as how:
+                source.run(feed, lambda f: ctx.executor.run(f, lambda res: _record(ctx, source, res), how))
     except KeyboardInterrupt:
         interrupted = True
         for entry in ctx.manifest.data["trials"]:

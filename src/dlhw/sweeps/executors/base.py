@@ -39,9 +39,10 @@ unreachable cluster: raise :class:`dlhw.errors.ConfigError`, exit 2), then
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 from dlhw.sweeps.feed import Feed
 from dlhw.sweeps.records import Result
@@ -67,6 +68,7 @@ class Dispatch:
     debug: bool = False              # --debug: show the executor's own logs
     detach: bool = False             # --detach: return once the jobs are submitted (reattaching executors)
     retry_failed: bool = False       # --retry-failed: submit again trials whose job failed (reattaching executors)
+    session: Any = None              # what the executor's session keeps between run calls (local: its pool)
 
 
 class Executor(ABC):
@@ -100,6 +102,13 @@ class Executor(ABC):
         n = max(1, n)
         text = f"on {n} worker{'s' if n > 1 else ''}" + (" (--workers auto)" if auto else "")
         return text + (f", {len(gpus)} GPU(s)" if gpus else "")
+
+    @contextmanager
+    def session(self, where: Dispatch, jobs: int) -> Iterator[Dispatch]:
+        """Held open around every ``run`` call of one sweep (a scheduled search makes one per rung or
+        generation), with at most ``jobs`` jobs in all; yields the Dispatch those calls get, where an
+        executor may keep its workers between them (``Dispatch.session``). Default: nothing kept."""
+        yield where
 
     @abstractmethod
     def run(self, feed: Feed, on_result: OnResult, where: Dispatch) -> None:
