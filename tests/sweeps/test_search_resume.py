@@ -119,6 +119,28 @@ def unbroken(tmp_path_factory):
     return get
 
 
+def test_killed_while_asking_for_a_trial_the_rerun_asks_for_it_again(tmp_path, unbroken):
+    """SIGKILL between the records of one ask (the trial created, one of its parameters written)
+    leaves a half-made trial: the rerun takes its records out and asks again, the same parameters
+    as an unbroken search, not 'a damaged study, --repair' (what a kill at that moment used to give)."""
+    f = search_file(tmp_path, "tpe")
+    sweep_dir = tmp_path / "out" / "s"
+    finish(command(f, tmp_path / "out") + ["--set", "search.trials=2"])  # trials 0 and 1, as the unbroken search
+    journal = sweep_dir / "study.journal"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    create = next(r for r in records if r["op_code"] == 4)  # what an ask writes first: the trial, then each param
+    param = next(r for r in records if r["op_code"] == 5 and r["trial_id"] == 1)
+    with journal.open("a") as fh:
+        fh.write(json.dumps(create) + "\n" + json.dumps({**param, "trial_id": 2}) + "\n")
+    half = proposals(sweep_dir)[2]
+    assert half[2] == "RUNNING" and len(half[1]) == 1  # one of the two keys: killed mid-ask
+    res = finish(command(f, tmp_path / "out"))
+    assert "trial 2 was being asked for when the search stopped; asked for again" in res.stdout + res.stderr
+    after = proposals(sweep_dir)
+    assert [(n, p) for n, p, _ in after] == [(n, p) for n, p, _ in unbroken("tpe")]
+    assert [s for _, _, s in after] == ["COMPLETE"] * 4
+
+
 @pytest.mark.parametrize("sampler", ["tpe", pytest.param("random", marks=pytest.mark.slow)])
 def test_killed_after_a_trial_the_rerun_proposes_what_an_unbroken_search_proposes(tmp_path, unbroken, sampler):
     f = search_file(tmp_path, sampler)

@@ -83,6 +83,49 @@ def check_params(study, keys: List[str], path: Path, source: str) -> None:
                               f"foreign study); rebuild it from the trial folders with: dlhw sweep {source} --repair")
 
 
+CREATE_TRIAL = 4  # Optuna's JournalOperation.CREATE_TRIAL: the n-th such record creates trial id n
+ASKED_WITH = {"successive_halving": "bracket", "hyperband": "bracket", "pbt": "population"}  # sources.scheduled, .pbt
+
+
+def undo_interrupted_ask(study, plan, path: Path, sweep_dir: Path) -> bool:
+    """A search killed while it asked the study for a trial leaves that trial half made: running, some
+    of the space's keys (or its scheduler's attribute) not yet written, no trial folder. Its records
+    are taken out of the journal, so the rerun asks for it again: the same number and the same seeded
+    sampler (dlhw.sweeps.sources.study.make_sampler), so the same parameters. Only the study's last
+    trial can be in that state (trials are asked one at a time, by the sweep's own process). One
+    warning line; True when the journal was rewritten (load the study again)."""
+    trials = study.get_trials(deepcopy=False)
+    if not trials:
+        return False
+    last = trials[-1]
+    attr = ASKED_WITH.get(plan.scheduler.type)
+    whole = all(k in last.params for k in plan.keys) and (attr is None or attr in last.user_attrs)
+    if last.state.name != "RUNNING" or whole or last.number in trial_folders(sweep_dir):
+        return False
+    trial_id = last._trial_id
+    lines = Path(path).read_bytes().splitlines(keepends=True)
+    kept, created = [], 0
+    for line in lines:
+        record = json.loads(line)
+        if record.get("op_code") == CREATE_TRIAL:
+            created += 1
+            if created - 1 == trial_id:
+                continue
+        if record.get("trial_id") == trial_id:
+            continue
+        kept.append(line)
+    if created != trial_id + 1:  # not the last trial the file creates: leave it to check_params' message
+        return False
+    from dlhw.runtime.files import write_bytes
+
+    write_bytes(Path(path), b"".join(kept))
+    import sys
+
+    print(f"warning: {path}: trial {last.number} was being asked for when the search stopped; asked for again",
+          file=sys.stderr)
+    return True
+
+
 def set_aside(path: Path) -> Path:
     """Move ``path`` to ``<path>.damaged`` (``.damaged-2``, ...) and return where it went."""
     target, n = path.with_name(path.name + ".damaged"), 2

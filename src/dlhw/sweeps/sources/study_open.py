@@ -11,7 +11,7 @@ from typing import Optional
 from dlhw.errors import ConfigError
 from dlhw.rundir.records.search import STUDY_FILE, StudyDefinition, trial_folders
 from dlhw.sweeps.planning.space import SearchPlan
-from dlhw.sweeps.sources.journal import check_journal, check_params, rebuild_study
+from dlhw.sweeps.sources.journal import check_journal, check_params, rebuild_study, undo_interrupted_ask
 from dlhw.sweeps.sources.study import JOURNAL, new_study
 
 
@@ -64,6 +64,8 @@ def open_study(plan: SearchPlan, sweep_dir: Path, echo=print, repair: bool = Fal
         raise ConfigError(f"{plan.source}: search.metric: the study in {journal} optimises "
                           f"{len(have)} value(s) ({', '.join(have)}), this file {', '.join(plan.directions)}; "
                           f"start a new study with --new-study")
+    if not repair and undo_interrupted_ask(study, plan, journal, sweep_dir):
+        study = new_study(plan, sweep_dir)
     check_params(study, plan.keys, journal, plan.source)
     definition.write(sweep_dir / STUDY_FILE)
     return study
