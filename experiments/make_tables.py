@@ -307,7 +307,7 @@ def _records(root: Path, patterns: List[str]):
 
 def groups(root: Path, words: List[str]) -> str:
     """Each group of repeats of the sweeps matching ``words`` (globs; metric=NAME): n, mean ± std, 95% CI."""
-    from dlhw.reports.table import build_rows, format_varied
+    from dlhw.reports.table import build_rows
 
     metric = next((w[7:] for w in words if w.startswith("metric=")), "test_accuracy")
     records = _records(root, [w for w in words if "=" not in w])
@@ -315,7 +315,7 @@ def groups(root: Path, words: List[str]) -> str:
     for row in build_rows(records, metric) if records else []:
         mean, std = row.values.get(metric, (None, None))
         iv = row.intervals.get(metric)
-        label = ", ".join(_group_key(row, k, v, format_varied) for k, v in row.varied.items()) or row.name
+        label = ", ".join(_group_key(row, k, v) for k, v in row.varied.items()) or row.name
         lines.append(f"| {label} | {row.n} | {_num(mean)}" + (f" ± {_num(std)}" if std is not None else "")
                      + f" | {f'[{_num(iv.low)}, {_num(iv.high)}]' if iv else '-'} | {iv.method if iv else '-'} |")
     if len(lines) == 2:
@@ -323,8 +323,10 @@ def groups(root: Path, words: List[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _group_key(row, key: str, value: Any, format_varied) -> str:
+def _group_key(row, key: str, value: Any) -> str:
     """'kernel=poly'; a varied model.head is drawn as its layers, 'Dense(256) -> BatchNorm -> ...'."""
+    from dlhw.reports.table import format_varied
+
     if key == "model.head" and row.runs:
         run = row.runs[0].path
         return _head(run, _json(run / "metrics.json"), _yaml(run / "config.yaml"))

@@ -14,6 +14,7 @@ warning naming its file; the run's results stand (``drawn`` guards a whole plot 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 
 def figure(w: float, h: float, **margins: float):
@@ -28,9 +29,10 @@ def figure(w: float, h: float, **margins: float):
     return fig
 
 
-def save(fig, path: Path) -> None:
+def save(fig, path: Path) -> Optional[bytes]:
     """Render in memory, then write via a temporary file and rename, so readers never see half a
-    picture; a full disk is one line naming the file and leaves no temporary file."""
+    picture; a full disk is one line naming the file and leaves no temporary file. Returns the
+    bytes written (None: the figure failed to draw, one warning said so)."""
     import io
 
     import matplotlib
@@ -46,8 +48,10 @@ def save(fig, path: Path) -> None:
             fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png")
     except Exception as exc:  # noqa: BLE001 - a plot never costs a run its results
         _not_drawn(path, exc)
-        return
-    write_bytes(Path(path), buf.getvalue())
+        return None
+    data = buf.getvalue()
+    write_bytes(Path(path), data)
+    return data
 
 
 def _not_drawn(path: Path, exc: BaseException) -> None:

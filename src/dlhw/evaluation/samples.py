@@ -35,8 +35,8 @@ def sample_images(dataset, n: int, seed: int, split: str = "train"):
     return np.clip(images, 0, 1), s.y[idx]
 
 
-def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
-    """A near-square grid of images with one title each."""
+def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> Optional[bytes]:
+    """A near-square grid of images with one title each; the PNG's bytes (None: not drawn)."""
     from dlhw.evaluation.figure import figure as _figure
     from dlhw.evaluation.figure import save as _save
 
@@ -55,7 +55,7 @@ def plot_samples(images: np.ndarray, titles, path: Path, title: str) -> None:
             ax.imshow(img)
         ax.set_title(str(label), fontsize=9)
     fig.suptitle(title)
-    _save(fig, path)
+    return _save(fig, path)
 
 
 def _values(v) -> str:
@@ -90,8 +90,7 @@ def write_samples(dataset, path: Path, n: int, seed: int, title: str) -> Optiona
     path, key = Path(path), _key(images, titles, title)
     png = drawn.take(key)
     if png is None:
-        plot_samples(images, titles, path, title)
-        png = path.read_bytes() if path.is_file() else None
+        png = plot_samples(images, titles, path, title)
     else:
         write_bytes(path, png)
     if png is not None:

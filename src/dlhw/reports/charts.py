@@ -64,10 +64,10 @@ def _series(runs: Sequence[RunRecord], column: str) -> Tuple[List[float], List[f
     for e, m in zip(epochs, means):
         vals = by_epoch[e]
         if len(vals) > 1:
-            from scipy.stats import t
+            from dlhw.reports.stats import t_quantile
 
             sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
-            stds.append(float(t.ppf(0.975, len(vals) - 1)) * sd / math.sqrt(len(vals)))
+            stds.append(t_quantile(len(vals) - 1) * sd / math.sqrt(len(vals)))
         else:
             stds.append(0.0)
     return epochs, means, stds

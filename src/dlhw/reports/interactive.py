@@ -132,10 +132,10 @@ def page_data(rows: Sequence[Row], records: Sequence[RunRecord], metric: str) ->
 
 def t_quantiles(n: int) -> List[float]:
     """Student's t(0.975, df) for df = 1 .. max(1, n - 1): the curves' 95% bands over up to ``n`` runs
-    (scipy's quantiles, so the page draws the same band as curves.png; beyond them, the last one)."""
-    from scipy.stats import t
+    (dlhw.reports.stats.t_quantile, as curves.png's bands; beyond them, the page uses the last one)."""
+    from dlhw.reports.stats import t_quantile
 
-    return [round(float(t.ppf(0.975, df)), 6) for df in range(1, max(2, n))]
+    return [round(t_quantile(df), 6) for df in range(1, max(2, n))]
 
 
 def to_script_json(data: Any) -> str:

@@ -58,6 +58,14 @@ def _clean(values: Sequence[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
+def t_quantile(df: int, level: float = LEVEL) -> float:
+    """Student's t quantile of a two-sided ``level`` interval with ``df`` degrees of freedom
+    (t(0.975, df) for 95%): the half-width of a curve's band is this x sd / sqrt(n)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
 def interval(values: Sequence[float | None], level: float = LEVEL) -> Interval:
     """n, mean and the ``level`` confidence interval of the mean of ``values`` (None and NaN dropped)."""
     xs = _clean(values)

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 from dlhw.sweeps.executors.base import Dispatch, Executor, OnResult
 from dlhw.sweeps.feed import Feed
 
 
-def _workers(where: Dispatch, jobs: int) -> int:
+def _workers(where: Dispatch, jobs: Optional[int]) -> int:
+    """Worker processes for ``jobs`` jobs (None: unknown): the number asked, at most one per job."""
     workers = int(where.workers) if where.workers != "auto" else 1
-    return min(workers, jobs)
+    return workers if jobs is None else min(workers, jobs)
 
 
 class LocalExecutor(Executor):
@@ -35,8 +36,7 @@ class LocalExecutor(Executor):
         if where.session is not None:
             where.session.run(feed, on_result)
             return
-        n = feed.size()
-        workers = _workers(where, n) if n is not None else _workers(where, 1 << 30)
+        workers = _workers(where, feed.size())
         if workers <= 1:
             from dlhw.sweeps.executors.serial import run_serial
 
