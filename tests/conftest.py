@@ -115,6 +115,22 @@ def fake_reuters(monkeypatch, n: int, vocab: int, n_test: int, lengths=(3, 9), c
 
 
 
+def crash_at_epoch(monkeypatch, epoch: int):
+    """The next run dies (RuntimeError 'simulated crash') as its epoch ``epoch`` (1-based) begins,
+    as a killed process would; returns the original NaNGuard.on_epoch_begin, to put back."""
+    from dlhw.training.callbacks import NaNGuard
+
+    begin = NaNGuard.on_epoch_begin
+
+    def crash(self, e, logs=None):
+        begin(self, e, logs)
+        if e + 1 == epoch:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(NaNGuard, "on_epoch_begin", crash)
+    return begin
+
+
 def write_yaml(path: Path, data) -> Path:
     """``data`` as YAML at ``path`` (its folder made), keys in the order given; returns ``path``."""
     import yaml

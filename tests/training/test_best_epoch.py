@@ -12,7 +12,7 @@ import pytest
 from dlhw.config import validate
 from dlhw.errors import ConfigError
 from dlhw.orchestration.experiment import run_experiment
-from tests.conftest import make_image_folder
+from tests.conftest import crash_at_epoch, make_image_folder
 
 # SGD at 2.0 overshoots: with seed 7 the best val_loss (epoch 4) is not the last epoch's
 BASE = {
@@ -121,19 +121,11 @@ def test_resume_keeps_the_best_weights_from_the_checkpoint(tmp_path, monkeypatch
     """Killed during the second stage, after the first stage's best epoch: the resumed process
     only knows that epoch's weights from the checkpoint, and ends as the uninterrupted run."""
     from dlhw.rundir.status import read_status
-    from dlhw.training.callbacks import NaNGuard
     from tests.training.test_checkpoint_policy import results
 
     raw = config({**STAGED, "checkpoint": "every_epoch"}, weights="best")
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True).run_dir
-    begin = NaNGuard.on_epoch_begin
-
-    def crash(self, epoch, logs=None):
-        begin(self, epoch, logs)
-        if epoch + 1 == 5:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(NaNGuard, "on_epoch_begin", crash)
+    crash_at_epoch(monkeypatch, 5)
     with pytest.raises(RuntimeError):
         run_experiment(validate(raw), out=tmp_path / "cut", quiet=True)
     monkeypatch.undo()

@@ -21,7 +21,7 @@ from dlhw.rundir.checkpoint_file import checkpoint_path, load_checkpoint
 from dlhw.rundir.status import read_status
 from dlhw.training import checkpoint as ckpt_mod
 from dlhw.training.checkpoint_writer import AUTO_SECONDS, BackgroundWriter, CheckpointPolicy
-from tests.conftest import without_timings
+from tests.conftest import crash_at_epoch, without_timings
 
 DLHW = str(Path(sys.executable).with_name("dlhw"))
 BASE = {
@@ -173,14 +173,7 @@ def test_crash_between_two_checkpoints_replays_the_epochs_after_the_last(tmp_pat
 
     due = ckpt_mod.Checkpointer.due
     monkeypatch.setattr(ckpt_mod.Checkpointer, "due", lambda self, final: self_epoch(self) == saved)
-    begin = NaNGuard.on_epoch_begin
-
-    def epoch_begin(self, epoch, logs=None):
-        begin(self, epoch, logs)
-        if epoch + 1 == crash:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(NaNGuard, "on_epoch_begin", epoch_begin)
+    begin = crash_at_epoch(monkeypatch, crash)
     cfg = validate(with_training(epochs=7, checkpoint={"every_seconds": 1000}))
     with pytest.raises(RuntimeError):
         run_experiment(cfg, out=tmp_path, quiet=True)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from dlhw.config import validate
 from dlhw.errors import ConfigError, DivergedError
 from dlhw.orchestration.experiment import run_experiment
-from tests.conftest import make_image_folder
+from tests.conftest import crash_at_epoch, make_image_folder
 
 DIGITS = {
     "name": "steps", "seed": 3,
@@ -106,19 +106,11 @@ def test_resume_replays_the_steps_after_the_checkpoint(tmp_path, monkeypatch):
     """Checkpoint after epoch 1, crash at the start of epoch 3 (epoch 2's steps already written):
     resume drops them, replays epoch 2 and ends with the uninterrupted run's file."""
     from dlhw.training import checkpoint as ckpt_mod
-    from dlhw.training.callbacks import NaNGuard
 
     raw = digits(checkpoint="every_epoch")
     full = run_experiment(validate(raw), out=tmp_path / "full", quiet=True).run_dir
     monkeypatch.setattr(ckpt_mod.Checkpointer, "due", lambda self, final: self.written_epoch is None)
-    begin = NaNGuard.on_epoch_begin
-
-    def crash(self, epoch, logs=None):
-        begin(self, epoch, logs)
-        if epoch + 1 == 3:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(NaNGuard, "on_epoch_begin", crash)
+    crash_at_epoch(monkeypatch, 3)
     with pytest.raises(RuntimeError):
         run_experiment(validate(raw), out=tmp_path / "cut", quiet=True)
     monkeypatch.undo()
