@@ -45,6 +45,19 @@ def fuzz_profile(name: str, default: int, long: int):
     return settings.get_profile(f"{name}-{which}")
 
 
+def report_fuzz(request, module: str, outcomes: dict) -> None:
+    """After a fuzz module: one terminal line counting its outcomes, and (DLHW_FUZZ_SUMMARY) one JSON line."""
+    import json
+
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    text = ", ".join(f"{k} {outcomes[k]}" for k in sorted(outcomes))
+    if reporter is not None:
+        reporter.write_line(f"\nfuzz {module} ({os.environ.get('DLHW_FUZZ_PROFILE', 'default')} profile): {text}")
+    if os.environ.get("DLHW_FUZZ_SUMMARY"):
+        with open(os.environ["DLHW_FUZZ_SUMMARY"], "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"module": module, **outcomes}) + "\n")
+
+
 def invoke_bounded(args, seconds: float):
     """``dlhw ARGS`` in-process (CliRunner), failing the test if it is still running after ``seconds``
     (a FIFO or a device read would block forever): the fuzz tests' one way to call the CLI."""

@@ -25,7 +25,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.conftest import DLHW, REPO, TINY, fuzz_profile, invoke_bounded  # noqa: E402
+from tests.conftest import DLHW, REPO, TINY, fuzz_profile, invoke_bounded, report_fuzz  # noqa: E402
 
 PROFILE = fuzz_profile("dlhw-fuzz", default=100, long=3000)
 CALL_SECONDS = 60  # one validate: a FIFO or a device read would block far longer
@@ -211,13 +211,7 @@ def workdir(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("fuzz")
     path_cases(folder)
     yield folder
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    summary = ", ".join(f"{k} {OUTCOMES[k]}" for k in sorted(OUTCOMES))
-    if reporter is not None:
-        reporter.write_line(f"\nfuzz configs ({os.environ.get('DLHW_FUZZ_PROFILE', 'default')} profile): {summary}")
-    if os.environ.get("DLHW_FUZZ_SUMMARY"):
-        with open(os.environ["DLHW_FUZZ_SUMMARY"], "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"module": "configs", **OUTCOMES}) + "\n")
+    report_fuzz(request, "configs", OUTCOMES)
 
 
 def check_config(workdir: Path, text: str, kind: str) -> None:

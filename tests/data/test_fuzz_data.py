@@ -25,7 +25,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.conftest import fuzz_profile, invoke_bounded  # noqa: E402
+from tests.conftest import fuzz_profile, invoke_bounded, report_fuzz  # noqa: E402
 
 PROFILE = fuzz_profile("dlhw-fuzz-data", default=30, long=1000)
 RUNS = {"default": 2, "long": 30}[os.environ.get("DLHW_FUZZ_PROFILE", "default")]
@@ -146,13 +146,7 @@ def classify(exit_code: int, output: str) -> str:
 @pytest.fixture(scope="module")
 def summary(request):
     yield OUTCOMES
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    text = ", ".join(f"{k} {OUTCOMES[k]}" for k in sorted(OUTCOMES))
-    if reporter is not None:
-        reporter.write_line(f"\nfuzz data ({os.environ.get('DLHW_FUZZ_PROFILE', 'default')} profile): {text}")
-    if os.environ.get("DLHW_FUZZ_SUMMARY"):
-        with open(os.environ["DLHW_FUZZ_SUMMARY"], "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"module": "data", **OUTCOMES}) + "\n")
+    report_fuzz(request, "data", OUTCOMES)
 
 
 def fresh(root: Path) -> Path:
